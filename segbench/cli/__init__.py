@@ -1,0 +1,77 @@
+"""The command line. The only layer that prints or exits.
+
+Every module ``segbench/cli/cmd_*.py`` defines ``command`` (a click command); they are
+found here, so adding a command is adding a file. Modules stay light to import: heavy
+libraries are imported inside the command functions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import signal
+import sys
+
+import click
+
+from segbench import __version__
+from segbench.errors import EXIT_ERROR, EXIT_INTERRUPTED, SegbenchError
+
+
+def _load_commands() -> list[click.Command]:
+    commands = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("cmd_"):
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            commands.append(module.command)
+    return commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="segbench")
+def cli() -> None:
+    """Benchmark semantic-segmentation models on Android phones (over ADB) and on this machine.
+
+    Exit codes: 0 ok, 1 error, 2 usage, 3 some cases failed, 4 regression, 130 interrupted.
+    """
+
+
+for _command in _load_commands():
+    cli.add_command(_command)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    # SIGTERM (CI cancelling a job, a device farm timing out) is handled like Ctrl-C so
+    # that finished results are saved the same way.
+    raise KeyboardInterrupt
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> None:
+    """Print one error line on stderr and exit with ``code``."""
+    click.echo(f"segbench: error: {message}", err=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        # Commands return their exit code (or raise SegbenchError); click returns it here.
+        code = cli.main(args=argv, prog_name="segbench", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("segbench: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SegbenchError as exc:
+        fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("segbench: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        # `segbench report | head`: the reader went away; nothing to report.
+        sys.stderr.close()
+        sys.exit(EXIT_ERROR)
+    except OSError as exc:
+        fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+    sys.exit(code if isinstance(code, int) else 0)

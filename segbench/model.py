@@ -1,0 +1,209 @@
+"""Value types shared by every layer. Frozen dataclasses, no I/O.
+
+A Measurement is what one case produced; it is stored as one JSON object per line
+(see docs/results-format.md). ``to_dict``/``from_dict`` are the only (de)serialisers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+MEASUREMENT_SCHEMA = "segbench.measurement/1"
+RUN_SCHEMA = "segbench.run/1"
+
+STATUSES = ("ok", "failed", "timeout", "skipped")
+
+# One vocabulary for every tool (docs/design.md, "Power modes and CPU binding").
+POWER_MODES = ("high", "low", "full", "no_bind", "rand_high", "rand_low")
+# Paddle Lite's own --power_mode numbers for the same names.
+PADDLE_POWER_MODE = {"high": 0, "low": 1, "full": 2, "no_bind": 3, "rand_high": 4, "rand_low": 5}
+
+MODEL_FORMATS = ("onnx", "tflite", "paddle", "paddle-nb")
+RUNTIMES = ("onnxruntime", "tflite", "paddlelite")
+# The runtime that executes each model format.
+RUNTIME_FOR_FORMAT = {"onnx": "onnxruntime", "tflite": "tflite", "paddle": "paddlelite", "paddle-nb": "paddlelite"}
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Which model file a measurement is about; sha256 ties it to inspection results."""
+
+    name: str
+    path: str
+    format: str
+    sha256: str | None = None
+    # Extra files that belong to the model (a Paddle .pdiparams next to its .pdmodel).
+    companions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A model input or output as the file declares it.
+
+    ``shape`` holds ints, or None (or the symbol's name) for dynamic dimensions. ``dtype`` is
+    a numpy dtype name ("float32", "uint8", ...). ``layout`` is a guess: "nchw", "nhwc" or None.
+    ``scale``/``zero_point`` are set for quantized tensors.
+    """
+
+    name: str
+    shape: tuple[int | str | None, ...]
+    dtype: str
+    layout: str | None = None
+    scale: float | None = None
+    zero_point: int | None = None
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Latency figures in milliseconds; a figure the source does not give is None."""
+
+    avg: float | None = None
+    min: float | None = None
+    max: float | None = None
+    std: float | None = None
+    median: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One thing to measure: a model on a runtime with one thread count and power mode."""
+
+    model: ModelRef
+    runtime: str
+    threads: int
+    power_mode: str
+    warmup: int
+    repeats: int
+    input_path: str | None = None
+
+    @property
+    def case_id(self) -> str:
+        """Stable id across runs of the same settings; used for logs and --resume."""
+        raw = f"{self.model.name}__{self.runtime}__t{self.threads}__{self.power_mode}"
+        return re.sub(r"[^A-Za-z0-9._+-]+", "_", raw)
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """Where the numbers were measured: a phone or this host."""
+
+    id: str
+    kind: str  # "android" or "host"
+    brand: str | None = None
+    model: str | None = None
+    device: str | None = None
+    soc: str | None = None
+    os: str | None = None
+    android_version: str | None = None
+    api_level: int | None = None
+    abi: str | None = None
+    cpu_model: str | None = None
+    cores: int | None = None
+    # cpu index -> max frequency in kHz, as cpufreq reports it; empty when unknown.
+    cpu_max_khz: dict[int, int] = field(default_factory=dict)
+    memory_mb: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What one case asked for and what was seen."""
+
+    run_id: str
+    case_id: str
+    model: ModelRef
+    runtime: str
+    status: str
+    threads: int | None = None
+    power_mode: str | None = None
+    tool: str | None = None
+    tool_version: str | None = None
+    device_id: str | None = None
+    cpu_mask: str | None = None
+    warmup: int | None = None
+    repeats: int | None = None
+    count: int | None = None
+    latency_ms: Latency = field(default_factory=Latency)
+    samples_ms: tuple[float, ...] | None = None
+    first_ms: float | None = None
+    init_ms: float | None = None
+    memory_mb: dict[str, float | None] | None = None
+    ops_by_type: dict[str, float] | None = None
+    temps_before_c: dict[str, float] | None = None
+    temps_after_c: dict[str, float] | None = None
+    cpu_khz_before: dict[str, int] | None = None
+    cpu_khz_after: dict[str, int] | None = None
+    throttled: bool | None = None
+    error: str | None = None
+    log_path: str | None = None
+    started: str | None = None
+    finished: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    schema: str = MEASUREMENT_SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["model"]["companions"] = list(self.model.companions)
+        if self.samples_ms is not None:
+            d["samples_ms"] = list(self.samples_ms)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Measurement:
+        """Build from a stored dict; unknown keys (from newer writers) are kept in ``extra``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in known}
+        extra = dict(kwargs.get("extra") or {})
+        extra.update({k: v for k, v in d.items() if k not in known})
+        kwargs["extra"] = extra
+        model = dict(kwargs["model"])
+        model["companions"] = tuple(model.get("companions") or ())
+        kwargs["model"] = ModelRef(**{k: v for k, v in model.items() if k in _MODELREF_FIELDS})
+        kwargs["latency_ms"] = Latency(
+            **{k: v for k, v in (kwargs.get("latency_ms") or {}).items() if k in _LATENCY_FIELDS}
+        )
+        if kwargs.get("samples_ms") is not None:
+            kwargs["samples_ms"] = tuple(float(x) for x in kwargs["samples_ms"])
+        return cls(**kwargs)
+
+
+_MODELREF_FIELDS = {f.name for f in dataclasses.fields(ModelRef)}
+_LATENCY_FIELDS = {f.name for f in dataclasses.fields(Latency)}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The run.json of a run directory: who measured what, where and how."""
+
+    run_id: str
+    started: str
+    harness_version: str
+    device: DeviceInfo
+    settings: dict[str, Any]
+    host: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str | None] = field(default_factory=dict)
+    git_sha: str | None = None
+    finished: str | None = None
+    status: str = "running"  # running | completed | interrupted | failed
+    cases_total: int | None = None
+    schema: str = RUN_SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["device"]["cpu_max_khz"] = {str(k): v for k, v in self.device.cpu_max_khz.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunInfo:
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in known}
+        dev = dict(kwargs["device"])
+        dev["cpu_max_khz"] = {int(k): int(v) for k, v in (dev.get("cpu_max_khz") or {}).items()}
+        dev_fields = {f.name for f in dataclasses.fields(DeviceInfo)}
+        kwargs["device"] = DeviceInfo(**{k: v for k, v in dev.items() if k in dev_fields})
+        return cls(**kwargs)

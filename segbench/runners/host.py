@@ -1,0 +1,91 @@
+"""In-process runners on this machine: one session type per runtime, one timing loop for all.
+
+Each ``open_session`` returns a HostSession whose ``run_once`` times only the runtime's
+inference call (ORT ``run_with_iobinding``, LiteRT ``invoke``, Paddle Lite ``run``): inputs
+are bound before the loop and outputs are never converted inside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from segbench.errors import RuntimeUnavailable, UsageError
+from segbench.model import TensorInfo
+
+
+class HostSession(Protocol):
+    inputs: list[TensorInfo]
+
+    def set_inputs(self, arrays: list[np.ndarray]) -> None: ...
+
+    def run_once(self) -> float:
+        """One inference; returns its wall time in milliseconds."""
+        ...
+
+    def outputs(self) -> list[np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class HostRuntime:
+    name: str  # "onnxruntime" | "tflite" | "paddlelite"
+    tool: str  # what the record's `tool` says, e.g. "onnxruntime-python"
+    open_session: Callable[[str, int], HostSession]
+    version: Callable[[], str | None]
+
+
+def runtime_for(runtime: str) -> HostRuntime:
+    """The in-process runtime by name; raises RuntimeUnavailable with the install hint."""
+    if runtime == "onnxruntime":
+        from segbench.runners import host_onnxruntime as mod
+    elif runtime == "tflite":
+        from segbench.runners import host_litert as mod
+    elif runtime == "paddlelite":
+        from segbench.runners import host_paddlelite as mod
+    else:
+        raise UsageError(f"unknown runtime {runtime!r}", hint="use onnxruntime, tflite or paddlelite")
+    return mod.RUNTIME
+
+
+def random_input(info: TensorInfo, seed: int = 0) -> np.ndarray:
+    """A seeded random tensor of the input's own shape and dtype.
+
+    A dynamic batch dimension becomes 1; any other dynamic dimension cannot be guessed.
+    """
+    shape = []
+    for i, d in enumerate(info.shape):
+        if isinstance(d, int) and d > 0:
+            shape.append(d)
+        elif i == 0:
+            shape.append(1)
+        else:
+            raise UsageError(
+                f"input {info.name!r} has a dynamic dimension {i} ({d})",
+                hint="pass --input with a tensor or image of the size to benchmark",
+            )
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(info.dtype)
+    if dtype.kind == "f":
+        return rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
+    if dtype.kind in "iu":
+        lo, hi = (0, 256) if dtype == np.uint8 else (-128, 128) if dtype == np.int8 else (0, 2)
+        return rng.integers(lo, hi, size=shape).astype(dtype)
+    if dtype.kind == "b":
+        return rng.integers(0, 2, size=shape).astype(dtype)
+    raise UsageError(f"input {info.name!r} has dtype {dtype}, which segbench cannot generate", hint="pass --input")
+
+
+def package_version(dist: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def missing(runtime: str, what: str, hint: str) -> RuntimeUnavailable:
+    return RuntimeUnavailable(f"{runtime} is not installed, so {what} cannot run here", hint=hint)

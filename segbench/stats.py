@@ -1,0 +1,111 @@
+"""Pure statistics over latency samples (milliseconds). No I/O.
+
+Percentiles use linear interpolation (numpy's default), std is the sample standard
+deviation (ddof=1), and the median's confidence interval is the distribution-free one
+from order statistics, so it holds for the skewed, multi-modal timings phones produce.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from segbench.model import Latency
+
+# Coefficient of variation above which a cell is flagged as unstable in reports.
+UNSTABLE_CV = 0.05
+
+
+def summarize(samples: Sequence[float]) -> Latency:
+    """Latency figures of per-iteration times; all None for no samples."""
+    if len(samples) == 0:
+        return Latency()
+    a = np.asarray(samples, dtype=np.float64)
+    return Latency(
+        avg=float(a.mean()),
+        min=float(a.min()),
+        max=float(a.max()),
+        std=float(a.std(ddof=1)) if a.size > 1 else 0.0,
+        median=float(np.median(a)),
+        p90=float(np.percentile(a, 90)),
+        p95=float(np.percentile(a, 95)),
+    )
+
+
+def cv(samples: Sequence[float]) -> float | None:
+    """Coefficient of variation (std / mean); None when undefined."""
+    if len(samples) < 2:
+        return None
+    a = np.asarray(samples, dtype=np.float64)
+    mean = a.mean()
+    return float(a.std(ddof=1) / mean) if mean > 0 else None
+
+
+def median_ci(samples: Sequence[float], confidence: float = 0.95) -> tuple[float, float] | None:
+    """Distribution-free confidence interval of the median from order statistics.
+
+    Finds the narrowest symmetric pair of ranks (j, k) with P(X_(j) <= median <= X_(k)) >=
+    confidence under Binomial(n, 1/2). None for fewer than 6 samples (no such pair at 95%).
+    """
+    n = len(samples)
+    if n < 2:
+        return None
+    a = np.sort(np.asarray(samples, dtype=np.float64))
+    cdf = _binom_half_cdf(n)
+    alpha = 1.0 - confidence
+    # Largest j (0-based lower rank) with P(B <= j - 1) <= alpha / 2; the interval is [a[j], a[n-1-j]].
+    j = -1
+    for cand in range(n // 2):
+        if cdf[cand] <= alpha / 2:
+            j = cand + 1
+        else:
+            break
+    if j <= 0:
+        return None
+    return float(a[j - 1]), float(a[n - j])
+
+
+def _binom_half_cdf(n: int) -> list[float]:
+    """P(B <= i) for B ~ Binomial(n, 1/2), i = 0..n, computed in log space (n can be large)."""
+    log_pmf = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2) for i in range(n + 1)]
+    out, acc = [], 0.0
+    for lp in log_pmf:
+        acc += math.exp(lp)
+        out.append(min(acc, 1.0))
+    return out
+
+
+def outliers(samples: Sequence[float], k: float = 3.0) -> list[int]:
+    """Indices of samples farther than k scaled MADs from the median (robust to the outliers themselves)."""
+    if len(samples) < 3:
+        return []
+    a = np.asarray(samples, dtype=np.float64)
+    med = np.median(a)
+    mad = 1.4826 * np.median(np.abs(a - med))
+    if mad == 0:
+        return []
+    return [int(i) for i in np.nonzero(np.abs(a - med) > k * mad)[0]]
+
+
+def stability_warnings(samples: Sequence[float]) -> list[str]:
+    """Human-readable reasons not to trust a cell: few samples, high CV, outliers, drift."""
+    warnings: list[str] = []
+    n = len(samples)
+    if n == 0:
+        return warnings
+    if n < 10:
+        warnings.append(f"only {n} samples")
+    c = cv(samples)
+    if c is not None and c > UNSTABLE_CV:
+        warnings.append(f"CV {c:.1%} > {UNSTABLE_CV:.0%}")
+    bad = outliers(samples)
+    if bad:
+        warnings.append(f"{len(bad)} outlier(s)")
+    if n >= 20:
+        half = n // 2
+        first, second = float(np.median(samples[:half])), float(np.median(samples[half:]))
+        if first > 0 and (second - first) / first > 0.10:
+            warnings.append(f"slowed {100 * (second - first) / first:.0f}% during the run (thermal?)")
+    return warnings

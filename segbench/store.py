@@ -1,0 +1,175 @@
+"""The results directory: ``<reports>/runs/<run_id>/{run.json, results.jsonl, logs/}``.
+
+results.jsonl is append-only, one Measurement per line, flushed and fsynced as each case
+finishes, so a crash or Ctrl-C loses at most the case in flight. Readers skip a torn last
+line (a crash mid-write) and accept every schema version they know (docs/results-format.md).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import errno
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from segbench.errors import StoreError
+from segbench.model import MEASUREMENT_SCHEMA, RUN_SCHEMA, Measurement, RunInfo
+
+KNOWN_MEASUREMENT_SCHEMAS = {MEASUREMENT_SCHEMA}
+KNOWN_RUN_SCHEMAS = {RUN_SCHEMA}
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    """Sortable by time, unique across parallel CI jobs: 20261121-143501-3fa2."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def _write_error(exc: OSError, path: Path) -> StoreError:
+    if exc.errno == errno.ENOSPC:
+        return StoreError(f"disk full while writing {path}", hint="results written before this point are kept")
+    return StoreError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+class RunDir:
+    """One run's directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def results_path(self) -> Path:
+        return self.path / "results.jsonl"
+
+    @property
+    def info_path(self) -> Path:
+        return self.path / "run.json"
+
+    def log_path(self, case_id: str) -> Path:
+        return self.path / "logs" / f"{case_id}.log"
+
+    def write_info(self, info: RunInfo) -> None:
+        """Replace run.json atomically (write a temp file, then rename)."""
+        tmp = self.info_path.with_suffix(".json.tmp")
+        try:
+            tmp.write_text(json.dumps(info.to_dict(), indent=2, sort_keys=True) + "\n")
+            os.replace(tmp, self.info_path)
+        except OSError as exc:
+            raise _write_error(exc, self.info_path) from None
+
+    def info(self) -> RunInfo:
+        try:
+            data = json.loads(self.info_path.read_text())
+        except FileNotFoundError:
+            raise StoreError(f"{self.path} is not a run directory (no run.json)") from None
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"cannot read {self.info_path}: {exc}") from None
+        if data.get("schema") not in KNOWN_RUN_SCHEMAS:
+            raise StoreError(f"{self.info_path}: unknown schema {data.get('schema')!r}", hint="upgrade segbench")
+        try:
+            return RunInfo.from_dict(data)
+        except (KeyError, TypeError) as exc:
+            raise StoreError(f"{self.info_path} is damaged: {exc}") from None
+
+    def append(self, measurement: Measurement) -> None:
+        """Append one record and make it durable before returning."""
+        line = json.dumps(measurement.to_dict(), sort_keys=True, allow_nan=False)
+        try:
+            with open(self.results_path, "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            raise _write_error(exc, self.results_path) from None
+
+    def write_log(self, case_id: str, data: bytes) -> Path:
+        """Save a tool's raw output byte for byte."""
+        path = self.log_path(case_id)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        except OSError as exc:
+            raise _write_error(exc, path) from None
+        return path
+
+    def measurements(self) -> list[Measurement]:
+        """Every stored record, in order. A torn or foreign line is skipped, not fatal."""
+        if not self.results_path.exists():
+            return []
+        out = []
+        try:
+            text = self.results_path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise StoreError(f"cannot read {self.results_path}: {exc.strerror or exc}") from None
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                if data.get("schema") not in KNOWN_MEASUREMENT_SCHEMAS:
+                    continue
+                out.append(Measurement.from_dict(data))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue
+        return out
+
+
+class Store:
+    """A reports directory holding many runs."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    def create_run(self, info: RunInfo) -> RunDir:
+        path = self.runs_dir / info.run_id
+        try:
+            (path / "logs").mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            raise StoreError(f"run {info.run_id} already exists in {self.runs_dir}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot create {path}: {exc.strerror or exc}", hint="check --reports") from None
+        run = RunDir(path)
+        run.write_info(info)
+        return run
+
+    def run(self, run_id: str) -> RunDir:
+        path = self.runs_dir / run_id
+        if not (path / "run.json").is_file():
+            known = ", ".join(self.run_ids()[-3:]) or "none"
+            raise StoreError(f"no run {run_id!r} in {self.runs_dir}", hint=f"latest runs: {known}")
+        return RunDir(path)
+
+    def run_ids(self) -> list[str]:
+        """Run ids, oldest first (ids sort by time)."""
+        if not self.runs_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.runs_dir.iterdir() if (p / "run.json").is_file())
+
+    def latest(self) -> RunDir:
+        ids = self.run_ids()
+        if not ids:
+            raise StoreError(f"no runs in {self.runs_dir}", hint="run `segbench run` first, or pass --reports")
+        return RunDir(self.runs_dir / ids[-1])
+
+    def import_run(self, info: RunInfo, measurements: Iterable[Measurement]) -> RunDir:
+        """Store records that were measured elsewhere (parsed logs) as a completed run."""
+        run = self.create_run(info)
+        for m in measurements:
+            run.append(replace(m, run_id=info.run_id))
+        run.write_info(replace(info, status="completed", finished=info.finished or utc_now()))
+        return run
