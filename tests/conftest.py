@@ -1,0 +1,49 @@
+"""Shared test helpers: fixture paths and running the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+SELFIE = FIXTURES / "models" / "selfie_segmentation.tflite"
+ASTRONAUT = FIXTURES / "images" / "astronaut.png"
+LOGS = FIXTURES / "logs"
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict | None = None) -> CliResult:
+    """Run `python -m segbench ARGS` in a real subprocess, as a user would."""
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "segbench", *args],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def assert_one_line_error(result: CliResult, code: int) -> None:
+    """A user error: the documented exit code, one `segbench: error:` line, no traceback."""
+    assert result.code == code, (result.code, result.out, result.err)
+    assert "Traceback" not in result.err and "Traceback" not in result.out, result.err
+    lines = [ln for ln in result.err.splitlines() if ln.strip()]
+    assert any(ln.startswith("segbench: error:") or ln.startswith("Error:") for ln in lines), result.err
+
+
+@pytest.fixture
+def cli():
+    return run_cli
