@@ -28,8 +28,9 @@ def utc_now() -> str:
 
 
 def new_run_id() -> str:
-    """Sortable by time, unique across parallel CI jobs: 20261121-143501-3fa2."""
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    """Sortable by time (to the millisecond), unique across parallel CI jobs: 20261121-143501-042-3fa2."""
+    now = _dt.datetime.now(_dt.timezone.utc)
+    return now.strftime("%Y%m%d-%H%M%S-") + f"{now.microsecond // 1000:03d}-" + secrets.token_hex(2)
 
 
 def _write_error(exc: OSError, path: Path) -> StoreError:

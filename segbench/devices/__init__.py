@@ -1,0 +1,1 @@
+"""Where cases run: this machine (host.py) or an Android phone over ADB (adb.py)."""

@@ -1,0 +1,217 @@
+"""The one orchestrator: for each case run it on a backend, save its raw log, append its record.
+
+Records are appended (and fsynced) as each case finishes. Ctrl-C or SIGTERM stops between or
+inside a case: the case in flight is dropped, everything finished stays, run.json says
+"interrupted", and ``segbench run --resume RUN_ID`` runs only the missing cases.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from segbench import power, stats
+from segbench.devices import host
+from segbench.errors import InputError, ModelError, RuntimeUnavailable, SegbenchError
+from segbench.model import Case, DeviceInfo, Measurement, TensorInfo
+from segbench.runners.host import HostSession, random_input, runtime_for
+from segbench.store import RunDir, utc_now
+
+
+class Backend(Protocol):
+    """Runs one case somewhere and reports what it saw (never raises for a failed case)."""
+
+    device: DeviceInfo
+
+    def measure(self, case: Case, run_id: str) -> tuple[Measurement, bytes]: ...
+
+
+@dataclass
+class Progress:
+    """Case i/n, model, config, elapsed and ETA on stderr (silent when quiet)."""
+
+    total: int
+    echo: Callable[[str], None]
+    quiet: bool = False
+    started: float = 0.0
+    done: int = 0
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+
+    def case_started(self, i: int, case: Case) -> None:
+        if not self.quiet:
+            self.echo(f"[{i}/{self.total}] {case.model.name} {case.runtime} threads={case.threads} "
+                      f"power={case.power_mode} ...")
+
+    def case_finished(self, m: Measurement) -> None:
+        self.done += 1
+        if self.quiet:
+            return
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / self.done * (self.total - self.done) if self.done else 0.0
+        result = (f"median {m.latency_ms.median:.3f} ms" if m.status == "ok" and m.latency_ms.median is not None
+                  else f"{m.status}: {m.error}" if m.error else m.status)
+        self.echo(f"    {result}  (elapsed {_hms(elapsed)}, ETA {_hms(eta)})")
+
+
+def _hms(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    measurements: list[Measurement]
+    interrupted: bool
+    skipped_existing: int
+
+    @property
+    def any_failed(self) -> bool:
+        return any(m.status in ("failed", "timeout") for m in self.measurements)
+
+
+def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Progress,
+            broken: dict[str, str] | None = None) -> Outcome:
+    """Run every case whose id is not yet in the run's results; append each record as it finishes.
+
+    ``broken`` maps model paths that could not even be read to their error: their cases are
+    recorded as failed without reaching the backend.
+    """
+    broken = broken or {}
+    done_ids = {m.case_id for m in run.measurements()}
+    todo = [c for c in cases if c.case_id not in done_ids]
+    progress.total = len(todo)
+    progress.start()
+    results: list[Measurement] = []
+    try:
+        for i, case in enumerate(todo, 1):
+            progress.case_started(i, case)
+            if case.model.path in broken:
+                measurement, log = _failed(case, run.run_id, backend.device.id, broken[case.model.path])
+            else:
+                measurement, log = backend.measure(case, run.run_id)
+            log_path = run.write_log(case.case_id, log)
+            measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)))
+            run.append(measurement)
+            results.append(measurement)
+            progress.case_finished(measurement)
+    except KeyboardInterrupt:
+        return Outcome(results, True, len(cases) - len(todo))
+    return Outcome(results, False, len(cases) - len(todo))
+
+
+def _failed(case: Case, run_id: str, device_id: str, error: str) -> tuple[Measurement, bytes]:
+    now = utc_now()
+    m = Measurement(
+        run_id=run_id, case_id=case.case_id, model=case.model, runtime=case.runtime, status="failed",
+        threads=case.threads, power_mode=case.power_mode, device_id=device_id, warmup=case.warmup,
+        repeats=case.repeats, error=error, started=now, finished=now,
+    )
+    return m, f"failed before running: {error}\n".encode()
+
+
+class InProcessBackend:
+    """This machine, timing each runtime's own Python API (segbench.runners.host)."""
+
+    def __init__(self, device: DeviceInfo | None = None) -> None:
+        self.device = device or host.host_info()
+        self._inputs: dict[tuple[str, str | None], list[np.ndarray]] = {}
+
+    def measure(self, case: Case, run_id: str) -> tuple[Measurement, bytes]:
+        cpus = power.cpus_for_mode(case.power_mode, self.device.cpu_max_khz, host.available_cpus())
+        base = Measurement(
+            run_id=run_id, case_id=case.case_id, model=case.model, runtime=case.runtime, status="failed",
+            threads=case.threads, power_mode=case.power_mode, device_id=self.device.id,
+            cpu_mask=power.mask_hex(cpus), warmup=case.warmup, repeats=case.repeats, started=utc_now(),
+        )
+        log: list[str] = [
+            "segbench in-process benchmark",
+            f"model: {case.model.path} (sha256 {case.model.sha256})",
+            f"runtime: {case.runtime}  threads: {case.threads}  power_mode: {case.power_mode}  "
+            f"cpus: {','.join(map(str, cpus)) if cpus is not None else 'no binding'}",
+        ]
+        try:
+            rt = runtime_for(case.runtime)
+            base = replace(base, tool=rt.tool, tool_version=rt.version())
+            with host.bound_to(cpus):
+                measurement = self._timed(case, base, rt.open_session, log)
+        except RuntimeUnavailable as exc:
+            measurement = replace(base, status="skipped", error=str(exc))
+        except (ModelError, InputError, SegbenchError) as exc:
+            measurement = replace(base, status="failed", error=str(exc))
+        if measurement.error:
+            log.append(f"{measurement.status}: {measurement.error}")
+        measurement = replace(measurement, finished=utc_now())
+        return measurement, ("\n".join(log) + "\n").encode()
+
+    def _timed(self, case: Case, base: Measurement, open_session: Callable[[str, int], HostSession],
+               log: list[str]) -> Measurement:
+        temps_before = host.thermal_c()
+        t0 = time.perf_counter_ns()
+        session = open_session(case.model.path, case.threads)
+        init_ms = (time.perf_counter_ns() - t0) / 1e6
+        arrays = self._input_arrays(case, session.inputs)
+        session.set_inputs(arrays)
+        log.append(f"init_ms: {init_ms:.3f}")
+        log.append("inputs: " + ", ".join(f"{i.name} {i.dtype} {list(a.shape)}" for i, a in zip(session.inputs, arrays))
+                   + (f" from {case.input_path}" if case.input_path else " (seeded random, seed 0)"))
+        first_ms = None
+        for _ in range(case.warmup):
+            ms = session.run_once()
+            first_ms = ms if first_ms is None else first_ms
+        samples = [session.run_once() for _ in range(case.repeats)]
+        if first_ms is None and samples:
+            first_ms = samples[0]
+        log.append(f"warmup: {case.warmup}  repeats: {case.repeats}  first_ms: {first_ms}")
+        log.append("samples_ms: " + " ".join(f"{s:.4f}" for s in samples))
+        lat = stats.summarize(samples)
+        log.append(f"median_ms: {lat.median}  avg_ms: {lat.avg}  min_ms: {lat.min}  max_ms: {lat.max}")
+        return replace(
+            base, status="ok", count=len(samples), latency_ms=lat, samples_ms=tuple(samples),
+            first_ms=first_ms, init_ms=init_ms, temps_before_c=temps_before or None,
+            temps_after_c=host.thermal_c() or None,
+        )
+
+    def _input_arrays(self, case: Case, specs: list[TensorInfo]) -> list[np.ndarray]:
+        """One input per model (reused across its thread/power cases), so every case sees the same data."""
+        key = (case.model.path, case.input_path)
+        if key not in self._inputs:
+            if case.input_path:
+                if len(specs) != 1:
+                    raise InputError(f"{case.model.name} has {len(specs)} inputs; --input feeds single-input models")
+                self._inputs[key] = [load_input(Path(case.input_path), specs[0])]
+            else:
+                self._inputs[key] = [random_input(spec, seed=i) for i, spec in enumerate(specs)]
+        return self._inputs[key]
+
+
+def load_input(path: Path, spec: TensorInfo) -> np.ndarray:
+    """A tensor file for one model input: .npy, or raw little-endian bytes of exactly the input's size."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such input file")
+    try:
+        if path.suffix == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        else:
+            shape = tuple(d if isinstance(d, int) and d > 0 else 1 for d in spec.shape)
+            dtype = np.dtype(spec.dtype).newbyteorder("<")
+            data = path.read_bytes()
+            expected = int(np.prod(shape)) * dtype.itemsize
+            if len(data) != expected:
+                raise InputError(f"{path}: {len(data)} bytes, but input {spec.name!r} {list(shape)} {spec.dtype} "
+                                 f"needs {expected}")
+            arr = np.frombuffer(data, dtype=dtype).reshape(shape)
+    except (ValueError, OSError) as exc:
+        raise InputError(f"{path}: not a readable tensor file ({exc})") from None
+    want = tuple(d for d in spec.shape)
+    if len(arr.shape) != len(want) or any(isinstance(w, int) and w > 0 and w != a for w, a in zip(want, arr.shape)):
+        raise InputError(f"{path}: shape {list(arr.shape)} does not fit input {spec.name!r} {list(want)}")
+    if arr.dtype != np.dtype(spec.dtype):
+        raise InputError(f"{path}: dtype {arr.dtype} does not fit input {spec.name!r} ({spec.dtype})")
+    return np.ascontiguousarray(arr)

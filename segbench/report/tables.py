@@ -1,0 +1,125 @@
+"""Result tables: one row per model x runtime x threads x power mode (per device).
+
+Statistics are computed here, when reading, from the stored per-iteration samples; records
+that carry only a tool's summary (parsed logs) contribute their stored figures.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from segbench import stats
+from segbench.model import Measurement, RunInfo
+
+REPORT_SCHEMA = "segbench.report/1"
+GROUP_KEYS = ("device", "model", "runtime", "threads", "power_mode")
+FORMATS = ("markdown", "csv", "json")
+
+COLUMNS = {
+    "model": "model", "runtime": "runtime", "threads": "threads", "power_mode": "power mode", "device": "device",
+    "status": "status", "n": "n", "median_ms": "median (ms)", "p90_ms": "p90 (ms)", "min_ms": "min (ms)",
+    "avg_ms": "avg (ms)", "std_ms": "std (ms)", "cv_pct": "CV (%)", "params_m": "params (M)", "notes": "notes",
+}
+
+
+def _row(group: Sequence[Measurement]) -> dict:
+    first = group[0]
+    ok = [m for m in group if m.status == "ok"]
+    row = {
+        "device": first.device_id, "model": first.model.name, "runtime": first.runtime,
+        "threads": first.threads, "power_mode": first.power_mode,
+        "status": "ok" if ok else group[-1].status,
+        "sha256": first.model.sha256, "run_ids": sorted({m.run_id for m in group}),
+        "cpu_mask": first.cpu_mask, "tool": first.tool, "tool_version": first.tool_version,
+    }
+    samples = [s for m in ok for s in (m.samples_ms or ())]
+    notes: list[str] = []
+    if samples:
+        lat, n, cv = stats.summarize(samples), len(samples), stats.cv(samples)
+        notes += stats.stability_warnings(samples)
+    elif ok:  # tool summaries only: keep what the tool printed (one record; several are not poolable)
+        lat, n, cv = ok[-1].latency_ms, ok[-1].count, None
+        if len(ok) > 1:
+            notes.append(f"{len(ok)} summaries; showing the latest")
+    else:
+        lat, n, cv = stats.summarize([]), 0, None
+        notes.append(str(group[-1].error or group[-1].status))
+    row.update(n=n, median_ms=lat.median, p90_ms=lat.p90, min_ms=lat.min, avg_ms=lat.avg, std_ms=lat.std,
+               cv_pct=None if cv is None else 100.0 * cv, notes="; ".join(notes))
+    return row
+
+
+def summary(measurements: Sequence[Measurement]) -> pd.DataFrame:
+    """The grouped table, in first-seen order of groups."""
+    groups: dict[tuple, list[Measurement]] = {}
+    for m in measurements:
+        key = (m.device_id, m.model.name, m.runtime, m.threads, m.power_mode)
+        groups.setdefault(key, []).append(m)
+    return pd.DataFrame([_row(g) for g in groups.values()], columns=[*COLUMNS, "sha256", "run_ids", "cpu_mask",
+                                                                      "tool", "tool_version"])
+
+
+def _fmt(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 1000 else f"{value:.1f}"
+    return str(value)
+
+
+def _visible(df: pd.DataFrame) -> list[str]:
+    cols = [c for c in COLUMNS if c in df.columns]
+    if df["device"].nunique() <= 1:
+        cols.remove("device")
+    if "params_m" in df.columns and df["params_m"].isna().all():
+        cols.remove("params_m")
+    return cols
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    from tabulate import tabulate
+
+    if df.empty:
+        return "_no results_"
+    cols = _visible(df)
+    rows = [[_fmt(r[c]) for c in cols] for r in df.to_dict("records")]
+    return tabulate(rows, headers=[COLUMNS[c] for c in cols], tablefmt="github", disable_numparse=True)
+
+
+def footer(infos: Sequence[RunInfo]) -> str:
+    """What the numbers mean: where, with what, and how they were measured."""
+    lines = []
+    for info in infos:
+        d = info.device
+        where = (f"{d.brand or ''} {d.model or ''} ({d.soc or d.cpu_model or 'unknown SoC'}, Android {d.android_version})"
+                 if d.kind == "android" else f"host {d.model} ({d.cpu_model or 'unknown CPU'}, {d.cores} cores, {d.os})")
+        s = info.settings
+        versions = ", ".join(f"{k} {v}" for k, v in sorted(info.versions.items()) if v and k != "python")
+        lines.append(f"- run `{info.run_id}` ({info.status}): {where.strip()}; warmup {s.get('warmup')}, "
+                     f"repeats {s.get('repeats')}; {versions}")
+    lines.append("- latency: the inference call only (input copies and output conversion excluded); median of the "
+                 "timed repeats; CV = std / mean.")
+    return "\n".join(lines)
+
+
+def render(df: pd.DataFrame, fmt: str, infos: Sequence[RunInfo] = ()) -> str:
+    if fmt == "markdown":
+        return to_markdown(df) + ("\n\n" + footer(infos) if infos else "")
+    if fmt == "csv":
+        out = df.copy()
+        out["run_ids"] = out["run_ids"].map(lambda ids: " ".join(ids))
+        return out.to_csv(index=False)
+    if fmt == "json":
+        records = json.loads(df.to_json(orient="records"))
+        runs = [i.to_dict() for i in infos]
+        return json.dumps({"schema": REPORT_SCHEMA, "rows": records, "runs": runs}, indent=2)
+    raise ValueError(f"unknown format {fmt}")
+
+
+def render_summary(measurements: Sequence[Measurement], info: RunInfo) -> str:
+    """The table `segbench run` prints at the end."""
+    return render(summary(measurements), "markdown", [info])

@@ -1,0 +1,49 @@
+import json
+
+import pytest
+
+from segbench.errors import StoreError
+from segbench.model import DeviceInfo, Latency, Measurement, ModelRef, RunInfo
+from segbench.store import Store, new_run_id
+
+
+def _info(run_id: str) -> RunInfo:
+    return RunInfo(run_id=run_id, started="2026-11-21T00:00:00+00:00", harness_version="t",
+                   device=DeviceInfo(id="host", kind="host", cpu_max_khz={0: 100}), settings={"warmup": 1})
+
+
+def _m(run_id: str, case: str, samples=(1.0, 2.0)) -> Measurement:
+    return Measurement(run_id=run_id, case_id=case, model=ModelRef("m", "/x/m.onnx", "onnx", "ab"),
+                       runtime="onnxruntime", status="ok", threads=1, power_mode="high",
+                       latency_ms=Latency(median=1.5), samples_ms=tuple(samples))
+
+
+def test_round_trip_and_torn_line(tmp_path):
+    store = Store(tmp_path)
+    rid = new_run_id()
+    run = store.create_run(_info(rid))
+    run.append(_m(rid, "a"))
+    run.append(_m(rid, "b", (3.0,)))
+    with open(run.results_path, "a") as f:  # a crash mid-write leaves half a line
+        f.write('{"schema": "segbench.measurement/1", "run_id": "x", "ca')
+    got = run.measurements()
+    assert [m.case_id for m in got] == ["a", "b"]
+    assert got[0] == _m(rid, "a")
+    assert store.run(rid).info().device.cpu_max_khz == {0: 100}
+    assert store.latest().run_id == rid
+
+
+def test_unknown_fields_are_kept_in_extra(tmp_path):
+    store = Store(tmp_path)
+    run = store.create_run(_info("r1"))
+    d = _m("r1", "a").to_dict()
+    d["from_the_future"] = 7
+    run.results_path.write_text(json.dumps(d) + "\n")
+    assert run.measurements()[0].extra == {"from_the_future": 7}
+
+
+def test_missing_run_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="no run 'nope'"):
+        Store(tmp_path).run("nope")
+    with pytest.raises(StoreError, match="no runs"):
+        Store(tmp_path).latest()
