@@ -194,3 +194,16 @@ def test_report_formats(tmp_path, earlier_run):
     assert "| tiny_seg" in out.read_text()
     assert_one_line_error(run_cli("report", "--reports", str(tmp_path / "none")), 1)
     assert_one_line_error(run_cli("report", "--run", "nope", "--reports", str(earlier_run)), 1)
+
+
+def test_manifest_names_models(tmp_path):
+    models = tmp_path / "m"
+    models.mkdir()
+    shutil.copy(MODELS / "tiny_seg.onnx", models / "tiny.onnx")
+    (models / "manifest.toml").write_text('[[model]]\nname = "Tiny Seg"\nfile = "tiny.onnx"\nbackbone = "conv"\n')
+    r = run_cli("run", "--models", str(models), "--warmup", "0", "--repeats", "1", "--reports", str(tmp_path / "o"))
+    assert r.code == 0, r.err
+    (rec,) = _records(tmp_path / "o")
+    assert rec["model"]["name"] == "Tiny Seg" and rec["case_id"] == "Tiny_Seg__onnxruntime__t1__high"
+    (models / "manifest.toml").write_text("[[model]\n")
+    assert_one_line_error(run_cli("run", "--models", str(models), "--reports", str(tmp_path / "o")), 1)
