@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from segbench.errors import UsageError
 from segbench.model import RUNTIME_FOR_FORMAT, Case, ModelRef
+
+SUITE_KEYS = {"models", "threads", "power_modes", "warmup", "repeats", "input", "runtime", "device", "include", "exclude"}
 
 
 @dataclass(frozen=True)
@@ -20,10 +23,13 @@ class SweepSettings:
     input: str | None = None
     runtime: str | None = None
     device: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["threads"], d["power_modes"] = list(self.threads), list(self.power_modes)
+        for key in ("threads", "power_modes", "include", "exclude"):
+            d[key] = list(d[key])
         return d
 
     @classmethod
@@ -31,18 +37,48 @@ class SweepSettings:
         fields = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
         fields["threads"] = tuple(fields.get("threads", (1,)))
         fields["power_modes"] = tuple(fields.get("power_modes", ("high",)))
+        fields["include"] = tuple(fields.get("include", ()))
+        fields["exclude"] = tuple(fields.get("exclude", ()))
         return cls(**fields)
+
+
+def read_suite(text: str, source: str) -> dict:
+    """A suite TOML (bench/*.toml) as settings keys; unknown keys are an error, not ignored."""
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{source} is not valid TOML: {exc}") from None
+    suite = data.get("suite", data)
+    unknown = sorted(set(suite) - SUITE_KEYS - {"name", "description"})
+    if unknown:
+        raise UsageError(f"{source}: unknown suite keys {', '.join(unknown)}", hint=f"known: {', '.join(sorted(SUITE_KEYS))}")
+    return {k: v for k, v in suite.items() if k in SUITE_KEYS}
+
+
+def _selected(name: str, settings: SweepSettings) -> bool:
+    from fnmatch import fnmatchcase
+
+    if settings.include and not any(fnmatchcase(name, p) for p in settings.include):
+        return False
+    return not any(fnmatchcase(name, p) for p in settings.exclude)
 
 
 def plan(models: Sequence[ModelRef], settings: SweepSettings) -> list[Case]:
     """Every case in a stable order: model, then threads, then power mode.
 
-    With ``settings.runtime`` set, only models that runtime executes are kept.
+    With ``settings.runtime`` set, only models that runtime executes are kept; ``include`` and
+    ``exclude`` are shell-style patterns on model names.
     """
     cases = []
     for model in models:
         runtime = RUNTIME_FOR_FORMAT[model.format]
-        if settings.runtime and settings.runtime != runtime:
+        if (settings.runtime and settings.runtime != runtime) or not _selected(model.name, settings):
             continue
         for threads in settings.threads:
             for mode in settings.power_modes:

@@ -207,3 +207,20 @@ def test_manifest_names_models(tmp_path):
     assert rec["model"]["name"] == "Tiny Seg" and rec["case_id"] == "Tiny_Seg__onnxruntime__t1__high"
     (models / "manifest.toml").write_text("[[model]\n")
     assert_one_line_error(run_cli("run", "--models", str(models), "--reports", str(tmp_path / "o")), 1)
+
+
+def test_suite_file_with_command_line_override(tmp_path):
+    models = tmp_path / "m"
+    models.mkdir()
+    shutil.copy(MODELS / "tiny_seg.onnx", models / "a.onnx")
+    shutil.copy(MODELS / "tiny_seg.onnx", models / "b.onnx")
+    suite = tmp_path / "s.toml"
+    suite.write_text('[suite]\nmodels = "m"\nthreads = [1, 2]\nwarmup = 0\nrepeats = 7\nexclude = ["b"]\n')
+    r = run_cli("run", "--suite", str(suite), "--repeats", "3", "--reports", str(tmp_path / "o"))
+    assert r.code == 0, r.err
+    recs = _records(tmp_path / "o")
+    assert sorted((x["model"]["name"], x["threads"], x["count"]) for x in recs) == [("a", 1, 3), ("a", 2, 3)]
+    suite.write_text('[suite]\nmodels = "m"\nthreds = [1]\n')
+    r = run_cli("run", "--suite", str(suite), "--reports", str(tmp_path / "o"))
+    assert_one_line_error(r, 2)
+    assert "thred" in r.err

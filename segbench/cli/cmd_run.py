@@ -18,10 +18,12 @@ from segbench.model import RUNTIMES
 @click.option("--repeats", default=50, show_default=True, type=click.IntRange(min=1), help="Timed runs.")
 @click.option("--input", "input_path", metavar="FILE", help="Input tensor (.npy or raw bytes); default seeded random.")
 @click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")
+@click.option("--suite", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Settings from a suite TOML (bench/*.toml); options given on the command line win.")
 @click.option("--resume", metavar="RUN_ID", help="Finish an interrupted run: only its missing cases run.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 def command(models: str | None, runtime: str | None, threads: str, power_mode: str, warmup: int, repeats: int,
-            input_path: str | None, reports: str, resume: str | None, quiet: bool) -> int:
+            input_path: str | None, reports: str, suite: str | None, resume: str | None, quiet: bool) -> int:
     """Benchmark models: warmup, then timed repeats, per thread count and power mode.
 
     Without --device, models run in this process on this machine (ONNX with onnxruntime,
@@ -47,15 +49,27 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
         info = run.info()
         settings = SweepSettings.from_dict(info.settings)
     else:
-        if not models:
+        given = _from_suite(suite) if suite else {}
+        ctx = click.get_current_context()
+        cli_values = {"models": models, "threads": threads, "power_modes": power_mode, "warmup": warmup,
+                      "repeats": repeats, "input": input_path, "runtime": runtime}
+        params = {"power_modes": "power_mode", "input": "input_path"}
+        for key, value in cli_values.items():
+            source = ctx.get_parameter_source(params.get(key, key))
+            if key not in given or source == click.core.ParameterSource.COMMANDLINE:
+                given[key] = value
+        if not given.get("models"):
             raise UsageError("missing --models DIR", hint="e.g. segbench run --models models_dir")
+        threads_text = ",".join(map(str, given["threads"])) if isinstance(given["threads"], list) else given["threads"]
+        modes_text = ",".join(given["power_modes"]) if isinstance(given["power_modes"], list) else given["power_modes"]
         settings = SweepSettings(
-            models=str(Path(models).resolve()),
-            threads=tuple(power.parse_threads(threads)),
-            power_modes=tuple(power.parse_power_modes(power_mode)),
-            warmup=warmup, repeats=repeats,
-            input=str(Path(input_path).resolve()) if input_path else None,
-            runtime=runtime,
+            models=str(Path(given["models"]).resolve()),
+            threads=tuple(power.parse_threads(str(threads_text))),
+            power_modes=tuple(power.parse_power_modes(modes_text)),
+            warmup=_count(given["warmup"], "warmup", 0), repeats=_count(given["repeats"], "repeats", 1),
+            input=str(Path(given["input"]).resolve()) if given.get("input") else None,
+            runtime=given.get("runtime"),
+            include=tuple(given.get("include", ())), exclude=tuple(given.get("exclude", ())),
         )
         if settings.input and not Path(settings.input).is_file():
             raise UsageError(f"--input {input_path}: no such file")
@@ -95,3 +109,25 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
         echo(f"segbench: {len(failed)} of {len(measurements)} cases failed (see the table and {run.path / 'logs'})")
         return EXIT_CASES_FAILED
     return EXIT_OK
+
+
+def _from_suite(path: str) -> dict:
+    """Suite keys, with relative paths taken relative to the suite file."""
+    from pathlib import Path
+
+    from segbench.sweep import read_suite
+
+    suite_path = Path(path)
+    given = read_suite(suite_path.read_text(encoding="utf-8"), path)
+    for key in ("models", "input"):
+        if isinstance(given.get(key), str) and not Path(given[key]).is_absolute():
+            given[key] = str((suite_path.parent / given[key]).resolve())
+    return given
+
+
+def _count(value: object, name: str, minimum: int) -> int:
+    from segbench.errors import UsageError
+
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise UsageError(f"{name} must be a whole number >= {minimum}, not {value!r}")
+    return value
