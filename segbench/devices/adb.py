@@ -1,0 +1,373 @@
+"""Android phones over ADB, through adbutils (its wheel carries the adb binary).
+
+- Server: ``--adb-server HOST:PORT``, else ``ANDROID_ADB_SERVER_PORT`` on localhost, else
+  127.0.0.1:5037. A local server that is down is started with the bundled adb.
+- Device: ``--device SERIAL``, else ``ANDROID_SERIAL``, else the only attached device.
+- Commands use shell protocol v2 with a deadline of our own, so exit codes are real and a
+  command whose exit status never arrives (device gone, timeout) is a failure.
+- Pushes use the sync protocol with 64 KiB DATA packets (adbutils' own push writes 4 KiB
+  packets, several times slower) and skip files whose sha256 already matches on the device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shlex
+import socket
+import struct
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from segbench.devices import Completed
+from segbench.errors import DeviceError
+from segbench.model import DeviceInfo
+from segbench.models import sha256_file
+
+DEFAULT_SERVER_PORT = 5037
+SYNC_CHUNK = 64 * 1024
+REMOTE_ROOT = "/data/local/tmp/segbench"
+
+
+def server_address(adb_server: str | None = None) -> tuple[str, int]:
+    """(host, port) of the adb server to use."""
+    if adb_server:
+        host, _, port = adb_server.rpartition(":")
+        if not host or not port.isdigit():
+            raise DeviceError(f"--adb-server {adb_server!r} is not HOST:PORT", hint="e.g. --adb-server 127.0.0.1:5037")
+        return host, int(port)
+    env = os.environ.get("ANDROID_ADB_SERVER_PORT")
+    if env:
+        if not env.isdigit():
+            raise DeviceError(f"ANDROID_ADB_SERVER_PORT={env!r} is not a port number")
+        return os.environ.get("ANDROID_ADB_SERVER_ADDRESS", "127.0.0.1"), int(env)
+    return "127.0.0.1", DEFAULT_SERVER_PORT
+
+
+def _listening(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=2):
+        return True
+    return False
+
+
+def ensure_server(host: str, port: int) -> None:
+    """Start the bundled adb server when a local one is down; a remote one must already run."""
+    if _listening(host, port):
+        return
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise DeviceError(f"no adb server at {host}:{port}", hint="start it there with `adb -a start-server`")
+    from adbutils import adb_path
+
+    try:
+        subprocess.run([adb_path(), "-P", str(port), "start-server"], capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DeviceError(f"cannot start the adb server on port {port}: {exc}") from None
+    if not _listening(host, port):
+        raise DeviceError(f"the adb server on port {port} did not start")
+
+
+def client(adb_server: str | None = None):
+    """An adbutils client for the chosen server (started if local and down)."""
+    import adbutils
+
+    host, port = server_address(adb_server)
+    ensure_server(host, port)
+    return adbutils.AdbClient(host=host, port=port, socket_timeout=15)
+
+
+@dataclass(frozen=True)
+class Attached:
+    serial: str
+    state: str  # device | offline | unauthorized | ...
+
+    @property
+    def advice(self) -> str:
+        return {
+            "device": "ready",
+            "offline": "offline: reconnect the cable (or `adb reconnect offline`), then retry",
+            "unauthorized": "unauthorized: unlock the phone and accept the USB debugging prompt",
+            "no permissions": "no permissions: fix udev rules for this USB device",
+        }.get(self.state, f"{self.state}: wait until `adb devices` shows it as 'device'")
+
+
+def attached(adb) -> list[Attached]:
+    from adbutils import AdbError
+
+    try:
+        return [Attached(d.serial, d.state) for d in adb.list()]
+    except (AdbError, OSError) as exc:
+        raise DeviceError(f"cannot list devices: {exc}") from None
+
+
+def choose(adb, serial: str | None = None) -> str:
+    """The serial to use: asked for, ANDROID_SERIAL, or the only attached device."""
+    serial = serial or os.environ.get("ANDROID_SERIAL")
+    devices = attached(adb)
+    if serial:
+        match = [d for d in devices if d.serial == serial]
+        if not match:
+            known = ", ".join(d.serial for d in devices) or "none"
+            raise DeviceError(f"device {serial} is not attached", hint=f"attached: {known}")
+        if match[0].state != "device":
+            raise DeviceError(f"device {serial} is {match[0].advice}")
+        return serial
+    ready = [d for d in devices if d.state == "device"]
+    if len(ready) == 1:
+        return ready[0].serial
+    if not ready:
+        others = "; ".join(f"{d.serial} {d.advice}" for d in devices)
+        raise DeviceError("no device attached" + (f" ({others})" if others else ""),
+                          hint="plug a phone in with USB debugging on, or `adb connect HOST:PORT`")
+    raise DeviceError(f"{len(ready)} devices attached ({', '.join(d.serial for d in ready)})",
+                      hint="choose one with --device SERIAL or ANDROID_SERIAL")
+
+
+def _parse_getprop(text: str) -> dict[str, str]:
+    props = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("[") and "]: [" in line and line.endswith("]"):
+            key, _, value = line[1:-1].partition("]: [")
+            props[key] = value
+    return props
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """'path value' lines -> {path: value}."""
+    out = {}
+    for line in text.splitlines():
+        parts = line.split(None, 1)
+        if len(parts) == 2:
+            out[parts[0]] = parts[1].strip()
+    return out
+
+
+_CPU_SCRIPT = ("for f in /sys/devices/system/cpu/cpu[0-9]*/cpufreq/{name}; do "
+               "[ -r \"$f\" ] && echo \"$f $(cat \"$f\")\"; done")
+_THERMAL_SCRIPT = ("for z in /sys/class/thermal/thermal_zone*; do "
+                   "[ -r \"$z/temp\" ] && echo \"$(cat \"$z/type\") $(cat \"$z/temp\")\"; done")
+
+
+def _cpu_index(path: str) -> int | None:
+    for part in path.split("/"):
+        if part.startswith("cpu") and part[3:].isdigit():
+            return int(part[3:])
+    return None
+
+
+class AdbDevice:
+    """One phone. Every call has a timeout; a vanished device raises DeviceError."""
+
+    def __init__(self, adb, serial: str) -> None:
+        self._adb = adb
+        self.serial = serial
+        self._dev = adb.device(serial)
+
+    # -- commands ---------------------------------------------------------------------------
+    def shell(self, command: str, timeout: float = 30.0) -> Completed:
+        """Run a shell command string with shell v2 and a total deadline."""
+        from adbutils import AdbError
+
+        deadline = time.monotonic() + timeout
+        try:
+            conn = self._dev.open_transport(timeout=min(timeout, 15))
+        except (AdbError, OSError) as exc:
+            return Completed(None, b"", str(exc).encode(), disconnected=True)
+        out, err = bytearray(), bytearray()
+        try:
+            conn.send_command(f"shell,v2,raw:{command}")
+            conn.check_okay()
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return Completed(None, bytes(out), bytes(err), timed_out=True)
+                conn.conn.settimeout(remaining)
+                header = _read_exact(conn.conn, 5)
+                kind, length = header[0], struct.unpack("<I", header[1:])[0]
+                data = _read_exact(conn.conn, length) if length else b""
+                if kind == 1:
+                    out += data
+                elif kind == 2:
+                    err += data
+                elif kind == 3:
+                    return Completed(data[0] if data else None, bytes(out), bytes(err))
+        except TimeoutError:
+            return Completed(None, bytes(out), bytes(err), timed_out=True)
+        except (AdbError, OSError, EOFError) as exc:
+            return Completed(None, bytes(out), bytes(err) + f"\n{exc}".encode(), disconnected=True)
+        finally:
+            with contextlib.suppress(OSError):
+                conn.conn.close()
+
+    def run(self, argv: list[str], timeout: float) -> Completed:
+        return self.shell(" ".join(shlex.quote(a) for a in argv), timeout)
+
+    def check(self, command: str, timeout: float = 30.0) -> str:
+        """Run a command that must succeed; its stdout as text."""
+        done = self.shell(command, timeout)
+        if done.disconnected or done.timed_out:
+            raise DeviceError(f"device {self.serial} did not answer `{command.split()[0]}`"
+                              f"{' (timed out)' if done.timed_out else ' (disconnected)'}")
+        if done.returncode != 0:
+            msg = (done.stderr or done.stdout).decode(errors="replace").strip().splitlines()
+            raise DeviceError(f"`{command}` failed on {self.serial}: {msg[-1] if msg else done.returncode}")
+        return done.stdout.decode(errors="replace")
+
+    # -- files ------------------------------------------------------------------------------
+    def remote_sha256(self, remote: str) -> str | None:
+        done = self.shell(f"sha256sum {shlex.quote(remote)} 2>/dev/null", 60)
+        if done.returncode != 0:
+            return None
+        first = done.stdout.decode(errors="replace").split()
+        return first[0] if first else None
+
+    def push(self, local: str, remote: str, digest: str | None = None) -> bool:
+        """Copy ``local`` to ``remote`` unless the device already has the same bytes there."""
+        digest = digest or sha256_file(Path(local))
+        if self.remote_sha256(remote) == digest:
+            return False
+        self.check(f"mkdir -p {shlex.quote(os.path.dirname(remote))}")
+        mode = os.stat(local).st_mode & 0o777
+        try:
+            self._sync_send(local, remote, mode)
+        except OSError as exc:
+            raise DeviceError(f"push of {local} to {self.serial}:{remote} failed: {exc}") from None
+        if self.remote_sha256(remote) != digest:
+            raise DeviceError(f"push of {local} to {self.serial}:{remote} arrived damaged")
+        return True
+
+    def _sync_send(self, local: str, remote: str, mode: int) -> None:
+        from adbutils import AdbError
+
+        try:
+            conn = self._dev.open_transport(timeout=30)
+            conn.send_command("sync:")
+            conn.check_okay()
+        except AdbError as exc:
+            raise OSError(str(exc)) from None
+        sock = conn.conn
+        sock.settimeout(60)
+        try:
+            target = f"{remote},{mode | 0o100000:d}".encode()
+            sock.sendall(b"SEND" + struct.pack("<I", len(target)) + target)
+            with open(local, "rb") as f:
+                while block := f.read(SYNC_CHUNK):
+                    sock.sendall(b"DATA" + struct.pack("<I", len(block)) + block)
+            sock.sendall(b"DONE" + struct.pack("<I", int(time.time())))
+            reply = _read_exact(sock, 8)
+            if reply[:4] != b"OKAY":
+                msg = _read_exact(sock, struct.unpack("<I", reply[4:])[0]).decode(errors="replace")
+                raise OSError(msg or "device refused the file")
+            sock.sendall(b"QUIT" + struct.pack("<I", 0))
+        finally:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def pull(self, remote: str, local: str) -> None:
+        from adbutils import AdbError
+
+        try:
+            self._dev.sync.pull(remote, local)
+        except (AdbError, OSError) as exc:
+            raise DeviceError(f"pull of {self.serial}:{remote} failed: {exc}") from None
+
+    def read_text(self, remote: str, timeout: float = 30.0) -> str:
+        return self.check(f"cat {shlex.quote(remote)}", timeout)
+
+    # -- facts ------------------------------------------------------------------------------
+    def info(self) -> DeviceInfo:
+        props = _parse_getprop(self.check("getprop"))
+        max_khz = {
+            cpu: int(v) for p, v in _pairs(self.check(_CPU_SCRIPT.format(name="cpuinfo_max_freq"))).items()
+            if (cpu := _cpu_index(p)) is not None and v.isdigit()
+        }
+        governors = set(_pairs(self.check(_CPU_SCRIPT.format(name="scaling_governor"))).values())
+        meminfo = self.shell("cat /proc/meminfo", 15).stdout.decode(errors="replace")
+        mem = next((int(ln.split()[1]) / 1024 for ln in meminfo.splitlines() if ln.startswith("MemTotal:")), None)
+        hardware = next((ln.split(":", 1)[1].strip() for ln in
+                         self.shell("cat /proc/cpuinfo", 15).stdout.decode(errors="replace").splitlines()
+                         if ln.startswith("Hardware")), None)
+        sdk = props.get("ro.build.version.sdk", "")
+
+        def prop(*names: str) -> str | None:
+            return next((props[n] for n in names if props.get(n)), None)
+
+        return DeviceInfo(
+            id=self.serial, kind="android",
+            brand=prop("ro.product.vendor.brand", "ro.product.brand"),
+            model=prop("ro.product.vendor.model", "ro.product.model"),
+            device=prop("ro.product.vendor.device", "ro.product.device"),
+            soc=prop("ro.soc.model", "ro.board.platform", "ro.hardware"),
+            os=f"Android {props.get('ro.build.version.release', '?')}",
+            android_version=props.get("ro.build.version.release"),
+            api_level=int(sdk) if sdk.isdigit() else None,
+            abi=prop("ro.product.cpu.abi"),
+            cpu_model=hardware,
+            cores=len(max_khz) or None,
+            cpu_max_khz=max_khz,
+            memory_mb=round(mem, 1) if mem else None,
+            extra={"governor": ",".join(sorted(governors)) or None, "battery": self.battery(),
+                   "thermal_c": self.thermal_c(), "fingerprint": props.get("ro.build.fingerprint")},
+        )
+
+    def thermal_c(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for line in self.shell(_THERMAL_SCRIPT, 15).stdout.decode(errors="replace").splitlines():
+            name, _, value = line.rpartition(" ")
+            if name and value.lstrip("-").isdigit():
+                millis = int(value)
+                # Most kernels report millidegrees; a few report degrees.
+                out[name if name not in out else f"{name}.{len(out)}"] = millis / 1000.0 if abs(millis) > 500 else float(millis)
+        return out
+
+    def cur_khz(self) -> dict[str, int]:
+        text = self.shell(_CPU_SCRIPT.format(name="scaling_cur_freq"), 15).stdout.decode(errors="replace")
+        return {f"cpu{c}": int(v) for p, v in _pairs(text).items() if (c := _cpu_index(p)) is not None and v.isdigit()}
+
+    def battery(self) -> dict[str, object]:
+        text = self.shell("dumpsys battery", 15).stdout.decode(errors="replace")
+        fields = {k.strip(): v.strip() for k, _, v in (ln.partition(":") for ln in text.splitlines()) if v}
+        level = fields.get("level", "")
+        temp = fields.get("temperature", "")
+        return {
+            "level": int(level) if level.isdigit() else None,
+            "charging": any(fields.get(k) == "true" for k in ("AC powered", "USB powered", "Wireless powered")),
+            "temperature_c": int(temp) / 10 if temp.lstrip("-").isdigit() else None,
+        }
+
+
+def _read_exact(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError("connection closed")
+        buf += chunk
+    return bytes(buf)
+
+
+@contextlib.contextmanager
+def device_lock(serial: str, lock_dir: Path | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on a phone for a run, so two runs never share it."""
+    lock_dir = lock_dir or Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / "segbench-locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    path = lock_dir / (serial.replace("/", "_").replace(":", "_") + ".lock")
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise DeviceError(f"device {serial} is in use by {holder}", hint="wait for that run to finish") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"segbench pid {os.getpid()}")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
