@@ -445,8 +445,8 @@ def write_tensor(tensor: np.ndarray, fmt: str, out: Path, name: str) -> Path:
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
     target = out / "input_0.pb" if fmt == "ort-pb" else out
+    _ensure_dir(target.parent)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "raw":
             _atomic_write(target, lambda f: f.write(tensor_bytes(tensor)))
         elif fmt == "npy":
@@ -458,6 +458,19 @@ def write_tensor(tensor: np.ndarray, fmt: str, out: Path, name: str) -> Path:
     except OSError as exc:
         raise SegbenchError(f"cannot write {target}: {exc.strerror or exc}", hint="choose another -o") from None
     return target
+
+
+def _ensure_dir(directory: Path) -> None:
+    """Create ``directory`` (and parents); a file in the way is named in the error."""
+    for ancestor in (directory, *directory.parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise SegbenchError(f"cannot write under {directory}: {ancestor} is a file", hint="choose another -o")
+            break
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SegbenchError(f"cannot create {directory}: {exc.strerror or exc}", hint="choose another -o") from None
 
 
 def sidecar_path(out: Path) -> Path:
@@ -528,13 +541,16 @@ def collect_images(args: list[Path]) -> tuple[list[tuple[Path, Path]], bool]:
 def output_paths(pairs: list[tuple[Path, Path]], batch: bool, fmt: str, out: Path | None) -> list[Path]:
     """Where each image's tensor goes.
 
-    One image: ``out`` itself (default ``<stem><suffix>``, or ``test_data_set_0`` for ort-pb).
+    One image: ``out`` itself, or ``out/<stem><suffix>`` when ``out`` is a directory (default
+    ``<stem><suffix>``, or ``test_data_set_0`` for ort-pb).
     A batch: files under the directory ``out`` (default ``inputs``) mirroring the sources; for
     ort-pb, ``out/test_data_set_<i>`` (the names onnxruntime_perf_test cycles through).
     """
     if not batch:
-        default = Path("test_data_set_0") if fmt == "ort-pb" else Path(pairs[0][1].name + SUFFIX[fmt])
-        return [out or default]
+        name = "test_data_set_0" if fmt == "ort-pb" else pairs[0][1].name + SUFFIX[fmt]
+        if out is not None and out.is_dir() and fmt != "ort-pb":
+            return [out / name]  # like cp: into an existing directory
+        return [out or Path(name)]
     root = out or Path("inputs")
     if root.exists() and not root.is_dir():
         raise SegbenchError(f"cannot write to {root}: it is a file, and several tensors need a directory", hint="give -o DIR")
