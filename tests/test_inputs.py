@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from segbench import inputs
-from segbench.errors import InputError, UsageError
+from segbench.errors import InputError, SegbenchError, UsageError
 from segbench.model import TensorInfo
 from tests.conftest import ASTRONAUT, SELFIE
 
@@ -317,3 +317,30 @@ def test_tensor_for_input_mismatches(tmp_path: Path) -> None:
     for name, message in expected.items():
         with pytest.raises(InputError, match=message.replace("[", r"\[")):
             inputs.tensor_for_input(tmp_path / name, SMALL)
+
+
+# --------------------------------------------------------------------------- collecting images and naming outputs
+
+
+def test_collect_and_name_outputs(tmp_path: Path) -> None:
+    (tmp_path / "d" / "city").mkdir(parents=True)
+    for rel in ("d/x.png", "d/city/y.JPG", "d/readme.md"):
+        (tmp_path / rel).write_bytes(b"")
+    pairs, batch = inputs.collect_images([tmp_path / "d"])
+    assert batch and [str(rel) for _, rel in pairs] == ["city/y", "x"]
+    assert inputs.output_paths(pairs, batch, "npy", tmp_path / "o") == [tmp_path / "o/city/y.npy", tmp_path / "o/x.npy"]
+    assert inputs.output_paths(pairs, batch, "ort-pb", None) == [Path("inputs/test_data_set_0"), Path("inputs/test_data_set_1")]
+    single, batch = inputs.collect_images([tmp_path / "d" / "x.png"])
+    assert not batch and inputs.output_paths(single, batch, "raw", None) == [Path("x.raw")]
+    assert inputs.output_paths(single, batch, "ort-pb", None) == [Path("test_data_set_0")]
+
+
+def test_collect_refuses_clashing_names_and_a_file_as_batch_root(tmp_path: Path) -> None:
+    (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "a.jpg").write_bytes(b"")
+    with pytest.raises(UsageError, match="same output: a"):
+        inputs.collect_images([tmp_path])
+    pairs, _ = inputs.collect_images([tmp_path / "a.png"])
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(SegbenchError, match="it is a file"):
+        inputs.output_paths(pairs, True, "raw", tmp_path / "f")

@@ -99,17 +99,17 @@ def command(
     if as_json:
         click.echo(json.dumps(records if batch else records[0], indent=2))
     elif not quiet:
-        _summary(records, batch, outs)
+        _summary(records, batch, out or Path("inputs"))
     return 0
 
 
-def _summary(records: list[dict[str, Any]], batch: bool, outs: list[Path]) -> None:
+def _summary(records: list[dict[str, Any]], batch: bool, root: Path) -> None:
     first = records[0]
     t = first["target"]
     what = f"{t['dtype']} [{','.join(str(d) for d in t['shape'])}] {t['layout']}, preset {first['transform']['preset']}"
     if not batch:
         o = first["output"]
-        click.echo(f"wrote {o['path']} ({o['bytes']} bytes, {first['format']}, {what}) + {outs[0].name}.json")
+        side = Path(o["path"]).parent if first["format"] == "ort-pb" else Path(o["path"])
+        click.echo(f"wrote {o['path']} ({o['bytes']} bytes, {first['format']}, {what}) + {side.name}.json")
         return
-    root = Path(*outs[0].parts[:1]) if outs[0].parts else outs[0]
     click.echo(f"wrote {len(records)} tensors under {root}/ ({first['format']}, {what}), each with a .json sidecar")
