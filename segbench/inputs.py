@@ -203,7 +203,7 @@ def _to_8bit(img: Any, warnings: list[str], what: str) -> Any:
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         warnings.append(f"{what}: {mode} image: alpha channel dropped")
         return img.convert("RGB" if mode.startswith(("RGB", "P")) else "L")
-    warnings.append(f"{what}: {mode} image converted to RGB")
+    warnings.append(f"{what}: {mode}-mode image converted to RGB")
     return img.convert("RGB")
 
 

@@ -53,7 +53,7 @@ def _progress(items: list[Any], show: bool) -> Iterator[Any]:
 @click.option("--input-name", help="Which model input, when the model has several.")
 @click.option("--shape", help="Target shape by hand, e.g. 1,3,512,512 (fills a model's dynamic dims).")
 @click.option("--layout", type=click.Choice(["nchw", "nhwc"]), help="Target layout (default: guessed from the shape).")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "uint8", "int8"]), help="Target dtype (default float32).")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "uint8", "int8"]), help="Target dtype (default: the model's, else float32).")
 @click.option("--preset", type=click.Choice(PRESET_NAMES),
               help="Normalisation: paddleseg [-1,1] via mean/std 0.5, imagenet, tf [-1,1], raw 0..255, unit [0,1]. "
                    "Default: paddleseg for float inputs, raw for integer ones.")
