@@ -18,6 +18,7 @@ import numpy as np
 from segbench import power, stats
 from segbench.devices import host
 from segbench.errors import InputError, ModelError, RuntimeUnavailable, SegbenchError
+from segbench.inputs import tensor_for_input
 from segbench.model import Case, DeviceInfo, Measurement, TensorInfo
 from segbench.runners.host import HostSession, random_input, runtime_for
 from segbench.store import RunDir, utc_now
@@ -121,7 +122,7 @@ class InProcessBackend:
 
     def __init__(self, device: DeviceInfo | None = None) -> None:
         self.device = device or host.host_info()
-        self._inputs: dict[tuple[str, str | None], list[np.ndarray]] = {}
+        self._inputs: dict[tuple[str, str | None, str | None], list[np.ndarray]] = {}
 
     def measure(self, case: Case, run_id: str) -> tuple[Measurement, bytes]:
         cpus = power.cpus_for_mode(case.power_mode, self.device.cpu_max_khz, host.available_cpus())
@@ -180,38 +181,12 @@ class InProcessBackend:
 
     def _input_arrays(self, case: Case, specs: list[TensorInfo]) -> list[np.ndarray]:
         """One input per model (reused across its thread/power cases), so every case sees the same data."""
-        key = (case.model.path, case.input_path)
+        key = (case.model.path, case.input_path, case.input_preset)
         if key not in self._inputs:
             if case.input_path:
                 if len(specs) != 1:
                     raise InputError(f"{case.model.name} has {len(specs)} inputs; --input feeds single-input models")
-                self._inputs[key] = [load_input(Path(case.input_path), specs[0])]
+                self._inputs[key] = [tensor_for_input(Path(case.input_path), specs[0], case.input_preset)]
             else:
                 self._inputs[key] = [random_input(spec, seed=i) for i, spec in enumerate(specs)]
         return self._inputs[key]
-
-
-def load_input(path: Path, spec: TensorInfo) -> np.ndarray:
-    """A tensor file for one model input: .npy, or raw little-endian bytes of exactly the input's size."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such input file")
-    try:
-        if path.suffix == ".npy":
-            arr = np.load(path, allow_pickle=False)
-        else:
-            shape = tuple(d if isinstance(d, int) and d > 0 else 1 for d in spec.shape)
-            dtype = np.dtype(spec.dtype).newbyteorder("<")
-            data = path.read_bytes()
-            expected = int(np.prod(shape)) * dtype.itemsize
-            if len(data) != expected:
-                raise InputError(f"{path}: {len(data)} bytes, but input {spec.name!r} {list(shape)} {spec.dtype} "
-                                 f"needs {expected}")
-            arr = np.frombuffer(data, dtype=dtype).reshape(shape)
-    except (ValueError, OSError) as exc:
-        raise InputError(f"{path}: not a readable tensor file ({exc})") from None
-    want = tuple(d for d in spec.shape)
-    if len(arr.shape) != len(want) or any(isinstance(w, int) and w > 0 and w != a for w, a in zip(want, arr.shape)):
-        raise InputError(f"{path}: shape {list(arr.shape)} does not fit input {spec.name!r} {list(want)}")
-    if arr.dtype != np.dtype(spec.dtype):
-        raise InputError(f"{path}: dtype {arr.dtype} does not fit input {spec.name!r} ({spec.dtype})")
-    return np.ascontiguousarray(arr)

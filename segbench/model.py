@@ -80,6 +80,8 @@ class Case:
     warmup: int
     repeats: int
     input_path: str | None = None
+    # gen-input normalisation preset for an image input (None: the default for the input's dtype).
+    input_preset: str | None = None
 
     @property
     def case_id(self) -> str:

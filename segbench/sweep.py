@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from segbench.errors import UsageError
 from segbench.model import RUNTIME_FOR_FORMAT, Case, ModelRef
 
-SUITE_KEYS = {"models", "threads", "power_modes", "warmup", "repeats", "input", "runtime", "device", "include", "exclude"}
+SUITE_KEYS = {"models", "threads", "power_modes", "warmup", "repeats", "input", "input_preset", "runtime", "device", "include", "exclude"}
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class SweepSettings:
     warmup: int = 20
     repeats: int = 50
     input: str | None = None
+    input_preset: str | None = None
     runtime: str | None = None
     device: str | None = None
     include: tuple[str, ...] = ()
@@ -82,5 +83,6 @@ def plan(models: Sequence[ModelRef], settings: SweepSettings) -> list[Case]:
             continue
         for threads in settings.threads:
             for mode in settings.power_modes:
-                cases.append(Case(model, runtime, threads, mode, settings.warmup, settings.repeats, settings.input))
+                cases.append(Case(model, runtime, threads, mode, settings.warmup, settings.repeats, settings.input,
+                                  settings.input_preset))
     return cases

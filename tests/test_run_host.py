@@ -74,7 +74,7 @@ def test_input_tensor_file_is_used_and_checked(tmp_path):
                 "--repeats", "2", "--reports", str(tmp_path / "b"))
     assert r.code == 3
     (rec,) = _records(tmp_path / "b")
-    assert rec["status"] == "failed" and "does not fit input 'image'" in rec["error"]
+    assert rec["status"] == "failed" and "input 'image' wants float32 [1,3,128,128]" in rec["error"]
 
 
 def test_paddle_models_are_skipped_with_the_install_hint(tmp_path):
@@ -224,3 +224,16 @@ def test_suite_file_with_command_line_override(tmp_path):
     r = run_cli("run", "--suite", str(suite), "--reports", str(tmp_path / "o"))
     assert_one_line_error(r, 2)
     assert "thred" in r.err
+
+
+def test_image_input_goes_through_gen_input(tmp_path):
+    from conftest import ASTRONAUT, SELFIE
+
+    r = run_cli("run", "--models", str(SELFIE), "--input", str(ASTRONAUT), "--preset", "unit", "--warmup", "0",
+                "--repeats", "2", "--reports", str(tmp_path))
+    assert r.code == 0, r.err
+    (rec,) = _records(tmp_path)
+    log = (tmp_path / "runs" / rec["run_id"] / rec["log_path"]).read_text()
+    assert "input_1 float32 [1, 256, 256, 3] from" in log and "astronaut.png" in log
+    assert_one_line_error(run_cli("run", "--models", str(SELFIE), "--input", str(ASTRONAUT), "--preset", "nope",
+                                  "--reports", str(tmp_path)), 2)

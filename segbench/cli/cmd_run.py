@@ -16,14 +16,19 @@ from segbench.model import RUNTIMES
               help="high, low, full, no_bind, rand_high, rand_low (CPU affinity; see docs/design.md).")
 @click.option("--warmup", default=20, show_default=True, type=click.IntRange(min=0), help="Untimed runs first.")
 @click.option("--repeats", default=50, show_default=True, type=click.IntRange(min=1), help="Timed runs.")
-@click.option("--input", "input_path", metavar="FILE", help="Input tensor (.npy or raw bytes); default seeded random.")
+@click.option("--input", "input_path", metavar="FILE",
+              help="An image (made into each model's input by gen-input) or a tensor file (.npy, .pb, raw bytes); "
+                   "default: seeded random.")
+@click.option("--preset", "input_preset", metavar="NAME",
+              help="Normalisation of an image --input: paddleseg, imagenet, tf, raw, unit (docs/gen-input.md; "
+                   "default: paddleseg for float inputs, raw for integer).")
 @click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")
 @click.option("--suite", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Settings from a suite TOML (bench/*.toml); options given on the command line win.")
 @click.option("--resume", metavar="RUN_ID", help="Finish an interrupted run: only its missing cases run.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 def command(models: str | None, runtime: str | None, threads: str, power_mode: str, warmup: int, repeats: int,
-            input_path: str | None, reports: str, suite: str | None, resume: str | None, quiet: bool) -> int:
+            input_path: str | None, input_preset: str | None, reports: str, suite: str | None, resume: str | None, quiet: bool) -> int:
     """Benchmark models: warmup, then timed repeats, per thread count and power mode.
 
     Without --device, models run in this process on this machine (ONNX with onnxruntime,
@@ -52,7 +57,7 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
         given = _from_suite(suite) if suite else {}
         ctx = click.get_current_context()
         cli_values = {"models": models, "threads": threads, "power_modes": power_mode, "warmup": warmup,
-                      "repeats": repeats, "input": input_path, "runtime": runtime}
+                      "repeats": repeats, "input": input_path, "input_preset": input_preset, "runtime": runtime}
         params = {"power_modes": "power_mode", "input": "input_path"}
         for key, value in cli_values.items():
             source = ctx.get_parameter_source(params.get(key, key))
@@ -68,9 +73,13 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             power_modes=tuple(power.parse_power_modes(modes_text)),
             warmup=_count(given["warmup"], "warmup", 0), repeats=_count(given["repeats"], "repeats", 1),
             input=str(Path(given["input"]).resolve()) if given.get("input") else None,
-            runtime=given.get("runtime"),
+            input_preset=given.get("input_preset"), runtime=given.get("runtime"),
             include=tuple(given.get("include", ())), exclude=tuple(given.get("exclude", ())),
         )
+        from segbench.inputs import PRESETS
+
+        if settings.input_preset and settings.input_preset not in PRESETS:
+            raise UsageError(f"unknown --preset {settings.input_preset!r}", hint=f"use one of {', '.join(PRESETS)}")
         if settings.input and not Path(settings.input).is_file():
             raise UsageError(f"--input {input_path}: no such file")
     found = find_models(settings.models)
