@@ -84,3 +84,50 @@ def save_png(path: Path, array: np.ndarray, palette: bool = False) -> None:
     else:
         img = Image.fromarray(data)
     img.save(path)
+
+
+# Raw label value of each class id per layout, and raw values that are ignored.
+CITYSCAPES_LABEL_ID = {0: 7, 1: 8, 2: 11}
+NUM_CLASSES = {"ade20k": 150, "ade20k32": 32, "cityscapes": 19, "voc": 21}
+# Class id of the pattern's classes 0, 1, 2 in each layout (ADE20K-32's class 0 is not scored, so use 1..3).
+CLASS_OFFSET = {"ade20k": 0, "ade20k32": 1, "cityscapes": 0, "voc": 0}
+
+
+def _raw_label(fmt: str, label: np.ndarray) -> np.ndarray:
+    """The pattern's label (class ids 0..2, -1 ignored) as the layout stores it."""
+    ignored = label < 0
+    alt = np.zeros_like(ignored)
+    alt[ignored] = np.arange(int(ignored.sum())) % 2 == 1  # every other ignored pixel uses a second ignored value
+    if fmt == "ade20k":
+        return np.where(ignored, 0, label + 1)
+    if fmt == "ade20k32":
+        return np.where(ignored, np.where(alt, 77, 0), label + 1)  # raw 1..3 are classes 1..3; 0 and >=32 ignored
+    if fmt == "cityscapes":
+        ids = np.vectorize(lambda c: CITYSCAPES_LABEL_ID.get(int(c), 0))(label)
+        return np.where(ignored, np.where(alt, 9, 0), ids)  # 0 unlabeled, 9 parking: both ignored
+    return np.where(ignored, 255, label)  # voc
+
+
+def write_dataset(root: Path, fmt: str, pairs: list[tuple[np.ndarray, np.ndarray]]) -> Path:
+    """A dataset in ``fmt``'s layout under ``root`` holding (label, prediction) pattern pairs; returns --dataset."""
+    off = CLASS_OFFSET[fmt]
+    for i, (label, pred) in enumerate(pairs):
+        image = image_for(pred + off)
+        raw = _raw_label(fmt, label)
+        if fmt in ("ade20k", "ade20k32"):
+            base = root / "ADEChallengeData2016"
+            save_png(base / "images" / "validation" / f"ADE_val_{i:08d}.png", image)
+            save_png(base / "annotations" / "validation" / f"ADE_val_{i:08d}.png", raw)
+        elif fmt == "cityscapes":
+            stem = f"aachen_000000_{i:06d}"
+            save_png(root / "leftImg8bit" / "val" / "aachen" / f"{stem}_leftImg8bit.png", image)
+            save_png(root / "gtFine" / "val" / "aachen" / f"{stem}_gtFine_labelIds.png", raw)
+        else:
+            base = root / "VOCdevkit" / "VOC2012"
+            save_png(base / "JPEGImages" / f"2007_{i:06d}.png", image)
+            save_png(base / "SegmentationClass" / f"2007_{i:06d}.png", raw, palette=True)
+    if fmt == "voc":
+        lists = root / "VOCdevkit" / "VOC2012" / "ImageSets" / "Segmentation"
+        lists.mkdir(parents=True, exist_ok=True)
+        (lists / "val.txt").write_text("".join(f"2007_{i:06d}\n" for i in range(len(pairs))))
+    return root
