@@ -189,3 +189,25 @@ def test_ti_mapping_by_name(tmp_path):
     assert d["per_class_iou"][:4] == pytest.approx([0.0, 0.8, 0.75, 0.5])
     assert d["miou"] == pytest.approx((0.0 + 0.8 + 0.75 + 0.5) / 4)
     assert d["classes"][0] == "other"
+
+
+def test_published_miou_is_the_fallback_and_measured_beats_it(tmp_path):
+    from segbench.model import Accuracy, Latency, Measurement, ModelRef
+    from segbench.report.accuracy import with_accuracy
+    from segbench.report.tables import render, summary
+
+    (tmp_path / "manifest.toml").write_text('[[model]]\nfile = "a.onnx"\n[model.published]\nmiou = 36.7\n')
+    ref = ModelRef("a", str(tmp_path / "a.onnx"), "onnx", "sha-a")
+    m = Measurement(run_id="r1", case_id="c", model=ref, runtime="onnxruntime", status="ok", threads=1,
+                    power_mode="high", latency_ms=Latency(median=1.0), samples_ms=(1.0, 1.0, 1.0))
+    paths = {"sha-a": ref.path}
+    row = with_accuracy(summary([m]), [], [], paths).iloc[0]
+    assert row["miou_pct"] == pytest.approx(36.7) and row["miou_source"] == "published (manifest.toml)"
+    acc = Accuracy(run_id="r2", case_id="e", model=ref, runtime="onnxruntime", status="ok", images=9, miou=0.35,
+                   dataset={"name": "ADE20K", "split": "validation"}, finished="2026-12-01T00:00:00+00:00")
+    other_file = Accuracy(**{**acc.__dict__, "model": ModelRef("a", "/elsewhere/a.onnx", "onnx", "sha-b"),
+                             "miou": 0.5, "finished": "2026-12-02T00:00:00+00:00"})
+    table = with_accuracy(summary([m]), [acc, other_file], [], paths)
+    row = table.iloc[0]  # the same file's result wins over a newer one of another file with the same name
+    assert row["miou_pct"] == pytest.approx(35.0) and row["miou_source"] == "measured: ADE20K validation, 9 images"
+    assert "| 35.000     | measured: ADE20K validation, 9 images |" in render(table, "markdown")
