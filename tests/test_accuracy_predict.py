@@ -82,6 +82,7 @@ def test_region_maps_only_the_letterboxed_content_back():
     (np.zeros((1, 1, 6, 7), np.int64), "labels", (6, 7)),          # ArgMax keepdims
     (np.zeros((1, 6, 7), np.int32), "labels", (6, 7)),             # argmax without keepdims
     (np.full((1, 6, 7, 1), 3.0, np.float32), "labels", (6, 7)),    # a class map in floats
+    (np.zeros((1, 6, 7, 5), np.uint8), "scores", (5, 6, 7)),       # quantized logits (int8/uint8 TFLite)
 ])
 def test_interpret_output_kinds(output, kind, shape):
     got = interpret(output, 5)

@@ -211,3 +211,26 @@ def test_published_miou_is_the_fallback_and_measured_beats_it(tmp_path):
     row = table.iloc[0]  # the same file's result wins over a newer one of another file with the same name
     assert row["miou_pct"] == pytest.approx(35.0) and row["miou_source"] == "measured: ADE20K validation, 9 images"
     assert "| 35.000     | measured: ADE20K validation, 9 images |" in render(table, "markdown")
+
+
+def test_ctrl_c_stops_with_130_and_stores_nothing(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    big = [(upscale(LABEL, 64), upscale(PRED, 64))] * 60  # 256x256, 150-class scores: ~0.1 s per image
+    data = write_dataset(tmp_path / "data", "ade20k", big)
+    model = build_model(tmp_path / "m.onnx", 150)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segbench", "eval", "--model", str(model), "--dataset", str(data), "--format", "ade20k",
+         "--preset", "raw", "--threads", "1", "--reports", str(tmp_path / "reports")],
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr.readline().startswith("eval m on ade20k")  # the progress bar has started
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "segbench: interrupted" in err
+    assert not (tmp_path / "reports").exists()

@@ -2,7 +2,8 @@
 
 Two kinds of output:
 
-- **scores** (float logits or probabilities with a class axis of the dataset's size, NCHW or NHWC):
+- **scores** (logits or probabilities with a 4-D class axis of the dataset's size, NCHW or NHWC; float, or
+  integer for quantized models):
   resized to the label's size with bilinear interpolation (half-pixel centres, align_corners=False,
   no antialiasing: ``F.interpolate(..., mode="bilinear")`` as mmsegmentation's and PaddleSeg's
   evaluation call it), then argmax. Interpolating scores before the argmax keeps class boundaries
@@ -50,11 +51,12 @@ def interpret(output: np.ndarray, num_classes: int, layout: str | None = None) -
     """Scores [C,h,w] or a class map [h,w] from a raw output tensor; InputError when it is neither."""
     arr = np.asarray(output)
     shape = list(arr.shape)
-    if arr.dtype.kind == "f" and arr.ndim == 4 and shape[0] == 1:
+    # Integer scores are quantized logits: dequantizing is monotonic, so the argmax is the same.
+    if arr.dtype.kind in "fiu" and arr.ndim == 4 and shape[0] == 1:
         axes = [a for a in (1, 3) if shape[a] == num_classes and num_classes > 1]
         if axes:
             axis = 3 if len(axes) == 2 and layout == "nhwc" else axes[0]
-            return Interpreted("scores", np.moveaxis(arr[0], axis - 1, 0))
+            return Interpreted("scores", np.moveaxis(arr[0], axis - 1, 0).astype(np.float32, copy=False))
     if arr.dtype.kind == "f" and arr.ndim == 3 and shape[0] == num_classes and num_classes > 1:
         return Interpreted("scores", arr)
     squeezed = arr.reshape([d for d in shape if d != 1]) if arr.ndim > 2 else arr

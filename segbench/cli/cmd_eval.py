@@ -54,6 +54,9 @@ def command(model_path: Path, dataset_dir: Path, fmt: str, split: str | None, ma
     threads = threads or len(os.sched_getaffinity(0))
     session = rt.open_session(ref.path, threads)
     norm = make_normalization(preset, dtype=model_input(session, ref.path).dtype)
+    from segbench.store import utc_now
+
+    started = utc_now()
     total = min(limit or len(dataset.samples), len(dataset.samples))
     with click.progressbar(length=total, label=f"eval {ref.name} on {fmt}", file=click.get_text_stream("stderr"),
                            show_pos=True, show_eta=True, hidden=quiet) as bar:
@@ -62,7 +65,7 @@ def command(model_path: Path, dataset_dir: Path, fmt: str, split: str | None, ma
         click.echo(f"segbench: warning: {warning}", err=True)
     result = scores(outcome.counts, [c is not None for c in dataset.label_map.classes])
     settings = {"preset": norm.preset, "resize": resize_mode, "limit": limit, "threads": threads}
-    record = _store(reports, ref, rt, dataset, outcome, result, settings)
+    record = _store(reports, ref, rt, dataset, outcome, result, settings, started)
     click.echo(json.dumps(_json(record), indent=2) if as_json else _table(record, reports))
     return 0
 
@@ -91,7 +94,8 @@ def _mapping_path(mapping: str | None) -> Path | None:
     return Path(mapping)
 
 
-def _store(reports: str, ref: Any, rt: Any, dataset: Any, outcome: Any, result: Any, settings: dict) -> Any:
+def _store(reports: str, ref: Any, rt: Any, dataset: Any, outcome: Any, result: Any, settings: dict,
+           started: str) -> Any:
     """Save the evaluation as a completed run holding one accuracy record."""
     import re
     from dataclasses import replace
@@ -103,10 +107,9 @@ def _store(reports: str, ref: Any, rt: Any, dataset: Any, outcome: Any, result: 
     from segbench.store import Store, new_run_id, utc_now
 
     device = host.host_info()
-    finished = utc_now()
     run_settings = {"command": "eval", "model": ref.path, "dataset": str(dataset.root), "format": dataset.format,
                     "split": dataset.split, **settings}
-    info = RunInfo(run_id=new_run_id(), started=finished, harness_version=__version__, device=device,
+    info = RunInfo(run_id=new_run_id(), started=started, harness_version=__version__, device=device,
                    settings=run_settings, host=host_details(), versions=collect_versions(), git_sha=git_sha(),
                    cases_total=1)
     run = Store(reports).create_run(info)
@@ -119,7 +122,7 @@ def _store(reports: str, ref: Any, rt: Any, dataset: Any, outcome: Any, result: 
         images=outcome.images, miou=result.miou, pixel_acc=result.pixel_acc, mean_acc=result.mean_acc,
         per_class_iou=result.per_class_iou, per_class_acc=result.per_class_acc,
         confusion=tuple(tuple(int(x) for x in row) for row in outcome.counts), prediction=outcome.prediction,
-        settings=settings, seconds=round(outcome.seconds, 3), started=finished, finished=utc_now(),
+        settings=settings, seconds=round(outcome.seconds, 3), started=started, finished=utc_now(),
     )
     run.append(record)
     run.write_info(replace(info, status="completed", finished=record.finished))
