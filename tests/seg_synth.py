@@ -131,3 +131,49 @@ def write_dataset(root: Path, fmt: str, pairs: list[tuple[np.ndarray, np.ndarray
         lists.mkdir(parents=True, exist_ok=True)
         (lists / "val.txt").write_text("".join(f"2007_{i:06d}\n" for i in range(len(pairs))))
     return root
+
+
+def build_tflite(path: Path, num_classes: int, size: tuple[int, int] = (8, 8), stride: int = 1) -> Path:
+    """A one-op TFLite model (CONV_2D 1x1, NHWC) whose argmax is the red value: score_c = c * R - c^2 / 2.
+
+    c * R - c^2 / 2 = (R^2 - (R - c)^2) / 2 is largest for the class c nearest to R, with a margin of 1/2,
+    exact in float32 for R <= 255. Written with the flatbuffer schema module that ai-edge-litert ships.
+    """
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as s
+
+    h, w = size
+    oh, ow = (h - 1) // stride + 1, (w - 1) // stride + 1
+    c = np.arange(num_classes, dtype=np.float32)
+    weights = np.zeros((num_classes, 1, 1, 3), dtype=np.float32)
+    weights[:, 0, 0, 0] = c
+    bias = -(c * c) / 2
+
+    def tensor(name: str, shape: list[int], buffer: int) -> s.TensorT:
+        t = s.TensorT()
+        t.name, t.shape, t.type, t.buffer = name.encode(), shape, s.TensorType.FLOAT32, buffer
+        return t
+
+    def buffer(data: bytes | None = None) -> s.BufferT:
+        b = s.BufferT()
+        b.data = list(data) if data else None
+        return b
+
+    opts = s.Conv2DOptionsT()
+    opts.padding, opts.strideW, opts.strideH = s.Padding.VALID, stride, stride
+    op = s.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = 0, [0, 1, 2], [3]
+    op.builtinOptionsType, op.builtinOptions = s.BuiltinOptions.Conv2DOptions, opts
+    graph = s.SubGraphT()
+    graph.tensors = [tensor("image", [1, h, w, 3], 1), tensor("w", [num_classes, 1, 1, 3], 2),
+                     tensor("b", [num_classes], 3), tensor("scores", [1, oh, ow, num_classes], 4)]
+    graph.inputs, graph.outputs, graph.operators = [0], [3], [op]
+    code = s.OperatorCodeT()
+    code.builtinCode, code.deprecatedBuiltinCode, code.version = s.BuiltinOperator.CONV_2D, s.BuiltinOperator.CONV_2D, 1
+    model = s.ModelT()
+    model.version, model.operatorCodes, model.subgraphs = 3, [code], [graph]
+    model.buffers = [buffer(), buffer(), buffer(weights.tobytes()), buffer(bias.astype(np.float32).tobytes()), buffer()]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path.write_bytes(builder.Output())
+    return path

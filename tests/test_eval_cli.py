@@ -15,6 +15,7 @@ from seg_synth import (
     PIXEL_ACC,
     PRED,
     build_model,
+    build_tflite,
     save_png,
     upscale,
     write_dataset,
@@ -66,6 +67,14 @@ def test_outputs_at_half_resolution_are_brought_to_label_size(tmp_path, head, ex
     model = build_model(tmp_path / "m.onnx", 150, head=head, stride=2, size=(8, 8))
     d = _check_known(_eval(tmp_path, model, data, "ade20k", "--json", "-q"))
     assert expect in d["prediction"]
+
+
+def test_tflite_nhwc_model_on_mlperf_ade20k32(tmp_path):
+    # MLPerf's setting: a TFLite model with NHWC input and [1,H,W,32] scores, run by LiteRT
+    pairs = [(upscale(a, 2), upscale(b, 2)) for a, b in PAIRS]
+    data = write_dataset(tmp_path / "data", "ade20k32", pairs)
+    d = _check_known(_eval(tmp_path, build_tflite(tmp_path / "m.tflite", 32), data, "ade20k32", "--json", "-q"), 1)
+    assert d["runtime"] == "tflite"
 
 
 def test_pad_resize_cuts_the_letterbox_off_again(tmp_path):
