@@ -106,9 +106,10 @@ def test_report_shows_measured_miou_next_to_latency(tmp_path):
     (row,) = json.loads(r.out)["rows"]
     assert row["n"] == 3 and row["miou_pct"] == pytest.approx(85.0)
     assert row["miou_source"] == "measured: ADE20K validation, 2 images"
-    # the latest run alone (the eval run) still shows the latency row's model with its mIoU
+    # the latest run alone (the eval run, no latency) lists the evaluated model with its mIoU
     md = run_cli("report", "--reports", reports)
-    assert "| mIoU (%)" in md.out and "85.000" in md.out and "measured" in md.out
+    assert "| mIoU (%)" in md.out and "| 85.000     | measured: ADE20K validation, 2 images |" in md.out
+    assert "accuracy only (segbench eval)" in md.out and md.out.count("| m ") == 1
 
 
 # ----------------------------------------------------------------------------- errors

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from segbench.accuracy.datasets import FORMATS
+
+if TYPE_CHECKING:  # annotations only: the command module stays light to import
+    from segbench.accuracy.datasets import Dataset
+    from segbench.accuracy.evaluate import EvalOutcome
+    from segbench.accuracy.metric import Scores
+    from segbench.model import Accuracy, ModelRef
+    from segbench.runners.host import HostRuntime
 
 
 @click.command("eval")
@@ -70,7 +77,7 @@ def command(model_path: Path, dataset_dir: Path, fmt: str, split: str | None, ma
     return 0
 
 
-def _model_ref(path: Path) -> Any:
+def _model_ref(path: Path) -> ModelRef:
     from segbench.errors import ModelError, UsageError
     from segbench.models import find_models
 
@@ -94,8 +101,8 @@ def _mapping_path(mapping: str | None) -> Path | None:
     return Path(mapping)
 
 
-def _store(reports: str, ref: Any, rt: Any, dataset: Any, outcome: Any, result: Any, settings: dict,
-           started: str) -> Any:
+def _store(reports: str, ref: ModelRef, rt: HostRuntime, dataset: Dataset, outcome: EvalOutcome, result: Scores,
+           settings: dict[str, Any], started: str) -> Accuracy:
     """Save the evaluation as a completed run holding one accuracy record."""
     import re
     from dataclasses import replace
@@ -129,7 +136,7 @@ def _store(reports: str, ref: Any, rt: Any, dataset: Any, outcome: Any, result: 
     return record
 
 
-def _json(record: Any) -> dict:
+def _json(record: Accuracy) -> dict[str, Any]:
     return {
         "schema": "segbench.eval/1", "run_id": record.run_id, "model": record.model.name, "sha256": record.model.sha256,
         "runtime": record.runtime, "dataset": record.dataset["format"], "split": record.dataset["split"],
@@ -143,7 +150,7 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}"
 
 
-def _table(record: Any, reports: str) -> str:
+def _table(record: Accuracy, reports: str) -> str:
     from tabulate import tabulate
 
     classes = record.dataset["classes"]
