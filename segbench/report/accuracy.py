@@ -25,12 +25,16 @@ def _latest(records: Sequence[Accuracy]) -> dict[str, Accuracy]:
     return out
 
 
+def _pct(rec: Accuracy) -> float:
+    return 100 * (rec.miou or 0.0)  # records without a mIoU never reach here (see _latest)
+
+
 def _describe(rec: Accuracy, how: str) -> str:
     ds = rec.dataset
     return f"{how}: {ds.get('name', ds.get('format'))} {ds.get('split')}, {rec.images} images"
 
 
-def _published(model_path: str | None, name: str) -> float | None:
+def _published(model_path: str | None) -> float | None:
     """The manifest's published mIoU (percent) for the model file, if its directory has one."""
     from segbench.errors import ModelError
     from segbench.models import read_manifest
@@ -49,11 +53,11 @@ def miou_for(sha256: str | None, name: str, path: str | None, latest: dict[str, 
     """(mIoU in percent, where it comes from) for one model."""
     rec = latest.get(f"sha:{sha256}") if sha256 else None
     if rec is not None:
-        return 100 * rec.miou, _describe(rec, "measured")  # type: ignore[operator]
+        return _pct(rec), _describe(rec, "measured")
     rec = latest.get(f"name:{name}")
     if rec is not None:
-        return 100 * rec.miou, _describe(rec, "measured (same name, other file)")  # type: ignore[operator]
-    published = _published(path, name)
+        return _pct(rec), _describe(rec, "measured (same name, other file)")
+    published = _published(path)
     return (published, "published (manifest.toml)") if published is not None else (None, None)
 
 
@@ -78,7 +82,7 @@ def with_accuracy(df: pd.DataFrame, known: Sequence[Accuracy], reported: Sequenc
         seen |= {rec.model.sha256, rec.model.name}
         extra.append({"model": rec.model.name, "runtime": rec.runtime, "device": rec.device_id, "status": rec.status,
                       "n": 0, "sha256": rec.model.sha256, "run_ids": [rec.run_id], "tool": rec.tool,
-                      "tool_version": rec.tool_version, "miou_pct": 100 * rec.miou,  # type: ignore[operator]
+                      "tool_version": rec.tool_version, "miou_pct": _pct(rec),
                       "miou_source": _describe(rec, "measured"), "notes": "accuracy only (segbench eval)"})
     if extra:
         df = pd.concat([df, pd.DataFrame(extra)], ignore_index=True) if not df.empty else pd.DataFrame(extra, columns=df.columns)
