@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MEASUREMENT_SCHEMA = "segbench.measurement/1"
+ACCURACY_SCHEMA = "segbench.accuracy/1"
 RUN_SCHEMA = "segbench.run/1"
 
 STATUSES = ("ok", "failed", "timeout", "skipped")
@@ -172,6 +173,66 @@ class Measurement:
         if kwargs.get("samples_ms") is not None:
             kwargs["samples_ms"] = tuple(float(x) for x in kwargs["samples_ms"])
         return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """What ``segbench eval`` measured: one model on one dataset (a record kind of results.jsonl).
+
+    ``confusion`` is the full matrix ``[label class][predicted class]`` with a last column for
+    predictions outside the dataset's classes, so every score can be recomputed from it; the
+    scores (fractions 0..1, per-class lists indexed by class id, None = not scored) are kept too.
+    """
+
+    run_id: str
+    case_id: str
+    model: ModelRef
+    runtime: str
+    status: str
+    dataset: dict[str, Any]
+    images: int = 0
+    miou: float | None = None
+    pixel_acc: float | None = None
+    mean_acc: float | None = None
+    per_class_iou: tuple[float | None, ...] = ()
+    per_class_acc: tuple[float | None, ...] = ()
+    confusion: tuple[tuple[int, ...], ...] = ()
+    prediction: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    tool: str | None = None
+    tool_version: str | None = None
+    device_id: str | None = None
+    seconds: float | None = None
+    error: str | None = None
+    started: str | None = None
+    finished: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    schema: str = ACCURACY_SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["model"]["companions"] = list(self.model.companions)
+        for key in ("per_class_iou", "per_class_acc"):
+            d[key] = list(d[key])
+        d["confusion"] = [list(row) for row in self.confusion]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Accuracy:
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in known}
+        kwargs["extra"] = {**(kwargs.get("extra") or {}), **{k: v for k, v in d.items() if k not in known}}
+        kwargs["model"] = _model_ref(kwargs["model"])
+        for key in ("per_class_iou", "per_class_acc"):
+            kwargs[key] = tuple(kwargs.get(key) or ())
+        kwargs["confusion"] = tuple(tuple(int(x) for x in row) for row in kwargs.get("confusion") or ())
+        return cls(**kwargs)
+
+
+def _model_ref(d: dict[str, Any]) -> ModelRef:
+    model = dict(d)
+    model["companions"] = tuple(model.get("companions") or ())
+    return ModelRef(**{k: v for k, v in model.items() if k in _MODELREF_FIELDS})
 
 
 _MODELREF_FIELDS = {f.name for f in dataclasses.fields(ModelRef)}

@@ -12,14 +12,17 @@ import errno
 import json
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from segbench.errors import StoreError
-from segbench.model import MEASUREMENT_SCHEMA, RUN_SCHEMA, Measurement, RunInfo
+from segbench.model import ACCURACY_SCHEMA, MEASUREMENT_SCHEMA, RUN_SCHEMA, Accuracy, Measurement, RunInfo
 
 KNOWN_MEASUREMENT_SCHEMAS = {MEASUREMENT_SCHEMA}
+KNOWN_ACCURACY_SCHEMAS = {ACCURACY_SCHEMA}
+T = TypeVar("T")
 KNOWN_RUN_SCHEMAS = {RUN_SCHEMA}
 
 
@@ -83,9 +86,9 @@ class RunDir:
         except (KeyError, TypeError) as exc:
             raise StoreError(f"{self.info_path} is damaged: {exc}") from None
 
-    def append(self, measurement: Measurement) -> None:
-        """Append one record and make it durable before returning."""
-        line = json.dumps(measurement.to_dict(), sort_keys=True, allow_nan=False)
+    def append(self, record: Measurement | Accuracy) -> None:
+        """Append one record (of any kind) and make it durable before returning."""
+        line = json.dumps(record.to_dict(), sort_keys=True, allow_nan=False)
         try:
             with open(self.results_path, "a", encoding="utf-8") as f:
                 f.write(line + "\n")
@@ -105,22 +108,29 @@ class RunDir:
         return path
 
     def measurements(self) -> list[Measurement]:
-        """Every stored record, in order. A torn or foreign line is skipped, not fatal."""
+        """Every stored latency record, in order. A torn or foreign line is skipped, not fatal."""
+        return self._records(KNOWN_MEASUREMENT_SCHEMAS, Measurement.from_dict)
+
+    def accuracies(self) -> list[Accuracy]:
+        """Every stored accuracy record (``segbench eval``), in order."""
+        return self._records(KNOWN_ACCURACY_SCHEMAS, Accuracy.from_dict)
+
+    def _records(self, schemas: set[str], parse: Callable[[dict], T]) -> list[T]:
+        """The lines of results.jsonl whose schema is one of ``schemas``, parsed; unparseable lines are skipped."""
         if not self.results_path.exists():
             return []
-        out = []
         try:
             text = self.results_path.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
             raise StoreError(f"cannot read {self.results_path}: {exc.strerror or exc}") from None
+        out = []
         for line in text.splitlines():
             if not line.strip():
                 continue
             try:
                 data = json.loads(line)
-                if data.get("schema") not in KNOWN_MEASUREMENT_SCHEMAS:
-                    continue
-                out.append(Measurement.from_dict(data))
+                if data.get("schema") in schemas:
+                    out.append(parse(data))
             except (ValueError, TypeError, KeyError, AttributeError):
                 continue
         return out

@@ -18,6 +18,7 @@ from segbench.report.tables import FORMATS
 def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, output: Path | None, reports: str) -> int:
     """One row per model x runtime x threads x power mode: median, p90, min, std, CV and count."""
     from segbench.errors import StoreError, UsageError
+    from segbench.report.accuracy import with_accuracy
     from segbench.report.tables import render, summary
     from segbench.store import Store
 
@@ -34,7 +35,12 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, output: Path | N
     else:
         runs = [store.latest()]
     measurements = [m for r in runs for m in r.measurements()]
-    text = render(summary(measurements), fmt, [r.info() for r in runs])
+    # mIoU is a property of the model file: join the newest `segbench eval` result from any run.
+    known = [a for i in store.run_ids() for a in store.run(i).accuracies()]
+    reported = [a for r in runs for a in r.accuracies()]
+    paths = {m.model.sha256: m.model.path for m in measurements if m.model.sha256}
+    table = with_accuracy(summary(measurements), known, reported, paths)
+    text = render(table, fmt, [r.info() for r in runs])
     if output:
         try:
             output.write_text(text if text.endswith("\n") else text + "\n")

@@ -22,8 +22,11 @@ FORMATS = ("markdown", "csv", "json")
 COLUMNS = {
     "model": "model", "runtime": "runtime", "threads": "threads", "power_mode": "power mode", "device": "device",
     "status": "status", "n": "n", "median_ms": "median (ms)", "p90_ms": "p90 (ms)", "min_ms": "min (ms)",
-    "avg_ms": "avg (ms)", "std_ms": "std (ms)", "cv_pct": "CV (%)", "params_m": "params (M)", "notes": "notes",
+    "avg_ms": "avg (ms)", "std_ms": "std (ms)", "cv_pct": "CV (%)", "params_m": "params (M)",
+    "miou_pct": "mIoU (%)", "miou_source": "mIoU source", "notes": "notes",
 }
+# Columns shown only when some row has a value.
+OPTIONAL = ("params_m", "miou_pct", "miou_source")
 
 
 def _row(group: Sequence[Measurement]) -> dict:
@@ -75,8 +78,9 @@ def _visible(df: pd.DataFrame) -> list[str]:
     cols = [c for c in COLUMNS if c in df.columns]
     if df["device"].nunique() <= 1:
         cols.remove("device")
-    if "params_m" in df.columns and df["params_m"].isna().all():
-        cols.remove("params_m")
+    for col in OPTIONAL:
+        if col in cols and df[col].isna().all():
+            cols.remove(col)
     return cols
 
 
@@ -99,8 +103,9 @@ def footer(infos: Sequence[RunInfo]) -> str:
                  if d.kind == "android" else f"host {d.model} ({d.cpu_model or 'unknown CPU'}, {d.cores} cores, {d.os})")
         s = info.settings
         versions = ", ".join(f"{k} {v}" for k, v in sorted(info.versions.items()) if v and k != "python")
-        lines.append(f"- run `{info.run_id}` ({info.status}): {where.strip()}; warmup {s.get('warmup')}, "
-                     f"repeats {s.get('repeats')}; {versions}")
+        what = (f"eval on {s.get('format')} {s.get('split')} (preset {s.get('preset')}, resize {s.get('resize')})"
+                if s.get("command") == "eval" else f"warmup {s.get('warmup')}, repeats {s.get('repeats')}")
+        lines.append(f"- run `{info.run_id}` ({info.status}): {where.strip()}; {what}; {versions}")
     lines.append("- latency: the inference call only (input copies and output conversion excluded); median of the "
                  "timed repeats; CV = std / mean.")
     return "\n".join(lines)
@@ -108,7 +113,11 @@ def footer(infos: Sequence[RunInfo]) -> str:
 
 def render(df: pd.DataFrame, fmt: str, infos: Sequence[RunInfo] = ()) -> str:
     if fmt == "markdown":
-        return to_markdown(df) + ("\n\n" + footer(infos) if infos else "")
+        notes = footer(infos) if infos else ""
+        if "miou_pct" in df.columns and df["miou_pct"].notna().any():
+            notes += ("\n- mIoU: measured by `segbench eval` on this machine (newest result for the same model file), "
+                      "else published in the models' manifest.toml; the source column says which.")
+        return to_markdown(df) + ("\n\n" + notes.lstrip("\n") if notes else "")
     if fmt == "csv":
         out = df.copy()
         out["run_ids"] = out["run_ids"].map(lambda ids: " ".join(ids))

@@ -1,0 +1,89 @@
+"""The mIoU column of the report: measured by `segbench eval`, else published in the models' manifest.
+
+A latency row takes the newest accuracy record of the same model file (same sha256); failing that,
+of a model with the same name. Measured beats published, and the source column says which it is.
+Accuracy records of the reported runs whose model has no latency row get a row of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from segbench.model import Accuracy
+
+
+def _latest(records: Sequence[Accuracy]) -> dict[str, Accuracy]:
+    """key -> newest ok record, for keys ``sha:<sha256>`` and ``name:<model name>``."""
+    out: dict[str, Accuracy] = {}
+    for rec in sorted((r for r in records if r.status == "ok" and r.miou is not None), key=lambda r: r.finished or ""):
+        if rec.model.sha256:
+            out[f"sha:{rec.model.sha256}"] = rec
+        out[f"name:{rec.model.name}"] = rec
+    return out
+
+
+def _pct(rec: Accuracy) -> float:
+    return 100 * (rec.miou or 0.0)  # records without a mIoU never reach here (see _latest)
+
+
+def _describe(rec: Accuracy, how: str) -> str:
+    ds = rec.dataset
+    return f"{how}: {ds.get('name', ds.get('format'))} {ds.get('split')}, {rec.images} images"
+
+
+def _published(model_path: str | None) -> float | None:
+    """The manifest's published mIoU (percent) for the model file, if its directory has one."""
+    from segbench.errors import ModelError
+    from segbench.models import read_manifest
+
+    if not model_path:
+        return None
+    try:
+        entry = read_manifest(Path(model_path).parent).get(Path(model_path).name)
+    except ModelError:
+        return None
+    value = entry.published.get("miou") if entry else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def miou_for(sha256: str | None, name: str, path: str | None, latest: dict[str, Accuracy]) -> tuple[float | None, str | None]:
+    """(mIoU in percent, where it comes from) for one model."""
+    rec = latest.get(f"sha:{sha256}") if sha256 else None
+    if rec is not None:
+        return _pct(rec), _describe(rec, "measured")
+    rec = latest.get(f"name:{name}")
+    if rec is not None:
+        return _pct(rec), _describe(rec, "measured (same name, other file)")
+    published = _published(path)
+    return (published, "published (manifest.toml)") if published is not None else (None, None)
+
+
+def with_accuracy(df: pd.DataFrame, known: Sequence[Accuracy], reported: Sequence[Accuracy] = (),
+                  paths: dict[str, str] | None = None) -> pd.DataFrame:
+    """``df`` with ``miou_pct`` and ``miou_source`` columns, plus rows for ``reported`` records without latency rows.
+
+    ``known``: every accuracy record in the store (to join on); ``reported``: those of the reported runs;
+    ``paths``: model sha256 -> file path, to find a manifest's published figure.
+    """
+    latest = _latest(known)
+    paths = paths or {}
+    df = df.copy()
+    values = [miou_for(r["sha256"], r["model"], paths.get(r["sha256"] or ""), latest) for r in df.to_dict("records")]
+    df["miou_pct"] = [v for v, _ in values]
+    df["miou_source"] = [s for _, s in values]
+    seen = set(df["sha256"].dropna()) | set(df["model"])
+    extra = []
+    for rec in _latest(reported).values():
+        if rec.model.sha256 in seen or rec.model.name in seen:
+            continue
+        seen |= {rec.model.sha256, rec.model.name}
+        extra.append({"model": rec.model.name, "runtime": rec.runtime, "device": rec.device_id, "status": rec.status,
+                      "n": 0, "sha256": rec.model.sha256, "run_ids": [rec.run_id], "tool": rec.tool,
+                      "tool_version": rec.tool_version, "miou_pct": _pct(rec),
+                      "miou_source": _describe(rec, "measured"), "notes": "accuracy only (segbench eval)"})
+    if extra:
+        df = pd.concat([df, pd.DataFrame(extra)], ignore_index=True) if not df.empty else pd.DataFrame(extra, columns=df.columns)
+    return df
