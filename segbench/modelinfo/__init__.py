@@ -26,6 +26,8 @@ def inspect_model(path: str | Path) -> ModelInfo:
     if path.is_dir():
         raise ModelError(f"{path}: is a directory", hint="give model files, e.g. models/*.onnx")
     fmt = model_format(path)
+    if path.stat().st_size == 0:
+        raise ModelError(f"{path}: empty file")
     if fmt == "paddle-nb":
         raise ModelError(f"{path}: Paddle Lite .nb files cannot be inspected (an undocumented, versioned "
                          "serialization of the optimized program)", hint="inspect the .pdmodel/.json it was made from")

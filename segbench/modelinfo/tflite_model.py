@@ -174,7 +174,8 @@ def read(path: Path, tally: Tally) -> tuple[str | None, str | None, list[TensorI
         version = g.model.Version()
         subgraphs = g.model.SubgraphsLength()
     except (struct.error, IndexError, ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path}: truncated or corrupt TFLite file ({type(exc).__name__})") from None
+        reason = "an offset points past the end of the file" if isinstance(exc, (struct.error, IndexError)) else exc
+        raise ModelError(f"{path}: truncated or corrupt TFLite file ({reason})") from None
     if subgraphs > 1:
         tally.notes.append(f"{subgraphs - 1} further subgraph(s) (control flow bodies) not counted")
     producer = description.decode("utf-8", "replace") if description else None
