@@ -57,6 +57,8 @@ class _Graph:
         self.builtins = _names(s.BuiltinOperator)
         self.tensors = [self.sub.Tensors(i) for i in range(self.sub.TensorsLength())]
         self.shapes = [tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else () for t in self.tensors]
+        for i in range(1, self.model.BuffersLength()):  # every buffer, used by a tensor or not
+            self.buffer_size(i)
 
     def op_name(self, op: Any) -> str:
         code = self.model.OperatorCodes(op.OpcodeIndex())
@@ -69,9 +71,8 @@ class _Graph:
     def shape(self, index: int) -> tuple[int, ...] | None:
         return self.shapes[index] if 0 <= index < len(self.shapes) else None
 
-    def buffer_size(self, tensor: Any) -> int:
-        """Bytes of constant data behind a tensor (0: computed at run time); checks the file holds them."""
-        index = tensor.Buffer()
+    def buffer_size(self, index: int) -> int:
+        """Bytes of data in a buffer (0 for none: a tensor computed at run time); checks the file holds them."""
         if index <= 0 or index >= self.model.BuffersLength():
             return 0
         buf = self.model.Buffers(index)
@@ -102,7 +103,7 @@ def _tensor_info(g: _Graph, index: int) -> TensorInfo:
 def _count_params(g: _Graph, tally: Tally) -> None:
     seen: set[int] = set()
     for index, t in enumerate(g.tensors):
-        if t.IsVariable() or t.Buffer() in seen or not g.buffer_size(t):
+        if t.IsVariable() or t.Buffer() in seen or not g.buffer_size(t.Buffer()):
             continue
         seen.add(t.Buffer())
         dtype = g.types.get(t.Type(), "unknown")
