@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from conftest import SELFIE
 from onnx import TensorProto, helper, numpy_helper
 from tflite_build import Graph, conv_options, depthwise_options, s
 
+from conftest import SELFIE
 from segbench.errors import ModelError
 from segbench.modelinfo import inspect_model
 
@@ -188,7 +188,7 @@ def test_tflite_conv_macs_and_params(tmp_path: Path, case: str) -> None:
 
 
 def test_tflite_matmuls_transpose_conv_pool_resize(tmp_path: Path) -> None:
-    C, O = s.BuiltinOperator, s.BuiltinOptions
+    C, Opt = s.BuiltinOperator, s.BuiltinOptions
     g = Graph()
     x = g.tensor("x", [1, 8, 8, 4])
     # TRANSPOSE_CONV 4->2, k2 s2: [1,16,16,2]; the int32 output-shape constant is not a param
@@ -197,24 +197,24 @@ def test_tflite_matmuls_transpose_conv_pool_resize(tmp_path: Path) -> None:
     t = g.tensor("t", [1, 16, 16, 2])
     tc = s.TransposeConvOptionsT()
     tc.padding, tc.strideW, tc.strideH = s.Padding.VALID, 2, 2
-    g.op(C.TRANSPOSE_CONV, [out_shape, wt, x], [t], O.TransposeConvOptions, tc)
+    g.op(C.TRANSPOSE_CONV, [out_shape, wt, x], [t], Opt.TransposeConvOptions, tc)
     # AVERAGE_POOL_2D 2x2 s2: [1,8,8,2]
     p = g.tensor("p", [1, 8, 8, 2])
     po = s.Pool2DOptionsT()
     po.padding, po.strideW, po.strideH, po.filterWidth, po.filterHeight = s.Padding.VALID, 2, 2, 2, 2
-    g.op(C.AVERAGE_POOL_2D, [t], [p], O.Pool2DOptions, po)
+    g.op(C.AVERAGE_POOL_2D, [t], [p], Opt.Pool2DOptions, po)
     # RESIZE_BILINEAR to 16x16: [1,16,16,2]
     size = g.tensor("size", [2], "int32", np.array([16, 16], np.int32))
     r = g.tensor("r", [1, 16, 16, 2])
-    g.op(C.RESIZE_BILINEAR, [p, size], [r], O.ResizeBilinearOptions, s.ResizeBilinearOptionsT())
+    g.op(C.RESIZE_BILINEAR, [p, size], [r], Opt.ResizeBilinearOptions, s.ResizeBilinearOptionsT())
     # RESHAPE to [1,256,2] hmm: FULLY_CONNECTED flattens to [256, 2] x weights [10, 2] -> [256, 10]
     wf, bf = g.weight("wf", [10, 2]), g.weight("bf", [10])
     f = g.tensor("f", [256, 10])
-    g.op(C.FULLY_CONNECTED, [r, wf, bf], [f], O.FullyConnectedOptions, s.FullyConnectedOptionsT())
+    g.op(C.FULLY_CONNECTED, [r, wf, bf], [f], Opt.FullyConnectedOptions, s.FullyConnectedOptionsT())
     # BATCH_MATMUL [256,10] x [10,3] -> [256,3]
     wb = g.weight("wb", [10, 3])
     y = g.tensor("y", [256, 3])
-    g.op(C.BATCH_MATMUL, [f, wb], [y], O.BatchMatMulOptions, s.BatchMatMulOptionsT())
+    g.op(C.BATCH_MATMUL, [f, wb], [y], Opt.BatchMatMulOptions, s.BatchMatMulOptionsT())
     info = inspect_model(_tflite(tmp_path, "mix", g, [x], [y]))
     assert info.macs_by_op == {
         "TRANSPOSE_CONV": (8 * 8 * 4) * 2 * 4,  # input elements x Cout x kernel area = 2048

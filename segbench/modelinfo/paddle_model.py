@@ -208,7 +208,15 @@ class StoredTensor:
 
 def read_params(data: bytes) -> list[StoredTensor]:
     """Every tensor of a combined .pdiparams stream, checking that the file holds all its bytes."""
-    tensors, pos = [], 0
+    tensors: list[StoredTensor] = []
+    try:
+        return _read_params(data, tensors)
+    except struct.error:
+        raise ValueError(f"the header of tensor {len(tensors) + 1} is cut off") from None
+
+
+def _read_params(data: bytes, tensors: list[StoredTensor]) -> list[StoredTensor]:
+    pos = 0
     while pos < len(data):
         version, lod_levels = struct.unpack_from("<IQ", data, pos)
         if version != 0:
@@ -398,7 +406,7 @@ def read(path: Path, tally: Tally) -> tuple[list[TensorInfo], list[TensorInfo], 
         raise ModelError(f"{path}: not a readable {kind} ({exc or type(exc).__name__})") from None
     try:
         tensors = read_params(params_path.read_bytes())
-    except (ValueError, struct.error) as exc:
+    except ValueError as exc:
         raise ModelError(f"{params_path}: truncated or corrupt Paddle params file ({exc})") from None
     _count_params(tensors, tally)
     if len(tensors) != declared:
