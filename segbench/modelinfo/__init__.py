@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from segbench.errors import ModelError
-from segbench.model import ModelInfo
+from segbench.model import ModelInfo, TensorInfo
+from segbench.modelinfo.count import Tally
 from segbench.modelinfo.io import read_io
 
 __all__ = ["inspect_model", "read_io"]
@@ -17,7 +18,6 @@ __all__ = ["inspect_model", "read_io"]
 
 def inspect_model(path: str | Path) -> ModelInfo:
     """Format, size, sha256, producer/version, inputs/outputs, params, MACs and op histogram of a model."""
-    from segbench.modelinfo.count import Tally
     from segbench.models import model_format, sha256_file
 
     path = Path(path)
@@ -40,18 +40,17 @@ def inspect_model(path: str | Path) -> ModelInfo:
         raise ModelError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def _read(path: Path, fmt: str, tally: object) -> tuple[list, list, str | None, str | None]:
+def _read(path: Path, fmt: str, tally: Tally) -> tuple[list[TensorInfo], list[TensorInfo], str | None, str | None]:
     if fmt == "onnx":
         from segbench.modelinfo import onnx_model
 
-        producer, version = onnx_model.read(path, tally)  # type: ignore[arg-type]
-        inputs, outputs = read_io(path)
+        producer, version, inputs, outputs = onnx_model.read(path, tally)
         return inputs, outputs, producer, version
     if fmt == "tflite":
         from segbench.modelinfo import tflite_model
 
-        producer, version, inputs, outputs = tflite_model.read(path, tally)  # type: ignore[arg-type]
+        producer, version, inputs, outputs = tflite_model.read(path, tally)
         return inputs, outputs, producer, version
     from segbench.modelinfo import paddle_model
 
-    return paddle_model.read(path, tally)  # type: ignore[arg-type]
+    return paddle_model.read(path, tally)

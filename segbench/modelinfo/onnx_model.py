@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from segbench.errors import ModelError
+from segbench.model import TensorInfo
 from segbench.modelinfo import count
 from segbench.modelinfo.count import Tally
 
@@ -35,7 +36,8 @@ ELEMENTWISE_OPS = {
 }
 
 
-def _load(path: Path) -> Any:
+def load(path: Path) -> Any:
+    """The ModelProto without external weight data (inspection needs shapes, not values)."""
     import onnx
 
     try:
@@ -164,11 +166,14 @@ def _count_op(node: Any, shapes: dict[str, tuple[int | None, ...]], tally: Tally
         tally.elementwise(op, out)
 
 
-def read(path: Path, tally: Tally) -> tuple[str | None, str | None]:
-    """Count an ONNX model into ``tally``; returns (producer, version)."""
-    model = _load(path)
+def read(path: Path, tally: Tally) -> tuple[str | None, str | None, list[TensorInfo], list[TensorInfo]]:
+    """Count an ONNX model into ``tally``; returns (producer, version, inputs, outputs)."""
+    from segbench.modelinfo.io import onnx_io
+
+    model = load(path)
     if not model.HasField("graph") or not model.graph.node:
         raise ModelError(f"{path}: not an ONNX model (no graph)")
+    inputs, outputs = onnx_io(model)  # as declared, before the batch is fixed below
     _count_params(model, tally)
     if _fix_batch(model):
         tally.notes.append("dynamic batch taken as 1")
@@ -186,4 +191,4 @@ def read(path: Path, tally: Tally) -> tuple[str | None, str | None]:
     producer = " ".join(p for p in (model.producer_name, model.producer_version) if p) or None
     opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
     version = f"opset {opsets.get('ai.onnx', '?')}, IR {model.ir_version}"
-    return producer, version
+    return producer, version, inputs, outputs

@@ -158,6 +158,26 @@ def _count_op(g: _Graph, op: Any, name: str, tally: Tally) -> None:
         tally.elementwise(name, out)
 
 
+def read_io(path: Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
+    """(inputs, outputs) of the main subgraph."""
+    try:
+        g = _Graph(path, path.read_bytes())
+        return _io(g)
+    except (struct.error, IndexError, ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        raise _corrupt(path, exc) from None
+
+
+def _io(g: _Graph) -> tuple[list[TensorInfo], list[TensorInfo]]:
+    inputs = [_tensor_info(g, int(i)) for i in g.sub.InputsAsNumpy()] if g.sub.InputsLength() else []
+    outputs = [_tensor_info(g, int(i)) for i in g.sub.OutputsAsNumpy()] if g.sub.OutputsLength() else []
+    return inputs, outputs
+
+
+def _corrupt(path: Path, exc: Exception) -> ModelError:
+    reason = "an offset points past the end of the file" if isinstance(exc, (struct.error, IndexError)) else exc
+    return ModelError(f"{path}: truncated or corrupt TFLite file ({reason})")
+
+
 def read(path: Path, tally: Tally) -> tuple[str | None, str | None, list[TensorInfo], list[TensorInfo]]:
     """Count a TFLite model into ``tally``; returns (producer, version, inputs, outputs)."""
     data = path.read_bytes()
@@ -169,14 +189,12 @@ def read(path: Path, tally: Tally) -> tuple[str | None, str | None, list[TensorI
             name = g.op_name(op)
             tally.op(name)
             _count_op(g, op, name, tally)
-        inputs = [_tensor_info(g, int(i)) for i in g.sub.InputsAsNumpy()] if g.sub.InputsLength() else []
-        outputs = [_tensor_info(g, int(i)) for i in g.sub.OutputsAsNumpy()] if g.sub.OutputsLength() else []
+        inputs, outputs = _io(g)
         description = g.model.Description()
         version = g.model.Version()
         subgraphs = g.model.SubgraphsLength()
     except (struct.error, IndexError, ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
-        reason = "an offset points past the end of the file" if isinstance(exc, (struct.error, IndexError)) else exc
-        raise ModelError(f"{path}: truncated or corrupt TFLite file ({reason})") from None
+        raise _corrupt(path, exc) from None
     if subgraphs > 1:
         tally.notes.append(f"{subgraphs - 1} further subgraph(s) (control flow bodies) not counted")
     producer = description.decode("utf-8", "replace") if description else None
