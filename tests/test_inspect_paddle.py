@@ -81,7 +81,7 @@ def test_pdmodel_params_macs_ops_and_io(tmp_path: Path) -> None:
                         "depthwise_conv2d": 1, "matmul_v2": 1, "pool2d": 1, "relu": 1, "reshape2": 1}
     assert [(t.name, t.shape, t.dtype, t.layout) for t in info.inputs] == [("x", (None, 3, 16, 16), "float32", "nchw")]
     assert [(t.name, t.shape) for t in info.outputs] == [("y", (None, 4, 10))]
-    assert any("BatchNorm is not folded" in n for n in info.notes)
+    assert any("BatchNorm is not folded" in n for n in info.notes) and "dynamic batch taken as 1" in info.notes
     assert not any("holds" in n for n in info.notes)  # 9 tensors saved, 9 persistable variables declared
 
 

@@ -409,6 +409,8 @@ def read(path: Path, tally: Tally) -> tuple[list[TensorInfo], list[TensorInfo], 
     except ValueError as exc:
         raise ModelError(f"{params_path}: truncated or corrupt Paddle params file ({exc})") from None
     _count_params(tensors, tally)
+    if any(t.shape and t.shape[0] is None for t in inputs):
+        tally.notes.append("dynamic batch taken as 1")
     if len(tensors) != declared:
         tally.notes.append(f"{params_path.name} holds {len(tensors)} tensors; the program declares {declared}")
     if "batch_norm" in tally.ops or "batch_norm_" in tally.ops:
