@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 from conftest import FIXTURES, SELFIE, assert_one_line_error
-
 from segbench.model import DeviceInfo, Measurement, ModelInfo, ModelRef, RunInfo
 from segbench.modelinfo.cache import InspectCache
 from segbench.models import sha256_file

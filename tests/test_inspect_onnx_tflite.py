@@ -98,6 +98,20 @@ def test_onnx_matmul_gemm_convtranspose_pool_and_shape_constants(tmp_path: Path)
     assert info.params_by_dtype == {"float32": 705}
 
 
+def test_onnx_scalar_arithmetic_and_clip_bounds_are_not_params_but_a_prelu_slope_is(tmp_path: Path) -> None:
+    # hardswish as exporters decompose it: x * clip(x + 3, 0, 6) / 6, then PRelu with one learned slope
+    scalar = lambda name, v: numpy_helper.from_array(np.array(v, np.float32), name)  # noqa: E731
+    nodes = [
+        helper.make_node("Add", ["x", "three"], ["a"]), helper.make_node("Clip", ["a", "zero", "six"], ["c"]),
+        helper.make_node("Mul", ["x", "c"], ["m"]), helper.make_node("Div", ["m", "six"], ["h"]),
+        helper.make_node("PRelu", ["h", "slope"], ["y"]),
+    ]
+    inits = [scalar("three", 3.0), scalar("zero", 0.0), scalar("six", 6.0), scalar("slope", [0.25])]
+    info = inspect_model(_onnx(tmp_path, nodes, inits, [1, 4, 8, 8], [1, 4, 8, 8]))
+    assert info.params == 1
+    assert info.other_ops == {"Add": 256, "Clip": 256, "Mul": 256, "Div": 256, "PRelu": 256} and info.macs == 0
+
+
 def test_onnx_dynamic_batch_is_taken_as_one(tmp_path: Path) -> None:
     nodes, inits = _conv(3, 8, 3)
     graph = helper.make_graph(nodes, "dyn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
@@ -244,6 +258,14 @@ def test_tflite_quantized_weights_count_and_int32_shapes_do_not(tmp_path: Path) 
     assert info.params_by_dtype == {"int8": 32, "int32": 8}
     assert info.macs == 8 * 8 * 8 * 4
     assert (info.inputs[0].dtype, info.inputs[0].scale, info.inputs[0].zero_point) == ("int8", 0.5, 0)
+
+
+def test_tflite_scalar_arithmetic_constant_is_not_a_param(tmp_path: Path) -> None:
+    g = Graph()
+    x, half, y = g.tensor("x", [1, 4, 4, 2]), g.tensor("half", [], data=np.array(0.5, np.float32)), g.tensor("y", [1, 4, 4, 2])
+    g.op(s.BuiltinOperator.MUL, [x, half], [y], s.BuiltinOptions.MulOptions, s.MulOptionsT())
+    info = inspect_model(_tflite(tmp_path, "mul", g, [x], [y]))
+    assert (info.params, info.other_ops, info.ops) == (0, {"MUL": 32}, {"MUL": 1})
 
 
 def _interpreter_param_count(path: Path) -> int:

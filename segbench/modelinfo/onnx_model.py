@@ -16,11 +16,14 @@ QUANT_PARAM_INPUTS = {
     "QuantizeLinear": {1, 2}, "DequantizeLinear": {1, 2}, "QLinearConv": {1, 2, 4, 5, 6, 7},
     "QLinearMatMul": {1, 2, 4, 5, 6, 7}, "ConvInteger": {2, 3}, "MatMulInteger": {2, 3},
 }
-# Inputs that describe shapes or resampling (float scales included), never weights.
+# Inputs that describe shapes, resampling or clipping bounds (float ones included), never weights.
 SHAPE_INPUTS = {
-    "Resize": {1, 2, 3}, "Upsample": {1}, "Reshape": {1}, "Expand": {1}, "Tile": {1}, "Slice": {1, 2, 3, 4},
+    "Clip": {1, 2}, "Resize": {1, 2, 3}, "Upsample": {1}, "Reshape": {1}, "Expand": {1}, "Tile": {1}, "Slice": {1, 2, 3, 4},
     "Pad": {1, 3}, "ConstantOfShape": {0}, "Squeeze": {1}, "Unsqueeze": {1}, "Split": {1},
 }
+# Ops whose one-element constant inputs are arithmetic constants of a decomposed activation
+# (x * clip(x + 3, 0, 6) / 6), not learned weights.
+ARITHMETIC_OPS = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min"}
 # Integer inputs that are quantized weights (an int32 bias, a DequantizeLinear's x).
 QUANT_WEIGHT_INPUTS = {"DequantizeLinear": {0}, "QLinearConv": {3, 8}, "QLinearMatMul": {3}}
 # Index of the weight input of each convolution-like op.
@@ -105,6 +108,8 @@ def _count_params(model: Any, tally: Tally) -> None:
         for i, name in enumerate(node.input):
             if i in QUANT_PARAM_INPUTS.get(node.op_type, ()) or i in SHAPE_INPUTS.get(node.op_type, ()):
                 roles.setdefault(name, set()).add("notweight")
+            elif node.op_type in ARITHMETIC_OPS:
+                roles.setdefault(name, set()).add("arith")
             elif i in QUANT_WEIGHT_INPUTS.get(node.op_type, ()):
                 roles.setdefault(name, set()).add("qweight")
             else:
@@ -112,8 +117,8 @@ def _count_params(model: Any, tally: Tally) -> None:
     for name, tensor in _constants(model):
         dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type).name if tensor.data_type else "float32"
         used = roles.get(name, {"other"})
-        if used == {"notweight"}:
-            continue  # quantization scales / zero points and resize scales describe, they are not weights
+        if used <= {"notweight"} or (used <= {"notweight", "arith"} and count.numel(tensor.dims) == 1):
+            continue  # scales, zero points, shapes, bounds and scalar arithmetic constants are not weights
         if dtype in count.FLOAT_DTYPES or dtype in count.QUANT_DTYPES or "qweight" in used:
             tally.weight(dtype, count.numel(tensor.dims))
 

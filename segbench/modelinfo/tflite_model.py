@@ -22,6 +22,8 @@ ELEMENTWISE_OPS = {
     "PRELU", "LEAKY_RELU", "MAXIMUM", "MINIMUM", "SQRT", "RSQRT", "EXP", "POW", "SQUARED_DIFFERENCE", "ABS", "NEG",
     "GELU", "ELU", "SOFTMAX", "LOG_SOFTMAX", "SQUARE", "FLOOR_DIV", "ADD_N",
 }
+# Ops whose one-element constant inputs are arithmetic constants, not weights.
+ARITHMETIC_OPS = {"ADD", "SUB", "MUL", "DIV", "POW", "MAXIMUM", "MINIMUM"}
 POOL_OPS = {"AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"}
 RESIZE_MODE = {"RESIZE_BILINEAR": "bilinear", "RESIZE_NEAREST_NEIGHBOR": "nearest"}
 # MediaPipe's transposed convolution with bias (a custom op): input, weights [O, kH, kW, I], bias.
@@ -100,11 +102,24 @@ def _tensor_info(g: _Graph, index: int) -> TensorInfo:
                       guess_layout(shape), scale, zp)
 
 
+def _consumers(g: _Graph) -> dict[int, set[str]]:
+    """Tensor index -> names of the ops that read it."""
+    readers: dict[int, set[str]] = {}
+    for i in range(g.sub.OperatorsLength()):
+        op = g.sub.Operators(i)
+        for t in (op.InputsAsNumpy() if op.InputsLength() else ()):
+            readers.setdefault(int(t), set()).add(g.op_name(op))
+    return readers
+
+
 def _count_params(g: _Graph, tally: Tally) -> None:
     seen: set[int] = set()
+    readers = _consumers(g)
     for index, t in enumerate(g.tensors):
         if t.IsVariable() or t.Buffer() in seen or not g.buffer_size(t.Buffer()):
             continue
+        if count.numel(g.shapes[index]) == 1 and readers.get(index) and readers[index] <= ARITHMETIC_OPS:
+            continue  # a scalar constant of arithmetic (x * 0.5), not a learned weight
         seen.add(t.Buffer())
         dtype = g.types.get(t.Type(), "unknown")
         q = t.Quantization()
