@@ -8,10 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from paddle_build import Program, params_file
 
 from segbench.errors import ModelError
 from segbench.modelinfo import inspect_model
+from segbench.modelinfo.paddle_model import parse_program, read_params
 
 RNG = np.random.default_rng(7)
 
@@ -170,3 +173,24 @@ def test_bad_paddle_files(tmp_path: Path) -> None:
     pir.write_text(json.dumps(_pir_model())[:300])
     with pytest.raises(ModelError, match="not a readable PIR model.json"):
         inspect_model(pir)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["float32", "float16", "int8", "int64", "uint8"]),
+                          st.lists(st.integers(0, 5), min_size=0, max_size=4)), min_size=1, max_size=6))
+def test_params_stream_round_trip(specs: list[tuple[str, list[int]]]) -> None:
+    """Whatever tensors Paddle's layout holds (0-d, empty, any dtype), the reader gets them all back
+    from bytes the independent writer (real protobuf TensorDesc) produced, and nothing more."""
+    tensors = [np.zeros(shape, dtype) for dtype, shape in specs]
+    got = read_params(params_file(tensors))
+    assert [(t.dtype, t.shape) for t in got] == [(d, tuple(s)) for d, s in specs]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=6))
+def test_program_dims_decode_like_protobuf(dims: list[int]) -> None:
+    """int64 dims (negative ones are 10-byte varints) decode as protobuf encoded them."""
+    p = Program()
+    p.var("v", dims)
+    variables, ops, version, blocks = parse_program(p.serialize())
+    assert variables["v"].shape == tuple(dims) and (ops, version, blocks) == ([], 2006002, 1)

@@ -64,7 +64,11 @@ class InspectCache:
     def params(self, refs: Iterable[ModelRef]) -> dict[str, int]:
         """sha256 -> params for every model that can be inspected."""
         out: dict[str, int] = {}
+        tried: set[str] = set()  # one attempt per model, however many measurements it has
         for ref in refs:
-            if ref.sha256 and ref.sha256 not in out and (info := self.lookup(ref)) is not None:
+            if not ref.sha256 or ref.sha256 in tried:
+                continue
+            tried.add(ref.sha256)
+            if (info := self.lookup(ref)) is not None:
                 out[ref.sha256] = info.params
         return out

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from typing import TypeGuard
 
 from segbench.model import ModelInfo, TensorInfo
 
@@ -38,7 +39,7 @@ def numel(shape: Shape) -> int:
     return math.prod(int(d) for d in shape)
 
 
-def known(shape: Sequence[object] | None) -> bool:
+def known(shape: Sequence[object] | None) -> TypeGuard[Sequence[int]]:
     """A shape every dimension of which is a positive int."""
     return shape is not None and all(isinstance(d, int) and d > 0 for d in shape)
 
@@ -84,19 +85,19 @@ class Tally:
             self.other_ops[op_type] += value
 
     def elementwise(self, op_type: str, out_shape: Sequence[object] | None) -> None:
-        self.other(op_type, numel(out_shape) if known(out_shape) else None)  # type: ignore[arg-type]
+        self.other(op_type, numel(out_shape) if known(out_shape) else None)
 
     def pool(self, op_type: str, out_shape: Sequence[object] | None, kernel: Shape | None,
              in_shape: Sequence[object] | None = None) -> None:
         """Windowed pooling (kernel given) or global pooling (kernel None: every input element)."""
         if kernel is None:
-            self.other(op_type, numel(in_shape) if known(in_shape) else None)  # type: ignore[arg-type]
+            self.other(op_type, numel(in_shape) if known(in_shape) else None)
         elif known(out_shape):
-            self.other(op_type, numel(out_shape) * numel(kernel))  # type: ignore[arg-type]
+            self.other(op_type, numel(out_shape) * numel(kernel))
 
     def resize(self, op_type: str, out_shape: Sequence[object] | None, mode: str) -> None:
         if known(out_shape):
-            self.other(op_type, numel(out_shape) * RESIZE_POINTS.get(mode.lower(), 1))  # type: ignore[arg-type]
+            self.other(op_type, numel(out_shape) * RESIZE_POINTS.get(mode.lower(), 1))
 
     def info(self, *, path: str, format: str, file_size: int, sha256: str, producer: str | None,
              version: str | None, inputs: Sequence[TensorInfo], outputs: Sequence[TensorInfo]) -> ModelInfo:

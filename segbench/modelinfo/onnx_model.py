@@ -63,12 +63,19 @@ def _fix_batch(model: Any) -> bool:
 
 
 def _infer(model: Any, tally: Tally) -> Any:
+    """The model with inferred shapes; data propagation (shapes computed by Shape/Slice/Concat
+    chains) first, then without it, then the shapes the file declares."""
     import onnx
 
     try:
         return onnx.shape_inference.infer_shapes(model, data_prop=True)
-    except Exception as exc:  # an inconsistent graph: keep the shapes the file declares
-        tally.notes.append(f"shape inference failed ({str(exc).splitlines()[0][:120]}); declared shapes used")
+    except Exception:  # onnx raises InferenceError, ValueError (> 2 GB), RuntimeError...
+        pass
+    try:
+        return onnx.shape_inference.infer_shapes(model)
+    except Exception as exc:
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        tally.notes.append(f"shape inference failed ({reason}); declared shapes used")
         return model
 
 
@@ -147,18 +154,15 @@ def _count_op(node: Any, shapes: dict[str, tuple[int | None, ...]], tally: Tally
     out = shape(0, outputs=True)
     if kind in CONV_WEIGHT:
         w = shape(CONV_WEIGHT[kind])
-        ok = count.known(w) and count.known(out)
-        tally.macs(op, count.conv_macs(out, w[1], w[2:]) if ok else None)  # type: ignore[index,arg-type]
+        tally.macs(op, count.conv_macs(out, w[1], w[2:]) if count.known(w) and count.known(out) else None)
     elif kind == "ConvTranspose":
         x, w = shape(0), shape(1)
-        ok = count.known(x) and count.known(w)
-        tally.macs(op, count.conv_transpose_macs(x, w[1], w[2:]) if ok else None)  # type: ignore[index,arg-type]
+        tally.macs(op, count.conv_transpose_macs(x, w[1], w[2:]) if count.known(x) and count.known(w) else None)
     elif kind in MATMUL_OPS or kind == "Gemm":
         a = shape(0)
-        ok = count.known(a) and count.known(out)
-        if ok:
-            k = a[0] if kind == "Gemm" and _attr(node, "transA", 0) else a[-1]  # type: ignore[index]
-            tally.macs(op, count.matmul_macs(out, k))  # type: ignore[arg-type]
+        if count.known(a) and count.known(out):
+            k = a[0] if kind == "Gemm" and _attr(node, "transA", 0) else a[-1]
+            tally.macs(op, count.matmul_macs(out, k))
         else:
             tally.macs(op, None)
     elif kind in POOL_OPS:

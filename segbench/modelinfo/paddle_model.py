@@ -116,6 +116,11 @@ def _group(buf: bytes) -> dict[int, list[int | bytes]]:
     return fields
 
 
+def _msgs(fields: dict[int, list[int | bytes]], number: int) -> list[bytes]:
+    """The length-delimited values (sub-messages, strings) of a field."""
+    return [v for v in fields.get(number, []) if isinstance(v, bytes)]
+
+
 def _str(fields: dict[int, list[int | bytes]], number: int) -> str:
     v = fields.get(number, [b""])[-1]
     return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
@@ -141,10 +146,10 @@ class Op:
 
 def _var(buf: bytes) -> Var:
     f = _group(buf)
-    vtype = _group(f[2][0]) if 2 in f else {}  # VarType
+    vtype = _group(_msgs(f, 2)[0]) if _msgs(f, 2) else {}  # VarType
     dtype = shape = None
-    if _ints(vtype.get(1, [0]))[-1] == DENSE_TENSOR and 3 in vtype:
-        desc = _group(_group(vtype[3][0])[1][0])  # DenseTensorDesc.tensor -> TensorDesc
+    if _ints(vtype.get(1, [0]))[-1] == DENSE_TENSOR and _msgs(vtype, 3):
+        desc = _group(_msgs(_group(_msgs(vtype, 3)[0]), 1)[0])  # DenseTensorDesc.tensor -> TensorDesc
         dtype = DTYPES.get(_ints(desc.get(1, [5]))[-1], ("unknown", 0))[0]
         shape = tuple(_ints(desc.get(2, [])))
     return Var(_str(f, 1), dtype, shape, bool(_ints(f.get(3, [0]))[-1]))
@@ -158,7 +163,7 @@ def _attr(buf: bytes) -> tuple[str, Any]:
     if kind in (0, 9):
         value: Any = _ints(f.get(3 if kind == 0 else 13, [0]))[-1]
     elif kind == 1:
-        value = struct.unpack("<f", struct.pack("<I", f.get(4, [0])[-1]))[0]  # type: ignore[arg-type]
+        value = struct.unpack("<f", struct.pack("<I", _ints(f.get(4, [0]))[-1] & 0xFFFFFFFF))[0]
     elif kind == 2:
         value = _str(f, 5)
     elif kind in (3, 11):
@@ -172,30 +177,32 @@ def _attr(buf: bytes) -> tuple[str, Any]:
     return _str(f, 1), value
 
 
-def _slots(values: list[int | bytes]) -> dict[str, tuple[str, ...]]:
+def _slots(values: list[bytes]) -> dict[str, tuple[str, ...]]:
     slots = {}
     for v in values:
-        f = _group(v)  # type: ignore[arg-type]
-        slots[_str(f, 1)] = tuple(a.decode("utf-8", "replace") for a in f.get(2, []) if isinstance(a, bytes))
+        f = _group(v)
+        slots[_str(f, 1)] = tuple(a.decode("utf-8", "replace") for a in _msgs(f, 2))
     return slots
 
 
 def _op(buf: bytes) -> Op:
     f = _group(buf)
-    attrs = dict(_attr(a) for a in f.get(4, []))  # type: ignore[arg-type]
-    return Op(_str(f, 3), _slots(f.get(1, [])), _slots(f.get(2, [])), attrs)
+    attrs = dict(_attr(a) for a in _msgs(f, 4))
+    return Op(_str(f, 3), _slots(_msgs(f, 1)), _slots(_msgs(f, 2)), attrs)
 
 
-def parse_program(data: bytes) -> tuple[dict[str, Var], list[Op], int | None]:
-    """(variables by name, ops, program version) of the main block of a serialized ProgramDesc."""
+def parse_program(data: bytes) -> tuple[dict[str, Var], list[Op], int | None, int]:
+    """(variables by name, ops, program version, number of blocks) of the main block of a ProgramDesc."""
     program = _group(data)
-    if 1 not in program:
+    blocks = _msgs(program, 1)
+    if not blocks:
         raise ValueError("no blocks")
-    block = _group(program[1][0])  # type: ignore[arg-type]
-    variables = {v.name: v for v in (_var(b) for b in block.get(3, []))}  # type: ignore[arg-type]
-    ops = [_op(b) for b in block.get(4, [])]  # type: ignore[arg-type]
-    version = _ints(_group(program[4][0]).get(1, [0]))[-1] if 4 in program else None  # type: ignore[arg-type]
-    return variables, ops, version
+    block = _group(blocks[0])
+    variables = {v.name: v for v in (_var(b) for b in _msgs(block, 3))}
+    ops = [_op(b) for b in _msgs(block, 4)]
+    version_msg = _msgs(program, 4)
+    version = _ints(_group(version_msg[0]).get(1, [0]))[-1] if version_msg else None
+    return variables, ops, version, len(blocks)
 
 
 # --- the params file ---------------------------------------------------------------------------
@@ -282,7 +289,9 @@ def _count_op(tally: Tally, op: str, x: Shape | None, w: Shape | None, out: Shap
 
 
 def _legacy(program: bytes, tally: Tally) -> tuple[list[TensorInfo], list[TensorInfo], str, int]:
-    variables, ops, version = parse_program(program)
+    variables, ops, version, blocks = parse_program(program)
+    if blocks > 1:
+        tally.notes.append(f"ops in {blocks - 1} sub-block(s) (control flow) are not counted")
 
     def shape(op: Op, slots: dict[str, tuple[str, ...]], *names: str) -> Shape | None:
         for name in names:
