@@ -112,6 +112,20 @@ def test_onnx_scalar_arithmetic_and_clip_bounds_are_not_params_but_a_prelu_slope
     assert info.other_ops == {"Add": 256, "Clip": 256, "Mul": 256, "Div": 256, "PRelu": 256} and info.macs == 0
 
 
+def test_onnx_qdq_int8_weights_count_and_their_scales_do_not(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("DequantizeLinear", ["wq", "w_scale", "w_zp"], ["w"]),
+        helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+    ]
+    inits = [numpy_helper.from_array(RNG.integers(-127, 127, (8, 4, 3, 3)).astype(np.int8), "wq"),
+             numpy_helper.from_array(np.array(0.02, np.float32), "w_scale"),
+             numpy_helper.from_array(np.array(0, np.int8), "w_zp"), _init("b", 8)]
+    info = inspect_model(_onnx(tmp_path, nodes, inits, [1, 4, 8, 8], [1, 8, 8, 8]))
+    assert info.params_by_dtype == {"int8": 8 * 4 * 9, "float32": 8}  # scale and zero point are not params
+    assert info.macs == 8 * 8 * 8 * 4 * 9  # the conv's weight shape comes through the DequantizeLinear
+    assert info.ops == {"DequantizeLinear": 1, "Conv": 1}
+
+
 def test_onnx_dynamic_batch_is_taken_as_one(tmp_path: Path) -> None:
     nodes, inits = _conv(3, 8, 3)
     graph = helper.make_graph(nodes, "dyn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
