@@ -15,6 +15,9 @@ from segbench.modelinfo.io import read_io
 
 __all__ = ["inspect_model", "read_io"]
 
+# Errors a damaged file can provoke deep in a reader: reported as one line about the file.
+_DAMAGE = (AttributeError, IndexError, KeyError, TypeError, ValueError, UnicodeError, RecursionError)
+
 
 def inspect_model(path: str | Path) -> ModelInfo:
     """Format, size, sha256, producer/version, inputs/outputs, params, MACs and op histogram of a model."""
@@ -38,6 +41,8 @@ def inspect_model(path: str | Path) -> ModelInfo:
                           producer=producer, version=version, inputs=inputs, outputs=outputs)
     except OSError as exc:
         raise ModelError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except _DAMAGE as exc:  # a field of the wrong type or size that the format readers did not foresee
+        raise ModelError(f"{path}: damaged {fmt} file ({type(exc).__name__}: {str(exc)[:160]})") from None
 
 
 def _read(path: Path, fmt: str, tally: Tally) -> tuple[list[TensorInfo], list[TensorInfo], str | None, str | None]:

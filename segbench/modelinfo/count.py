@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TypeGuard
 
 from segbench.model import ModelInfo, TensorInfo
@@ -65,7 +66,17 @@ class Tally:
         self.macs_by_op: Counter[str] = Counter()
         self.other_ops: Counter[str] = Counter()
         self.unknown: Counter[str] = Counter()
+        self.unreadable: Counter[str] = Counter()
         self.notes: list[str] = []
+
+    @contextmanager
+    def guard(self, op_type: str) -> Iterator[None]:
+        """Count one op; an op whose attributes or shapes do not fit its kind (a damaged or
+        unusual file) is noted and skipped rather than stopping the whole inspection."""
+        try:
+            yield
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError, ZeroDivisionError):
+            self.unreadable[op_type] += 1
 
     def weight(self, dtype: str, count: int) -> None:
         self.params_by_dtype[dtype] += count
@@ -102,6 +113,9 @@ class Tally:
     def info(self, *, path: str, format: str, file_size: int, sha256: str, producer: str | None,
              version: str | None, inputs: Sequence[TensorInfo], outputs: Sequence[TensorInfo]) -> ModelInfo:
         notes = list(dict.fromkeys(self.notes))
+        if self.unreadable:
+            notes.append("not counted (attributes or shapes that do not fit the op): " +
+                         ", ".join(f"{n} {op}" for op, n in sorted(self.unreadable.items())))
         if self.unknown:
             notes.append("MACs are a lower bound: shapes unknown for " +
                          ", ".join(f"{n} {op}" for op, n in sorted(self.unknown.items())))

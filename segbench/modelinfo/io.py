@@ -43,7 +43,7 @@ def _onnx_io(path: Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
 
 def onnx_io(model: Any) -> tuple[list[TensorInfo], list[TensorInfo]]:
     """(inputs, outputs) of a loaded onnx.ModelProto; initializers listed as inputs are weights, not inputs."""
-    from onnx import helper
+    from segbench.modelinfo.onnx_model import np_dtype
 
     initializers = {t.name for t in model.graph.initializer}
 
@@ -52,7 +52,7 @@ def onnx_io(model: Any) -> tuple[list[TensorInfo], list[TensorInfo]]:
         dims: tuple[int | str | None, ...] = tuple(
             d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim
         )
-        dtype = helper.tensor_dtype_to_np_dtype(tt.elem_type).name if tt.elem_type else "float32"
+        dtype = np_dtype(tt.elem_type)
         return TensorInfo(vi.name, dims, dtype, guess_layout(dims))
 
     inputs = [info(v) for v in model.graph.input if v.name not in initializers]

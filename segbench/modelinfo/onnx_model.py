@@ -108,7 +108,6 @@ def _constants(model: Any) -> Iterator[tuple[str, Any]]:
 
 
 def _count_params(model: Any, tally: Tally) -> None:
-    from onnx import helper
 
     roles: dict[str, set[str]] = {}
     for node in model.graph.node:
@@ -122,7 +121,7 @@ def _count_params(model: Any, tally: Tally) -> None:
             else:
                 roles.setdefault(name, set()).add("other")
     for name, tensor in _constants(model):
-        dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type).name if tensor.data_type else "float32"
+        dtype = np_dtype(tensor.data_type)
         used = roles.get(name, {"other"})
         if used <= {"notweight"} or (used <= {"notweight", "arith"} and count.numel(tensor.dims) == 1):
             continue  # scales, zero points, shapes, bounds and scalar arithmetic constants are not weights
@@ -130,8 +129,26 @@ def _count_params(model: Any, tally: Tally) -> None:
             tally.weight(dtype, count.numel(tensor.dims))
 
 
+def np_dtype(elem_type: int) -> str:
+    """numpy name of an ONNX element type ("unknown" for a code this onnx does not know)."""
+    from onnx import helper
+
+    if not elem_type:
+        return "float32"
+    try:
+        return helper.tensor_dtype_to_np_dtype(elem_type).name
+    except (KeyError, ValueError, TypeError):
+        return "unknown"
+
+
+def _text(value: str | bytes) -> str:
+    # protobuf hands back bytes for a string field that is not valid UTF-8 (a damaged file)
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
 def _op_name(node: Any) -> str:
-    return node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+    domain, op = _text(node.domain), _text(node.op_type)
+    return op if domain in ("", "ai.onnx") else f"{domain}.{op}"
 
 
 def _attr(node: Any, name: str, default: Any = None) -> Any:
@@ -145,7 +162,7 @@ def _attr(node: Any, name: str, default: Any = None) -> Any:
 
 
 def _count_op(node: Any, shapes: dict[str, tuple[int | None, ...]], tally: Tally) -> None:
-    op, kind = _op_name(node), node.op_type
+    op, kind = _op_name(node), _text(node.op_type)
 
     def shape(i: int, outputs: bool = False) -> tuple[int | None, ...] | None:
         names = node.output if outputs else node.input
@@ -170,7 +187,7 @@ def _count_op(node: Any, shapes: dict[str, tuple[int | None, ...]], tally: Tally
     elif kind in GLOBAL_POOL_OPS:
         tally.pool(op, out, None, shape(0))
     elif kind in ("Resize", "Upsample"):
-        tally.resize(op, out, _attr(node, "mode", "nearest"))
+        tally.resize(op, out, str(_attr(node, "mode", "nearest")))
     elif kind in ELEMENTWISE_OPS:
         tally.elementwise(op, out)
 
@@ -192,12 +209,13 @@ def read(path: Path, tally: Tally) -> tuple[str | None, str | None, list[TensorI
         if node.op_type == "Constant":
             continue  # a stored tensor, not a computation
         tally.op(_op_name(node))
-        _count_op(node, shapes, tally)
+        with tally.guard(_op_name(node)):
+            _count_op(node, shapes, tally)
         if any(a.type in (5, 10) for a in node.attribute):  # GRAPH / GRAPHS: If, Loop, Scan bodies
             tally.notes.append(f"ops inside {node.op_type} subgraphs are not counted")
     if model.functions:
         tally.notes.append("ops inside model-local functions are not counted")
-    producer = " ".join(p for p in (model.producer_name, model.producer_version) if p) or None
+    producer = " ".join(_text(p) for p in (model.producer_name, model.producer_version) if p) or None
     opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
     version = f"opset {opsets.get('ai.onnx', '?')}, IR {model.ir_version}"
     return producer, version, inputs, outputs

@@ -312,7 +312,8 @@ def _legacy(program: bytes, tally: Tally) -> tuple[list[TensorInfo], list[Tensor
         x = shape(op, op.inputs, "Input", "X")
         w = shape(op, op.inputs, "Filter", "W", "Y")
         out = shape(op, op.outputs, "Output", "Out", "Y")
-        _count_op(tally, op.type, x, w, out, op.attrs)
+        with tally.guard(op.type):
+            _count_op(tally, op.type, x, w, out, op.attrs)
 
     def io(name: str) -> TensorInfo:
         var = variables.get(name)
@@ -386,7 +387,8 @@ def _pir(text: bytes, tally: Tally) -> tuple[list[TensorInfo], list[TensorInfo],
         x, w = ([_concrete(types.get(o, ("", None))[1]) for o in operands[:2]] + [None, None])[:2]
         out = _concrete(types[results[0].get("%")][1]) if results else None
         kernel = consts.get(operands[1]) if name == "pool2d" and len(operands) > 1 else None
-        _count_op(tally, name, x, w, out, attrs, kernel)
+        with tally.guard(name):
+            _count_op(tally, name, x, w, out, attrs, kernel)
     return inputs, outputs, f"PIR version {base.get('version')}", params
 
 

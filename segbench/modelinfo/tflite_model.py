@@ -203,7 +203,8 @@ def read(path: Path, tally: Tally) -> tuple[str | None, str | None, list[TensorI
             op = g.sub.Operators(i)
             name = g.op_name(op)
             tally.op(name)
-            _count_op(g, op, name, tally)
+            with tally.guard(name):
+                _count_op(g, op, name, tally)
         inputs, outputs = _io(g)
         description = g.model.Description()
         version = g.model.Version()
