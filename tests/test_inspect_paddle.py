@@ -194,3 +194,35 @@ def test_program_dims_decode_like_protobuf(dims: list[int]) -> None:
     p.var("v", dims)
     variables, ops, version, blocks = parse_program(p.serialize())
     assert variables["v"].shape == tuple(dims) and (ops, version, blocks) == ([], 2006002, 1)
+
+
+# --- a real program: PaddleClas MobileNetV2 exported by Paddle 2.0 (tests/fixtures/PROVENANCE.md) ---
+
+REAL = Path(__file__).parent / "fixtures" / "paddle" / "mobilenet_v2_paddleclas.pdmodel"
+
+
+def test_real_paddleclas_mobilenet_v2_program(tmp_path: Path) -> None:
+    """The file carries the program only; its weights file is rebuilt as zeros from the variable
+    shapes that the real protobuf library (not segbench's decoder) reads from the program."""
+    from paddle_build import CLASSES
+
+    program = CLASSES["ProgramDesc"].FromString(REAL.read_bytes())
+    persistable = sorted((v for v in program.blocks[0].vars if v.persistable and v.type.type == 7),
+                         key=lambda v: v.name)
+    model = tmp_path / "inference.pdmodel"
+    model.write_bytes(REAL.read_bytes())
+    (tmp_path / "inference.pdiparams").write_bytes(
+        params_file([np.zeros(list(v.type.dense_tensor.tensor.dims), np.float32) for v in persistable]))
+    info = inspect_model(model)
+    # MobileNetV2 1.0 has 3,504,872 trainable params and 17,056 BatchNorm channels (torchvision's
+    # model); Paddle keeps BN's mean and variance (2 x 17,056), and PaddleClas' first block has a 1x1
+    # expansion conv (32x32) + BN (4 x 32) that the paper's t=1 block lacks: 1,024 + 128.
+    assert info.params == 3_504_872 + 2 * 17_056 + 1_024 + 128 == 3_540_136
+    # torch's FlopCounterMode on the same MobileNetV2 at 224x224: 300,774,272 MACs (convs + FC);
+    # PaddleClas' extra 1x1 conv adds 112 x 112 x 32 x 32.
+    assert info.macs == 300_774_272 + 112 * 112 * 32 * 32 == 313_619_328
+    assert info.macs_by_op["matmul"] == 1280 * 1000
+    assert info.ops["conv2d"] == 36 and info.ops["depthwise_conv2d"] == 17 and info.ops["batch_norm"] == 53
+    assert info.version == "ProgramDesc version 2000002"
+    assert [(t.name, t.shape) for t in info.inputs] == [("inputs", (None, 3, 224, 224))]
+    assert [(t.name, t.shape) for t in info.outputs] == [("save_infer_model/scale_0.tmp_1", (None, 1000))]
