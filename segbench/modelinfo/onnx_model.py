@@ -51,7 +51,8 @@ def load(path: Path) -> Any:
 
 
 def _fix_batch(model: Any) -> bool:
-    """Take a symbolic batch (dim 0 of a 4-D graph input) as 1, so shapes propagate; True if any was."""
+    """Take a symbolic batch (dim 0 of a graph input of rank 2 or more) as 1, so shapes propagate;
+    True if any was."""
     initializers = {t.name for t in model.graph.initializer}
     changed = False
     for vi in model.graph.input:
