@@ -22,6 +22,10 @@ def test_inspect_text_and_json(cli) -> None:
     assert "  MACs      2,883,584 (0.003 G), FLOPs 5.767 M" in text.out
     assert "  input     input_1 [1, 256, 256, 3] float32 nhwc" in text.out
     assert "Convolution2DTransposeBias 1.049 M (1.8%)" in text.out
+    table = [[c.strip() for c in ln.strip("|").split("|")] for ln in text.out.splitlines() if ln.startswith("| ")]
+    assert table[0] == ["model", "format", "params (M)", "GMACs", "inputs"]  # several models: a summary table
+    assert table[1:] == [["tiny_seg.onnx", "onnx", "0.001", "0.003", "[1, 3, 128, 128]"],
+                         ["selfie_segmentation.tflite", "tflite", "0.106", "0.059", "[1, 256, 256, 3]"]]
     doc = json.loads(cli("inspect", "--json", str(FIXTURES / "models")).out)
     assert doc["schema"] == "segbench.inspect/1"
     by_name = {Path(m["path"]).name: m for m in doc["models"]}

@@ -41,7 +41,20 @@ def command(models: tuple[Path, ...], as_json: bool, top: int) -> int:
             click.echo(_text(infos[-1], top))
     if as_json:
         click.echo(json.dumps({"schema": INSPECT_SCHEMA, "models": [i.to_dict() for i in infos]}, indent=2))
+    elif len(infos) > 1:
+        click.echo(_summary(infos))
     return EXIT_ERROR if failed else 0
+
+
+def _summary(infos: list[ModelInfo]) -> str:
+    """Several models side by side, as a comparison table reads them."""
+    from tabulate import tabulate
+
+    rows = [[Path(i.path).name, i.format, f"{i.params / 1e6:.3f}",
+             f"{i.macs / 1e9:.3f}" + (" (lower bound)" if i.macs_unknown else ""),
+             ", ".join(_shape(t.shape) for t in i.inputs)] for i in infos]
+    headers = ["model", "format", "params (M)", "GMACs", "inputs"]
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
 def _expand(paths: tuple[Path, ...]) -> list[Path]:
@@ -84,8 +97,12 @@ def _table(counts: dict[str, int], top: int, fmt: Callable[[int], str]) -> str:
     return ", ".join(parts) or "none"
 
 
+def _shape(shape: tuple[int | str | None, ...]) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
 def _tensor(t: TensorInfo) -> str:
-    shape = "[" + ", ".join("?" if d is None else str(d) for d in t.shape) + "]"
+    shape = _shape(t.shape)
     quant = f" scale {t.scale:g} zero point {t.zero_point}" if t.scale is not None else ""
     return f"{t.name} {shape} {t.dtype}{' ' + t.layout if t.layout else ''}{quant}"
 
