@@ -15,11 +15,13 @@ INSPECT_SCHEMA = "segbench.inspect/1"
 @click.command("inspect")
 @click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help=f'One JSON document: {{"schema": "{INSPECT_SCHEMA}", "models": [...]}}.')
-@click.option("--top", default=8, show_default=True, metavar="N", help="Op types listed per table (0: all).")
+@click.option("--top", default=8, show_default=True, metavar="N", help="Op types listed per line (0: all).")
 def command(models: tuple[Path, ...], as_json: bool, top: int) -> int:
-    """Format, size, sha256, producer/opset, inputs/outputs, params, MACs/FLOPs by op type and the op histogram
-    of ONNX, TFLite and Paddle (.pdmodel or PIR .json, with .pdiparams) models. A directory means every model
-    file in it.
+    """Params, MACs, shapes and ops of ONNX, TFLite and Paddle models, without running them.
+
+    For each model: format, size, sha256, producer/opset, inputs/outputs, params, MACs/FLOPs by op type
+    and the op histogram; several models are then compared in one table. Paddle: .pdmodel or PIR .json,
+    with its .pdiparams. A directory means every model file in it.
 
     A file that cannot be read gets one `segbench: error:` line and the others are still inspected (exit 1).
     Conventions (what counts as a param, a MAC): docs/inspect.md.
