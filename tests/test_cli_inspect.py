@@ -95,3 +95,14 @@ def test_report_leaves_params_empty_for_a_changed_model(cli, tmp_path: Path) -> 
     assert json.loads(result.out)["rows"][0]["params_m"] is None
     assert not (reports / "inspect").exists()
     assert InspectCache(reports).lookup(ModelRef("m", str(model), "onnx", sha256_file(model))).params == 744
+
+
+def test_cache_entries_from_other_counting_rules_or_damaged_are_redone(tmp_path: Path) -> None:
+    cache, ref = InspectCache(tmp_path), ModelRef("tiny", str(TINY), "onnx", sha256_file(TINY))
+    assert cache.lookup(ref).params == 744
+    entry = tmp_path / "inspect" / f"{ref.sha256}.json"
+    stale = {**json.loads(entry.read_text()), "params": 999, "conventions": 0}
+    entry.write_text(json.dumps(stale))
+    assert cache.get(ref.sha256) is None and cache.lookup(ref).params == 744
+    entry.write_text("{not json")
+    assert cache.lookup(ref).params == 744 and json.loads(entry.read_text())["params"] == 744

@@ -26,17 +26,23 @@ class InspectCache:
         return self.dir / f"{sha256}.json"
 
     def get(self, sha256: str) -> ModelInfo | None:
+        """The cached inspection, unless absent, damaged or made under other counting rules."""
+        from segbench.modelinfo.count import CONVENTIONS
+
         try:
-            return ModelInfo.from_dict(json.loads(self._path(sha256).read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError, KeyError):
-            return None  # absent or damaged: inspect again
+            data = json.loads(self._path(sha256).read_text(encoding="utf-8"))
+            return ModelInfo.from_dict(data) if data.get("conventions") == CONVENTIONS else None
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None
 
     def put(self, info: ModelInfo) -> None:
         """Write atomically; a read-only reports directory only costs the speed-up."""
+        from segbench.modelinfo.count import CONVENTIONS
+
         tmp = self._path(info.sha256).with_suffix(".tmp")
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(info.to_dict(), indent=1), encoding="utf-8")
+            tmp.write_text(json.dumps({**info.to_dict(), "conventions": CONVENTIONS}, indent=1), encoding="utf-8")
             os.replace(tmp, self._path(info.sha256))
         except OSError:
             pass

@@ -27,6 +27,10 @@ from segbench.model import ModelInfo, TensorInfo
 
 Shape = Sequence[int]
 
+# Bumped whenever a rule below changes what a model counts to, so cached inspections made
+# under older rules are redone (segbench.modelinfo.cache).
+CONVENTIONS = 1
+
 # Points each output element reads, by interpolation mode (all names the formats use).
 RESIZE_POINTS = {"nearest": 1, "linear": 4, "bilinear": 4, "cubic": 16, "bicubic": 16, "trilinear": 8}
 
