@@ -270,3 +270,60 @@ class RunInfo:
         dev_fields = {f.name for f in dataclasses.fields(DeviceInfo)}
         kwargs["device"] = DeviceInfo(**{k: v for k, v in dev.items() if k in dev_fields})
         return cls(**kwargs)
+
+
+MODELINFO_SCHEMA = "segbench.modelinfo/1"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What inspecting a model file found, without running it (docs/inspect.md has the conventions).
+
+    ``params`` counts elements of constant weight tensors (float, float16 and quantized integer
+    tensors; not integer shape/axis/index constants). ``macs`` sums the multiply-accumulates of
+    convolutions and matrix products; ``other_ops`` holds pooling, resize and elementwise
+    operation counts, which are not MACs and are not in ``macs``. ``macs_unknown`` names the
+    MAC ops whose shapes were not known, so ``macs`` is a lower bound when it is non-empty.
+    """
+
+    path: str
+    format: str
+    file_size: int
+    sha256: str
+    producer: str | None = None
+    # "opset 17" / "TFLite schema 3" / "Paddle program version 0" / "PIR version 1"
+    version: str | None = None
+    inputs: tuple[TensorInfo, ...] = ()
+    outputs: tuple[TensorInfo, ...] = ()
+    params: int = 0
+    params_by_dtype: dict[str, int] = field(default_factory=dict)
+    macs: int = 0
+    macs_by_op: dict[str, int] = field(default_factory=dict)
+    other_ops: dict[str, int] = field(default_factory=dict)
+    macs_unknown: tuple[str, ...] = ()
+    ops: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    schema: str = MODELINFO_SCHEMA
+
+    @property
+    def flops(self) -> int:
+        """FLOPs as papers count them: one multiply-accumulate is two operations."""
+        return 2 * self.macs
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["flops"] = self.flops
+        for key in ("inputs", "outputs"):
+            d[key] = [{**t, "shape": list(t["shape"])} for t in d[key]]
+        d["macs_unknown"], d["notes"] = list(self.macs_unknown), list(self.notes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelInfo:
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in known}
+        for key in ("inputs", "outputs"):
+            kwargs[key] = tuple(TensorInfo(**{**t, "shape": tuple(t["shape"])}) for t in kwargs.get(key) or ())
+        kwargs["macs_unknown"] = tuple(kwargs.get("macs_unknown") or ())
+        kwargs["notes"] = tuple(kwargs.get("notes") or ())
+        return cls(**kwargs)

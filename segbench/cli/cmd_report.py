@@ -16,8 +16,13 @@ from segbench.report.tables import FORMATS
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
 @click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")
 def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, output: Path | None, reports: str) -> int:
-    """One row per model x runtime x threads x power mode: median, p90, min, std, CV and count."""
+    """One row per model x runtime x threads x power mode: median, p90, min, std, CV, count and params.
+
+    Params come from inspecting each model (by the sha256 recorded with its measurements), cached in
+    DIR/inspect/; see docs/inspect.md.
+    """
     from segbench.errors import StoreError, UsageError
+    from segbench.modelinfo.cache import InspectCache
     from segbench.report.accuracy import with_accuracy
     from segbench.report.tables import render, summary
     from segbench.store import Store
@@ -39,7 +44,9 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, output: Path | N
     known = [a for i in store.run_ids() for a in store.run(i).accuracies()]
     reported = [a for r in runs for a in r.accuracies()]
     paths = {m.model.sha256: m.model.path for m in measurements if m.model.sha256}
-    table = with_accuracy(summary(measurements), known, reported, paths)
+    # Params come from inspecting the very file measured (tied by sha256), cached in the reports dir.
+    params = InspectCache(store.root).params(m.model for m in measurements)
+    table = with_accuracy(summary(measurements, params), known, reported, paths)
     text = render(table, fmt, [r.info() for r in runs])
     if output:
         try:

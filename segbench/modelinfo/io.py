@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from segbench.errors import ModelError
 from segbench.model import TensorInfo
@@ -35,21 +36,23 @@ def read_io(path: str | Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
 
 
 def _onnx_io(path: Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
-    import onnx
-    from onnx import helper
+    from segbench.modelinfo.onnx_model import load
 
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError, ValueError, OSError...
-        raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from None
+    return onnx_io(load(path))
+
+
+def onnx_io(model: Any) -> tuple[list[TensorInfo], list[TensorInfo]]:
+    """(inputs, outputs) of a loaded onnx.ModelProto; initializers listed as inputs are weights, not inputs."""
+    from segbench.modelinfo.onnx_model import np_dtype
+
     initializers = {t.name for t in model.graph.initializer}
 
-    def info(vi: onnx.ValueInfoProto) -> TensorInfo:
+    def info(vi: Any) -> TensorInfo:
         tt = vi.type.tensor_type
         dims: tuple[int | str | None, ...] = tuple(
             d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim
         )
-        dtype = helper.tensor_dtype_to_np_dtype(tt.elem_type).name if tt.elem_type else "float32"
+        dtype = np_dtype(tt.elem_type)
         return TensorInfo(vi.name, dims, dtype, guess_layout(dims))
 
     inputs = [info(v) for v in model.graph.input if v.name not in initializers]
@@ -58,27 +61,10 @@ def _onnx_io(path: Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
 
 
 def _tflite_io(path: Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
-    from segbench.runners.host_litert import load_interpreter_class
+    # Read from the flatbuffer (as `inspect` does): no interpreter, so custom ops do not matter.
+    from segbench.modelinfo.tflite_model import read_io as tflite_read_io
 
-    interpreter_cls = load_interpreter_class()
-    try:
-        interp = interpreter_cls(model_path=str(path))
-    except (ValueError, RuntimeError) as exc:
-        raise ModelError(f"{path}: not a loadable TFLite model: {str(exc).splitlines()[0]}") from None
-    except OSError as exc:
-        raise ModelError(f"{path}: {exc.strerror or exc}") from None
-
-    def info(d: dict) -> TensorInfo:
-        shape = tuple(int(x) for x in d["shape_signature"]) if "shape_signature" in d else tuple(d["shape"])
-        shape = tuple(None if x < 0 else x for x in shape)
-        scale, zp = d.get("quantization", (0.0, 0))
-        quant = scale not in (0, 0.0)
-        return TensorInfo(
-            d["name"], shape, d["dtype"].__name__ if hasattr(d["dtype"], "__name__") else str(d["dtype"]),
-            guess_layout(shape), float(scale) if quant else None, int(zp) if quant else None,
-        )
-
-    return [info(d) for d in interp.get_input_details()], [info(d) for d in interp.get_output_details()]
+    return tflite_read_io(path)
 
 
 __all__ = ["read_io", "guess_layout"]

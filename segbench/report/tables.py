@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -56,14 +56,21 @@ def _row(group: Sequence[Measurement]) -> dict:
     return row
 
 
-def summary(measurements: Sequence[Measurement]) -> pd.DataFrame:
-    """The grouped table, in first-seen order of groups."""
+def summary(measurements: Sequence[Measurement], params: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """The grouped table, in first-seen order of groups.
+
+    ``params`` maps a model's sha256 to its inspected params (segbench.modelinfo.cache); rows whose
+    model is not in it have no params value.
+    """
     groups: dict[tuple, list[Measurement]] = {}
     for m in measurements:
         key = (m.device_id, m.model.name, m.runtime, m.threads, m.power_mode)
         groups.setdefault(key, []).append(m)
-    return pd.DataFrame([_row(g) for g in groups.values()], columns=[*COLUMNS, "sha256", "run_ids", "cpu_mask",
-                                                                      "tool", "tool_version"])
+    rows = [_row(g) for g in groups.values()]
+    for row in rows:
+        count = (params or {}).get(row["sha256"] or "")
+        row["params_m"] = None if count is None else count / 1e6
+    return pd.DataFrame(rows, columns=[*COLUMNS, "sha256", "run_ids", "cpu_mask", "tool", "tool_version"])
 
 
 def _fmt(value: object) -> str:
