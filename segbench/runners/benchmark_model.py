@@ -240,10 +240,13 @@ def _timings(line: Line, reader: Reader) -> bool:
         draft = reader.draft
         # A stat line after a "Running ..." line belongs to that phase; in a tail with no such
         # line it is the regular runs' (the one that precedes the summary).
-        phase = draft.get("stat_phase") if draft.phase in (P_WARMUP, P_REGULAR) else P_REGULAR
+        in_phase = draft.phase in (P_WARMUP, P_REGULAR) and draft.get("stat_phase") is not None
+        phase = draft.get("stat_phase") if in_phase else P_REGULAR
         d = reader.at(phase, line)
         stat = {k: num(v) for k, v in _PAIR.findall(m.group(2))}
         stat["count"] = int(m.group(1))
+        if not in_phase and d.get("regular_stat") is not None and d.get("warmup_stat") is None:
+            d.set("warmup_stat", d.get("regular_stat"))  # two stat lines and no context: warmup came first
         d.set("warmup_stat" if phase == P_WARMUP else "regular_stat", stat)
         return True
     m = _SUMMARY.match(s) or _SUMMARY_OLD.match(s)
