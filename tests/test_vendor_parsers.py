@@ -163,7 +163,7 @@ def test_tflite_recent_build_with_percentiles():
     assert (r.count, r.init_ms, r.first_ms, r.threads, r.warmup, r.repeats) == (50, 102.32, 670.083, 4, 1, 50)
     assert (r.memory_mb.init, r.memory_mb.overall) == (98.0977, 99.2031)
     assert r.model_path == "/data/local/tmp/mask_estimator_phy.tflite" and r.model_name == "mask_estimator_phy"
-    assert r.lines == (2, 22)  # line 1 is the Windows prompt with the command
+    assert r.lines == (1, 22)  # line 1 is the Windows prompt with the command: it starts the run
 
 
 def test_tflite_two_delegates():
@@ -325,7 +325,7 @@ def test_pasted_session_of_three_tools_in_order():
     assert [(r.tool, r.latency_ms.avg) for r in runs] == [
         ("benchmark_model", 249.684), ("onnxruntime_perf_test", 7.270205), ("benchmark_bin", 267.246),
         ("benchmark_model", 95.7883), ("benchmark_bin", 32.723)]
-    assert runs[0].lines == (2, 5)  # line numbers refer to the whole session
+    assert runs[0].lines == (1, 5)  # line numbers refer to the whole session; the echoed command starts a run
     assert all(a.lines[1] < b.lines[0] for a, b in zip(runs, runs[1:]))
 
 
@@ -383,3 +383,16 @@ def test_parse_case_log_for_garbage():
     r = tools.parse_case_log(onnxruntime_perf_test, "\x7fELF garbage\n")
     assert r.status == "failed" and "no onnxruntime_perf_test output" in r.error and "garbage" in r.error
     assert tools.tool_for_runtime("tflite") is benchmark_model
+
+
+def test_echoed_command_lines_fill_what_the_log_does_not_say():
+    ort = ("$ adb shell taskset f0 /data/local/tmp/onnxruntime_perf_test -m times -r 10 -x 2 -e cpu -I "
+           "'/data/local/tmp/seg model.onnx'\n" + _log("onnxruntime/spacemit_k1_newer_avg_cost_total.log"))
+    tfl = ("OnePlus7T:/data/local/tmp # taskset 0f ./benchmark_model --graph=/d/a.tflite --num_threads=1 "
+           "--num_runs=50\n" + _log("tflite/lp6m_mi11_tf2.4.0_int8_cpu4t.log"))
+    o, t = tools.parse_any(ort + tfl)
+    # ORT's report never names the model; its command line does ("-x 2" loses to the log's own "Setting ... to 1").
+    assert (o.model_name, o.threads, o.repeats, o.extra["cpu_mask"], o.lines[0]) == ("seg model", 1, 10, "f0", 1)
+    assert (t.model_name, t.threads, t.repeats, t.extra["cpu_mask"], t.latency_ms.avg) == ("a", 1, 50, "0f", 95.7883)
+    assert tools.echoed_command("benchmark_bin version: e79b4b6", "benchmark_bin") is None
+    assert tools.echoed_command("Loaded model /d/benchmark_model.tflite", "benchmark_model") is None

@@ -15,6 +15,7 @@ Op profiling: the ``Summary by node type`` table of the regular runs (not of ini
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from segbench.errors import UsageError
 from segbench.runners.tools import (
@@ -25,6 +26,7 @@ from segbench.runners.tools import (
     ParsedRun,
     Reader,
     ToolCase,
+    echoed_command,
     freeze,
     lines_of,
     num,
@@ -180,9 +182,30 @@ def _read_line(line: Line, reader: Reader, state: _State) -> None:
         reader.at(P_START, line)
         state.profile = "regular"
         return
-    if _settings(line, reader) or _timings(line, reader) or _profile(line, reader, state):
+    if _settings(line, reader) or _timings(line, reader) or _profile(line, reader, state) or _command(line, reader):
         return
     _messages(line, reader)
+
+
+_CMD_FLAGS = {"--graph": "cmd_model", "--num_threads": "cmd_threads", "--warmup_runs": "cmd_warmup",
+              "--num_runs": "cmd_repeats"}
+
+
+def _command(line: Line, reader: Reader) -> bool:
+    """An echoed command line starts a run; its flags fill what the log itself does not say."""
+    cmd = echoed_command(line.text, TOOL)
+    if cmd is None:
+        return False
+    d = reader.at(P_START, line)
+    for arg in cmd.args:
+        key, _, value = arg.partition("=")
+        if key in _CMD_FLAGS:
+            d.set(_CMD_FLAGS[key], value if key == "--graph" else whole(value))
+        elif key in ("--use_gpu", "--use_nnapi", "--use_hexagon") and value == "true":
+            d.set(key.removeprefix("--use_"), True)
+    if cmd.mask:
+        d.extra["cpu_mask"] = cmd.mask
+    return True
 
 
 def _settings(line: Line, reader: Reader) -> bool:
@@ -341,10 +364,10 @@ def _finish(d: Draft) -> ParsedRun:
     if v["first"] is None and warm:  # the first warmup run is the first inference
         v["first"] = ms(warm.get("first") if warm.get("first") is not None else warm.get("curr"))
     v["count"] = regular.get("count")
-    v["threads"] = v.get("threads") or v.get("cpu_threads")
-    v["warmup"] = v.get("warmup") if v.get("warmup") is not None else v.get("asked_warmup")
-    v["repeats"] = v.get("repeats") if v.get("repeats") is not None else v.get("asked_repeats")
-    v["model_path"] = v.get("model_path") or v.get("loaded")
+    v["threads"] = _first(v, "threads", "cpu_threads", "cmd_threads")
+    v["warmup"] = _first(v, "warmup", "asked_warmup", "cmd_warmup")
+    v["repeats"] = _first(v, "repeats", "asked_repeats", "cmd_repeats")
+    v["model_path"] = _first(v, "model_path", "loaded", "cmd_model")
     v["backend"] = _backend(v)
     warm_avg = summary.get("Warmup (avg)") or summary.get("Warmup")
     if warm_avg is not None:
@@ -365,6 +388,11 @@ def _finish(d: Draft) -> ParsedRun:
     if d.ops and not summary and not d.errors:
         missing = "no timing summary in the log, only a per-operator profile"
     return freeze(d, RUNTIME, TOOL, ok=ok, missing=missing)
+
+
+def _first(v: dict, *keys: str) -> Any:
+    """The first of several sources of one setting that the log gives (the tool's own lines first)."""
+    return next((v[k] for k in keys if v.get(k) is not None), None)
 
 
 def _backend(v: dict) -> str | None:

@@ -22,10 +22,12 @@ from segbench.runners.tools import (
     NUM,
     SHELL_ERROR,
     Draft,
+    EchoedCommand,
     Line,
     ParsedRun,
     Reader,
     ToolCase,
+    echoed_command,
     freeze,
     lines_of,
     num,
@@ -179,8 +181,29 @@ def _read_line(line: Line, reader: Reader) -> None:
         if value is not None:
             d.values.setdefault("samples", []).append(round(value * _SEC, 6))
         return
+    cmd = echoed_command(s, TOOL)
+    if cmd is not None:
+        _command(cmd, reader.at(0, line))
+        return
     if _FAILURE.match(s) or line.level in ("ERROR", "FATAL") or SHELL_ERROR.search(s):
         reader.touch(line).errors.append(s[:500])
+
+
+def _command(cmd: EchoedCommand, d: Draft) -> None:
+    """An echoed command line names what the report does not: the model, -x, -r, -e, the taskset mask."""
+    args = list(cmd.args)
+    for i, arg in enumerate(args):
+        value = args[i + 1] if i + 1 < len(args) else None
+        if arg == "-x":
+            d.set("cmd_threads", whole(value))
+        elif arg == "-r":
+            d.set("cmd_repeats", whole(value))
+        elif arg == "-e" and value:
+            d.set("cmd_backend", value.lower())
+        elif re.search(r"\.(onnx|ort)$", arg) and (i == 0 or args[i - 1] not in ("-u", "-R", "-X")):
+            d.set("model_path", arg)
+    if cmd.mask:
+        d.extra["cpu_mask"] = cmd.mask
 
 
 def _finish(d: Draft) -> ParsedRun:
@@ -196,9 +219,11 @@ def _finish(d: Draft) -> ParsedRun:
         d.extra["total_cpu_usage_pct"] = v["cpu_total"]
     if v.get("count") is None:
         v["count"] = v.get("runs")
+    v["threads"] = v.get("threads") if v.get("threads") is not None else v.get("cmd_threads")
+    v["backend"] = v.get("backend") or v.get("cmd_backend")
     if v.get("first") is not None:
         v["warmup"] = 1  # perf_test's single warm-up run
-    v["repeats"] = v.get("count")
+    v["repeats"] = v.get("cmd_repeats") if v.get("cmd_repeats") is not None else v.get("count")
     for key in ("p99", "p999", "throughput"):
         if v.get(key) is not None:
             d.extra[key + ("_ms" if key != "throughput" else "_per_s")] = v[key]

@@ -296,6 +296,32 @@ def power_name(paddle_number: int | None) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class EchoedCommand:
+    """A tool's command line echoed in a log (a shell prompt, a CI script): its taskset mask and arguments."""
+
+    mask: str | None
+    args: tuple[str, ...]
+
+
+def echoed_command(text: str, tool: str) -> EchoedCommand | None:
+    """The arguments after ``tool`` when a line runs it (``$ adb shell taskset f0 /d/benchmark_model --graph=..``)."""
+    import shlex
+
+    m = re.search(rf"(?:^|[\s/>$#])(?:taskset\s+(?:0x)?([0-9a-fA-F]+)\s+)?\S*\b{re.escape(tool)}(?:\s+(.*))?$", text)
+    if not m or re.search(rf"{re.escape(tool)}\s*(?:version|:)", text):
+        return None
+    rest = (m.group(2) or "").strip()
+    args: tuple[str, ...] = tuple(rest.split())
+    for candidate in (rest, rest.rstrip("'\"")):  # `adb shell "... tool args"` leaves one quote at the end
+        try:
+            args = tuple(shlex.split(candidate))
+            break
+        except ValueError:
+            continue
+    return EchoedCommand(m.group(1).lower() if m.group(1) else None, args)
+
+
 class Draft:
     """A run being read. ``phase`` only grows within a run: a line from an earlier phase starts a new run."""
 
