@@ -24,6 +24,9 @@ def command(files: tuple[Path, ...], as_json: bool, store: bool, reports: str) -
 
     The tool is detected for each run, so a pasted console session with several runs (of several
     tools) gives one record each. Without --json, a table. --store makes `segbench report` show them.
+
+    Exit codes: 0 every file read (failed runs are records), 1 a file that cannot be read or holds no
+    run of these tools (nothing is stored), 2 usage.
     """
     import json
 
