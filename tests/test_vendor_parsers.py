@@ -394,5 +394,7 @@ def test_echoed_command_lines_fill_what_the_log_does_not_say():
     # ORT's report never names the model; its command line does ("-x 2" loses to the log's own "Setting ... to 1").
     assert (o.model_name, o.threads, o.repeats, o.extra["cpu_mask"], o.lines[0]) == ("seg model", 1, 10, "f0", 1)
     assert (t.model_name, t.threads, t.repeats, t.extra["cpu_mask"], t.latency_ms.avg) == ("a", 1, 50, "0f", 95.7883)
+    base = Measurement(run_id="r", case_id="c", model=ModelRef("a", "a", "tflite"), runtime="tflite", status="failed")
+    assert tools.to_measurement(t, base).cpu_mask == "0f"
     assert tools.echoed_command("benchmark_bin version: e79b4b6", "benchmark_bin") is None
     assert tools.echoed_command("Loaded model /d/benchmark_model.tflite", "benchmark_model") is None

@@ -31,6 +31,7 @@ from segbench.runners.tools import (
     ToolCase,
     freeze,
     lines_of,
+    marker_count,
     num,
     power_name,
     taskset_prefix,
@@ -128,7 +129,8 @@ _ERRORS = re.compile(
 # Said while the run goes on: worth a note, not a failure.
 _WARNINGS = re.compile(r"^(Open input image .* error\.|Fail to open result file: .*|"
                        r"Request thread num: .*|Some cores are offline.*|Find and ignore unsupport nnadapter.*)$")
-_MARKERS = re.compile(
+# Lines only this tool prints (or its command line): they tell which tool a stretch of a log is from.
+MARKERS = re.compile(
     r"^(?:=+\s*(?:Opt|Device|Model|Runtime|Backend|Accurancy|Perf) Info\s*=+|benchmark_bin version:|"
     rf"Time\(unit: ms\):|Memory Usage\(unit: (?:MB|kB)\):|(?:init|first)\s+=\s+{NUM}|PaddleLite Benchmark|"
     rf"\S+\s+min = +{NUM}\s+max = +{NUM}\s+average = |-+\s*Summary information\s*-+|latency\(ms\):|"
@@ -138,17 +140,9 @@ _MARKERS = re.compile(
 )
 
 
-def is_marker(raw: str) -> bool:
-    """A line only benchmark_bin prints (or its command line)."""
-    return bool(_MARKERS.search(lines_of(raw)[0].text)) if raw.strip() else False
-
-
-def marker_count(text: str) -> int:
-    return sum(1 for ln in lines_of(text) if ln.text and _MARKERS.search(ln.text))
-
-
 def looks_like(text: str) -> bool:
-    return marker_count(text) > 0
+    """Whether any line of the text is one only this tool prints."""
+    return marker_count(MARKERS, text) > 0
 
 
 class _State:

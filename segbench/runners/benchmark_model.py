@@ -29,6 +29,7 @@ from segbench.runners.tools import (
     echoed_command,
     freeze,
     lines_of,
+    marker_count,
     num,
     taskset_prefix,
     whole,
@@ -130,7 +131,8 @@ _FAILURE = re.compile(
     r".*dlopen failed.*|Unable to apply .*)$"
 )
 _GENERIC = "Benchmarking failed."
-_MARKERS = re.compile(
+# Lines only this tool prints (or its command line): they tell which tool a stretch of a log is from.
+MARKERS = re.compile(
     r"^(?:STARTING!|Log parameter values verbosely|Num threads: \[|Graph: \[|Running benchmark for at least|"
     r"count=\d+ (?:first|curr)=|Inference timings in us|Average inference timings in us|"
     r"(?:Peak memory footprint|Memory footprint delta from the start of the tool) \(MB\)|"
@@ -144,16 +146,9 @@ _MARKERS = re.compile(
 P_START, P_PARAMS, P_LOAD, P_INIT, P_WARMUP, P_REGULAR, P_SUMMARY, P_MEMORY, P_PEAK = range(9)
 
 
-def is_marker(raw: str) -> bool:
-    return bool(_MARKERS.search(lines_of(raw)[0].text)) if raw.strip() else False
-
-
-def marker_count(text: str) -> int:
-    return sum(1 for ln in lines_of(text) if ln.text and _MARKERS.search(ln.text))
-
-
 def looks_like(text: str) -> bool:
-    return marker_count(text) > 0
+    """Whether any line of the text is one only this tool prints."""
+    return marker_count(MARKERS, text) > 0
 
 
 class _State:

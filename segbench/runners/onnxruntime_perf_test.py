@@ -30,6 +30,7 @@ from segbench.runners.tools import (
     echoed_command,
     freeze,
     lines_of,
+    marker_count,
     num,
     taskset_prefix,
     whole,
@@ -131,7 +132,8 @@ _FAILURE = re.compile(
     r"illegal input file name:.*|.*failed to initialize.*|Failed to .*|Error: .*|.*ORT_\w+ .*|"
     r".*Load model from .* failed.*)$"
 )
-_MARKERS = re.compile(
+# Lines only this tool prints (or its command line): they tell which tool a stretch of a log is from.
+MARKERS = re.compile(
     r"^(?:Session creation time cost|First inference time cost|Total inference (?:time cost|requests|run time)|"
     r"Average inference time cost|Number of inferences per second|Peak working set size|Avg CPU usage|"
     r"Total CPU usage|Setting intra_op_num_threads|Runs:\d|P(?:50|90|95|99|999) Latency|Min Latency|Max Latency|"
@@ -140,16 +142,9 @@ _MARKERS = re.compile(
 )
 
 
-def is_marker(raw: str) -> bool:
-    return bool(_MARKERS.search(lines_of(raw)[0].text)) if raw.strip() else False
-
-
-def marker_count(text: str) -> int:
-    return sum(1 for ln in lines_of(text) if ln.text and _MARKERS.search(ln.text))
-
-
 def looks_like(text: str) -> bool:
-    return marker_count(text) > 0
+    """Whether any line of the text is one only this tool prints."""
+    return marker_count(MARKERS, text) > 0
 
 
 def parse_log(text: str) -> list[ParsedRun]:

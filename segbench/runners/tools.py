@@ -5,7 +5,8 @@ Three tools run on the phone, one module each, all with the same shape:
 - ``benchmark_bin`` (Paddle Lite), ``benchmark_model`` (TFLite/LiteRT), ``onnxruntime_perf_test``;
 - each module has ``TOOL`` (upstream binary name), ``RUNTIME``, ``SELF_BINDING`` (True when the tool
   pins its own threads, so no ``taskset`` is needed), ``build_command(tc) -> argv``,
-  ``parse_log(text) -> list[ParsedRun]`` and ``looks_like(text) -> bool``.
+  ``parse_log(text) -> list[ParsedRun]``, ``looks_like(text) -> bool`` and ``MARKERS`` (a regex of
+  lines only that tool prints, used to tell the tools' stretches of a mixed log apart).
 
 Everything here is pure: no I/O, no devices, no store. A log may hold several runs (a pasted
 console session), possibly of different tools: :func:`parse_any` cuts it where the tool changes
@@ -211,6 +212,8 @@ def to_measurement(parsed: ParsedRun, base: Measurement) -> Measurement:
     if parsed.backend is not None:
         extra["backend"] = parsed.backend
     memory = dataclasses.asdict(parsed.memory_mb)
+    if base.cpu_mask is None and parsed.extra.get("cpu_mask"):  # a taskset mask seen in the echoed command
+        settings["cpu_mask"] = parsed.extra["cpu_mask"]
     return replace(
         base, **settings, status=parsed.status, error=parsed.error, tool=parsed.tool,
         tool_version=parsed.tool_version or base.tool_version, latency_ms=parsed.latency_ms, count=parsed.count,
@@ -320,6 +323,11 @@ def echoed_command(text: str, tool: str) -> EchoedCommand | None:
         except ValueError:
             continue
     return EchoedCommand(m.group(1).lower() if m.group(1) else None, args)
+
+
+def marker_count(markers: re.Pattern[str], text: str) -> int:
+    """How many lines of the text match a tool's marker pattern."""
+    return sum(1 for ln in lines_of(text) if ln.text and markers.search(ln.text))
 
 
 class Draft:
@@ -476,7 +484,8 @@ def tool_for_runtime(runtime: str) -> ModuleType:
 
 def detect(text: str) -> ModuleType | None:
     """The tool whose output this is (the one with the most marker lines), or None."""
-    scores = [(tool.marker_count(text), i) for i, tool in enumerate(TOOLS)]
+    texts = [ln.text for ln in lines_of(text) if ln.text]
+    scores = [(sum(1 for s in texts if tool.MARKERS.search(s)), i) for i, tool in enumerate(TOOLS)]
     best, i = max(scores)
     return TOOLS[i] if best > 0 else None
 
@@ -485,7 +494,8 @@ def _chunks(text: str) -> Iterator[tuple[ModuleType, int, str]]:
     """Consecutive stretches of lines by tool: (tool, first line index, text). A stretch ends
     where another tool's marker line begins; untagged lines stay with the tool before them."""
     raw = text.splitlines()
-    tags = [next((t for t in TOOLS if t.is_marker(line)), None) for line in raw]
+    tags = [next((t for t in TOOLS if t.MARKERS.search(ln.text)), None) if ln.text else None
+            for ln in lines_of(text)]
     current, start = None, 0
     for i, tag in enumerate(tags):
         if tag is not None and tag is not current:
