@@ -107,6 +107,21 @@ def test_bad_files_give_one_error_line(tmp_path, make, message):
     assert len(r.err.strip().splitlines()) == 1
 
 
+def test_stdin_and_unreadable_file():
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    proc = subprocess.run([sys.executable, "-m", "segbench", "parse", "-", "--json"], input=ORT.read_bytes(),
+                          capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["latency_ms"]["avg"] == 7.270205
+    r = run_cli("parse", "/proc/self/mem")  # exists, but reading it fails (EIO)
+    assert_one_line_error(r, 1)
+    assert "cannot read /proc/self/mem: Input/output error" in r.err
+
+
 def test_one_bad_file_stores_nothing(tmp_path):
     reports = tmp_path / "reports"
     r = run_cli("parse", str(PP), str(tmp_path / "nope.log"), "--store", "--reports", str(reports))

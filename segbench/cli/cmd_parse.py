@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ SUPPORTED = "Paddle Lite benchmark_bin, TFLite benchmark_model and onnxruntime_p
 @click.option("--store", is_flag=True, help="Import the records into the reports store as a run.")
 @click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")
 def command(files: tuple[Path, ...], as_json: bool, store: bool, reports: str) -> int:
-    """Read benchmark_bin, benchmark_model and onnxruntime_perf_test logs (one record per run).
+    """Read benchmark_bin, benchmark_model and onnxruntime_perf_test logs (one record per run; - reads stdin).
 
     The tool is detected for each run, so a pasted console session with several runs (of several
     tools) gives one record each. Without --json, a table. --store makes `segbench report` show them.
@@ -47,6 +48,27 @@ def _read_text(path: Path) -> tuple[bytes, str]:
     """The file's bytes and text; one clear ParseError for anything that is not a readable text log."""
     from segbench.errors import ParseError
 
+    if str(path) == "-":
+        raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+    else:
+        raw = _read_file(path)
+    if len(raw) > MAX_BYTES:
+        raise ParseError(f"{path} is more than {MAX_BYTES // 2**20} MB, too big for a benchmark log",
+                         hint="is it the right file?")
+    if not raw.strip():
+        raise ParseError(f"{path} is empty")
+    text = _decode(raw)
+    sample = text[:65536]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v\x1b")
+    if "\x00" in sample or controls > len(sample) * 0.05 or sample.count("\ufffd") > len(sample) * 0.3:
+        raise ParseError(f"{path} is binary data, not a text log")
+    return raw, text
+
+
+def _read_file(path: Path) -> bytes:
+    """At most MAX_BYTES + 1 bytes (pipes such as <(adb shell ...) have no size to check first)."""
+    from segbench.errors import ParseError
+
     if not path.exists():
         raise ParseError(f"{path}: no such file")
     if path.is_dir():
@@ -56,17 +78,10 @@ def _read_text(path: Path) -> tuple[bytes, str]:
         if size > MAX_BYTES:
             raise ParseError(f"{path} is {size / 2**20:.0f} MB, too big for a benchmark log "
                              f"(limit {MAX_BYTES // 2**20} MB)", hint="is it the right file?")
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            return f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise ParseError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if not raw.strip():
-        raise ParseError(f"{path} is empty")
-    text = _decode(raw)
-    sample = text[:65536]
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v\x1b")
-    if "\x00" in sample or controls > len(sample) * 0.05 or sample.count("\ufffd") > len(sample) * 0.3:
-        raise ParseError(f"{path} is binary data, not a text log")
-    return raw, text
 
 
 def _decode(raw: bytes) -> str:
@@ -178,7 +193,7 @@ def _log_names(paths: list[Path]) -> dict[Path, str]:
     """A distinct, file-system-safe name for each source log inside the run's logs/ directory."""
     names: dict[Path, str] = {}
     for path in dict.fromkeys(paths):
-        base = re.sub(r"[^A-Za-z0-9._+-]+", "_", path.stem) or "log"
+        base = re.sub(r"[^A-Za-z0-9._+-]+", "_", _stem(path)) or "log"
         name, n = base, 1
         while name in names.values():
             n += 1
@@ -187,11 +202,15 @@ def _log_names(paths: list[Path]) -> dict[Path, str]:
     return names
 
 
+def _stem(path: Path) -> str:
+    return "stdin" if str(path) == "-" else path.stem
+
+
 def _measurement(path: Path, run: Any, index: int, device_id: str, log_name: str) -> Any:
     from segbench.model import Measurement, ModelRef
     from segbench.runners.tools import to_measurement
 
-    name = run.model_name or path.stem
+    name = run.model_name or _stem(path)
     model = ModelRef(name=name, path=run.model_path or "", format=_format(run))
     case_id = re.sub(r"[^A-Za-z0-9._+-]+", "_", f"{log_name}__{index + 1}__{name}")
     base = Measurement(run_id="", case_id=case_id, model=model, runtime=run.runtime, status=run.status,
