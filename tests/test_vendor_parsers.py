@@ -398,3 +398,19 @@ def test_echoed_command_lines_fill_what_the_log_does_not_say():
     assert tools.to_measurement(t, base).cpu_mask == "0f"
     assert tools.echoed_command("benchmark_bin version: e79b4b6", "benchmark_bin") is None
     assert tools.echoed_command("Loaded model /d/benchmark_model.tflite", "benchmark_model") is None
+
+
+def test_tflite_single_run_and_no_warmup():
+    text = ("INFO: STARTING!\nINFO: Num threads: [1]\nINFO: Graph: [/d/m.tflite]\n"
+            "INFO: Running benchmark for at least 0 iterations and at least 0 seconds but terminate if exceeding "
+            "86400 seconds.\n\n"
+            "INFO: Running benchmark for at least 1 iterations and at least 0 seconds but terminate if exceeding "
+            "86400 seconds.\n"
+            "INFO: count=1 curr=3512391 p5=3512391 median=3512391 p95=3512391\n\n"
+            "INFO: Inference timings in us: Init: 17187, First inference: 0, Warmup (avg): 0, "
+            "Inference (avg): 3.51239e+06\n")
+    (r,) = benchmark_model.parse_log(text)
+    assert (r.status, r.warmup, r.repeats, r.count) == ("ok", 0, 1, 1)
+    # One sample: min = max = median = the sample; "First inference: 0" means no warmup ran.
+    assert r.latency_ms == Latency(avg=3512.39, min=3512.391, max=3512.391, std=0.0, median=3512.391, p95=3512.391)
+    assert r.first_ms == 3512.391

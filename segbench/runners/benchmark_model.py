@@ -261,8 +261,7 @@ def _timings(line: Line, reader: Reader) -> bool:
         in_phase = draft.phase in (P_WARMUP, P_REGULAR) and draft.get("stat_phase") is not None
         phase = draft.get("stat_phase") if in_phase else P_REGULAR
         d = reader.at(phase, line)
-        stat = {k: num(v) for k, v in _PAIR.findall(m.group(2))}
-        stat["count"] = int(m.group(1))
+        stat = _stat(int(m.group(1)), m.group(2))
         if not in_phase and d.get("regular_stat") is not None and d.get("warmup_stat") is None:
             d.set("warmup_stat", d.get("regular_stat"))  # two stat lines and no context: warmup came first
         d.set("warmup_stat" if phase == P_WARMUP else "regular_stat", stat)
@@ -284,6 +283,18 @@ def _timings(line: Line, reader: Reader) -> bool:
         reader.at(P_PEAK, line).set("mem_peak", num(m.group(1)))
         return True
     return False
+
+
+def _stat(count: int, rest: str) -> dict[str, float | None]:
+    """One stat line. When every sample was equal the tool prints only ``count=N curr=C [(all same)]``:
+    then min, max and median are C and std is 0."""
+    stat: dict[str, float | None] = {k: num(v) for k, v in _PAIR.findall(rest)}
+    stat["count"] = count
+    if "min" not in stat and stat.get("curr") is not None:
+        stat.update({"first": stat["curr"], "min": stat["curr"], "max": stat["curr"], "avg": stat["curr"],
+                     "std": 0.0})
+        stat.setdefault("median", stat["curr"])
+    return stat
 
 
 def _profile(line: Line, reader: Reader, state: _State) -> bool:
@@ -356,8 +367,9 @@ def _finish(d: Draft) -> ParsedRun:
         v[key] = ms(regular.get(key))
     v["init"] = ms(summary.get("Init")) if summary.get("Init") is not None else v.get("init_session")
     v["first"] = ms(summary.get("First inference"))
-    if v["first"] is None and warm:  # the first warmup run is the first inference
-        v["first"] = ms(warm.get("first") if warm.get("first") is not None else warm.get("curr"))
+    if not v["first"]:  # no warmup run (--warmup_runs=0 prints 0): the first inference is the first regular run
+        source = warm if warm.get("first") is not None else regular
+        v["first"] = ms(source.get("first")) if source.get("first") is not None else v["first"]
     v["count"] = regular.get("count")
     v["threads"] = _first(v, "threads", "cpu_threads", "cmd_threads")
     v["warmup"] = _first(v, "warmup", "asked_warmup", "cmd_warmup")
