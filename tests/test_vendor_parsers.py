@@ -414,3 +414,43 @@ def test_tflite_single_run_and_no_warmup():
     # One sample: min = max = median = the sample; "First inference: 0" means no warmup ran.
     assert r.latency_ms == Latency(avg=3512.39, min=3512.391, max=3512.391, std=0.0, median=3512.391, p95=3512.391)
     assert r.first_ms == 3512.391
+
+
+def test_ort_profile_ops_by_type():
+    text = (LOGS / "onnxruntime" / "tiny_seg_ort1.32.0_profile.json").read_text()
+    # Three model_run events; kernel times (us) per run: Conv 199+108+24, 65+57+20, 66+65+19;
+    # Upsample 390, 96, 95; ReorderOutput 304, 90, 45.
+    assert onnxruntime_perf_test.parse_profile(text, skip_runs=0) == pytest.approx(
+        {"Conv": 623 / 3000, "Upsample": 581 / 3000, "ReorderOutput": 439 / 3000}, abs=1e-6)
+    # perf_test profiles its warm-up run too: by default the first run is left out.
+    assert onnxruntime_perf_test.parse_profile(text) == {"Conv": 0.146, "Upsample": 0.0955, "ReorderOutput": 0.0675}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("not json", "not JSON"), ("{}", "not a list"), ("[1, 2]", "not a list"), ("[]", "without a model_run"),
+    ('[{"cat": "Session", "name": "model_run", "ts": NaN, "dur": 1}]', "without a model_run"),
+])
+def test_ort_profile_garbage(text, message):
+    from segbench.errors import ParseError
+
+    with pytest.raises(ParseError, match=message):
+        onnxruntime_perf_test.parse_profile(text)
+
+
+def test_ort_profile_from_a_live_session(tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+
+    from conftest import FIXTURES
+
+    so = ort.SessionOptions()
+    so.enable_profiling, so.profile_file_prefix = True, str(tmp_path / "prof")
+    sess = ort.InferenceSession(str(FIXTURES / "models" / "tiny_seg.onnx"), so, providers=["CPUExecutionProvider"])
+    x = np.zeros((1, 3, 128, 128), dtype=np.float32)
+    for _ in range(4):
+        sess.run(None, {sess.get_inputs()[0].name: x})
+    text = open(sess.end_profiling()).read()
+    ops = onnxruntime_perf_test.parse_profile(text)
+    runs = [e["dur"] / 1000 for e in json.loads(text) if e.get("name") == "model_run"][1:]
+    assert ops and all(v > 0 for v in ops.values())
+    assert sum(ops.values()) <= sum(runs) / len(runs)  # kernels run inside model_run

@@ -83,3 +83,25 @@ def test_mutated_real_logs(text, mutations, cut):
     mutated = _mutate(text, mutations)
     _check(mutated)
     _check(mutated[: cut % (len(mutated) + 1)])  # truncated anywhere
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=10),
+                     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
+                     max_leaves=30)
+_EVENT = st.fixed_dictionaries({"cat": st.sampled_from(["Node", "Session", "x"]),
+                                "name": st.sampled_from(["model_run", "a_kernel_time", "b"]),
+                                "ts": st.integers(-5, 50) | st.floats(), "dur": st.integers(-5, 50) | st.floats(),
+                                "args": st.fixed_dictionaries({"op_name": st.sampled_from(["Conv", "Relu"]) | _JSON})})
+
+
+@FUZZ
+@given(_JSON | st.lists(_EVENT, max_size=20), st.integers(0, 3))
+def test_ort_profile_only_raises_parse_error(value, skip):
+    from segbench.errors import ParseError
+    from segbench.runners import onnxruntime_perf_test
+
+    try:
+        ops = onnxruntime_perf_test.parse_profile(json.dumps(value), skip_runs=skip)
+    except ParseError:
+        return
+    json.dumps(ops, allow_nan=False)

@@ -14,6 +14,7 @@ that, so records say ``warmup: 1``.
 
 from __future__ import annotations
 
+import math
 import posixpath
 import re
 
@@ -228,3 +229,42 @@ def _finish(d: Draft) -> ParsedRun:
     missing = ("no result in the log: it ends before onnxruntime_perf_test's 'Average inference time cost' line "
                "(the tool crashed, was killed, or the log is cut)")
     return freeze(d, RUNTIME, TOOL, ok=ok, missing=missing)
+
+
+# ---------------------------------------------------------------------------------------------
+# The -p profile (Chrome trace JSON written on the device)
+
+
+def parse_profile(text: str, skip_runs: int = 1) -> dict[str, float]:
+    """Per-operator-type time (avg ms per run) from an ORT profile (``-p``; the same JSON the Python
+    API writes with ``enable_profiling``). Kernel events (cat "Node", ``args.op_name``, ``dur`` in us)
+    are assigned to the ``model_run`` that contains them; the first ``skip_runs`` runs are left out
+    (perf_test's one warm-up run is profiled too). Raises ParseError for text that is not a profile."""
+    import json
+
+    from segbench.errors import ParseError
+
+    try:
+        events = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ParseError("not an onnxruntime profile (not JSON)") from None
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        raise ParseError("not an onnxruntime profile (not a list of trace events)")
+    runs = sorted((e["ts"], e["ts"] + e["dur"]) for e in events if _is_event(e, "Session") and e.get("name") == "model_run")
+    if not runs:
+        raise ParseError("onnxruntime profile without a model_run event")
+    kept = runs[skip_runs:] if len(runs) > skip_runs else runs[-1:]
+    totals: dict[str, float] = {}
+    for e in events:
+        op = (e.get("args") or {}).get("op_name") if isinstance(e.get("args"), dict) else None
+        if _is_event(e, "Node") and isinstance(op, str) and any(a <= e["ts"] <= b for a, b in kept):
+            totals[op] = totals.get(op, 0.0) + e["dur"]
+    return {op: round(us / len(kept) / 1000.0, 6) for op, us in totals.items() if math.isfinite(us)}
+
+
+def _is_event(e: dict, cat: str) -> bool:
+    """A complete trace event of this category with finite numeric ts and dur."""
+    values = (e.get("ts"), e.get("dur"))
+    return e.get("cat") == cat and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+
