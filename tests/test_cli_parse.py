@@ -65,6 +65,16 @@ def test_store_then_report(tmp_path):
     assert md.code == 0 and "imported from 1 log(s), Xiaomi MI 9" in md.out and "vendor tool's own figures" in md.out
 
 
+def test_session_with_ncnn_output_warns(tmp_path):
+    session = tmp_path / "session.log"
+    session.write_text((LOGS / "ncnn" / "sd888_phone.log").read_text() + ORT.read_text())
+    r = run_cli("parse", str(session), "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["latency_ms"]["avg"] == 7.270205
+    assert r.err.strip() == (f"segbench: warning: {session} also holds ncnn benchncnn output, "
+                             "which segbench does not parse")
+
+
 def test_truncated_log_is_a_failed_record(tmp_path):
     cut = tmp_path / "cut.log"
     cut.write_bytes(PP.read_bytes()[:900])

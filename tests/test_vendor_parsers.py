@@ -353,7 +353,7 @@ def test_every_supported_log_is_detected():
                         ("onnxruntime", onnxruntime_perf_test)):
         for path in (LOGS / sub).glob("*.log"):
             assert tools.detect(path.read_text()) is module, path
-            assert tools.foreign_tool(path.read_text()) is None or sub == "paddle_lite", path
+            assert tools.foreign_tool(path.read_text()) is None, path
 
 
 def test_json_keys_and_to_measurement():

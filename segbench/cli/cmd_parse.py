@@ -97,9 +97,12 @@ def _parse_file(path: Path) -> tuple[bytes, list]:
 
     raw, text = _read_text(path)
     runs = tools.parse_any(text)
-    if runs:
-        return raw, runs
     foreign = tools.foreign_tool(text)
+    if runs:
+        if foreign:  # a session that also ran ncnn or MNN: say what was left out
+            click.echo(f"segbench: warning: {path} also holds {foreign} output, which segbench does not parse",
+                       err=True)
+        return raw, runs
     if foreign:
         raise ParseError(f"{path}: not a log of a supported tool (looks like {foreign} output)",
                          hint=f"segbench parses {SUPPORTED}")

@@ -409,7 +409,8 @@ def freeze(draft: Draft, runtime: str, tool: str, *, ok: bool, missing: str) -> 
         for e in draft.errors:
             draft.note(f"tool said: {e}")
     else:
-        error = "; ".join(dict.fromkeys(draft.errors)) if draft.errors else missing
+        # The first few distinct error lines: the cause is near the top, a usage dump is not worth keeping.
+        error = "; ".join(list(dict.fromkeys(draft.errors))[:3]) if draft.errors else missing
     mem = LogMemory(v.get("mem_init"), v.get("mem_overall"), v.get("mem_peak"))
     dev = LogDevice(v.get("brand"), v.get("device_model"), v.get("android_version"), v.get("api_level"),
                     v.get("device_name"))
