@@ -140,6 +140,7 @@ def test_ort_test_data_beside_the_model_provider_options_profile():
 @pytest.mark.parametrize("change, message", [
     ({"input_path": f"{D}/inputs/test_data_set_0"}, "put it at /data/local/tmp/segbench/models/seg/test_data_set_0"),
     ({"backend": "cuda"}, "no execution provider 'cuda'"),
+    ({"backend": "qnn", "backend_options": (("backend_path", "lib Qnn.so"),)}, "cannot contain spaces or '|'"),
     ({"case": _case("onnx", repeats=0)}, "at least 1 repeat"),
 ])
 def test_ort_bad_settings(change, message):

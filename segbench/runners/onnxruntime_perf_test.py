@@ -57,6 +57,9 @@ def build_command(tc: ToolCase) -> list[str]:
     argv = [*taskset_prefix(tc.cpu_mask), tc.tool_path, "-m", "times", "-r", str(case.repeats),
             "-x", str(case.threads), "-e", provider, "-s"]
     if tc.backend_options:
+        for key, value in tc.backend_options:
+            if re.search(r"[\s|]", key + value) or not key:  # the tool splits "k|v k|v" on spaces and '|'
+                raise UsageError(f"provider option {key!r}={value!r} cannot contain spaces or '|'")
         argv += ["-i", " ".join(f"{k}|{v}" for k, v in tc.backend_options)]
     argv += _inputs(tc)
     if tc.op_profiling:
