@@ -218,7 +218,8 @@ def _measurement(path: Path, run: Any, index: int, device_id: str, log_name: str
     case_id = re.sub(r"[^A-Za-z0-9._+-]+", "_", f"{log_name}__{index + 1}__{name}")
     base = Measurement(run_id="", case_id=case_id, model=model, runtime=run.runtime, status=run.status,
                        device_id=device_id, log_path=f"logs/{log_name}.log",
-                       extra={"source_file": str(path), "source_lines": list(run.lines)})
+                       extra={"source_file": "-" if str(path) == "-" else str(path.resolve()),
+                              "source_lines": list(run.lines)})
     return to_measurement(run, base)
 
 
