@@ -44,9 +44,10 @@ class ToolCase:
       ``test_data_set_*`` directory that must sit next to the model (perf_test treats every
       directory beside the model as a data set). None: Paddle Lite feeds 1.0, TFLite random data,
       ORT random data (``-I``).
-    - ``input_shapes`` / ``input_names``: Paddle needs the shapes (``--input_shape``); TFLite takes
-      both (``--input_layer``/``--input_layer_shape``); ORT reads shapes from the model and the
-      test data, and takes ``free_dims`` for dynamic dimensions instead.
+    - ``input_shapes`` / ``input_names``: Paddle needs the shapes (``--input_shape``); TFLite resizes
+      its inputs (``--input_layer``/``--input_layer_shape``) only when both are given, for all inputs
+      in order, and needs the name of the input ``input_path`` feeds; ORT reads shapes from the model
+      and the test data (``free_dims`` sets dynamic dimensions by name), so it ignores both.
     - ``cpu_mask``: hex ``taskset`` mask ("f0"); None runs without taskset. The device runner passes
       None for tools with ``SELF_BINDING`` (Paddle Lite binds through ``--power_mode``); see
       :func:`taskset_mask`.
