@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:  # types only: the modules themselves are imported where used (fast CLI start)
+    from segbench.model import Measurement
+    from segbench.runners.tools import ParsedRun
+    from segbench.store import RunDir
+
+    Parsed = list[tuple[Path, bytes, list[ParsedRun]]]
+    Member = tuple[Path, bytes, ParsedRun]
 
 # A benchmark log is a few KB; a pasted session with op profiles a few MB. Anything far larger is
 # not a log (a model, a video) and would only be read to be rejected.
@@ -91,7 +100,7 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8-sig", errors="replace")
 
 
-def _parse_file(path: Path) -> tuple[bytes, list]:
+def _parse_file(path: Path) -> tuple[bytes, list[ParsedRun]]:
     from segbench.errors import ParseError
     from segbench.runners import tools
 
@@ -127,7 +136,7 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _table(rows: list) -> str:
+def _table(rows: list[tuple[Path, ParsedRun]]) -> str:
     from tabulate import tabulate
 
     out = []
@@ -150,9 +159,9 @@ def _table(rows: list) -> str:
 _ANDROID = re.compile(r"/data/local/tmp|\badb shell\b|^\d\d-\d\d \d\d:\d\d:\d\d\.\d+ .?/tflite|Android API Level", re.M)
 
 
-def _store(parsed: list, reports: str) -> list:
+def _store(parsed: Parsed, reports: str) -> list[tuple[RunDir, int]]:
     """One run per device the logs name (logs that name none form their own run)."""
-    groups: dict[tuple, list] = {}
+    groups: dict[tuple, list[Member]] = {}
     for path, raw, runs in parsed:
         android = bool(_ANDROID.search(raw.decode("utf-8", errors="replace")))
         for run in runs:
@@ -162,7 +171,7 @@ def _store(parsed: list, reports: str) -> list:
     return [_store_group(key, members, reports) for key, members in groups.items()]
 
 
-def _store_group(key: tuple, members: list, reports: str) -> tuple:
+def _store_group(key: tuple, members: list[Member], reports: str) -> tuple[RunDir, int]:
     from segbench import __version__
     from segbench.model import DeviceInfo, RunInfo
     from segbench.runinfo import host_details
@@ -187,7 +196,7 @@ def _store_group(key: tuple, members: list, reports: str) -> tuple:
     return run_dir, len(measurements)
 
 
-def _common(values: Any) -> Any:
+def _common(values: Iterable[int | None]) -> int | None:
     distinct = {v for v in values if v is not None}
     return distinct.pop() if len(distinct) == 1 else None
 
@@ -209,7 +218,7 @@ def _stem(path: Path) -> str:
     return "stdin" if str(path) == "-" else path.stem
 
 
-def _measurement(path: Path, run: Any, index: int, device_id: str, log_name: str) -> Any:
+def _measurement(path: Path, run: ParsedRun, index: int, device_id: str, log_name: str) -> Measurement:
     from segbench.model import Measurement, ModelRef
     from segbench.runners.tools import to_measurement
 
@@ -223,7 +232,7 @@ def _measurement(path: Path, run: Any, index: int, device_id: str, log_name: str
     return to_measurement(run, base)
 
 
-def _format(run: Any) -> str:
+def _format(run: ParsedRun) -> str:
     path = (run.model_path or "").lower()
     for suffix, fmt in ((".nb", "paddle-nb"), (".pdmodel", "paddle"), (".tflite", "tflite"), (".onnx", "onnx")):
         if path.endswith(suffix):
