@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 try:
     import tomllib
@@ -169,3 +171,37 @@ def test_device_assets_manifest_lists_every_tool():
         assert e["runtime"] in {t.RUNTIME for t in tools.TOOLS}
         assert e["sha256"] == "" or len(e["sha256"]) == 64
         assert e["source"].startswith("https://") and e["version"] and e["get"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Any settings: a clear UsageError or an argv that says exactly what was asked
+
+_NAMES = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(tools.TOOLS), st.integers(1, 16), st.sampled_from(["high", "low", "full", "no_bind", "x"]),
+       st.integers(0, 100), st.integers(0, 1000), st.none() | st.sampled_from(["f0", "0F", "0x80", "0", "g1"]),
+       st.none() | _NAMES, st.none() | st.lists(_NAMES, min_size=1, max_size=3),
+       st.none() | st.lists(st.lists(st.integers(1, 512), min_size=1, max_size=4), min_size=1, max_size=3),
+       st.none() | st.sampled_from(["cpu", "gpu", "nnapi", "arm", "opencl,arm", "qnn", "bogus"]))
+def test_any_settings_give_usage_error_or_exact_argv(tool, threads, power, warmup, repeats, mask, input_path, names,
+                                                     shapes, backend):
+    fmt = {"paddlelite": "paddle-nb", "tflite": "tflite", "onnxruntime": "onnx"}[tool.RUNTIME]
+    tc = ToolCase(case=Case(model=ModelRef("m", "m", fmt), runtime=tool.RUNTIME, threads=threads, power_mode=power,
+                            warmup=warmup, repeats=repeats),
+                  tool_path="/d/bin/tool", model_path=f"/d/m/model.{'nb' if fmt == 'paddle-nb' else fmt}",
+                  input_path=input_path, input_names=tuple(names) if names else None,
+                  input_shapes=tuple(tuple(s) for s in shapes) if shapes else None, cpu_mask=mask, backend=backend)
+    try:
+        argv = tool.build_command(tc)
+    except UsageError as exc:
+        assert str(exc)
+        return
+    assert all(isinstance(a, str) and a for a in argv)
+    start = 2 if argv[0] == "taskset" else 0
+    assert argv[start] == "/d/bin/tool" and (start == 2) == (mask is not None)
+    expected = {"benchmark_bin": [f"--threads={threads}", f"--warmup={warmup}", f"--repeats={repeats}"],
+                "benchmark_model": [f"--num_threads={threads}", f"--warmup_runs={warmup}", f"--num_runs={repeats}"],
+                "onnxruntime_perf_test": ["-x", str(threads), "-r", str(repeats)]}[tool.TOOL]
+    assert all(e in argv for e in expected)
