@@ -454,3 +454,18 @@ def test_ort_profile_from_a_live_session(tmp_path):
     runs = [e["dur"] / 1000 for e in json.loads(text) if e.get("name") == "model_run"][1:]
     assert ops and all(v > 0 for v in ops.values())
     assert sum(ops.values()) <= sum(runs) / len(runs)  # kernels run inside model_run
+
+
+@pytest.mark.parametrize("rel, n, first, last, total_ms", [
+    # The per-node avg times add up to the profile's own "Timings (microseconds): ... avg=" line.
+    ("tflite/meta-tflite_qemuriscv64_v2.8_opprofile.log", 31,
+     {"node": "[MobilenetV1/MobilenetV1/Conv2d_0/Relu6]:0", "type": "CONV_2D", "avg_ms": 60.957},
+     {"node": "[MobilenetV1/Predictions/Reshape_1]:30", "type": "SOFTMAX", "avg_ms": 0.233}, 2949.9),
+    ("tflite/lp6m_mi11_tf2.4.0_nnapi_opprofile.log", 11,
+     {"node": "[model/tf.strided_slice/StridedSlice]:0", "type": "STRIDED_SLICE", "avg_ms": 2.118},
+     {"node": "[Identity, Identity_1, Identity_2]:233", "type": "TfLiteNnapiDelegate", "avg_ms": 56.058}, 158.715),
+])
+def test_tflite_per_node_profile(rel, n, first, last, total_ms):
+    nodes = _one(rel, benchmark_model).extra["ops_by_node"]
+    assert (len(nodes), nodes[0], nodes[-1]) == (n, first, last)
+    assert sum(x["avg_ms"] for x in nodes) == pytest.approx(total_ms, abs=0.01)

@@ -154,7 +154,7 @@ def looks_like(text: str) -> bool:
 class _State:
     def __init__(self) -> None:
         self.profile = "regular"  # which profile the next tables belong to
-        self.in_summary = False
+        self.table: str | None = None  # "run_order" | "summary" while inside one of those tables
 
 
 def parse_log(text: str) -> list[ParsedRun]:
@@ -169,9 +169,11 @@ def parse_log(text: str) -> list[ParsedRun]:
 def _read_line(line: Line, reader: Reader, state: _State) -> None:
     s = line.text
     if not s:
-        state.in_summary = False
+        state.table = None
         return
-    if state.in_summary and _op_row(line, reader):
+    if state.table == "summary" and _op_row(line, reader):
+        return
+    if state.table == "run_order" and _node_row(line, reader):
         return
     if s == "STARTING!":
         reader.at(P_START, line)
@@ -304,9 +306,11 @@ def _profile(line: Line, reader: Reader, state: _State) -> bool:
     elif s.startswith("Operator-wise Profiling Info for Regular Benchmark Runs"):
         state.profile = "regular"
     elif re.match(r"^=+ Summary by node type =+$", s):
-        state.in_summary = True
-    elif re.match(r"^=+ (Run Order|Top by Computation Time) =+$", s):
-        state.in_summary = False
+        state.table = "summary"
+    elif re.match(r"^=+ Run Order =+$", s):
+        state.table = "run_order"
+    elif re.match(r"^=+ Top by Computation Time =+$", s):
+        state.table = None  # the same nodes again, sorted
     else:
         return False
     reader.touch(line).set("profile_section", state.profile)
@@ -324,6 +328,21 @@ def _op_row(line: Line, reader: Reader) -> bool:
     if d.get("profile_section", "regular") == "regular":
         d.ops = d.ops or {}
         d.ops[fields[0]] = round(d.ops.get(fields[0], 0.0) + (num(fields[2]) or 0.0), 6)
+    return True
+
+
+def _node_row(line: Line, reader: Reader) -> bool:
+    """A 'Run Order' row: [node type] ([start]) [first] [avg ms] [%] [cdf%] [mem KB] [times called] [Name].
+    Old builds have the [start] column, newer ones not; [avg ms] is sixth from the end in both."""
+    fields = [f.strip() for f in re.split(r"\t+|\s{2,}", line.text) if f.strip()]
+    if fields and fields[0].startswith("["):
+        return True
+    if len(fields) < 8 or num(fields[-6]) is None or whole(fields[-2]) is None:
+        return False
+    d = reader.touch(line)
+    if d.get("profile_section", "regular") == "regular":
+        d.extra.setdefault("ops_by_node", []).append(
+            {"node": fields[-1], "type": fields[0], "avg_ms": num(fields[-6])})
     return True
 
 
