@@ -469,3 +469,13 @@ def test_tflite_per_node_profile(rel, n, first, last, total_ms):
     nodes = _one(rel, benchmark_model).extra["ops_by_node"]
     assert (len(nodes), nodes[0], nodes[-1]) == (n, first, last)
     assert sum(x["avg_ms"] for x in nodes) == pytest.approx(total_ms, abs=0.01)
+
+
+def test_tflite_profile_without_the_start_column():
+    # Newer builds (TF 2.15+) drop [start] from the per-node tables; the same log without it parses the same.
+    text = _log("tflite/meta-tflite_qemuriscv64_v2.8_opprofile.log")
+    newer = "\n".join("\t".join(f for i, f in enumerate(ln.split("\t")) if i != 2) if ln.count("\t") == 9 else ln
+                      for ln in text.splitlines())
+    assert "[start]" not in newer
+    old, new = _one("tflite/meta-tflite_qemuriscv64_v2.8_opprofile.log", benchmark_model), benchmark_model.parse_log(newer)[0]
+    assert new.extra["ops_by_node"] == old.extra["ops_by_node"] and new.ops_by_type == old.ops_by_type
