@@ -95,6 +95,13 @@ def test_old_result_file_has_swapped_min_max():
     assert all(r.latency_ms.min <= r.latency_ms.avg <= r.latency_ms.max for r in runs)
 
 
+def test_result_file_after_another_tool_keeps_its_settings():
+    session = _log("tflite/lp6m_mi11_tf2.4.0_int8_cpu4t.log") + _log("paddle_lite/docs_v2.9_result_txt_armv8_armv7.log")
+    runs = tools.parse_any(session)
+    assert [r.tool for r in runs] == ["benchmark_model"] + ["benchmark_bin"] * 30
+    assert (runs[1].threads, runs[1].repeats, runs[1].extra["abi"]) == (1, 30, "arm64-v8a")
+
+
 def test_old_result_row_with_right_labels_is_left_alone():
     r = benchmark_bin.parse_log("Threads=4 Warmup=10 Repeats=30\nm  min = 1.50000  max = 2.50000  average = 2.00000\n")
     assert r[0].latency_ms == Latency(avg=2.0, min=1.5, max=2.5) and r[0].notes == ()

@@ -133,6 +133,7 @@ _WARNINGS = re.compile(r"^(Open input image .* error\.|Fail to open result file:
 MARKERS = re.compile(
     r"^(?:=+\s*(?:Opt|Device|Model|Runtime|Backend|Accurancy|Perf) Info\s*=+|benchmark_bin version:|"
     rf"Time\(unit: ms\):|Memory Usage\(unit: (?:MB|kB)\):|(?:init|first)\s+=\s+{NUM}|PaddleLite Benchmark|"
+    r"Threads=\d+\s+Warmup=\d+\s+Repeats=\d+$|run benchmark armv[78]$|"
     rf"\S+\s+min = +{NUM}\s+max = +{NUM}\s+average = |-+\s*Summary information\s*-+|latency\(ms\):|"
     r"-{3,}\s*Model=\S+\s+Threads=\d+|Delete previous optimized model:|Load paddle model from|"
     r"=+ (?:Detailed|Concise) (?:Create|Dispatch|Precision) Profiler Summary|"
