@@ -329,6 +329,7 @@ def test_pasted_session_of_three_tools_in_order():
         _log("paddle_lite/docs_mi9_cepheus_android10_acf6614.log"),
     ])
     runs = tools.parse_any(session)
+    assert runs[1].backend == "spacemit"  # "using SpaceMITExecutionProvider" stays with its run
     assert [(r.tool, r.latency_ms.avg) for r in runs] == [
         ("benchmark_model", 249.684), ("onnxruntime_perf_test", 7.270205), ("benchmark_bin", 267.246),
         ("benchmark_model", 95.7883), ("benchmark_bin", 32.723)]

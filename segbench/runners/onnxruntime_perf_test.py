@@ -141,7 +141,8 @@ MARKERS = re.compile(
     r"^(?:Session creation time cost|First inference time cost|Total inference (?:time cost|requests|run time)|"
     r"Average inference time cost|Number of inferences per second|Peak working set size|Avg CPU usage|"
     r"Total CPU usage|Setting intra_op_num_threads|Runs:\d|P(?:50|90|95|99|999) Latency|Min Latency|Max Latency|"
-    r"Total time cost:|Total iterations:|Average time cost:|Run failed:|iteration:\d+,time_cost:)|"
+    r"Total time cost:|Total iterations:|Average time cost:|Run failed:|iteration:\d+,time_cost:|"
+    r"using \w+ExecutionProvider$)|"
     r"\bonnxruntime_perf_test\b"
 )
 
