@@ -109,12 +109,18 @@ def footer(infos: Sequence[RunInfo]) -> str:
         where = (f"{d.brand or ''} {d.model or ''} ({d.soc or d.cpu_model or 'unknown SoC'}, Android {d.android_version})"
                  if d.kind == "android" else f"host {d.model} ({d.cpu_model or 'unknown CPU'}, {d.cores} cores, {d.os})")
         s = info.settings
+        if s.get("source") == "parse":  # imported by `segbench parse`: say where from, not how we measured
+            where = f"imported from {len(s.get('files') or [])} log(s), {d.id}"
         versions = ", ".join(f"{k} {v}" for k, v in sorted(info.versions.items()) if v and k != "python")
         what = (f"eval on {s.get('format')} {s.get('split')} (preset {s.get('preset')}, resize {s.get('resize')})"
                 if s.get("command") == "eval" else f"warmup {s.get('warmup')}, repeats {s.get('repeats')}")
         lines.append(f"- run `{info.run_id}` ({info.status}): {where.strip()}; {what}; {versions}")
-    lines.append("- latency: the inference call only (input copies and output conversion excluded); median of the "
-                 "timed repeats; CV = std / mean.")
+    if any(i.settings.get("source") != "parse" for i in infos) or not infos:
+        lines.append("- latency: the inference call only (input copies and output conversion excluded); median of the "
+                     "timed repeats; CV = std / mean.")
+    if any(i.settings.get("source") == "parse" for i in infos):
+        lines.append("- parsed logs: the vendor tool's own figures (median only where the tool prints it; "
+                     "Paddle Lite prints avg/min/max).")
     return "\n".join(lines)
 
 

@@ -1,0 +1,240 @@
+"""`segbench parse`: read logs of the vendor tools into records, and optionally store them as a run."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:  # types only: the modules themselves are imported where used (fast CLI start)
+    from segbench.model import Measurement
+    from segbench.runners.tools import ParsedRun
+    from segbench.store import RunDir
+
+    Parsed = list[tuple[Path, bytes, list[ParsedRun]]]
+    Member = tuple[Path, bytes, ParsedRun]
+
+# A benchmark log is a few KB; a pasted session with op profiles a few MB. Anything far larger is
+# not a log (a model, a video) and would only be read to be rejected.
+MAX_BYTES = 64 * 2**20
+SUPPORTED = "Paddle Lite benchmark_bin, TFLite benchmark_model and onnxruntime_perf_test"
+
+
+@click.command("parse")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per run.")
+@click.option("--store", is_flag=True, help="Import the records into the reports store as a run.")
+@click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")
+def command(files: tuple[Path, ...], as_json: bool, store: bool, reports: str) -> int:
+    """Read benchmark_bin, benchmark_model and onnxruntime_perf_test logs (one record per run; - reads stdin).
+
+    The tool is detected for each run, so a pasted console session with several runs (of several
+    tools) gives one record each. Without --json, a table. --store makes `segbench report` show them.
+
+    Exit codes: 0 every file read (failed runs are records), 1 a file that cannot be read or holds no
+    run of these tools (nothing is stored), 2 usage.
+    """
+    import json
+
+    parsed = [(path, raw, runs) for path in files for raw, runs in [_parse_file(path)]]
+    if as_json:
+        for path, _, runs in parsed:
+            for run in runs:
+                click.echo(json.dumps({"file": str(path), **run.to_json()}, allow_nan=False))
+    else:
+        click.echo(_table([(path, run) for path, _, runs in parsed for run in runs]))
+    if store:
+        for run_dir, count in _store(parsed, reports):
+            click.echo(f"stored {count} record(s) as run {run_dir.run_id} in {run_dir.path}", err=True)
+    return 0
+
+
+def _read_text(path: Path) -> tuple[bytes, str]:
+    """The file's bytes and text; one clear ParseError for anything that is not a readable text log."""
+    from segbench.errors import ParseError
+
+    if str(path) == "-":
+        raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+    else:
+        raw = _read_file(path)
+    if len(raw) > MAX_BYTES:
+        raise ParseError(f"{path} is more than {MAX_BYTES // 2**20} MB, too big for a benchmark log",
+                         hint="is it the right file?")
+    if not raw.strip():
+        raise ParseError(f"{path} is empty")
+    text = _decode(raw)
+    sample = text[:65536]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v\x1b")
+    if "\x00" in sample or controls > len(sample) * 0.05 or sample.count("\ufffd") > len(sample) * 0.3:
+        raise ParseError(f"{path} is binary data, not a text log")
+    return raw, text
+
+
+def _read_file(path: Path) -> bytes:
+    """At most MAX_BYTES + 1 bytes (pipes such as <(adb shell ...) have no size to check first)."""
+    from segbench.errors import ParseError
+
+    if not path.exists():
+        raise ParseError(f"{path}: no such file")
+    if path.is_dir():
+        raise ParseError(f"{path} is a directory", hint="give the log files themselves")
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ParseError(f"{path} is {size / 2**20:.0f} MB, too big for a benchmark log "
+                             f"(limit {MAX_BYTES // 2**20} MB)", hint="is it the right file?")
+        with open(path, "rb") as f:
+            return f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ParseError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _decode(raw: bytes) -> str:
+    """UTF-8, or UTF-16 with a BOM (what PowerShell's `>` writes); undecodable bytes become U+FFFD."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16", errors="replace")
+    return raw.decode("utf-8-sig", errors="replace")
+
+
+def _parse_file(path: Path) -> tuple[bytes, list[ParsedRun]]:
+    from segbench.errors import ParseError
+    from segbench.runners import tools
+
+    raw, text = _read_text(path)
+    runs = tools.parse_any(text)
+    foreign = tools.foreign_tool(text)
+    if runs:
+        if foreign:  # a session that also ran ncnn or MNN: say what was left out
+            click.echo(f"segbench: warning: {path} also holds {foreign} output, which segbench does not parse",
+                       err=True)
+        return raw, runs
+    if foreign:
+        raise ParseError(f"{path}: not a log of a supported tool (looks like {foreign} output)",
+                         hint=f"segbench parses {SUPPORTED}")
+    tool = tools.detect(text)
+    if tool is not None:
+        raise ParseError(f"{path}: {tool.TOOL} output, but no benchmark run in it (no timing summary or profile)")
+    raise ParseError(f"{path}: no benchmark run found", hint=f"segbench parses {SUPPORTED} logs")
+
+
+# ---------------------------------------------------------------------------------------------
+# Table
+
+_COLUMNS = ("file", "lines", "tool", "status", "model", "threads", "power mode", "warmup", "repeats", "n",
+            "avg (ms)", "min (ms)", "max (ms)", "median (ms)", "first (ms)", "init (ms)", "device", "notes")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _table(rows: list[tuple[Path, ParsedRun]]) -> str:
+    from tabulate import tabulate
+
+    out = []
+    for path, r in rows:
+        lat = r.latency_ms
+        device = " ".join(x for x in (r.device.brand, r.device.model) if x)
+        if r.device.api_level is not None:
+            device += f" (API {r.device.api_level})"
+        notes = r.error if r.status != "ok" else "; ".join(r.notes)
+        out.append([path.name, f"{r.lines[0]}-{r.lines[1]}", r.tool, r.status, r.model_name, r.threads, r.power_mode,
+                    r.warmup, r.repeats, r.count, lat.avg, lat.min, lat.max, lat.median, r.first_ms, r.init_ms,
+                    device, notes])
+    body = [[_fmt(v) for v in row] for row in out]
+    return tabulate(body, headers=list(_COLUMNS), tablefmt="github", disable_numparse=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Store
+
+_ANDROID = re.compile(r"/data/local/tmp|\badb shell\b|^\d\d-\d\d \d\d:\d\d:\d\d\.\d+ .?/tflite|Android API Level", re.M)
+
+
+def _store(parsed: Parsed, reports: str) -> list[tuple[RunDir, int]]:
+    """One run per device the logs name (logs that name none form their own run)."""
+    groups: dict[tuple, list[Member]] = {}
+    for path, raw, runs in parsed:
+        android = bool(_ANDROID.search(raw.decode("utf-8", errors="replace")))
+        for run in runs:
+            key = (run.device.brand, run.device.model, run.device.android_version, run.device.api_level,
+                   run.device.device, android or run.device.known)
+            groups.setdefault(key, []).append((path, raw, run))
+    return [_store_group(key, members, reports) for key, members in groups.items()]
+
+
+def _store_group(key: tuple, members: list[Member], reports: str) -> tuple[RunDir, int]:
+    from segbench import __version__
+    from segbench.model import DeviceInfo, RunInfo
+    from segbench.runinfo import host_details
+    from segbench.store import Store, new_run_id, utc_now
+
+    brand, model, android_version, api_level, device_name, android = key
+    label = " ".join(x for x in (brand, model) if x) or ("android device" if android else "unknown device")
+    device = DeviceInfo(id=label, kind="android" if android else "unknown", brand=brand, model=model,
+                        device=device_name, os=f"Android {android_version}" if android_version else None,
+                        android_version=android_version, api_level=api_level)
+    log_names = _log_names([path for path, _, _ in members])
+    measurements = [_measurement(path, run, i, label, log_names[path]) for i, (path, _, run) in enumerate(members)]
+    runs = [run for _, _, run in members]
+    settings = {"source": "parse", "files": sorted({str(p) for p in log_names}),
+                "warmup": _common(r.warmup for r in runs), "repeats": _common(r.repeats for r in runs)}
+    versions = {r.tool: r.tool_version for r in runs if r.tool_version}
+    info = RunInfo(run_id=new_run_id(), started=utc_now(), harness_version=__version__, device=device,
+                   settings=settings, host=host_details(), versions=versions, cases_total=len(measurements))
+    run_dir = Store(reports).import_run(info, measurements)
+    for path, raw, _ in members:
+        run_dir.write_log(log_names[path], raw)
+    return run_dir, len(measurements)
+
+
+def _common(values: Iterable[int | None]) -> int | None:
+    distinct = {v for v in values if v is not None}
+    return distinct.pop() if len(distinct) == 1 else None
+
+
+def _log_names(paths: list[Path]) -> dict[Path, str]:
+    """A distinct, file-system-safe name for each source log inside the run's logs/ directory."""
+    names: dict[Path, str] = {}
+    for path in dict.fromkeys(paths):
+        base = re.sub(r"[^A-Za-z0-9._+-]+", "_", _stem(path)) or "log"
+        name, n = base, 1
+        while name in names.values():
+            n += 1
+            name = f"{base}-{n}"
+        names[path] = name
+    return names
+
+
+def _stem(path: Path) -> str:
+    return "stdin" if str(path) == "-" else path.stem
+
+
+def _measurement(path: Path, run: ParsedRun, index: int, device_id: str, log_name: str) -> Measurement:
+    from segbench.model import Measurement, ModelRef
+    from segbench.runners.tools import to_measurement
+
+    name = run.model_name or _stem(path)
+    model = ModelRef(name=name, path=run.model_path or "", format=_format(run))
+    case_id = re.sub(r"[^A-Za-z0-9._+-]+", "_", f"{log_name}__{index + 1}__{name}")
+    base = Measurement(run_id="", case_id=case_id, model=model, runtime=run.runtime, status=run.status,
+                       device_id=device_id, log_path=f"logs/{log_name}.log",
+                       extra={"source_file": "-" if str(path) == "-" else str(path.resolve()),
+                              "source_lines": list(run.lines)})
+    return to_measurement(run, base)
+
+
+def _format(run: ParsedRun) -> str:
+    path = (run.model_path or "").lower()
+    for suffix, fmt in ((".nb", "paddle-nb"), (".pdmodel", "paddle"), (".tflite", "tflite"), (".onnx", "onnx")):
+        if path.endswith(suffix):
+            return fmt
+    return {"onnxruntime": "onnx", "tflite": "tflite", "paddlelite": "paddle-nb"}[run.runtime]

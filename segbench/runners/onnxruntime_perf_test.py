@@ -1,0 +1,274 @@
+"""ONNX Runtime ``onnxruntime_perf_test``: command line and log parser.
+
+Formats read (docs/vendor-tools.md): the current report (``Session creation time cost: 0.17 s``,
+``First inference time cost: 109 ms``, ``Average inference time cost total: 7.27 ms`` or, older,
+``Average inference time cost: 62.29 ms``, ``Avg CPU usage: 62 %`` or ``Total CPU usage: 382 %``,
+``Peak working set size: N bytes``, the compact ``Runs:``/``Min Latency: X s`` ... ``P999`` block)
+and the oldest one (``Total time cost:``, ``Total iterations:``, ``Average time cost: X ms``,
+``Min Latency is X sec``). Percentiles are in seconds and converted to ms. With ``-v`` every
+iteration prints ``iteration:N,time_cost:S`` (seconds), read into ``samples_ms``.
+
+perf_test always does exactly one warm-up run (its "First inference"); ``case.warmup`` cannot change
+that, so records say ``warmup: 1``.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+import re
+
+from segbench.errors import UsageError
+from segbench.runners.tools import (
+    NUM,
+    SHELL_ERROR,
+    Draft,
+    EchoedCommand,
+    Line,
+    ParsedRun,
+    Reader,
+    ToolCase,
+    echoed_command,
+    freeze,
+    lines_of,
+    marker_count,
+    num,
+    taskset_prefix,
+    whole,
+)
+
+TOOL = "onnxruntime_perf_test"
+RUNTIME = "onnxruntime"
+SELF_BINDING = False
+
+PROVIDERS = ("cpu", "nnapi", "qnn", "xnnpack", "snpe", "acl", "armnn", "coreml", "webgpu")
+
+
+def build_command(tc: ToolCase) -> list[str]:
+    """argv for one run: ``-m times -r N`` (exact count), ``-x`` threads, ``-e`` provider, ``-s``
+    statistics; inputs from a test_data_set directory beside the model, else random (``-I``)."""
+    case = tc.case
+    provider = tc.backend or "cpu"
+    if provider not in PROVIDERS:
+        raise UsageError(f"onnxruntime_perf_test has no execution provider {provider!r}",
+                         hint=f"use one of {', '.join(PROVIDERS)}")
+    if case.repeats < 1:
+        raise UsageError("onnxruntime_perf_test needs at least 1 repeat (-r 0 is rejected)")
+    argv = [*taskset_prefix(tc.cpu_mask), tc.tool_path, "-m", "times", "-r", str(case.repeats),
+            "-x", str(case.threads), "-e", provider, "-s"]
+    if tc.backend_options:
+        for key, value in tc.backend_options:
+            if re.search(r"[\s|]", key + value) or not key:  # the tool splits "k|v k|v" on spaces and '|'
+                raise UsageError(f"provider option {key!r}={value!r} cannot contain spaces or '|'")
+        argv += ["-i", " ".join(f"{k}|{v}" for k, v in tc.backend_options)]
+    argv += _inputs(tc)
+    if tc.op_profiling:
+        argv += ["-p", tc.profile_prefix or posixpath.splitext(tc.model_path)[0] + "_profile"]
+    if tc.per_run_times:
+        argv.append("-v")
+    argv.append(tc.model_path)
+    if tc.result_path:
+        argv.append(tc.result_path)
+    return argv
+
+
+def _inputs(tc: ToolCase) -> list[str]:
+    out = []
+    for name, value in tc.free_dims:
+        out += ["-f", f"{name}:{value}"]
+    if tc.input_path is None:
+        return [*out, "-I"]
+    model_dir = posixpath.dirname(tc.model_path.rstrip("/"))
+    data_dir = posixpath.dirname(tc.input_path.rstrip("/"))
+    if model_dir != data_dir:
+        raise UsageError(
+            f"onnxruntime_perf_test reads test data from directories beside the model; {tc.input_path} is not in "
+            f"{model_dir or '.'}", hint=f"put it at {posixpath.join(model_dir, 'test_data_set_0')}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+_SEC = 1000.0
+# (regex, phase, key, scale to ms or None for counts)
+_FIELDS: tuple[tuple[re.Pattern[str], int, str, float | None], ...] = tuple(
+    (re.compile(p), phase, key, scale) for p, phase, key, scale in (
+        (r"^Setting intra_op_num_threads to (\d+)", 0, "threads", None),
+        (rf"^Session creation time cost:\s*({NUM})\s*s", 1, "init", _SEC),
+        (rf"^First inference time cost:\s*({NUM})\s*ms", 2, "first", 1.0),
+        (rf"^Total inference time cost:\s*({NUM})\s*s", 3, "total_s", 1.0),
+        (r"^Total inference requests:\s*(\d+)", 3, "count", None),
+        (rf"^Average inference time cost(?: total)?:\s*({NUM})\s*ms", 4, "avg", 1.0),
+        (rf"^Total inference run time:\s*({NUM})\s*s", 4, "wall_s", 1.0),
+        (rf"^Number of inferences per second:\s*({NUM})", 4, "throughput", 1.0),
+        (rf"^Avg CPU usage:\s+({NUM})\s*%", 5, "cpu", 1.0),
+        (rf"^Total CPU usage:\s*({NUM})\s*%", 5, "cpu_total", 1.0),
+        (r"^Peak working set size:\s+(\d+)\s*bytes", 5, "peak_bytes", None),
+        (rf"^Avg CPU usage:({NUM})$", 6, "cpu_compact", 1.0),
+        (r"^Peak working set size:(\d+)$", 6, "peak_compact", None),
+        (r"^Runs:(\d+)$", 6, "runs", None),
+        (rf"^Min Latency:\s*({NUM})\s*s", 7, "min", _SEC),
+        (rf"^Max Latency:\s*({NUM})\s*s", 7, "max", _SEC),
+        (rf"^P50 Latency:\s*({NUM})\s*s", 7, "median", _SEC),
+        (rf"^P90 Latency:\s*({NUM})\s*s", 7, "p90", _SEC),
+        (rf"^P95 Latency:\s*({NUM})\s*s", 7, "p95", _SEC),
+        (rf"^P99 Latency:\s*({NUM})\s*s", 7, "p99", _SEC),
+        (rf"^P999 Latency:\s*({NUM})\s*s", 7, "p999", _SEC),
+        # The oldest format (2018-2019).
+        (rf"^Total time cost:\s*({NUM})", 3, "total_s", 1.0),
+        (r"^Total iterations:\s*(\d+)", 3, "count", None),
+        (rf"^Average time cost:\s*({NUM})\s*ms", 4, "avg", 1.0),
+        (rf"^Total run time:\s*({NUM})\s*s", 4, "wall_s", 1.0),
+        (rf"^Min Latency is\s*({NUM})\s*s", 7, "min", _SEC),
+        (rf"^Max Latency is\s*({NUM})\s*s", 7, "max", _SEC),
+        (rf"^P50 Latency is\s*({NUM})\s*s", 7, "median", _SEC),
+        (rf"^P90 Latency is\s*({NUM})\s*s", 7, "p90", _SEC),
+        (rf"^P95 Latency is\s*({NUM})\s*s", 7, "p95", _SEC),
+        (rf"^P99 Latency is\s*({NUM})\s*s", 7, "p99", _SEC),
+        (rf"^P999 Latency is\s*({NUM})\s*s", 7, "p999", _SEC),
+    )
+)
+_PROVIDER = re.compile(r"^using (\w+?)(?:ExecutionProvider)?$")
+_ITERATION = re.compile(rf"^iteration:(\d+),time_cost:({NUM})$")
+_FAILURE = re.compile(
+    r"^(Run failed:.*|See 'onnxruntime_perf_test --help'\.?|.*\[ONNXRuntimeError\].*|there is no test .*|"
+    r"illegal input file name:.*|.*failed to initialize.*|Failed to .*|Error: .*|.*ORT_\w+ .*|"
+    r".*Load model from .* failed.*)$"
+)
+# Lines only this tool prints (or its command line): they tell which tool a stretch of a log is from.
+MARKERS = re.compile(
+    r"^(?:Session creation time cost|First inference time cost|Total inference (?:time cost|requests|run time)|"
+    r"Average inference time cost|Number of inferences per second|Peak working set size|Avg CPU usage|"
+    r"Total CPU usage|Setting intra_op_num_threads|Runs:\d|P(?:50|90|95|99|999) Latency|Min Latency|Max Latency|"
+    r"Total time cost:|Total iterations:|Average time cost:|Run failed:|iteration:\d+,time_cost:|"
+    r"using \w+ExecutionProvider$)|"
+    r"\bonnxruntime_perf_test\b"
+)
+
+
+def looks_like(text: str) -> bool:
+    """Whether any line of the text is one only this tool prints."""
+    return marker_count(MARKERS, text) > 0
+
+
+def parse_log(text: str) -> list[ParsedRun]:
+    """Every onnxruntime_perf_test run in the text, in order."""
+    reader = Reader(_finish)
+    for line in lines_of(text):
+        if line.text:
+            _read_line(line, reader)
+    return reader.done()
+
+
+def _read_line(line: Line, reader: Reader) -> None:
+    s = line.text
+    for pattern, phase, key, scale in _FIELDS:
+        m = pattern.match(s)
+        if m:
+            d = reader.at(phase, line)
+            value = whole(m.group(1)) if scale is None else num(m.group(1))
+            d.set(key, value if scale in (None, 1.0) or value is None else round(value * scale, 6))
+            return
+    m = _PROVIDER.match(s)
+    if m:
+        reader.at(0, line).set("backend", m.group(1).lower())
+        return
+    m = _ITERATION.match(s)
+    if m:
+        d = reader.at(2, line)
+        value = num(m.group(2))
+        if value is not None:
+            d.values.setdefault("samples", []).append(round(value * _SEC, 6))
+        return
+    cmd = echoed_command(s, TOOL)
+    if cmd is not None:
+        _command(cmd, reader.at(0, line))
+        return
+    if _FAILURE.match(s) or line.level in ("ERROR", "FATAL") or SHELL_ERROR.search(s):
+        reader.touch(line).errors.append(s[:500])
+
+
+def _command(cmd: EchoedCommand, d: Draft) -> None:
+    """An echoed command line names what the report does not: the model, -x, -r, -e, the taskset mask."""
+    args = list(cmd.args)
+    for i, arg in enumerate(args):
+        value = args[i + 1] if i + 1 < len(args) else None
+        if arg == "-x":
+            d.set("cmd_threads", whole(value))
+        elif arg == "-r":
+            d.set("cmd_repeats", whole(value))
+        elif arg == "-e" and value:
+            d.set("cmd_backend", value.lower())
+        elif re.search(r"\.(onnx|ort)$", arg) and (i == 0 or args[i - 1] not in ("-u", "-R", "-X")):
+            d.set("model_path", arg)
+    if cmd.mask:
+        d.extra["cpu_mask"] = cmd.mask
+
+
+def _finish(d: Draft) -> ParsedRun:
+    v = d.values
+    if v.get("peak_bytes") is None:
+        v["peak_bytes"] = v.get("peak_compact")
+    if v.get("peak_bytes") is not None:
+        v["mem_peak"] = round(v["peak_bytes"] / 2**20, 3)
+        d.extra["peak_working_set_bytes"] = v["peak_bytes"]
+    if v.get("cpu") is None and v.get("cpu_compact") is not None:
+        v["cpu"] = v["cpu_compact"]
+    if v.get("cpu_total") is not None:
+        d.extra["total_cpu_usage_pct"] = v["cpu_total"]
+    if v.get("count") is None:
+        v["count"] = v.get("runs")
+    v["threads"] = v.get("threads") if v.get("threads") is not None else v.get("cmd_threads")
+    v["backend"] = v.get("backend") or v.get("cmd_backend")
+    if v.get("first") is not None:
+        v["warmup"] = 1  # perf_test's single warm-up run
+    v["repeats"] = v.get("cmd_repeats") if v.get("cmd_repeats") is not None else v.get("count")
+    for key in ("p99", "p999", "throughput"):
+        if v.get(key) is not None:
+            d.extra[key + ("_ms" if key != "throughput" else "_per_s")] = v[key]
+    if v.get("total_s") is not None:
+        d.extra["total_inference_s"] = v["total_s"]
+    ok = v.get("avg") is not None and not any(e.startswith("Run failed") for e in d.errors)
+    missing = ("no result in the log: it ends before onnxruntime_perf_test's 'Average inference time cost' line "
+               "(the tool crashed, was killed, or the log is cut)")
+    return freeze(d, RUNTIME, TOOL, ok=ok, missing=missing)
+
+
+# ---------------------------------------------------------------------------------------------
+# The -p profile (Chrome trace JSON written on the device)
+
+
+def parse_profile(text: str, skip_runs: int = 1) -> dict[str, float]:
+    """Per-operator-type time (avg ms per run) from an ORT profile (``-p``; the same JSON the Python
+    API writes with ``enable_profiling``). Kernel events (cat "Node", ``args.op_name``, ``dur`` in us)
+    are assigned to the ``model_run`` that contains them; the first ``skip_runs`` runs are left out
+    (perf_test's one warm-up run is profiled too). Raises ParseError for text that is not a profile."""
+    import json
+
+    from segbench.errors import ParseError
+
+    try:
+        events = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ParseError("not an onnxruntime profile (not JSON)") from None
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        raise ParseError("not an onnxruntime profile (not a list of trace events)")
+    runs = sorted((e["ts"], e["ts"] + e["dur"]) for e in events if _is_event(e, "Session") and e.get("name") == "model_run")
+    if not runs:
+        raise ParseError("onnxruntime profile without a model_run event")
+    kept = runs[skip_runs:] if len(runs) > skip_runs else runs[-1:]
+    totals: dict[str, float] = {}
+    for e in events:
+        op = (e.get("args") or {}).get("op_name") if isinstance(e.get("args"), dict) else None
+        if _is_event(e, "Node") and isinstance(op, str) and any(a <= e["ts"] <= b for a, b in kept):
+            totals[op] = totals.get(op, 0.0) + e["dur"]
+    return {op: round(us / len(kept) / 1000.0, 6) for op, us in totals.items() if math.isfinite(us)}
+
+
+def _is_event(e: dict, cat: str) -> bool:
+    """A complete trace event of this category with finite numeric ts and dur."""
+    values = (e.get("ts"), e.get("dur"))
+    return e.get("cat") == cat and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+

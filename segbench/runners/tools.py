@@ -1,0 +1,529 @@
+"""The vendor benchmark tools: one invocation (ToolCase), one parsed run (ParsedRun), the registry.
+
+Three tools run on the phone, one module each, all with the same shape:
+
+- ``benchmark_bin`` (Paddle Lite), ``benchmark_model`` (TFLite/LiteRT), ``onnxruntime_perf_test``;
+- each module has ``TOOL`` (upstream binary name), ``RUNTIME``, ``SELF_BINDING`` (True when the tool
+  pins its own threads, so no ``taskset`` is needed), ``build_command(tc) -> argv``,
+  ``parse_log(text) -> list[ParsedRun]``, ``looks_like(text) -> bool`` and ``MARKERS`` (a regex of
+  lines only that tool prints, used to tell the tools' stretches of a mixed log apart).
+
+Everything here is pure: no I/O, no devices, no store. A log may hold several runs (a pasted
+console session), possibly of different tools: :func:`parse_any` cuts it where the tool changes
+and returns one record per run, in order. Exit codes lie (Paddle Lite exits 0 on bad flags), so a
+record's status comes from what the log says: ``ok`` when the tool printed its timing summary,
+``failed`` otherwise, with the tool's own error line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from types import ModuleType
+from typing import Any
+
+from segbench.model import PADDLE_POWER_MODE, Case, Latency, Measurement
+
+# ---------------------------------------------------------------------------------------------
+# One invocation on the device
+
+
+@dataclass(frozen=True)
+class ToolCase:
+    """One on-device invocation of a vendor tool: the case plus where everything is on the device.
+
+    - ``case``: threads, power_mode, warmup, repeats and the model (segbench.model.Case).
+    - ``tool_path``: the binary on the device, e.g. ``/data/local/tmp/segbench/bin/benchmark_model``.
+    - ``model_path``: the model on the device (``.onnx``, ``.tflite``, ``.pdmodel`` or ``.nb``).
+    - ``params_path``: Paddle ``.pdiparams`` (required with a ``.pdmodel``).
+    - ``input_path``: the input in the tool's own format (gen-input): a paddle-txt file for
+      benchmark_bin, a raw file for benchmark_model, and for onnxruntime_perf_test a
+      ``test_data_set_*`` directory that must sit next to the model (perf_test treats every
+      directory beside the model as a data set). None: Paddle Lite feeds 1.0, TFLite random data,
+      ORT random data (``-I``).
+    - ``input_shapes`` / ``input_names``: Paddle needs the shapes (``--input_shape``); TFLite resizes
+      its inputs (``--input_layer``/``--input_layer_shape``) only when both are given, for all inputs
+      in order, and needs the name of the input ``input_path`` feeds; ORT reads shapes from the model
+      and the test data (``free_dims`` sets dynamic dimensions by name), so it ignores both.
+    - ``cpu_mask``: hex ``taskset`` mask ("f0"); None runs without taskset. The device runner passes
+      None for tools with ``SELF_BINDING`` (Paddle Lite binds through ``--power_mode``); see
+      :func:`taskset_mask`.
+    - ``op_profiling``: per-operator times (TFLite ``--enable_op_profiling``; ORT ``-p`` to
+      ``profile_prefix``; Paddle Lite needs a ``--with_profile=ON`` build, its tables are parsed).
+    - ``backend``: Paddle Lite ``--backend`` (default ``arm``), TFLite delegate (``cpu``,
+      ``xnnpack``, ``gpu``, ``nnapi``, ``hexagon``; None = the tool's default), ORT execution
+      provider (``-e``, default ``cpu``).
+    - ``backend_options``: (key, value) pairs for the backend: TFLite delegate flags
+      (``nnapi_accelerator_name``...), Paddle Lite flags (``nnadapter_device_names``...), ORT ``-i``
+      provider options. Each module lists the keys it accepts.
+    - ``optimized_model_path``: Paddle Lite ``--optimized_model_file`` when converting a .pdmodel
+      (where opt writes the .nb; default: beside the model, ``<stem>.opt.nb``).
+    - ``result_path``: Paddle Lite ``--result_path`` / ORT result file (a copy of the report).
+    - ``memory_profile``: TFLite ``--report_peak_memory_footprint``, Paddle ``--enable_memory_profile``.
+    - ``per_run_times``: ORT ``-v`` (prints every iteration's time, parsed into ``samples_ms``).
+    """
+
+    case: Case
+    tool_path: str
+    model_path: str
+    params_path: str | None = None
+    input_path: str | None = None
+    input_shapes: tuple[tuple[int, ...], ...] | None = None
+    input_names: tuple[str, ...] | None = None
+    cpu_mask: str | None = None
+    op_profiling: bool = False
+    backend: str | None = None
+    backend_options: tuple[tuple[str, str], ...] = ()
+    free_dims: tuple[tuple[str, int], ...] = ()
+    optimized_model_path: str | None = None
+    result_path: str | None = None
+    profile_prefix: str | None = None
+    memory_profile: bool = False
+    per_run_times: bool = False
+
+
+def taskset_prefix(mask: str | None) -> list[str]:
+    """``["taskset", mask]`` when a mask is set (validated: hex digits only), else nothing."""
+    if mask is None:
+        return []
+    from segbench.errors import UsageError
+
+    if not re.fullmatch(r"(0x)?[0-9a-fA-F]+", mask) or int(mask, 16) == 0:
+        raise UsageError(f"CPU mask {mask!r} is not a non-zero hex mask", hint="e.g. f0 for CPUs 4-7")
+    return ["taskset", mask.lower().removeprefix("0x")]
+
+
+def taskset_mask(tool: ModuleType, mask: str | None) -> str | None:
+    """The taskset mask to use for a tool: None for tools that bind their own threads.
+
+    Paddle Lite's ``--power_mode`` calls sched_setaffinity on its worker threads, which replaces
+    whatever taskset set, so a mask would only be recorded, not applied.
+    """
+    return None if getattr(tool, "SELF_BINDING", False) else mask
+
+
+# ---------------------------------------------------------------------------------------------
+# One parsed run
+
+
+@dataclass(frozen=True)
+class LogMemory:
+    """Memory figures in MB (2^20 bytes) as the tool reports them."""
+
+    init: float | None = None
+    overall: float | None = None
+    peak: float | None = None
+
+
+@dataclass(frozen=True)
+class LogDevice:
+    """What the log says about the device (Paddle Lite prints it on Android)."""
+
+    brand: str | None = None
+    model: str | None = None
+    android_version: str | None = None
+    api_level: int | None = None
+    device: str | None = None
+
+    @property
+    def known(self) -> bool:
+        return any(v is not None for v in dataclasses.astuple(self))
+
+
+@dataclass(frozen=True)
+class ParsedRun:
+    """One run of a vendor tool, as its log tells it. Times in ms, memory in MB.
+
+    ``status`` is ``ok`` when the tool printed its timing summary, else ``failed`` with the tool's
+    own error line in ``error``. ``first_ms`` is the very first inference, ``init_ms`` model or
+    session initialisation. ``count`` is how many timed runs the figures cover (TFLite may run
+    more than asked). ``lines`` are the 1-based first and last lines of the run in the text;
+    ``notes`` say which quirks were handled; ``extra`` holds tool-specific figures.
+    """
+
+    runtime: str
+    tool: str
+    status: str
+    error: str | None = None
+    latency_ms: Latency = field(default_factory=Latency)
+    count: int | None = None
+    first_ms: float | None = None
+    init_ms: float | None = None
+    threads: int | None = None
+    power_mode: str | None = None
+    warmup: int | None = None
+    repeats: int | None = None
+    memory_mb: LogMemory = field(default_factory=LogMemory)
+    device: LogDevice = field(default_factory=LogDevice)
+    ops_by_type: dict[str, float] | None = None
+    tool_version: str | None = None
+    samples_ms: tuple[float, ...] | None = None
+    cpu_usage_pct: float | None = None
+    model_path: str | None = None
+    model_name: str | None = None
+    backend: str | None = None
+    lines: tuple[int, int] = (0, 0)
+    notes: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object `segbench parse --json` prints (null where the log does not say)."""
+        d = {
+            "runtime": self.runtime, "tool": self.tool, "tool_version": self.tool_version,
+            "status": self.status, "error": self.error,
+            "latency_ms": dataclasses.asdict(self.latency_ms), "count": self.count,
+            "first_ms": self.first_ms, "init_ms": self.init_ms, "threads": self.threads,
+            "power_mode": self.power_mode, "warmup": self.warmup, "repeats": self.repeats,
+            "memory_mb": dataclasses.asdict(self.memory_mb),
+            "device": {k: getattr(self.device, k) for k in ("brand", "model", "android_version", "api_level")},
+            "ops_by_type": dict(self.ops_by_type) if self.ops_by_type is not None else None,
+            "samples_ms": list(self.samples_ms) if self.samples_ms is not None else None,
+            "cpu_usage_pct": self.cpu_usage_pct, "model": self.model_name, "model_path": self.model_path,
+            "backend": self.backend, "lines": list(self.lines), "notes": list(self.notes), "extra": dict(self.extra),
+        }
+        return d
+
+
+def to_measurement(parsed: ParsedRun, base: Measurement) -> Measurement:
+    """Overlay a parsed run on a base record (what was asked: model, case, device, mask).
+
+    The tool's figures replace the base's; settings the base leaves open (threads, power mode,
+    warmup, repeats) are taken from the log; where the log disagrees with what was asked, the
+    asked value stays and the tool's goes to ``extra["tool_reported"]``.
+    """
+    reported = {}
+    settings: dict[str, Any] = {}
+    for key in ("threads", "power_mode", "warmup", "repeats"):
+        asked, seen = getattr(base, key), getattr(parsed, key)
+        if asked is None:
+            settings[key] = seen
+        elif seen is not None and seen != asked:
+            reported[key] = seen
+    extra = dict(base.extra)
+    extra.update({k: v for k, v in parsed.extra.items() if v is not None})
+    if reported:
+        extra["tool_reported"] = reported
+    if parsed.notes:
+        extra["parse_notes"] = list(parsed.notes)
+    if parsed.cpu_usage_pct is not None:
+        extra["cpu_usage_pct"] = parsed.cpu_usage_pct
+    if parsed.backend is not None:
+        extra["backend"] = parsed.backend
+    memory = dataclasses.asdict(parsed.memory_mb)
+    if base.cpu_mask is None and parsed.extra.get("cpu_mask"):  # a taskset mask seen in the echoed command
+        settings["cpu_mask"] = parsed.extra["cpu_mask"]
+    return replace(
+        base, **settings, status=parsed.status, error=parsed.error, tool=parsed.tool,
+        tool_version=parsed.tool_version or base.tool_version, latency_ms=parsed.latency_ms, count=parsed.count,
+        first_ms=parsed.first_ms, init_ms=parsed.init_ms,
+        memory_mb=memory if any(v is not None for v in memory.values()) else base.memory_mb,
+        ops_by_type=parsed.ops_by_type if parsed.ops_by_type is not None else base.ops_by_type,
+        samples_ms=parsed.samples_ms if parsed.samples_ms is not None else base.samples_ms, extra=extra,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared log reading
+
+NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+
+# Android logcat: "07-08 15:33:55.768 I/tflite  ( 5395): ...", threadtime "07-08 15:33:55.768  5395  5395 I tflite  : ...",
+# and the bare "I/tflite  ( 5395): ..." form.
+_LOGCAT = re.compile(
+    r"^(?:\d\d-\d\d\s+\d\d:\d\d:\d\d\.\d+\s+)?"
+    r"(?:\d+\s+\d+\s+[VDIWEFA]\s+[^:]*?\s*:\s?|[VDIWEFA]/[^(:]*?\s*\(\s*\d+\)\s*:\s?)"
+)
+# Paddle Lite's own logging "[I 10/13 11: 1:19. 51 .../program.h:216 ~RuntimeProgram]" and glog "I0708 15:33:55.768 12 f.cc:3]".
+_GLOG = re.compile(r"^(?:\[[IWEF]\s+\d+/\s*\d+\s+[\d: .]+\s+\S+:\d+(?:\s+[^\]]*)?\]|[IWEF]\d{4}\s+[\d:.]+\s+\d+\s+\S+:\d+\])\s?")
+_LEVEL = re.compile(r"^(INFO|WARN|WARNING|ERROR|VERBOSE|FATAL|DEBUG):\s?")
+
+# What a shell prints when the tool dies or cannot start: an error for every tool.
+SHELL_ERROR = re.compile(
+    r"(Segmentation fault|Aborted|Killed|Illegal instruction|Bus error|CANNOT LINK EXECUTABLE|"
+    r"Permission denied|: not found|: inaccessible or not found|No such file or directory|"
+    r"terminate called|libc\+\+abi: terminating|Fatal signal \d+)"
+)
+
+
+@dataclass(frozen=True)
+class Line:
+    """A log line with its prefixes (logcat, glog, ``INFO:``) removed; ``level`` keeps the level word."""
+
+    no: int
+    text: str
+    level: str | None
+    raw: str
+
+
+def lines_of(text: str) -> list[Line]:
+    """Every line, 1-based, stripped of logcat/glog/level prefixes and surrounding whitespace."""
+    out = []
+    for no, raw in enumerate(text.splitlines(), 1):
+        s = raw.replace("\x00", "").strip()
+        s = _LOGCAT.sub("", s, count=1)
+        s = _GLOG.sub("", s, count=1)
+        level = None
+        m = _LEVEL.match(s)
+        if m:
+            level, s = m.group(1), s[m.end():]
+        out.append(Line(no, s.strip(), level, raw))
+    return out
+
+
+def num(text: str | None) -> float | None:
+    """A finite float, or None (a mangled number must never become inf/nan in a record)."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except (ValueError, OverflowError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def whole(text: str | None) -> int | None:
+    """A non-negative int of sane size, or None."""
+    value = num(text)
+    if value is None or value < 0 or value != int(value) or value > 1e12:
+        return None
+    return int(value)
+
+
+def power_name(paddle_number: int | None) -> str | None:
+    """Paddle Lite's --power_mode number -> the segbench name (0 -> 'high')."""
+    for name, n in PADDLE_POWER_MODE.items():
+        if n == paddle_number:
+            return name
+    return None
+
+
+@dataclass(frozen=True)
+class EchoedCommand:
+    """A tool's command line echoed in a log (a shell prompt, a CI script): its taskset mask and arguments."""
+
+    mask: str | None
+    args: tuple[str, ...]
+
+
+def echoed_command(text: str, tool: str) -> EchoedCommand | None:
+    """The arguments after ``tool`` when a line runs it (``$ adb shell taskset f0 /d/benchmark_model --graph=..``)."""
+    import shlex
+
+    m = re.search(rf"(?:^|[\s/>$#])(?:taskset\s+(?:0x)?([0-9a-fA-F]+)\s+)?\S*\b{re.escape(tool)}(?:\s+(.*))?$", text)
+    if not m or re.search(rf"{re.escape(tool)}\s*(?:version|:)", text):
+        return None
+    rest = (m.group(2) or "").strip()
+    args: tuple[str, ...] = tuple(rest.split())
+    for candidate in (rest, rest.rstrip("'\"")):  # `adb shell "... tool args"` leaves one quote at the end
+        try:
+            args = tuple(shlex.split(candidate))
+            break
+        except ValueError:
+            continue
+    return EchoedCommand(m.group(1).lower() if m.group(1) else None, args)
+
+
+def marker_count(markers: re.Pattern[str], text: str) -> int:
+    """How many lines of the text match a tool's marker pattern."""
+    return sum(1 for ln in lines_of(text) if ln.text and markers.search(ln.text))
+
+
+class Draft:
+    """A run being read. ``phase`` only grows within a run: a line from an earlier phase starts a new run."""
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.end = start
+        self.phase = -1
+        self.values: dict[str, Any] = {}
+        self.errors: list[str] = []
+        self.notes: list[str] = []
+        self.extra: dict[str, Any] = {}
+        self.ops: dict[str, float] | None = None
+        self.seen = False
+
+    def set(self, key: str, value: Any) -> None:
+        if value is not None:
+            self.values[key] = value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    @property
+    def empty(self) -> bool:
+        return not self.seen
+
+
+class Reader:
+    """Cuts a tool's lines into runs by phase order and freezes each with ``finish``."""
+
+    def __init__(self, finish: Callable[[Draft], ParsedRun]) -> None:
+        self.finish = finish
+        self.runs: list[ParsedRun] = []
+        self.draft = Draft(1)
+
+    def at(self, phase: int, line: Line) -> Draft:
+        """The run a line of this phase belongs to (a new one if the phase goes backwards)."""
+        if phase < self.draft.phase and not self.draft.empty:
+            self.flush()
+            self.draft = Draft(line.no)
+        self._enter(line)
+        self.draft.phase = max(self.draft.phase, phase)
+        return self.draft
+
+    def touch(self, line: Line) -> Draft:
+        """A line that belongs to whatever run is open (tables, notes)."""
+        self._enter(line)
+        return self.draft
+
+    def _enter(self, line: Line) -> None:
+        if not self.draft.seen:
+            self.draft.start, self.draft.seen = line.no, True
+        self.draft.end = line.no
+
+    def flush(self) -> None:
+        if not self.draft.empty:
+            self.runs.append(self.finish(self.draft))
+        self.draft = Draft(self.draft.end + 1)
+
+    def done(self) -> list[ParsedRun]:
+        self.flush()
+        return self.runs
+
+
+def latency_of(values: dict[str, Any]) -> Latency:
+    return Latency(**{k: values.get(k) for k in ("avg", "min", "max", "std", "median", "p90", "p95")})
+
+
+def freeze(draft: Draft, runtime: str, tool: str, *, ok: bool, missing: str) -> ParsedRun:
+    """Build the ParsedRun; a run without its result is failed with the tool's error (or ``missing``)."""
+    v = draft.values
+    if ok:
+        error = None
+        for e in draft.errors:
+            draft.note(f"tool said: {e}")
+    else:
+        # The first few distinct error lines: the cause is near the top, a usage dump is not worth keeping.
+        error = "; ".join(list(dict.fromkeys(draft.errors))[:3]) if draft.errors else missing
+    mem = LogMemory(v.get("mem_init"), v.get("mem_overall"), v.get("mem_peak"))
+    dev = LogDevice(v.get("brand"), v.get("device_model"), v.get("android_version"), v.get("api_level"),
+                    v.get("device_name"))
+    samples = v.get("samples")
+    return ParsedRun(
+        runtime=runtime, tool=tool, status="ok" if ok else "failed", error=error, latency_ms=latency_of(v),
+        count=v.get("count"), first_ms=v.get("first"), init_ms=v.get("init"), threads=v.get("threads"),
+        power_mode=v.get("power_mode"), warmup=v.get("warmup"), repeats=v.get("repeats"), memory_mb=mem,
+        device=dev, ops_by_type=dict(draft.ops) if draft.ops else None, tool_version=v.get("version"),
+        samples_ms=tuple(samples) if samples else None, cpu_usage_pct=v.get("cpu"),
+        model_path=v.get("model_path"), model_name=v.get("model_name") or model_name(v.get("model_path")),
+        backend=v.get("backend"), lines=(draft.start, draft.end), notes=tuple(draft.notes), extra=dict(draft.extra),
+    )
+
+
+_GENERIC_MODEL_FILES = {"opt", "model", "inference", "__model__", "saved_model", "model_opt"}
+
+
+def model_name(path: str | None) -> str | None:
+    """A readable model name from a path: the file stem, or its directory for generic names (opt.nb)."""
+    if not path:
+        return None
+    parts = [p for p in re.split(r"[\\/]", path.strip()) if p]
+    if not parts:
+        return None
+    stem = re.sub(r"\.(nb|pdmodel|tflite|onnx|ort|pb)$", "", parts[-1])
+    if (stem in _GENERIC_MODEL_FILES or not stem) and len(parts) > 1:
+        return parts[-2]
+    return stem or None
+
+
+# ---------------------------------------------------------------------------------------------
+# Tools segbench recognises but does not parse
+
+FOREIGN: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("ncnn benchncnn", re.compile(
+        r"^\s*(loop_count = \d+|num_threads = \d+|powersave = \d+|gpu_device = -?\d+|cooling_down = \d+)\s*$|"
+        r"^\s*\S+\s+min =\s*[\d.]+\s+max =\s*[\d.]+\s+avg =\s*[\d.]+\s*$|benchncnn", re.M)),
+    ("MNN benchmark.out", re.compile(
+        r"^MNN benchmark\s*$|Benchmarking\.\.\. loop = |^\[ - \] \S+\s+max =\s*[\d.]+\s*ms|benchmark\.out", re.M)),
+)
+
+
+def foreign_tool(text: str) -> str | None:
+    """The name of a benchmark tool segbench recognises but does not parse (ncnn, MNN), if the text is one."""
+    best, hits = None, 0
+    for name, pattern in FOREIGN:
+        n = len(pattern.findall(text[:1_000_000]))
+        if n > hits:
+            best, hits = name, n
+    return best
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry
+
+from segbench.runners import benchmark_bin, benchmark_model, onnxruntime_perf_test  # noqa: E402
+
+TOOLS: tuple[ModuleType, ...] = (benchmark_bin, benchmark_model, onnxruntime_perf_test)
+
+
+def tool_for_runtime(runtime: str) -> ModuleType:
+    """The tool module that runs a runtime on a phone ("paddlelite" -> benchmark_bin)."""
+    for tool in TOOLS:
+        if tool.RUNTIME == runtime:
+            return tool
+    from segbench.errors import UsageError
+
+    raise UsageError(f"no on-device tool for runtime {runtime!r}",
+                     hint=f"use one of {', '.join(t.RUNTIME for t in TOOLS)}")
+
+
+def detect(text: str) -> ModuleType | None:
+    """The tool whose output this is (the one with the most marker lines), or None."""
+    texts = [ln.text for ln in lines_of(text) if ln.text]
+    scores = [(sum(1 for s in texts if tool.MARKERS.search(s)), i) for i, tool in enumerate(TOOLS)]
+    best, i = max(scores)
+    return TOOLS[i] if best > 0 else None
+
+
+def _chunks(text: str) -> Iterator[tuple[ModuleType, int, str]]:
+    """Consecutive stretches of lines by tool: (tool, first line index, text). A stretch ends
+    where another tool's marker line begins; untagged lines stay with the tool before them."""
+    raw = text.splitlines()
+    tags = [next((t for t in TOOLS if t.MARKERS.search(ln.text)), None) if ln.text else None
+            for ln in lines_of(text)]
+    current, start = None, 0
+    for i, tag in enumerate(tags):
+        if tag is not None and tag is not current:
+            if current is not None:
+                yield current, start, "\n".join(raw[start:i])
+                start = i
+            current = tag
+    if current is not None:
+        yield current, start, "\n".join(raw[start:])
+
+
+def parse_any(text: str) -> list[ParsedRun]:
+    """Every run of every supported tool in the text, in order (line numbers refer to the whole text)."""
+    out: list[ParsedRun] = []
+    for tool, offset, chunk in _chunks(text):
+        for run in tool.parse_log(chunk):
+            out.append(replace(run, lines=(run.lines[0] + offset, run.lines[1] + offset)))
+    return out
+
+
+def parse_case_log(tool: ModuleType, text: str) -> ParsedRun:
+    """The one run a single invocation produced: the last run in its log, or a failed record
+    naming the log's last line when the tool printed nothing it recognises (a crash, garbage)."""
+    runs = tool.parse_log(text)
+    if runs:
+        return runs[-1]
+    last = next((ln.text for ln in reversed(lines_of(text)) if ln.text), None)
+    error = f"no {tool.TOOL} output in the log" + (f" (last line: {last[:200]})" if last else " (it is empty)")
+    return ParsedRun(runtime=tool.RUNTIME, tool=tool.TOOL, status="failed", error=error)
