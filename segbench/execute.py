@@ -28,8 +28,13 @@ class Backend(Protocol):
     """Runs one case somewhere and reports what it saw (never raises for a failed case)."""
 
     device: DeviceInfo
+    workdir: Path  # where the backend may keep files of this run (prepared inputs)
 
     def measure(self, case: Case, run_id: str) -> tuple[Measurement, bytes]: ...
+
+    def summary(self) -> str | None:
+        """One line for the end of the run (e.g. what was pushed), or None."""
+        ...
 
 
 @dataclass
@@ -122,7 +127,11 @@ class InProcessBackend:
 
     def __init__(self, device: DeviceInfo | None = None) -> None:
         self.device = device or host.host_info()
+        self.workdir = Path(".")
         self._inputs: dict[tuple[str, str | None, str | None], list[np.ndarray]] = {}
+
+    def summary(self) -> str | None:
+        return None
 
     def measure(self, case: Case, run_id: str) -> tuple[Measurement, bytes]:
         cpus = power.cpus_for_mode(case.power_mode, self.device.cpu_max_khz, host.available_cpus())

@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass
 from segbench.errors import UsageError
 from segbench.model import RUNTIME_FOR_FORMAT, Case, ModelRef
 
-SUITE_KEYS = {"models", "threads", "power_modes", "warmup", "repeats", "input", "input_preset", "runtime", "device", "include", "exclude"}
+SUITE_KEYS = {"models", "threads", "power_modes", "warmup", "repeats", "input", "input_preset", "runtime", "device",
+              "include", "exclude", "timeout", "cooldown"}
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class SweepSettings:
     device: str | None = None
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    # On a device: seconds before a case's tool is killed, and the wait before each case (ondevice.parse_cooldown).
+    timeout: float = 600.0
+    cooldown: str = "none"
 
     def to_dict(self) -> dict:
         d = asdict(self)

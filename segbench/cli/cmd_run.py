@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from segbench.errors import EXIT_CASES_FAILED, EXIT_INTERRUPTED, EXIT_OK
@@ -22,33 +24,47 @@ from segbench.model import RUNTIMES
 @click.option("--preset", "input_preset", metavar="NAME",
               help="Normalisation of an image --input: paddleseg, imagenet, tf, raw, unit (docs/gen-input.md; "
                    "default: paddleseg for float inputs, raw for integer).")
+@click.option("--device", metavar="SERIAL",
+              help="Run on this Android phone over ADB (or ANDROID_SERIAL; 'auto' = the only attached one). "
+                   "Default: this machine.")
+@click.option("--adb-server", metavar="HOST:PORT", help="adb server (default: ANDROID_ADB_SERVER_PORT or 5037).")
+@click.option("--assets", default="device_assets", show_default=True, metavar="DIR",
+              help="Vendor tools for the phone: DIR/manifest.toml and DIR/<abi>/<tool> (device_assets/README.md).")
+@click.option("--timeout", type=click.FloatRange(min=1), metavar="S",
+              help="On a device: seconds before a case's tool is killed and the case marked timeout [default: 600].")
+@click.option("--cooldown", metavar="none|Ns|NC",
+              help="On a device, before each case: none, a pause (30s), or wait until the CPU zones are below "
+                   "a temperature (45C) [default: none].")
 @click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")
 @click.option("--suite", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Settings from a suite TOML (bench/*.toml); options given on the command line win.")
 @click.option("--resume", metavar="RUN_ID", help="Finish an interrupted run: only its missing cases run.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 def command(models: str | None, runtime: str | None, threads: str, power_mode: str, warmup: int, repeats: int,
-            input_path: str | None, input_preset: str | None, reports: str, suite: str | None, resume: str | None, quiet: bool) -> int:
+            input_path: str | None, input_preset: str | None, device: str | None, adb_server: str | None, assets: str,
+            timeout: float | None, cooldown: str | None, reports: str, suite: str | None, resume: str | None,
+            quiet: bool) -> int:
     """Benchmark models: warmup, then timed repeats, per thread count and power mode.
 
     Without --device, models run in this process on this machine (ONNX with onnxruntime,
-    TFLite with ai-edge-litert, Paddle with paddlelite where installed). Every case's record is
-    saved as soon as it finishes; Ctrl-C keeps them (exit 130) and --resume RUN_ID finishes the run.
+    TFLite with ai-edge-litert, Paddle with paddlelite where installed). With --device, each model
+    runs on the phone with its vendor tool (onnxruntime_perf_test, benchmark_model, benchmark_bin).
+    Every case's record is saved as soon as it finishes; Ctrl-C keeps them (exit 130) and
+    --resume RUN_ID finishes the run.
     """
-    from dataclasses import replace
     from pathlib import Path
 
-    from segbench import __version__, power
+    from segbench import power
     from segbench.errors import UsageError
-    from segbench.execute import InProcessBackend, Progress, execute
+    from segbench.execute import InProcessBackend
     from segbench.models import find_models
-    from segbench.report.tables import render_summary
-    from segbench.runinfo import collect_versions, git_sha, host_details
-    from segbench.store import Store, new_run_id, utc_now
+    from segbench.ondevice import parse_cooldown
+    from segbench.store import Store
     from segbench.sweep import SweepSettings, plan
 
     store = Store(reports)
     echo = lambda msg: click.echo(msg, err=True)  # noqa: E731
+    run = None
     if resume:
         run = store.run(resume)
         info = run.info()
@@ -57,12 +73,14 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
         given = _from_suite(suite) if suite else {}
         ctx = click.get_current_context()
         cli_values = {"models": models, "threads": threads, "power_modes": power_mode, "warmup": warmup,
-                      "repeats": repeats, "input": input_path, "input_preset": input_preset, "runtime": runtime}
+                      "repeats": repeats, "input": input_path, "input_preset": input_preset, "runtime": runtime,
+                      "device": device, "timeout": timeout, "cooldown": cooldown}
         params = {"power_modes": "power_mode", "input": "input_path"}
         for key, value in cli_values.items():
             source = ctx.get_parameter_source(params.get(key, key))
             if key not in given or source == click.core.ParameterSource.COMMANDLINE:
-                given[key] = value
+                if value is not None or key not in given:
+                    given[key] = value
         if not given.get("models"):
             raise UsageError("missing --models DIR", hint="e.g. segbench run --models models_dir")
         threads_text = ",".join(map(str, given["threads"])) if isinstance(given["threads"], list) else given["threads"]
@@ -75,6 +93,8 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             input=str(Path(given["input"]).resolve()) if given.get("input") else None,
             input_preset=given.get("input_preset"), runtime=given.get("runtime"),
             include=tuple(given.get("include", ())), exclude=tuple(given.get("exclude", ())),
+            device=given.get("device") or None, timeout=float(given.get("timeout") or 600.0),
+            cooldown=str(given.get("cooldown") or "none"),
         )
         from segbench.inputs import PRESETS
 
@@ -82,20 +102,56 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             raise UsageError(f"unknown --preset {settings.input_preset!r}", hint=f"use one of {', '.join(PRESETS)}")
         if settings.input and not Path(settings.input).is_file():
             raise UsageError(f"--input {input_path}: no such file")
+    parse_cooldown(settings.cooldown)  # a bad value is a usage error before anything runs
     found = find_models(settings.models)
     cases = plan([f.ref for f in found], settings)
     if not cases:
         raise UsageError(f"no {settings.runtime} models in {settings.models}")
-    backend = InProcessBackend()
-    if not resume:
-        from segbench.model import RunInfo
+    with contextlib.ExitStack() as stack:
+        if settings.device:
+            backend = stack.enter_context(_device_backend(settings, cases, adb_server, Path(assets), echo))
+        else:
+            backend = InProcessBackend()
+        return _execute(store, run, settings, cases, found, backend, reports, quiet, echo)
 
+
+@contextlib.contextmanager
+def _device_backend(settings, cases, adb_server: str | None, assets, echo):
+    """The phone, locked for this run, with the vendor tool each case's runtime needs."""
+    from segbench.assets import find_tool
+    from segbench.devices import adb
+    from segbench.ondevice import DeviceBackend, parse_cooldown
+
+    client = adb.client(adb_server)
+    serial = adb.choose(client, None if settings.device == "auto" else settings.device)
+    phone = adb.AdbDevice(client, serial)
+    with adb.device_lock(serial):
+        info = phone.info()
+        tools = {rt: find_tool(assets, info.abi, rt) for rt in sorted({c.runtime for c in cases})}
+        for tool in tools.values():
+            echo(f"{tool.runtime}: {tool.binary} ({tool.version or 'version unknown'}, sha256 {tool.sha256[:12]})")
+        yield DeviceBackend(phone, info, tools, timeout_s=settings.timeout, cooldown=parse_cooldown(settings.cooldown),
+                            reconnect=lambda: adb.wait_online(client, serial, 90))
+
+
+def _execute(store, run, settings, cases, found, backend, reports: str, quiet: bool, echo) -> int:
+    from dataclasses import replace
+
+    from segbench import __version__
+    from segbench.execute import Progress, execute
+    from segbench.model import RunInfo
+    from segbench.report.tables import render_summary
+    from segbench.runinfo import collect_versions, git_sha, host_details
+    from segbench.store import new_run_id, utc_now
+
+    if run is None:
         info = RunInfo(
             run_id=new_run_id(), started=utc_now(), harness_version=__version__, device=backend.device,
-            settings=settings.to_dict(), host=host_details(), versions=collect_versions(), git_sha=git_sha(),
-            cases_total=len(cases),
+            settings=replace(settings, device=backend.device.id if settings.device else None).to_dict(),
+            host=host_details(), versions=collect_versions(), git_sha=git_sha(), cases_total=len(cases),
         )
         run = store.create_run(info)
+    backend.workdir = run.path / "inputs"
     echo(f"run {run.run_id}: {len(cases)} cases on {backend.device.id} ({backend.device.cpu_model or 'unknown CPU'}); "
          f"results in {run.path}")
     for f in found:
@@ -107,6 +163,8 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
     run.write_info(replace(run.info(), status=status, finished=utc_now(), cases_total=len(cases)))
     measurements = run.measurements()
     click.echo(render_summary(measurements, run.info()))
+    if backend.summary():
+        echo(backend.summary())
     if outcome.interrupted:
         echo(f"segbench: interrupted: {len(measurements)} of {len(cases)} cases saved in {run.path}; "
              f"finish with: segbench run --resume {run.run_id} --reports {reports}")

@@ -126,6 +126,28 @@ def choose(adb, serial: str | None = None) -> str:
                       hint="choose one with --device SERIAL or ANDROID_SERIAL")
 
 
+def wait_online(adb, serial: str, timeout: float) -> bool:
+    """Wait until ``serial`` is back in the 'device' state; True when it came back in time.
+
+    A phone over TCP (serial HOST:PORT) that the server has dropped is reconnected with `adb connect`
+    (the server gives up on a lost TCP transport after about a minute).
+    """
+    from adbutils import AdbError
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            states = {d.serial: d.state for d in adb.list()}
+            if states.get(serial) == "device":
+                return True
+            if serial not in states and ":" in serial:
+                adb.connect(serial, timeout=5)
+        except (AdbError, OSError):
+            pass
+        time.sleep(1.0)
+    return False
+
+
 def _parse_getprop(text: str) -> dict[str, str]:
     props = {}
     for line in text.splitlines():

@@ -1,0 +1,108 @@
+"""The device backend's pure parts: cooldown settings, throttling, error lines, vendor tool assets."""
+
+from pathlib import Path
+
+import pytest
+
+from segbench.assets import find_tool, read_manifest
+from segbench.errors import SegbenchError, UsageError
+from segbench.ondevice import Cooldown, PushStats, _last_line, _throttled, cpu_zones, parse_cooldown
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("none", Cooldown()), ("30s", Cooldown("pause", 30.0)), ("2.5s", Cooldown("pause", 2.5)),
+    ("45C", Cooldown("below", 45.0)), ("45c", Cooldown("below", 45.0)),
+])
+def test_cooldown_forms(text, expected):
+    assert parse_cooldown(text) == expected
+
+
+@pytest.mark.parametrize("text", ["hot", "45", "-3s", "5C", "500C", "30 minutes"])
+def test_bad_cooldowns_are_usage_errors(text):
+    with pytest.raises(UsageError):
+        parse_cooldown(text)
+
+
+def test_cpu_zones_prefer_cpu_sensors():
+    temps = {"cpu-0-0-usr": 41.0, "cpu-1-2-usr": 47.5, "battery": 30.0, "quiet_therm": 35.0}
+    assert cpu_zones(temps) == {"cpu-0-0-usr": 41.0, "cpu-1-2-usr": 47.5}
+    assert cpu_zones({"battery": 30.0}) == {"battery": 30.0}
+
+
+def test_throttled_looks_only_at_bound_cpus():
+    before = {"cpu0": 1785600, "cpu4": 2419200, "cpu7": 2841600}
+    after = {"cpu0": 300000, "cpu4": 2419200, "cpu7": 1996800}
+    assert _throttled(before, after, [4, 5, 6, 7]) is True
+    assert _throttled(before, after, [4, 5, 6]) is False
+    assert _throttled(before, {**after, "cpu7": 2600000}, [7]) is False  # within 10%
+    assert _throttled({}, after, [7]) is None
+
+
+def test_last_line_is_the_tools_error():
+    log = b"STARTING!\nLoaded model x\nERROR: Failed to allocate tensors!\nBenchmarking failed.\n"
+    assert _last_line(log, 1) == "Benchmarking failed. (exit status 1)"
+    assert _last_line(b"garbage \x00\xff\nmore garbage\n", 0) == "more garbage (exit status 0)"
+    assert _last_line(b"", None) == "the tool printed nothing (no exit status)"
+
+
+def test_push_stats_summary():
+    s = PushStats()
+    s.add(True, 2_000_000)
+    s.add(False, 500_000)
+    s.add(False, 500_000)
+    assert s.describe() == "pushed 1 file(s), 2.0 MB; 2 file(s), 1.0 MB already on the device"
+
+
+def _assets(tmp_path: Path, sha: str = "") -> Path:
+    (tmp_path / "manifest.toml").write_text(
+        '[[tool]]\nruntime = "onnxruntime"\nbinary = "onnxruntime_perf_test"\nversion = "1.23.2"\n'
+        'libraries = ["libonnxruntime.so"]\nsource = "build with ./build.sh --android"\n'
+        f'sha256 = {{ "arm64-v8a" = "{sha}" }}\n'
+    )
+    return tmp_path
+
+
+def test_tool_found_with_its_libraries(tmp_path):
+    assets = _assets(tmp_path)
+    (assets / "arm64-v8a").mkdir()
+    (assets / "arm64-v8a" / "onnxruntime_perf_test").write_bytes(b"\x7fELF tool")
+    (assets / "arm64-v8a" / "libonnxruntime.so").write_bytes(b"\x7fELF lib")
+    tool = find_tool(assets, "arm64-v8a", "onnxruntime")
+    assert tool.binary.name == "onnxruntime_perf_test" and [f.name for f in tool.files] == [
+        "onnxruntime_perf_test", "libonnxruntime.so"]
+    assert tool.version == "1.23.2" and len(tool.sha256) == 64
+    assert read_manifest(assets)["onnxruntime"].libraries == ("libonnxruntime.so",)
+
+
+def test_missing_tool_says_where_to_put_it_and_get_it(tmp_path):
+    assets = _assets(tmp_path)
+    with pytest.raises(SegbenchError) as err:
+        find_tool(assets, "arm64-v8a", "onnxruntime")
+    text = str(err.value)
+    assert "arm64-v8a/onnxruntime_perf_test" in text and "build with ./build.sh --android" in text
+    with pytest.raises(SegbenchError, match="no tool for tflite"):
+        find_tool(assets, "arm64-v8a", "tflite")
+    (assets / "arm64-v8a").mkdir()
+    (assets / "arm64-v8a" / "onnxruntime_perf_test").write_bytes(b"tool")
+    with pytest.raises(SegbenchError, match="needs libonnxruntime.so"):
+        find_tool(assets, "arm64-v8a", "onnxruntime")
+
+
+def test_a_binary_other_than_the_vetted_one_is_refused(tmp_path):
+    assets = _assets(tmp_path, sha="ab" * 32)
+    (assets / "arm64-v8a").mkdir()
+    for name in ("onnxruntime_perf_test", "libonnxruntime.so"):
+        (assets / "arm64-v8a" / name).write_bytes(b"x")
+    with pytest.raises(SegbenchError, match="not the binary the manifest vetted"):
+        find_tool(assets, "arm64-v8a", "onnxruntime")
+
+
+def test_manifest_errors(tmp_path):
+    with pytest.raises(UsageError):
+        read_manifest(tmp_path)
+    (tmp_path / "manifest.toml").write_text("[[tool]\n")
+    with pytest.raises(SegbenchError, match="cannot read"):
+        read_manifest(tmp_path)
+    (tmp_path / "manifest.toml").write_text('[[tool]]\nruntime = "tflite"\n')
+    with pytest.raises(SegbenchError, match="incomplete"):
+        read_manifest(tmp_path)
