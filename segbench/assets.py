@@ -8,7 +8,7 @@ themselves are dropped in by users and never committed. See device_assets/README
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from segbench.errors import SegbenchError, UsageError
@@ -23,14 +23,20 @@ MANIFEST = "manifest.toml"
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """One manifest entry."""
+    """One manifest entry: a tool for one ABI."""
 
     runtime: str
     binary: str
+    abi: str
     version: str | None = None
     source: str | None = None
-    libraries: tuple[str, ...] = ()
-    sha256: dict[str, str] = field(default_factory=dict)  # abi -> sha256 of the vetted binary
+    get: str | None = None
+    libs: tuple[str, ...] = ()
+    sha256: str | None = None  # the vetted binary; None: not pinned, any file of that name is used
+
+    def where_to_get(self) -> str:
+        first = (self.get or "").strip().splitlines()
+        return "; ".join(x for x in (first[0] if first else None, self.source) if x) or "see device_assets/README.md"
 
 
 @dataclass(frozen=True)
@@ -44,8 +50,8 @@ class Tool:
     sha256: str
 
 
-def read_manifest(assets: Path) -> dict[str, ToolSpec]:
-    """runtime -> ToolSpec from ``assets/manifest.toml``."""
+def read_manifest(assets: Path) -> dict[tuple[str, str], ToolSpec]:
+    """(runtime, abi) -> ToolSpec from ``assets/manifest.toml``."""
     path = assets / MANIFEST
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -53,17 +59,17 @@ def read_manifest(assets: Path) -> dict[str, ToolSpec]:
         raise UsageError(f"{path}: no such file", hint="--assets must be a device_assets directory (see device_assets/README.md)") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SegbenchError(f"cannot read {path}: {exc}") from None
-    specs: dict[str, ToolSpec] = {}
+    specs: dict[tuple[str, str], ToolSpec] = {}
     for i, entry in enumerate(data.get("tool", [])):
         try:
             spec = ToolSpec(
-                runtime=str(entry["runtime"]), binary=str(entry["binary"]), version=entry.get("version") or None,
-                source=entry.get("source"), libraries=tuple(entry.get("libraries", ())),
-                sha256={str(k): str(v) for k, v in (entry.get("sha256") or {}).items() if v},
+                runtime=str(entry["runtime"]), binary=str(entry["binary"]), abi=str(entry["abi"]),
+                version=entry.get("version") or None, source=entry.get("source") or None, get=entry.get("get") or None,
+                libs=tuple(str(x) for x in entry.get("libs", ())), sha256=entry.get("sha256") or None,
             )
         except (KeyError, TypeError, AttributeError) as exc:
-            raise SegbenchError(f"{path}: [[tool]] entry {i + 1} is incomplete ({exc})") from None
-        specs[spec.runtime] = spec
+            raise SegbenchError(f"{path}: [[tool]] entry {i + 1} is incomplete (missing {exc})") from None
+        specs[(spec.runtime, spec.abi)] = spec
     return specs
 
 
@@ -71,27 +77,24 @@ def find_tool(assets: Path, abi: str | None, runtime: str) -> Tool:
     """The tool for ``runtime`` on a phone of ``abi``; a clear error says where to get a missing one."""
     from segbench.models import sha256_file
 
-    specs = read_manifest(assets)
-    spec = specs.get(runtime)
-    if spec is None:
-        raise SegbenchError(f"{assets / MANIFEST} names no tool for {runtime}")
     if not abi:
         raise SegbenchError("the device did not report its ABI (ro.product.cpu.abi)")
+    spec = read_manifest(assets).get((runtime, abi))
+    if spec is None:
+        raise SegbenchError(f"{assets / MANIFEST} names no {runtime} tool for {abi}",
+                            hint="add a [[tool]] entry (device_assets/README.md)")
     binary = assets / abi / spec.binary
     if not binary.is_file():
-        raise SegbenchError(
-            f"{spec.binary} for {abi} is missing: put it at {binary}",
-            hint=f"get it from {spec.source}" if spec.source else "see device_assets/README.md",
-        )
-    libs = [assets / abi / lib for lib in spec.libraries]
+        raise SegbenchError(f"{spec.binary} for {abi} is missing: put it at {binary}", hint=spec.where_to_get())
+    libs = [assets / abi / lib for lib in spec.libs]
     missing = [p for p in libs if not p.is_file()]
     if missing:
-        raise SegbenchError(f"{spec.binary} needs {', '.join(p.name for p in missing)} beside it in {assets / abi}")
+        raise SegbenchError(f"{spec.binary} needs {', '.join(p.name for p in missing)} beside it in {assets / abi}",
+                            hint=spec.where_to_get())
     digest = sha256_file(binary)
-    vetted = spec.sha256.get(abi)
-    if vetted and vetted != digest:
+    if spec.sha256 and spec.sha256 != digest:
         raise SegbenchError(
-            f"{binary} is not the binary the manifest vetted (sha256 {digest[:12]}..., expected {vetted[:12]}...)",
-            hint=f"update sha256.{abi} in {assets / MANIFEST} if this build is intended",
+            f"{binary} is not the binary the manifest vetted (sha256 {digest[:12]}..., expected {spec.sha256[:12]}...)",
+            hint=f"update its sha256 in {assets / MANIFEST} if this build is intended",
         )
     return Tool(runtime, binary, (binary, *libs), spec.version, digest)

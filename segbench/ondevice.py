@@ -235,18 +235,22 @@ class DeviceBackend:
         tc = tools.ToolCase(
             case=case, tool_path=tool_path, model_path=prepared.model_path, params_path=prepared.params_path,
             input_path=prepared.input_path, input_names=prepared.input_names, input_shapes=prepared.input_shapes,
-            cpu_mask=None if case.runtime == "paddlelite" else mask,
+            cpu_mask=tools.taskset_mask(module, mask),
         )
-        argv = module.build_command(tc)
+        try:
+            argv = module.build_command(tc)
+        except SegbenchError as exc:
+            return replace(base, error=str(exc), finished=utc_now()), f"failed before running: {exc}\n".encode()
         self._cool_down()
         before_t, before_f = self._safe(self.phone.thermal_c), self._safe(self.phone.cur_khz)
-        done = self._run_with_retries(argv)
+        done = self._run_with_retries(argv, libs=len(tool.files) > 1)
         after_t, after_f = self._safe(self.phone.thermal_c), self._safe(self.phone.cur_khz)
         log = done.stdout + done.stderr
         base = replace(
             base, temps_before_c=before_t or None, temps_after_c=after_t or None, cpu_khz_before=before_f or None,
             cpu_khz_after=after_f or None, throttled=_throttled(before_f, after_f, cpus),
-            extra={"command": shlex.join(argv), "input": prepared.note, "returncode": done.returncode},
+            extra={"command": shlex.join(argv), "input": prepared.note, "returncode": done.returncode,
+                   "bound_by": "taskset" if tc.cpu_mask else f"{module.TOOL} --power_mode" if mask else None},
         )
         return replace(self._outcome(module, done, log, base), finished=utc_now()), log
 
@@ -258,13 +262,15 @@ class DeviceBackend:
             return replace(base, status="timeout", error=f"no result within {self.timeout_s:g}s; the tool was killed")
         if done.disconnected:
             return replace(base, error=f"device {self.phone.serial} disconnected during the case")
-        runs = module.parse_log(log.decode("utf-8", errors="replace"))
-        if not runs:
-            return replace(base, error=_last_line(log, done.returncode))
-        return tools.to_measurement(runs[-1], base)
+        parsed = tools.parse_case_log(module, log.decode("utf-8", errors="replace"))
+        if parsed.status != "ok" and done.returncode not in (0, None):
+            parsed = replace(parsed, error=f"{parsed.error} (exit status {done.returncode})")
+        return tools.to_measurement(parsed, base)
 
-    def _run_with_retries(self, argv: list[str]) -> Completed:
-        wrapped = ["sh", "-c", f'echo $$ > {REMOTE_ROOT}/run.pid; exec "$@"', "segbench", *argv]
+    def _run_with_retries(self, argv: list[str], libs: bool) -> Completed:
+        # The shell records its pid, then becomes the tool (exec), so a timeout can kill exactly it.
+        env = f"export LD_LIBRARY_PATH={REMOTE_ROOT}/bin; " if libs else ""
+        wrapped = ["sh", "-c", f'echo $$ > {REMOTE_ROOT}/run.pid; {env}exec "$@"', "segbench", *argv]
         done = self.phone.run(wrapped, self.timeout_s)
         for _ in range(self.retries):
             if not done.disconnected or self.reconnect is None or not self.reconnect():
@@ -312,15 +318,6 @@ def _throttled(before: dict[str, int], after: dict[str, int], cpus: list[int] | 
     if not pairs:
         return None
     return any(a < 0.9 * b for b, a in pairs)
-
-
-def _last_line(log: bytes, returncode: int | None) -> str:
-    """The tool's own error line: the last line that reads like one, else the last line."""
-    lines = [ln.strip() for ln in log.decode("utf-8", errors="replace").splitlines() if ln.strip()]
-    pattern = re.compile(r"error|fail|fatal|abort|segmentation|not exist|cannot|can't|unable", re.I)
-    chosen = next((ln for ln in reversed(lines) if pattern.search(ln)), lines[-1] if lines else "")
-    rc = f"exit status {returncode}" if returncode is not None else "no exit status"
-    return f"{chosen[:300]} ({rc})" if chosen else f"the tool printed nothing ({rc})"
 
 
 __all__ = ["Cooldown", "DeviceBackend", "PushStats", "TensorInfo", "parse_cooldown"]

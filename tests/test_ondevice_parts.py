@@ -6,7 +6,7 @@ import pytest
 
 from segbench.assets import find_tool, read_manifest
 from segbench.errors import SegbenchError, UsageError
-from segbench.ondevice import Cooldown, PushStats, _last_line, _throttled, cpu_zones, parse_cooldown
+from segbench.ondevice import Cooldown, PushStats, _throttled, cpu_zones, parse_cooldown
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -38,13 +38,6 @@ def test_throttled_looks_only_at_bound_cpus():
     assert _throttled({}, after, [7]) is None
 
 
-def test_last_line_is_the_tools_error():
-    log = b"STARTING!\nLoaded model x\nERROR: Failed to allocate tensors!\nBenchmarking failed.\n"
-    assert _last_line(log, 1) == "Benchmarking failed. (exit status 1)"
-    assert _last_line(b"garbage \x00\xff\nmore garbage\n", 0) == "more garbage (exit status 0)"
-    assert _last_line(b"", None) == "the tool printed nothing (no exit status)"
-
-
 def test_push_stats_summary():
     s = PushStats()
     s.add(True, 2_000_000)
@@ -55,9 +48,9 @@ def test_push_stats_summary():
 
 def _assets(tmp_path: Path, sha: str = "") -> Path:
     (tmp_path / "manifest.toml").write_text(
-        '[[tool]]\nruntime = "onnxruntime"\nbinary = "onnxruntime_perf_test"\nversion = "1.23.2"\n'
-        'libraries = ["libonnxruntime.so"]\nsource = "build with ./build.sh --android"\n'
-        f'sha256 = {{ "arm64-v8a" = "{sha}" }}\n'
+        '[[tool]]\nruntime = "onnxruntime"\nbinary = "onnxruntime_perf_test"\nversion = "1.23.2"\nabi = "arm64-v8a"\n'
+        'libs = ["libonnxruntime.so"]\nget = """build with ./build.sh --android\nthen copy it"""\n'
+        f'source = "https://example.org/ort"\nsha256 = "{sha}"\n'
     )
     return tmp_path
 
@@ -71,7 +64,7 @@ def test_tool_found_with_its_libraries(tmp_path):
     assert tool.binary.name == "onnxruntime_perf_test" and [f.name for f in tool.files] == [
         "onnxruntime_perf_test", "libonnxruntime.so"]
     assert tool.version == "1.23.2" and len(tool.sha256) == 64
-    assert read_manifest(assets)["onnxruntime"].libraries == ("libonnxruntime.so",)
+    assert read_manifest(assets)[("onnxruntime", "arm64-v8a")].libs == ("libonnxruntime.so",)
 
 
 def test_missing_tool_says_where_to_put_it_and_get_it(tmp_path):
@@ -80,8 +73,11 @@ def test_missing_tool_says_where_to_put_it_and_get_it(tmp_path):
         find_tool(assets, "arm64-v8a", "onnxruntime")
     text = str(err.value)
     assert "arm64-v8a/onnxruntime_perf_test" in text and "build with ./build.sh --android" in text
-    with pytest.raises(SegbenchError, match="no tool for tflite"):
+    assert "https://example.org/ort" in text and "then copy it" not in text
+    with pytest.raises(SegbenchError, match="no tflite tool for arm64-v8a"):
         find_tool(assets, "arm64-v8a", "tflite")
+    with pytest.raises(SegbenchError, match="no onnxruntime tool for armeabi-v7a"):
+        find_tool(assets, "armeabi-v7a", "onnxruntime")
     (assets / "arm64-v8a").mkdir()
     (assets / "arm64-v8a" / "onnxruntime_perf_test").write_bytes(b"tool")
     with pytest.raises(SegbenchError, match="needs libonnxruntime.so"):
@@ -95,6 +91,16 @@ def test_a_binary_other_than_the_vetted_one_is_refused(tmp_path):
         (assets / "arm64-v8a" / name).write_bytes(b"x")
     with pytest.raises(SegbenchError, match="not the binary the manifest vetted"):
         find_tool(assets, "arm64-v8a", "onnxruntime")
+
+
+def test_the_shipped_manifest_describes_all_three_tools():
+    from conftest import ROOT
+
+    specs = read_manifest(ROOT / "device_assets")
+    assert {(rt, abi) for rt, abi in specs} == {
+        ("paddlelite", "arm64-v8a"), ("tflite", "arm64-v8a"), ("onnxruntime", "arm64-v8a")}
+    assert specs[("onnxruntime", "arm64-v8a")].libs == ("libonnxruntime.so",)
+    assert all(s.source for s in specs.values())
 
 
 def test_manifest_errors(tmp_path):
