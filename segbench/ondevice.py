@@ -85,7 +85,6 @@ class Phone(Protocol):
 
     def info(self) -> DeviceInfo: ...
     def shell(self, command: str, timeout: float = 30.0) -> Completed: ...
-    def run(self, argv: list[str], timeout: float) -> Completed: ...
     def push(self, local: str, remote: str, digest: str | None = None) -> bool: ...
     def thermal_c(self) -> dict[str, float]: ...
     def cur_khz(self) -> dict[str, int]: ...
@@ -270,12 +269,12 @@ class DeviceBackend:
     def _run_with_retries(self, argv: list[str], libs: bool) -> Completed:
         # The shell records its pid, then becomes the tool (exec), so a timeout can kill exactly it.
         env = f"export LD_LIBRARY_PATH={REMOTE_ROOT}/bin; " if libs else ""
-        wrapped = ["sh", "-c", f'echo $$ > {REMOTE_ROOT}/run.pid; {env}exec "$@"', "segbench", *argv]
-        done = self.phone.run(wrapped, self.timeout_s)
+        command = f"echo $$ > {REMOTE_ROOT}/run.pid; {env}exec {shlex.join(argv)}"
+        done = self.phone.shell(command, self.timeout_s)
         for _ in range(self.retries):
             if not done.disconnected or self.reconnect is None or not self.reconnect():
                 break
-            done = self.phone.run(wrapped, self.timeout_s)
+            done = self.phone.shell(command, self.timeout_s)
         return done
 
     def _kill(self) -> None:
