@@ -29,7 +29,7 @@ from segbench import power
 from segbench.assets import Tool
 from segbench.devices import Completed
 from segbench.errors import InputError, ModelError, SegbenchError, UsageError
-from segbench.model import Case, DeviceInfo, Measurement, TensorInfo
+from segbench.model import Case, DeviceInfo, Measurement
 from segbench.store import utc_now
 
 REMOTE_ROOT = "/data/local/tmp/segbench"
@@ -319,4 +319,4 @@ def _throttled(before: dict[str, int], after: dict[str, int], cpus: list[int] | 
     return any(a < 0.9 * b for b, a in pairs)
 
 
-__all__ = ["Cooldown", "DeviceBackend", "PushStats", "TensorInfo", "parse_cooldown"]
+__all__ = ["Cooldown", "DeviceBackend", "PushStats", "parse_cooldown"]
