@@ -1,0 +1,186 @@
+"""The emulated phone through the real adb server (bundled with adbutils) on a non-default port."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import FIXTURES, SELFIE
+from segbench.emulator import EmulatedPhone, parse_faults
+from segbench.emulator.phone import ADB_PORTS, adb, free_port
+from segbench.emulator.profile import SD855_MI9, advance, approach, capped_khz
+from segbench.errors import UsageError
+
+
+@pytest.fixture(scope="module")
+def adb_port():
+    port = free_port(ADB_PORTS)
+    subprocess.run([_adb(), "-P", str(port), "start-server"], capture_output=True, timeout=30, check=False)
+    yield port
+    subprocess.run([_adb(), "-P", str(port), "kill-server"], capture_output=True, timeout=30, check=False)
+
+
+def _adb() -> str:
+    from adbutils import adb_path
+
+    return adb_path()
+
+
+@pytest.fixture(scope="module")
+def phone(adb_port):
+    with EmulatedPhone(adb_port=adb_port) as p:
+        yield p
+
+
+def sh(phone, command: str) -> subprocess.CompletedProcess[str]:
+    return adb(phone.adb_port, "-s", phone.serial, "shell", command)
+
+
+def test_getprop_exit_codes_and_mapped_paths(phone):
+    assert sh(phone, "getprop ro.product.model").stdout == "MI 9\n"
+    assert sh(phone, "exit 3").returncode == 3
+    done = sh(phone, 'for f in /sys/devices/system/cpu/cpu[0-9]*/cpufreq/cpuinfo_max_freq; do echo "$f $(cat "$f")"; done')
+    assert done.stdout.splitlines()[7] == "/sys/devices/system/cpu/cpu7/cpufreq/cpuinfo_max_freq 2841600"
+    assert str(phone.root) not in done.stdout
+
+
+def test_push_pull_20mb_round_trip_cli_and_adbutils(phone, tmp_path):
+    import adbutils
+
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(20 * 1024 * 1024))
+    assert adb(phone.adb_port, "-s", phone.serial, "push", str(src), "/data/local/tmp/big.bin").returncode == 0
+    back = tmp_path / "back.bin"
+    assert adb(phone.adb_port, "-s", phone.serial, "pull", "/data/local/tmp/big.bin", str(back)).returncode == 0
+    assert back.read_bytes() == src.read_bytes()
+    d = adbutils.AdbClient(port=phone.adb_port).device(phone.serial)
+    d.sync.push(str(src), "/data/local/tmp/big2.bin")
+    d.sync.pull("/data/local/tmp/big2.bin", str(tmp_path / "back2.bin"))
+    assert hashlib.sha256((tmp_path / "back2.bin").read_bytes()).hexdigest() == hashlib.sha256(src.read_bytes()).hexdigest()
+    assert d.shell("echo hello") == "hello"
+
+
+def test_adbdevice_info_and_segbench_devices(phone, cli):
+    import adbutils
+
+    from segbench.devices.adb import AdbDevice
+
+    info = AdbDevice(adbutils.AdbClient(port=phone.adb_port), phone.serial).info()
+    assert (info.brand, info.model, info.device, info.soc, info.api_level) == ("Xiaomi", "MI 9", "cepheus", "msmnile", 28)
+    assert info.cpu_max_khz == {0: 1785600, 1: 1785600, 2: 1785600, 3: 1785600, 4: 2419200, 5: 2419200,
+                                6: 2419200, 7: 2841600}
+    assert info.cpu_model == "Qualcomm Technologies, Inc SM8150"
+    assert info.extra["battery"]["level"] == 87
+    result = cli("devices", "--adb-server", f"127.0.0.1:{phone.adb_port}")
+    assert result.code == 0, result.err
+    assert "4x1.79 GHz + 3x2.42 GHz + 1x2.84 GHz" in result.out
+
+
+def test_adbdevice_push_skips_same_bytes(phone):
+    import adbutils
+
+    from segbench.devices.adb import AdbDevice
+
+    dev = AdbDevice(adbutils.AdbClient(port=phone.adb_port), phone.serial)
+    assert dev.push(str(SELFIE), "/data/local/tmp/segbench/selfie.tflite") is True
+    assert dev.push(str(SELFIE), "/data/local/tmp/segbench/selfie.tflite") is False
+
+
+def test_two_phones_at_once(adb_port, phone):
+    with EmulatedPhone(adb_port=adb_port) as other:
+        assert sh(other, "getprop ro.product.device").stdout == "cepheus\n"
+        assert sh(phone, "echo first").stdout == "first\n"
+
+
+def test_taskset_records_mask_and_ort_stand_in_runs(phone, tmp_path):
+    model = FIXTURES / "models" / "tiny_seg.onnx"
+    adb(phone.adb_port, "-s", phone.serial, "push", str(model), "/data/local/tmp/ort/tiny_seg.onnx")
+    tool = tmp_path / "onnxruntime_perf_test"
+    tool.write_bytes(b"\x7fELF" + b"\0" * 60)
+    tool.chmod(0o755)
+    adb(phone.adb_port, "-s", phone.serial, "push", str(tool), "/data/local/tmp/ort/onnxruntime_perf_test")
+    before = phone.state.temperatures()["cpu-1-3-usr"]
+    done = sh(phone, "taskset f0 /data/local/tmp/ort/onnxruntime_perf_test -I -m times -r 20 -x 2 -s "
+                     "/data/local/tmp/ort/tiny_seg.onnx")
+    assert done.returncode == 0, done.stderr
+    last = phone.tool_runs()[-1]
+    assert last["cpumask"] == "f0" and last["threads"] == 2 and len(last["latencies_ms"]) == 20
+    assert "Setting intra_op_num_threads to 2" in done.stdout
+    avg = float(re.search(r"Average inference time cost total: ([\d.]+) ms", done.stdout).group(1))
+    assert avg == pytest.approx(sum(last["latencies_ms"]) / 20, rel=1e-5)
+    assert re.search(r"^Runs:20$", done.stdout, re.M)
+    phone.state.refresh()
+    assert phone.state.temperatures()["cpu-1-3-usr"] > before  # the benchmark heated the prime core
+    assert sh(phone, "taskset 100 true").returncode == 1  # no CPU 8 on this phone
+
+
+def test_other_binaries_fail_like_a_foreign_elf(phone):
+    sh(phone, "printf '\\177ELF\\002\\001\\001' > /data/local/tmp/other && chmod 755 /data/local/tmp/other")
+    assert sh(phone, "/data/local/tmp/other").returncode == 126
+
+
+def test_thermal_model_hand_checked():
+    # 30 s busy heading for 88 °C from 36 °C with tau 30 s: 88 - 52/e.
+    zones = SD855_MI9.zones
+    temps = advance([z.idle_c for z in zones], zones, 0.0, 30.0, [(0.0, 30.0)])
+    assert temps[7] == pytest.approx(88 - 52 / math.e)
+    assert approach(80.0, 36.0, 60.0, 60.0) == pytest.approx(36 + 44 / math.e)
+    prime = SD855_MI9.clusters[2]
+    assert capped_khz(prime, 60.0) == 2841600
+    assert capped_khz(prime, 85.0) == 1497600  # 2841600 * 0.55 = 1562880 -> next step down
+
+
+def test_fault_spec_grammar():
+    f = parse_faults("drop-after=3,crash=benchmark_bin,disk-full,throttle=90")
+    assert (f.drop_after, f.crash, f.disk_full, f.throttle_c) == (3, "benchmark_bin", 0, 90.0)
+    assert f.tool_fault("benchmark_bin") == "crash" and f.tool_fault("benchmark_model") is None
+    with pytest.raises(UsageError):
+        parse_faults("explode")
+
+
+def test_disk_full_crash_and_drop(adb_port, tmp_path):
+    with EmulatedPhone(adb_port=adb_port, faults="disk-full=1000,crash=any") as p:
+        small = tmp_path / "small.bin"
+        small.write_bytes(b"x" * 5000)
+        done = adb(adb_port, "-s", p.serial, "push", str(small), "/data/local/tmp/small.bin")
+        assert "No space left on device" in done.stdout + done.stderr and done.returncode != 0
+        tool = tmp_path / "benchmark_model"
+        shutil.copy(SELFIE, tmp_path / "m.tflite")
+        tool.write_bytes(b"\x7fELF")
+        tool.chmod(0o755)
+        p.set_faults("crash=any")
+        adb(adb_port, "-s", p.serial, "push", str(tool), "/data/local/tmp/benchmark_model")
+        adb(adb_port, "-s", p.serial, "push", str(tmp_path / "m.tflite"), "/data/local/tmp/m.tflite")
+        crashed = sh(p, "/data/local/tmp/benchmark_model --graph=/data/local/tmp/m.tflite")
+        assert crashed.returncode == 139 and "Segmentation fault" in crashed.stderr
+        p.set_faults("drop-during=sleep")
+        dropped = sh(p, "sleep 5; echo never")
+        assert dropped.returncode == 255 and "never" not in dropped.stdout
+
+
+def test_tflite_stand_in_prints_litert_format(tmp_path):
+    import json
+    import sys
+
+    from conftest import ROOT
+
+    state = tmp_path / "state"
+    (state / "busy").mkdir(parents=True)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SEGBENCH_EMU_STATE=str(state))
+    done = subprocess.run([sys.executable, "-m", "segbench.emulator.tools", "benchmark_model", f"--graph={SELFIE}",
+                           "--num_threads=2", "--num_runs=5", "--min_secs=0", "--warmup_runs=1",
+                           "--warmup_min_secs=0"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    run = json.loads((state / "tool_runs.jsonl").read_text().splitlines()[-1])
+    m = re.search(r"^INFO: count=5 first=(\d+) curr=\d+ min=(\d+) max=(\d+) avg=([\d.e+]+)", done.stdout, re.M)
+    assert m, done.stdout
+    us = [round(x * 1000) for x in run["latencies_ms"]]
+    assert (int(m.group(1)), int(m.group(2)), int(m.group(3))) == (us[0], min(us), max(us))
+    assert float(m.group(4)) == pytest.approx(sum(us) / 5, rel=1e-5)
+    assert "INFO: Num threads: [2]" in done.stdout
