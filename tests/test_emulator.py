@@ -184,3 +184,35 @@ def test_tflite_stand_in_prints_litert_format(tmp_path):
     assert (int(m.group(1)), int(m.group(2)), int(m.group(3))) == (us[0], min(us), max(us))
     assert float(m.group(4)) == pytest.approx(sum(us) / 5, rel=1e-5)
     assert "INFO: Num threads: [2]" in done.stdout
+
+
+def test_cli_bad_fault_is_one_usage_line(cli):
+    from conftest import assert_one_line_error
+
+    result = cli("emulator", "--port", str(free_port(range(16500, 16600))), "--fault", "explode")
+    assert_one_line_error(result, 2)
+    assert "explode" in result.err
+
+
+def test_cli_runs_until_sigterm(tmp_path):
+    import signal
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    port, adb_port = free_port(range(16600, 16700)), free_port(range(15080, 15100))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "segbench", "emulator", "--port", str(port), "--adb-port",
+                             str(adb_port), "--root", str(tmp_path / "root")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == f"127.0.0.1:{port}"
+        assert adb(adb_port, "-s", f"127.0.0.1:{port}", "shell", "getprop ro.product.model").stdout == "MI 9\n"
+        assert (tmp_path / "root" / "proc" / "cpuinfo").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        subprocess.run([_adb(), "-P", str(adb_port), "kill-server"], capture_output=True, check=False)
+    assert code == 0
+    time.sleep(0.2)
