@@ -216,3 +216,48 @@ def test_cli_runs_until_sigterm(tmp_path):
         subprocess.run([_adb(), "-P", str(adb_port), "kill-server"], capture_output=True, check=False)
     assert code == 0
     time.sleep(0.2)
+
+
+def test_throttle_caps_cpufreq_seen_by_adbdevice(adb_port):
+    import adbutils
+
+    from segbench.devices.adb import AdbDevice
+
+    with EmulatedPhone(adb_port=adb_port, faults="throttle=85") as p:
+        khz = AdbDevice(adbutils.AdbClient(port=adb_port), p.serial).cur_khz()
+        # 85 °C: 55 % of max, rounded down to an available step (profile tables).
+        assert (khz["cpu0"], khz["cpu4"], khz["cpu7"]) == (940800, 1286400, 1497600)
+
+
+def test_unauthorized_and_offline_states(adb_port, cli):
+    with EmulatedPhone(adb_port=adb_port, faults="unauthorized") as p:
+        p.wait_state("unauthorized", 10)
+        result = cli("devices", "--adb-server", f"127.0.0.1:{adb_port}")
+        assert f"{p.serial}  unauthorized: unlock the phone" in result.out
+    with EmulatedPhone(adb_port=adb_port, faults="offline") as p:
+        p.wait_state("offline", 10)
+        assert sh(p, "true").returncode != 0
+
+
+def test_ort_reads_test_data_set_and_writes_profile(phone, tmp_path):
+    import numpy as np
+    from onnx import numpy_helper
+
+    base = "/data/local/tmp/ortset"
+    d = tmp_path / "test_data_set_0"
+    d.mkdir()
+    x = np.full((1, 3, 128, 128), 0.5, np.float32)
+    (d / "input_0.pb").write_bytes(numpy_helper.from_array(x, "input").SerializeToString())
+    tool = tmp_path / "onnxruntime_perf_test"
+    tool.write_bytes(b"\x7fELF")
+    tool.chmod(0o755)
+    sh(phone, f"mkdir -p {base}/test_data_set_0")
+    for local, remote in ((FIXTURES / "models" / "tiny_seg.onnx", "tiny_seg.onnx"), (tool, tool.name),
+                          (d / "input_0.pb", "test_data_set_0/input_0.pb")):
+        assert adb(phone.adb_port, "-s", phone.serial, "push", str(local), f"{base}/{remote}").returncode == 0
+    done = sh(phone, f"cd {base} && ./onnxruntime_perf_test -m times -r 3 -p {base}/prof tiny_seg.onnx")
+    assert done.returncode == 0, done.stderr
+    assert "Total inference requests: 3" in done.stdout
+    assert sh(phone, f"ls {base}").stdout.count("prof_") == 1  # ORT's own profiling JSON
+    missing = sh(phone, f"cd {base} && rm -r test_data_set_0 && ./onnxruntime_perf_test -r 3 tiny_seg.onnx")
+    assert missing.returncode == 255 and "there is no test data for model tiny_seg" in missing.stderr

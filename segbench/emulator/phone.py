@@ -137,10 +137,10 @@ class EmulatedPhone:
             self._owns_server = True
         done = adb(self.adb_port, "connect", self.serial, timeout=timeout)
         text = (done.stdout + done.stderr).strip()
+        if self.faults.offline or self.faults.unauthorized:
+            return  # adb reports those as failures to connect; the device list shows the state
         if "connected to" not in text:
             raise DeviceError(f"adb could not connect to the emulated phone: {text or 'no answer'}")
-        if self.faults.offline or self.faults.unauthorized:
-            return
         self.wait_state("device", timeout)
 
     def wait_state(self, state: str, timeout: float = 20) -> None:

@@ -26,6 +26,7 @@ VERSION = 0x01000001
 MAX_PAYLOAD = 256 * 1024  # what we advertise; loopback pushes are fastest at 256K-1M
 _HEADER = struct.Struct("<6I")
 AUTH_TOKEN = 1
+AUTH_SIGNATURE = 2
 
 
 class Dropped(Exception):
@@ -182,9 +183,13 @@ class Connection:
         self.max_payload = max(4096, min(MAX_PAYLOAD, max_data))
         if self._unauthorized:
             # adbd with auth on: ask for a signature; never accept one (the prompt is not answered).
+            # Each signature is rejected with a new token; the host then offers its public key
+            # (AUTH type 3) and shows the device as "unauthorized" while the prompt is pending.
             self.send_packet(A_AUTH, AUTH_TOKEN, 0, os.urandom(20))
             while True:
-                self._read_packet()
+                cmd, kind, _, _ = self._read_packet()
+                if cmd == A_AUTH and kind == AUTH_SIGNATURE:
+                    self.send_packet(A_AUTH, AUTH_TOKEN, 0, os.urandom(20))
         self.send_packet(A_CNXN, VERSION, MAX_PAYLOAD, self.banner)
 
     def _dispatch(self, cmd: int, arg0: int, arg1: int, payload: bytes) -> None:
