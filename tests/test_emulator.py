@@ -261,3 +261,70 @@ def test_ort_reads_test_data_set_and_writes_profile(phone, tmp_path):
     assert sh(phone, f"ls {base}").stdout.count("prof_") == 1  # ORT's own profiling JSON
     missing = sh(phone, f"cd {base} && rm -r test_data_set_0 && ./onnxruntime_perf_test -r 3 tiny_seg.onnx")
     assert missing.returncode == 255 and "there is no test data for model tiny_seg" in missing.stderr
+
+
+def _stand_in(tmp_path, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    from conftest import ROOT
+
+    state = tmp_path / "state"
+    (state / "busy").mkdir(parents=True, exist_ok=True)
+    (state / "props").write_text("[ro.product.vendor.model]: [MI 9]\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SEGBENCH_EMU_STATE=str(state))
+    return subprocess.run([sys.executable, "-m", "segbench.emulator.tools", tool, *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_paddle_stand_in_fails_like_the_real_tool(tmp_path):
+    usage = _stand_in(tmp_path, "benchmark_bin", "--input_shape=1,3,8,8")
+    assert usage.returncode == 0 and "No model path is set!" in usage.stderr  # the real tool exits 0 here
+    gone = _stand_in(tmp_path, "benchmark_bin", "--optimized_model_file=/nope.nb", "--input_shape=1,3,8,8",
+                     "--backend=arm")
+    assert gone.returncode == -6 and "Mode file[/nope.nb] not exist!" in gone.stderr  # SIGABRT -> 134 via adb
+    try:
+        import paddlelite  # noqa: F401
+    except ImportError:
+        nb = tmp_path / "m.nb"
+        nb.write_bytes(b"\0" * 16)
+        cannot = _stand_in(tmp_path, "benchmark_bin", f"--optimized_model_file={nb}", "--input_shape=1,3,8,8",
+                           "--backend=arm")
+        assert cannot.returncode == -6 and "Check failed" in cannot.stderr
+
+
+def test_tflite_input_file_of_wrong_size_aborts(tmp_path):
+    bad = tmp_path / "in.raw"
+    bad.write_bytes(b"\0" * 10)
+    done = _stand_in(tmp_path, "benchmark_model", f"--graph={SELFIE}", "--input_layer=input_1",
+                     f"--input_layer_value_files=input_1:{bad}")
+    assert done.returncode == -6
+    assert re.search(r"FATAL: The size of .*in.raw is 10 bytes. It should be \d+ bytes.", done.stderr)
+
+
+def test_hanging_tool_times_out_and_is_killed(adb_port, tmp_path):
+    import adbutils
+
+    from segbench.devices.adb import AdbDevice
+
+    with EmulatedPhone(adb_port=adb_port, faults="hang=benchmark_model") as p:
+        tool = tmp_path / "benchmark_model"
+        tool.write_bytes(b"\x7fELF")
+        tool.chmod(0o755)
+        dev = AdbDevice(adbutils.AdbClient(port=adb_port), p.serial)
+        dev.push(str(tool), "/data/local/tmp/benchmark_model")
+        dev.push(str(SELFIE), "/data/local/tmp/m.tflite")
+        done = dev.shell("/data/local/tmp/benchmark_model --graph=/data/local/tmp/m.tflite", timeout=3)
+        assert done.timed_out and b"INFO: Initialized session" in done.stdout
+        assert dev.shell("pgrep -f segbench.emulator.tools", timeout=10).returncode == 1  # killed with its stream
+
+
+def test_tools_are_routed_only_in_command_position():
+    from segbench.emulator.shell import _TOOL_WORD
+
+    def route(c: str) -> str:
+        return _TOOL_WORD.sub(lambda m: f"{m.group(1)}TOOL[{m.group(3)}] {m.group(2)}", c)
+
+    assert route("sha256sum /data/local/tmp/benchmark_model") == "sha256sum /data/local/tmp/benchmark_model"
+    assert route("taskset f0 /d/benchmark_model --graph=a") == "taskset f0 TOOL[benchmark_model] /d/benchmark_model --graph=a"
+    assert route("cd /d && ./onnxruntime_perf_test -r 3") == "cd /d && TOOL[onnxruntime_perf_test] ./onnxruntime_perf_test -r 3"
+    assert route("LD_LIBRARY_PATH=/x /d/benchmark_bin") == "LD_LIBRARY_PATH=/x TOOL[benchmark_bin] /d/benchmark_bin"

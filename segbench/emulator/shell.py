@@ -52,8 +52,13 @@ if [ ! -x "$bin" ] || [ -d "$bin" ]; then echo "/system/bin/sh: $bin: can't exec
 exec "$SEGBENCH_EMU_PYTHON" -m segbench.emulator.tools "$tool" "$@"
 """
 
-# A tool named by a path (./benchmark_bin, /data/local/tmp/x/benchmark_model) in an unquoted word.
-_TOOL_WORD = re.compile(r"(?:(?<=[\s=(;|&`])|^)((?:[^\s'\";|&()<>`]*/)(" + "|".join(TOOLS) + r"))(?=[\s;|&)<>`]|$)")
+# A tool named by a path (./benchmark_bin, /data/local/tmp/x/benchmark_model) in command position:
+# at the start or after ; & | ( ` , past VAR=value words and taskset MASK / exec / nice / time. As an
+# argument (sha256sum /data/local/tmp/benchmark_bin) it stays a file name.
+_TOOL_WORD = re.compile(
+    r"(?:^|(?<=[;&|(`]))"
+    r"(\s*(?:[A-Za-z_]\w*=\S*\s+)*(?:(?:taskset\s+(?:0x)?[0-9a-fA-F]+|exec|nice(?:\s+-n\s*-?\d+)?|time)\s+)*)"
+    r"((?:[^\s'\";|&()<>`]*/)(" + "|".join(TOOLS) + r"))(?=[\s;|&)<>`]|$)")
 
 
 class Shell:
@@ -77,7 +82,8 @@ class Shell:
     def rewrite(self, command: str) -> str:
         """Device command -> host command: tool words routed to the stand-ins, paths mapped."""
         # A bare tool name is looked up on PATH, where (as on a phone) no vendor tool lives.
-        routed = _TOOL_WORD.sub(lambda m: f"{self.bin_dir}/segbench-tool {m.group(2)} {m.group(1)}", command)
+        routed = _TOOL_WORD.sub(
+            lambda m: f"{m.group(1)}{self.bin_dir}/segbench-tool {m.group(3)} {m.group(2)}", command)
         return self.mapper.command(routed)
 
     def env(self) -> dict[str, str]:
