@@ -328,3 +328,15 @@ def test_tools_are_routed_only_in_command_position():
     assert route("taskset f0 /d/benchmark_model --graph=a") == "taskset f0 TOOL[benchmark_model] /d/benchmark_model --graph=a"
     assert route("cd /d && ./onnxruntime_perf_test -r 3") == "cd /d && TOOL[onnxruntime_perf_test] ./onnxruntime_perf_test -r 3"
     assert route("LD_LIBRARY_PATH=/x /d/benchmark_bin") == "LD_LIBRARY_PATH=/x TOOL[benchmark_bin] /d/benchmark_bin"
+
+
+def test_drop_after_n_commands_looks_unplugged(adb_port):
+    with EmulatedPhone(adb_port=adb_port, faults="drop-after=2") as p:
+        assert sh(p, "echo 1").stdout == "1\n"
+        assert sh(p, "echo 2").stdout == "2\n"
+        assert sh(p, "echo 3").returncode != 0
+        p.wait_state("offline", 10)
+        p.set_faults(None)
+        p.replug()
+        p.wait_state("device", 10)  # the adb server retries every 3 s, as with a re-plugged cable
+        assert sh(p, "echo back").stdout == "back\n"
