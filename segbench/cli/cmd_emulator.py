@@ -1,0 +1,32 @@
+"""`segbench emulator`: an emulated Android phone on loopback (docs/emulator.md)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("emulator")
+@click.option("--port", type=click.IntRange(1, 65535), required=True, help="Listen on 127.0.0.1:PORT.")
+@click.option("--adb-port", type=click.IntRange(1, 65535), default=5037, show_default=True,
+              help="adb server to `adb connect` through (started if not running).")
+@click.option("--profile", default="sd855-mi9", show_default=True, help="Emulated hardware.")
+@click.option("--root", type=click.Path(file_okay=False), help="Sandbox root for the phone's files (default: a temp dir).")
+@click.option("--fault", "fault", metavar="SPEC", help="Faults to inject, e.g. drop-after=3,crash=benchmark_bin.")
+def command(port: int, adb_port: int, profile: str, root: str | None, fault: str | None) -> int:
+    """Run an emulated phone (Xiaomi MI 9, Snapdragon 855) until Ctrl-C / SIGTERM.
+
+    Prints the serial to use with adb and segbench (127.0.0.1:PORT).
+    """
+    import threading
+
+    from segbench.emulator import EmulatedPhone
+
+    with EmulatedPhone(port=port, adb_port=adb_port, profile=profile, root=root, faults=fault) as phone:
+        click.echo(phone.serial, nl=True)
+        click.echo(f"emulated {phone.profile.prop('ro.product.model')} ({phone.profile.name}) on {phone.serial}, "
+                   f"adb server port {adb_port}, root {phone.root}; Ctrl-C to stop", err=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            click.echo("segbench: emulator stopped", err=True)
+    return 0

@@ -1,0 +1,90 @@
+"""Fault SPECs for the emulated phone (docs/emulator.md, "Faults").
+
+A SPEC is a comma-separated list of items; each item is ``name`` or ``name=value``:
+
+    drop-after=N        the connection drops when command N+1 is opened (the phone is unplugged)
+    drop-during=TEXT    the connection drops while a shell command containing TEXT runs
+    crash=TOOL          TOOL (benchmark_bin, benchmark_model, onnxruntime_perf_test or any)
+                        dies of SIGSEGV after printing its first lines (rc 139)
+    hang=TOOL           TOOL prints its first lines, then never finishes
+    garbage=TOOL        TOOL prints garbage instead of its report and exits 0
+    disk-full[=BYTES]   pushes fail with "No space left on device" once BYTES were stored (default 0)
+    throttle[=CELSIUS]  the phone is hot (CPU zones at CELSIUS, default 85), so cpufreq is capped
+    offline             the phone connects, then drops off the bus and refuses to come back
+    unauthorized        the phone asks for an RSA key it never accepts (adb shows "unauthorized")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from segbench.errors import UsageError
+
+TOOLS = ("benchmark_bin", "benchmark_model", "onnxruntime_perf_test")
+_TOOL_FAULTS = ("crash", "hang", "garbage")
+
+
+@dataclass(frozen=True)
+class Faults:
+    drop_after: int | None = None
+    drop_during: str | None = None
+    crash: str | None = None
+    hang: str | None = None
+    garbage: str | None = None
+    disk_full: int | None = None
+    throttle_c: float | None = None
+    offline: bool = False
+    unauthorized: bool = False
+
+    def tool_fault(self, tool: str) -> str | None:
+        """'crash', 'hang' or 'garbage' when that fault applies to ``tool``."""
+        for kind in _TOOL_FAULTS:
+            target = getattr(self, kind)
+            if target in (tool, "any"):
+                return kind
+        return None
+
+    def env_value(self) -> str:
+        """The tool faults as passed to stand-ins in SEGBENCH_EMU_FAULT ('crash=any,...')."""
+        return ",".join(f"{k}={getattr(self, k)}" for k in _TOOL_FAULTS if getattr(self, k))
+
+
+def _int(name: str, value: str) -> int:
+    if not value.isdigit():
+        raise UsageError(f"--fault {name}={value!r}: expected a non-negative whole number")
+    return int(value)
+
+
+def _tool(name: str, value: str) -> str:
+    if value not in (*TOOLS, "any"):
+        raise UsageError(f"--fault {name}={value!r}: unknown tool", hint=f"use one of {', '.join(TOOLS)} or any")
+    return value
+
+
+def parse_faults(spec: str | None) -> Faults:
+    """'drop-after=3,crash=benchmark_bin' -> Faults; a bad SPEC is a usage error."""
+    fields: dict[str, object] = {}
+    for item in (spec or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, has_value, value = item.partition("=")
+        value = value.strip()
+        if name == "drop-after" and has_value:
+            fields["drop_after"] = _int(name, value)
+        elif name == "drop-during" and value:
+            fields["drop_during"] = value
+        elif name in _TOOL_FAULTS and has_value:
+            fields[name] = _tool(name, value)
+        elif name == "disk-full":
+            fields["disk_full"] = _int(name, value) if has_value else 0
+        elif name == "throttle":
+            try:
+                fields["throttle_c"] = float(value) if has_value else 85.0
+            except ValueError:
+                raise UsageError(f"--fault throttle={value!r}: expected degrees Celsius") from None
+        elif name in ("offline", "unauthorized") and not has_value:
+            fields[name] = True
+        else:
+            raise UsageError(f"--fault: cannot read {item!r}", hint="see docs/emulator.md for the SPEC grammar")
+    return Faults(**fields)  # type: ignore[arg-type]

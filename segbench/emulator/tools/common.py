@@ -1,0 +1,89 @@
+"""What every stand-in shares: run records, the busy marker that heats the phone, tool faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def state_dir() -> Path | None:
+    value = os.environ.get("SEGBENCH_EMU_STATE")
+    return Path(value) if value else None
+
+
+def tool_fault(tool: str) -> str | None:
+    for item in os.environ.get("SEGBENCH_EMU_FAULT", "").split(","):
+        kind, _, target = item.partition("=")
+        if target in (tool, "any") and kind in ("crash", "hang", "garbage"):
+            return kind
+    return None
+
+
+def apply_fault(tool: str, out: Callable[[str], None]) -> None:
+    """Act out a crash/hang/garbage fault once the tool printed its first lines."""
+    fault = tool_fault(tool)
+    if fault is None:
+        return
+    sys.stdout.flush()
+    if fault == "crash":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if fault == "hang":
+        while True:
+            time.sleep(3600)
+    if fault == "garbage":
+        junk = bytes((i * 73 + 41) % 94 + 33 for i in range(2048)).decode()
+        for i in range(0, len(junk), 64):
+            out(junk[i:i + 64])
+        sys.stdout.flush()
+        os._exit(0)
+
+
+class Busy:
+    """Marks the phone busy while the model runs (the thermal model reads these)."""
+
+    def __enter__(self) -> Busy:
+        self.start = time.time()
+        d = state_dir()
+        self.marker = d / "busy" / str(os.getpid()) if d else None
+        if self.marker:
+            self.marker.write_text(repr(self.start))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        d = state_dir()
+        if d and self.marker:
+            with open(d / "busy.log", "a") as f:
+                f.write(f"{self.start!r} {time.time()!r}\n")
+            self.marker.unlink(missing_ok=True)
+
+
+def record(tool: str, argv: list[str], **figures: object) -> None:
+    """Append what ran, under which CPU mask, and what it measured (for tests and users)."""
+    d = state_dir()
+    if not d:
+        return
+    entry = {"tool": tool, "argv": argv, "cpumask": os.environ.get("SEGBENCH_EMU_CPUMASK"), **figures}
+    with open(d / "tool_runs.jsonl", "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print("usage: python -m segbench.emulator.tools TOOL ARGS...", file=sys.stderr)
+        return 2
+    tool, args = argv[0], argv[1:]
+    if tool == "onnxruntime_perf_test":
+        from segbench.emulator.tools.ort_perf_test import run
+    elif tool == "benchmark_model":
+        from segbench.emulator.tools.tflite_benchmark import run
+    elif tool == "benchmark_bin":
+        from segbench.emulator.tools.paddle_benchmark import run
+    else:
+        print(f"unknown tool {tool}", file=sys.stderr)
+        return 2
+    return run(args)

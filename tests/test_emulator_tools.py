@@ -1,0 +1,42 @@
+"""Stand-in output parses, with the project's parsers, into the figures the stand-in measured."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import FIXTURES, ROOT, SELFIE
+
+from segbench.runners import tools
+
+
+def _run(tmp_path, tool: str, *args: str) -> tuple[str, dict]:
+    import json
+
+    state = tmp_path / "state"
+    (state / "busy").mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SEGBENCH_EMU_STATE=str(state), SEGBENCH_EMU_FAULT="")
+    done = subprocess.run([sys.executable, "-m", "segbench.emulator.tools", tool, *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    runs = [json.loads(ln) for ln in (state / "tool_runs.jsonl").read_text().splitlines()]
+    return done.stdout, runs[-1]
+
+
+def test_ort_output_parses_into_measured_figures(tmp_path):
+    out, measured = _run(tmp_path, "onnxruntime_perf_test", "-I", "-m", "times", "-r", "10", "-x", "1", "-s",
+                         str(FIXTURES / "models" / "tiny_seg.onnx"))
+    parsed = tools.parse_any(out)[0]
+    assert parsed.count == 10
+    assert parsed.latency_ms.avg == pytest.approx(sum(measured["latencies_ms"]) / 10, rel=1e-4)
+
+
+def test_tflite_output_parses_into_measured_figures(tmp_path):
+    out, measured = _run(tmp_path, "benchmark_model", f"--graph={SELFIE}", "--num_threads=1", "--num_runs=5",
+                         "--min_secs=0", "--warmup_runs=2", "--warmup_min_secs=0")
+    parsed = tools.parse_any(out)[0]
+    assert parsed.count == 5
+    assert parsed.latency_ms.avg == pytest.approx(sum(measured["latencies_ms"]) / 5, rel=1e-3)
