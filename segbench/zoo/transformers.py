@@ -70,6 +70,17 @@ class TopAttention(nn.Module):
         self.to_v = ConvBN(dim, self.d * heads)
         self.proj = nn.Sequential(nn.ReLU6(), ConvBN(self.d * heads, dim))
 
+    def temper_seeded_weights(self) -> None:
+        """Shrink the q and k BatchNorm gains by key_dim^(1/4) each, for untrained weights only.
+
+        Without the 1/sqrt(key_dim) scale, random weights give attention logits with a spread of
+        about 10 and a near one-hot softmax that float32 cannot evaluate reproducibly (torch in
+        float32 and float64 differ by 1e-3). This gives the logits the spread of scaled attention.
+        """
+        with torch.no_grad():
+            self.to_q.bn.weight.mul_(self.key_dim ** -0.25)
+            self.to_k.bn.weight.mul_(self.key_dim ** -0.25)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
         q = self.to_q(x).reshape(b, self.heads, self.key_dim, h * w).transpose(2, 3)
