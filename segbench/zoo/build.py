@@ -96,7 +96,7 @@ def gmacs(net: nn.Module, size: int) -> float:
     """Multiply-accumulates of convolutions and matmuls for one [1, 3, size, size] image, in G."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    x = torch.zeros(1, 3, size, size)
+    x = torch.zeros(1, 3, size, size, device=next(net.parameters()).device)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         net(x)
     return counter.get_total_flops() / 2e9  # the counter reports 2 FLOPs per MAC
@@ -111,7 +111,8 @@ class NetStats:
 
 
 def stats(name: str, size: int = 512) -> NetStats:
-    """Counts that do not depend on the weights, so the net is built without seeding or calibration."""
+    """Counts that do not depend on the weights: the net is built on the meta device (shapes only)."""
     get(name)
-    net = _BUILDERS[name]().eval()
+    with torch.device("meta"):
+        net = _BUILDERS[name]().eval()
     return NetStats(name, count_params(net), count_bn_channels(net), gmacs(net, size))
