@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
+import os
 
 import numpy as np
 import pytest
@@ -91,8 +91,11 @@ def test_export_every_head_runs_in_onnxruntime(name: str, tmp_path) -> None:
     for head in ("logits", "argmax", "vim"):
         r = export_model(name, head, 128, tmp_path)  # raises when ORT and torch disagree
         assert r.path.is_file() and r.params == count_params(build_net(name))
-        # BatchNorm folded: the graph holds about params - BN channels (docs/zoo.md for the gaps).
-        assert abs(r.params_onnx - (r.params - r.bn_channels)) / r.params < 0.01 or name == "mobileseg_base"
+        # BatchNorm folded: the graph holds about params - BN channels, less MobileSeg's training-only
+        # heads (position embeddings resampled at export account for the rest; docs/zoo.md).
+        net = build_net(name)
+        aux = count_params(net.aux_heads) if hasattr(net, "aux_heads") else 0
+        assert abs(r.params_onnx - (r.params - r.bn_channels - aux)) / r.params < 0.01
     assert not list(tmp_path.glob(".*.part"))
 
 
@@ -155,7 +158,11 @@ def test_cli_export_then_run(tmp_path) -> None:
     run = run_cli("run", "--models", str(models), "--threads", "1", "--warmup", "1", "--repeats", "3",
                   "--reports", str(tmp_path / "reports"), "-q")
     assert run.code == 0, run.err
-    assert run.out.count("| ok ") == 4 or run.out.count(" ok ") >= 4, run.out
+    from segbench.store import Store
+
+    records = Store(tmp_path / "reports").latest().measurements()
+    assert sorted(m.model.name for m in records if m.status == "ok" and m.count == 3) == sorted(
+        f.ref.name for f in find_models(models))
 
 
 @pytest.mark.parametrize("args, code", [
@@ -185,9 +192,6 @@ def test_cli_without_torch(tmp_path) -> None:
     blocker = tmp_path / "torch"
     blocker.mkdir()
     (blocker / "__init__.py").write_text("raise ImportError('blocked for the test')\n")
-    import os
-
     r = run_cli("zoo", "list", env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
     assert_one_line_error(r, 1)
     assert "[zoo]" in r.err, r.err
-    assert sys.executable
