@@ -79,9 +79,9 @@ def export(names: tuple[str, ...], all_models: bool, heads: str, size: int, fmt:
     models = _selected(names, all_models)
     head_list = _heads(heads)
     _check_size(size)
+    require_torch()
     out_dir = _output_dir(Path(output))
     read_manifest(out_dir)  # an unreadable manifest stops us before any work
-    require_torch()
     from segbench.zoo.export import export_model
 
     jobs = [(m.name, m.default_head if h == "default" else h) for m in models for h in head_list]
