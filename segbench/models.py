@@ -21,6 +21,8 @@ A file without an entry is named after its stem.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +98,49 @@ def read_manifest(directory: Path) -> dict[str, ManifestEntry]:
         )
         entries[entry.file] = entry
     return entries
+
+
+def write_manifest(directory: Path, entries: list[dict[str, Any]]) -> Path:
+    """Add or update ``[[model]]`` entries (matched by ``file``) in ``directory/manifest.toml``.
+
+    Everything else in the file is kept: other entries, comments, and the keys of an updated entry
+    that ``entries`` does not set. An existing ``[model.published]`` table is kept as it is (it may
+    have been curated by hand). The file is replaced atomically. Uses tomlkit, which preserves
+    the file's comments and layout (tomllib only reads).
+    """
+    import tomlkit
+
+    path = directory / MANIFEST
+    existing = path.is_file()
+    if existing:
+        read_manifest(directory)  # a clear error for an unreadable or invalid manifest, before writing
+        doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    else:
+        doc = tomlkit.document()
+        doc.add(tomlkit.comment("Models in this directory and their published figures (docs/results-format.md)."))
+    if "model" not in doc:
+        doc.append("model", tomlkit.aot())
+    tables = doc["model"]
+    by_file = {str(t.get("file")): t for t in tables}
+    for entry in entries:
+        table = by_file.get(entry["file"])
+        if table is None:
+            table = tomlkit.table()
+            tables.append(table)
+            by_file[entry["file"]] = table
+        for key, value in entry.items():
+            if key == "published" and "published" in table:
+                continue
+            table[key] = value
+    # A blank line before every [[model]], however tomlkit laid out the appended tables.
+    text = re.sub(r"(?<=[^\n])\n\[\[model\]\]", "\n\n[[model]]", tomlkit.dumps(doc))
+    tmp = directory / f".{MANIFEST}.{os.getpid()}.part"
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 @dataclass(frozen=True)

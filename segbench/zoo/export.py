@@ -1,0 +1,184 @@
+"""Export zoo models to ONNX, check each file against torch, and describe it for the manifest.
+
+Exporter: torch.onnx's TorchScript exporter (``dynamo=False``), opset 17. torch 2.13's dynamo
+exporter also works for all eight models and all heads (VIM included), but it needs onnxscript
+(an extra dependency) and takes 6-8 s per model on 2 cores against about 1 s; the outputs of the
+two agree with torch to the same 1e-7 (docs/zoo.md).
+
+Every export is checked before it is kept: onnx.checker, then ONNX Runtime on a seeded input
+against torch. Logits must agree within 1e-4 x max(1, max |logit|) (max abs difference); labels must be
+identical except where torch's own top two classes are closer than 1e-4 (a near-tie that float
+rounding may flip).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from segbench.errors import SegbenchError
+from segbench.zoo.build import build_net, count_bn_channels, count_params, gmacs
+from segbench.zoo.heads import Segmenter, valid_interpolate
+from segbench.zoo.layers import resize
+from segbench.zoo.registry import NUM_CLASSES, PUBLISHED_SIZE, export_stem, export_title, get
+
+OPSET = 17
+LOGITS_TOLERANCE = 1e-4
+INPUT_NAME = "image"
+OUTPUT_NAMES = {"logits": "logits", "argmax": "label", "vim": "label"}
+
+
+class ExportCheckFailed(SegbenchError):
+    """An exported file that does not compute what the torch model computes."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    model: str
+    head: str
+    size: int
+    path: Path
+    title: str
+    params: int  # torch definition, trainable
+    params_onnx: int  # float weight elements in the exported graph (BatchNorm folded)
+    bn_channels: int
+    gmacs: float
+    max_abs_diff: float | None  # logits head: ORT vs torch
+    label_mismatches: int | None  # label heads: pixels that differ from torch (all near-ties)
+    vim_vs_argmax: int  # pixels where torch's VIM labels differ from upsample-then-argmax
+    seconds: float
+    seed: int
+
+    def manifest_entry(self) -> dict[str, Any]:
+        """The [[model]] entry for models_dir/manifest.toml (docs/results-format.md)."""
+        model = get(self.model)
+        entry: dict[str, Any] = {
+            "name": self.title, "file": self.path.name, "backbone": model.backbone, "dataset": "ADE20K",
+            "input_size": [self.size, self.size], "head": self.head,
+        }
+        is_published_setting = self.head == model.default_head and self.size == PUBLISHED_SIZE
+        if is_published_setting and model.baseline:
+            entry["baseline"] = model.baseline
+        if is_published_setting:
+            entry["published"] = model.published_entry()
+        check = ({"max_abs_diff": self.max_abs_diff} if self.max_abs_diff is not None
+                 else {"label_mismatches": self.label_mismatches})
+        entry["zoo"] = {
+            "model": self.model, "head": self.head, "seed": self.seed, "num_classes": NUM_CLASSES,
+            "params": self.params, "params_reference": model.reference_params, "params_onnx": self.params_onnx,
+            "gmacs": round(self.gmacs, 4), "exporter": f"torch {torch.__version__} torch.onnx (TorchScript), opset {OPSET}",
+            "check": {"input": f"seeded normal [1, 3, {self.size}, {self.size}]", **check,
+                      "vim_vs_argmax_pixels": self.vim_vs_argmax},
+            "weights": "untrained, seeded (latency and params are real; accuracy is the published figure)",
+        }
+        return entry
+
+
+def seeded_input(size: int, seed: int = 0) -> np.ndarray:
+    """A normalised-image-like input: standard normal, NCHW float32."""
+    return np.random.default_rng(seed).standard_normal((1, 3, size, size)).astype(np.float32)
+
+
+def export_model(name: str, head: str, size: int, out_dir: Path, seed: int = 0) -> ExportResult:
+    """Export one model with one head, check it, and move it into ``out_dir`` only when it passed."""
+    model = get(name)
+    t0 = time.perf_counter()
+    net = build_net(name, seed)
+    x = torch.from_numpy(seeded_input(size, seed))
+    path = out_dir / f"{export_stem(model, head, size)}.onnx"
+    # Written beside the target and renamed only once checked: a failed or interrupted export
+    # never leaves a model file that `segbench run` would pick up.
+    tmp = out_dir / f".{path.name}.{os.getpid()}.part"
+    try:
+        _torch_export(Segmenter(net, head).eval(), x, tmp, head)
+        references = _torch_outputs(net, x)
+        got = _run_onnx(tmp, x.numpy())
+        diff, mismatches = _compare(name, head, got, references)
+        params_onnx = onnx_params(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    vim_diff = int((references["vim"] != references["argmax"]).sum())
+    return ExportResult(
+        model=name, head=head, size=size, path=path, title=export_title(model, head, size),
+        params=count_params(net), params_onnx=params_onnx, bn_channels=count_bn_channels(net),
+        gmacs=gmacs(net, size), max_abs_diff=diff, label_mismatches=mismatches, vim_vs_argmax=vim_diff,
+        seconds=time.perf_counter() - t0, seed=seed,
+    )
+
+
+def _torch_export(module: Segmenter, x: torch.Tensor, path: Path, head: str) -> None:
+    with warnings.catch_warnings():
+        # The TorchScript exporter announces its deprecation on every call; the choice is documented.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (x,), str(path), dynamo=False, opset_version=OPSET,
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAMES[head]], do_constant_folding=True)
+
+
+def _torch_outputs(net: torch.nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:
+    """All three heads' outputs from one forward pass of the net."""
+    with torch.no_grad():
+        low = net(x)
+        logits = resize(low, x.shape[-2:])
+        return {"logits": logits.numpy(), "argmax": logits.argmax(1).numpy(),
+                "vim": valid_interpolate(low, x.shape[-2:]).numpy(), "present": torch.unique(low.argmax(1)).numpy()}
+
+
+def _run_onnx(path: Path, x: np.ndarray) -> np.ndarray:
+    import onnx
+    import onnxruntime as ort
+
+    onnx.checker.check_model(str(path), full_check=True)
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    return sess.run(None, {INPUT_NAME: x})[0]
+
+
+def logits_tolerance(logits: np.ndarray) -> float:
+    """1e-4, relative to the logits' scale once that exceeds 1 (float32 error grows with magnitude)."""
+    return LOGITS_TOLERANCE * max(1.0, float(np.abs(logits).max()))
+
+
+def _compare(name: str, head: str, got: np.ndarray, ref: dict[str, np.ndarray]) -> tuple[float | None, int | None]:
+    """(max abs diff, None) for logits, (None, mismatching pixels) for labels; raises on a real mismatch."""
+    want = ref[head]
+    if got.shape != want.shape:
+        raise ExportCheckFailed(f"{name} [{head}]: ONNX output shape {got.shape}, torch {want.shape}")
+    if head == "logits":
+        diff = float(np.abs(got.astype(np.float64) - want).max())
+        allowed = logits_tolerance(want)
+        if not diff <= allowed:
+            raise ExportCheckFailed(f"{name} [{head}]: ONNX Runtime differs from torch by {diff:.3g} (> {allowed:.3g})")
+        return diff, None
+    wrong = got != want
+    # VIM chooses among the classes present at low resolution, so its near-ties are among those.
+    candidates = ref["logits"][:, ref["present"]] if head == "vim" else ref["logits"]
+    if candidates.shape[1] < 2:
+        near_tie = np.zeros(wrong.shape, dtype=bool)  # one candidate class: nothing to tie with
+    else:
+        top2 = np.sort(candidates, axis=1)[:, -2:]
+        near_tie = (top2[:, 1] - top2[:, 0]) < logits_tolerance(ref["logits"])
+    real = int((wrong & ~near_tie).sum())
+    if real:
+        raise ExportCheckFailed(f"{name} [{head}]: {real} pixels get a different class in ONNX Runtime than in torch")
+    return None, int(wrong.sum())
+
+
+def onnx_params(path: Path) -> int:
+    """Elements of the float weight tensors in an ONNX graph (initializers and Constant nodes)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    floats = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE}
+    tensors = list(model.graph.initializer)
+    tensors += [a.t for n in model.graph.node if n.op_type == "Constant" for a in n.attribute if a.name == "value"]
+    return sum(int(np.prod(numpy_helper.to_array(t).shape)) for t in tensors if t.data_type in floats)
