@@ -58,3 +58,21 @@ def test_cli_published_errors(tmp_path: Path):
     bad.write_text("[[published]\n")
     assert_one_line_error(run_cli("report", "--published", "--manifest", str(bad)), 1)
     assert_one_line_error(run_cli("report", "--published", "--manifest", str(MANIFEST), "--baseline", "x"), 2)
+
+
+def test_pareto_front():
+    from segbench.report.plots import pareto_front
+
+    # (latency, mIoU): the 300 ms / 30% point is beaten by 200 ms / 35%; 500 ms / 40% is on the front.
+    assert pareto_front([(300.0, 30.0), (200.0, 35.0), (500.0, 40.0), (450.0, 38.0)]) == [1, 3, 2]
+
+
+def test_cli_published_plots(tmp_path: Path):
+    res = run_cli("report", "--published", "--manifest", str(MANIFEST), "--plot", str(tmp_path / "plots"))
+    assert res.code == 0, res.err
+    for stem in ("latency_vs_miou", "params_vs_latency"):
+        png = (tmp_path / "plots" / f"{stem}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+        svg = (tmp_path / "plots" / f"{stem}.svg").read_text()
+        assert "<svg" in svg
+    assert "Pareto front" in (tmp_path / "plots" / "latency_vs_miou.svg").read_text()

@@ -20,10 +20,13 @@ from segbench.report.tables import FORMATS
 @click.option("--table", "table_name", default="Compare with SOTA", show_default=True, help="Which published table (with --published).")
 @click.option("--baseline", "baselines", multiple=True, metavar="MODEL=BASELINE",
               help="Compute MODEL's deltas against BASELINE instead of the manifest's choice.")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="With --published: also write latency-vs-mIoU and params-vs-latency plots (PNG, SVG) here.")
 @click.option("--manifest", default="models_dir/manifest.toml", show_default=True,
               type=click.Path(dir_okay=False, path_type=Path), help="Where published tables are read from.")
 def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, output: Path | None, reports: str,
-            published: bool, table_name: str, baselines: tuple[str, ...], manifest: Path) -> int:
+            published: bool, table_name: str, baselines: tuple[str, ...], plot_dir: Path | None,
+            manifest: Path) -> int:
     """One row per model x runtime x threads x power mode: median, p90, min, std, CV, count and params.
 
     Params come from inspecting each model (by the sha256 recorded with its measurements), cached in
@@ -36,7 +39,7 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, output: Path | N
     from segbench.store import Store
 
     if published:
-        return _published(manifest, table_name, baselines, fmt, output)
+        return _published(manifest, table_name, baselines, fmt, output, plot_dir)
     store = Store(reports)
     if all_runs and run_ids:
         raise UsageError("--all and --run exclude each other")
@@ -74,7 +77,8 @@ def _baseline_map(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _published(manifest: Path, table: str, baselines: tuple[str, ...], fmt: str, output: Path | None) -> int:
+def _published(manifest: Path, table: str, baselines: tuple[str, ...], fmt: str, output: Path | None,
+               plot_dir: Path | None) -> int:
     from segbench.errors import StoreError, UsageError
     from segbench.report.published import read_published, render_published
 
@@ -82,7 +86,16 @@ def _published(manifest: Path, table: str, baselines: tuple[str, ...], fmt: str,
         raise UsageError("--published renders markdown only (for now)")
     if not manifest.is_file():
         raise StoreError(f"{manifest}: no such manifest", hint="pass --manifest models_dir/manifest.toml")
-    _write(render_published(read_published(manifest), table, _baseline_map(baselines)), output)
+    rows = read_published(manifest)
+    _write(render_published(rows, table, _baseline_map(baselines)), output)
+    if plot_dir:
+        from segbench.report.plots import plot_published
+
+        try:
+            written = plot_published(rows, table, plot_dir)
+        except OSError as exc:
+            raise StoreError(f"cannot write plots to {plot_dir}: {exc.strerror or exc}") from None
+        click.echo(f"wrote {len(written)} plot files to {plot_dir}", err=True)
     return 0
 
 
