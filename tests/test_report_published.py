@@ -76,3 +76,11 @@ def test_cli_published_plots(tmp_path: Path):
         svg = (tmp_path / "plots" / f"{stem}.svg").read_text()
         assert "<svg" in svg
     assert "Pareto front" in (tmp_path / "plots" / "latency_vs_miou.svg").read_text()
+
+
+def test_ti_table_has_miou_without_latency():
+    rows = read_published(MANIFEST)
+    ti = table_rows(rows, "TI edgeai ADE20K32")
+    assert len(ti) == 6 and ti[0][:3] == ["MobileNetV2S16+DeepLabV3PlusEdgeAILite", "MobileNetV2 (OS16)", "51.01"]
+    assert ti[0][3:] == ["", ""]
+    assert next(r for r in rows if r.model == "RegNetX800MF+FPNEdgeAILite").extra["gmacs"] == 8.0683
