@@ -1,0 +1,113 @@
+"""`segbench compare`: pair the cases of two runs and decide regression vs noise from stored samples.
+
+Rule (docs/report.md): for each case present in both runs, r = median(candidate) / median(baseline).
+A 95% bootstrap interval of r (both sample sets resampled with replacement, 2000 times, fixed seed) is
+the noise. A case regresses when r > 1 + threshold AND the interval's lower end is above 1, i.e. the
+slowdown is both larger than the threshold and not explained by run-to-run noise. Improvements are the
+mirror image. Records with only a tool's summary (no samples) are judged on the threshold alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from segbench.model import Measurement
+
+BOOTSTRAP = 2000
+
+
+@dataclass(frozen=True)
+class Verdict:
+    case: str
+    baseline_ms: float | None
+    candidate_ms: float | None
+    ratio: float | None
+    ci: tuple[float, float] | None
+    status: str  # regression | improved | same | missing | failed
+    reason: str
+
+
+def _median(m: Measurement) -> float | None:
+    if m.samples_ms:
+        return float(np.median(m.samples_ms))
+    return m.latency_ms.median if m.latency_ms.median is not None else m.latency_ms.avg
+
+
+def ratio_ci(base: Sequence[float], cand: Sequence[float], seed: int = 0) -> tuple[float, float]:
+    """95% bootstrap interval of median(cand) / median(base)."""
+    rng = np.random.default_rng(seed)
+    b = np.asarray(base, dtype=np.float64)
+    c = np.asarray(cand, dtype=np.float64)
+    bm = np.median(rng.choice(b, size=(BOOTSTRAP, b.size)), axis=1)
+    cm = np.median(rng.choice(c, size=(BOOTSTRAP, c.size)), axis=1)
+    lo, hi = np.percentile(cm / bm, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def judge(case: str, base: Measurement, cand: Measurement, threshold: float) -> Verdict:
+    if base.status != "ok" or cand.status != "ok":
+        which = "baseline" if base.status != "ok" else "candidate"
+        return Verdict(case, None, None, None, None, "failed", f"{which} case {base.status if which == 'baseline' else cand.status}")
+    bm, cm = _median(base), _median(cand)
+    if not bm or cm is None:
+        return Verdict(case, bm, cm, None, None, "failed", "no latency figure")
+    r = cm / bm
+    ci = ratio_ci(base.samples_ms, cand.samples_ms) if base.samples_ms and cand.samples_ms else None
+    beyond_noise_up = ci is None or ci[0] > 1.0
+    beyond_noise_down = ci is None or ci[1] < 1.0
+    basis = "threshold only (no samples)" if ci is None else f"95% CI {ci[0]:.3f}-{ci[1]:.3f}"
+    if r > 1 + threshold and beyond_noise_up:
+        status = "regression"
+    elif r < 1 - threshold and beyond_noise_down:
+        status = "improved"
+    else:
+        status = "same"
+    return Verdict(case, bm, cm, r, ci, status, f"{(r - 1) * 100:+.1f}% ({basis})")
+
+
+def _key(m: Measurement) -> str:
+    return f"{m.model.name} {m.runtime} t{m.threads} {m.power_mode}"
+
+
+def compare(base: Sequence[Measurement], cand: Sequence[Measurement], threshold: float) -> list[Verdict]:
+    """One verdict per case of either run (the latest record of a case counts)."""
+    b = {_key(m): m for m in base}
+    c = {_key(m): m for m in cand}
+    out = []
+    for key in [*b, *(k for k in c if k not in b)]:
+        if key not in b or key not in c:
+            where = "baseline" if key not in b else "candidate"
+            out.append(Verdict(key, None, None, None, None, "missing", f"not in the {where} run"))
+        else:
+            out.append(judge(key, b[key], c[key], threshold))
+    return out
+
+
+def junit(verdicts: Sequence[Verdict], name: str) -> str:
+    """JUnit XML: one testsuite, one testcase per case; a regression is a <failure>, a missing case <skipped>."""
+    import xml.etree.ElementTree as ET
+
+    failures = sum(v.status in ("regression", "failed") for v in verdicts)
+    suite = ET.Element("testsuite", name=name, tests=str(len(verdicts)), failures=str(failures),
+                       errors="0", skipped=str(sum(v.status == "missing" for v in verdicts)))
+    for v in verdicts:
+        tc = ET.SubElement(suite, "testcase", classname="segbench.compare", name=v.case)
+        if v.status in ("regression", "failed"):
+            ET.SubElement(tc, "failure", message=f"{v.status}: {v.reason}", type=v.status).text = v.reason
+        elif v.status == "missing":
+            ET.SubElement(tc, "skipped", message=v.reason)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+def render(verdicts: Sequence[Verdict]) -> str:
+    from tabulate import tabulate
+
+    def f(x: float | None) -> str:
+        return "" if x is None else f"{x:.3f}"
+
+    rows = [[v.case, f(v.baseline_ms), f(v.candidate_ms), f(v.ratio), v.status, v.reason] for v in verdicts]
+    return tabulate(rows, headers=["case", "baseline median (ms)", "candidate median (ms)", "ratio", "verdict", "why"],
+                    tablefmt="github", disable_numparse=True)

@@ -1,0 +1,147 @@
+"""Published comparison tables (manifest.toml ``[[published]]`` rows) in the seed's layout, with checks.
+
+Deltas are formatted as PP-MobileSeg's README prints them: mIoU in points (``36.70 (+1.7)``), latency and
+params relative to the baseline row (``215.3 (-53.1%)``). Every delta a table prints is recomputed from
+its own columns; one that differs by more than 0.1 (points or percentage points) is listed as a note,
+and so is a model whose figures differ between two tables of the same source.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from segbench.errors import ModelError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+METRICS = ("miou", "latency_ms", "params_m")
+HEADERS = {"miou": "mIoU (%)", "latency_ms": "latency (ms)", "params_m": "params (M)"}
+DIGITS = {"miou": 2, "latency_ms": 1, "params_m": 2}
+# Published deltas that disagree with their own columns by more than this are listed.
+TOLERANCE = 0.1
+
+
+@dataclass(frozen=True)
+class PublishedRow:
+    table: str
+    source: str
+    model: str
+    label: str
+    backbone: str | None = None
+    values: dict[str, float] = field(default_factory=dict)
+    baseline: str | None = None
+    deltas: dict[str, str] = field(default_factory=dict)
+    device: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def read_published(manifest: Path) -> list[PublishedRow]:
+    """The ``[[published]]`` rows of a manifest.toml, in file order."""
+    try:
+        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"cannot read {manifest}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ModelError(f"{manifest} is not valid TOML: {exc}") from None
+    rows = []
+    for i, item in enumerate(data.get("published", [])):
+        if not isinstance(item, dict) or not item.get("model") or not item.get("table"):
+            raise ModelError(f"{manifest}: [[published]] row {i + 1} needs 'model' and 'table'")
+        values = {k: float(item[k]) for k in METRICS if isinstance(item.get(k), (int, float))}
+        known = {"table", "source", "model", "label", "backbone", "baseline", "deltas", "device", *METRICS}
+        rows.append(PublishedRow(
+            table=str(item["table"]), source=str(item.get("source", "")), model=str(item["model"]),
+            label=str(item.get("label") or item["model"]), backbone=item.get("backbone"), values=values,
+            baseline=item.get("baseline"), deltas={k: str(v) for k, v in (item.get("deltas") or {}).items()},
+            device=item.get("device"), extra={k: v for k, v in item.items() if k not in known}))
+    return rows
+
+
+def delta(metric: str, value: float, base: float) -> float:
+    """mIoU: difference in points; latency and params: change relative to the baseline, in percent."""
+    return value - base if metric == "miou" else 100.0 * (value / base - 1.0)
+
+
+def format_delta(metric: str, d: float) -> str:
+    return f"{d:+.1f}" if metric == "miou" else f"{d:+.1f}%"
+
+
+def _parse_delta(text: str) -> float:
+    return float(text.strip().rstrip("%"))
+
+
+def cell(metric: str, value: float | None, base: float | None) -> str:
+    if value is None:
+        return ""
+    text = f"{value:.{DIGITS[metric]}f}"
+    if base is None or base == 0:
+        return text
+    return f"{text} ({format_delta(metric, delta(metric, value, base))})"
+
+
+def table_rows(rows: Sequence[PublishedRow], table: str,
+               baselines: dict[str, str] | None = None) -> list[list[str]]:
+    """Model | Backbone | mIoU | latency | params cells of one published table, deltas recomputed."""
+    mine = [r for r in rows if r.table == table]
+    by_model = {r.model: r for r in mine}
+    out = []
+    for r in mine:
+        base_name = (baselines or {}).get(r.model, r.baseline)
+        base = by_model.get(base_name) if base_name else None
+        cells = [cell(m, r.values.get(m), base.values.get(m) if base else None) for m in METRICS]
+        out.append([r.label, r.backbone or "", *cells])
+    return out
+
+
+def consistency_notes(rows: Sequence[PublishedRow]) -> list[str]:
+    """Published deltas that do not follow from their own columns; figures that differ between tables."""
+    notes = []
+    keyed = {(r.source, r.table, r.model): r for r in rows}
+    for r in rows:
+        base = keyed.get((r.source, r.table, r.baseline)) if r.baseline else None
+        for metric, printed in r.deltas.items():
+            if base is None or metric not in r.values or metric not in base.values:
+                continue
+            ours = delta(metric, r.values[metric], base.values[metric])
+            if abs(ours - _parse_delta(printed)) > TOLERANCE:
+                notes.append(f"{r.source}, {r.table}: {r.label} {HEADERS[metric]} prints {printed} against "
+                             f"{base.label}, its own columns give {format_delta(metric, ours)} "
+                             f"({r.values[metric]:g} vs {base.values[metric]:g})")
+    seen: dict[tuple[str, str], PublishedRow] = {}
+    for r in rows:
+        first = seen.setdefault((r.source, r.model), r)
+        if first is r:
+            continue
+        for metric in METRICS:
+            a, b = first.values.get(metric), r.values.get(metric)
+            if a is not None and b is not None and a != b:
+                notes.append(f"{r.source}: {r.model} {HEADERS[metric]} is {a:g} in {first.table} "
+                             f"({first.label}) but {b:g} in {r.table} ({r.label})")
+    return notes
+
+
+def render_published(rows: Sequence[PublishedRow], table: str, baselines: dict[str, str] | None = None) -> str:
+    """The published table as markdown, then the consistency notes of every table read."""
+    from tabulate import tabulate
+
+    body = table_rows(rows, table, baselines)
+    if not body:
+        tables = sorted({r.table for r in rows})
+        raise ModelError(f"no published table named {table!r}", hint=f"tables: {', '.join(tables) or 'none'}")
+    sources = sorted({f"{r.source}, {r.table}" for r in rows if r.table == table})
+    devices = sorted({r.device for r in rows if r.table == table and r.device})
+    text = tabulate(body, headers=["Model", "Backbone", *HEADERS.values()], tablefmt="github", disable_numparse=True)
+    lines = [text, "", f"- every cell: published ({'; '.join(sources)}) on {', '.join(devices) or 'unstated device'}",
+             "- deltas recomputed from the table's own columns: mIoU in points, latency and params relative "
+             "to the baseline row"]
+    notes = consistency_notes(rows)
+    if notes:
+        lines += ["", "Notes (published figures that do not agree):", *[f"- {n}" for n in notes]]
+    return "\n".join(lines)
