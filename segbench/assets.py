@@ -35,8 +35,10 @@ class ToolSpec:
     sha256: str | None = None  # the vetted binary; None: not pinned, any file of that name is used
 
     def where_to_get(self) -> str:
-        first = (self.get or "").strip().splitlines()
-        return "; ".join(x for x in (first[0] if first else None, self.source) if x) or "see device_assets/README.md"
+        # The manifest's first sentence and the command it introduces, then the source, on one line.
+        lines = [ln.strip() for ln in (self.get or "").strip().splitlines() if ln.strip()]
+        how = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")
+        return "; ".join(x for x in (how, self.source and f"source {self.source}") if x) or "see device_assets/README.md"
 
 
 @dataclass(frozen=True)

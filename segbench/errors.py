@@ -56,3 +56,7 @@ class ParseError(SegbenchError):
 
 class DeviceError(SegbenchError):
     """A device that is missing, offline, unauthorized or went away."""
+
+
+class DeviceGone(DeviceError):
+    """The connection to a device broke during a command (unplugged, rebooted, Wi-Fi lost)."""

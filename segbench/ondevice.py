@@ -28,7 +28,7 @@ import numpy as np
 from segbench import power
 from segbench.assets import Tool
 from segbench.devices import Completed
-from segbench.errors import InputError, ModelError, SegbenchError, UsageError
+from segbench.errors import DeviceGone, InputError, ModelError, SegbenchError, UsageError
 from segbench.model import Case, DeviceInfo, Measurement
 from segbench.store import utc_now
 
@@ -134,11 +134,13 @@ class DeviceBackend:
     workdir: Path = Path("inputs")  # host directory for prepared inputs; the run sets it inside its directory
     timeout_s: float = 600.0
     cooldown: Cooldown = field(default_factory=Cooldown)
-    reconnect: Callable[[], bool] | None = None  # waits for the phone to come back; True when it did
+    reconnect: Callable[[float], bool] | None = None  # waits up to N s for the phone to come back; True if it did
+    reconnect_wait_s: float = 90.0
     retries: int = 2
     pushes: PushStats = field(default_factory=PushStats)
     _prepared: dict[tuple[str, str | None, str | None], _Prepared] = field(default_factory=dict)
     _tool_paths: dict[str, str] = field(default_factory=dict)
+    _lost: bool = False
 
     def summary(self) -> str | None:
         return f"{self.device.id}: {self.pushes.describe()}"
@@ -225,11 +227,18 @@ class DeviceBackend:
         if tool is None:
             return replace(base, status="skipped", error=f"no {case.runtime} tool for {self.device.abi} in the assets",
                            finished=utc_now()), b""
-        try:
-            prepared = self._prepare(case)
-            tool_path = self._tool_path(tool)
-        except SegbenchError as exc:
-            return replace(base, error=str(exc), finished=utc_now()), f"failed before running: {exc}\n".encode()
+        for attempt in range(self.retries + 1):
+            try:
+                prepared = self._prepare(case)
+                tool_path = self._tool_path(tool)
+                break
+            except DeviceGone as exc:
+                if attempt == self.retries or not self._reconnect():
+                    why = "it did not come back" if self._lost else f"{attempt + 1} attempts"
+                    return (replace(base, error=f"{exc} ({why})", finished=utc_now()),
+                            f"failed before running: {exc} ({why})\n".encode())
+            except SegbenchError as exc:
+                return replace(base, error=str(exc), finished=utc_now()), f"failed before running: {exc}\n".encode()
         module = tools.tool_for_runtime(case.runtime)
         tc = tools.ToolCase(
             case=case, tool_path=tool_path, model_path=prepared.model_path, params_path=prepared.params_path,
@@ -260,7 +269,9 @@ class DeviceBackend:
             self._kill()
             return replace(base, status="timeout", error=f"no result within {self.timeout_s:g}s; the tool was killed")
         if done.disconnected:
-            return replace(base, error=f"device {self.phone.serial} disconnected during the case")
+            tries = f" ({self.retries + 1} attempts)" if self.reconnect is not None and not self._lost else ""
+            gone = "" if not self._lost else "; it did not come back"
+            return replace(base, error=f"device {self.phone.serial} disconnected during the case{tries}{gone}")
         parsed = tools.parse_case_log(module, log.decode("utf-8", errors="replace"))
         if parsed.status != "ok" and done.returncode not in (0, None):
             parsed = replace(parsed, error=f"{parsed.error} (exit status {done.returncode})")
@@ -272,10 +283,18 @@ class DeviceBackend:
         command = f"echo $$ > {REMOTE_ROOT}/run.pid; {env}exec {shlex.join(argv)}"
         done = self.phone.shell(command, self.timeout_s)
         for _ in range(self.retries):
-            if not done.disconnected or self.reconnect is None or not self.reconnect():
+            if not done.disconnected or not self._reconnect():
                 break
             done = self.phone.shell(command, self.timeout_s)
         return done
+
+    def _reconnect(self) -> bool:
+        """Wait for a phone that went away; once it failed to come back, later cases only glance."""
+        if self.reconnect is None:
+            return False
+        back = self.reconnect(5.0 if self._lost else self.reconnect_wait_s)
+        self._lost = not back
+        return back
 
     def _kill(self) -> None:
         with contextlib.suppress(Exception):

@@ -1,12 +1,17 @@
-"""The device backend's pure parts: cooldown settings, throttling, error lines, vendor tool assets."""
+"""The device backend's parts that need no phone: cooldown settings, throttling, error lines, vendor tool
+assets, and what it does when the phone is gone for good."""
 
 from pathlib import Path
 
 import pytest
 
-from segbench.assets import find_tool, read_manifest
-from segbench.errors import SegbenchError, UsageError
-from segbench.ondevice import Cooldown, PushStats, _throttled, cpu_zones, parse_cooldown
+from conftest import FIXTURES
+from segbench.assets import Tool, find_tool, read_manifest
+from segbench.devices import Completed
+from segbench.errors import DeviceGone, SegbenchError, UsageError
+from segbench.ondevice import Cooldown, DeviceBackend, PushStats, _throttled, cpu_zones, parse_cooldown
+
+MODELS = FIXTURES / "models"
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -112,3 +117,43 @@ def test_manifest_errors(tmp_path):
     (tmp_path / "manifest.toml").write_text('[[tool]]\nruntime = "tflite"\n')
     with pytest.raises(SegbenchError, match="incomplete"):
         read_manifest(tmp_path)
+
+
+class _GonePhone:
+    """A phone that was unplugged for good: every command loses its connection."""
+
+    serial = "gone:5555"
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    def shell(self, command: str, timeout: float = 30.0) -> Completed:
+        self.commands.append(command)
+        return Completed(None, b"", b"connection reset", disconnected=True)
+
+    def push(self, local: str, remote: str, digest: str | None = None) -> bool:
+        raise DeviceGone(f"push of {local} to {self.serial}:{remote} broke off: connection reset")
+
+    def thermal_c(self) -> dict[str, float]:
+        return {}
+
+    def cur_khz(self) -> dict[str, int]:
+        return {}
+
+
+def test_a_phone_that_never_comes_back_is_waited_for_once_then_cases_fail_fast(tmp_path):
+    from segbench.model import Case, DeviceInfo, ModelRef
+
+    waits: list[float] = []
+    tool = Tool("onnxruntime", tmp_path / "onnxruntime_perf_test", (tmp_path / "onnxruntime_perf_test",), "1.0", "")
+    backend = DeviceBackend(
+        phone=_GonePhone(), device=DeviceInfo(id="gone:5555", kind="android", cpu_max_khz={0: 1000, 1: 2000}),
+        tools={"onnxruntime": tool}, workdir=tmp_path, reconnect=lambda s: waits.append(s) or False,
+        reconnect_wait_s=90.0)
+    model = ModelRef("tiny_seg", str(MODELS / "tiny_seg.onnx"), "onnx", "ab" * 32)
+    first, _ = backend.measure(Case(model, "onnxruntime", 1, "high", 1, 3), "run")
+    second, log = backend.measure(Case(model, "onnxruntime", 2, "high", 1, 3), "run")
+    assert first.status == second.status == "failed"
+    assert "did not come back" in first.error and "did not come back" in second.error
+    assert b"broke off" in log
+    assert waits == [90.0, 5.0]  # one long wait for the first loss, then a glance per case

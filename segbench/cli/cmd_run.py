@@ -131,7 +131,7 @@ def _device_backend(settings, cases, adb_server: str | None, assets, echo):
         for tool in tools.values():
             echo(f"{tool.runtime}: {tool.binary} ({tool.version or 'version unknown'}, sha256 {tool.sha256[:12]})")
         yield DeviceBackend(phone, info, tools, timeout_s=settings.timeout, cooldown=parse_cooldown(settings.cooldown),
-                            reconnect=lambda: adb.wait_online(client, serial, 90))
+                            reconnect=lambda wait_s: adb.wait_online(client, serial, wait_s))
 
 
 def _execute(store, run, settings, cases, found, backend, reports: str, quiet: bool, echo) -> int:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from segbench.devices import Completed
-from segbench.errors import DeviceError
+from segbench.errors import DeviceError, DeviceGone
 from segbench.model import DeviceInfo
 from segbench.models import sha256_file
 
@@ -231,9 +231,10 @@ class AdbDevice:
     def check(self, command: str, timeout: float = 30.0) -> str:
         """Run a command that must succeed; its stdout as text."""
         done = self.shell(command, timeout)
-        if done.disconnected or done.timed_out:
-            raise DeviceError(f"device {self.serial} did not answer `{command.split()[0]}`"
-                              f"{' (timed out)' if done.timed_out else ' (disconnected)'}")
+        if done.disconnected:
+            raise DeviceGone(f"device {self.serial} disconnected during `{command.split()[0]}`")
+        if done.timed_out:
+            raise DeviceError(f"device {self.serial} did not answer `{command.split()[0]}` (timed out)")
         if done.returncode != 0:
             msg = (done.stderr or done.stdout).decode(errors="replace").strip().splitlines()
             raise DeviceError(f"`{command}` failed on {self.serial}: {msg[-1] if msg else done.returncode}")
@@ -256,8 +257,8 @@ class AdbDevice:
         mode = os.stat(local).st_mode & 0o777
         try:
             self._sync_send(local, remote, mode)
-        except OSError as exc:
-            raise DeviceError(f"push of {local} to {self.serial}:{remote} failed: {exc}") from None
+        except (OSError, EOFError) as exc:
+            raise DeviceGone(f"push of {local} to {self.serial}:{remote} broke off: {exc}") from None
         if self.remote_sha256(remote) != digest:
             raise DeviceError(f"push of {local} to {self.serial}:{remote} arrived damaged")
         return True
@@ -269,8 +270,8 @@ class AdbDevice:
             conn = self._dev.open_transport(timeout=30)
             conn.send_command("sync:")
             conn.check_okay()
-        except AdbError as exc:
-            raise OSError(str(exc)) from None
+        except (AdbError, OSError) as exc:
+            raise DeviceGone(f"cannot open a sync connection to {self.serial}: {exc}") from None
         sock = conn.conn
         sock.settimeout(60)
         try:
@@ -283,7 +284,7 @@ class AdbDevice:
             reply = _read_exact(sock, 8)
             if reply[:4] != b"OKAY":
                 msg = _read_exact(sock, struct.unpack("<I", reply[4:])[0]).decode(errors="replace")
-                raise OSError(msg or "device refused the file")
+                raise DeviceError(f"push of {local} to {self.serial}:{remote} failed: {msg or 'the device refused it'}")
             sock.sendall(b"QUIT" + struct.pack("<I", 0))
         finally:
             with contextlib.suppress(OSError):

@@ -3,7 +3,8 @@
 A SPEC is a comma-separated list of items; each item is ``name`` or ``name=value``:
 
     drop-after=N        the connection drops when command N+1 is opened (the phone is unplugged)
-    drop-during=TEXT    the connection drops while a shell command containing TEXT runs
+    drop-during=TEXT    the connection drops while a shell command containing TEXT runs; the phone
+                        is back a second later (a loose cable), for every such command
     crash=TOOL          TOOL (benchmark_bin, benchmark_model, onnxruntime_perf_test or any)
                         dies of SIGSEGV after printing its first lines (rc 139)
     hang=TOOL           TOOL prints its first lines, then never finishes

@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from segbench.emulator.faults import Faults, parse_faults
@@ -184,6 +185,10 @@ class EmulatedPhone:
     def replug(self) -> None:
         self.unplugged = False
 
+    def _glitch(self, away_s: float = 1.0) -> None:
+        self.unplug()
+        threading.Timer(away_s, self.replug).start()
+
     def tool_runs(self) -> list[dict]:
         """What the vendor-tool stand-ins ran: tool, argv, cpumask, threads, figures measured."""
         return self.state.tool_runs()
@@ -239,8 +244,17 @@ class EmulatedPhone:
             return root_service
         return None  # forward, reverse, abb, framebuffer, ...: refused like an unknown service
 
-    def _started(self, conn: Connection, command: str) -> None:
+    def _started(self, conn: Connection, command: str) -> Callable[[], None] | None:
         needle = self.faults.drop_during
-        if needle and needle in command:
-            # Let the command get going, then pull the plug before its exit status is sent.
-            threading.Timer(0.2, self.unplug).start()
+        if not (needle and needle in command):
+            return None
+        # Let the command get going, then pull the plug: after 0.2 s, or when it ends, whichever is
+        # first, so its exit status is never sent. Like a loose cable, the phone is back a moment later.
+        once = threading.Lock()
+
+        def pull_plug() -> None:
+            if once.acquire(blocking=False):
+                self._glitch()
+
+        threading.Timer(0.2, pull_plug).start()
+        return pull_plug

@@ -76,7 +76,9 @@ def _feed_stdin(stream: Stream, proc: subprocess.Popen[bytes], v2: bool) -> None
         stdin.close()
 
 
-def shell_service(shell: Shell, on_started: Callable[[str], None]) -> Callable[[Stream, str], None]:
+def shell_service(shell: Shell, on_started: Callable[[str], Callable[[], None] | None]) -> Callable[[Stream, str], None]:
+    """The shell and exec services. ``on_started(command)`` may return a fault to fire instead of the exit status."""
+
     def handle(stream: Stream, service: str) -> None:
         if service.startswith("exec:"):
             v2, pty, command = False, False, service[5:]
@@ -84,7 +86,7 @@ def shell_service(shell: Shell, on_started: Callable[[str], None]) -> Callable[[
             v2, pty, command = parse_shell_service(service)
         proc = shell.start(command, merge_stderr=not v2 or pty)
         stream.on_close = lambda: kill_group(proc)
-        on_started(command)
+        pull_plug = on_started(command)
         lock = threading.Lock()
         out = _Output(stream, shell, STDOUT if v2 else None, pty, lock)
         pumps = [threading.Thread(target=out.pump, args=(proc.stdout,), daemon=True)]
@@ -97,6 +99,9 @@ def shell_service(shell: Shell, on_started: Callable[[str], None]) -> Callable[[
         for p in pumps:
             p.join()
         code, message = signal_exit(proc.wait())
+        if pull_plug is not None:
+            pull_plug()
+            return
         if stream.closed.is_set():
             return
         if message:

@@ -1,0 +1,177 @@
+"""`segbench run --device` end to end: the real CLI, the real adb server, an emulated MI 9 on loopback.
+
+The emulated phone is a phone to the harness: the same code path as a real one (adbutils, shell v2,
+sync pushes, the vendor tools' own command lines and logs). Each test that needs a fault starts its
+own phone with it; all share one adb server on a non-default port, killed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, ROOT, assert_one_line_error, run_cli
+from segbench.emulator import EmulatedPhone
+from segbench.emulator.phone import free_port
+
+pytestmark = pytest.mark.slow
+
+MODELS = FIXTURES / "models"
+ADB_PORTS = range(25037, 25100)
+PHONE_PORTS = range(26000, 27000)
+TOOLS = ("benchmark_bin", "benchmark_model", "onnxruntime_perf_test", "libonnxruntime.so")
+
+
+@pytest.fixture(scope="module")
+def adb_port() -> Iterator[int]:
+    from adbutils import adb_path
+
+    port = free_port(ADB_PORTS)
+    subprocess.run([adb_path(), "-P", str(port), "start-server"], capture_output=True, timeout=30, check=False)
+    try:
+        yield port
+    finally:
+        subprocess.run([adb_path(), "-P", str(port), "kill-server"], capture_output=True, timeout=30, check=False)
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """device_assets as a user sets it up: the shipped manifest, binaries dropped into arm64-v8a/.
+
+    The emulated phone runs its stand-in for a pushed file by the tool's name; the bytes are a stub.
+    """
+    root = tmp_path_factory.mktemp("assets")
+    shutil.copy(ROOT / "device_assets" / "manifest.toml", root / "manifest.toml")
+    (root / "arm64-v8a").mkdir()
+    for name in TOOLS:
+        (root / "arm64-v8a" / name).write_bytes(b"\x7fELF\x02\x01\x01" + name.encode())
+    return root
+
+
+@pytest.fixture
+def phone(adb_port: int, request: pytest.FixtureRequest) -> Iterator[EmulatedPhone]:
+    faults = getattr(request, "param", None)
+    with EmulatedPhone(port=free_port(PHONE_PORTS), adb_port=adb_port, faults=faults) as p:
+        yield p
+
+
+def _run(phone: EmulatedPhone, adb_port: int, assets: Path, reports: Path, *args: str, timeout: float = 600):
+    return run_cli("run", "--device", phone.serial, "--assets", str(assets), "--reports", str(reports), *args,
+                   env={"ANDROID_ADB_SERVER_PORT": str(adb_port)}, timeout=timeout)
+
+
+def _records(reports: Path) -> list[dict]:
+    out = []
+    for run in sorted((reports / "runs").iterdir()):
+        out += [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
+    return out
+
+
+def test_sweep_on_the_emulated_mi9_and_a_second_run_pushes_nothing(phone, adb_port, assets, tmp_path):
+    reports = tmp_path / "reports"
+    r = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--threads", "1,2",
+             "--power-mode", "high,low", "--warmup", "2", "--repeats", "5")
+    assert r.code == 0, r.err
+    recs = _records(reports)
+    assert len(recs) == 8 and all(x["status"] == "ok" for x in recs), [x["error"] for x in recs]
+    for x in recs:
+        assert x["device_id"] == phone.serial
+        assert x["tool"] == {"onnxruntime": "onnxruntime_perf_test", "tflite": "benchmark_model"}[x["runtime"]]
+        # taskset masks from the SD855's clusters: gold+prime for high, silver for low
+        assert x["cpu_mask"] == {"high": "f0", "low": "f"}[x["power_mode"]]
+        assert x["extra"]["bound_by"] == "taskset" and f"taskset {x['cpu_mask']} " in x["extra"]["command"]
+        assert x["count"] == 5 and 0 < x["latency_ms"]["min"] <= x["latency_ms"]["avg"] <= x["latency_ms"]["max"]
+        assert x["threads"] in (1, 2) and x["temps_before_c"] and x["temps_after_c"]
+        assert x["cpu_khz_before"]["cpu7"] > 0
+        log = reports / "runs" / x["run_id"] / x["log_path"]
+        assert log.stat().st_size > 0
+    run_json = json.loads(next((reports / "runs").iterdir()).joinpath("run.json").read_text())
+    assert run_json["device"]["model"] == "MI 9" and run_json["device"]["kind"] == "android"
+    assert run_json["settings"]["device"] == phone.serial
+    assert "pushed " in r.err and "pushed 0 file(s)" not in r.err
+
+    again = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--warmup", "1", "--repeats", "3")
+    assert again.code == 0, again.err
+    assert "pushed 0 file(s), 0.0 MB" in again.err
+
+
+@pytest.mark.parametrize("phone", ["crash=benchmark_model"], indirect=True)
+def test_a_tool_crash_is_a_failed_record_with_its_log(phone, adb_port, assets, tmp_path):
+    reports = tmp_path / "reports"
+    r = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--warmup", "1", "--repeats", "3")
+    assert r.code == 3, r.err
+    recs = {x["runtime"]: x for x in _records(reports)}
+    assert recs["onnxruntime"]["status"] == "ok"
+    crashed = recs["tflite"]
+    assert crashed["status"] == "failed" and "139" in crashed["error"]
+    assert (reports / "runs" / crashed["run_id"] / crashed["log_path"]).read_bytes()
+
+
+@pytest.mark.parametrize("phone", ["garbage=onnxruntime_perf_test"], indirect=True)
+def test_garbage_output_is_a_failed_record(phone, adb_port, assets, tmp_path):
+    reports = tmp_path / "reports"
+    r = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--warmup", "1", "--repeats", "3")
+    assert r.code == 3, r.err
+    recs = {x["runtime"]: x for x in _records(reports)}
+    assert recs["tflite"]["status"] == "ok"
+    assert recs["onnxruntime"]["status"] == "failed" and "onnxruntime_perf_test" in recs["onnxruntime"]["error"]
+
+
+@pytest.mark.parametrize("phone", ["hang=benchmark_model"], indirect=True)
+def test_a_hung_tool_is_killed_at_the_timeout(phone, adb_port, assets, tmp_path):
+    reports = tmp_path / "reports"
+    r = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--warmup", "1", "--repeats", "3",
+             "--timeout", "5")
+    assert r.code == 3, r.err
+    recs = {x["runtime"]: x for x in _records(reports)}
+    assert recs["tflite"]["status"] == "timeout" and "killed" in recs["tflite"]["error"]
+    assert recs["onnxruntime"]["status"] == "ok"
+
+
+@pytest.mark.parametrize("phone", ["drop-during=--graph"], indirect=True)
+def test_a_phone_dropping_mid_case_is_reconnected_and_nothing_is_lost(phone, adb_port, assets, tmp_path):
+    reports = tmp_path / "reports"
+    r = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--threads", "1,2", "--warmup", "1",
+             "--repeats", "3")
+    recs = _records(reports)
+    assert sorted(x["case_id"] for x in recs) == sorted(
+        {f"{m}__{rt}__t{t}__high" for m, rt in (("selfie_segmentation", "tflite"), ("tiny_seg", "onnxruntime"))
+         for t in (1, 2)})
+    onnx = [x for x in recs if x["runtime"] == "onnxruntime"]
+    assert all(x["status"] == "ok" for x in onnx)
+    dropped = [x for x in recs if x["runtime"] == "tflite"]
+    assert all(x["status"] == "failed" and "disconnected" in x["error"] for x in dropped)
+    assert r.code == 3, r.err
+
+
+def test_names_with_shell_metacharacters_run_safely(phone, adb_port, assets, tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    odd = models / "tiny seg's $(reboot); `x` & y.onnx"
+    shutil.copy(MODELS / "tiny_seg.onnx", odd)
+    reports = tmp_path / "reports"
+    r = _run(phone, adb_port, assets, reports, "--models", str(models), "--warmup", "1", "--repeats", "3")
+    assert r.code == 0, r.err
+    (rec,) = _records(reports)
+    assert rec["status"] == "ok" and rec["model"]["name"] == odd.stem
+
+
+def test_missing_tool_is_one_clear_error(phone, adb_port, tmp_path):
+    empty = tmp_path / "assets"
+    empty.mkdir()
+    shutil.copy(ROOT / "device_assets" / "manifest.toml", empty / "manifest.toml")
+    r = _run(phone, adb_port, empty, tmp_path / "reports", "--models", str(MODELS / "tiny_seg.onnx"))
+    assert_one_line_error(r, 1)
+    assert "onnxruntime_perf_test for arm64-v8a is missing" in r.err and "build.sh" in r.err
+
+
+def test_unknown_device_is_one_clear_error(adb_port, assets, tmp_path):
+    r = run_cli("run", "--device", "127.0.0.1:1", "--assets", str(assets), "--models", str(MODELS),
+                "--reports", str(tmp_path), env={"ANDROID_ADB_SERVER_PORT": str(adb_port)})
+    assert_one_line_error(r, 1)
+    assert "127.0.0.1:1 is not attached" in r.err
