@@ -27,20 +27,25 @@ def main() -> None:
         src = os.path.join(tmp, "blob.bin")
         with open(src, "wb") as f:
             f.write(os.urandom(size))
-        t = time.perf_counter()
-        adb(port, "-s", phone.serial, "push", src, "/data/local/tmp/cli.bin")
-        cli = size / (time.perf_counter() - t) / 1e6
         dev = adbutils.AdbClient(port=port).device(phone.serial)
-        t = time.perf_counter()
-        dev.sync.push(src, "/data/local/tmp/adbutils.bin")
-        lib = size / (time.perf_counter() - t) / 1e6
-        t = time.perf_counter()
-        AdbDevice(adbutils.AdbClient(port=port), phone.serial).push(src, "/data/local/tmp/segbench.bin")
-        ours = size / (time.perf_counter() - t) / 1e6
+        ours_dev = AdbDevice(adbutils.AdbClient(port=port), phone.serial)
+
+        def best(push) -> float:
+            """MB/s of the fastest of three pushes (the first also warms the page cache)."""
+            times = []
+            for i in range(3):
+                t = time.perf_counter()
+                push(f"/data/local/tmp/bench{i}.bin")
+                times.append(time.perf_counter() - t)
+            return size / min(times) / 1e6
+
+        cli = best(lambda remote: adb(port, "-s", phone.serial, "push", src, remote))
+        lib = best(lambda remote: dev.sync.push(src, remote))
+        ours = best(lambda remote: ours_dev.push(src, remote + ".segbench"))
     subprocess.run([adbutils.adb_path(), "-P", str(port), "kill-server"], capture_output=True, check=False)
     print(f"adb push          {cli:8.1f} MB/s")
     print(f"adbutils push     {lib:8.1f} MB/s")
-    print(f"AdbDevice.push    {ours:8.1f} MB/s  ({ours / cli:.2f} x adb push, incl. sha256 checks)")
+    print(f"AdbDevice.push    {ours:8.1f} MB/s  ({ours / cli:.2f} x adb push, incl. the content-hash skip check; goal >= 0.8)")
 
 
 if __name__ == "__main__":

@@ -249,21 +249,27 @@ class AdbDevice:
         return first[0] if first else None
 
     def push(self, local: str, remote: str, digest: str | None = None) -> bool:
-        """Copy ``local`` to ``remote`` unless the device already has the same bytes there."""
+        """Copy ``local`` to ``remote`` unless the device already has the same bytes there.
+
+        The skip decision hashes on the phone (only when the file exists); after a push the size is
+        checked over sync STAT: the transport is checksummed, a second remote hash would halve throughput.
+        """
         digest = digest or sha256_file(Path(local))
         if self.remote_sha256(remote) == digest:
             return False
         self.check(f"mkdir -p {shlex.quote(os.path.dirname(remote))}")
-        mode = os.stat(local).st_mode & 0o777
+        st = os.stat(local)
         try:
-            self._sync_send(local, remote, mode)
+            arrived = self._sync_send(local, remote, st.st_mode & 0o777)
         except (OSError, EOFError) as exc:
             raise DeviceGone(f"push of {local} to {self.serial}:{remote} broke off: {exc}") from None
-        if self.remote_sha256(remote) != digest:
-            raise DeviceError(f"push of {local} to {self.serial}:{remote} arrived damaged")
+        if arrived != st.st_size & 0xFFFFFFFF:  # sync STAT carries 32 bits of size
+            raise DeviceError(f"push of {local} to {self.serial}:{remote} arrived truncated "
+                              f"({arrived} of {st.st_size} bytes)")
         return True
 
-    def _sync_send(self, local: str, remote: str, mode: int) -> None:
+    def _sync_send(self, local: str, remote: str, mode: int) -> int:
+        """SEND ``local`` as ``remote``; the size the device then has."""
         from adbutils import AdbError
 
         try:
@@ -285,7 +291,12 @@ class AdbDevice:
             if reply[:4] != b"OKAY":
                 msg = _read_exact(sock, struct.unpack("<I", reply[4:])[0]).decode(errors="replace")
                 raise DeviceError(f"push of {local} to {self.serial}:{remote} failed: {msg or 'the device refused it'}")
+            # The size that arrived, on the same connection (STAT: id, mode, size, mtime).
+            path = remote.encode()
+            sock.sendall(b"STAT" + struct.pack("<I", len(path)) + path)
+            _, _, size, _ = struct.unpack("<4sIII", _read_exact(sock, 16))
             sock.sendall(b"QUIT" + struct.pack("<I", 0))
+            return size
         finally:
             with contextlib.suppress(OSError):
                 sock.close()
