@@ -141,6 +141,7 @@ class DeviceBackend:
     _prepared: dict[tuple[str, str | None, str | None], _Prepared] = field(default_factory=dict)
     _tool_paths: dict[str, str] = field(default_factory=dict)
     _lost: bool = False
+    _running: bool = False
 
     def summary(self) -> str | None:
         return f"{self.device.id}: {self.pushes.describe()}"
@@ -281,12 +282,20 @@ class DeviceBackend:
         # The shell records its pid, then becomes the tool (exec), so a timeout can kill exactly it.
         env = f"export LD_LIBRARY_PATH={REMOTE_ROOT}/bin; " if libs else ""
         command = f"echo $$ > {REMOTE_ROOT}/run.pid; {env}exec {shlex.join(argv)}"
+        self._running = True  # stays set when Ctrl-C cuts the case off: close() then kills the tool
         done = self.phone.shell(command, self.timeout_s)
         for _ in range(self.retries):
             if not done.disconnected or not self._reconnect():
                 break
             done = self.phone.shell(command, self.timeout_s)
+        self._running = False
         return done
+
+    def close(self) -> None:
+        """End of the run: a case cut off by Ctrl-C leaves its tool running on the phone; kill it."""
+        if self._running:
+            self._running = False
+            self._kill()
 
     def _reconnect(self) -> bool:
         """Wait for a phone that went away; once it failed to come back, later cases only glance."""

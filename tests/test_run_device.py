@@ -8,8 +8,12 @@ own phone with it; all share one adb server on a non-default port, killed at the
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +21,7 @@ import pytest
 
 from conftest import FIXTURES, ROOT, assert_one_line_error, run_cli
 from segbench.emulator import EmulatedPhone
-from segbench.emulator.phone import free_port
+from segbench.emulator.phone import adb, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -175,3 +179,73 @@ def test_unknown_device_is_one_clear_error(adb_port, assets, tmp_path):
                 "--reports", str(tmp_path), env={"ANDROID_ADB_SERVER_PORT": str(adb_port)})
     assert_one_line_error(r, 1)
     assert "127.0.0.1:1 is not attached" in r.err
+
+
+def test_devices_lists_the_phone_with_its_facts(phone, adb_port):
+    env = {"ANDROID_ADB_SERVER_PORT": str(adb_port)}
+    r = run_cli("devices", env=env)
+    assert r.code == 0, r.err
+    line = next(ln for ln in r.out.splitlines() if ln.startswith(phone.serial))
+    assert "Xiaomi MI 9 (cepheus)" in line and "Android 9 (API 28)" in line and "arm64-v8a" in line
+    assert "4x1.79 GHz + 3x2.42 GHz + 1x2.84 GHz" in r.out
+    rows = [json.loads(ln) for ln in run_cli("devices", "--json", env=env).out.splitlines()]
+    (me,) = [x for x in rows if x["id"] == phone.serial]
+    assert me["model"] == "MI 9" and me["api_level"] == 28 and me["abi"] == "arm64-v8a"
+    assert me["cpu_max_khz"]["7"] == 2841600 and me["extra"]["battery"]["level"] is not None
+    assert any(name.startswith("cpu") for name in me["extra"]["thermal_c"])
+
+
+@pytest.mark.parametrize("phone", ["unauthorized"], indirect=True)
+def test_an_unauthorized_phone_is_listed_with_what_to_do_and_refused_by_run(phone, adb_port, assets, tmp_path):
+    env = {"ANDROID_ADB_SERVER_PORT": str(adb_port)}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        r = run_cli("devices", env=env)
+        if f"{phone.serial}  unauthorized" in r.out:
+            break
+        time.sleep(0.5)
+    assert r.code == 0 and "accept the USB debugging prompt" in r.out, r.out
+    run = _run(phone, adb_port, assets, tmp_path / "reports", "--models", str(MODELS))
+    assert_one_line_error(run, 1)
+    assert "unauthorized" in run.err
+
+
+@pytest.mark.parametrize("phone", ["disk-full=300000"], indirect=True)
+def test_a_full_disk_fails_the_cases_that_need_space_with_the_phones_words(phone, adb_port, assets, tmp_path):
+    reports = tmp_path / "reports"
+    r = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--warmup", "1", "--repeats", "3")
+    assert r.code == 3, r.err
+    recs = _records(reports)
+    assert len(recs) == 2 and any(x["status"] == "failed" for x in recs)
+    for x in recs:
+        if x["status"] == "failed":
+            assert "No space left on device" in x["error"]
+
+
+@pytest.mark.parametrize("phone", ["hang=onnxruntime_perf_test"], indirect=True)
+def test_ctrl_c_mid_case_kills_the_tool_keeps_results_and_resume_finishes(phone, adb_port, assets, tmp_path):
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segbench", "run", "--device", phone.serial, "--assets", str(assets), "--reports",
+         str(reports), "--models", str(MODELS), "--warmup", "1", "--repeats", "3"],
+        env=dict(os.environ, PYTHONPATH=str(ROOT), ANDROID_ADB_SERVER_PORT=str(adb_port)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # selfie (tflite) finishes first; then the ORT case hangs: interrupt it there.
+    for line in proc.stderr:
+        if line.startswith("[2/2]"):
+            break
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "--resume" in err
+    (run_dir,) = (reports / "runs").iterdir()
+    assert [x["runtime"] for x in _records(reports)] == ["tflite"]
+    left = adb(adb_port, "-s", phone.serial, "shell", "ls /data/local/tmp/segbench/run.pid")
+    assert left.returncode != 0, "the hung tool's pid file is still there: it was not killed"
+    phone.set_faults("")
+    again = run_cli("run", "--resume", run_dir.name, "--reports", str(reports), "--assets", str(assets),
+                    env={"ANDROID_ADB_SERVER_PORT": str(adb_port)})
+    assert again.code == 0, again.err
+    recs = _records(reports)
+    assert sorted(x["runtime"] for x in recs) == ["onnxruntime", "tflite"] and all(x["status"] == "ok" for x in recs)

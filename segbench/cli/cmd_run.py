@@ -130,8 +130,13 @@ def _device_backend(settings, cases, adb_server: str | None, assets, echo):
         tools = {rt: find_tool(assets, info.abi, rt) for rt in sorted({c.runtime for c in cases})}
         for tool in tools.values():
             echo(f"{tool.runtime}: {tool.binary} ({tool.version or 'version unknown'}, sha256 {tool.sha256[:12]})")
-        yield DeviceBackend(phone, info, tools, timeout_s=settings.timeout, cooldown=parse_cooldown(settings.cooldown),
-                            reconnect=lambda wait_s: adb.wait_online(client, serial, wait_s))
+        backend = DeviceBackend(phone, info, tools, timeout_s=settings.timeout,
+                                cooldown=parse_cooldown(settings.cooldown),
+                                reconnect=lambda wait_s: adb.wait_online(client, serial, wait_s))
+        try:
+            yield backend
+        finally:
+            backend.close()
 
 
 def _execute(store, run, settings, cases, found, backend, reports: str, quiet: bool, echo) -> int:
