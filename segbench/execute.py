@@ -36,6 +36,10 @@ class Backend(Protocol):
         """One line for the end of the run (e.g. what was pushed), or None."""
         ...
 
+    def versions(self) -> dict[str, str | None]:
+        """The software that measures: host runtime packages, or the vendor tools on a phone."""
+        ...
+
 
 @dataclass
 class Progress:
@@ -129,6 +133,11 @@ class InProcessBackend:
         self.device = device or host.host_info()
         self.workdir = Path(".")
         self._inputs: dict[tuple[str, str | None, str | None], list[np.ndarray]] = {}
+
+    def versions(self) -> dict[str, str | None]:
+        from segbench.runinfo import collect_versions
+
+        return collect_versions()
 
     def summary(self) -> str | None:
         return None

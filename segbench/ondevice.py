@@ -146,6 +146,12 @@ class DeviceBackend:
     def summary(self) -> str | None:
         return f"{self.device.id}: {self.pushes.describe()}"
 
+    def versions(self) -> dict[str, str | None]:
+        from segbench.runinfo import package_version
+
+        tools = {t.binary.name: t.version or "version unknown" for t in self.tools.values()}
+        return {**tools, "adbutils": package_version("adbutils")}
+
     # -- pushing ---------------------------------------------------------------------------
     def _push(self, local: Path, remote: str, digest: str | None = None) -> None:
         pushed = self.phone.push(str(local), remote, digest)

@@ -9,7 +9,6 @@ import sys
 import pytest
 
 from conftest import FIXTURES, ROOT, SELFIE
-
 from segbench.runners import tools
 
 

@@ -146,14 +146,14 @@ def _execute(store, run, settings, cases, found, backend, reports: str, quiet: b
     from segbench.execute import Progress, execute
     from segbench.model import RunInfo
     from segbench.report.tables import render_summary
-    from segbench.runinfo import collect_versions, git_sha, host_details
+    from segbench.runinfo import git_sha, host_details
     from segbench.store import new_run_id, utc_now
 
     if run is None:
         info = RunInfo(
             run_id=new_run_id(), started=utc_now(), harness_version=__version__, device=backend.device,
             settings=replace(settings, device=backend.device.id if settings.device else None).to_dict(),
-            host=host_details(), versions=collect_versions(), git_sha=git_sha(), cases_total=len(cases),
+            host=host_details(), versions=backend.versions(), git_sha=git_sha(), cases_total=len(cases),
         )
         run = store.create_run(info)
     backend.workdir = run.path / "inputs"

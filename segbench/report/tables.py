@@ -115,9 +115,13 @@ def footer(infos: Sequence[RunInfo]) -> str:
         what = (f"eval on {s.get('format')} {s.get('split')} (preset {s.get('preset')}, resize {s.get('resize')})"
                 if s.get("command") == "eval" else f"warmup {s.get('warmup')}, repeats {s.get('repeats')}")
         lines.append(f"- run `{info.run_id}` ({info.status}): {where.strip()}; {what}; {versions}")
-    if any(i.settings.get("source") != "parse" for i in infos) or not infos:
+    measured = [i for i in infos if i.settings.get("source") != "parse"]
+    if any(i.device.kind != "android" for i in measured) or not infos:
         lines.append("- latency: the inference call only (input copies and output conversion excluded); median of the "
                      "timed repeats; CV = std / mean.")
+    if any(i.device.kind == "android" for i in measured):
+        lines.append("- on the phone: the vendor tool's own timing of each repeat (docs/vendor-tools.md); median where "
+                     "the tool reports one or its per-run samples; CV = std / mean.")
     if any(i.settings.get("source") == "parse" for i in infos):
         lines.append("- parsed logs: the vendor tool's own figures (median only where the tool prints it; "
                      "Paddle Lite prints avg/min/max).")
