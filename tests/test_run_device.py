@@ -249,3 +249,13 @@ def test_ctrl_c_mid_case_kills_the_tool_keeps_results_and_resume_finishes(phone,
     assert again.code == 0, again.err
     recs = _records(reports)
     assert sorted(x["runtime"] for x in recs) == ["onnxruntime", "tflite"] and all(x["status"] == "ok" for x in recs)
+
+
+def test_a_phone_in_use_by_another_run_is_refused(phone, adb_port, assets, tmp_path):
+    from segbench.devices.adb import device_lock
+
+    with device_lock(phone.serial):  # another segbench run holds the phone
+        r = _run(phone, adb_port, assets, tmp_path / "reports", "--models", str(MODELS))
+    assert_one_line_error(r, 1)
+    assert f"device {phone.serial} is in use by segbench pid {os.getpid()}" in r.err
+    assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports" / "runs").glob("*"))
