@@ -53,7 +53,9 @@ class MultiKernelGroupConv(nn.Module):
 
 def bin_pool(x: torch.Tensor, bins: int) -> torch.Tensor:
     """Average pooling into ``bins`` x ``bins`` cells, kernel = stride + remainder (the Model Garden's rule)."""
-    h, w = x.shape[-2:]
+    # Plain ints: the pooling kernel is a constant of the graph (the Model Garden also builds it from
+    # the static input size), so tracing for ONNX records it as one.
+    h, w = (int(d) for d in x.shape[-2:])
     stride = (h // bins, w // bins)
     return F.avg_pool2d(x, (stride[0] + h % bins, stride[1] + w % bins), stride)
 
