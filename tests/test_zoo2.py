@@ -92,7 +92,7 @@ def test_names_and_sizes() -> None:
     ti = get("ti_fpn_mnv2_cityscapes")
     assert export_stem(ti, "argmax", (384, 768)) == "ti_fpn_mnv2_cityscapes"
     assert export_stem(ti, "logits", (192, 384)) == "ti_fpn_mnv2_cityscapes_logits_192x384"
-    assert export_title(ti, "argmax", 256) == "FPNEdgeAILite (Cityscapes) @256"
+    assert export_title(ti, "argmax", 256) == "MobileNetV2+FPNEdgeAILite (Cityscapes) @256"
     mo = get("mosaic_mnmultiavgseg_cityscapes")
     assert mo.default_head == "logits" and export_stem(mo, "logits", (1024, 2048)) == mo.name
 
@@ -116,7 +116,7 @@ def test_cli_export_published_setting_manifest_and_inspect(tmp_path) -> None:
     assert r.code == 0, r.err
     assert "384x768" in r.err
     e = read_manifest(models)["ti_unet_mnv2_cityscapes.onnx"]
-    assert e.name == "UNetEdgeAILite (Cityscapes)" and e.dataset == "Cityscapes" and e.input_size == (384, 768)
+    assert e.name == "MobileNetV2+UNetEdgeAILite (Cityscapes)" and e.dataset == "Cityscapes" and e.input_size == (384, 768)
     assert e.published == {"miou": 68.94, "gmacs": 2.20, "source": get("ti_unet_mnv2_cityscapes").source}
     assert e.extra["head"] == "argmax" and e.extra["zoo"]["num_classes"] == 19
     info = run_cli("inspect", str(models / "ti_unet_mnv2_cityscapes.onnx"), "--json")
@@ -147,7 +147,7 @@ def test_cli_export_then_run_on_host_and_report(tmp_path) -> None:
     assert run.code == 0, run.err
     report = run_cli("report", "--reports", str(reports))
     assert report.code == 0, report.err
-    for name in ("DeepLabv3-MobileNetV2 (MLPerf) @256", "FPNEdgeAILite (ADE20K32) @256",
+    for name in ("DeepLabv3-MobileNetV2 (MLPerf) @256", "MobileNetV2+FPNEdgeAILite @256",
                  "MOSAIC-MobileNetMultiAVGSeg @256"):
         assert name in report.out
 

@@ -25,7 +25,7 @@ NUM_CLASSES = 150  # zoo I (ADE20K); zoo II models carry their own
 PUBLISHED_SIZE = 512
 _DEVICE = "Xiaomi MI 9 (Snapdragon 855)"
 _SOURCE = "PaddleSeg configs/pp_mobileseg/README.md, Compare with SOTA"
-TI_SOURCE = "TI edgeai-torchvision docs/pixel2pixel/Semantic_Segmentation.md, Results"
+TI_SOURCE = "TI edgeai-torchvision docs/pixel2pixel/Semantic_Segmentation.md"
 MLPERF_SOURCE = "mlcommons mobile_models DeepLabv3 README (ADE20K, 32 classes)"
 MOSAIC_SOURCE = "TF Hub google/mosaic/mobilenetmultiavgseg/2"
 
@@ -91,17 +91,20 @@ def _ti(name: str, title: str, backbone: str, dataset: str, classes: int, size: 
                     device=None, source=TI_SOURCE)
 
 
-# Zoo II. reference_params 0: no reference count was made (no TF/TI runtime here); the GMACs are the check.
+# Zoo II. Titles of the TI models are the `model` names of their [[published]] rows in
+# models_dir/manifest.toml (the table's own names; the dataset is appended outside ADE20K32, whose
+# rows came first). reference_params 0: no reference count was made (no TF/TI runtime here); the GMACs are the check.
 ZOO2: tuple[ZooModel, ...] = (
-    _ti("ti_deeplabv3plus_mnv2_ade20k32", "DeepLabV3PlusEdgeAILite (ADE20K32)", "MobileNetV2S16", "ADE20K32", 32,
+    _ti("ti_deeplabv3plus_mnv2_ade20k32", "MobileNetV2S16+DeepLabV3PlusEdgeAILite", "MobileNetV2 (OS16)", "ADE20K32", 32,
         (512, 512), 3.28, 51.01),
-    _ti("ti_unet_mnv2_ade20k32", "UNetEdgeAILite (ADE20K32)", "MobileNetV2", "ADE20K32", 32, (512, 512), 2.427, 49.95),
-    _ti("ti_fpn_mnv2_ade20k32", "FPNEdgeAILite (ADE20K32)", "MobileNetV2", "ADE20K32", 32, (512, 512), 3.481, 50.72),
-    _ti("ti_deeplabv3plus_mnv2_cityscapes", "DeepLabV3PlusEdgeAILite (Cityscapes)", "MobileNetV2S16", "Cityscapes",
+    _ti("ti_unet_mnv2_ade20k32", "MobileNetV2+UNetEdgeAILite", "MobileNetV2", "ADE20K32", 32, (512, 512), 2.427, 49.95),
+    _ti("ti_fpn_mnv2_ade20k32", "MobileNetV2+FPNEdgeAILite", "MobileNetV2", "ADE20K32", 32, (512, 512), 3.481, 50.72),
+    _ti("ti_deeplabv3plus_mnv2_cityscapes", "MobileNetV2S16+DeepLabV3PlusEdgeAILite (Cityscapes)",
+        "MobileNetV2 (OS16)", "Cityscapes",
         19, (384, 768), 3.54, 69.13),
-    _ti("ti_unet_mnv2_cityscapes", "UNetEdgeAILite (Cityscapes)", "MobileNetV2", "Cityscapes", 19, (384, 768),
+    _ti("ti_unet_mnv2_cityscapes", "MobileNetV2+UNetEdgeAILite (Cityscapes)", "MobileNetV2", "Cityscapes", 19, (384, 768),
         2.20, 68.94),
-    _ti("ti_fpn_mnv2_cityscapes", "FPNEdgeAILite (Cityscapes)", "MobileNetV2", "Cityscapes", 19, (384, 768),
+    _ti("ti_fpn_mnv2_cityscapes", "MobileNetV2+FPNEdgeAILite (Cityscapes)", "MobileNetV2", "Cityscapes", 19, (384, 768),
         3.84, 70.39),
     # MLPerf Mobile v1's segmentation model: the README gives the setup, no figures; its tflite ends in argmax.
     ZooModel("mlperf_deeplabv3_mnv2", "DeepLabv3-MobileNetV2 (MLPerf)", "MobileNetV2 OS16", "argmax", 0, None,
