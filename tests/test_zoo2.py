@@ -179,3 +179,39 @@ def test_mosaic_full_size_export(tmp_path) -> None:
     sess = ort.InferenceSession(str(r.path), providers=["CPUExecutionProvider"])
     out = sess.run(None, {"image": np.zeros((1, 3, 1024, 2048), np.float32)})[0]
     assert out.shape == (1, 19, 1024, 2048)
+
+
+@pytest.mark.slow
+def test_zoo2_model_runs_on_the_emulated_mi9(tmp_path) -> None:
+    # One exported zoo II model through `segbench run --device` on the emulated MI 9 (tests/test_run_device.py
+    # shows the set-up): its onnxruntime_perf_test stand-in runs the real file with ONNX Runtime.
+    import shutil
+    import subprocess
+
+    from adbutils import adb_path
+
+    from conftest import ROOT
+    from segbench.emulator import EmulatedPhone
+    from segbench.emulator.phone import free_port
+
+    models, reports, assets = tmp_path / "models", tmp_path / "reports", tmp_path / "assets"
+    r = run_cli("zoo", "export", "ti_unet_mnv2_cityscapes", "--size", "64x128", "-o", str(models), "-q")
+    assert r.code == 0, r.err
+    (assets / "arm64-v8a").mkdir(parents=True)
+    shutil.copy(ROOT / "device_assets" / "manifest.toml", assets / "manifest.toml")
+    for tool in ("benchmark_bin", "benchmark_model", "onnxruntime_perf_test", "libonnxruntime.so"):
+        (assets / "arm64-v8a" / tool).write_bytes(b"\x7fELF\x02\x01\x01" + tool.encode())  # stand-ins run by name
+    adb_port = free_port(range(25100, 25160))
+    subprocess.run([adb_path(), "-P", str(adb_port), "start-server"], capture_output=True, timeout=30, check=False)
+    try:
+        with EmulatedPhone(port=free_port(range(27000, 28000)), adb_port=adb_port) as phone:
+            run = run_cli("run", "--device", phone.serial, "--assets", str(assets), "--reports", str(reports),
+                          "--models", str(models), "--threads", "1", "--warmup", "1", "--repeats", "3",
+                          env={"ANDROID_ADB_SERVER_PORT": str(adb_port)}, timeout=600)
+    finally:
+        subprocess.run([adb_path(), "-P", str(adb_port), "kill-server"], capture_output=True, timeout=30, check=False)
+    assert run.code == 0, run.err
+    recs = [json.loads(line) for d in (reports / "runs").iterdir() for line in (d / "results.jsonl").read_text().splitlines()]
+    assert len(recs) == 1 and recs[0]["status"] == "ok", recs
+    assert recs[0]["model"]["name"] == "MobileNetV2+UNetEdgeAILite (Cityscapes) @64x128"
+    assert recs[0]["tool"] == "onnxruntime_perf_test" and recs[0]["count"] == 3
