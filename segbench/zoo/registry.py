@@ -83,6 +83,7 @@ ZOO1: tuple[ZooModel, ...] = (
              {"miou": 41.50, "latency_ms": 265.5, "params_m": 5.62}, baseline="SeaFormer-Base"),
 )
 
+
 def _ti(name: str, title: str, backbone: str, dataset: str, classes: int, size: Size, gmacs: float,
         miou: float) -> ZooModel:
     # TI's models end in an argmax when exported for segmentation (output_type 'segmentation').
@@ -93,19 +94,18 @@ def _ti(name: str, title: str, backbone: str, dataset: str, classes: int, size: 
 
 # Zoo II. Titles of the TI models are the `model` names of their [[published]] rows in
 # models_dir/manifest.toml (the table's own names; the dataset is appended outside ADE20K32, whose
-# rows came first). reference_params 0: no reference count was made (no TF/TI runtime here); the GMACs are the check.
+# rows came first). reference_params 0: no reference-code count (no TF/TI runtime here); the
+# published GMACs are the check.
+_ADE32, _CITY = ("ADE20K32", 32, (512, 512)), ("Cityscapes", 19, (384, 768))
 ZOO2: tuple[ZooModel, ...] = (
-    _ti("ti_deeplabv3plus_mnv2_ade20k32", "MobileNetV2S16+DeepLabV3PlusEdgeAILite", "MobileNetV2 (OS16)", "ADE20K32", 32,
-        (512, 512), 3.28, 51.01),
-    _ti("ti_unet_mnv2_ade20k32", "MobileNetV2+UNetEdgeAILite", "MobileNetV2", "ADE20K32", 32, (512, 512), 2.427, 49.95),
-    _ti("ti_fpn_mnv2_ade20k32", "MobileNetV2+FPNEdgeAILite", "MobileNetV2", "ADE20K32", 32, (512, 512), 3.481, 50.72),
+    _ti("ti_deeplabv3plus_mnv2_ade20k32", "MobileNetV2S16+DeepLabV3PlusEdgeAILite", "MobileNetV2 (OS16)", *_ADE32,
+        3.28, 51.01),
+    _ti("ti_unet_mnv2_ade20k32", "MobileNetV2+UNetEdgeAILite", "MobileNetV2", *_ADE32, 2.427, 49.95),
+    _ti("ti_fpn_mnv2_ade20k32", "MobileNetV2+FPNEdgeAILite", "MobileNetV2", *_ADE32, 3.481, 50.72),
     _ti("ti_deeplabv3plus_mnv2_cityscapes", "MobileNetV2S16+DeepLabV3PlusEdgeAILite (Cityscapes)",
-        "MobileNetV2 (OS16)", "Cityscapes",
-        19, (384, 768), 3.54, 69.13),
-    _ti("ti_unet_mnv2_cityscapes", "MobileNetV2+UNetEdgeAILite (Cityscapes)", "MobileNetV2", "Cityscapes", 19, (384, 768),
-        2.20, 68.94),
-    _ti("ti_fpn_mnv2_cityscapes", "MobileNetV2+FPNEdgeAILite (Cityscapes)", "MobileNetV2", "Cityscapes", 19, (384, 768),
-        3.84, 70.39),
+        "MobileNetV2 (OS16)", *_CITY, 3.54, 69.13),
+    _ti("ti_unet_mnv2_cityscapes", "MobileNetV2+UNetEdgeAILite (Cityscapes)", "MobileNetV2", *_CITY, 2.20, 68.94),
+    _ti("ti_fpn_mnv2_cityscapes", "MobileNetV2+FPNEdgeAILite (Cityscapes)", "MobileNetV2", *_CITY, 3.84, 70.39),
     # MLPerf Mobile v1's segmentation model: the README gives the setup, no figures; its tflite ends in argmax.
     ZooModel("mlperf_deeplabv3_mnv2", "DeepLabv3-MobileNetV2 (MLPerf)", "MobileNetV2 OS16", "argmax", 0, None,
              {"note": "setup only (no figures): output stride 16, decoder output stride 4, 512x512, 32 classes"},
