@@ -110,6 +110,7 @@ def test_export_runs_in_onnxruntime(name: str, tmp_path) -> None:
     assert abs(r.params_onnx - (r.params - r.bn_channels)) / r.params < 0.001  # BatchNorm folded
 
 
+@pytest.mark.slow  # a full-size (384x768) export and check
 def test_cli_export_published_setting_manifest_and_inspect(tmp_path) -> None:
     models = tmp_path / "models"
     r = run_cli("zoo", "export", "ti_unet_mnv2_cityscapes", "-o", str(models))
