@@ -84,3 +84,20 @@ def test_ti_table_has_miou_without_latency():
     assert len(ti) == 6 and ti[0][:3] == ["MobileNetV2S16+DeepLabV3PlusEdgeAILite", "MobileNetV2 (OS16)", "51.01"]
     assert ti[0][3:] == ["", ""]
     assert next(r for r in rows if r.model == "RegNetX800MF+FPNEdgeAILite").extra["gmacs"] == 8.0683
+
+
+def test_zoo2_tables_render_and_name_the_zoo_models():
+    # TI's COCOSeg21 (4 rows) and Cityscapes (22 rows) blocks, MOSAIC's and MLPerf's rows (issue 10).
+    from segbench.zoo.registry import ZOO2
+
+    rows = read_published(MANIFEST)
+    assert len(table_rows(rows, "TI edgeai COCOSeg21")) == 4 and len(table_rows(rows, "TI edgeai Cityscapes")) == 22
+    by_model = {r.model: r for r in rows}
+    for zoo in ZOO2:  # every zoo II model has a published row under its own name, with the same figures
+        row = by_model[zoo.title]
+        assert row.values.get("miou") == zoo.published.get("miou")
+        assert row.extra.get("gmacs") == zoo.published.get("gmacs")
+    r = run_cli("report", "--published", "--table", "TI edgeai Cityscapes")
+    assert r.code == 0, r.err
+    assert "| MobileNetV2+UNetEdgeAILite-QAT*" in r.out and "| 68.18" in r.out
+    assert "RegNetX3.2FF+FPNEdgeAILite" in r.out  # as printed (the model column says regnetx3p2gf)

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from segbench.zoo import mobilenetv3, transformers
+from segbench.zoo import deeplab, edgeai, mobilenetv3, mosaic, transformers
 from segbench.zoo.heads import Segmenter
-from segbench.zoo.registry import HEADS, NUM_CLASSES, get
+from segbench.zoo.registry import HEADS, NUM_CLASSES, Size, as_size, get
 
 # Side of the seeded images the BatchNorm statistics are measured on (a multiple of 64, so that
 # the 1/64 token maps of TopFormer and SeaFormer are 4x4).
@@ -34,6 +34,15 @@ _BUILDERS: dict[str, Callable[[], nn.Module]] = {
     "seaformer_base": lambda: transformers.SeaFormer(transformers.SEAFORMER_VARIANTS["base"], NUM_CLASSES),
     "pp_mobileseg_tiny": lambda: transformers.PPMobileSeg(transformers.STRIDEFORMER_VARIANTS["tiny"], NUM_CLASSES),
     "pp_mobileseg_base": lambda: transformers.PPMobileSeg(transformers.STRIDEFORMER_VARIANTS["base"], NUM_CLASSES),
+    # Zoo II: the class count is the model's own (registry).
+    "ti_deeplabv3plus_mnv2_ade20k32": lambda: edgeai.DeepLabV3PlusEdgeAILite(32),
+    "ti_unet_mnv2_ade20k32": lambda: edgeai.UNetEdgeAILite(32),
+    "ti_fpn_mnv2_ade20k32": lambda: edgeai.FPNEdgeAILite(32),
+    "ti_deeplabv3plus_mnv2_cityscapes": lambda: edgeai.DeepLabV3PlusEdgeAILite(19),
+    "ti_unet_mnv2_cityscapes": lambda: edgeai.UNetEdgeAILite(19),
+    "ti_fpn_mnv2_cityscapes": lambda: edgeai.FPNEdgeAILite(19),
+    "mlperf_deeplabv3_mnv2": lambda: deeplab.DeepLabV3MobileNetV2(32),
+    "mosaic_mnmultiavgseg_cityscapes": lambda: mosaic.Mosaic(19),
 }
 
 
@@ -92,11 +101,11 @@ def count_bn_channels(net: nn.Module) -> int:
     return sum(m.num_features for m in net.modules() if isinstance(m, nn.BatchNorm2d))
 
 
-def gmacs(net: nn.Module, size: int) -> float:
-    """Multiply-accumulates of convolutions and matmuls for one [1, 3, size, size] image, in G."""
+def gmacs(net: nn.Module, size: int | Size) -> float:
+    """Multiply-accumulates of convolutions and matmuls for one [1, 3, H, W] image, in G."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    x = torch.zeros(1, 3, size, size, device=next(net.parameters()).device)
+    x = torch.zeros(1, 3, *as_size(size), device=next(net.parameters()).device)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         net(x)
     return counter.get_total_flops() / 2e9  # the counter reports 2 FLOPs per MAC
@@ -110,9 +119,12 @@ class NetStats:
     gmacs: float
 
 
-def stats(name: str, size: int = 512) -> NetStats:
-    """Counts that do not depend on the weights: the net is built on the meta device (shapes only)."""
-    get(name)
+def stats(name: str, size: int | Size | None = None) -> NetStats:
+    """Counts that do not depend on the weights, at ``size`` (default: the published input size).
+
+    The net is built on the meta device (shapes only), so even MOSAIC at 1024x2048 takes a moment.
+    """
+    model = get(name)
     with torch.device("meta"):
         net = _BUILDERS[name]().eval()
-    return NetStats(name, count_params(net), count_bn_channels(net), gmacs(net, size))
+    return NetStats(name, count_params(net), count_bn_channels(net), gmacs(net, size or model.input_size))

@@ -27,7 +27,7 @@ from segbench.errors import SegbenchError
 from segbench.zoo.build import build_net, count_bn_channels, count_params, gmacs
 from segbench.zoo.heads import Segmenter, valid_interpolate
 from segbench.zoo.layers import resize
-from segbench.zoo.registry import NUM_CLASSES, PUBLISHED_SIZE, export_stem, export_title, get
+from segbench.zoo.registry import Size, as_size, export_stem, export_title, get
 
 OPSET = 17
 LOGITS_TOLERANCE = 1e-4
@@ -43,7 +43,7 @@ class ExportCheckFailed(SegbenchError):
 class ExportResult:
     model: str
     head: str
-    size: int
+    size: Size  # (height, width)
     path: Path
     title: str
     params: int  # torch definition, trainable
@@ -59,36 +59,40 @@ class ExportResult:
     def manifest_entry(self) -> dict[str, Any]:
         """The [[model]] entry for models_dir/manifest.toml (docs/results-format.md)."""
         model = get(self.model)
+        h, w = self.size
         entry: dict[str, Any] = {
-            "name": self.title, "file": self.path.name, "backbone": model.backbone, "dataset": "ADE20K",
-            "input_size": [self.size, self.size], "head": self.head,
+            "name": self.title, "file": self.path.name, "backbone": model.backbone, "dataset": model.dataset,
+            "input_size": [h, w], "head": self.head,
         }
-        is_published_setting = self.head == model.default_head and self.size == PUBLISHED_SIZE
+        is_published_setting = self.head == model.default_head and self.size == model.input_size
         if is_published_setting and model.baseline:
             entry["baseline"] = model.baseline
-        if is_published_setting:
+        if is_published_setting and model.published:
             entry["published"] = model.published_entry()
+        # Zoo II has no reference-code count (no TF/TI runtime here); its check is the published GMACs.
+        reference = {"params_reference": model.reference_params} if model.reference_params else {}
         check = ({"max_abs_diff": self.max_abs_diff} if self.max_abs_diff is not None
                  else {"label_mismatches": self.label_mismatches})
         entry["zoo"] = {
-            "model": self.model, "head": self.head, "seed": self.seed, "num_classes": NUM_CLASSES,
-            "params": self.params, "params_reference": model.reference_params, "params_onnx": self.params_onnx,
+            "model": self.model, "head": self.head, "seed": self.seed, "num_classes": model.num_classes,
+            "params": self.params, **reference, "params_onnx": self.params_onnx,
             "gmacs": round(self.gmacs, 4), "exporter": f"torch {torch.__version__} torch.onnx (TorchScript), opset {OPSET}",
-            "check": {"input": f"seeded normal [1, 3, {self.size}, {self.size}]", **check,
+            "check": {"input": f"seeded normal [1, 3, {h}, {w}]", **check,
                       "vim_vs_argmax_pixels": self.vim_vs_argmax},
             "weights": "untrained, seeded (latency and params are real; accuracy is the published figure)",
         }
         return entry
 
 
-def seeded_input(size: int, seed: int = 0) -> np.ndarray:
+def seeded_input(size: int | Size, seed: int = 0) -> np.ndarray:
     """A normalised-image-like input: standard normal, NCHW float32."""
-    return np.random.default_rng(seed).standard_normal((1, 3, size, size)).astype(np.float32)
+    return np.random.default_rng(seed).standard_normal((1, 3, *as_size(size))).astype(np.float32)
 
 
-def export_model(name: str, head: str, size: int, out_dir: Path, seed: int = 0) -> ExportResult:
+def export_model(name: str, head: str, size: int | Size, out_dir: Path, seed: int = 0) -> ExportResult:
     """Export one model with one head, check it, and move it into ``out_dir`` only when it passed."""
     model = get(name)
+    size = as_size(size)
     t0 = time.perf_counter()
     net = build_net(name, seed)
     x = torch.from_numpy(seeded_input(size, seed))
