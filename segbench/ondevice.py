@@ -424,7 +424,7 @@ class DeviceSession:
             unknown = b"Unconsumed cmdline flags" in done.stdout + done.stderr
             raise DeviceError(f"{tool} wrote no output file ({remote_out})" + (
                 ": this build does not know --output_filepath" if unknown else ""),
-                hint="use a benchmark_model built from TensorFlow 2.x or LiteRT with --output_filepath")
+                hint="use a benchmark_model build that has --output_filepath (its --help lists the flag)")
         if int(size) != sum(want):
             shapes = ", ".join(f"{o.dtype} {list(o.shape)}" for o in self.output_specs)
             raise DeviceError(f"{tool}'s output file is {size} bytes, but the model's outputs ({shapes}) "
