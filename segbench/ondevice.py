@@ -282,15 +282,18 @@ class DeviceBackend:
             parsed = replace(parsed, error=f"{parsed.error} (exit status {done.returncode})")
         return tools.to_measurement(parsed, base)
 
-    def _run_with_retries(self, argv: list[str], libs: bool) -> Completed:
-        # The shell records its pid, then becomes the tool (exec), so a timeout can kill exactly it.
+    def run_tool(self, argv: list[str], libs: bool) -> Completed:
+        """One run of a tool's argv; the shell records its pid, then becomes the tool (exec), so a timeout
+        can kill exactly it."""
         env = f"export LD_LIBRARY_PATH={REMOTE_ROOT}/bin; " if libs else ""
-        command = f"echo $$ > {REMOTE_ROOT}/run.pid; {env}exec {shlex.join(argv)}"
-        done = self.phone.shell(command, self.timeout_s)
+        return self.phone.shell(f"echo $$ > {REMOTE_ROOT}/run.pid; {env}exec {shlex.join(argv)}", self.timeout_s)
+
+    def _run_with_retries(self, argv: list[str], libs: bool) -> Completed:
+        done = self.run_tool(argv, libs)
         for _ in range(self.retries):
             if not done.disconnected or not self._reconnect():
                 break
-            done = self.phone.shell(command, self.timeout_s)
+            done = self.run_tool(argv, libs)
         return done
 
     def _reconnect(self) -> bool:
@@ -364,24 +367,39 @@ class DeviceSession:
         (self._tensor,) = arrays  # segbench.accuracy feeds single-input models
 
     def run_once(self) -> float:
-        """One inference on the phone; its outputs are then in ``outputs()``. Returns the tool's time in ms."""
+        """One inference on the phone; its outputs are then in ``outputs()``. Returns the tool's time in ms.
+
+        A phone that drops off the bus (push, run or pull) is waited for and the whole image retried: a
+        loose cable late in a long evaluation costs one image's round trip, not the evaluation.
+        """
+        if self._tensor is None:
+            raise UsageError("set_inputs must come before run_once")
+        attempts = 1
+        while True:
+            try:
+                return self._infer(self._tensor)
+            except DeviceGone as exc:
+                if attempts > self.backend.retries or not self.backend._reconnect():
+                    gone = "; it did not come back" if self.backend._lost else ""
+                    raise DeviceGone(f"{exc} ({attempts} attempt{'s' if attempts > 1 else ''}{gone})") from None
+                attempts += 1
+
+    def _infer(self, tensor: np.ndarray) -> float:
         from segbench.inputs import write_tensor
         from segbench.runners import tools
 
-        if self._tensor is None:
-            raise UsageError("set_inputs must come before run_once")
         spec, module = self.inputs[0], tools.tool_for_runtime(self.runtime)
         remote_in, remote_out = f"{EVAL_DIR}/input.raw", f"{EVAL_DIR}/output.raw"
-        local = write_tensor(self._tensor, "raw", self.backend.workdir / "eval_input.raw", spec.name)
+        local = write_tensor(tensor, "raw", self.backend.workdir / "eval_input.raw", spec.name)
         self.backend._push(local, remote_in)
         # A dump left by the previous image must never be read as this image's outputs.
         self._shell(f"rm -f {shlex.quote(remote_out)}")
         # One warm-up (the tool's default) and one timed run; the dump holds the timed run's outputs.
         case = Case(self.model, self.runtime, self.threads, "no_bind", warmup=1, repeats=1)
         tc = tools.ToolCase(case=case, tool_path=self.tool_remote, model_path=self.model_remote, input_path=remote_in,
-                            input_names=(spec.name,), input_shapes=(tuple(int(d) for d in self._tensor.shape),),
+                            input_names=(spec.name,), input_shapes=(tuple(int(d) for d in tensor.shape),),
                             output_path=remote_out)
-        done = self.backend._run_with_retries(module.build_command(tc), libs=len(self.backend.tools[self.runtime].files) > 1)
+        done = self.backend.run_tool(module.build_command(tc), libs=len(self.backend.tools[self.runtime].files) > 1)
         ms = self._check(module, done)
         self._outputs = self._fetch(module.TOOL, remote_out, done)
         return ms
@@ -404,9 +422,7 @@ class DeviceSession:
             raise DeviceError(f"{module.TOOL} gave no result within {self.backend.timeout_s:g}s on {serial}; "
                               "it was killed", hint="raise --timeout for a slow model")
         if done.disconnected:
-            gone = "; it did not come back" if self.backend._lost else ""
-            raise DeviceGone(f"device {serial} disconnected while {module.TOOL} ran "
-                             f"({self.backend.retries + 1} attempts{gone})")
+            raise DeviceGone(f"device {serial} disconnected while {module.TOOL} ran")
         parsed = tools.parse_case_log(module, (done.stdout + done.stderr).decode("utf-8", errors="replace"))
         if parsed.status != "ok":
             status = f" (exit status {done.returncode})" if done.returncode not in (0, None) else ""
