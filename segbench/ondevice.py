@@ -332,14 +332,18 @@ class DeviceBackend:
 EVAL_DIR = f"{REMOTE_ROOT}/eval"  # one input and one output file, overwritten image after image
 
 
-def require_output_dump(runtime: str, model_name: str) -> None:
-    """UsageError unless the runtime's on-device tool can write the model's outputs to a file."""
+def check_evaluable(model: ModelRef, runtime: str, tool_backend: str | None = None) -> None:
+    """UsageError unless the runtime's on-device tool can write the model's outputs to a file and has
+    ``tool_backend``; called before anything touches the phone."""
     from segbench.runners import tools
 
-    reason = tools.tool_for_runtime(runtime).NO_OUTPUT_DUMP
-    if reason:
-        raise UsageError(f"{model_name} ({runtime}) cannot be evaluated on a device: {reason}",
+    module = tools.tool_for_runtime(runtime)
+    if module.NO_OUTPUT_DUMP:
+        raise UsageError(f"{model.name} ({runtime}) cannot be evaluated on a device: {module.NO_OUTPUT_DUMP}",
                          hint="evaluate it on this machine (drop --device), or evaluate its TFLite export on the device")
+    # The tool module is the one judge of its backends: build a command that only differs in paths.
+    module.build_command(tools.ToolCase(case=Case(model, runtime, 1, "no_bind", 1, 1), tool_path="tool",
+                                        model_path="model", backend=tool_backend))
 
 
 @dataclass
@@ -360,6 +364,7 @@ class DeviceSession:
     output_specs: list[TensorInfo]
     model_remote: str
     tool_remote: str
+    tool_backend: str | None = None  # ToolCase.backend: benchmark_model's delegate; None = the tool's default
     _tensor: np.ndarray | None = None
     _outputs: list[np.ndarray] = field(default_factory=list)
 
@@ -398,7 +403,7 @@ class DeviceSession:
         case = Case(self.model, self.runtime, self.threads, "no_bind", warmup=1, repeats=1)
         tc = tools.ToolCase(case=case, tool_path=self.tool_remote, model_path=self.model_remote, input_path=remote_in,
                             input_names=(spec.name,), input_shapes=(tuple(int(d) for d in tensor.shape),),
-                            output_path=remote_out)
+                            output_path=remote_out, backend=self.tool_backend)
         done = self.backend.run_tool(module.build_command(tc), libs=len(self.backend.tools[self.runtime].files) > 1)
         ms = self._check(module, done)
         self._outputs = self._fetch(module.TOOL, remote_out, done)
@@ -460,11 +465,12 @@ class DeviceSession:
         return arrays
 
 
-def open_device_session(backend: DeviceBackend, model: ModelRef, runtime: str, threads: int) -> DeviceSession:
+def open_device_session(backend: DeviceBackend, model: ModelRef, runtime: str, threads: int,
+                        tool_backend: str | None = None) -> DeviceSession:
     """Push the model and the tool (each only if the phone lacks those bytes) and return its session."""
     from segbench.modelinfo.io import read_io
 
-    require_output_dump(runtime, model.name)
+    check_evaluable(model, runtime, tool_backend)
     inputs, outputs = read_io(model.path)
     for out in outputs:
         if not all(isinstance(d, int) and d > 0 for d in out.shape):
@@ -473,7 +479,7 @@ def open_device_session(backend: DeviceBackend, model: ModelRef, runtime: str, t
                              hint="export the model with a fixed input size, or evaluate it on this machine")
     _, model_remote, _ = backend.push_model(model)
     tool_remote = backend._tool_path(backend.tools[runtime])
-    return DeviceSession(backend, model, runtime, threads, inputs, outputs, model_remote, tool_remote)
+    return DeviceSession(backend, model, runtime, threads, inputs, outputs, model_remote, tool_remote, tool_backend)
 
 
 def _tensor_digest(tensor: np.ndarray) -> str:
@@ -496,4 +502,4 @@ def _throttled(before: dict[str, int], after: dict[str, int], cpus: list[int] | 
 
 
 __all__ = ["Cooldown", "DeviceBackend", "DeviceSession", "PushStats", "open_device_session", "parse_cooldown",
-           "require_output_dump"]
+           "check_evaluable"]

@@ -165,11 +165,34 @@ def test_device_eval_gives_the_host_result_through_the_tool_dump(phone, adb_port
     fed = (phone.root / "data/local/tmp/segbench/eval/input.raw").read_bytes()
     assert fed == tensor_bytes(prepare(last, spec, make_normalization("raw", dtype=spec.dtype)).tensor)
 
-    again = _eval(adb_port, tmp_path / "dev", inputs, *_on(phone, assets), "-q")
+    again = _eval(adb_port, tmp_path / "dev", inputs, *_on(phone, assets), "--backend", "xnnpack", "-q")
     assert again.code == 0, again.err
-    assert "mIoU 85.00%" in again.out and f"benchmark_model on {phone.serial}" in again.out
+    assert "mIoU 85.00%" in again.out and f"benchmark_model (xnnpack) on {phone.serial}" in again.out
     # model and tool are on the phone already; only the two images' inputs travel again
     assert "pushed 2 file(s)" in again.err and "2 file(s), 0.0 MB already on the device" in again.err
+    runs = [json.loads(ln) for ln in (phone.state.state_dir / "tool_runs.jsonl").read_text().splitlines()]
+    assert len(runs) == 4 and all("--use_xnnpack=true" in r["argv"] for r in runs[2:])
+    assert _records(tmp_path / "dev")[-1]["case_id"] == "onehot32__tflite__eval_ade20k32__xnnpack"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend,code,message", [
+    ("gpu", 1, "benchmark_model failed on {serial}: Failed to apply GPU delegate."),  # the emulated phone has no GPU
+    ("bogus", 2, "benchmark_model has no delegate 'bogus'"),
+])
+def test_a_delegate_that_fails_or_does_not_exist_is_one_clear_error(phone, adb_port, assets, inputs, tmp_path,
+                                                                   backend, code, message):
+    r = _eval(adb_port, tmp_path / "reports", inputs, *_on(phone, assets), "--backend", backend, "-q")
+    assert_one_line_error(r, code)
+    assert message.format(serial=phone.serial) in r.err
+    assert not (tmp_path / "reports").exists()
+
+
+def test_backend_without_device_is_a_usage_error(tmp_path, inputs):
+    r = run_cli("eval", "--model", str(inputs[1]), "--dataset", str(inputs[0]), "--format", "ade20k32",
+                "--backend", "gpu", "--reports", str(tmp_path / "reports"))
+    assert_one_line_error(r, 2)
+    assert "--backend is for --device" in r.err
 
 
 @pytest.mark.slow

@@ -42,6 +42,8 @@ if TYPE_CHECKING:  # annotations only: the command module stays light to import
 @click.option("--adb-server", metavar="HOST:PORT", help="adb server (default: ANDROID_ADB_SERVER_PORT or 5037).")
 @click.option("--assets", default="device_assets", show_default=True, metavar="DIR",
               help="Vendor tools for the phone: DIR/manifest.toml and DIR/<abi>/<tool> (device_assets/README.md).")
+@click.option("--backend", "tool_backend", metavar="NAME", help="With --device: benchmark_model's delegate (cpu, "
+              "xnnpack, gpu, nnapi, hexagon), to measure the accuracy it gives (default: the tool's default).")
 @click.option("--timeout", type=click.FloatRange(min=1), default=600.0, metavar="SECONDS",
               help="On a device: seconds before one image's tool run is killed [default: 600].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
@@ -49,8 +51,8 @@ if TYPE_CHECKING:  # annotations only: the command module stays light to import
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def command(model_path: Path, dataset_dir: Path, fmt: str, split: str | None, mapping: str | None,
             image_list: Path | None, limit: int | None, preset: str | None, resize_mode: str, threads: int | None,
-            device: str | None, adb_server: str | None, assets: str, timeout: float, as_json: bool, reports: str,
-            quiet: bool) -> int:
+            device: str | None, adb_server: str | None, assets: str, tool_backend: str | None, timeout: float,
+            as_json: bool, reports: str, quiet: bool) -> int:
     """Run a model over a dataset's images and report mIoU, per-class IoU, pixel and mean accuracy.
 
     On this machine the model runs in process; with --device it runs on the phone with the vendor
@@ -71,13 +73,18 @@ def command(model_path: Path, dataset_dir: Path, fmt: str, split: str | None, ma
 
     ref = _model_ref(model_path)
     runtime = RUNTIME_FOR_FORMAT[ref.format]
-    if device:
-        from segbench.ondevice import require_output_dump
+    if tool_backend and not device:
+        from segbench.errors import UsageError
 
-        require_output_dump(runtime, ref.name)  # before anything touches the phone
+        raise UsageError("--backend is for --device", hint="on this machine the runtime's own CPU kernels run")
+    if device:
+        from segbench.ondevice import check_evaluable
+
+        check_evaluable(ref, runtime, tool_backend)  # before anything touches the phone
     dataset = open_dataset(fmt, dataset_dir, split, _mapping_path(mapping), image_list)
     with contextlib.ExitStack() as stack:
-        target = (stack.enter_context(_on_device(ref, runtime, device, adb_server, Path(assets), timeout, threads))
+        target = (stack.enter_context(_on_device(ref, runtime, device, adb_server, Path(assets), timeout, threads,
+                                                 tool_backend))
                   if device else _on_host(ref, runtime, threads))
         norm = make_normalization(preset, dtype=model_input(target.session, ref.path).dtype)
         started = utc_now()
@@ -126,7 +133,7 @@ def _on_host(ref: ModelRef, runtime: str, threads: int | None) -> _Target:
 
 @contextlib.contextmanager
 def _on_device(ref: ModelRef, runtime: str, device: str, adb_server: str | None, assets: Path, timeout: float,
-               threads: int | None) -> Iterator[_Target]:
+               threads: int | None, tool_backend: str | None) -> Iterator[_Target]:
     """The phone, locked while the evaluation runs, with the model and the tool pushed to it."""
     import tempfile
 
@@ -145,9 +152,9 @@ def _on_device(ref: ModelRef, runtime: str, device: str, adb_server: str | None,
                                 reconnect=lambda wait_s: adb.wait_online(client, serial, wait_s))
         # Threads do not change the outputs; the big cores are simply the quickest way through a dataset.
         threads = threads or len(power.cpus_for_mode("high", info.cpu_max_khz) or []) or 1
-        session = open_device_session(backend, ref, runtime, threads)
+        session = open_device_session(backend, ref, runtime, threads, tool_backend)
         yield _Target(session, runtime, tool.binary.name, tool.version, info, threads,
-                      {"device": serial, "tool_sha256": tool.sha256}, backend.summary)
+                      {"device": serial, "tool_sha256": tool.sha256, "backend": tool_backend}, backend.summary)
 
 
 def _model_ref(path: Path) -> ModelRef:
@@ -195,7 +202,8 @@ def _store(reports: str, ref: ModelRef, target: _Target, dataset: Dataset, outco
     lm = dataset.label_map
     record = Accuracy(
         run_id=info.run_id,
-        case_id=re.sub(r"[^A-Za-z0-9._+-]+", "_", f"{ref.name}__{target.runtime}__eval_{dataset.format}"),
+        case_id=re.sub(r"[^A-Za-z0-9._+-]+", "_", f"{ref.name}__{target.runtime}__eval_{dataset.format}"
+                       + (f"__{settings['backend']}" if settings.get("backend") else "")),
         model=ref, runtime=target.runtime, status="ok", tool=target.tool, tool_version=target.tool_version,
         device_id=device.id,
         dataset={"format": dataset.format, "name": lm.name, "path": str(dataset.root), "split": dataset.split,
@@ -232,7 +240,8 @@ def _table(record: Accuracy, reports: str) -> str:
             for i, (name, iou, acc) in enumerate(zip(classes, record.per_class_iou, record.per_class_acc))
             if name is not None and iou is not None]
     evaluated = sum(name is not None for name in classes)
-    where = f", {record.tool} on {record.device_id}" if record.settings.get("device") else ""
+    backend = f" ({record.settings['backend']})" if record.settings.get("backend") else ""
+    where = f", {record.tool}{backend} on {record.device_id}" if record.settings.get("device") else ""
     head = (f"eval {record.run_id}: {record.model.name} ({record.runtime}{where}) on {record.dataset['name']} "
             f"{record.dataset['split']}, {record.images} images in {record.seconds:.1f} s; "
             f"results in {Path(reports) / 'runs' / record.run_id}\n"
