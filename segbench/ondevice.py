@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import ModuleType
 from typing import Protocol
 
 import numpy as np
@@ -417,7 +418,7 @@ class DeviceSession:
         if done.disconnected:
             raise DeviceGone(f"device {self.backend.phone.serial} disconnected during `{command.split()[0]}`")
 
-    def _check(self, module, done: Completed) -> float:
+    def _check(self, module: ModuleType, done: Completed) -> float:
         """The timed run's latency in ms; a clear DeviceError when the tool gave no result."""
         from segbench.runners import tools
 
@@ -456,13 +457,22 @@ class DeviceSession:
         if len(data) != sum(want):
             raise DeviceError(f"pull of {remote_out} from {self.backend.phone.serial} arrived short "
                               f"({len(data)} of {sum(want)} bytes)")
-        arrays, offset = [], 0
-        for spec, n in zip(self.output_specs, want):
-            dtype = np.dtype(spec.dtype).newbyteorder("<")
-            arrays.append(np.frombuffer(data, dtype=dtype, count=n // dtype.itemsize, offset=offset)
-                          .reshape([int(d) for d in spec.shape]))
-            offset += n
-        return arrays
+        return split_outputs(data, self.output_specs)
+
+
+def split_outputs(data: bytes, specs: list[TensorInfo]) -> list[np.ndarray]:
+    """benchmark_model's --output_filepath file -> one array per output: the outputs' raw little-endian
+    bytes back to back, in output order, with nothing between them (the tool's OutputSaver)."""
+    dtypes = [np.dtype(spec.dtype).newbyteorder("<") for spec in specs]
+    counts = [int(np.prod(spec.shape)) for spec in specs]
+    total = sum(c * d.itemsize for c, d in zip(counts, dtypes))
+    if total != len(data):
+        raise DeviceError(f"the output file is {len(data)} bytes, but the outputs take {total}")
+    arrays, offset = [], 0
+    for spec, dtype, count in zip(specs, dtypes, counts):
+        arrays.append(np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape([int(d) for d in spec.shape]))
+        offset += count * dtype.itemsize
+    return arrays
 
 
 def open_device_session(backend: DeviceBackend, model: ModelRef, runtime: str, threads: int,
@@ -501,5 +511,5 @@ def _throttled(before: dict[str, int], after: dict[str, int], cpus: list[int] | 
     return any(a < 0.9 * b for b, a in pairs)
 
 
-__all__ = ["Cooldown", "DeviceBackend", "DeviceSession", "PushStats", "open_device_session", "parse_cooldown",
-           "check_evaluable"]
+__all__ = ["Cooldown", "DeviceBackend", "DeviceSession", "PushStats", "check_evaluable", "open_device_session",
+           "parse_cooldown", "split_outputs"]

@@ -54,6 +54,22 @@ def test_benchmark_model_dumps_outputs_and_the_other_tools_say_why_they_cannot()
         benchmark_bin.build_command(_tool_case("paddlelite", "paddle-nb"))
 
 
+def test_an_output_dump_splits_back_into_each_output_by_declared_shape_and_dtype():
+    from segbench.errors import DeviceError
+    from segbench.model import TensorInfo
+    from segbench.ondevice import split_outputs
+
+    scores = np.arange(12, dtype="<f4").reshape(1, 2, 2, 3) / 4
+    labels = np.array([[[[0, 7], [300, -1]]]], dtype="<i8")
+    specs = [TensorInfo("scores", (1, 2, 2, 3), "float32"), TensorInfo("labels", (1, 1, 2, 2), "int64")]
+    data = scores.tobytes() + labels.tobytes()
+    assert len(data) == 48 + 32
+    a, b = split_outputs(data, specs)
+    assert a.shape == (1, 2, 2, 3) and a[0, 1, 1, 2] == 2.75 and b.tolist() == [[[[0, 7], [300, -1]]]]
+    with pytest.raises(DeviceError, match="79 bytes, but the outputs take 80"):
+        split_outputs(data[:-1], specs)
+
+
 def test_emulated_benchmark_model_writes_the_raw_outputs_of_its_last_run(tmp_path):
     # score_c = c * R - c^2 / 2 (seg_synth.build_tflite): for R = 5, class 5 scores 12.5, class 4 and 6 score 12.
     model = build_tflite(tmp_path / "m.tflite", 8, size=(2, 2))

@@ -61,7 +61,6 @@ def command(model_path: Path, dataset_dir: Path, fmt: str, split: str | None, ma
     outputs are resized with nearest neighbour. The result is stored as a run in --reports, so
     `segbench report` shows the measured mIoU next to the model's latency.
     """
-    import contextlib
     import json
 
     from segbench.accuracy.datasets import open_dataset
