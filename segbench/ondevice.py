@@ -375,8 +375,8 @@ class DeviceSession:
     def run_once(self) -> float:
         """One inference on the phone; its outputs are then in ``outputs()``. Returns the tool's time in ms.
 
-        A phone that drops off the bus (push, run or pull) is waited for and the whole image retried: a
-        loose cable late in a long evaluation costs one image's round trip, not the evaluation.
+        A phone that drops off the bus (DeviceGone: push, run, output check) is waited for and the whole
+        image retried: a loose cable late in a long evaluation costs one image's round trip, not the evaluation.
         """
         if self._tensor is None:
             raise UsageError("set_inputs must come before run_once")
