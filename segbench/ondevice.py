@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import ModuleType
 from typing import Protocol
 
 import numpy as np
@@ -28,8 +29,8 @@ import numpy as np
 from segbench import power
 from segbench.assets import Tool
 from segbench.devices import Completed
-from segbench.errors import DeviceGone, InputError, ModelError, SegbenchError, UsageError
-from segbench.model import Case, DeviceInfo, Measurement
+from segbench.errors import DeviceError, DeviceGone, InputError, ModelError, SegbenchError, UsageError
+from segbench.model import Case, DeviceInfo, Measurement, ModelRef, TensorInfo
 from segbench.store import utc_now
 
 REMOTE_ROOT = "/data/local/tmp/segbench"
@@ -86,6 +87,7 @@ class Phone(Protocol):
     def info(self) -> DeviceInfo: ...
     def shell(self, command: str, timeout: float = 30.0) -> Completed: ...
     def push(self, local: str, remote: str, digest: str | None = None) -> bool: ...
+    def pull(self, remote: str, local: str) -> None: ...
     def thermal_c(self) -> dict[str, float]: ...
     def cur_khz(self) -> dict[str, int]: ...
 
@@ -166,11 +168,8 @@ class DeviceBackend:
             self._tool_paths[tool.runtime] = remote
         return self._tool_paths[tool.runtime]
 
-    def _prepare(self, case: Case) -> _Prepared:
-        key = (case.model.path, case.input_path, case.input_preset)
-        if key in self._prepared:
-            return self._prepared[key]
-        model = case.model
+    def push_model(self, model: ModelRef) -> tuple[str, str, str | None]:
+        """The model (and a Paddle .pdiparams beside it) on the phone: (its directory, model, params)."""
         remote_dir = f"{REMOTE_ROOT}/models/{(model.sha256 or 'unhashed')[:16]}"
         model_remote = f"{remote_dir}/{Path(model.path).name}"
         self._push(Path(model.path), model_remote, model.sha256)
@@ -178,6 +177,13 @@ class DeviceBackend:
         for companion in model.companions:
             params_remote = f"{remote_dir}/{Path(companion).name}"
             self._push(Path(companion), params_remote)
+        return remote_dir, model_remote, params_remote
+
+    def _prepare(self, case: Case) -> _Prepared:
+        key = (case.model.path, case.input_path, case.input_preset)
+        if key in self._prepared:
+            return self._prepared[key]
+        remote_dir, model_remote, params_remote = self.push_model(case.model)
         prepared = self._prepare_input(case, remote_dir)
         prepared.model_path, prepared.params_path = model_remote, params_remote
         self._prepared[key] = prepared
@@ -284,17 +290,21 @@ class DeviceBackend:
             parsed = replace(parsed, error=f"{parsed.error} (exit status {done.returncode})")
         return tools.to_measurement(parsed, base)
 
-    def _run_with_retries(self, argv: list[str], libs: bool) -> Completed:
-        # The shell records its pid, then becomes the tool (exec), so a timeout can kill exactly it.
+    def run_tool(self, argv: list[str], libs: bool) -> Completed:
+        """One run of a tool's argv; the shell records its pid, then becomes the tool (exec), so a timeout
+        can kill exactly it."""
         env = f"export LD_LIBRARY_PATH={REMOTE_ROOT}/bin; " if libs else ""
-        command = f"echo $$ > {REMOTE_ROOT}/run.pid; {env}exec {shlex.join(argv)}"
-        self._running = True  # stays set when Ctrl-C cuts the case off: close() then kills the tool
-        done = self.phone.shell(command, self.timeout_s)
+        self._running = True  # stays set when Ctrl-C cuts the run off: close() then kills the tool
+        done = self.phone.shell(f"echo $$ > {REMOTE_ROOT}/run.pid; {env}exec {shlex.join(argv)}", self.timeout_s)
+        self._running = False
+        return done
+
+    def _run_with_retries(self, argv: list[str], libs: bool) -> Completed:
+        done = self.run_tool(argv, libs)
         for _ in range(self.retries):
             if not done.disconnected or not self._reconnect():
                 break
-            done = self.phone.shell(command, self.timeout_s)
-        self._running = False
+            done = self.run_tool(argv, libs)
         return done
 
     def close(self) -> None:
@@ -334,6 +344,170 @@ class DeviceBackend:
             return {}
 
 
+# ----------------------------------------------------------------------------- eval on the phone
+
+EVAL_DIR = f"{REMOTE_ROOT}/eval"  # one input and one output file, overwritten image after image
+
+
+def check_evaluable(model: ModelRef, runtime: str, tool_backend: str | None = None) -> None:
+    """UsageError unless the runtime's on-device tool can write the model's outputs to a file and has
+    ``tool_backend``; called before anything touches the phone."""
+    from segbench.runners import tools
+
+    module = tools.tool_for_runtime(runtime)
+    if module.NO_OUTPUT_DUMP:
+        raise UsageError(f"{model.name} ({runtime}) cannot be evaluated on a device: {module.NO_OUTPUT_DUMP}",
+                         hint="evaluate it on this machine (drop --device), or evaluate its TFLite export on the device")
+    # The tool module is the one judge of its backends: build a command that only differs in paths.
+    module.build_command(tools.ToolCase(case=Case(model, runtime, 1, "no_bind", 1, 1), tool_path="tool",
+                                        model_path="model", backend=tool_backend))
+
+
+@dataclass
+class DeviceSession:
+    """A model on the phone, driven like a host session (segbench.runners.host.HostSession), so that
+    ``segbench eval --device`` runs the very evaluation loop of host eval.
+
+    ``run_once`` writes the tensor given to ``set_inputs`` in the tool's raw format, pushes it, runs the
+    tool once with its output dump and pulls the dump back: one image's files exist at a time, on the
+    host and on the phone, so a dataset of any size needs no more space than one image.
+    """
+
+    backend: DeviceBackend
+    model: ModelRef
+    runtime: str
+    threads: int
+    inputs: list[TensorInfo]
+    output_specs: list[TensorInfo]
+    model_remote: str
+    tool_remote: str
+    tool_backend: str | None = None  # ToolCase.backend: benchmark_model's delegate; None = the tool's default
+    _tensor: np.ndarray | None = None
+    _outputs: list[np.ndarray] = field(default_factory=list)
+
+    def set_inputs(self, arrays: list[np.ndarray]) -> None:
+        (self._tensor,) = arrays  # segbench.accuracy feeds single-input models
+
+    def run_once(self) -> float:
+        """One inference on the phone; its outputs are then in ``outputs()``. Returns the tool's time in ms.
+
+        A phone that drops off the bus (DeviceGone: push, run, output check) is waited for and the whole
+        image retried: a loose cable late in a long evaluation costs one image's round trip, not the evaluation.
+        """
+        if self._tensor is None:
+            raise UsageError("set_inputs must come before run_once")
+        attempts = 1
+        while True:
+            try:
+                return self._infer(self._tensor)
+            except DeviceGone as exc:
+                if attempts > self.backend.retries or not self.backend._reconnect():
+                    gone = "; it did not come back" if self.backend._lost else ""
+                    raise DeviceGone(f"{exc} ({attempts} attempt{'s' if attempts > 1 else ''}{gone})") from None
+                attempts += 1
+
+    def _infer(self, tensor: np.ndarray) -> float:
+        from segbench.inputs import write_tensor
+        from segbench.runners import tools
+
+        spec, module = self.inputs[0], tools.tool_for_runtime(self.runtime)
+        remote_in, remote_out = f"{EVAL_DIR}/input.raw", f"{EVAL_DIR}/output.raw"
+        local = write_tensor(tensor, "raw", self.backend.workdir / "eval_input.raw", spec.name)
+        self.backend._push(local, remote_in)
+        # A dump left by the previous image must never be read as this image's outputs.
+        self._shell(f"rm -f {shlex.quote(remote_out)}")
+        # One warm-up (the tool's default) and one timed run; the dump holds the timed run's outputs.
+        case = Case(self.model, self.runtime, self.threads, "no_bind", warmup=1, repeats=1)
+        tc = tools.ToolCase(case=case, tool_path=self.tool_remote, model_path=self.model_remote, input_path=remote_in,
+                            input_names=(spec.name,), input_shapes=(tuple(int(d) for d in tensor.shape),),
+                            output_path=remote_out, backend=self.tool_backend)
+        done = self.backend.run_tool(module.build_command(tc), libs=len(self.backend.tools[self.runtime].files) > 1)
+        ms = self._check(module, done)
+        self._outputs = self._fetch(module.TOOL, remote_out, done)
+        return ms
+
+    def outputs(self) -> list[np.ndarray]:
+        return self._outputs
+
+    def _shell(self, command: str) -> None:
+        done = self.backend.phone.shell(command, 30)
+        if done.disconnected:
+            raise DeviceGone(f"device {self.backend.phone.serial} disconnected during `{command.split()[0]}`")
+
+    def _check(self, module: ModuleType, done: Completed) -> float:
+        """The timed run's latency in ms; a clear DeviceError when the tool gave no result."""
+        from segbench.runners import tools
+
+        serial = self.backend.phone.serial
+        if done.timed_out:
+            self.backend._kill()
+            raise DeviceError(f"{module.TOOL} gave no result within {self.backend.timeout_s:g}s on {serial}; "
+                              "it was killed", hint="raise --timeout for a slow model")
+        if done.disconnected:
+            raise DeviceGone(f"device {serial} disconnected while {module.TOOL} ran")
+        parsed = tools.parse_case_log(module, (done.stdout + done.stderr).decode("utf-8", errors="replace"))
+        if parsed.status != "ok":
+            status = f" (exit status {done.returncode})" if done.returncode not in (0, None) else ""
+            raise DeviceError(f"{module.TOOL} failed on {serial}: {parsed.error}{status}")
+        return parsed.latency_ms.avg or 0.0
+
+    def _fetch(self, tool: str, remote_out: str, done: Completed) -> list[np.ndarray]:
+        """The dumped outputs, split by the model's output shapes and dtypes (little-endian raw bytes)."""
+        want = [int(np.prod(o.shape)) * np.dtype(o.dtype).itemsize for o in self.output_specs]
+        stat = self.backend.phone.shell(f"stat -c %s {shlex.quote(remote_out)}", 30)
+        if stat.disconnected:
+            raise DeviceGone(f"device {self.backend.phone.serial} disconnected after {tool} ran")
+        size = stat.stdout.decode(errors="replace").strip()
+        if stat.returncode != 0 or not size.isdigit():
+            unknown = b"Unconsumed cmdline flags" in done.stdout + done.stderr
+            raise DeviceError(f"{tool} wrote no output file ({remote_out})" + (
+                ": this build does not know --output_filepath" if unknown else ""),
+                hint="use a benchmark_model build that has --output_filepath (its --help lists the flag)")
+        if int(size) != sum(want):
+            shapes = ", ".join(f"{o.dtype} {list(o.shape)}" for o in self.output_specs)
+            raise DeviceError(f"{tool}'s output file is {size} bytes, but the model's outputs ({shapes}) "
+                              f"take {sum(want)} bytes")
+        local = self.backend.workdir / "eval_output.raw"
+        self.backend.phone.pull(remote_out, str(local))
+        data = local.read_bytes()
+        if len(data) != sum(want):
+            raise DeviceError(f"pull of {remote_out} from {self.backend.phone.serial} arrived short "
+                              f"({len(data)} of {sum(want)} bytes)")
+        return split_outputs(data, self.output_specs)
+
+
+def split_outputs(data: bytes, specs: list[TensorInfo]) -> list[np.ndarray]:
+    """benchmark_model's --output_filepath file -> one array per output: the outputs' raw little-endian
+    bytes back to back, in output order, with nothing between them (the tool's OutputSaver)."""
+    dtypes = [np.dtype(spec.dtype).newbyteorder("<") for spec in specs]
+    counts = [int(np.prod(spec.shape)) for spec in specs]
+    total = sum(c * d.itemsize for c, d in zip(counts, dtypes))
+    if total != len(data):
+        raise DeviceError(f"the output file is {len(data)} bytes, but the outputs take {total}")
+    arrays, offset = [], 0
+    for spec, dtype, count in zip(specs, dtypes, counts):
+        arrays.append(np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape([int(d) for d in spec.shape]))
+        offset += count * dtype.itemsize
+    return arrays
+
+
+def open_device_session(backend: DeviceBackend, model: ModelRef, runtime: str, threads: int,
+                        tool_backend: str | None = None) -> DeviceSession:
+    """Push the model and the tool (each only if the phone lacks those bytes) and return its session."""
+    from segbench.modelinfo.io import read_io
+
+    check_evaluable(model, runtime, tool_backend)
+    inputs, outputs = read_io(model.path)
+    for out in outputs:
+        if not all(isinstance(d, int) and d > 0 for d in out.shape):
+            raise InputError(f"{model.path}: output {out.name!r} has a dynamic shape {list(out.shape)}; on a device "
+                             "segbench splits the tool's output file by the shapes the model file declares",
+                             hint="export the model with a fixed input size, or evaluate it on this machine")
+    _, model_remote, _ = backend.push_model(model)
+    tool_remote = backend._tool_path(backend.tools[runtime])
+    return DeviceSession(backend, model, runtime, threads, inputs, outputs, model_remote, tool_remote, tool_backend)
+
+
 def _tensor_digest(tensor: np.ndarray) -> str:
     import hashlib
 
@@ -353,4 +527,5 @@ def _throttled(before: dict[str, int], after: dict[str, int], cpus: list[int] | 
     return any(a < 0.9 * b for b, a in pairs)
 
 
-__all__ = ["Cooldown", "DeviceBackend", "PushStats", "parse_cooldown"]
+__all__ = ["Cooldown", "DeviceBackend", "DeviceSession", "PushStats", "check_evaluable", "open_device_session",
+           "parse_cooldown", "split_outputs"]

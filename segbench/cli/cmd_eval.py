@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,8 +16,8 @@ if TYPE_CHECKING:  # annotations only: the command module stays light to import
     from segbench.accuracy.datasets import Dataset
     from segbench.accuracy.evaluate import EvalOutcome
     from segbench.accuracy.metric import Scores
-    from segbench.model import Accuracy, ModelRef
-    from segbench.runners.host import HostRuntime
+    from segbench.model import Accuracy, DeviceInfo, ModelRef
+    from segbench.runners.host import HostSession
 
 
 @click.command("eval")
@@ -32,49 +35,128 @@ if TYPE_CHECKING:  # annotations only: the command module stays light to import
               "paddleseg for float inputs, raw for integer; docs/gen-input.md).")
 @click.option("--resize", "resize_mode", type=click.Choice(("stretch", "pad")), default="stretch", show_default=True,
               help="How images are fitted to a fixed model input (pad letterboxes; the padding is cut off again).")
-@click.option("--threads", type=click.IntRange(min=1), metavar="N", help="Runtime threads (default: all CPUs).")
+@click.option("--threads", type=click.IntRange(min=1), metavar="N",
+              help="Runtime threads (default: all CPUs here; the big cores on a device).")
+@click.option("--device", metavar="SERIAL", help="Evaluate on this Android phone ('auto': the only attached one) "
+              "with the vendor tool, one image at a time (TFLite models: benchmark_model --output_filepath).")
+@click.option("--adb-server", metavar="HOST:PORT", help="adb server (default: ANDROID_ADB_SERVER_PORT or 5037).")
+@click.option("--assets", default="device_assets", show_default=True, metavar="DIR",
+              help="Vendor tools for the phone: DIR/manifest.toml and DIR/<abi>/<tool> (device_assets/README.md).")
+@click.option("--backend", "tool_backend", metavar="NAME", help="With --device: benchmark_model's delegate (cpu, "
+              "xnnpack, gpu, nnapi, hexagon), to measure the accuracy it gives (default: the tool's default).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=600.0, metavar="SECONDS",
+              help="On a device: seconds before one image's tool run is killed [default: 600].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def command(model_path: Path, dataset_dir: Path, fmt: str, split: str | None, mapping: str | None,
             image_list: Path | None, limit: int | None, preset: str | None, resize_mode: str, threads: int | None,
+            device: str | None, adb_server: str | None, assets: str, tool_backend: str | None, timeout: float,
             as_json: bool, reports: str, quiet: bool) -> int:
-    """Run a model over a dataset's images on this machine and report mIoU, per-class IoU, pixel and mean accuracy.
+    """Run a model over a dataset's images and report mIoU, per-class IoU, pixel and mean accuracy.
 
-    Images go through gen-input's transform; score outputs are resized bilinearly to each label and
-    argmaxed, class-map outputs are resized with nearest neighbour. The result is stored as a run in
-    --reports, so `segbench report` shows the measured mIoU next to the model's latency.
+    On this machine the model runs in process; with --device it runs on the phone with the vendor
+    tool, each image pushed as the tool's input and its outputs pulled back. Images go through
+    gen-input's transform; score outputs are resized bilinearly to each label and argmaxed, class-map
+    outputs are resized with nearest neighbour. The result is stored as a run in --reports, so
+    `segbench report` shows the measured mIoU next to the model's latency.
     """
     import json
-    import os
 
     from segbench.accuracy.datasets import open_dataset
     from segbench.accuracy.evaluate import evaluate, model_input
     from segbench.accuracy.metric import scores
     from segbench.inputs import make_normalization
     from segbench.model import RUNTIME_FOR_FORMAT
-    from segbench.runners.host import runtime_for
-
-    ref = _model_ref(model_path)
-    dataset = open_dataset(fmt, dataset_dir, split, _mapping_path(mapping), image_list)
-    rt = runtime_for(RUNTIME_FOR_FORMAT[ref.format])
-    threads = threads or len(os.sched_getaffinity(0))
-    session = rt.open_session(ref.path, threads)
-    norm = make_normalization(preset, dtype=model_input(session, ref.path).dtype)
     from segbench.store import utc_now
 
-    started = utc_now()
-    total = min(limit or len(dataset.samples), len(dataset.samples))
-    with click.progressbar(length=total, label=f"eval {ref.name} on {fmt}", file=click.get_text_stream("stderr"),
-                           show_pos=True, show_eta=True, hidden=quiet) as bar:
-        outcome = evaluate(session, ref.path, dataset, norm, resize_mode, limit, lambda _: bar.update(1))
+    ref = _model_ref(model_path)
+    runtime = RUNTIME_FOR_FORMAT[ref.format]
+    if tool_backend and not device:
+        from segbench.errors import UsageError
+
+        raise UsageError("--backend is for --device", hint="on this machine the runtime's own CPU kernels run")
+    if device:
+        from segbench.ondevice import check_evaluable
+
+        check_evaluable(ref, runtime, tool_backend)  # before anything touches the phone
+    dataset = open_dataset(fmt, dataset_dir, split, _mapping_path(mapping), image_list)
+    with contextlib.ExitStack() as stack:
+        target = (stack.enter_context(_on_device(ref, runtime, device, adb_server, Path(assets), timeout, threads,
+                                                 tool_backend))
+                  if device else _on_host(ref, runtime, threads))
+        norm = make_normalization(preset, dtype=model_input(target.session, ref.path).dtype)
+        started = utc_now()
+        total = min(limit or len(dataset.samples), len(dataset.samples))
+        where = f" on {target.device.id}" if device else ""
+        with click.progressbar(length=total, label=f"eval {ref.name} on {fmt}{where}", show_pos=True, show_eta=True,
+                               file=click.get_text_stream("stderr"), hidden=quiet) as bar:
+            outcome = evaluate(target.session, ref.path, dataset, norm, resize_mode, limit, lambda _: bar.update(1))
+        pushes = target.pushes()
     for warning in outcome.warnings:
         click.echo(f"segbench: warning: {warning}", err=True)
+    if pushes:
+        click.echo(pushes, err=True)
     result = scores(outcome.counts, [c is not None for c in dataset.label_map.classes])
-    settings = {"preset": norm.preset, "resize": resize_mode, "limit": limit, "threads": threads}
-    record = _store(reports, ref, rt, dataset, outcome, result, settings, started)
+    settings = {"preset": norm.preset, "resize": resize_mode, "limit": limit, "threads": target.threads,
+                **target.settings}
+    record = _store(reports, ref, target, dataset, outcome, result, settings, started)
     click.echo(json.dumps(_json(record), indent=2) if as_json else _table(record, reports))
     return 0
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where the model runs: the session the evaluation loop drives, and what the record says of it."""
+
+    session: HostSession
+    runtime: str
+    tool: str
+    tool_version: str | None
+    device: DeviceInfo
+    threads: int
+    settings: dict[str, Any]
+    pushes: Callable[[], str | None] = lambda: None
+
+
+def _on_host(ref: ModelRef, runtime: str, threads: int | None) -> _Target:
+    import os
+
+    from segbench.devices import host
+    from segbench.runners.host import runtime_for
+
+    rt = runtime_for(runtime)
+    threads = threads or len(os.sched_getaffinity(0))
+    return _Target(rt.open_session(ref.path, threads), rt.name, rt.tool, rt.version(), host.host_info(), threads, {})
+
+
+@contextlib.contextmanager
+def _on_device(ref: ModelRef, runtime: str, device: str, adb_server: str | None, assets: Path, timeout: float,
+               threads: int | None, tool_backend: str | None) -> Iterator[_Target]:
+    """The phone, locked while the evaluation runs, with the model and the tool pushed to it."""
+    import tempfile
+
+    from segbench import power
+    from segbench.assets import find_tool
+    from segbench.devices import adb
+    from segbench.ondevice import DeviceBackend, open_device_session
+
+    client = adb.client(adb_server)
+    serial = adb.choose(client, None if device == "auto" else device)
+    phone = adb.AdbDevice(client, serial)
+    with adb.device_lock(serial), tempfile.TemporaryDirectory(prefix="segbench-eval-") as work:
+        info = phone.info()
+        tool = find_tool(assets, info.abi, runtime)
+        backend = DeviceBackend(phone, info, {runtime: tool}, workdir=Path(work), timeout_s=timeout,
+                                reconnect=lambda wait_s: adb.wait_online(client, serial, wait_s))
+        # Threads do not change the outputs; the big cores are simply the quickest way through a dataset.
+        threads = threads or len(power.cpus_for_mode("high", info.cpu_max_khz) or []) or 1
+        session = open_device_session(backend, ref, runtime, threads, tool_backend)
+        try:
+            yield _Target(session, runtime, tool.binary.name, tool.version, info, threads,
+                          {"device": serial, "tool_sha256": tool.sha256, "backend": tool_backend}, backend.summary)
+        finally:
+            backend.close()  # Ctrl-C during an image: kill the tool on the phone
 
 
 def _model_ref(path: Path) -> ModelRef:
@@ -101,19 +183,18 @@ def _mapping_path(mapping: str | None) -> Path | None:
     return Path(mapping)
 
 
-def _store(reports: str, ref: ModelRef, rt: HostRuntime, dataset: Dataset, outcome: EvalOutcome, result: Scores,
+def _store(reports: str, ref: ModelRef, target: _Target, dataset: Dataset, outcome: EvalOutcome, result: Scores,
            settings: dict[str, Any], started: str) -> Accuracy:
     """Save the evaluation as a completed run holding one accuracy record."""
     import re
     from dataclasses import replace
 
     from segbench import __version__
-    from segbench.devices import host
     from segbench.model import Accuracy, RunInfo
     from segbench.runinfo import collect_versions, git_sha, host_details
     from segbench.store import Store, new_run_id, utc_now
 
-    device = host.host_info()
+    device = target.device
     run_settings = {"command": "eval", "model": ref.path, "dataset": str(dataset.root), "format": dataset.format,
                     "split": dataset.split, **settings}
     info = RunInfo(run_id=new_run_id(), started=started, harness_version=__version__, device=device,
@@ -122,8 +203,11 @@ def _store(reports: str, ref: ModelRef, rt: HostRuntime, dataset: Dataset, outco
     run = Store(reports).create_run(info)
     lm = dataset.label_map
     record = Accuracy(
-        run_id=info.run_id, case_id=re.sub(r"[^A-Za-z0-9._+-]+", "_", f"{ref.name}__{rt.name}__eval_{dataset.format}"),
-        model=ref, runtime=rt.name, status="ok", tool=rt.tool, tool_version=rt.version(), device_id=device.id,
+        run_id=info.run_id,
+        case_id=re.sub(r"[^A-Za-z0-9._+-]+", "_", f"{ref.name}__{target.runtime}__eval_{dataset.format}"
+                       + (f"__{settings['backend']}" if settings.get("backend") else "")),
+        model=ref, runtime=target.runtime, status="ok", tool=target.tool, tool_version=target.tool_version,
+        device_id=device.id,
         dataset={"format": dataset.format, "name": lm.name, "path": str(dataset.root), "split": dataset.split,
                  "mapping": lm.source, "classes": list(lm.classes)},
         images=outcome.images, miou=result.miou, pixel_acc=result.pixel_acc, mean_acc=result.mean_acc,
@@ -139,7 +223,7 @@ def _store(reports: str, ref: ModelRef, rt: HostRuntime, dataset: Dataset, outco
 def _json(record: Accuracy) -> dict[str, Any]:
     return {
         "schema": "segbench.eval/1", "run_id": record.run_id, "model": record.model.name, "sha256": record.model.sha256,
-        "runtime": record.runtime, "dataset": record.dataset["format"], "split": record.dataset["split"],
+        "runtime": record.runtime, "tool": record.tool, "device": record.device_id, "dataset": record.dataset["format"], "split": record.dataset["split"],
         "images": record.images, "miou": record.miou, "pixel_acc": record.pixel_acc, "mean_acc": record.mean_acc,
         "per_class_iou": list(record.per_class_iou), "per_class_acc": list(record.per_class_acc),
         "classes": record.dataset["classes"], "prediction": record.prediction, "seconds": record.seconds,
@@ -158,7 +242,9 @@ def _table(record: Accuracy, reports: str) -> str:
             for i, (name, iou, acc) in enumerate(zip(classes, record.per_class_iou, record.per_class_acc))
             if name is not None and iou is not None]
     evaluated = sum(name is not None for name in classes)
-    head = (f"eval {record.run_id}: {record.model.name} ({record.runtime}) on {record.dataset['name']} "
+    backend = f" ({record.settings['backend']})" if record.settings.get("backend") else ""
+    where = f", {record.tool}{backend} on {record.device_id}" if record.settings.get("device") else ""
+    head = (f"eval {record.run_id}: {record.model.name} ({record.runtime}{where}) on {record.dataset['name']} "
             f"{record.dataset['split']}, {record.images} images in {record.seconds:.1f} s; "
             f"results in {Path(reports) / 'runs' / record.run_id}\n"
             f"mIoU {_pct(record.miou)}%  pixel acc {_pct(record.pixel_acc)}%  mean acc {_pct(record.mean_acc)}%  "

@@ -42,6 +42,9 @@ TOOL = "benchmark_bin"
 RUNTIME = "paddlelite"
 # benchmark_bin pins its worker threads itself (sched_setaffinity from --power_mode).
 SELF_BINDING = True
+# Why `segbench eval --device` cannot use this tool (docs/eval.md).
+NO_OUTPUT_DUMP = ("benchmark_bin writes outputs only when built from Paddle Lite's development head "
+                  "(--output_data_path, floats as text), which segbench does not read")
 
 BACKENDS = ("arm", "opencl,arm", "opencl", "x86", "opencl,x86", "x86_opencl", "opencl_buffer", "nnadapter,arm")
 OPTION_KEYS = ("cpu_precision", "gpu_precision", "opencl_cache_dir", "opencl_kernel_cache_file",
@@ -55,6 +58,8 @@ def build_command(tc: ToolCase) -> list[str]:
     No taskset unless ``tc.cpu_mask`` is set: Paddle Lite binds its own threads from
     ``--power_mode`` (0 high/big cores, 1 low, 2 full, 3 no_bind, 4 rand_high, 5 rand_low).
     """
+    if tc.output_path:
+        raise UsageError(NO_OUTPUT_DUMP)
     case = tc.case
     if case.power_mode not in PADDLE_POWER_MODE:
         raise UsageError(f"benchmark_bin has no power mode {case.power_mode!r}",

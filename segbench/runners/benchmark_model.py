@@ -38,6 +38,9 @@ from segbench.runners.tools import (
 TOOL = "benchmark_model"
 RUNTIME = "tflite"
 SELF_BINDING = False
+# benchmark_model writes its outputs with --output_filepath (the tool's OutputSaver: after the last run,
+# each output tensor's raw bytes in output order, nothing else), so `segbench eval --device` can use it.
+NO_OUTPUT_DUMP = None
 
 # backend -> the delegate flags that select it. "cpu" is the plain interpreter without the default
 # XNNPACK delegate; None leaves the tool's default (XNNPACK on recent builds).
@@ -77,6 +80,8 @@ def build_command(tc: ToolCase) -> list[str]:
         argv.append("--enable_op_profiling=true")
     if tc.memory_profile:
         argv.append("--report_peak_memory_footprint=true")
+    if tc.output_path:
+        argv.append(f"--output_filepath={tc.output_path}")
     return argv
 
 

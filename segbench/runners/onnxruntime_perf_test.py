@@ -40,6 +40,9 @@ from segbench.runners.tools import (
 TOOL = "onnxruntime_perf_test"
 RUNTIME = "onnxruntime"
 SELF_BINDING = False
+# Why `segbench eval --device` cannot use this tool (docs/eval.md).
+NO_OUTPUT_DUMP = ("onnxruntime_perf_test only times the model: it has no option to write its outputs "
+                  "(output_N.pb files beside the inputs are ignored, not written)")
 
 PROVIDERS = ("cpu", "nnapi", "qnn", "xnnpack", "snpe", "acl", "armnn", "coreml", "webgpu")
 
@@ -47,6 +50,8 @@ PROVIDERS = ("cpu", "nnapi", "qnn", "xnnpack", "snpe", "acl", "armnn", "coreml",
 def build_command(tc: ToolCase) -> list[str]:
     """argv for one run: ``-m times -r N`` (exact count), ``-x`` threads, ``-e`` provider, ``-s``
     statistics; inputs from a test_data_set directory beside the model, else random (``-I``)."""
+    if tc.output_path:
+        raise UsageError(NO_OUTPUT_DUMP)
     case = tc.case
     provider = tc.backend or "cpu"
     if provider not in PROVIDERS:

@@ -64,6 +64,9 @@ class ToolCase:
     - ``result_path``: Paddle Lite ``--result_path`` / ORT result file (a copy of the report).
     - ``memory_profile``: TFLite ``--report_peak_memory_footprint``, Paddle ``--enable_memory_profile``.
     - ``per_run_times``: ORT ``-v`` (prints every iteration's time, parsed into ``samples_ms``).
+    - ``output_path``: where the tool writes the outputs of its last run (TFLite ``--output_filepath``:
+      every output's raw bytes, in output order); ``segbench eval --device`` reads them. A tool that
+      cannot write its outputs says why in its module's ``NO_OUTPUT_DUMP`` and rejects this field.
     """
 
     case: Case
@@ -83,6 +86,7 @@ class ToolCase:
     profile_prefix: str | None = None
     memory_profile: bool = False
     per_run_times: bool = False
+    output_path: str | None = None
 
 
 def taskset_prefix(mask: str | None) -> list[str]:

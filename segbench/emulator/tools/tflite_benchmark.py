@@ -1,6 +1,6 @@
 """TFLite/LiteRT benchmark_model stand-in: --name=value flags (graph, num_threads, warmup_runs,
 warmup_min_secs, num_runs, min_secs, max_secs, input_layer, input_layer_shape,
-input_layer_value_files), run with ai-edge-litert, printed in the LiteRT 'INFO:' format."""
+input_layer_value_files, output_filepath), run with ai-edge-litert, printed in the LiteRT 'INFO:' format."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from segbench.emulator.tools.common import Busy, apply_fault, record
 TOOL = "benchmark_model"
 _DEFAULTS = {"graph": "", "num_threads": "-1", "num_runs": "50", "min_secs": "1.0", "max_secs": "150.0",
              "warmup_runs": "1", "warmup_min_secs": "0.5", "run_delay": "-1.0", "input_layer": "",
-             "input_layer_shape": "", "input_layer_value_files": "", "enable_op_profiling": "false",
+             "input_layer_shape": "", "input_layer_value_files": "", "output_filepath": "", "enable_op_profiling": "false",
              "use_gpu": "false", "use_nnapi": "false", "use_hexagon": "false", "use_xnnpack": "true"}
 _LABELS = {"num_threads": "Num threads", "graph": "Graph", "num_runs": "Min num runs",
            "min_secs": "Min runs duration (seconds)", "warmup_runs": "Min warmup runs",
@@ -90,6 +90,20 @@ def _load_inputs(interp, flags: dict[str, str]) -> bool:
     return True
 
 
+def _save_outputs(interp, path: str) -> None:
+    """--output_filepath as the tool's OutputSaver writes it when the benchmark ends: the raw bytes of
+    every output tensor of the last run, in output order, nothing between them; a path that cannot be
+    opened is silently skipped (the real tool checks ofs.good() and says nothing)."""
+    if not path:
+        return
+    try:
+        with open(path, "wb") as f:
+            for d in interp.get_output_details():
+                f.write(interp.get_tensor(d["index"]).tobytes())
+    except OSError:
+        pass
+
+
 def _timed(interp, min_runs: int, min_secs: float, max_secs: float) -> list[float]:
     out: list[float] = []
     start = time.perf_counter()
@@ -150,6 +164,7 @@ def run(argv: list[str]) -> int:
              f"{float(flags['min_secs']):g} seconds but terminate if exceeding {float(flags['max_secs']):g} seconds.")
         runs = _timed(interp, int(flags["num_runs"]), float(flags["min_secs"]), float(flags["max_secs"]))
         info(stat_line(runs) + "\n")
+    _save_outputs(interp, flags["output_filepath"])
     avg = sum(int(round(x)) for x in runs) / len(runs)
     warm_avg = sum(int(round(x)) for x in warm) / len(warm)
     info(f"Inference timings in us: Init: {int(init_us)}, First inference: {int(round(warm[0]))}, "
