@@ -46,15 +46,16 @@ def sweep_section(df: pd.DataFrame) -> Section | None:
         for r in sorted(group, key=lambda r: (str(r["power_mode"]), r["threads"] or 0)):
             base = one_thread.get(r["power_mode"])
             speedup = base / r["median_ms"] if base else None
-            cv = _num(r.get("cv_pct"))
+            cv, lo, hi = _num(r.get("cv_pct")), _num(r.get("ci_low_ms")), _num(r.get("ci_high_ms"))
             records.append({"device": device, "model": model, "runtime": runtime, "power_mode": r["power_mode"],
-                            "threads": r["threads"], "median_ms": r["median_ms"], "speedup_vs_1_thread": speedup,
-                            "cv_pct": cv, "n": r.get("n")})
+                            "threads": r["threads"], "median_ms": r["median_ms"], "ci_low_ms": lo, "ci_high_ms": hi,
+                            "speedup_vs_1_thread": speedup, "cv_pct": cv, "n": r.get("n")})
             display.append(((device,) if several_devices else ()) + (
                 model, str(runtime), str(r["power_mode"]), str(r["threads"]), _fmt(r["median_ms"], 1),
+                f"{lo:.1f}-{hi:.1f}" if lo is not None and hi is not None else "",
                 "" if speedup is None else f"{speedup:.2f}x", _fmt(cv, 1)))
     headers = (("device",) if several_devices else ()) + (
-        "Model", "runtime", "power mode", "threads", "median (ms)", "speed-up vs 1 thread", "CV (%)")
+        "Model", "runtime", "power mode", "threads", "median (ms)", "95% CI (ms)", "speed-up vs 1 thread", "CV (%)")
     notes = ("speed-up = median at 1 thread / median at n threads, same model, runtime and power mode",
              "CV = std / mean of the timed repeats (empty for parsed logs, which carry no per-iteration times)")
     return Section("sweep", "Sweep: threads x power mode", headers, tuple(display), tuple(records), notes)

@@ -18,7 +18,15 @@ import pandas as pd
 
 from segbench.errors import UsageError
 from segbench.report.document import Section
-from segbench.report.published import DIGITS, EXTRA_HEADERS, HEADERS, METRICS, PublishedRow, delta, format_delta
+from segbench.report.published import (
+    DIGITS,
+    EXTRA_HEADERS,
+    HEADERS,
+    METRICS,
+    PublishedRow,
+    delta,
+    format_delta,
+)
 
 CONFIG_KEYS = ("threads", "power_mode", "runtime", "device")
 # What the seed measured (1 thread on the big cores); the default when runs have it.

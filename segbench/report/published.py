@@ -12,9 +12,12 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segbench.errors import ModelError
+
+if TYPE_CHECKING:
+    from segbench.report.document import Document
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -179,6 +182,37 @@ def consistency_notes(rows: Sequence[PublishedRow]) -> list[str]:
     return notes
 
 
+def _caption(rows: Sequence[PublishedRow], table: str) -> list[str]:
+    sources = sorted({f"{r.source}, {r.table}" for r in rows if r.table == table})
+    devices = sorted({r.device for r in rows if r.table == table and r.device})
+    return [f"every cell: published ({'; '.join(sources)}) on {', '.join(devices) or 'unstated device'}",
+            "deltas recomputed from the table's own columns: mIoU in points, latency and params relative "
+            "to the baseline row", *row_remarks([r for r in rows if r.table == table])]
+
+
+def published_document(rows: Sequence[PublishedRow], table: str, baselines: dict[str, str] | None = None,
+                       plots: Sequence[Path] = ()) -> Document:
+    """The published table as a report Document (csv/json/html/latex), notes and plots included."""
+    from segbench.report.document import Document, Section
+
+    body = table_rows(rows, table, baselines)
+    mine = [r for r in rows if r.table == table]
+    text, numeric = extra_columns(mine)
+    metrics = [m for m in METRICS if any(m in r.values for r in mine)]
+    records = []
+    for r in mine:
+        rec: dict[str, Any] = {"model": r.model, "label": r.label, "backbone": r.backbone, "source": r.source,
+                               "device": r.device, "baseline": (baselines or {}).get(r.model, r.baseline)}
+        rec.update({k: r.extra.get(k) for k in (*text, *numeric)})
+        rec.update({m: r.values.get(m) for m in metrics})
+        rec.update({f"{m}_printed_delta": r.deltas[m] for m in metrics if m in r.deltas})
+        records.append(rec)
+    notes = [*_caption(rows, table), *[f"does not agree: {n}" for n in consistency_notes(rows)]]
+    section = Section("published", f"{table} (published)", tuple(table_headers(rows, table)),
+                      tuple(tuple(b) for b in body), tuple(records), tuple(notes))
+    return Document(f"segbench report --published: {table}", (section,), plots=tuple(plots))
+
+
 def render_published(rows: Sequence[PublishedRow], table: str, baselines: dict[str, str] | None = None) -> str:
     """The published table as markdown, then the consistency notes of every table read."""
     from tabulate import tabulate
@@ -187,13 +221,8 @@ def render_published(rows: Sequence[PublishedRow], table: str, baselines: dict[s
     if not body:
         tables = sorted({r.table for r in rows})
         raise ModelError(f"no published table named {table!r}", hint=f"tables: {', '.join(tables) or 'none'}")
-    sources = sorted({f"{r.source}, {r.table}" for r in rows if r.table == table})
-    devices = sorted({r.device for r in rows if r.table == table and r.device})
     text = tabulate(body, headers=table_headers(rows, table), tablefmt="github", disable_numparse=True)
-    lines = [text, "", f"- every cell: published ({'; '.join(sources)}) on {', '.join(devices) or 'unstated device'}",
-             "- deltas recomputed from the table's own columns: mIoU in points, latency and params relative "
-             "to the baseline row"]
-    lines += [f"- {remark}" for remark in row_remarks([r for r in rows if r.table == table])]
+    lines = [text, "", *[f"- {line}" for line in _caption(rows, table)]]
     notes = consistency_notes(rows)
     if notes:
         lines += ["", "Notes (published figures that do not agree):", *[f"- {n}" for n in notes]]
