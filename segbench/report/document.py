@@ -84,9 +84,9 @@ def to_json(doc: Document) -> str:
 
 # A few lines of JS: click a header to sort by it (numbers by their leading value, else text); again to reverse.
 _SORT_JS = """
-document.querySelectorAll('table.sortable th').forEach(function (th, i) {
+document.querySelectorAll('table.sortable th').forEach(function (th) {
   th.addEventListener('click', function () {
-    var body = th.closest('table').tBodies[0], rows = Array.from(body.rows), up = th.dataset.dir !== 'asc';
+    var i = th.cellIndex, body = th.closest('table').tBodies[0], rows = Array.from(body.rows), up = th.dataset.dir !== 'asc';
     var key = function (r) { var t = r.cells[i].textContent.trim(), v = parseFloat(t); return isNaN(v) ? t : v; };
     rows.sort(function (a, b) { var x = key(a), y = key(b); return (x > y ? 1 : x < y ? -1 : 0) * (up ? 1 : -1); });
     th.dataset.dir = up ? 'asc' : 'desc'; rows.forEach(function (r) { body.appendChild(r); });
