@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from report_runs import phone_run
 
 from conftest import FIXTURES, ROOT, assert_one_line_error, run_cli
-from report_runs import phone_run
 
 MANIFEST = ROOT / "models_dir" / "manifest.toml"
 FORMATS = ("markdown", "csv", "json", "html", "latex")

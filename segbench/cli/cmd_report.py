@@ -15,8 +15,9 @@ VIEWS = ("cases", "comparison", "sweep", "ops", "all")
 @click.option("--all", "all_runs", is_flag=True, help="Every run in the reports directory.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="markdown", show_default=True)
 @click.option("--view", type=click.Choice(VIEWS),
-              help="Which tables: the per-case table (default for markdown/csv/json), the paper's comparison, the "
-                   "sweep, the per-operator breakdown, or all of them (default for html/latex).")
+              help="Which tables: the per-case table (the default for markdown/csv/json), the paper's comparison "
+                   "(the default with --config/--baseline), the sweep, the per-operator breakdown, or all of them "
+                   "(the default for html/latex).")
 @click.option("--config", "config_text", metavar="KEY=VALUE,...",
               help="Which measured config fills the comparison's latency column, e.g. threads=1,power_mode=high "
                    "(keys: threads, power_mode, runtime, device). Default: threads=1,power_mode=high when measured.")
@@ -49,7 +50,7 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
 
     if published:
         return _published(manifest, table_name, baselines, fmt, output, plot_dir)
-    view = view or ("all" if fmt in ("html", "latex") else "cases")
+    view = view or _default_view(fmt, bool(config_text or baselines))
     store = Store(reports)
     if all_runs and run_ids:
         raise UsageError("--all and --run exclude each other")
@@ -71,9 +72,6 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
     params = InspectCache(store.root).params(m.model for m in measurements)
     table = with_accuracy(summary(measurements, params), known, reported, paths)
     infos = [r.info() for r in runs]
-    if view == "cases" and fmt in ("markdown", "csv", "json"):
-        _write(render(table, fmt, infos), output)  # the table `segbench run` prints; its json/csv shape is kept
-        return 0
     from segbench.report.full import Context
 
     cache = InspectCache(store.root)
@@ -82,8 +80,32 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
     ctx = Context(table=table, measurements=measurements, infos=infos, published=_table_rows(manifest, table_name),
                   models=_manifest_models(manifest), baselines=_baseline_map(baselines),
                   config=_parse_config(config_text), gmacs=gmacs)
+    if view == "cases" and fmt in ("markdown", "csv", "json"):
+        _write(render(table, fmt, infos), output)  # the table `segbench run` prints; its json/csv shape is kept
+        if plot_dir:  # the per-case table has no plots of its own: draw those of the full report
+            _plots_only(ctx, plot_dir)
+        return 0
     _document(ctx, view, fmt, output, plot_dir)
     return 0
+
+
+def _plots_only(ctx: object, plot_dir: Path) -> None:
+    from segbench.errors import StoreError
+    from segbench.report.full import build
+
+    try:
+        build(ctx, "all", plot_dir)  # type: ignore[arg-type]
+    except OSError as exc:
+        raise StoreError(f"cannot write plots to {plot_dir}: {exc.strerror or exc}") from None
+    click.echo(f"wrote plots to {plot_dir}", err=True)
+
+
+def _default_view(fmt: str, comparing: bool) -> str:
+    """html/latex are documents: everything. --config/--baseline only mean something for the comparison.
+    Otherwise the per-case table, which `segbench run` prints and scripts read as csv/json."""
+    if fmt in ("html", "latex"):
+        return "all"
+    return "comparison" if comparing else "cases"
 
 
 def _parse_config(text: str | None) -> dict[str, str]:
@@ -141,7 +163,11 @@ def _baseline_map(pairs: tuple[str, ...]) -> dict[str, str]:
 
 def _published(manifest: Path, table: str, baselines: tuple[str, ...], fmt: str, output: Path | None,
                plot_dir: Path | None) -> int:
+    import tempfile
+
     from segbench.errors import StoreError
+    from segbench.report.document import render as render_doc
+    from segbench.report.plots import plot_published
     from segbench.report.published import published_document, read_published, render_published
 
     if not manifest.is_file():
@@ -149,21 +175,17 @@ def _published(manifest: Path, table: str, baselines: tuple[str, ...], fmt: str,
     rows = read_published(manifest)
     text = render_published(rows, table, _baseline_map(baselines))  # also the check that the table exists
     written: list[Path] = []
-    if plot_dir or fmt == "html":
-        import tempfile
-
-        from segbench.report.plots import plot_published
-
-        where = plot_dir or Path(tempfile.mkdtemp(prefix="segbench-plots-"))
-        try:
-            written = plot_published(rows, table, where)
-        except OSError as exc:
-            raise StoreError(f"cannot write plots to {where}: {exc.strerror or exc}") from None
-    if fmt != "markdown":
-        from segbench.report.document import render as render_doc
-
-        doc = published_document(rows, table, _baseline_map(baselines), [p for p in written if p.suffix == ".png"])
-        text = render_doc(doc, fmt)
+    with tempfile.TemporaryDirectory(prefix="segbench-plots-") as tmp:
+        where = plot_dir or (Path(tmp) if fmt == "html" else None)  # html embeds its plots either way
+        if where is not None:
+            try:
+                written = plot_published(rows, table, where)
+            except OSError as exc:
+                raise StoreError(f"cannot write plots to {where}: {exc.strerror or exc}") from None
+        if fmt != "markdown":
+            doc = published_document(rows, table, _baseline_map(baselines),
+                                     [p for p in written if p.suffix == ".png"])
+            text = render_doc(doc, fmt)
     _write(text, output)
     if plot_dir:
         click.echo(f"wrote {len(written)} plot files to {plot_dir}", err=True)

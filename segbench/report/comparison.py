@@ -88,6 +88,10 @@ def select_config(measured: pd.DataFrame, config: Mapping[str, str]) -> tuple[li
     return chosen, dict(config)
 
 
+def _case(row: Mapping[str, object]) -> str:
+    return f"threads={row['threads']},power_mode={row['power_mode']},runtime={row['runtime']},device={row['device']}"
+
+
 def _config_text(config: Mapping[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in config.items())
 
@@ -139,8 +143,9 @@ def _rows(inputs: Inputs, chosen: list[dict], extras: list[str]) -> tuple[list[_
     by_model: dict[str, dict] = {}
     for r in chosen:
         if r["model"] in by_model:
-            notes.append(f"{r['model']}: also measured with {r['runtime']} on {r['device']}; showing the first "
-                         "(narrow with --config runtime=...,device=...)")
+            first = by_model[r["model"]]
+            notes.append(f"{r['model']}: also measured at {_case(r)}; showing {_case(first)} "
+                         "(narrow with --config threads=...,power_mode=...,runtime=...,device=...)")
             continue
         by_model[r["model"]] = r
     out = []
