@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -169,7 +170,6 @@ PROBE = """<script>window.addEventListener('load', function () {
 
 
 def test_html_in_headless_chromium_has_tables_plots_and_sorts(phone: Path, tmp_path: Path):
-    import re
 
     res = _report(phone, "--format", "html", "-o", str(tmp_path / "report.html"))  # html defaults to --view all
     assert res.code == 0, res.err
@@ -236,3 +236,47 @@ def test_host_run_measured_params_and_gmacs_beside_published(tmp_path: Path):
     for fmt in FORMATS:
         assert run_cli("report", "--reports", str(reports), "--view", "all", "--format", fmt,
                        "-o", str(tmp_path / f"h.{fmt}")).code == 0
+
+
+@pytest.mark.slow
+def test_report_of_a_real_emulated_phone_run_in_every_format(tmp_path: Path):
+    """`segbench run --device` on the emulated MI 9 (real adb server, vendor-tool stand-ins), then every format."""
+    from adbutils import adb_path
+    from test_run_device import ADB_PORTS, MODELS, PHONE_PORTS, TOOLS
+
+    from segbench.emulator import EmulatedPhone
+    from segbench.emulator.phone import free_port
+
+    assets = tmp_path / "assets"
+    (assets / "arm64-v8a").mkdir(parents=True)
+    shutil.copy(ROOT / "device_assets" / "manifest.toml", assets / "manifest.toml")
+    for name in TOOLS:  # the emulated phone runs its stand-in by the tool's name; the bytes are a stub
+        (assets / "arm64-v8a" / name).write_bytes(b"\x7fELF\x02\x01\x01" + name.encode())
+    port = free_port(ADB_PORTS)
+    subprocess.run([adb_path(), "-P", str(port), "start-server"], capture_output=True, timeout=30, check=False)
+    reports = tmp_path / "reports"
+    try:
+        with EmulatedPhone(port=free_port(PHONE_PORTS), adb_port=port) as phone:
+            res = run_cli("run", "--device", phone.serial, "--assets", str(assets), "--reports", str(reports),
+                          "--models", str(MODELS), "--threads", "1,2", "--power-mode", "high,low", "--warmup", "1",
+                          "--repeats", "3", env={"ANDROID_ADB_SERVER_PORT": str(port)}, timeout=600)
+    finally:
+        subprocess.run([adb_path(), "-P", str(port), "kill-server"], capture_output=True, timeout=30, check=False)
+    assert res.code == 0, res.err
+    for fmt in FORMATS:
+        out = run_cli("report", "--reports", str(reports), "--view", "all", "--format", fmt,
+                      "-o", str(tmp_path / f"e.{fmt}"))
+        assert out.code == 0, (fmt, out.err)
+    md = (tmp_path / "e.markdown").read_text()
+    comparison = _cells(md, "Comparison")
+    measured = [r for r in comparison if r[0] in ("tiny_seg", "selfie_segmentation")]
+    assert len(measured) == 2
+    for row in measured:  # the latency cell is the phone's median at 1 thread, high, with its source marker
+        marker = re.fullmatch(r"\d+\.\d+ \[(\d+)\]", row[3]).group(1)
+        legend = next(line for line in md.splitlines() if line.startswith(f"- [{marker}] "))
+        assert "measured on Xiaomi MI 9" in legend and "1 thread(s), power mode high" in legend
+    sweep = _cells(md, "Sweep")
+    assert len(sweep) == 1 + 8 and {r[3] for r in sweep[1:]} == {"1", "2"}
+    dom = _chromium_dom(tmp_path / "e.html", tmp_path)
+    assert len(re.findall(r'<table class="sortable"', dom)) == 3  # comparison, sweep, cases (no profile)
+    assert "thread_scaling" in dom and "power_modes" in dom
