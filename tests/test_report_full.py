@@ -169,8 +169,8 @@ PROBE = """<script>window.addEventListener('load', function () {
 });</script></body>"""
 
 
-def test_html_in_headless_chromium_has_tables_plots_and_sorts(phone: Path, tmp_path: Path):
 
+def test_html_in_headless_chromium_has_tables_plots_and_sorts(phone: Path, tmp_path: Path):
     res = _report(phone, "--format", "html", "-o", str(tmp_path / "report.html"))  # html defaults to --view all
     assert res.code == 0, res.err
     html = (tmp_path / "report.html").read_text()
