@@ -31,6 +31,13 @@ def _fmt(value: float | None, digits: int) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
+def _ms(value: float) -> str:
+    """Latency as the comparison prints it: 1 decimal, more for sub-10 ms host models."""
+    from segbench.report.comparison import _digits
+
+    return f"{value:.{_digits('latency_ms', value)}f}"
+
+
 def sweep_section(df: pd.DataFrame) -> Section | None:
     """One row per model x runtime x power mode x threads, or None when no model was swept."""
     rows = [r for r in df.to_dict("records") if r.get("status") == "ok" and _num(r.get("median_ms"))]
@@ -51,13 +58,13 @@ def sweep_section(df: pd.DataFrame) -> Section | None:
                             "threads": r["threads"], "median_ms": r["median_ms"], "ci_low_ms": lo, "ci_high_ms": hi,
                             "speedup_vs_1_thread": speedup, "cv_pct": cv, "n": r.get("n")})
             display.append(((device,) if several_devices else ()) + (
-                model, str(runtime), str(r["power_mode"]), str(r["threads"]), _fmt(r["median_ms"], 1),
-                f"{lo:.1f}-{hi:.1f}" if lo is not None and hi is not None else "",
+                model, str(runtime), str(r["power_mode"]), str(r["threads"]), _ms(r["median_ms"]),
+                f"{_ms(lo)}-{_ms(hi)}" if lo is not None and hi is not None else "",
                 "" if speedup is None else f"{speedup:.2f}x", _fmt(cv, 1)))
     headers = (("device",) if several_devices else ()) + (
         "Model", "runtime", "power mode", "threads", "median (ms)", "95% CI (ms)", "speed-up vs 1 thread", "CV (%)")
     notes = ("speed-up = median at 1 thread / median at n threads, same model, runtime and power mode",
-             "CV = std / mean of the timed repeats (empty for parsed logs, which carry no per-iteration times)")
+             "CV = std / mean of the timed repeats; CV and CI are empty where the tool printed only a summary (vendor tools on a phone, parsed logs)")
     return Section("sweep", "Sweep: threads x power mode", headers, tuple(display), tuple(records), notes)
 
 
@@ -78,7 +85,8 @@ def ops_section(measurements: Sequence[Measurement]) -> Section | None:
     display, records = [], []
     for m in latest.values():
         total = sum(m.ops_by_type.values())  # type: ignore[union-attr]
-        config = f"{m.runtime}, {m.threads or '?'} thread(s), {m.power_mode or 'unknown'}"
+        config = ", ".join([m.runtime, *([f"{m.threads} thread(s)"] if m.threads else []),
+                            *([m.power_mode] if m.power_mode else [])])  # a parsed log may state neither
         for op, ms in _ops_rows(m):
             share = 100.0 * ms / total if total > 0 else None
             records.append({"model": m.model.name, "runtime": m.runtime, "threads": m.threads,

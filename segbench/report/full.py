@@ -58,11 +58,12 @@ def comparison_section(ctx: Context) -> Section:
     return section
 
 
-def _footer(ctx: Context, shown: Sequence[str]) -> list[str]:
+def _footer(ctx: Context, shown: Sequence[str], with_published: bool) -> list[str]:
     tools = [" ".join(x for x in (m.tool, m.tool_version) if x) for m in ctx.measurements if m.tool]
     heads = {name: str(m["head"]) for name, m in ctx.models.items() if m.get("head")}
     lines = footer_lines(ctx.infos, tools, breakdown.timed_region(shown, heads) if shown else None)
-    for source, tool in dict.fromkeys((r.source, str(r.extra["tool"])) for r in ctx.published if r.extra.get("tool")):
+    published = ctx.published if with_published else ()
+    for source, tool in dict.fromkeys((r.source, str(r.extra["tool"])) for r in published if r.extra.get("tool")):
         lines.append(f"published latency ({source}): {tool}")
     return lines
 
@@ -91,7 +92,7 @@ def build(ctx: Context, view: str, plot_dir: Path | None) -> Document:
     shown = [str(m) for m in ctx.table["model"]] if not ctx.table.empty else []
     written = _plots(sections, plot_dir) if plot_dir else []
     runs = tuple(i.to_dict() for i in ctx.infos)
-    return Document("segbench report", tuple(sections), tuple(_footer(ctx, shown)), runs,
+    return Document("segbench report", tuple(sections), tuple(_footer(ctx, shown, any(s.key == "comparison" for s in sections))), runs,
                     tuple(p for p in written if p.suffix == ".png"))
 
 
