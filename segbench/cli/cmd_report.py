@@ -25,7 +25,8 @@ VIEWS = ("cases", "comparison", "sweep", "ops", "all")
 @click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")
 @click.option("--published", is_flag=True,
               help="Render a published table from the manifest (deltas recomputed, disagreements listed); no runs.")
-@click.option("--table", "table_name", default="Compare with SOTA", show_default=True, help="Which published table (with --published).")
+@click.option("--table", "table_name", default="Compare with SOTA", show_default=True,
+              help="Which published table: rendered by --published, merged into the comparison otherwise.")
 @click.option("--baseline", "baselines", multiple=True, metavar="MODEL=BASELINE",
               help="Compute MODEL's deltas against BASELINE instead of the manifest's choice.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path),
