@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from segbench.report.full import Context
+    from segbench.report.published import PublishedRow
 
 FORMATS = ("markdown", "csv", "json", "html", "latex")
 VIEWS = ("cases", "comparison", "sweep", "ops", "all")
@@ -90,12 +95,12 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
     return 0
 
 
-def _plots_only(ctx: object, plot_dir: Path) -> None:
+def _plots_only(ctx: Context, plot_dir: Path) -> None:
     from segbench.errors import StoreError
     from segbench.report.full import build
 
     try:
-        build(ctx, "all", plot_dir)  # type: ignore[arg-type]
+        build(ctx, "all", plot_dir)
     except OSError as exc:
         raise StoreError(f"cannot write plots to {plot_dir}: {exc.strerror or exc}") from None
     click.echo(f"wrote plots to {plot_dir}", err=True)
@@ -115,7 +120,7 @@ def _parse_config(text: str | None) -> dict[str, str]:
     return parse_config(text)
 
 
-def _table_rows(manifest: Path, table: str) -> list:
+def _table_rows(manifest: Path, table: str) -> list[PublishedRow]:
     """The published table the comparison merges with; none when there is no manifest."""
     from segbench.report.published import read_published
 
@@ -131,7 +136,7 @@ def _manifest_models(manifest: Path) -> dict[str, dict[str, object]]:
     return {e.name: {"backbone": e.backbone, **e.extra} for e in read_manifest(manifest.parent).values()}
 
 
-def _document(ctx: object, view: str, fmt: str, output: Path | None, plot_dir: Path | None) -> None:
+def _document(ctx: Context, view: str, fmt: str, output: Path | None, plot_dir: Path | None) -> None:
     """Build and write the report; html gets its plots even without --plot (a temporary directory)."""
     import tempfile
 
@@ -142,7 +147,7 @@ def _document(ctx: object, view: str, fmt: str, output: Path | None, plot_dir: P
     with tempfile.TemporaryDirectory(prefix="segbench-plots-") as tmp:
         where = plot_dir or (Path(tmp) if fmt == "html" else None)
         try:
-            doc = build(ctx, view, where)  # type: ignore[arg-type]
+            doc = build(ctx, view, where)
         except OSError as exc:
             raise StoreError(f"cannot write plots to {where}: {exc.strerror or exc}") from None
         _write(render_doc(doc, fmt), output)
