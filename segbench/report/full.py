@@ -16,8 +16,6 @@ from segbench.report.document import Document, Section
 from segbench.report.published import PublishedRow
 from segbench.report.tables import COLUMNS, _fmt, _visible, device_label, footer_lines
 
-VIEWS = ("cases", "comparison", "sweep", "ops", "all")
-
 
 @dataclass(frozen=True)
 class Context:
