@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import ROOT, assert_one_line_error, run_cli
-from segbench.report.published import cell, consistency_notes, read_published, table_rows
+from segbench.report.published import cell, consistency_notes, read_published, table_headers, table_rows
 
 MANIFEST = ROOT / "models_dir" / "manifest.toml"
 
@@ -80,9 +80,14 @@ def test_cli_published_plots(tmp_path: Path):
 
 def test_ti_table_has_miou_without_latency():
     rows = read_published(MANIFEST)
+    # TI's layout: no latency/params columns; GMACs as printed; resolution shown because one row is 384x384.
+    assert table_headers(rows, "TI edgeai ADE20K32") == ["Model", "Backbone", "resolution", "GMACs", "mIoU (%)"]
     ti = table_rows(rows, "TI edgeai ADE20K32")
-    assert len(ti) == 6 and ti[0][:3] == ["MobileNetV2S16+DeepLabV3PlusEdgeAILite", "MobileNetV2 (OS16)", "51.01"]
-    assert ti[0][3:] == ["", ""]
+    assert len(ti) == 6 and ti[0] == ["MobileNetV2S16+DeepLabV3PlusEdgeAILite", "MobileNetV2 (OS16)", "512x512",
+                                      "3.28", "51.01"]
+    assert ti[4][2:] == ["384x384", "3.1526", "51.03"]
+    # The SOTA table keeps the seed's five columns (dataset/resolution are the same on every row).
+    assert table_headers(rows, "Compare with SOTA") == ["Model", "Backbone", "mIoU (%)", "latency (ms)", "params (M)"]
     assert next(r for r in rows if r.model == "RegNetX800MF+FPNEdgeAILite").extra["gmacs"] == 8.0683
 
 

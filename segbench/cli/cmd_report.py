@@ -3,34 +3,50 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from segbench.report.tables import FORMATS
+if TYPE_CHECKING:
+    from segbench.report.full import Context
+    from segbench.report.published import PublishedRow
+
+FORMATS = ("markdown", "csv", "json", "html", "latex")
+VIEWS = ("cases", "comparison", "sweep", "ops", "all")
 
 
 @click.command("report")
 @click.option("--run", "run_ids", multiple=True, metavar="RUN_ID", help="Run(s) to report (default: the latest).")
 @click.option("--all", "all_runs", is_flag=True, help="Every run in the reports directory.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="markdown", show_default=True)
+@click.option("--view", type=click.Choice(VIEWS),
+              help="Which tables: the per-case table (the default for markdown/csv/json), the paper's comparison "
+                   "(the default with --config/--baseline), the sweep, the per-operator breakdown, or all of them "
+                   "(the default for html/latex).")
+@click.option("--config", "config_text", metavar="KEY=VALUE,...",
+              help="Which measured config fills the comparison's latency column, e.g. threads=1,power_mode=high "
+                   "(keys: threads, power_mode, runtime, device). Default: threads=1,power_mode=high when measured.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
 @click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")
 @click.option("--published", is_flag=True,
               help="Render a published table from the manifest (deltas recomputed, disagreements listed); no runs.")
-@click.option("--table", "table_name", default="Compare with SOTA", show_default=True, help="Which published table (with --published).")
+@click.option("--table", "table_name", default="Compare with SOTA", show_default=True,
+              help="Which published table: rendered by --published, merged into the comparison otherwise.")
 @click.option("--baseline", "baselines", multiple=True, metavar="MODEL=BASELINE",
               help="Compute MODEL's deltas against BASELINE instead of the manifest's choice.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="With --published: also write latency-vs-mIoU and params-vs-latency plots (PNG, SVG) here.")
+              help="Also write the plots (PNG, SVG) here: latency vs mIoU, params vs latency, thread scaling, "
+                   "power modes, per-op bars (html embeds them either way).")
 @click.option("--manifest", default="models_dir/manifest.toml", show_default=True,
               type=click.Path(dir_okay=False, path_type=Path), help="Where published tables are read from.")
-def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, output: Path | None, reports: str,
-            published: bool, table_name: str, baselines: tuple[str, ...], plot_dir: Path | None,
-            manifest: Path) -> int:
-    """One row per model x runtime x threads x power mode: median, p90, min, std, CV, count and params.
+def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None, config_text: str | None,
+            output: Path | None, reports: str, published: bool, table_name: str, baselines: tuple[str, ...],
+            plot_dir: Path | None, manifest: Path) -> int:
+    """Tables of stored runs; by default one row per model x runtime x threads x power mode.
 
-    Params come from inspecting each model (by the sha256 recorded with its measurements), cached in
-    DIR/inspect/; see docs/inspect.md.
+    --view comparison: the paper's table (measured cells preferred over the manifest's published table,
+    each marked with its source). Params come from inspecting each model (by the sha256 recorded with its
+    measurements), cached in DIR/inspect/; see docs/report.md and docs/inspect.md.
     """
     from segbench.errors import StoreError, UsageError
     from segbench.modelinfo.cache import InspectCache
@@ -40,6 +56,7 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, output: Path | N
 
     if published:
         return _published(manifest, table_name, baselines, fmt, output, plot_dir)
+    view = view or _default_view(fmt, bool(config_text or baselines))
     store = Store(reports)
     if all_runs and run_ids:
         raise UsageError("--all and --run exclude each other")
@@ -60,9 +77,82 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, output: Path | N
     # Params come from inspecting the very file measured (tied by sha256), cached in the reports dir.
     params = InspectCache(store.root).params(m.model for m in measurements)
     table = with_accuracy(summary(measurements, params), known, reported, paths)
-    text = render(table, fmt, [r.info() for r in runs])
-    _write(text, output)
+    infos = [r.info() for r in runs]
+    from segbench.report.full import Context
+
+    cache = InspectCache(store.root)
+    gmacs = {m.model.sha256: info.macs / 1e9 for m in measurements if m.model.sha256
+             and (info := cache.get(m.model.sha256)) is not None and info.macs}
+    ctx = Context(table=table, measurements=measurements, infos=infos, published=_table_rows(manifest, table_name),
+                  models=_manifest_models(manifest), baselines=_baseline_map(baselines),
+                  config=_parse_config(config_text), gmacs=gmacs)
+    if view == "cases" and fmt in ("markdown", "csv", "json"):
+        _write(render(table, fmt, infos), output)  # the table `segbench run` prints; its json/csv shape is kept
+        if plot_dir:  # the per-case table has no plots of its own: draw those of the full report
+            _plots_only(ctx, plot_dir)
+        return 0
+    _document(ctx, view, fmt, output, plot_dir)
     return 0
+
+
+def _plots_only(ctx: Context, plot_dir: Path) -> None:
+    from segbench.errors import StoreError
+    from segbench.report.full import build
+
+    try:
+        build(ctx, "all", plot_dir)
+    except OSError as exc:
+        raise StoreError(f"cannot write plots to {plot_dir}: {exc.strerror or exc}") from None
+    click.echo(f"wrote plots to {plot_dir}", err=True)
+
+
+def _default_view(fmt: str, comparing: bool) -> str:
+    """html/latex are documents: everything. --config/--baseline only mean something for the comparison.
+    Otherwise the per-case table, which `segbench run` prints and scripts read as csv/json."""
+    if fmt in ("html", "latex"):
+        return "all"
+    return "comparison" if comparing else "cases"
+
+
+def _parse_config(text: str | None) -> dict[str, str]:
+    from segbench.report.comparison import parse_config
+
+    return parse_config(text)
+
+
+def _table_rows(manifest: Path, table: str) -> list[PublishedRow]:
+    """The published table the comparison merges with; none when there is no manifest."""
+    from segbench.report.published import read_published
+
+    return [r for r in read_published(manifest) if r.table == table] if manifest.is_file() else []
+
+
+def _manifest_models(manifest: Path) -> dict[str, dict[str, object]]:
+    """[[model]] entries by name: backbone, baseline and head (from `segbench zoo export`)."""
+    from segbench.models import read_manifest
+
+    if not manifest.is_file():
+        return {}
+    return {e.name: {"backbone": e.backbone, **e.extra} for e in read_manifest(manifest.parent).values()}
+
+
+def _document(ctx: Context, view: str, fmt: str, output: Path | None, plot_dir: Path | None) -> None:
+    """Build and write the report; html gets its plots even without --plot (a temporary directory)."""
+    import tempfile
+
+    from segbench.errors import StoreError
+    from segbench.report.document import render as render_doc
+    from segbench.report.full import build
+
+    with tempfile.TemporaryDirectory(prefix="segbench-plots-") as tmp:
+        where = plot_dir or (Path(tmp) if fmt == "html" else None)
+        try:
+            doc = build(ctx, view, where)
+        except OSError as exc:
+            raise StoreError(f"cannot write plots to {where}: {exc.strerror or exc}") from None
+        _write(render_doc(doc, fmt), output)
+    if plot_dir:
+        click.echo(f"wrote plots to {plot_dir}", err=True)
 
 
 def _baseline_map(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -79,22 +169,31 @@ def _baseline_map(pairs: tuple[str, ...]) -> dict[str, str]:
 
 def _published(manifest: Path, table: str, baselines: tuple[str, ...], fmt: str, output: Path | None,
                plot_dir: Path | None) -> int:
-    from segbench.errors import StoreError, UsageError
-    from segbench.report.published import read_published, render_published
+    import tempfile
 
-    if fmt != "markdown":
-        raise UsageError("--published renders markdown only (for now)")
+    from segbench.errors import StoreError
+    from segbench.report.document import render as render_doc
+    from segbench.report.plots import plot_published
+    from segbench.report.published import published_document, read_published, render_published
+
     if not manifest.is_file():
         raise StoreError(f"{manifest}: no such manifest", hint="pass --manifest models_dir/manifest.toml")
     rows = read_published(manifest)
-    _write(render_published(rows, table, _baseline_map(baselines)), output)
+    text = render_published(rows, table, _baseline_map(baselines))  # also the check that the table exists
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="segbench-plots-") as tmp:
+        where = plot_dir or (Path(tmp) if fmt == "html" else None)  # html embeds its plots either way
+        if where is not None:
+            try:
+                written = plot_published(rows, table, where)
+            except OSError as exc:
+                raise StoreError(f"cannot write plots to {where}: {exc.strerror or exc}") from None
+        if fmt != "markdown":
+            doc = published_document(rows, table, _baseline_map(baselines),
+                                     [p for p in written if p.suffix == ".png"])
+            text = render_doc(doc, fmt)
+    _write(text, output)
     if plot_dir:
-        from segbench.report.plots import plot_published
-
-        try:
-            written = plot_published(rows, table, plot_dir)
-        except OSError as exc:
-            raise StoreError(f"cannot write plots to {plot_dir}: {exc.strerror or exc}") from None
         click.echo(f"wrote {len(written)} plot files to {plot_dir}", err=True)
     return 0
 

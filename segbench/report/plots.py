@@ -26,35 +26,136 @@ def _save(fig: object, out_dir: Path, stem: str) -> list[Path]:
     return paths
 
 
-def plot_published(rows: Sequence[PublishedRow], table: str, out_dir: Path) -> list[Path]:
-    """latency_vs_miou (with the Pareto front) and params_vs_latency of one published table."""
+def _pyplot():  # Agg: no display on CI machines and phones' hosts
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    mine = [r for r in rows if r.table == table and {"miou", "latency_ms"} <= r.values.keys()]
-    pts = [(r.values["latency_ms"], r.values["miou"]) for r in mine]
-    written: list[Path] = []
+    return plt
+
+
+Point = tuple[str, float, float, str]  # label, x, y, "measured" | "published"
+STYLE = {"measured": {"color": "tab:blue", "marker": "o"},
+         "published": {"facecolors": "none", "edgecolors": "tab:gray", "marker": "s"}}
+
+
+def _scatter(points: Sequence[Point], xlabel: str, ylabel: str, title: str, out_dir: Path, stem: str,
+             pareto: bool) -> list[Path]:
+    """Labelled scatter; ``pareto``: x is latency (lower better), y is mIoU (higher better)."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.scatter([p[0] for p in pts], [p[1] for p in pts], color="tab:blue")
-    front = pareto_front(pts)
-    ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], "--", color="tab:red", label="Pareto front")
-    for r, (x, y) in zip(mine, pts):
-        ax.annotate(r.label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax.set(xlabel="latency (ms)", ylabel="mIoU (%)", title=f"{table}: latency vs mIoU (published)")
-    ax.legend()
-    written += _save(fig, out_dir, "latency_vs_miou")
+    for kind, style in STYLE.items():  # measured and published points told apart: they are different phones/runs
+        mine = [p for p in points if p[3] == kind]
+        if mine:
+            ax.scatter([p[1] for p in mine], [p[2] for p in mine], label=kind, **style)  # type: ignore[arg-type]
+    if pareto:
+        xy = [(p[1], p[2]) for p in points]
+        front = pareto_front(xy)
+        ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "--", color="tab:red", label="Pareto front")
+    ax.legend(fontsize=8)
+    for label, x, y, _ in points:
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    written = _save(fig, out_dir, stem)
     plt.close(fig)
-    with_params = [r for r in mine if "params_m" in r.values]
+    return written
+
+
+def plot_points(points: Sequence[tuple[str, dict[str, float], str]], title: str, out_dir: Path) -> list[Path]:
+    """latency_vs_miou (with the Pareto front) and params_vs_latency of (label, {metric: value}, kind) rows.
+
+    kind says where the row's latency comes from (measured or published); the marker shows it.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    lat_miou = [(lbl, v["latency_ms"], v["miou"], k) for lbl, v, k in points if {"latency_ms", "miou"} <= v.keys()]
+    if lat_miou:
+        written += _scatter(lat_miou, "latency (ms)", "mIoU (%)", f"{title}: latency vs mIoU", out_dir,
+                            "latency_vs_miou", pareto=True)
+    par_lat = [(lbl, v["params_m"], v["latency_ms"], k) for lbl, v, k in points
+               if {"params_m", "latency_ms"} <= v.keys()]
+    if par_lat:
+        written += _scatter(par_lat, "params (M)", "latency (ms)", f"{title}: params vs latency", out_dir,
+                            "params_vs_latency", pareto=False)
+    return written
+
+
+def plot_published(rows: Sequence[PublishedRow], table: str, out_dir: Path) -> list[Path]:
+    """latency_vs_miou (with the Pareto front) and params_vs_latency of one published table."""
+    mine = [(r.label, r.values, "published") for r in rows if r.table == table]
+    return plot_points(mine, f"{table} (published)", out_dir)
+
+
+def plot_sweep(records: Sequence[dict], out_dir: Path) -> list[Path]:
+    """thread_scaling (speed-up vs threads, one line per model/runtime/power mode) and power_modes (bars)."""
+    plt = _pyplot()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines: dict[str, list[tuple[int, float]]] = {}
+    for r in records:
+        if r["speedup_vs_1_thread"] is not None:
+            lines.setdefault(f"{r['model']} {r['runtime']} {r['power_mode']}", []).append(
+                (r["threads"], r["speedup_vs_1_thread"]))
+    written: list[Path] = []
+    if any(len(v) > 1 for v in lines.values()):
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        top = max(t for v in lines.values() for t, _ in v)
+        ax.plot([1, top], [1, top], ":", color="grey", label="linear")
+        for label, pts in lines.items():
+            pts.sort()
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
+        ax.set(xlabel="threads", ylabel="speed-up vs 1 thread", title="Thread scaling (median latency)")
+        ax.legend(fontsize=7)
+        written += _save(fig, out_dir, "thread_scaling")
+        plt.close(fig)
+    written += _power_bars(records, out_dir)
+    return written
+
+
+def _power_bars(records: Sequence[dict], out_dir: Path) -> list[Path]:
+    """Median latency per model (fewest threads measured) with one bar per power mode."""
+    plt = _pyplot()
+    fewest: dict[str, int] = {}
+    for r in records:
+        key = f"{r['model']} {r['runtime']}"
+        fewest[key] = min(fewest.get(key, r["threads"]), r["threads"])
+    bars = {(f"{r['model']} {r['runtime']}", r["power_mode"]): r["median_ms"] for r in records
+            if r["threads"] == fewest[f"{r['model']} {r['runtime']}"]}
+    modes = sorted({m for _, m in bars})
+    if len(modes) < 2:
+        return []
+    models = list(dict.fromkeys(k for k, _ in bars))
+    width = 0.8 / len(modes)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.scatter([r.values["params_m"] for r in with_params], [r.values["latency_ms"] for r in with_params],
-               color="tab:green")
-    for r in with_params:
-        ax.annotate(r.label, (r.values["params_m"], r.values["latency_ms"]), textcoords="offset points",
-                    xytext=(4, 4), fontsize=8)
-    ax.set(xlabel="params (M)", ylabel="latency (ms)", title=f"{table}: params vs latency (published)")
-    written += _save(fig, out_dir, "params_vs_latency")
+    for j, mode in enumerate(modes):
+        xs = [i + j * width for i, m in enumerate(models) if (m, mode) in bars]
+        ax.bar(xs, [bars[(m, mode)] for m in models if (m, mode) in bars], width, label=mode)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(models))], models, fontsize=8)
+    ax.set(ylabel="median latency (ms)", title="Power modes (fewest threads measured)")
+    ax.legend(title="power mode")
+    written = _save(fig, out_dir, "power_modes")
+    plt.close(fig)
+    return written
+
+
+def plot_ops(records: Sequence[dict], out_dir: Path) -> list[Path]:
+    """ops_stacked: one bar per profiled case, stacked by operator type (avg ms)."""
+    if not records:
+        return []
+    plt = _pyplot()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cases = list(dict.fromkeys(f"{r['model']} {r['runtime']}" for r in records))
+    ops = list(dict.fromkeys(r["op_type"] for r in records))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    bottom = [0.0] * len(cases)
+    for op in ops:
+        heights = [sum(r["avg_ms"] for r in records if r["op_type"] == op and f"{r['model']} {r['runtime']}" == c)
+                   for c in cases]
+        ax.bar(cases, heights, bottom=bottom, label=op)
+        bottom = [b + h for b, h in zip(bottom, heights)]
+    ax.set(ylabel="avg time per run (ms)", title="Per-operator time (profiled runs)")
+    ax.tick_params(axis="x", labelsize=8)
+    ax.legend(fontsize=7)
+    written = _save(fig, out_dir, "ops_stacked")
     plt.close(fig)
     return written

@@ -12,9 +12,12 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segbench.errors import ModelError
+
+if TYPE_CHECKING:
+    from segbench.report.document import Document
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,6 +27,8 @@ else:  # pragma: no cover - Python 3.10
 METRICS = ("miou", "latency_ms", "params_m")
 HEADERS = {"miou": "mIoU (%)", "latency_ms": "latency (ms)", "params_m": "params (M)"}
 DIGITS = {"miou": 2, "latency_ms": 1, "params_m": 2}
+# Extra numeric keys some tables carry (TI edgeai: GigaMACs); unknown keys are shown under their own name.
+EXTRA_HEADERS = {"gmacs": "GMACs"}
 # Published deltas that disagree with their own columns by more than this are listed.
 TOLERANCE = 0.1
 
@@ -86,17 +91,67 @@ def cell(metric: str, value: float | None, base: float | None) -> str:
     return f"{text} ({format_delta(metric, delta(metric, value, base))})"
 
 
+def extra_columns(rows: Sequence[PublishedRow]) -> tuple[list[str], list[str]]:
+    """(text keys, numeric keys) of a table's extra columns, in first-seen order.
+
+    A text key (dataset, resolution) is shown only when it varies within the table: a constant says
+    nothing per row and belongs in the caption. A numeric key (gmacs) is always shown.
+    """
+    text: list[str] = []
+    numeric: list[str] = []
+    for r in rows:
+        for key, value in r.extra.items():
+            is_num = isinstance(value, (int, float)) and not isinstance(value, bool)
+            target = numeric if is_num else text
+            if key not in target and isinstance(value, (int, float, str)):
+                target.append(key)
+    varying = [k for k in text if k not in numeric and all(k in r.extra for r in rows)
+               and len({str(r.extra[k]) for r in rows}) > 1]
+    return varying, numeric
+
+
+def row_remarks(rows: Sequence[PublishedRow]) -> list[str]:
+    """Text extras only some rows carry (a footnote such as SeaFormer-Base**'s): said under the table."""
+    text, _ = extra_columns(rows)
+    out = []
+    for r in rows:
+        for key, value in r.extra.items():
+            if isinstance(value, str) and key not in text and not all(key in o.extra for o in rows):
+                out.append(f"{r.label}: {value}")
+    return out
+
+
+def table_headers(rows: Sequence[PublishedRow], table: str) -> list[str]:
+    """Model | Backbone | varying text extras | numeric extras | the metrics the table has."""
+    mine = [r for r in rows if r.table == table]
+    text, numeric = extra_columns(mine)
+    metrics = [m for m in METRICS if any(m in r.values for r in mine)]
+    backbone = ["Backbone"] if any(r.backbone for r in mine) else []
+    return ["Model", *backbone, *text, *[EXTRA_HEADERS.get(k, k) for k in numeric], *[HEADERS[m] for m in metrics]]
+
+
+def _extra_cell(value: object) -> str:
+    # Published extras are shown as printed (TI gives GMACs to 2-4 decimals).
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "" if value is None else str(value)
+
+
 def table_rows(rows: Sequence[PublishedRow], table: str,
                baselines: dict[str, str] | None = None) -> list[list[str]]:
-    """Model | Backbone | mIoU | latency | params cells of one published table, deltas recomputed."""
+    """The cells of one published table (columns as table_headers), deltas recomputed."""
     mine = [r for r in rows if r.table == table]
     by_model = {r.model: r for r in mine}
+    text, numeric = extra_columns(mine)
+    metrics = [m for m in METRICS if any(m in r.values for r in mine)]
+    has_backbone = any(r.backbone for r in mine)
     out = []
     for r in mine:
         base_name = (baselines or {}).get(r.model, r.baseline)
         base = by_model.get(base_name) if base_name else None
-        cells = [cell(m, r.values.get(m), base.values.get(m) if base else None) for m in METRICS]
-        out.append([r.label, r.backbone or "", *cells])
+        cells = [cell(m, r.values.get(m), base.values.get(m) if base else None) for m in metrics]
+        extras = [_extra_cell(r.extra.get(k)) for k in (*text, *numeric)]
+        out.append([r.label, *([r.backbone or ""] if has_backbone else []), *extras, *cells])
     return out
 
 
@@ -127,6 +182,37 @@ def consistency_notes(rows: Sequence[PublishedRow]) -> list[str]:
     return notes
 
 
+def _caption(rows: Sequence[PublishedRow], table: str) -> list[str]:
+    sources = sorted({f"{r.source}, {r.table}" for r in rows if r.table == table})
+    devices = sorted({r.device for r in rows if r.table == table and r.device})
+    return [f"every cell: published ({'; '.join(sources)}) on {', '.join(devices) or 'unstated device'}",
+            "deltas recomputed from the table's own columns: mIoU in points, latency and params relative "
+            "to the baseline row", *row_remarks([r for r in rows if r.table == table])]
+
+
+def published_document(rows: Sequence[PublishedRow], table: str, baselines: dict[str, str] | None = None,
+                       plots: Sequence[Path] = ()) -> Document:
+    """The published table as a report Document (csv/json/html/latex), notes and plots included."""
+    from segbench.report.document import Document, Section
+
+    body = table_rows(rows, table, baselines)
+    mine = [r for r in rows if r.table == table]
+    text, numeric = extra_columns(mine)
+    metrics = [m for m in METRICS if any(m in r.values for r in mine)]
+    records = []
+    for r in mine:
+        rec: dict[str, Any] = {"model": r.model, "label": r.label, "backbone": r.backbone, "source": r.source,
+                               "device": r.device, "baseline": (baselines or {}).get(r.model, r.baseline)}
+        rec.update({k: r.extra.get(k) for k in (*text, *numeric)})
+        rec.update({m: r.values.get(m) for m in metrics})
+        rec.update({f"{m}_printed_delta": r.deltas[m] for m in metrics if m in r.deltas})
+        records.append(rec)
+    notes = [*_caption(rows, table), *[f"does not agree: {n}" for n in consistency_notes(rows)]]
+    section = Section("published", f"{table} (published)", tuple(table_headers(rows, table)),
+                      tuple(tuple(b) for b in body), tuple(records), tuple(notes))
+    return Document(f"segbench report --published: {table}", (section,), plots=tuple(plots))
+
+
 def render_published(rows: Sequence[PublishedRow], table: str, baselines: dict[str, str] | None = None) -> str:
     """The published table as markdown, then the consistency notes of every table read."""
     from tabulate import tabulate
@@ -135,12 +221,8 @@ def render_published(rows: Sequence[PublishedRow], table: str, baselines: dict[s
     if not body:
         tables = sorted({r.table for r in rows})
         raise ModelError(f"no published table named {table!r}", hint=f"tables: {', '.join(tables) or 'none'}")
-    sources = sorted({f"{r.source}, {r.table}" for r in rows if r.table == table})
-    devices = sorted({r.device for r in rows if r.table == table and r.device})
-    text = tabulate(body, headers=["Model", "Backbone", *HEADERS.values()], tablefmt="github", disable_numparse=True)
-    lines = [text, "", f"- every cell: published ({'; '.join(sources)}) on {', '.join(devices) or 'unstated device'}",
-             "- deltas recomputed from the table's own columns: mIoU in points, latency and params relative "
-             "to the baseline row"]
+    text = tabulate(body, headers=table_headers(rows, table), tablefmt="github", disable_numparse=True)
+    lines = [text, "", *[f"- {line}" for line in _caption(rows, table)]]
     notes = consistency_notes(rows)
     if notes:
         lines += ["", "Notes (published figures that do not agree):", *[f"- {n}" for n in notes]]

@@ -51,8 +51,10 @@ def _row(group: Sequence[Measurement]) -> dict:
     else:
         lat, n, cv = stats.summarize([]), 0, None
         notes.append(str(group[-1].error or group[-1].status))
+    ci = stats.median_ci(samples) if samples else None
     row.update(n=n, median_ms=lat.median, p90_ms=lat.p90, min_ms=lat.min, avg_ms=lat.avg, std_ms=lat.std,
-               cv_pct=None if cv is None else 100.0 * cv, notes="; ".join(notes))
+               cv_pct=None if cv is None else 100.0 * cv, notes="; ".join(notes),
+               ci_low_ms=ci[0] if ci else None, ci_high_ms=ci[1] if ci else None)
     return row
 
 
@@ -70,7 +72,8 @@ def summary(measurements: Sequence[Measurement], params: Mapping[str, int] | Non
     for row in rows:
         count = (params or {}).get(row["sha256"] or "")
         row["params_m"] = None if count is None else count / 1e6
-    return pd.DataFrame(rows, columns=[*COLUMNS, "sha256", "run_ids", "cpu_mask", "tool", "tool_version"])
+    return pd.DataFrame(rows, columns=[*COLUMNS, "sha256", "run_ids", "cpu_mask", "tool", "tool_version",
+                                       "ci_low_ms", "ci_high_ms"])
 
 
 def _fmt(value: object) -> str:
@@ -101,31 +104,49 @@ def to_markdown(df: pd.DataFrame) -> str:
     return tabulate(rows, headers=[COLUMNS[c] for c in cols], tablefmt="github", disable_numparse=True)
 
 
-def footer(infos: Sequence[RunInfo]) -> str:
-    """What the numbers mean: where, with what, and how they were measured."""
+def device_label(info: RunInfo) -> str:
+    """Where a run measured: 'Xiaomi MI 9 (SM8150, Android 11)' or 'host <name> (<CPU>, <n> cores, <OS>)'."""
+    d = info.device
+    if d.kind == "android":
+        return f"{d.brand or ''} {d.model or ''} ({d.soc or d.cpu_model or 'unknown SoC'}, Android {d.android_version})".strip()
+    return f"host {d.model} ({d.cpu_model or 'unknown CPU'}, {d.cores} cores, {d.os})"
+
+
+def footer_lines(infos: Sequence[RunInfo], tools: Sequence[str] = (), timed: str | None = None) -> list[str]:
+    """What the numbers mean: where, with what, and how they were measured (one line per fact).
+
+    ``tools``: "tool version" of the measurements shown; ``timed``: what the timed region holds per model.
+    """
     lines = []
     for info in infos:
-        d = info.device
-        where = (f"{d.brand or ''} {d.model or ''} ({d.soc or d.cpu_model or 'unknown SoC'}, Android {d.android_version})"
-                 if d.kind == "android" else f"host {d.model} ({d.cpu_model or 'unknown CPU'}, {d.cores} cores, {d.os})")
-        s = info.settings
+        d, s = info.device, info.settings
+        where = device_label(info)
         if s.get("source") == "parse":  # imported by `segbench parse`: say where from, not how we measured
             where = f"imported from {len(s.get('files') or [])} log(s), {d.id}"
         versions = ", ".join(f"{k} {v}" for k, v in sorted(info.versions.items()) if v and k != "python")
         what = (f"eval on {s.get('format')} {s.get('split')} (preset {s.get('preset')}, resize {s.get('resize')})"
                 if s.get("command") == "eval" else f"warmup {s.get('warmup')}, repeats {s.get('repeats')}")
-        lines.append(f"- run `{info.run_id}` ({info.status}): {where.strip()}; {what}; {versions}")
+        lines.append(f"run `{info.run_id}` ({info.status}): {where}; {what}; {versions}")
+    if tools:
+        lines.append(f"tools: {', '.join(dict.fromkeys(tools))}")
     measured = [i for i in infos if i.settings.get("source") != "parse"]
     if any(i.device.kind != "android" for i in measured) or not infos:
-        lines.append("- latency: the inference call only (input copies and output conversion excluded); median of the "
-                     "timed repeats; CV = std / mean.")
+        lines.append("latency: the inference call only (input copies and output conversion excluded); median of the "
+                     "timed repeats, with its distribution-free 95% CI in csv/json (ci_low_ms, ci_high_ms); "
+                     "CV = std / mean.")
     if any(i.device.kind == "android" for i in measured):
-        lines.append("- on the phone: the vendor tool's own timing of each repeat (docs/vendor-tools.md); median where "
+        lines.append("on the phone: the vendor tool's own timing of each repeat (docs/vendor-tools.md); median where "
                      "the tool reports one or its per-run samples; CV = std / mean.")
     if any(i.settings.get("source") == "parse" for i in infos):
-        lines.append("- parsed logs: the vendor tool's own figures (median only where the tool prints it; "
+        lines.append("parsed logs: the vendor tool's own figures (median only where the tool prints it; "
                      "Paddle Lite prints avg/min/max).")
-    return "\n".join(lines)
+    if timed:
+        lines.append(f"timed region: {timed}")
+    return lines
+
+
+def footer(infos: Sequence[RunInfo]) -> str:
+    return "\n".join(f"- {line}" for line in footer_lines(infos))
 
 
 def render(df: pd.DataFrame, fmt: str, infos: Sequence[RunInfo] = ()) -> str:

@@ -1,0 +1,228 @@
+"""The paper's comparison table from measured runs, merged with a published table.
+
+Model | Backbone | mIoU (%) | latency (ms) | params (M) (+ numeric extras a published table carries, e.g.
+GMACs). Each cell is measured when we have it (latency: the selected config's median; params and MACs:
+`segbench inspect` of the timed file; mIoU: `segbench eval`), else published, and carries its source as a
+footnote marker. A delta against the row's baseline is printed only when both cells share one source
+(the same device and config, or the same published table): a measured latency against a published one
+would compare two phones, so it is left out and said so in a note.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from segbench.errors import UsageError
+from segbench.report.document import Section
+from segbench.report.published import (
+    DIGITS,
+    EXTRA_HEADERS,
+    HEADERS,
+    METRICS,
+    PublishedRow,
+    delta,
+    format_delta,
+)
+
+CONFIG_KEYS = ("threads", "power_mode", "runtime", "device")
+# What the seed measured (1 thread on the big cores); the default when runs have it.
+SEED_CONFIG = {"threads": "1", "power_mode": "high"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: float | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the table is made of; the CLI gathers it (runs, manifest, inspect cache)."""
+
+    measured: pd.DataFrame  # tables.summary + accuracy.with_accuracy
+    published: Sequence[PublishedRow]  # one table's rows
+    backbones: Mapping[str, str]  # model name -> backbone (manifest [[model]])
+    baselines: Mapping[str, str]  # model name -> baseline: --baseline over manifest over the published row
+    devices: Mapping[str, str]  # device id -> "Xiaomi MI 9 (SM8150, Android 11)"
+    gmacs: Mapping[str, float]  # model sha256 -> inspected GMACs
+
+
+def parse_config(text: str | None) -> dict[str, str]:
+    """``threads=1,power_mode=high`` -> {"threads": "1", "power_mode": "high"}."""
+    out: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in CONFIG_KEYS or not value.strip():
+            raise UsageError(f"--config {text!r}: expected KEY=VALUE[,KEY=VALUE] with keys {', '.join(CONFIG_KEYS)}")
+        out[key] = value.strip()
+    return out
+
+
+def _matches(row: Mapping[str, object], config: Mapping[str, str]) -> bool:
+    return all(str(row.get(k)) == v for k, v in config.items())
+
+
+def select_config(measured: pd.DataFrame, config: Mapping[str, str]) -> tuple[list[dict], dict[str, str]]:
+    """The measured rows (ok, with a median) of the chosen config, and that config.
+
+    No --config: the seed's (1 thread, high) when measured, else the first measured row's config, so
+    every latency in the column comes from the same setting.
+    """
+    rows = [r for r in measured.to_dict("records") if r.get("status") == "ok" and _num(r.get("median_ms"))]
+    if not rows:
+        return [], dict(config)
+    if not config:
+        config = SEED_CONFIG if any(_matches(r, SEED_CONFIG) for r in rows) else \
+            {"threads": str(rows[0]["threads"]), "power_mode": str(rows[0]["power_mode"])}
+    chosen = [r for r in rows if _matches(r, config)]
+    if not chosen:
+        have = sorted({f"threads={r['threads']},power_mode={r['power_mode']},runtime={r['runtime']}" for r in rows})
+        raise UsageError(f"no measured case matches --config {_config_text(config)}", hint=f"measured: {'; '.join(have)}")
+    return chosen, dict(config)
+
+
+def _case(row: Mapping[str, object]) -> str:
+    return f"threads={row['threads']},power_mode={row['power_mode']},runtime={row['runtime']},device={row['device']}"
+
+
+def _config_text(config: Mapping[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in config.items())
+
+
+def _num(value: object) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(float(value)):
+        return float(value)
+    return None
+
+
+def _published_source(r: PublishedRow, metric: str) -> str:
+    where = f" on {r.device}" if metric == "latency_ms" and r.device else ""
+    return f"published: {r.source}, {r.table}{where}"
+
+
+def _latency_source(row: Mapping[str, object], devices: Mapping[str, str]) -> str:
+    device = devices.get(str(row["device"]), str(row["device"]))
+    tool = " ".join(str(x) for x in (row.get("tool"), row.get("tool_version")) if x)
+    return (f"measured on {device}: {row['runtime']}{f' ({tool})' if tool else ''}, {row['threads']} thread(s), "
+            f"power mode {row['power_mode']}, median")
+
+
+INSPECTED = "measured: `segbench inspect` of the timed model file"
+
+
+def _measured_cells(row: Mapping[str, object], inputs: Inputs) -> dict[str, Cell]:
+    cells = {"latency_ms": Cell(_num(row.get("median_ms")), _latency_source(row, inputs.devices))}
+    if (params := _num(row.get("params_m"))) is not None:
+        cells["params_m"] = Cell(params, INSPECTED)
+    source = str(row.get("miou_source") or "")
+    if (miou := _num(row.get("miou_pct"))) is not None and source.startswith("measured"):
+        cells["miou"] = Cell(miou, source)
+    if (gmacs := inputs.gmacs.get(str(row.get("sha256") or ""))) is not None:
+        cells["gmacs"] = Cell(gmacs, INSPECTED)
+    return cells
+
+
+@dataclass(frozen=True)
+class _Row:
+    model: str
+    label: str
+    backbone: str
+    cells: dict[str, Cell]
+    published: dict[str, Cell]  # published figures of extra columns, shown beside a measured one
+
+
+def _rows(inputs: Inputs, chosen: list[dict], extras: list[str]) -> tuple[list[_Row], list[str]]:
+    notes: list[str] = []
+    by_model: dict[str, dict] = {}
+    for r in chosen:
+        if r["model"] in by_model:
+            first = by_model[r["model"]]
+            notes.append(f"{r['model']}: also measured at {_case(r)}; showing {_case(first)} "
+                         "(narrow with --config threads=...,power_mode=...,runtime=...,device=...)")
+            continue
+        by_model[r["model"]] = r
+    out = []
+    published = {r.model: r for r in inputs.published}
+    for name in [*published, *[m for m in by_model if m not in published]]:
+        pub = published.get(name)
+        cells = {m: Cell(pub.values[m], _published_source(pub, m)) for m in METRICS if pub and m in pub.values}
+        pub_extra = {k: Cell(float(pub.extra[k]), _published_source(pub, k)) for k in extras
+                     if pub and _num(pub.extra.get(k)) is not None}
+        cells.update(pub_extra)
+        if name in by_model:
+            cells.update(_measured_cells(by_model[name], inputs))
+        backbone = (pub.backbone if pub and pub.backbone else None) or inputs.backbones.get(name, "")
+        out.append(_Row(name, pub.label if pub else name, backbone, cells, pub_extra))
+    return out, notes
+
+
+def _format(metric: str, cell: Cell, base: Cell | None, marker: int) -> str:
+    if cell.value is None:
+        return ""
+    text = f"{cell.value:.{_digits(metric, cell.value)}f}"
+    if base is not None and base.value and base.source == cell.source:
+        text += f" ({format_delta(metric if metric in METRICS else 'latency_ms', delta(metric, cell.value, base.value))})"
+    return f"{text} [{marker}]"
+
+
+def build(inputs: Inputs, config: Mapping[str, str] | None = None) -> tuple[Section, dict[str, str]]:
+    """The comparison Section and the config whose latencies fill it."""
+    chosen, used = select_config(inputs.measured, config or {})
+    extras = [k for r in inputs.published for k, v in r.extra.items() if _num(v) is not None]
+    extras = list(dict.fromkeys(extras))
+    rows, notes = _rows(inputs, chosen, extras)
+    metrics = [m for m in METRICS if any(m in r.cells for r in rows)]
+    columns = [*extras, *metrics]
+    sources: dict[str, int] = {}
+    by_model = {r.model: r for r in rows}
+    display, records = [], []
+    for r in rows:
+        base = by_model.get(inputs.baselines.get(r.model, ""))
+        cells, record = [r.label, r.backbone], {"model": r.model, "label": r.label, "backbone": r.backbone,
+                                                "baseline": base.model if base else None}
+        for col in columns:
+            cell, base_cell = r.cells.get(col, Cell()), base.cells.get(col) if base else None
+            marker = sources.setdefault(cell.source, len(sources) + 1) if cell.source else 0
+            text = _format(col, cell, base_cell, marker)
+            pub = r.published.get(col)
+            if pub is not None and pub.source != cell.source:  # measured beside published (MACs)
+                text += f" (published {pub.value:g} [{sources.setdefault(pub.source or '', len(sources) + 1)}])"
+                record[f"{col}_published"] = pub.value
+            if base_cell is not None and cell.value is not None and base_cell.source != cell.source:
+                notes.append(f"{r.label} {_header(col)}: no delta against {base.label} ({_kind(cell)} vs "
+                             f"{_kind(base_cell)})")
+            same = base_cell is not None and cell.value is not None and base_cell.value and base_cell.source == cell.source
+            record.update({col: cell.value, f"{col}_source": cell.source,
+                           f"{col}_delta": delta(col, cell.value, base_cell.value) if same else None})  # type: ignore[arg-type]
+            cells.append(text)
+        display.append(tuple(cells))
+        records.append(record)
+    headers = ("Model", "Backbone", *[_header(c) for c in columns])
+    legend = [f"[{n}] {s}" for s, n in sources.items()]
+    explain = ("deltas against each row's baseline, only between cells of the same source: mIoU in points, "
+               "the others relative to the baseline")
+    return Section("comparison", f"Comparison (latency: {_config_text(used) or 'no measured runs'})", headers,
+                   tuple(display), tuple(records), (*legend, explain, *notes)), used
+
+
+def _digits(metric: str, value: float) -> int:
+    """The seed's digits (mIoU 2, latency 1, params 2), more for small host models (0.21 ms, 0.0012 M)."""
+    digits = DIGITS.get(metric, 2)
+    while digits < 4 and 0 < abs(value) < 10 ** (2 - digits):
+        digits += 1
+    return digits
+
+
+def _header(col: str) -> str:
+    return HEADERS.get(col) or EXTRA_HEADERS.get(col, col)
+
+
+def _kind(cell: Cell) -> str:
+    return "measured" if (cell.source or "").startswith("measured") else "published"

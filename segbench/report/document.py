@@ -1,0 +1,168 @@
+"""A report as data (titled tables, notes, footer, plots) and its five renderings.
+
+Every table is built once as a Section (display cells plus machine records), then rendered as
+markdown, csv, json, html or latex, so the formats cannot drift apart. Source markers in display
+cells are written ``[n]`` (a footnote number); html and latex turn them into superscripts.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPORT_SCHEMA = "segbench.report/1"
+MARKER = re.compile(r" \[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str  # json key and csv block name: comparison, sweep, ops, cases, published
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    records: tuple[dict[str, Any], ...] = ()  # machine values (csv, json): unrounded, sources in their own fields
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Document:
+    title: str
+    sections: tuple[Section, ...]
+    footer: tuple[str, ...] = ()
+    runs: tuple[dict[str, Any], ...] = ()
+    plots: tuple[Path, ...] = field(default=())  # PNGs embedded by the html rendering
+
+
+def render(doc: Document, fmt: str) -> str:
+    return {"markdown": to_markdown, "csv": to_csv, "json": to_json, "html": to_html, "latex": to_latex}[fmt](doc)
+
+
+def _table_md(section: Section) -> str:
+    from tabulate import tabulate
+
+    if not section.rows:
+        return "_no rows_"
+    return tabulate(section.rows, headers=section.headers, tablefmt="github", disable_numparse=True)
+
+
+def to_markdown(doc: Document) -> str:
+    parts = [f"# {doc.title}"]
+    for s in doc.sections:
+        parts += [f"## {s.title}", _table_md(s)]
+        if s.notes:
+            parts.append("\n".join(f"- {n}" for n in s.notes))
+    if doc.footer:
+        parts += ["## What the numbers mean", "\n".join(f"- {line}" for line in doc.footer)]
+    return "\n\n".join(parts)
+
+
+def to_csv(doc: Document) -> str:
+    """One block per table: a ``# key: title`` line, then the records as csv; blocks separated by a blank line."""
+    import pandas as pd
+
+    blocks = []
+    for s in doc.sections:
+        frame = pd.DataFrame(list(s.records)) if s.records else pd.DataFrame(list(s.rows), columns=list(s.headers))
+        blocks.append(f"# {s.key}: {s.title}\n" + frame.to_csv(index=False))
+    return "\n".join(blocks)
+
+
+def to_json(doc: Document) -> str:
+    body = {"schema": REPORT_SCHEMA, "title": doc.title,
+            "sections": {s.key: {"title": s.title, "columns": list(s.headers), "rows": list(s.records),
+                                 "notes": list(s.notes)} for s in doc.sections},
+            "footer": list(doc.footer), "runs": list(doc.runs)}
+    return json.dumps(body, indent=2, default=str)
+
+
+# A few lines of JS: click a header to sort by it (numbers by their leading value, else text); again to reverse.
+_SORT_JS = """
+document.querySelectorAll('table.sortable th').forEach(function (th) {
+  th.addEventListener('click', function () {
+    var i = th.cellIndex, body = th.closest('table').tBodies[0], rows = Array.from(body.rows), up = th.dataset.dir !== 'asc';
+    var key = function (r) { var t = r.cells[i].textContent.trim(), v = parseFloat(t); return isNaN(v) ? t : v; };
+    rows.sort(function (a, b) { var x = key(a), y = key(b); return (x > y ? 1 : x < y ? -1 : 0) * (up ? 1 : -1); });
+    th.dataset.dir = up ? 'asc' : 'desc'; rows.forEach(function (r) { body.appendChild(r); });
+  });
+});
+"""
+_CSS = ("body{font-family:sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse;margin:1em 0}"
+        "th,td{border:1px solid #bbb;padding:.25em .6em;text-align:right}td:first-child,th:first-child{text-align:left}"
+        "th{cursor:pointer;background:#eee}img{max-width:100%;display:block;margin:1em 0}sup{color:#06c}")
+
+
+def _cell_html(text: str) -> str:
+    return MARKER.sub(r"<sup>\1</sup>", html.escape(text))
+
+
+def _table_html(s: Section) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in s.headers)
+    body = "".join("<tr>" + "".join(f"<td>{_cell_html(c)}</td>" for c in row) + "</tr>" for row in s.rows)
+    notes = "".join(f"<li>{_cell_html(n)}</li>" for n in s.notes)
+    return (f'<h2>{html.escape(s.title)}</h2>\n<table class="sortable" id="{s.key}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>" + (f"<ul>{notes}</ul>" if notes else ""))
+
+
+def _img_html(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}"></figure>'
+
+
+def to_html(doc: Document) -> str:
+    """One self-contained page: inline CSS and JS, plots as base64 PNG (no file or network references)."""
+    out = io.StringIO()
+    out.write(f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(doc.title)}</title>"
+              f"<style>{_CSS}</style></head><body>\n<h1>{html.escape(doc.title)}</h1>\n")
+    for s in doc.sections:
+        out.write(_table_html(s) + "\n")
+    if doc.plots:
+        out.write('<h2>Plots</h2>\n<div id="plots">' + "".join(_img_html(p) for p in doc.plots) + "</div>\n")
+    if doc.footer:
+        out.write("<h2>What the numbers mean</h2>\n<ul id=\"footer\">"
+                  + "".join(f"<li>{_cell_html(line)}</li>" for line in doc.footer) + "</ul>\n")
+    out.write(f"<script>{_SORT_JS}</script>\n</body></html>\n")
+    return out.getvalue()
+
+
+_LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text: str) -> str:
+    escaped = "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
+    return MARKER.sub(r"\\textsuperscript{\1}", escaped)
+
+
+def _table_latex(s: Section) -> str:
+    spec = "l" + "r" * (len(s.headers) - 1)
+    lines = [f"% {s.key}", r"\begin{table}[ht]", r"\centering", rf"\caption{{{latex_escape(s.title)}}}",
+             rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(latex_escape(h) for h in s.headers) + r" \\",
+             r"\midrule"]
+    lines += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in s.rows]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if s.notes:
+        lines += [r"\par\footnotesize", *[latex_escape(n) + r"\par" for n in s.notes]]
+    lines.append(r"\end{table}")
+    return "\n".join(lines)
+
+
+def to_latex(doc: Document) -> str:
+    """Table environments (booktabs) to \\input into a paper; the footer as a comment block and an itemize."""
+    parts = [f"% {doc.title} (segbench report); needs \\usepackage{{booktabs}}"]
+    parts += [_table_latex(s) for s in doc.sections]
+    if doc.footer:
+        parts.append("\\begin{itemize}\n" + "\n".join(rf"\item {latex_escape(line)}" for line in doc.footer)
+                     + "\n\\end{itemize}")
+    return "\n\n".join(parts)
+
+
+def section_from_rows(key: str, title: str, headers: Sequence[str], rows: Sequence[Sequence[str]],
+                      records: Sequence[dict[str, Any]] = (), notes: Sequence[str] = ()) -> Section:
+    return Section(key, title, tuple(headers), tuple(tuple(r) for r in rows), tuple(records), tuple(notes))

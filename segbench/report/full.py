@@ -1,0 +1,109 @@
+"""Assemble the report Document of stored runs: comparison, sweep, per-operator and per-case tables,
+the footer and the plots, for the views `segbench report --view` offers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from segbench.model import Measurement, RunInfo
+from segbench.report import breakdown, comparison, plots
+from segbench.report.document import Document, Section
+from segbench.report.published import PublishedRow
+from segbench.report.tables import COLUMNS, _fmt, _visible, device_label, footer_lines
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything the sections are built from (gathered by the CLI)."""
+
+    table: pd.DataFrame  # tables.summary + accuracy.with_accuracy
+    measurements: Sequence[Measurement]
+    infos: Sequence[RunInfo]
+    published: Sequence[PublishedRow]  # rows of the chosen published table (may be empty)
+    models: Mapping[str, Mapping[str, object]]  # manifest [[model]] by name: backbone, baseline, head
+    baselines: Mapping[str, str]  # --baseline overrides
+    config: Mapping[str, str]  # --config
+    gmacs: Mapping[str, float]  # sha256 -> inspected GMACs
+
+
+def cases_section(df: pd.DataFrame) -> Section:
+    """The per-case table `segbench report` has always printed, as a Section."""
+    cols = _visible(df) if not df.empty else list(COLUMNS)
+    rows = [tuple(_fmt(r[c]) for c in cols) for r in df.to_dict("records")]
+    records = json.loads(df.to_json(orient="records")) if not df.empty else []
+    return Section("cases", "All measured cases", tuple(COLUMNS[c] for c in cols), tuple(rows), tuple(records))
+
+
+def _baselines(ctx: Context) -> dict[str, str]:
+    """--baseline over the manifest's [[model]] baseline over the published row's."""
+    out = {r.model: r.baseline for r in ctx.published if r.baseline}
+    out.update({name: str(m["baseline"]) for name, m in ctx.models.items() if m.get("baseline")})
+    out.update(ctx.baselines)
+    return out
+
+
+def comparison_section(ctx: Context) -> Section:
+    inputs = comparison.Inputs(
+        measured=ctx.table, published=ctx.published,
+        backbones={n: str(m.get("backbone") or "") for n, m in ctx.models.items()},
+        baselines=_baselines(ctx), devices={i.device.id: device_label(i) for i in ctx.infos}, gmacs=ctx.gmacs)
+    section, _ = comparison.build(inputs, ctx.config)
+    return section
+
+
+def _footer(ctx: Context, shown: Sequence[str], with_published: bool) -> list[str]:
+    tools = [" ".join(x for x in (m.tool, m.tool_version) if x) for m in ctx.measurements if m.tool]
+    heads = {name: str(m["head"]) for name, m in ctx.models.items() if m.get("head")}
+    lines = footer_lines(ctx.infos, tools, breakdown.timed_region(shown, heads) if shown else None)
+    published = ctx.published if with_published else ()
+    for source, tool in dict.fromkeys((r.source, str(r.extra["tool"])) for r in published if r.extra.get("tool")):
+        lines.append(f"published latency ({source}): {tool}")
+    return lines
+
+
+def build(ctx: Context, view: str, plot_dir: Path | None) -> Document:
+    """The sections of ``view`` (``all``: those with data), footer and plots written to ``plot_dir``."""
+    sections: list[Section] = []
+    if view in ("comparison", "all"):
+        sections.append(comparison_section(ctx))
+    if view in ("sweep", "all"):
+        sweep = breakdown.sweep_section(ctx.table)
+        if sweep is not None:
+            sections.append(sweep)
+        elif view == "sweep":
+            sections.append(Section("sweep", "Sweep: threads x power mode", (), (),
+                                    notes=("no model was measured at more than one thread count or power mode",)))
+    if view in ("ops", "all"):
+        ops = breakdown.ops_section(ctx.measurements)
+        if ops is not None:
+            sections.append(ops)
+        elif view == "ops":
+            sections.append(Section("ops", "Per-operator breakdown", (), (),
+                                    notes=("no record carries a per-operator profile (ops_by_type)",)))
+    if view in ("cases", "all"):
+        sections.append(cases_section(ctx.table))
+    shown = [str(m) for m in ctx.table["model"]] if not ctx.table.empty else []
+    written = _plots(sections, plot_dir) if plot_dir else []
+    runs = tuple(i.to_dict() for i in ctx.infos)
+    return Document("segbench report", tuple(sections), tuple(_footer(ctx, shown, any(s.key == "comparison" for s in sections))), runs,
+                    tuple(p for p in written if p.suffix == ".png"))
+
+
+def _plots(sections: Sequence[Section], out_dir: Path) -> list[Path]:
+    by_key = {s.key: s for s in sections}
+    written: list[Path] = []
+    if "comparison" in by_key:
+        points = [(r["label"], {m: r[m] for m in ("miou", "latency_ms", "params_m") if r.get(m) is not None},
+                   "measured" if str(r.get("latency_ms_source") or "").startswith("measured") else "published")
+                  for r in by_key["comparison"].records]
+        written += plots.plot_points(points, "Comparison", out_dir)
+    if "sweep" in by_key and by_key["sweep"].records:
+        written += plots.plot_sweep(by_key["sweep"].records, out_dir)
+    if "ops" in by_key and by_key["ops"].records:
+        written += plots.plot_ops(by_key["ops"].records, out_dir)
+    return written
