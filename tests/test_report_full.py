@@ -116,7 +116,7 @@ def test_footer_says_what_the_numbers_mean(phone: Path):
     footer = out.split("## What the numbers mean", 1)[1]
     assert "Xiaomi MI 9 (SM8150, Android 11); warmup 10, repeats 41" in footer
     assert "tools: benchmark_bin v2.14" in footer
-    assert "median of the timed repeats, with its distribution-free 95% CI" in footer
+    assert "on the phone: the vendor tool's own timing of each repeat" in footer
     assert "run `phone-sweep` (completed)" in footer
     assert "timed region: PP-MobileSeg-Tiny, SeaFormer-Tiny: not known" in footer
     assert "published latency (PaddleSeg configs/pp_mobileseg/README.md): Paddle Lite, final argmax included" in footer

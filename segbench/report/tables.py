@@ -136,7 +136,8 @@ def footer_lines(infos: Sequence[RunInfo], tools: Sequence[str] = (), timed: str
                      "CV = std / mean.")
     if any(i.device.kind == "android" for i in measured):
         lines.append("on the phone: the vendor tool's own timing of each repeat (docs/vendor-tools.md); median where "
-                     "the tool reports one or its per-run samples; CV = std / mean.")
+                     "the tool reports one or its per-run samples (95% CI in csv/json only with samples); "
+                     "CV = std / mean.")
     if any(i.settings.get("source") == "parse" for i in infos):
         lines.append("parsed logs: the vendor tool's own figures (median only where the tool prints it; "
                      "Paddle Lite prints avg/min/max).")
