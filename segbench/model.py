@@ -24,6 +24,10 @@ PADDLE_POWER_MODE = {"high": 0, "low": 1, "full": 2, "no_bind": 3, "rand_high": 
 
 MODEL_FORMATS = ("onnx", "tflite", "paddle", "paddle-nb")
 RUNTIMES = ("onnxruntime", "tflite", "paddlelite")
+# Measurement.extra keys: a case that failed because of the phone or its link (unplugged, gone, disk full), not the
+# model; and a case that was not run because its phone had been set aside after several such failures in a row.
+DEVICE_FAILURE = "device_failure"
+SET_ASIDE = "set_aside"
 # The runtime that executes each model format.
 RUNTIME_FOR_FORMAT = {"onnx": "onnxruntime", "tflite": "tflite", "paddle": "paddlelite", "paddle-nb": "paddlelite"}
 
