@@ -91,7 +91,7 @@ class SetAside:
             return
         self.streak += 1
         if self.streak >= self.limit and self.reason is None:
-            self.reason = f"{m.device_id} was set aside after {self.streak} device failures in a row (last: {m.error})"
+            self.reason = f"set aside after {self.streak} device failures in a row (last: {m.error})"
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,8 @@ def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Prog
                 return Outcome(results, True, len(cases) - len(todo), set_aside.reason)
             progress.case_started(i, case)
             if set_aside.reason:
-                measurement, log = _not_run(case, run.run_id, backend.device.id, "skipped", set_aside.reason)
+                measurement, log = _not_run(case, run.run_id, backend.device.id, "skipped",
+                                            f"not run: the phone was {set_aside.reason}")
             elif case.model.path in broken:
                 measurement, log = _not_run(case, run.run_id, backend.device.id, "failed", broken[case.model.path])
             else:
@@ -154,7 +155,7 @@ def _not_run(case: Case, run_id: str, device_id: str, status: str, error: str) -
         repeats=case.repeats, error=error, started=now, finished=now,
         extra={SET_ASIDE: True} if status == "skipped" else {},
     )
-    return m, f"{'failed before running' if status == 'failed' else 'not run'}: {error}\n".encode()
+    return m, f"{'failed before running: ' if status == 'failed' else ''}{error}\n".encode()
 
 
 class InProcessBackend:

@@ -103,8 +103,9 @@ def _one(name: str, found: list[tuple[str | None, str, str]], ready: list[Target
     if len(matches) == 1:
         return replace(matches[0], device_id=name if server else matches[0].device_id)
     if len(matches) > 1:
+        names = [f"{_name(t.server)}/{serial}" for t in matches]
         raise DeviceError(f"device {serial} is attached to several adb servers "
-                          f"({', '.join(_name(t.server) for t in matches)})", hint=f"name it as HOST:PORT/{serial}")
+                          f"({', '.join(_name(t.server) for t in matches)})", hint=f"name one: {' or '.join(names)}")
     states = [state for srv, s, state in found if s == serial and (not server or _name(srv) == server)]
     if states:
         raise DeviceError(f"device {name} is {states[0]}", hint="wait until `adb devices` shows it as 'device'")
@@ -228,8 +229,8 @@ def summary(phones: Sequence[PhoneOutcome]) -> str:
     rows = []
     for p in phones:
         c = p.counts()
-        note = (f"set aside: {p.outcome.set_aside}" if p.outcome.set_aside
-                else "interrupted" if p.outcome.interrupted else p.pushes or "")
+        pushes = (p.pushes or "").removeprefix(f"{p.device_id}: ")
+        note = p.outcome.set_aside or ("interrupted" if p.outcome.interrupted else pushes)
         rows.append([p.device_id, p.label, c["ok"], c["failed"] + c["timeout"], c["skipped"], c["not run"],
                      f"{p.seconds:.1f}", note])
     return tabulate(rows, headers=["device", "model", "ok", "failed", "skipped", "not run", "wall (s)", "note"],

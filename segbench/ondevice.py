@@ -295,7 +295,7 @@ class DeviceBackend:
         """Wait for a phone that went away; once it failed to come back, later cases only glance."""
         if self.reconnect is None:
             return False
-        back = self.reconnect(5.0 if self._lost else self.reconnect_wait_s)
+        back = self.reconnect(min(5.0, self.reconnect_wait_s) if self._lost else self.reconnect_wait_s)
         self._lost = not back
         return back
 

@@ -109,6 +109,9 @@ def footer(infos: Sequence[RunInfo]) -> str:
         where = (f"{d.brand or ''} {d.model or ''} ({d.soc or d.cpu_model or 'unknown SoC'}, Android {d.android_version})"
                  if d.kind == "android" else f"host {d.model} ({d.cpu_model or 'unknown CPU'}, {d.cores} cores, {d.os})")
         s = info.settings
+        if info.devices:  # a farm run: every phone (records name theirs in the device column)
+            where = f"{len(info.devices)} phones: " + ", ".join(
+                f"{x.id} {x.brand or ''} {x.model or ''}".replace("  ", " ").strip() for x in info.devices)
         if s.get("source") == "parse":  # imported by `segbench parse`: say where from, not how we measured
             where = f"imported from {len(s.get('files') or [])} log(s), {d.id}"
         versions = ", ".join(f"{k} {v}" for k, v in sorted(info.versions.items()) if v and k != "python")
