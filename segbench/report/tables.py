@@ -17,7 +17,7 @@ from segbench.model import Measurement, RunInfo
 
 REPORT_SCHEMA = "segbench.report/1"
 GROUP_KEYS = ("device", "model", "runtime", "threads", "power_mode")
-FORMATS = ("markdown", "csv", "json")
+FORMATS = ("markdown", "csv", "json", "html")
 
 COLUMNS = {
     "model": "model", "runtime": "runtime", "threads": "threads", "power_mode": "power mode", "device": "device",
@@ -142,7 +142,28 @@ def render(df: pd.DataFrame, fmt: str, infos: Sequence[RunInfo] = ()) -> str:
         records = json.loads(df.to_json(orient="records"))
         runs = [i.to_dict() for i in infos]
         return json.dumps({"schema": REPORT_SCHEMA, "rows": records, "runs": runs}, indent=2)
+    if fmt == "html":
+        return to_html(df, infos)
     raise ValueError(f"unknown format {fmt}")
+
+
+def to_html(df: pd.DataFrame, infos: Sequence[RunInfo] = ()) -> str:
+    """A self-contained page (a CI artifact to open in a browser): the markdown table's rows and notes, escaped."""
+    import html
+
+    from tabulate import tabulate
+
+    if df.empty:
+        table = "<p>no results</p>"
+    else:
+        cols = _visible(df)
+        rows = [[_fmt(r[c]) for c in cols] for r in df.to_dict("records")]
+        table = tabulate(rows, headers=[COLUMNS[c] for c in cols], tablefmt="html", disable_numparse=True)
+    notes = "".join(f"<li>{html.escape(line[2:])}</li>" for line in footer(infos).splitlines() if infos)
+    style = ("body{font-family:sans-serif}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}")
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>segbench report</title>"
+            f"<style>{style}</style></head>\n<body>\n{table}\n<ul>{notes}</ul>\n</body></html>\n")
 
 
 def render_summary(measurements: Sequence[Measurement], info: RunInfo) -> str:
