@@ -119,7 +119,9 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
     found = find_models(settings.models)
     cases = plan([f.ref for f in found], settings)
     if not cases:
-        raise UsageError(f"no {settings.runtime} models in {settings.models}")
+        which = " ".join(x for x in (settings.runtime, "models") if x)
+        picked = " matching the suite's include/exclude" if settings.include or settings.exclude else ""
+        raise UsageError(f"no {which}{picked} in {settings.models}")
     with contextlib.ExitStack() as stack:
         if settings.device:
             servers = adb_servers or settings.adb_servers  # a resumed run finds its phones where they were
