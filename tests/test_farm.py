@@ -154,3 +154,45 @@ def test_naming_phones_wrongly_is_one_clear_error(adb_port, assets, tmp_path):
     assert_one_line_error(twice, 2)
     assert "named twice" in twice.err
     assert not (tmp_path / "runs").exists()  # nothing ran, no run was started
+
+
+def test_ctrl_c_keeps_what_the_phones_finished_and_resume_completes_the_rest(adb_port, assets, tmp_path):
+    """SIGTERM mid-run (CI cancelling the job): exit 130, finished records kept; --resume runs only the rest."""
+    import os
+    import signal
+    import sys
+    import time
+
+    reports = tmp_path / "reports"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ANDROID_ADB_SERVER_PORT": str(adb_port)}
+    with _phone(adb_port, "hang=onnxruntime_perf_test") as a, _phone(adb_port, "hang=onnxruntime_perf_test") as b:
+        # selfie_segmentation (TFLite, first by name) runs; tiny_seg (ONNX) then hangs on both phones.
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "segbench", "run", "--device", f"{a.serial},{b.serial}", "--models", str(MODELS),
+             "--warmup", "1", "--repeats", "3", "--timeout", "120", "--assets", str(assets), "--reports",
+             str(reports)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        results = lambda: list((reports / "runs").glob("*/results.jsonl"))  # noqa: E731
+        while time.monotonic() < deadline and not (results() and len(results()[0].read_text().splitlines()) == 2):
+            time.sleep(0.2)
+        time.sleep(1.5)  # both phones are now inside the hanging case
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        stopped_in = time.monotonic() - t0
+        assert proc.returncode == 130, err
+        assert stopped_in < 15, stopped_in  # did not wait for the 120 s tool timeout
+        info, recs = _records(reports)
+        assert info["status"] == "interrupted" and "--resume" in err and "Traceback" not in err
+        assert all(x["status"] == "ok" for x in recs)
+        before = {(x["device_id"], x["case_id"]) for x in recs}
+        for p in (a, b):
+            p.set_faults(None)
+        resumed = run_cli("run", "--resume", info["run_id"], "--reports", str(reports), "--assets", str(assets),
+                          env={"ANDROID_ADB_SERVER_PORT": str(adb_port)})
+    assert resumed.code == 0, resumed.err
+    _, recs = _records(reports)
+    want = {(p, f"{m}__{rt}__t1__high") for p in (a.serial, b.serial)
+            for m, rt in (("selfie_segmentation", "tflite"), ("tiny_seg", "onnxruntime"))}
+    assert Counter((x["device_id"], x["case_id"]) for x in recs) == Counter(dict.fromkeys(want, 1))
+    assert before < want and all(x["status"] == "ok" for x in recs)
