@@ -106,11 +106,10 @@ def test_a_phone_unplugged_for_good_is_set_aside_and_the_healthy_ones_finish(adb
     assert f"{len(skipped)} case(s) not run: {bad.serial} set aside" in r.err
 
 
-def _connect(adb_server_port: int, serial: str) -> None:
+def _adb(adb_server_port: int, *args: str) -> None:
     from adbutils import adb_path
 
-    subprocess.run([adb_path(), "-P", str(adb_server_port), "connect", serial], capture_output=True, timeout=30,
-                   check=True)
+    subprocess.run([adb_path(), "-P", str(adb_server_port), *args], capture_output=True, timeout=30, check=True)
 
 
 def test_phones_of_two_adb_servers_join_and_a_shared_serial_is_qualified(adb_port, assets, tmp_path):
@@ -119,7 +118,7 @@ def test_phones_of_two_adb_servers_join_and_a_shared_serial_is_qualified(adb_por
     reports = tmp_path / "reports"
     try:
         with _phone(adb_port) as a, _phone(other) as b:
-            _connect(adb_port, b.serial)  # b is now on both servers
+            _adb(adb_port, "connect", b.serial)  # b is now on both servers
             servers = ("--adb-server", f"127.0.0.1:{adb_port}", "--adb-server", f"127.0.0.1:{other}")
             ambiguous = run_cli("run", "--device", b.serial, "--models", str(MODELS / "tiny_seg.onnx"),
                                 "--assets", str(assets), "--reports", str(reports), *servers)
@@ -128,6 +127,7 @@ def test_phones_of_two_adb_servers_join_and_a_shared_serial_is_qualified(adb_por
             one = run_cli("run", "--device", f"127.0.0.1:{other}/{b.serial}", "--models", str(MODELS / "tiny_seg.onnx"),
                           "--warmup", "1", "--repeats", "3", "--assets", str(assets), "--reports",
                           str(tmp_path / "one"), *servers)
+            _adb(adb_port, "disconnect", b.serial)  # a later phone on b's port must not meet a stale transport
     finally:
         _kill_server(other)
     assert_one_line_error(ambiguous, 1)
