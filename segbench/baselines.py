@@ -41,7 +41,12 @@ class Key:
         return f"{self.device_kind} with {self.tool} {self.tool_version or '(version unknown)'}"
 
     def file_name(self) -> str:
-        return safe_name(f"{self.device_kind}__{self.tool}-{self.tool_version or 'unknown'}").lower() + ".json"
+        import hashlib
+
+        name = safe_name(f"{self.device_kind}__{self.tool}-{self.tool_version or 'unknown'}").lower()
+        if len(name) > 100:  # a version string can be a sentence; keep file names short and still unique
+            name = name[:90] + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+        return name + ".json"
 
 
 def key_of(m: Measurement, info: RunInfo) -> Key | None:

@@ -104,3 +104,29 @@ def test_comparing_two_farm_runs_pairs_each_case_on_each_phone(tmp_path):
     verdicts = {line.split("|")[1].strip(): line.split("|")[5].strip() for line in r.out.splitlines()
                 if line.startswith("| seg")}
     assert verdicts == {"seg onnxruntime t1 high @mi9-a": "same", "seg onnxruntime t1 high @mi9-b": "regression"}
+
+
+def test_summary_only_records_of_several_phones_are_pooled_by_their_median_median():
+    from dataclasses import replace
+
+    from segbench.report.compare import pooled
+
+    def summary_only(device: DeviceInfo, median: float) -> Measurement:
+        return replace(_m("b", device, SAME), samples_ms=None, latency_ms=Latency(median=median))
+
+    # Hand-checked: the medians 10, 11 and 14 of three phones -> 11.
+    got = pooled([summary_only(MI9_A, 10.0), summary_only(MI9_B, 14.0), summary_only(PIXEL, 11.0)])
+    assert got.latency_ms.median == 11.0 and got.samples_ms is None
+    with_samples = pooled([_m("b", MI9_A, SAME), _m("b", MI9_B, SLOW)])
+    assert with_samples.samples_ms == SAME + SLOW
+
+
+def test_a_long_tool_version_still_makes_a_short_unique_file_name():
+    from segbench.baselines import Key
+
+    long = Key("Xiaomi MI 9", "benchmark_model", "nightly (TF 2.3 or newer for 'Inference timings in us'; older "
+               "builds print the old summary line)")
+    other = Key("Xiaomi MI 9", "benchmark_model", "nightly (TF 2.3 or newer for 'Inference timings in us'; older "
+                "builds print the new summary line)")
+    assert len(long.file_name()) <= 104 and long.file_name() != other.file_name()
+    assert long.file_name().startswith("xiaomi_mi_9__benchmark_model-nightly")

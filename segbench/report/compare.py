@@ -92,11 +92,15 @@ def compare(base: Sequence[Measurement], cand: Sequence[Measurement], threshold:
 
 
 def pooled(records: Sequence[Measurement]) -> Measurement:
-    """Several ok records of one case (phones of one kind) as one record holding all their samples."""
+    """Several ok records of one case (phones of one kind) as one: all their samples, or their median median."""
     ok = [m for m in records if m.status == "ok"]
-    if len(ok) <= 1 or not all(m.samples_ms for m in ok):
+    if len(ok) <= 1:
         return ok[-1] if ok else records[-1]
-    return replace(ok[-1], samples_ms=tuple(x for m in ok for x in m.samples_ms or ()))
+    if all(m.samples_ms for m in ok):
+        return replace(ok[-1], samples_ms=tuple(x for m in ok for x in m.samples_ms or ()))
+    # Tools that print only a summary: the median of the phones' medians stands for the kind.
+    medians = [x for m in ok if (x := _median(m)) is not None]
+    return replace(ok[-1], samples_ms=None, latency_ms=replace(ok[-1].latency_ms, median=float(np.median(medians))))
 
 
 def against_baseline(base: Sequence[Measurement], cand: Sequence[Measurement], threshold: float) -> list[Verdict]:
