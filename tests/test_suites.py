@@ -49,3 +49,14 @@ def test_a_suite_whose_models_are_absent_says_so(tmp_path):
                 "--reports", str(tmp_path))
     assert_one_line_error(r, 2)
     assert "no models matching the suite's include/exclude in" in r.err
+
+
+def test_bad_farm_settings_in_a_suite_are_usage_errors(tmp_path):
+    models = ROOT / "tests" / "fixtures" / "models"
+    for line, message in (("set_aside_after = 0", "set_aside_after must be a whole number >= 1, not 0"),
+                          ('reconnect_wait = "soon"', "reconnect_wait must be a number of seconds >= 0, not 'soon'")):
+        suite = tmp_path / "suite.toml"
+        suite.write_text(f'[suite]\nmodels = "{models}"\n{line}\n')
+        r = run_cli("run", "--suite", str(suite), "--device", "all", "--reports", str(tmp_path))
+        assert_one_line_error(r, 2)
+        assert message in r.err

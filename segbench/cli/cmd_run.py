@@ -106,7 +106,7 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             device=given.get("device") or None, timeout=float(given.get("timeout") or 600.0),
             cooldown=str(given.get("cooldown") or "none"),
             reconnect_wait=_seconds(given.get("reconnect_wait"), "reconnect_wait", 90.0),
-            set_aside_after=_count(given.get("set_aside_after") or 3, "set_aside_after", 1),
+            set_aside_after=_count(_default(given.get("set_aside_after"), 3), "set_aside_after", 1),
             adb_servers=tuple(adb_servers),
         )
         from segbench.inputs import PRESETS
@@ -139,7 +139,7 @@ def _execute(store, run, settings, cases, found, backends, reports: str, quiet: 
     from segbench.model import RunInfo
     from segbench.report.tables import render_summary
     from segbench.runinfo import collect_versions, git_sha, host_details
-    from segbench.store import new_run_id, utc_now
+    from segbench.store import new_run_id, safe_name, utc_now
 
     devices = [b.device for b in backends]
     total = len(cases) * len(backends)
@@ -152,8 +152,8 @@ def _execute(store, run, settings, cases, found, backends, reports: str, quiet: 
             git_sha=git_sha(), cases_total=total, devices=tuple(devices) if len(devices) > 1 else (),
         )
         run = store.create_run(info)
-    for b in backends:
-        b.workdir = run.path / "inputs"
+    for b in backends:  # each phone prepares its inputs in its own directory: the workers run at the same time
+        b.workdir = run.path / "inputs" / (safe_name(b.device.id) if len(backends) > 1 else "")
     where = (f"{devices[0].id} ({devices[0].cpu_model or 'unknown CPU'})" if len(devices) == 1
              else f"{len(devices)} phones ({', '.join(d.id for d in devices)}), every case on each")
     echo(f"run {run.run_id}: {len(cases)} cases on {where}; results in {run.path}")
@@ -208,6 +208,10 @@ def _from_suite(path: str) -> dict:
         if isinstance(given.get(key), str) and not Path(given[key]).is_absolute():
             given[key] = str((suite_path.parent / given[key]).resolve())
     return given
+
+
+def _default(value: object, default: object) -> object:
+    return default if value is None else value
 
 
 def _seconds(value: object, name: str, default: float) -> float:
