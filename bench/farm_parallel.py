@@ -1,10 +1,11 @@
 """Wall time of the same suite on one emulated phone and on two at once (`run --device S1,S2`).
 
-    python bench/farm_parallel.py [--repeats 300] [--threads 1]
+    python bench/farm_parallel.py [--repeats 300] [--threads 1,2]
 
-Each phone runs every case, so two phones do twice the work: a ratio (two / one) near 1.0 means the
+--split shard shares the cases out: two phones should take about half the time of one (ratio 0.5).
+--split each (the default) runs every case on each phone, twice the work: a ratio near 1.0 means the
 phones really run in parallel, 2.0 would mean one after the other. The emulated phones' vendor-tool
-stand-ins run the models on this machine's CPUs, so the ratio also shows how many cores it has to share.
+stand-ins run the models on this machine's CPUs, so the ratios also show how many cores they share.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ def _assets(root: Path) -> Path:
     return root
 
 
-def _timed_run(serials: list[str], adb_port: int, assets: Path, reports: Path, args: argparse.Namespace) -> float:
-    cmd = [sys.executable, "-m", "segbench", "run", "--device", ",".join(serials), "--models",
+def _timed_run(serials: list[str], adb_port: int, assets: Path, reports: Path, args: argparse.Namespace,
+               split: str = "each") -> float:
+    cmd = [sys.executable, "-m", "segbench", "run", "--device", ",".join(serials), "--split", split, "--models",
            str(ROOT / "tests" / "fixtures" / "models"), "--threads", args.threads, "--warmup", "5",
            "--repeats", str(args.repeats), "--assets", str(assets), "--reports", str(reports), "-q"]
     env = dict(os.environ, ANDROID_ADB_SERVER_PORT=str(adb_port), PYTHONPATH=str(ROOT))
@@ -52,7 +54,7 @@ def _timed_run(serials: list[str], adb_port: int, assets: Path, reports: Path, a
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=300)
-    ap.add_argument("--threads", default="1")
+    ap.add_argument("--threads", default="1,2")
     args = ap.parse_args()
     port = free_port(range(27060, 27100, 2))
     subprocess.run([adbutils.adb_path(), "-P", str(port), "start-server"], capture_output=True, check=False)
@@ -64,12 +66,16 @@ def main() -> None:
             # A first pass pushes the tools and models to both phones, so the timed runs push nothing.
             _timed_run([a.serial, b.serial], port, assets, Path(tmp) / "warm", args)
             one = _timed_run([a.serial], port, assets, Path(tmp) / "one", args)
-            two = _timed_run([a.serial, b.serial], port, assets, Path(tmp) / "two", args)
+            shard = _timed_run([a.serial, b.serial], port, assets, Path(tmp) / "shard", args, "shard")
+            each = _timed_run([a.serial, b.serial], port, assets, Path(tmp) / "each", args)
     finally:
         subprocess.run([adbutils.adb_path(), "-P", str(port), "kill-server"], capture_output=True, check=False)
-    print(f"one phone:  {one:.1f} s  (every case once)")
-    print(f"two phones: {two:.1f} s  (every case on each, in parallel)")
-    print(f"ratio two/one: {two / one:.2f}  (1.00 = fully parallel, 2.00 = serial; host has {os.cpu_count()} CPUs)")
+    print(f"one phone:                 {one:.1f} s  (every case once)")
+    print(f"two phones, --split shard: {shard:.1f} s  (every case once, on either phone)  ratio {shard / one:.2f} "
+          "(0.50 = half the time)")
+    print(f"two phones, --split each:  {each:.1f} s  (every case on each)               ratio {each / one:.2f} "
+          "(1.00 = fully parallel, 2.00 = serial)")
+    print(f"this host has {os.cpu_count()} CPUs for the emulated phones' tools; segbench's start-up is included")
 
 
 if __name__ == "__main__":

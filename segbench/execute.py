@@ -108,18 +108,21 @@ class Outcome:
 
 def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Progress,
             broken: dict[str, str] | None = None, *, set_aside: SetAside | None = None, log_dir: str | None = None,
-            stop: threading.Event | None = None) -> Outcome:
+            stop: threading.Event | None = None, claim: Callable[[Case], bool] | None = None) -> Outcome:
     """Run every case this device has no record of yet in the run; append each record as it finishes.
 
     ``broken`` maps model paths that could not even be read to their error: their cases are
     recorded as failed without reaching the backend. ``set_aside`` decides when to stop trying the
     device (its remaining cases are then recorded as skipped); ``log_dir`` keeps a farm phone's logs
     apart; ``stop`` (set by a farm on Ctrl-C) ends the loop between cases as an interruption.
+    ``claim`` shares the cases out among a farm's phones (``--split shard``): a case runs here only if
+    this device claims it first; any device's record of a case then counts as done, and a device that
+    is set aside stops claiming, leaving the rest to the others.
     """
     broken = broken or {}
     set_aside = set_aside or SetAside()
-    # Records are keyed by device: in a farm run every phone runs the same cases.
-    done_ids = {m.case_id for m in run.measurements() if m.device_id in (None, backend.device.id)}
+    # Records are keyed by device: in a farm run every phone runs the same cases (unless they share them out).
+    done_ids = {m.case_id for m in run.measurements() if claim or m.device_id in (None, backend.device.id)}
     todo = [c for c in cases if c.case_id not in done_ids]
     progress.total = len(todo)
     progress.start()
@@ -128,6 +131,10 @@ def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Prog
         for i, case in enumerate(todo, 1):
             if stop is not None and stop.is_set():
                 return Outcome(results, True, len(cases) - len(todo), set_aside.reason)
+            if claim is not None and (set_aside.reason or not claim(case)):
+                if set_aside.reason:
+                    break
+                continue
             progress.case_started(i, case)
             if set_aside.reason:
                 measurement, log = _not_run(case, run.run_id, backend.device.id, "skipped",
@@ -145,6 +152,15 @@ def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Prog
     except KeyboardInterrupt:
         return Outcome(results, True, len(cases) - len(todo), set_aside.reason)
     return Outcome(results, False, len(cases) - len(todo), set_aside.reason)
+
+
+def record_not_run(run: RunDir, case: Case, device_id: str, reason: str, log_dir: str | None = None) -> Measurement:
+    """Store a case no device ran (its phones were set aside) as skipped, with the reason."""
+    measurement, log = _not_run(case, run.run_id, device_id, "skipped", f"not run: {reason}")
+    log_path = run.write_log(case.case_id, log, log_dir)
+    measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)))
+    run.append(measurement)
+    return measurement
 
 
 def _not_run(case: Case, run_id: str, device_id: str, status: str, error: str) -> tuple[Measurement, bytes]:

@@ -1,9 +1,11 @@
 """A device farm: several phones (on one or several adb servers) run the same suite at once.
 
-Every phone runs every case (results are per device, told apart by ``device_id``): one worker thread
-per phone, each with its own device lock, backend and set-aside policy (segbench.execute.SetAside),
-all appending to the run's one results.jsonl (the store locks each append). Threads are enough: the
-work is waiting on phones. A single phone is a farm of one, run without a thread.
+Split ``each`` (the default): every phone runs every case (results are per device, told apart by
+``device_id``), to compare phones. Split ``shard``: the cases are shared out, each runs once on whichever
+phone claims it first, to finish a long suite sooner on phones of one kind. One worker thread per phone,
+each with its own device lock, backend and set-aside policy (segbench.execute.SetAside), all appending to
+the run's one results.jsonl (the store locks each append). Threads are enough: the work is waiting on
+phones. A single phone is a farm of one, run without a thread.
 
 Phones are named by serial; when two servers have a phone with the same serial, both are named
 ``HOST:PORT/SERIAL`` (docs/farm.md).
@@ -19,12 +21,28 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from segbench.errors import DeviceError, UsageError
-from segbench.execute import Backend, Outcome, Progress, SetAside, execute
+from segbench.execute import Backend, Outcome, Progress, SetAside, execute, record_not_run
 from segbench.model import SET_ASIDE, Case, Measurement
 from segbench.store import RunDir
 
 # After Ctrl-C, how long the workers get to finish the case in flight before the run ends without them.
 STOP_GRACE_S = 5.0
+SPLITS = ("each", "shard")
+
+
+class Claims:
+    """Cases shared out among phones (split shard): the first phone to claim a case runs it."""
+
+    def __init__(self) -> None:
+        self._taken: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, case: Case) -> bool:
+        with self._lock:
+            if case.case_id in self._taken:
+                return False
+            self._taken.add(case.case_id)
+            return True
 
 
 @dataclass(frozen=True)
@@ -166,13 +184,14 @@ class PhoneOutcome:
 
 
 def run_all(cases: Sequence[Case], backends: Sequence[Backend], run: RunDir, broken: dict[str, str], *,
-            set_aside_after: int, echo: Callable[[str], None], quiet: bool) -> list[PhoneOutcome]:
-    """Every case on every backend, one worker thread per phone; returns when all are done or on Ctrl-C.
+            set_aside_after: int, echo: Callable[[str], None], quiet: bool, split: str = "each") -> list[PhoneOutcome]:
+    """Every case on every backend (or, split shard, on one of them), one worker thread per phone.
 
-    On Ctrl-C the workers stop after their case in flight (waited for up to STOP_GRACE_S); what they
-    finished is saved, and the outcomes say ``interrupted``.
+    Returns when all are done or on Ctrl-C: the workers then stop after their case in flight (waited for
+    up to STOP_GRACE_S); what they finished is saved, and the outcomes say ``interrupted``.
     """
     many = len(backends) > 1
+    claims = Claims() if split == "shard" and many else None
     lock = threading.Lock()
 
     def say(msg: str) -> None:  # whole lines, never interleaved mid-line across phones
@@ -188,7 +207,7 @@ def run_all(cases: Sequence[Case], backends: Sequence[Backend], run: RunDir, bro
         progress = Progress(len(cases), say, quiet, prefix=f"[{backend.device.id}] " if many else "")
         try:
             outcome = execute(cases, backend, run, progress, broken, set_aside=SetAside(set_aside_after),
-                              log_dir=backend.device.id if many else None, stop=stop)
+                              log_dir=backend.device.id if many else None, stop=stop, claim=claims)
         except BaseException as exc:  # a store that cannot be written: re-raised by the main thread
             errors.append(exc)
             stop.set()
@@ -204,8 +223,21 @@ def run_all(cases: Sequence[Case], backends: Sequence[Backend], run: RunDir, bro
     if errors:
         raise errors[0]
     interrupted = Outcome([], True, 0)
-    return [results.get(i) or PhoneOutcome(b.device.id, b.device.model or "", interrupted, 0.0, None)
-            for i, b in enumerate(backends)]
+    phones = [results.get(i) or PhoneOutcome(b.device.id, b.device.model or "", interrupted, 0.0, None)
+              for i, b in enumerate(backends)]
+    if claims is not None and not any(p.outcome.interrupted for p in phones):
+        _left_over(cases, run, phones)
+    return phones
+
+
+def _left_over(cases: Sequence[Case], run: RunDir, phones: list[PhoneOutcome]) -> None:
+    """Split shard: cases no phone claimed because every phone was set aside are stored as not run."""
+    done = {m.case_id for m in run.measurements()}
+    last = max(phones, key=lambda p: p.seconds)  # the phone that held out longest
+    for case in cases:
+        if case.case_id not in done:
+            m = record_not_run(run, case, last.device_id, "every phone of the farm was set aside", last.device_id)
+            last.outcome.measurements.append(m)
 
 
 def _run_threads(threads: list[threading.Thread], stop: threading.Event) -> None:

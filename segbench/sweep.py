@@ -9,7 +9,7 @@ from segbench.errors import UsageError
 from segbench.model import RUNTIME_FOR_FORMAT, Case, ModelRef
 
 SUITE_KEYS = {"models", "threads", "power_modes", "warmup", "repeats", "input", "input_preset", "runtime", "device",
-              "include", "exclude", "timeout", "cooldown", "reconnect_wait", "set_aside_after"}
+              "include", "exclude", "timeout", "cooldown", "reconnect_wait", "set_aside_after", "split"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class SweepSettings:
     reconnect_wait: float = 90.0
     set_aside_after: int = 3
     adb_servers: tuple[str, ...] = ()
+    split: str = "each"  # each: every phone runs every case; shard: each case runs once, on a free phone
 
     def to_dict(self) -> dict:
         d = asdict(self)

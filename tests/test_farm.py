@@ -196,3 +196,23 @@ def test_ctrl_c_keeps_what_the_phones_finished_and_resume_completes_the_rest(adb
             for m, rt in (("selfie_segmentation", "tflite"), ("tiny_seg", "onnxruntime"))}
     assert Counter((x["device_id"], x["case_id"]) for x in recs) == Counter(dict.fromkeys(want, 1))
     assert before < want and all(x["status"] == "ok" for x in recs)
+
+
+def test_split_shard_runs_each_case_once_and_a_dropped_phone_leaves_its_share_to_the_others(adb_port, assets,
+                                                                                            tmp_path):
+    reports = tmp_path / "reports"
+    with _phone(adb_port) as a, _phone(adb_port) as b, _phone(adb_port, "drop-after=12") as bad:
+        r = run_cli("run", "--device", f"{a.serial},{b.serial},{bad.serial}", "--split", "shard", "--models",
+                    str(MODELS), "--threads", "1,2,3,4", "--warmup", "1", "--repeats", "3", "--assets", str(assets),
+                    "--reports", str(reports), "--reconnect-wait", "2", "--set-aside-after", "2",
+                    env={"ANDROID_ADB_SERVER_PORT": str(adb_port)}, timeout=300)
+    info, recs = _records(reports)
+    cases = {f"{m}__{rt}__t{t}__high" for m, rt in (("selfie_segmentation", "tflite"), ("tiny_seg", "onnxruntime"))
+             for t in (1, 2, 3, 4)}
+    assert Counter(x["case_id"] for x in recs) == Counter(dict.fromkeys(cases, 1)), r.err  # once each, none lost
+    healthy = [x for x in recs if x["device_id"] in (a.serial, b.serial)]
+    assert all(x["status"] == "ok" for x in healthy) and {x["device_id"] for x in healthy} == {a.serial, b.serial}
+    dropped = [x for x in recs if x["device_id"] == bad.serial]
+    assert 1 <= len(dropped) <= 2 and all(x["status"] == "failed" and x["extra"]["device_failure"] for x in dropped)
+    assert info["cases_total"] == len(cases) and info["settings"]["split"] == "shard"
+    assert "each case once, on a free phone" in r.err and r.code == 3, r.err

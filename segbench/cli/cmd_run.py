@@ -42,6 +42,9 @@ from segbench.model import RUNTIMES
 @click.option("--set-aside-after", "set_aside_after", type=click.IntRange(min=1), metavar="N",
               help="On a device: after N cases in a row fail because of the phone (not the model), record its "
                    "remaining cases as not run [default: 3].")
+@click.option("--split", type=click.Choice(["each", "shard"]),
+              help="With several phones: each runs every case (compare phones), or shard: the cases are shared out, "
+                   "each runs once on a free phone (finish sooner; phones of one kind) [default: each].")
 @click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")
 @click.option("--suite", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Settings from a suite TOML (bench/*.toml); options given on the command line win.")
@@ -50,7 +53,8 @@ from segbench.model import RUNTIMES
 def command(models: str | None, runtime: str | None, threads: str, power_mode: str, warmup: int, repeats: int,
             input_path: str | None, input_preset: str | None, device: str | None, adb_servers: tuple[str, ...],
             assets: str, timeout: float | None, cooldown: str | None, reconnect_wait: float | None,
-            set_aside_after: int | None, reports: str, suite: str | None, resume: str | None, quiet: bool) -> int:
+            set_aside_after: int | None, split: str | None, reports: str, suite: str | None, resume: str | None,
+            quiet: bool) -> int:
     """Benchmark models: warmup, then timed repeats, per thread count and power mode.
 
     Without --device, models run in this process on this machine (ONNX with onnxruntime,
@@ -84,7 +88,7 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
         cli_values = {"models": models, "threads": threads, "power_modes": power_mode, "warmup": warmup,
                       "repeats": repeats, "input": input_path, "input_preset": input_preset, "runtime": runtime,
                       "device": device, "timeout": timeout, "cooldown": cooldown, "reconnect_wait": reconnect_wait,
-                      "set_aside_after": set_aside_after}
+                      "set_aside_after": set_aside_after, "split": split}
         params = {"power_modes": "power_mode", "input": "input_path"}
         for key, value in cli_values.items():
             source = ctx.get_parameter_source(params.get(key, key))
@@ -107,7 +111,7 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             cooldown=str(given.get("cooldown") or "none"),
             reconnect_wait=_seconds(given.get("reconnect_wait"), "reconnect_wait", 90.0),
             set_aside_after=_count(_default(given.get("set_aside_after"), 3), "set_aside_after", 1),
-            adb_servers=tuple(adb_servers),
+            adb_servers=tuple(adb_servers), split=_split(given.get("split")),
         )
         from segbench.inputs import PRESETS
 
@@ -142,7 +146,8 @@ def _execute(store, run, settings, cases, found, backends, reports: str, quiet: 
     from segbench.store import new_run_id, safe_name, utc_now
 
     devices = [b.device for b in backends]
-    total = len(cases) * len(backends)
+    _check_split(settings.split, devices)
+    total = len(cases) * (1 if settings.split == "shard" else len(backends))
     if run is None:
         # Settings keep the phones by the names records use, so --resume finds the same ones.
         chosen = ",".join(d.id for d in devices) if settings.device else None
@@ -154,15 +159,16 @@ def _execute(store, run, settings, cases, found, backends, reports: str, quiet: 
         run = store.create_run(info)
     for b in backends:  # each phone prepares its inputs in its own directory: the workers run at the same time
         b.workdir = run.path / "inputs" / (safe_name(b.device.id) if len(backends) > 1 else "")
+    split = "every case on each" if settings.split == "each" else "each case once, on a free phone"
     where = (f"{devices[0].id} ({devices[0].cpu_model or 'unknown CPU'})" if len(devices) == 1
-             else f"{len(devices)} phones ({', '.join(d.id for d in devices)}), every case on each")
+             else f"{len(devices)} phones ({', '.join(d.id for d in devices)}), {split}")
     echo(f"run {run.run_id}: {len(cases)} cases on {where}; results in {run.path}")
     for f in found:
         if f.error:
             echo(f"segbench: warning: {f.error}")
     broken = {f.ref.path: f.error for f in found if f.error}
     phones = farm.run_all(cases, backends, run, broken, set_aside_after=settings.set_aside_after, echo=echo,
-                          quiet=quiet)
+                          quiet=quiet, split=settings.split)
     interrupted = any(p.outcome.interrupted for p in phones)
     run.write_info(replace(run.info(), status="interrupted" if interrupted else "completed", finished=utc_now(),
                            cases_total=total))
@@ -208,6 +214,28 @@ def _from_suite(path: str) -> dict:
         if isinstance(given.get(key), str) and not Path(given[key]).is_absolute():
             given[key] = str((suite_path.parent / given[key]).resolve())
     return given
+
+
+def _split(value: object) -> str:
+    from segbench.errors import UsageError
+    from segbench.farm import SPLITS
+
+    if value is None:
+        return "each"
+    if value not in SPLITS:
+        raise UsageError(f"split must be one of {', '.join(SPLITS)}, not {value!r}")
+    return str(value)
+
+
+def _check_split(split: str, devices) -> None:
+    """Sharing cases out mixes the phones' numbers into one table: only sound for phones of one kind."""
+    from segbench.baselines import device_kind
+    from segbench.errors import UsageError
+
+    kinds = sorted({device_kind(d) for d in devices})
+    if split == "shard" and len(kinds) > 1:
+        raise UsageError(f"--split shard needs phones of one kind, got {', '.join(kinds)}",
+                         hint="use --split each, or name the phones of one kind with --device")
 
 
 def _default(value: object, default: object) -> object:
