@@ -216,3 +216,22 @@ def test_split_shard_runs_each_case_once_and_a_dropped_phone_leaves_its_share_to
     assert 1 <= len(dropped) <= 2 and all(x["status"] == "failed" and x["extra"]["device_failure"] for x in dropped)
     assert info["cases_total"] == len(cases) and info["settings"]["split"] == "shard"
     assert "each case once, on a free phone" in r.err and r.code == 3, r.err
+
+
+def test_split_shard_with_every_phone_set_aside_records_the_rest_as_not_run(adb_port, assets, tmp_path):
+    reports = tmp_path / "reports"
+    with _phone(adb_port, "drop-after=12") as a, _phone(adb_port, "drop-after=12") as b:
+        r = run_cli("run", "--device", f"{a.serial},{b.serial}", "--split", "shard", "--models", str(MODELS),
+                    "--threads", "1,2,3,4", "--warmup", "1", "--repeats", "3", "--assets", str(assets), "--reports",
+                    str(reports), "--reconnect-wait", "1", "--set-aside-after", "1",
+                    env={"ANDROID_ADB_SERVER_PORT": str(adb_port)}, timeout=300)
+    assert r.code == 3, r.err
+    _, recs = _records(reports)
+    assert sorted(x["case_id"] for x in recs) == sorted(
+        f"{m}__{rt}__t{t}__high" for m, rt in (("selfie_segmentation", "tflite"), ("tiny_seg", "onnxruntime"))
+        for t in (1, 2, 3, 4))
+    failed = [x for x in recs if x["status"] == "failed"]
+    left = [x for x in recs if x["status"] == "skipped"]
+    assert len(failed) == 2 and all(x["extra"]["device_failure"] for x in failed)  # one each, then set aside
+    assert len(left) == 6 and all(x["error"] == "not run: every phone of the farm was set aside" for x in left)
+    assert "6 case(s) not run:" in r.err

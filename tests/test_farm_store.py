@@ -65,3 +65,37 @@ def test_log_paths_of_a_farm_are_kept_apart_per_phone(tmp_path):
     two = run.write_log("m__onnxruntime__t1__high", b"y", "srv/127.0.0.1:28000")
     assert one.relative_to(run.path).as_posix() == "logs/127.0.0.1_28000/m__onnxruntime__t1__high.log"
     assert one != two and one.read_bytes() == b"x" and two.read_bytes() == b"y"
+
+
+def test_claims_give_each_case_to_exactly_one_of_many_threads():
+    from segbench.farm import Claims
+    from segbench.model import Case
+
+    claims = Claims()
+    cases = [Case(ModelRef(f"m{i}", f"/m{i}.onnx", "onnx"), "onnxruntime", 1, "high", 0, 1) for i in range(200)]
+    won: dict[int, list[str]] = {k: [] for k in range(4)}
+
+    def worker(k: int) -> None:
+        won[k] += [c.case_id for c in cases if claims(c)]
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [cid for k in won for cid in won[k]]
+    assert sorted(every) == sorted(c.case_id for c in cases)  # each once, none lost
+
+
+def test_shard_refuses_phones_of_different_kinds():
+    import pytest
+
+    from segbench.cli.cmd_run import _check_split
+    from segbench.errors import UsageError
+
+    mi9 = DeviceInfo(id="a", kind="android", brand="Xiaomi", model="MI 9")
+    pixel = DeviceInfo(id="b", kind="android", brand="google", model="Pixel 4")
+    _check_split("shard", [mi9, mi9])
+    _check_split("each", [mi9, pixel])
+    with pytest.raises(UsageError, match="needs phones of one kind, got Xiaomi MI 9, google Pixel 4"):
+        _check_split("shard", [mi9, pixel])
