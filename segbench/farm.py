@@ -19,11 +19,17 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from segbench.errors import DeviceError, UsageError
 from segbench.execute import Backend, Outcome, Progress, SetAside, execute, record_not_run
 from segbench.model import SET_ASIDE, Case, Measurement
 from segbench.store import RunDir
+
+if TYPE_CHECKING:
+    from adbutils import AdbClient
+
+    from segbench.sweep import SweepSettings
 
 # After Ctrl-C, how long the workers get to finish the case in flight before the run ends without them.
 STOP_GRACE_S = 5.0
@@ -132,7 +138,7 @@ def _one(name: str, found: list[tuple[str | None, str, str]], ready: list[Target
 
 
 @contextlib.contextmanager
-def open_phones(targets: Sequence[Target], settings, cases: Sequence[Case], assets: Path,
+def open_phones(targets: Sequence[Target], settings: SweepSettings, cases: Sequence[Case], assets: Path,
                 echo: Callable[[str], None]) -> Iterator[list[Backend]]:
     """Each phone locked for this run, with its facts read and the vendor tools its cases need."""
     from segbench.assets import find_tool
@@ -159,7 +165,7 @@ def open_phones(targets: Sequence[Target], settings, cases: Sequence[Case], asse
         yield backends
 
 
-def _reconnect(client, serial: str) -> Callable[[float], bool]:
+def _reconnect(client: AdbClient, serial: str) -> Callable[[float], bool]:
     from segbench.devices import adb
 
     return lambda wait_s: adb.wait_online(client, serial, wait_s)
