@@ -3,10 +3,15 @@
 Records are appended (and fsynced) as each case finishes. Ctrl-C or SIGTERM stops between or
 inside a case: the case in flight is dropped, everything finished stays, run.json says
 "interrupted", and ``segbench run --resume RUN_ID`` runs only the missing cases.
+
+A phone whose cases fail several times in a row because of the phone itself (unplugged, gone) is set
+aside: its remaining cases are recorded as ``skipped`` with the reason, so the run ends with every case
+accounted for (segbench.farm runs one such loop per phone).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -19,7 +24,7 @@ from segbench import power, stats
 from segbench.devices import host
 from segbench.errors import InputError, ModelError, RuntimeUnavailable, SegbenchError
 from segbench.inputs import tensor_for_input
-from segbench.model import Case, DeviceInfo, Measurement, TensorInfo
+from segbench.model import DEVICE_FAILURE, SET_ASIDE, Case, DeviceInfo, Measurement, TensorInfo
 from segbench.runners.host import HostSession, random_input, runtime_for
 from segbench.store import RunDir, utc_now
 
@@ -50,13 +55,14 @@ class Progress:
     quiet: bool = False
     started: float = 0.0
     done: int = 0
+    prefix: str = ""  # a farm's phone: "[SERIAL] "
 
     def start(self) -> None:
         self.started = time.monotonic()
 
     def case_started(self, i: int, case: Case) -> None:
         if not self.quiet:
-            self.echo(f"[{i}/{self.total}] {case.model.name} {case.runtime} threads={case.threads} "
+            self.echo(f"{self.prefix}[{i}/{self.total}] {case.model.name} {case.runtime} threads={case.threads} "
                       f"power={case.power_mode} ...")
 
     def case_finished(self, m: Measurement) -> None:
@@ -67,7 +73,7 @@ class Progress:
         eta = elapsed / self.done * (self.total - self.done) if self.done else 0.0
         result = (f"median {m.latency_ms.median:.3f} ms" if m.status == "ok" and m.latency_ms.median is not None
                   else f"{m.status}: {m.error}" if m.error else m.status)
-        self.echo(f"    {result}  (elapsed {_hms(elapsed)}, ETA {_hms(eta)})")
+        self.echo(f"{self.prefix}    {result}  (elapsed {_hms(elapsed)}, ETA {_hms(eta)})")
 
 
 def _hms(seconds: float) -> str:
@@ -75,11 +81,29 @@ def _hms(seconds: float) -> str:
     return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+@dataclass
+class SetAside:
+    """Gives up on a device after ``limit`` cases in a row failed because of the device, not the model."""
+
+    limit: int = 3
+    streak: int = 0
+    reason: str | None = None
+
+    def observe(self, m: Measurement) -> None:
+        if not m.extra.get(DEVICE_FAILURE):
+            self.streak = 0
+            return
+        self.streak += 1
+        if self.streak >= self.limit and self.reason is None:
+            self.reason = f"set aside after {self.streak} device failures in a row (last: {m.error})"
+
+
 @dataclass(frozen=True)
 class Outcome:
     measurements: list[Measurement]
     interrupted: bool
     skipped_existing: int
+    set_aside: str | None = None  # why the device was given up on, if it was
 
     @property
     def any_failed(self) -> bool:
@@ -87,43 +111,71 @@ class Outcome:
 
 
 def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Progress,
-            broken: dict[str, str] | None = None) -> Outcome:
-    """Run every case whose id is not yet in the run's results; append each record as it finishes.
+            broken: dict[str, str] | None = None, *, set_aside: SetAside | None = None, log_dir: str | None = None,
+            stop: threading.Event | None = None, claim: Callable[[Case], bool] | None = None) -> Outcome:
+    """Run every case this device has no record of yet in the run; append each record as it finishes.
 
     ``broken`` maps model paths that could not even be read to their error: their cases are
-    recorded as failed without reaching the backend.
+    recorded as failed without reaching the backend. ``set_aside`` decides when to stop trying the
+    device (its remaining cases are then recorded as skipped); ``log_dir`` keeps a farm phone's logs
+    apart; ``stop`` (set by a farm on Ctrl-C) ends the loop between cases as an interruption.
+    ``claim`` shares the cases out among a farm's phones (``--split shard``): a case runs here only if
+    this device claims it first; any device's record of a case then counts as done, and a device that
+    is set aside stops claiming, leaving the rest to the others.
     """
     broken = broken or {}
-    done_ids = {m.case_id for m in run.measurements()}
+    set_aside = set_aside or SetAside()
+    # Records are keyed by device: in a farm run every phone runs the same cases (unless they share them out).
+    done_ids = {m.case_id for m in run.measurements() if claim or m.device_id in (None, backend.device.id)}
     todo = [c for c in cases if c.case_id not in done_ids]
     progress.total = len(todo)
     progress.start()
     results: list[Measurement] = []
     try:
         for i, case in enumerate(todo, 1):
+            if stop is not None and stop.is_set():
+                return Outcome(results, True, len(cases) - len(todo), set_aside.reason)
+            if claim is not None and (set_aside.reason or not claim(case)):
+                if set_aside.reason:
+                    break
+                continue
             progress.case_started(i, case)
-            if case.model.path in broken:
-                measurement, log = _failed(case, run.run_id, backend.device.id, broken[case.model.path])
+            if set_aside.reason:
+                measurement, log = _not_run(case, run.run_id, backend.device.id, "skipped",
+                                            f"not run: the phone was {set_aside.reason}")
+            elif case.model.path in broken:
+                measurement, log = _not_run(case, run.run_id, backend.device.id, "failed", broken[case.model.path])
             else:
                 measurement, log = backend.measure(case, run.run_id)
-            log_path = run.write_log(case.case_id, log)
+                set_aside.observe(measurement)
+            log_path = run.write_log(case.case_id, log, log_dir)
             measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)))
             run.append(measurement)
             results.append(measurement)
             progress.case_finished(measurement)
     except KeyboardInterrupt:
-        return Outcome(results, True, len(cases) - len(todo))
-    return Outcome(results, False, len(cases) - len(todo))
+        return Outcome(results, True, len(cases) - len(todo), set_aside.reason)
+    return Outcome(results, False, len(cases) - len(todo), set_aside.reason)
 
 
-def _failed(case: Case, run_id: str, device_id: str, error: str) -> tuple[Measurement, bytes]:
+def record_not_run(run: RunDir, case: Case, device_id: str, reason: str, log_dir: str | None = None) -> Measurement:
+    """Store a case no device ran (its phones were set aside) as skipped, with the reason."""
+    measurement, log = _not_run(case, run.run_id, device_id, "skipped", f"not run: {reason}")
+    log_path = run.write_log(case.case_id, log, log_dir)
+    measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)))
+    run.append(measurement)
+    return measurement
+
+
+def _not_run(case: Case, run_id: str, device_id: str, status: str, error: str) -> tuple[Measurement, bytes]:
     now = utc_now()
     m = Measurement(
-        run_id=run_id, case_id=case.case_id, model=case.model, runtime=case.runtime, status="failed",
+        run_id=run_id, case_id=case.case_id, model=case.model, runtime=case.runtime, status=status,
         threads=case.threads, power_mode=case.power_mode, device_id=device_id, warmup=case.warmup,
         repeats=case.repeats, error=error, started=now, finished=now,
+        extra={SET_ASIDE: True} if status == "skipped" else {},
     )
-    return m, f"failed before running: {error}\n".encode()
+    return m, f"{'failed before running: ' if status == 'failed' else ''}{error}\n".encode()
 
 
 class InProcessBackend:

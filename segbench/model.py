@@ -24,6 +24,10 @@ PADDLE_POWER_MODE = {"high": 0, "low": 1, "full": 2, "no_bind": 3, "rand_high": 
 
 MODEL_FORMATS = ("onnx", "tflite", "paddle", "paddle-nb")
 RUNTIMES = ("onnxruntime", "tflite", "paddlelite")
+# Measurement.extra keys: a case that failed because of the phone or its link (unplugged, gone, disk full), not the
+# model; and a case that was not run because its phone had been set aside after several such failures in a row.
+DEVICE_FAILURE = "device_failure"
+SET_ASIDE = "set_aside"
 # The runtime that executes each model format.
 RUNTIME_FOR_FORMAT = {"onnx": "onnxruntime", "tflite": "tflite", "paddle": "paddlelite", "paddle-nb": "paddlelite"}
 
@@ -254,22 +258,35 @@ class RunInfo:
     finished: str | None = None
     status: str = "running"  # running | completed | interrupted | failed
     cases_total: int | None = None
+    # A farm run (several phones): every phone, in the order given; ``device`` is the first of them.
+    devices: tuple[DeviceInfo, ...] = ()
     schema: str = RUN_SCHEMA
+
+    def device_for(self, device_id: str | None) -> DeviceInfo:
+        """The DeviceInfo of a record's ``device_id`` (the run's device when it is not one of a farm's)."""
+        return next((d for d in self.devices if d.id == device_id), self.device)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d["device"]["cpu_max_khz"] = {str(k): v for k, v in self.device.cpu_max_khz.items()}
+        for dev, info in zip([d["device"], *d["devices"]], [self.device, *self.devices]):
+            dev["cpu_max_khz"] = {str(k): v for k, v in info.cpu_max_khz.items()}
+        d["devices"] = list(d["devices"])
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunInfo:
         known = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in known}
-        dev = dict(kwargs["device"])
-        dev["cpu_max_khz"] = {int(k): int(v) for k, v in (dev.get("cpu_max_khz") or {}).items()}
-        dev_fields = {f.name for f in dataclasses.fields(DeviceInfo)}
-        kwargs["device"] = DeviceInfo(**{k: v for k, v in dev.items() if k in dev_fields})
+        kwargs["device"] = _device_info(kwargs["device"])
+        kwargs["devices"] = tuple(_device_info(x) for x in kwargs.get("devices") or ())
         return cls(**kwargs)
+
+
+def _device_info(d: dict[str, Any]) -> DeviceInfo:
+    dev = dict(d)
+    dev["cpu_max_khz"] = {int(k): int(v) for k, v in (dev.get("cpu_max_khz") or {}).items()}
+    dev_fields = {f.name for f in dataclasses.fields(DeviceInfo)}
+    return DeviceInfo(**{k: v for k, v in dev.items() if k in dev_fields})
 
 
 MODELINFO_SCHEMA = "segbench.modelinfo/1"

@@ -30,7 +30,7 @@ from segbench import power
 from segbench.assets import Tool
 from segbench.devices import Completed
 from segbench.errors import DeviceError, DeviceGone, InputError, ModelError, SegbenchError, UsageError
-from segbench.model import Case, DeviceInfo, Measurement, ModelRef, TensorInfo
+from segbench.model import DEVICE_FAILURE, Case, DeviceInfo, Measurement, ModelRef, TensorInfo
 from segbench.store import utc_now
 
 REMOTE_ROOT = "/data/local/tmp/segbench"
@@ -248,10 +248,12 @@ class DeviceBackend:
             except DeviceGone as exc:
                 if attempt == self.retries or not self._reconnect():
                     why = "it did not come back" if self._lost else f"{attempt + 1} attempts"
-                    return (replace(base, error=f"{exc} ({why})", finished=utc_now()),
+                    return (replace(base, error=f"{exc} ({why})", finished=utc_now(), extra={DEVICE_FAILURE: True}),
                             f"failed before running: {exc} ({why})\n".encode())
             except SegbenchError as exc:
-                return replace(base, error=str(exc), finished=utc_now()), f"failed before running: {exc}\n".encode()
+                extra = {DEVICE_FAILURE: True} if isinstance(exc, DeviceError) else {}
+                return (replace(base, error=str(exc), finished=utc_now(), extra=extra),
+                        f"failed before running: {exc}\n".encode())
         module = tools.tool_for_runtime(case.runtime)
         tc = tools.ToolCase(
             case=case, tool_path=tool_path, model_path=prepared.model_path, params_path=prepared.params_path,
@@ -284,7 +286,8 @@ class DeviceBackend:
         if done.disconnected:
             tries = f" ({self.retries + 1} attempts)" if self.reconnect is not None and not self._lost else ""
             gone = "" if not self._lost else "; it did not come back"
-            return replace(base, error=f"device {self.phone.serial} disconnected during the case{tries}{gone}")
+            return replace(base, error=f"device {self.phone.serial} disconnected during the case{tries}{gone}",
+                           extra={**base.extra, DEVICE_FAILURE: True})
         parsed = tools.parse_case_log(module, log.decode("utf-8", errors="replace"))
         if parsed.status != "ok" and done.returncode not in (0, None):
             parsed = replace(parsed, error=f"{parsed.error} (exit status {done.returncode})")
@@ -317,7 +320,7 @@ class DeviceBackend:
         """Wait for a phone that went away; once it failed to come back, later cases only glance."""
         if self.reconnect is None:
             return False
-        back = self.reconnect(5.0 if self._lost else self.reconnect_wait_s)
+        back = self.reconnect(min(5.0, self.reconnect_wait_s) if self._lost else self.reconnect_wait_s)
         self._lost = not back
         return back
 

@@ -3,12 +3,15 @@
 results.jsonl is append-only, one Measurement per line, flushed and fsynced as each case
 finishes, so a crash or Ctrl-C loses at most the case in flight. Readers skip a torn last
 line (a crash mid-write) and accept every schema version they know (docs/results-format.md).
+Appends are safe for concurrent writers (the phones of a farm run, or several processes):
+each line is written whole under an exclusive flock.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import errno
+import fcntl
 import json
 import os
 import secrets
@@ -36,6 +39,13 @@ def new_run_id() -> str:
     return now.strftime("%Y%m%d-%H%M%S-") + f"{now.microsecond // 1000:03d}-" + secrets.token_hex(2)
 
 
+def safe_name(text: str) -> str:
+    """A device id as a file name: 127.0.0.1:28001 -> 127.0.0.1_28001."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", text)
+
+
 def _write_error(exc: OSError, path: Path) -> StoreError:
     if exc.errno == errno.ENOSPC:
         return StoreError(f"disk full while writing {path}", hint="results written before this point are kept")
@@ -60,12 +70,16 @@ class RunDir:
     def info_path(self) -> Path:
         return self.path / "run.json"
 
-    def log_path(self, case_id: str) -> Path:
-        return self.path / "logs" / f"{case_id}.log"
+    def log_path(self, case_id: str, device: str | None = None) -> Path:
+        """logs/<case_id>.log; a farm run keeps each phone's logs apart in logs/<device>/."""
+        logs = self.path / "logs"
+        if device:
+            logs = logs / safe_name(device)
+        return logs / f"{case_id}.log"
 
     def write_info(self, info: RunInfo) -> None:
         """Replace run.json atomically (write a temp file, then rename)."""
-        tmp = self.info_path.with_suffix(".json.tmp")
+        tmp = self.info_path.with_suffix(f".json.{os.getpid()}.tmp")
         try:
             tmp.write_text(json.dumps(info.to_dict(), indent=2, sort_keys=True) + "\n")
             os.replace(tmp, self.info_path)
@@ -88,18 +102,29 @@ class RunDir:
 
     def append(self, record: Measurement | Accuracy) -> None:
         """Append one record (of any kind) and make it durable before returning."""
-        line = json.dumps(record.to_dict(), sort_keys=True, allow_nan=False)
+        data = (json.dumps(record.to_dict(), sort_keys=True, allow_nan=False) + "\n").encode()
         try:
-            with open(self.results_path, "a", encoding="utf-8") as f:
-                f.write(line + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+            fd = os.open(self.results_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
             raise _write_error(exc, self.results_path) from None
+        try:
+            # flock is per open file, so it excludes other threads' appends as well as other processes'.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data  # a torn line from a crash: keep our record on a line of its own
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError as exc:
+            raise _write_error(exc, self.results_path) from None
+        finally:
+            os.close(fd)  # closing releases the lock
 
-    def write_log(self, case_id: str, data: bytes) -> Path:
+    def write_log(self, case_id: str, data: bytes, device: str | None = None) -> Path:
         """Save a tool's raw output byte for byte."""
-        path = self.log_path(case_id)
+        path = self.log_path(case_id, device)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)

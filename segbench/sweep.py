@@ -9,7 +9,7 @@ from segbench.errors import UsageError
 from segbench.model import RUNTIME_FOR_FORMAT, Case, ModelRef
 
 SUITE_KEYS = {"models", "threads", "power_modes", "warmup", "repeats", "input", "input_preset", "runtime", "device",
-              "include", "exclude", "timeout", "cooldown"}
+              "include", "exclude", "timeout", "cooldown", "reconnect_wait", "set_aside_after", "split"}
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,16 @@ class SweepSettings:
     # On a device: seconds before a case's tool is killed, and the wait before each case (ondevice.parse_cooldown).
     timeout: float = 600.0
     cooldown: str = "none"
+    # A farm (docs/farm.md): seconds to wait for an unplugged phone to come back, how many device failures in a
+    # row set a phone aside, and the adb servers whose phones run (empty: the default server).
+    reconnect_wait: float = 90.0
+    set_aside_after: int = 3
+    adb_servers: tuple[str, ...] = ()
+    split: str = "each"  # each: every phone runs every case; shard: each case runs once, on a free phone
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        for key in ("threads", "power_modes", "include", "exclude"):
+        for key in ("threads", "power_modes", "include", "exclude", "adb_servers"):
             d[key] = list(d[key])
         return d
 
@@ -44,6 +50,7 @@ class SweepSettings:
         fields["power_modes"] = tuple(fields.get("power_modes", ("high",)))
         fields["include"] = tuple(fields.get("include", ()))
         fields["exclude"] = tuple(fields.get("exclude", ()))
+        fields["adb_servers"] = tuple(fields.get("adb_servers", ()))
         return cls(**fields)
 
 

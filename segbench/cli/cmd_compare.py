@@ -20,30 +20,64 @@ def _threshold(text: str) -> float:
 
 
 @click.command("compare")
-@click.argument("baseline_run")
-@click.argument("candidate_run")
+@click.argument("runs", nargs=-1, metavar="BASELINE_RUN CANDIDATE_RUN | --baseline CANDIDATE_RUN")
+@click.option("--baseline", "saved", is_flag=True,
+              help="Compare the one run given with the saved baseline of each kind of phone and tool version in it "
+                   "(segbench baseline save; docs/farm.md).")
 @click.option("--threshold", default="5%", show_default=True, help="Slowdown of the median that counts (5% or 0.05).")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write JUnit XML here (one testcase per model/config).")
 @click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")
-def command(baseline_run: str, candidate_run: str, threshold: str, junit_path: Path | None, reports: str) -> int:
+def command(runs: tuple[str, ...], saved: bool, threshold: str, junit_path: Path | None, reports: str) -> int:
     """Pair the cases of two runs; exit 4 when one is slower by more than the threshold and the noise.
 
     The noise is a bootstrap 95% interval of the median ratio from the stored samples (docs/report.md).
     """
-    from segbench.errors import EXIT_REGRESSION, StoreError
+    from segbench.errors import EXIT_REGRESSION, StoreError, UsageError
     from segbench.report.compare import compare, junit, render
     from segbench.store import Store
 
     limit = _threshold(threshold)
     store = Store(reports)
-    verdicts = compare(store.run(baseline_run).measurements(), store.run(candidate_run).measurements(), limit)
+    if len(runs) != (1 if saved else 2):
+        raise UsageError("expected BASELINE_RUN CANDIDATE_RUN, or --baseline CANDIDATE_RUN",
+                         hint=f"got {len(runs)} run id(s)")
+    if saved:
+        verdicts, name = _against_saved(store, runs[0], reports, limit), f"segbench compare --baseline {runs[0]}"
+    else:
+        verdicts = compare(store.run(runs[0]).measurements(), store.run(runs[1]).measurements(), limit)
+        name = f"segbench compare {runs[0]} {runs[1]}"
     click.echo(render(verdicts))
     if junit_path:
         try:
-            junit_path.write_text(junit(verdicts, f"segbench compare {baseline_run} {candidate_run}"))
+            junit_path.write_text(junit(verdicts, name))
         except OSError as exc:
             raise StoreError(f"cannot write {junit_path}: {exc.strerror or exc}") from None
     regressions = [v for v in verdicts if v.status == "regression"]
     click.echo(f"{len(regressions)} regression(s) of {len(verdicts)} case(s), threshold {limit:.1%}", err=True)
     return EXIT_REGRESSION if regressions else 0
+
+
+def _against_saved(store, run_id: str, reports: str, limit: float) -> list:
+    """The run's records of each device kind x tool version against that baseline; every kind needs one."""
+    from segbench.baselines import Baselines, group
+    from segbench.errors import StoreError
+    from segbench.report.compare import against_baseline
+
+    run = store.run(run_id)
+    groups = group(run.measurements(), run.info())
+    if not groups:
+        raise StoreError(f"run {run_id} has no measured case to compare")
+    baselines = Baselines(reports)
+    found = {key: baselines.load(key) for key in groups}
+    missing = [key.describe() for key, b in found.items() if b is None]
+    if missing:
+        saved = "; ".join(baselines.saved()) or "none"
+        raise StoreError(f"no baseline for {', '.join(missing)} in {baselines.root}",
+                         hint=f"saved: {saved}; save one with `segbench baseline save RUN`")
+    verdicts = []
+    for key, records in groups.items():
+        baseline = found[key]
+        click.echo(f"{key.describe()}: against baseline run {baseline.run_id} (saved {baseline.saved})", err=True)
+        verdicts += against_baseline(baseline.records, records, limit)
+    return verdicts

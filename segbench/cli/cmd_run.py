@@ -24,10 +24,12 @@ from segbench.model import RUNTIMES
 @click.option("--preset", "input_preset", metavar="NAME",
               help="Normalisation of an image --input: paddleseg, imagenet, tf, raw, unit (docs/gen-input.md; "
                    "default: paddleseg for float inputs, raw for integer).")
-@click.option("--device", metavar="SERIAL",
-              help="Run on this Android phone over ADB (or ANDROID_SERIAL; 'auto' = the only attached one). "
+@click.option("--device", metavar="SERIAL[,SERIAL...]|all|auto",
+              help="Run on Android phones over ADB: one serial (or ANDROID_SERIAL with 'auto' = the only attached "
+                   "one), several (each runs every case, in parallel), or 'all' ready ones (docs/farm.md). "
                    "Default: this machine.")
-@click.option("--adb-server", metavar="HOST:PORT", help="adb server (default: ANDROID_ADB_SERVER_PORT or 5037).")
+@click.option("--adb-server", "adb_servers", metavar="HOST:PORT", multiple=True,
+              help="adb server (default: ANDROID_ADB_SERVER_PORT or 5037); repeat to join the phones of several.")
 @click.option("--assets", default="device_assets", show_default=True, metavar="DIR",
               help="Vendor tools for the phone: DIR/manifest.toml and DIR/<abi>/<tool> (device_assets/README.md).")
 @click.option("--timeout", type=click.FloatRange(min=1), metavar="S",
@@ -35,26 +37,37 @@ from segbench.model import RUNTIMES
 @click.option("--cooldown", metavar="none|Ns|NC",
               help="On a device, before each case: none, a pause (30s), or wait until the CPU zones are below "
                    "a temperature (45C) [default: none].")
+@click.option("--reconnect-wait", "reconnect_wait", type=click.FloatRange(min=0), metavar="S",
+              help="On a device: seconds to wait for a phone that went away to come back [default: 90].")
+@click.option("--set-aside-after", "set_aside_after", type=click.IntRange(min=1), metavar="N",
+              help="On a device: after N cases in a row fail because of the phone (not the model), record its "
+                   "remaining cases as not run [default: 3].")
+@click.option("--split", type=click.Choice(["each", "shard"]),
+              help="With several phones: each runs every case (compare phones), or shard: the cases are shared out, "
+                   "each runs once on a free phone (finish sooner; phones of one kind) [default: each].")
 @click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")
 @click.option("--suite", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Settings from a suite TOML (bench/*.toml); options given on the command line win.")
 @click.option("--resume", metavar="RUN_ID", help="Finish an interrupted run: only its missing cases run.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 def command(models: str | None, runtime: str | None, threads: str, power_mode: str, warmup: int, repeats: int,
-            input_path: str | None, input_preset: str | None, device: str | None, adb_server: str | None, assets: str,
-            timeout: float | None, cooldown: str | None, reports: str, suite: str | None, resume: str | None,
+            input_path: str | None, input_preset: str | None, device: str | None, adb_servers: tuple[str, ...],
+            assets: str, timeout: float | None, cooldown: str | None, reconnect_wait: float | None,
+            set_aside_after: int | None, split: str | None, reports: str, suite: str | None, resume: str | None,
             quiet: bool) -> int:
     """Benchmark models: warmup, then timed repeats, per thread count and power mode.
 
     Without --device, models run in this process on this machine (ONNX with onnxruntime,
     TFLite with ai-edge-litert, Paddle with paddlelite where installed). With --device, each model
     runs on the phone with its vendor tool (onnxruntime_perf_test, benchmark_model, benchmark_bin).
+    Several phones (a farm) each run every case, in parallel; a phone that keeps failing is set
+    aside and its remaining cases are recorded as not run (exit 3).
     Every case's record is saved as soon as it finishes; Ctrl-C keeps them (exit 130) and
     --resume RUN_ID finishes the run.
     """
     from pathlib import Path
 
-    from segbench import power
+    from segbench import farm, power
     from segbench.errors import UsageError
     from segbench.execute import InProcessBackend
     from segbench.models import find_models
@@ -74,7 +87,8 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
         ctx = click.get_current_context()
         cli_values = {"models": models, "threads": threads, "power_modes": power_mode, "warmup": warmup,
                       "repeats": repeats, "input": input_path, "input_preset": input_preset, "runtime": runtime,
-                      "device": device, "timeout": timeout, "cooldown": cooldown}
+                      "device": device, "timeout": timeout, "cooldown": cooldown, "reconnect_wait": reconnect_wait,
+                      "set_aside_after": set_aside_after, "split": split}
         params = {"power_modes": "power_mode", "input": "input_path"}
         for key, value in cli_values.items():
             source = ctx.get_parameter_source(params.get(key, key))
@@ -95,6 +109,9 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             include=tuple(given.get("include", ())), exclude=tuple(given.get("exclude", ())),
             device=given.get("device") or None, timeout=float(given.get("timeout") or 600.0),
             cooldown=str(given.get("cooldown") or "none"),
+            reconnect_wait=_seconds(given.get("reconnect_wait"), "reconnect_wait", 90.0),
+            set_aside_after=_count(_default(given.get("set_aside_after"), 3), "set_aside_after", 1),
+            adb_servers=tuple(adb_servers), split=_split(given.get("split")),
         )
         from segbench.inputs import PRESETS
 
@@ -106,81 +123,84 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
     found = find_models(settings.models)
     cases = plan([f.ref for f in found], settings)
     if not cases:
-        raise UsageError(f"no {settings.runtime} models in {settings.models}")
+        which = " ".join(x for x in (settings.runtime, "models") if x)
+        picked = " matching the suite's include/exclude" if settings.include or settings.exclude else ""
+        raise UsageError(f"no {which}{picked} in {settings.models}")
     with contextlib.ExitStack() as stack:
         if settings.device:
-            backend = stack.enter_context(_device_backend(settings, cases, adb_server, Path(assets), echo))
+            servers = adb_servers or settings.adb_servers  # a resumed run finds its phones where they were
+            targets = farm.select(servers, settings.device)
+            backends = stack.enter_context(farm.open_phones(targets, settings, cases, Path(assets), echo))
         else:
-            backend = InProcessBackend()
-        return _execute(store, run, settings, cases, found, backend, reports, quiet, echo)
+            backends = [InProcessBackend()]
+        return _execute(store, run, settings, cases, found, backends, reports, quiet, echo)
 
 
-@contextlib.contextmanager
-def _device_backend(settings, cases, adb_server: str | None, assets, echo):
-    """The phone, locked for this run, with the vendor tool each case's runtime needs."""
-    from segbench.assets import find_tool
-    from segbench.devices import adb
-    from segbench.ondevice import DeviceBackend, parse_cooldown
-
-    client = adb.client(adb_server)
-    serial = adb.choose(client, None if settings.device == "auto" else settings.device)
-    phone = adb.AdbDevice(client, serial)
-    with adb.device_lock(serial):
-        info = phone.info()
-        tools = {rt: find_tool(assets, info.abi, rt) for rt in sorted({c.runtime for c in cases})}
-        for tool in tools.values():
-            echo(f"{tool.runtime}: {tool.binary} ({tool.version or 'version unknown'}, sha256 {tool.sha256[:12]})")
-        backend = DeviceBackend(phone, info, tools, timeout_s=settings.timeout,
-                                cooldown=parse_cooldown(settings.cooldown),
-                                reconnect=lambda wait_s: adb.wait_online(client, serial, wait_s))
-        try:
-            yield backend
-        finally:
-            backend.close()
-
-
-def _execute(store, run, settings, cases, found, backend, reports: str, quiet: bool, echo) -> int:
+def _execute(store, run, settings, cases, found, backends, reports: str, quiet: bool, echo) -> int:
     from dataclasses import replace
 
-    from segbench import __version__
-    from segbench.execute import Progress, execute
+    from segbench import __version__, farm
     from segbench.model import RunInfo
     from segbench.report.tables import render_summary
     from segbench.runinfo import git_sha, host_details
-    from segbench.store import new_run_id, utc_now
+    from segbench.store import new_run_id, safe_name, utc_now
 
+    devices = [b.device for b in backends]
+    _check_split(settings.split, devices)
+    total = len(cases) * (1 if settings.split == "shard" else len(backends))
     if run is None:
+        # Settings keep the phones by the names records use, so --resume finds the same ones.
+        chosen = ",".join(d.id for d in devices) if settings.device else None
         info = RunInfo(
-            run_id=new_run_id(), started=utc_now(), harness_version=__version__, device=backend.device,
-            settings=replace(settings, device=backend.device.id if settings.device else None).to_dict(),
-            host=host_details(), versions=backend.versions(), git_sha=git_sha(), cases_total=len(cases),
+            run_id=new_run_id(), started=utc_now(), harness_version=__version__, device=devices[0],
+            settings=replace(settings, device=chosen).to_dict(), host=host_details(),
+            versions={k: v for b in backends for k, v in b.versions().items()},
+            git_sha=git_sha(), cases_total=total, devices=tuple(devices) if len(devices) > 1 else (),
         )
         run = store.create_run(info)
-    backend.workdir = run.path / "inputs"
-    echo(f"run {run.run_id}: {len(cases)} cases on {backend.device.id} ({backend.device.cpu_model or 'unknown CPU'}); "
-         f"results in {run.path}")
+    for b in backends:  # each phone prepares its inputs in its own directory: the workers run at the same time
+        b.workdir = run.path / "inputs" / (safe_name(b.device.id) if len(backends) > 1 else "")
+    split = "every case on each" if settings.split == "each" else "each case once, on a free phone"
+    where = (f"{devices[0].id} ({devices[0].cpu_model or 'unknown CPU'})" if len(devices) == 1
+             else f"{len(devices)} phones ({', '.join(d.id for d in devices)}), {split}")
+    echo(f"run {run.run_id}: {len(cases)} cases on {where}; results in {run.path}")
     for f in found:
         if f.error:
             echo(f"segbench: warning: {f.error}")
     broken = {f.ref.path: f.error for f in found if f.error}
-    outcome = execute(cases, backend, run, Progress(len(cases), echo, quiet), broken)
-    status = "interrupted" if outcome.interrupted else "completed"
-    run.write_info(replace(run.info(), status=status, finished=utc_now(), cases_total=len(cases)))
+    phones = farm.run_all(cases, backends, run, broken, set_aside_after=settings.set_aside_after, echo=echo,
+                          quiet=quiet, split=settings.split)
+    interrupted = any(p.outcome.interrupted for p in phones)
+    run.write_info(replace(run.info(), status="interrupted" if interrupted else "completed", finished=utc_now(),
+                           cases_total=total))
     measurements = run.measurements()
     click.echo(render_summary(measurements, run.info()))
-    if backend.summary():
-        echo(backend.summary())
-    if outcome.interrupted:
-        echo(f"segbench: interrupted: {len(measurements)} of {len(cases)} cases saved in {run.path}; "
+    if len(phones) > 1:
+        echo(farm.summary(phones))
+    elif backends[0].summary():
+        echo(backends[0].summary())
+    if interrupted:
+        echo(f"segbench: interrupted: {len(measurements)} of {total} cases saved in {run.path}; "
              f"finish with: segbench run --resume {run.run_id} --reports {reports}")
         return EXIT_INTERRUPTED
-    if outcome.skipped_existing:
-        echo(f"resumed: {outcome.skipped_existing} cases were already done, ran {len(outcome.measurements)}")
+    resumed = sum(p.outcome.skipped_existing for p in phones)
+    if resumed:
+        echo(f"resumed: {resumed} cases were already done, ran {sum(len(p.outcome.measurements) for p in phones)}")
+    return _verdict(measurements, run.path, echo)
+
+
+def _verdict(measurements, run_path, echo) -> int:
+    """Exit 3 when a case failed or a set-aside phone never ran it; 0 otherwise."""
+    from segbench import farm
+
     failed = [m for m in measurements if m.status in ("failed", "timeout")]
+    not_run = farm.not_run(measurements)
     if failed:
-        echo(f"segbench: {len(failed)} of {len(measurements)} cases failed (see the table and {run.path / 'logs'})")
-        return EXIT_CASES_FAILED
-    return EXIT_OK
+        echo(f"segbench: {len(failed)} of {len(measurements)} cases failed (see the table and {run_path / 'logs'})")
+    if not_run:
+        phones = sorted({m.device_id or "?" for m in not_run})
+        echo(f"segbench: {len(not_run)} case(s) not run: {', '.join(phones)} set aside")
+    return EXIT_CASES_FAILED if failed or not_run else EXIT_OK
 
 
 def _from_suite(path: str) -> dict:
@@ -195,6 +215,42 @@ def _from_suite(path: str) -> dict:
         if isinstance(given.get(key), str) and not Path(given[key]).is_absolute():
             given[key] = str((suite_path.parent / given[key]).resolve())
     return given
+
+
+def _split(value: object) -> str:
+    from segbench.errors import UsageError
+    from segbench.farm import SPLITS
+
+    if value is None:
+        return "each"
+    if value not in SPLITS:
+        raise UsageError(f"split must be one of {', '.join(SPLITS)}, not {value!r}")
+    return str(value)
+
+
+def _check_split(split: str, devices) -> None:
+    """Sharing cases out mixes the phones' numbers into one table: only sound for phones of one kind."""
+    from segbench.baselines import device_kind
+    from segbench.errors import UsageError
+
+    kinds = sorted({device_kind(d) for d in devices})
+    if split == "shard" and len(kinds) > 1:
+        raise UsageError(f"--split shard needs phones of one kind, got {', '.join(kinds)}",
+                         hint="use --split each, or name the phones of one kind with --device")
+
+
+def _default(value: object, default: object) -> object:
+    return default if value is None else value
+
+
+def _seconds(value: object, name: str, default: float) -> float:
+    from segbench.errors import UsageError
+
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise UsageError(f"{name} must be a number of seconds >= 0, not {value!r}")
+    return float(value)
 
 
 def _count(value: object, name: str, minimum: int) -> int:

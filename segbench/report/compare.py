@@ -10,7 +10,7 @@ mirror image. Records with only a tool's summary (no samples) are judged on the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -68,14 +68,19 @@ def judge(case: str, base: Measurement, cand: Measurement, threshold: float) -> 
     return Verdict(case, bm, cm, r, ci, status, f"{(r - 1) * 100:+.1f}% ({basis})")
 
 
-def _key(m: Measurement) -> str:
-    return f"{m.model.name} {m.runtime} t{m.threads} {m.power_mode}"
+def _key(m: Measurement, by_device: bool = False) -> str:
+    case = f"{m.model.name} {m.runtime} t{m.threads} {m.power_mode}"
+    return f"{case} @{m.device_id}" if by_device else case
 
 
 def compare(base: Sequence[Measurement], cand: Sequence[Measurement], threshold: float) -> list[Verdict]:
-    """One verdict per case of either run (the latest record of a case counts)."""
-    b = {_key(m): m for m in base}
-    c = {_key(m): m for m in cand}
+    """One verdict per case of either run (the latest record of a case counts).
+
+    Runs of several phones (a farm) pair each case on each phone: the key then names the device.
+    """
+    by_device = max(len({m.device_id for m in base}), len({m.device_id for m in cand})) > 1
+    b = {_key(m, by_device): m for m in base}
+    c = {_key(m, by_device): m for m in cand}
     out = []
     for key in [*b, *(k for k in c if k not in b)]:
         if key not in b or key not in c:
@@ -83,6 +88,36 @@ def compare(base: Sequence[Measurement], cand: Sequence[Measurement], threshold:
             out.append(Verdict(key, None, None, None, None, "missing", f"not in the {where} run"))
         else:
             out.append(judge(key, b[key], c[key], threshold))
+    return out
+
+
+def pooled(records: Sequence[Measurement]) -> Measurement:
+    """Several ok records of one case (phones of one kind) as one: all their samples, or their median median."""
+    ok = [m for m in records if m.status == "ok"]
+    if len(ok) <= 1:
+        return ok[-1] if ok else records[-1]
+    if all(m.samples_ms for m in ok):
+        return replace(ok[-1], samples_ms=tuple(x for m in ok for x in m.samples_ms or ()))
+    # Tools that print only a summary: the median of the phones' medians stands for the kind.
+    medians = [x for m in ok if (x := _median(m)) is not None]
+    return replace(ok[-1], samples_ms=None, latency_ms=replace(ok[-1].latency_ms, median=float(np.median(medians))))
+
+
+def against_baseline(base: Sequence[Measurement], cand: Sequence[Measurement], threshold: float) -> list[Verdict]:
+    """Each candidate record (every phone of one kind) against the baseline's records of that case, pooled."""
+    by_device = len({m.device_id for m in cand}) > 1
+    cases: dict[str, list[Measurement]] = {}
+    for m in base:
+        cases.setdefault(_key(m), []).append(m)
+    out = []
+    for m in cand:
+        label = _key(m, by_device)
+        if _key(m) in cases:
+            out.append(judge(label, pooled(cases[_key(m)]), m, threshold))
+        else:
+            out.append(Verdict(label, None, None, None, None, "missing", "not in the baseline"))
+    seen = {_key(m) for m in cand}
+    out += [Verdict(k, None, None, None, None, "missing", "not in the candidate run") for k in cases if k not in seen]
     return out
 
 

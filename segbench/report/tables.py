@@ -17,7 +17,7 @@ from segbench.model import Measurement, RunInfo
 
 REPORT_SCHEMA = "segbench.report/1"
 GROUP_KEYS = ("device", "model", "runtime", "threads", "power_mode")
-FORMATS = ("markdown", "csv", "json")
+FORMATS = ("markdown", "csv", "json")  # html and latex are documents: report/document.py
 
 COLUMNS = {
     "model": "model", "runtime": "runtime", "threads": "threads", "power_mode": "power mode", "device": "device",
@@ -121,6 +121,9 @@ def footer_lines(infos: Sequence[RunInfo], tools: Sequence[str] = (), timed: str
     for info in infos:
         d, s = info.device, info.settings
         where = device_label(info)
+        if info.devices:  # a farm run: every phone (records name theirs in the device column)
+            where = f"{len(info.devices)} phones: " + ", ".join(
+                f"{x.id} {x.brand or ''} {x.model or ''}".replace("  ", " ").strip() for x in info.devices)
         if s.get("source") == "parse":  # imported by `segbench parse`: say where from, not how we measured
             where = f"imported from {len(s.get('files') or [])} log(s), {d.id}"
         versions = ", ".join(f"{k} {v}" for k, v in sorted(info.versions.items()) if v and k != "python")

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The nightly benchmark job: run the suite on every phone, write the reports, compare with the saved baseline.
+# The CI workflow (.github/workflows/nightly.yml) and the test on emulated phones (tests/test_nightly.py) both
+# run this script, so what CI does is what is tested.
+#
+#   bench/nightly.sh                    run, report, compare with the baseline (exit 4 on a regression)
+#   bench/nightly.sh --save-baseline    run, report, save the run as the baseline (first night, new phones/tools)
+#
+# Environment (defaults in brackets):
+#   SEGBENCH     the command [segbench]            SUITE      suite file [bench/nightly.toml]
+#   DEVICES      --device [all]                    ADB_SERVERS  HOST:PORT ... (space-separated) [the local server]
+#   ASSETS       --assets [device_assets]          REPORTS    --reports; keep it between nights [reports]
+#   OUT          artifacts: report.{md,html,json}, compare.md, junit.xml, run.log [nightly]
+#   THRESHOLD    compare --threshold [5%]
+# Exit status: 4 regression, 3 a case failed or was not run (and no regression), 1 error (e.g. no baseline for a
+# kind of phone), 0 all well.
+set -uo pipefail
+
+read -ra SEGBENCH <<< "${SEGBENCH:-segbench}"
+SUITE=${SUITE:-bench/nightly.toml}
+DEVICES=${DEVICES:-all}
+ASSETS=${ASSETS:-device_assets}
+REPORTS=${REPORTS:-reports}
+OUT=${OUT:-nightly}
+THRESHOLD=${THRESHOLD:-5%}
+SAVE=0
+case "${1:-}" in
+  --save-baseline) SAVE=1 ;;
+  "") ;;
+  *) echo "usage: bench/nightly.sh [--save-baseline]" >&2; exit 2 ;;
+esac
+
+servers=()
+for s in ${ADB_SERVERS:-}; do servers+=(--adb-server "$s"); done
+mkdir -p "$OUT"
+
+# 1. The suite on every phone. Exit 3 (a case failed, a phone was set aside) still has results to publish.
+# Progress (stderr) goes to the job's log and to run.log; the results table (stdout) to summary.md.
+"${SEGBENCH[@]}" run --suite "$SUITE" --device "$DEVICES" "${servers[@]}" --assets "$ASSETS" \
+  --reports "$REPORTS" 2>&1 > "$OUT/summary.md" | tee "$OUT/run.log" >&2
+rc_run=${PIPESTATUS[0]}
+RUN=$(sed -n 's/^run \([0-9a-f-]*\): .*/\1/p' "$OUT/run.log" | head -n 1)
+if [ -z "$RUN" ]; then
+  echo "nightly: no run was started (segbench run exit $rc_run)" >&2
+  exit "$rc_run"
+fi
+
+# 2. Reports of this run, for people (markdown, HTML) and machines (JSON).
+for fmt in markdown html json; do
+  ext=${fmt/markdown/md}
+  "${SEGBENCH[@]}" report --run "$RUN" --reports "$REPORTS" --format "$fmt" -o "$OUT/report.$ext" || exit $?
+done
+
+# 3. Keep it as the baseline, or compare with the baseline of each kind of phone and tool.
+if [ "$SAVE" = 1 ]; then
+  "${SEGBENCH[@]}" baseline save "$RUN" --reports "$REPORTS" | tee "$OUT/baseline.txt" || exit $?
+  exit "$rc_run"
+fi
+"${SEGBENCH[@]}" compare --baseline "$RUN" --reports "$REPORTS" --threshold "$THRESHOLD" \
+  --junit "$OUT/junit.xml" > "$OUT/compare.md"
+rc_cmp=$?
+cat "$OUT/compare.md"
+if [ "$rc_cmp" != 0 ]; then exit "$rc_cmp"; fi
+exit "$rc_run"

@@ -1,0 +1,282 @@
+"""A device farm: several phones (on one or several adb servers) run the same suite at once.
+
+Split ``each`` (the default): every phone runs every case (results are per device, told apart by
+``device_id``), to compare phones. Split ``shard``: the cases are shared out, each runs once on whichever
+phone claims it first, to finish a long suite sooner on phones of one kind. One worker thread per phone,
+each with its own device lock, backend and set-aside policy (segbench.execute.SetAside), all appending to
+the run's one results.jsonl (the store locks each append). Threads are enough: the work is waiting on
+phones. A single phone is a farm of one, run without a thread.
+
+Phones are named by serial; when two servers have a phone with the same serial, both are named
+``HOST:PORT/SERIAL`` (docs/farm.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from segbench.errors import DeviceError, UsageError
+from segbench.execute import Backend, Outcome, Progress, SetAside, execute, record_not_run
+from segbench.model import SET_ASIDE, Case, Measurement
+from segbench.store import RunDir
+
+if TYPE_CHECKING:
+    from adbutils import AdbClient
+
+    from segbench.sweep import SweepSettings
+
+# After Ctrl-C, how long the workers get to finish the case in flight before the run ends without them.
+STOP_GRACE_S = 5.0
+SPLITS = ("each", "shard")
+
+
+class Claims:
+    """Cases shared out among phones (split shard): the first phone to claim a case runs it."""
+
+    def __init__(self) -> None:
+        self._taken: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, case: Case) -> bool:
+        with self._lock:
+            if case.case_id in self._taken:
+                return False
+            self._taken.add(case.case_id)
+            return True
+
+
+@dataclass(frozen=True)
+class Target:
+    """One phone of the farm: where it is attached and what records call it."""
+
+    server: str | None  # HOST:PORT as given with --adb-server; None = the default server
+    serial: str
+    device_id: str  # the serial, or SERVER/SERIAL when the serial is on several servers
+
+
+def _attached(servers: Sequence[str | None]) -> list[tuple[str | None, str, str]]:
+    """(server, serial, state) of every phone every server knows."""
+    from segbench.devices import adb
+
+    out = []
+    for server in servers:
+        client = adb.client(server)
+        out += [(server, d.serial, d.state) for d in adb.attached(client)]
+    return out
+
+
+def _name(server: str | None) -> str:
+    from segbench.devices import adb
+
+    host, port = adb.server_address(server)
+    return f"{host}:{port}"
+
+
+def select(servers: Sequence[str | None], wanted: str) -> list[Target]:
+    """The phones ``--device`` names: ``all``, ``auto`` (the only one), or ``SERIAL[,SERIAL...]``.
+
+    A serial may be qualified as ``HOST:PORT/SERIAL`` to pick it on one server. Every phone named
+    must be attached and ready; ``all`` takes the ready ones and ignores the rest.
+    """
+    from segbench.devices import adb
+
+    servers = list(servers) or [None]
+    if len(servers) == 1 and wanted != "all" and "," not in wanted and "/" not in wanted:
+        # One phone on one server: adb.choose's own checks and messages (ANDROID_SERIAL for auto).
+        serial = adb.choose(adb.client(servers[0]), None if wanted == "auto" else wanted)
+        return [Target(servers[0], serial, serial)]
+    found = _attached(servers)
+    counts: dict[str, int] = {}
+    for _, serial, _ in found:
+        counts[serial] = counts.get(serial, 0) + 1
+
+    def target(server: str | None, serial: str) -> Target:
+        return Target(server, serial, serial if counts[serial] == 1 else f"{_name(server)}/{serial}")
+
+    ready = [target(srv, serial) for srv, serial, state in found if state == "device"]
+    if wanted in ("all", "auto"):
+        if not ready:
+            others = "; ".join(f"{serial} {state}" for _, serial, state in found)
+            raise DeviceError("no device attached" + (f" ({others})" if others else ""),
+                              hint="plug phones in with USB debugging on, or `adb connect HOST:PORT`")
+        if wanted == "auto" and len(ready) > 1:
+            raise DeviceError(f"{len(ready)} devices attached ({', '.join(t.device_id for t in ready)})",
+                              hint="choose with --device SERIAL[,SERIAL...] or --device all")
+        return ready
+    return [_one(name.strip(), found, ready) for name in _split(wanted)]
+
+
+def _split(wanted: str) -> list[str]:
+    names = [n.strip() for n in wanted.split(",") if n.strip()]
+    if len(set(names)) != len(names):
+        raise UsageError(f"--device {wanted}: a phone is named twice")
+    if not names:
+        raise UsageError("--device: no serial given", hint="SERIAL[,SERIAL...], all or auto")
+    return names
+
+
+def _one(name: str, found: list[tuple[str | None, str, str]], ready: list[Target]) -> Target:
+    server, _, serial = name.rpartition("/")
+    matches = [t for t in ready if t.serial == serial and (not server or _name(t.server) == server)]
+    if len(matches) == 1:
+        return replace(matches[0], device_id=name if server else matches[0].device_id)
+    if len(matches) > 1:
+        names = [f"{_name(t.server)}/{serial}" for t in matches]
+        raise DeviceError(f"device {serial} is attached to several adb servers "
+                          f"({', '.join(_name(t.server) for t in matches)})", hint=f"name one: {' or '.join(names)}")
+    states = [state for srv, s, state in found if s == serial and (not server or _name(srv) == server)]
+    if states:
+        raise DeviceError(f"device {name} is {states[0]}", hint="wait until `adb devices` shows it as 'device'")
+    known = ", ".join(t.device_id for t in ready) or "none"
+    raise DeviceError(f"device {name} is not attached", hint=f"attached: {known}")
+
+
+@contextlib.contextmanager
+def open_phones(targets: Sequence[Target], settings: SweepSettings, cases: Sequence[Case], assets: Path,
+                echo: Callable[[str], None]) -> Iterator[list[Backend]]:
+    """Each phone locked for this run, with its facts read and the vendor tools its cases need."""
+    from segbench.assets import find_tool
+    from segbench.devices import adb
+    from segbench.ondevice import DeviceBackend, parse_cooldown
+
+    shown: set[Path] = set()
+    with contextlib.ExitStack() as stack:
+        backends: list[Backend] = []
+        for t in targets:
+            client = adb.client(t.server)
+            phone = adb.AdbDevice(client, t.serial)
+            stack.enter_context(adb.device_lock(t.device_id))
+            info = replace(phone.info(), id=t.device_id)
+            tools = {rt: find_tool(assets, info.abi, rt) for rt in sorted({c.runtime for c in cases})}
+            for tool in tools.values():
+                if tool.binary not in shown:
+                    shown.add(tool.binary)
+                    echo(f"{tool.runtime}: {tool.binary} ({tool.version or 'version unknown'}, "
+                         f"sha256 {tool.sha256[:12]})")
+            backend = DeviceBackend(
+                phone, info, tools, timeout_s=settings.timeout, cooldown=parse_cooldown(settings.cooldown),
+                reconnect=_reconnect(client, t.serial), reconnect_wait_s=settings.reconnect_wait)
+            stack.callback(backend.close)  # Ctrl-C mid-case: kill the tool left running on that phone
+            backends.append(backend)
+        yield backends
+
+
+def _reconnect(client: AdbClient, serial: str) -> Callable[[float], bool]:
+    from segbench.devices import adb
+
+    return lambda wait_s: adb.wait_online(client, serial, wait_s)
+
+
+@dataclass(frozen=True)
+class PhoneOutcome:
+    """What one phone of the farm did."""
+
+    device_id: str
+    label: str  # brand and model
+    outcome: Outcome
+    seconds: float
+    pushes: str | None
+
+    def counts(self) -> dict[str, int]:
+        out = {"ok": 0, "failed": 0, "timeout": 0, "skipped": 0, "not run": 0}
+        for m in self.outcome.measurements:
+            key = "not run" if m.extra.get(SET_ASIDE) else m.status
+            out[key] = out.get(key, 0) + 1
+        return out
+
+
+def run_all(cases: Sequence[Case], backends: Sequence[Backend], run: RunDir, broken: dict[str, str], *,
+            set_aside_after: int, echo: Callable[[str], None], quiet: bool, split: str = "each") -> list[PhoneOutcome]:
+    """Every case on every backend (or, split shard, on one of them), one worker thread per phone.
+
+    Returns when all are done or on Ctrl-C: the workers then stop after their case in flight (waited for
+    up to STOP_GRACE_S); what they finished is saved, and the outcomes say ``interrupted``.
+    """
+    many = len(backends) > 1
+    claims = Claims() if split == "shard" and many else None
+    lock = threading.Lock()
+
+    def say(msg: str) -> None:  # whole lines, never interleaved mid-line across phones
+        with lock:
+            echo(msg)
+
+    stop = threading.Event()
+    results: dict[int, PhoneOutcome] = {}
+    errors: list[BaseException] = []
+
+    def work(i: int, backend: Backend) -> None:
+        t0 = time.monotonic()
+        progress = Progress(len(cases), say, quiet, prefix=f"[{backend.device.id}] " if many else "")
+        try:
+            outcome = execute(cases, backend, run, progress, broken, set_aside=SetAside(set_aside_after),
+                              log_dir=backend.device.id if many else None, stop=stop, claim=claims)
+        except BaseException as exc:  # a store that cannot be written: re-raised by the main thread
+            errors.append(exc)
+            stop.set()
+            return
+        label = " ".join(x for x in (backend.device.brand, backend.device.model) if x) or backend.device.kind
+        results[i] = PhoneOutcome(backend.device.id, label, outcome, time.monotonic() - t0, backend.summary())
+
+    if not many:  # one phone (or the host): this thread, so Ctrl-C lands in the case loop itself
+        work(0, backends[0])
+    else:
+        _run_threads([threading.Thread(target=work, args=(i, b), daemon=True, name=f"segbench-{b.device.id}")
+                      for i, b in enumerate(backends)], stop)
+    if errors:
+        raise errors[0]
+    interrupted = Outcome([], True, 0)
+    phones = [results.get(i) or PhoneOutcome(b.device.id, b.device.model or "", interrupted, 0.0, None)
+              for i, b in enumerate(backends)]
+    if claims is not None and not any(p.outcome.interrupted for p in phones):
+        _left_over(cases, run, phones)
+    return phones
+
+
+def _left_over(cases: Sequence[Case], run: RunDir, phones: list[PhoneOutcome]) -> None:
+    """Split shard: cases no phone claimed because every phone was set aside are stored as not run."""
+    done = {m.case_id for m in run.measurements()}
+    last = max(phones, key=lambda p: p.seconds)  # the phone that held out longest
+    for case in cases:
+        if case.case_id not in done:
+            m = record_not_run(run, case, last.device_id, "every phone of the farm was set aside", last.device_id)
+            last.outcome.measurements.append(m)
+
+
+def _run_threads(threads: list[threading.Thread], stop: threading.Event) -> None:
+    for t in threads:
+        t.start()
+    try:
+        while any(t.is_alive() for t in threads):
+            for t in threads:
+                t.join(0.2)  # short joins, so that Ctrl-C reaches this (main) thread
+    except KeyboardInterrupt:
+        stop.set()
+        deadline = time.monotonic() + STOP_GRACE_S
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+
+def summary(phones: Sequence[PhoneOutcome]) -> str:
+    """The per-phone table printed at the end of a farm run."""
+    from tabulate import tabulate
+
+    rows = []
+    for p in phones:
+        c = p.counts()
+        pushes = (p.pushes or "").removeprefix(f"{p.device_id}: ")
+        note = p.outcome.set_aside or ("interrupted" if p.outcome.interrupted else pushes)
+        rows.append([p.device_id, p.label, c["ok"], c["failed"] + c["timeout"], c["skipped"], c["not run"],
+                     f"{p.seconds:.1f}", note])
+    return tabulate(rows, headers=["device", "model", "ok", "failed", "skipped", "not run", "wall (s)", "note"],
+                    tablefmt="github", disable_numparse=True)
+
+
+def not_run(measurements: Sequence[Measurement]) -> list[Measurement]:
+    """Records of cases a set-aside phone never ran."""
+    return [m for m in measurements if m.extra.get(SET_ASIDE)]

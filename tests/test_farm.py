@@ -1,0 +1,237 @@
+"""`segbench run --device S1,S2,S3`: a farm of emulated MI 9s on loopback, through the real CLI and adb server.
+
+Every phone runs every case in parallel; a phone that is unplugged for good mid-run (drop-after) is set aside
+and its remaining cases are recorded as not run, while the healthy phones' results are complete.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, ROOT, assert_one_line_error, run_cli
+from segbench.emulator import EmulatedPhone
+from segbench.emulator.phone import free_port
+
+pytestmark = pytest.mark.slow
+
+MODELS = FIXTURES / "models"
+ADB_PORTS = range(27038, 27100, 2)
+PHONE_PORTS = range(28000, 29000, 2)
+TOOLS = ("benchmark_bin", "benchmark_model", "onnxruntime_perf_test", "libonnxruntime.so")
+CASES = {f"{m}__{rt}__t{t}__high" for m, rt in (("selfie_segmentation", "tflite"), ("tiny_seg", "onnxruntime"))
+         for t in (1, 2, 4)}
+
+
+def _adb_server() -> int:
+    from adbutils import adb_path
+
+    port = free_port(ADB_PORTS)
+    subprocess.run([adb_path(), "-P", str(port), "start-server"], capture_output=True, timeout=30, check=False)
+    return port
+
+
+def _kill_server(port: int) -> None:
+    from adbutils import adb_path
+
+    subprocess.run([adb_path(), "-P", str(port), "kill-server"], capture_output=True, timeout=30, check=False)
+
+
+@pytest.fixture(scope="module")
+def adb_port() -> Iterator[int]:
+    port = _adb_server()
+    try:
+        yield port
+    finally:
+        _kill_server(port)
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """device_assets as a user sets it up; the emulated phone runs its stand-in for a pushed tool by name."""
+    root = tmp_path_factory.mktemp("assets")
+    shutil.copy(ROOT / "device_assets" / "manifest.toml", root / "manifest.toml")
+    (root / "arm64-v8a").mkdir()
+    for name in TOOLS:
+        (root / "arm64-v8a" / name).write_bytes(b"\x7fELF\x02\x01\x01" + name.encode())
+    return root
+
+
+def _phone(adb_port: int, faults: str | None = None) -> EmulatedPhone:
+    return EmulatedPhone(port=free_port(PHONE_PORTS), adb_port=adb_port, faults=faults)
+
+
+def _records(reports: Path) -> tuple[dict, list[dict]]:
+    (run,) = (reports / "runs").iterdir()
+    lines = (run / "results.jsonl").read_text().splitlines()
+    return json.loads((run / "run.json").read_text()), [json.loads(line) for line in lines]
+
+
+def test_a_phone_unplugged_for_good_is_set_aside_and_the_healthy_ones_finish(adb_port, assets, tmp_path):
+    reports = tmp_path / "reports"
+    with _phone(adb_port) as a, _phone(adb_port) as b, _phone(adb_port, "drop-after=40") as bad:
+        r = run_cli("run", "--device", "all", "--models", str(MODELS), "--threads", "1,2,4", "--warmup", "1",
+                    "--repeats", "3", "--assets", str(assets), "--reports", str(reports), "--reconnect-wait", "2",
+                    "--set-aside-after", "2", env={"ANDROID_ADB_SERVER_PORT": str(adb_port)}, timeout=300)
+        healthy_runs = {p.serial: len(p.tool_runs()) for p in (a, b)}
+    assert r.code == 3, r.err
+    info, recs = _records(reports)
+    # Every phone has exactly one record of every case: nothing lost, nothing twice.
+    assert Counter((x["device_id"], x["case_id"]) for x in recs) == Counter(
+        {(p, c): 1 for p in (a.serial, b.serial, bad.serial) for c in CASES})
+    for serial in (a.serial, b.serial):
+        mine = [x for x in recs if x["device_id"] == serial]
+        assert all(x["status"] == "ok" and x["count"] == 3 for x in mine), [x["error"] for x in mine]
+        assert healthy_runs[serial] == len(CASES)  # each case ran on each healthy phone, once
+        assert {Path(x["log_path"]).parent.name for x in mine} == {serial.replace(":", "_")}
+    dropped = [x for x in recs if x["device_id"] == bad.serial]
+    statuses = Counter(x["status"] for x in dropped)
+    assert statuses["ok"] >= 1 and statuses["failed"] == 2 and statuses["skipped"] >= 1, statuses
+    failed = [x for x in dropped if x["status"] == "failed"]
+    assert all(x["extra"].get("device_failure") for x in failed), failed
+    skipped = [x for x in dropped if x["status"] == "skipped"]
+    assert all(x["error"].startswith("not run: the phone was set aside after 2 device failures") and x["extra"]["set_aside"] for x in skipped)
+    assert [d["id"] for d in info["devices"]] == sorted([a.serial, b.serial, bad.serial], key=[
+        d["id"] for d in info["devices"]].index)
+    assert {d["model"] for d in info["devices"]} == {"MI 9"} and info["cases_total"] == 3 * len(CASES)
+    # The per-phone summary names the set-aside phone and why; the exit line says cases were not run.
+    summary = [ln for ln in r.err.splitlines() if ln.startswith(f"| {bad.serial}")]
+    assert summary and "set aside" in summary[0], r.err
+    assert f"{len(skipped)} case(s) not run: {bad.serial} set aside" in r.err
+
+
+def _adb(adb_server_port: int, *args: str) -> None:
+    from adbutils import adb_path
+
+    subprocess.run([adb_path(), "-P", str(adb_server_port), *args], capture_output=True, timeout=30, check=True)
+
+
+def test_phones_of_two_adb_servers_join_and_a_shared_serial_is_qualified(adb_port, assets, tmp_path):
+    """A phone seen by both servers has the same serial twice: records name it HOST:PORT/SERIAL."""
+    other = _adb_server()
+    reports = tmp_path / "reports"
+    try:
+        with _phone(adb_port) as a, _phone(other) as b:
+            _adb(adb_port, "connect", b.serial)  # b is now on both servers
+            servers = ("--adb-server", f"127.0.0.1:{adb_port}", "--adb-server", f"127.0.0.1:{other}")
+            ambiguous = run_cli("run", "--device", b.serial, "--models", str(MODELS / "tiny_seg.onnx"),
+                                "--assets", str(assets), "--reports", str(reports), *servers)
+            r = run_cli("run", "--device", "all", "--models", str(MODELS / "tiny_seg.onnx"), "--warmup", "1",
+                        "--repeats", "3", "--assets", str(assets), "--reports", str(reports), *servers)
+            one = run_cli("run", "--device", f"127.0.0.1:{other}/{b.serial}", "--models", str(MODELS / "tiny_seg.onnx"),
+                          "--warmup", "1", "--repeats", "3", "--assets", str(assets), "--reports",
+                          str(tmp_path / "one"), *servers)
+            _adb(adb_port, "disconnect", b.serial)  # a later phone on b's port must not meet a stale transport
+    finally:
+        _kill_server(other)
+    assert_one_line_error(ambiguous, 1)
+    assert f"device {b.serial} is attached to several adb servers" in ambiguous.err
+    assert f"127.0.0.1:{other}/{b.serial}" in ambiguous.err  # the hint says how to name it
+    assert r.code == 0, r.err
+    _, recs = _records(reports)
+    assert sorted(x["device_id"] for x in recs) == sorted(
+        [a.serial, f"127.0.0.1:{adb_port}/{b.serial}", f"127.0.0.1:{other}/{b.serial}"])
+    assert all(x["status"] == "ok" for x in recs)
+    assert one.code == 0, one.err
+    _, (rec,) = _records(tmp_path / "one")
+    assert rec["device_id"] == f"127.0.0.1:{other}/{b.serial}" and rec["status"] == "ok"
+
+
+def test_naming_phones_wrongly_is_one_clear_error(adb_port, assets, tmp_path):
+    with _phone(adb_port) as a:
+        common = ("--models", str(MODELS), "--assets", str(assets), "--reports", str(tmp_path))
+        env = {"ANDROID_ADB_SERVER_PORT": str(adb_port)}
+        missing = run_cli("run", "--device", f"{a.serial},127.0.0.1:1", *common, env=env)
+        twice = run_cli("run", "--device", f"{a.serial},{a.serial}", *common, env=env)
+    assert_one_line_error(missing, 1)
+    assert "device 127.0.0.1:1 is not attached" in missing.err and a.serial in missing.err
+    assert_one_line_error(twice, 2)
+    assert "named twice" in twice.err
+    assert not (tmp_path / "runs").exists()  # nothing ran, no run was started
+
+
+def test_ctrl_c_keeps_what_the_phones_finished_and_resume_completes_the_rest(adb_port, assets, tmp_path):
+    """SIGTERM mid-run (CI cancelling the job): exit 130, finished records kept; --resume runs only the rest."""
+    import os
+    import signal
+    import sys
+    import time
+
+    reports = tmp_path / "reports"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ANDROID_ADB_SERVER_PORT": str(adb_port)}
+    with _phone(adb_port, "hang=onnxruntime_perf_test") as a, _phone(adb_port, "hang=onnxruntime_perf_test") as b:
+        # selfie_segmentation (TFLite, first by name) runs; tiny_seg (ONNX) then hangs on both phones.
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "segbench", "run", "--device", f"{a.serial},{b.serial}", "--models", str(MODELS),
+             "--warmup", "1", "--repeats", "3", "--timeout", "120", "--assets", str(assets), "--reports",
+             str(reports)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        results = lambda: list((reports / "runs").glob("*/results.jsonl"))  # noqa: E731
+        while time.monotonic() < deadline and not (results() and len(results()[0].read_text().splitlines()) == 2):
+            time.sleep(0.2)
+        time.sleep(1.5)  # both phones are now inside the hanging case
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        stopped_in = time.monotonic() - t0
+        assert proc.returncode == 130, err
+        assert stopped_in < 15, stopped_in  # did not wait for the 120 s tool timeout
+        info, recs = _records(reports)
+        assert info["status"] == "interrupted" and "--resume" in err and "Traceback" not in err
+        assert all(x["status"] == "ok" for x in recs)
+        before = {(x["device_id"], x["case_id"]) for x in recs}
+        for p in (a, b):
+            p.set_faults(None)
+        resumed = run_cli("run", "--resume", info["run_id"], "--reports", str(reports), "--assets", str(assets),
+                          env={"ANDROID_ADB_SERVER_PORT": str(adb_port)})
+    assert resumed.code == 0, resumed.err
+    _, recs = _records(reports)
+    want = {(p, f"{m}__{rt}__t1__high") for p in (a.serial, b.serial)
+            for m, rt in (("selfie_segmentation", "tflite"), ("tiny_seg", "onnxruntime"))}
+    assert Counter((x["device_id"], x["case_id"]) for x in recs) == Counter(dict.fromkeys(want, 1))
+    assert before < want and all(x["status"] == "ok" for x in recs)
+
+
+def test_split_shard_runs_each_case_once_and_a_dropped_phone_leaves_its_share_to_the_others(adb_port, assets,
+                                                                                            tmp_path):
+    reports = tmp_path / "reports"
+    with _phone(adb_port) as a, _phone(adb_port) as b, _phone(adb_port, "drop-after=12") as bad:
+        r = run_cli("run", "--device", f"{a.serial},{b.serial},{bad.serial}", "--split", "shard", "--models",
+                    str(MODELS), "--threads", "1,2,3,4", "--warmup", "1", "--repeats", "3", "--assets", str(assets),
+                    "--reports", str(reports), "--reconnect-wait", "2", "--set-aside-after", "2",
+                    env={"ANDROID_ADB_SERVER_PORT": str(adb_port)}, timeout=300)
+    info, recs = _records(reports)
+    cases = {f"{m}__{rt}__t{t}__high" for m, rt in (("selfie_segmentation", "tflite"), ("tiny_seg", "onnxruntime"))
+             for t in (1, 2, 3, 4)}
+    assert Counter(x["case_id"] for x in recs) == Counter(dict.fromkeys(cases, 1)), r.err  # once each, none lost
+    healthy = [x for x in recs if x["device_id"] in (a.serial, b.serial)]
+    assert all(x["status"] == "ok" for x in healthy) and {x["device_id"] for x in healthy} == {a.serial, b.serial}
+    dropped = [x for x in recs if x["device_id"] == bad.serial]
+    assert 1 <= len(dropped) <= 2 and all(x["status"] == "failed" and x["extra"]["device_failure"] for x in dropped)
+    assert info["cases_total"] == len(cases) and info["settings"]["split"] == "shard"
+    assert "each case once, on a free phone" in r.err and r.code == 3, r.err
+
+
+def test_split_shard_with_every_phone_set_aside_records_the_rest_as_not_run(adb_port, assets, tmp_path):
+    reports = tmp_path / "reports"
+    with _phone(adb_port, "drop-after=12") as a, _phone(adb_port, "drop-after=12") as b:
+        r = run_cli("run", "--device", f"{a.serial},{b.serial}", "--split", "shard", "--models", str(MODELS),
+                    "--threads", "1,2,3,4", "--warmup", "1", "--repeats", "3", "--assets", str(assets), "--reports",
+                    str(reports), "--reconnect-wait", "1", "--set-aside-after", "1",
+                    env={"ANDROID_ADB_SERVER_PORT": str(adb_port)}, timeout=300)
+    assert r.code == 3, r.err
+    _, recs = _records(reports)
+    assert sorted(x["case_id"] for x in recs) == sorted(
+        f"{m}__{rt}__t{t}__high" for m, rt in (("selfie_segmentation", "tflite"), ("tiny_seg", "onnxruntime"))
+        for t in (1, 2, 3, 4))
+    failed = [x for x in recs if x["status"] == "failed"]
+    left = [x for x in recs if x["status"] == "skipped"]
+    assert len(failed) == 2 and all(x["extra"]["device_failure"] for x in failed)  # one each, then set aside
+    assert len(left) == 6 and all(x["error"] == "not run: every phone of the farm was set aside" for x in left)
+    assert "6 case(s) not run:" in r.err

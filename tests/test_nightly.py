@@ -1,0 +1,109 @@
+"""The nightly job: .github/workflows/nightly.yml runs bench/nightly.sh, and so does this test, on two emulated
+phones: save a baseline, compare with it (ok), then against a baseline four times as fast (regression, exit 4)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import FIXTURES, ROOT
+from segbench.emulator import EmulatedPhone
+from segbench.emulator.phone import free_port
+from segbench.sweep import read_suite
+
+WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
+SCRIPT = ROOT / "bench" / "nightly.sh"
+TOOLS = ("benchmark_bin", "benchmark_model", "onnxruntime_perf_test", "libonnxruntime.so")
+
+
+def _workflow() -> tuple[dict, dict]:
+    data = yaml.safe_load(WORKFLOW.read_text())
+    (job,) = data["jobs"].values()
+    return data, job
+
+
+def test_the_workflow_runs_the_nightly_script_on_a_schedule_and_uploads_its_artifacts():
+    data, job = _workflow()
+    triggers = data.get("on", data.get(True))  # YAML 1.1 reads a bare `on` key as True
+    (schedule,) = triggers["schedule"]
+    assert len(schedule["cron"].split()) == 5 and "workflow_dispatch" in triggers
+    assert "self-hosted" in job["runs-on"]
+    runs = [step["run"] for step in job["steps"] if "bench/nightly.sh" in step.get("run", "")]
+    assert len(runs) == 1 and "--save-baseline" in runs[0]  # only when asked for (workflow_dispatch input)
+    # The environment it sets is what the script reads, and its suite is a valid one in this repository.
+    script = SCRIPT.read_text()
+    assert set(job["env"]) <= set(re.findall(r"\$\{(\w+):-", script))
+    suite = ROOT / job["env"]["SUITE"]
+    assert read_suite(suite.read_text(), str(suite))["models"]
+    (upload,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
+    assert upload["if"] == "always()" and upload["with"]["path"].rstrip("/") == job["env"]["OUT"]
+
+
+@pytest.fixture
+def farm(tmp_path: Path) -> Iterator[tuple[int, list[str]]]:
+    from adbutils import adb_path
+
+    port = free_port(range(27070, 27100, 2))
+    subprocess.run([adb_path(), "-P", str(port), "start-server"], capture_output=True, timeout=30, check=False)
+    try:
+        with EmulatedPhone(port=free_port(range(28500, 28600, 2)), adb_port=port) as a, \
+                EmulatedPhone(port=free_port(range(28600, 28700, 2)), adb_port=port) as b:
+            yield port, [a.serial, b.serial]
+    finally:
+        subprocess.run([adb_path(), "-P", str(port), "kill-server"], capture_output=True, timeout=30, check=False)
+
+
+def _nightly(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(SCRIPT), *args], cwd=ROOT, env={**os.environ, **env}, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_nightly_script_on_two_emulated_phones(farm, tmp_path):
+    port, serials = farm
+    assets = tmp_path / "assets"
+    (assets / "arm64-v8a").mkdir(parents=True)
+    shutil.copy(ROOT / "device_assets" / "manifest.toml", assets / "manifest.toml")
+    for name in TOOLS:
+        (assets / "arm64-v8a" / name).write_bytes(b"\x7fELF\x02\x01\x01" + name.encode())
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'[suite]\nmodels = "{FIXTURES / "models"}"\nthreads = [1]\nwarmup = 2\nrepeats = 20\n')
+    out, reports = tmp_path / "out", tmp_path / "reports"
+    env = {"SEGBENCH": f"{sys.executable} -m segbench", "PYTHONPATH": str(ROOT), "SUITE": str(suite),
+           "ANDROID_ADB_SERVER_PORT": str(port), "ASSETS": str(assets), "REPORTS": str(reports), "OUT": str(out),
+           # Emulated phones share this machine's two CPUs, so their timings wander more than a phone's.
+           "THRESHOLD": "90%"}
+
+    first = _nightly(env, "--save-baseline")
+    assert first.returncode == 0, first.stderr
+    for name in ("report.md", "report.html", "report.json", "summary.md", "run.log", "baseline.txt"):
+        assert (out / name).stat().st_size > 0, name
+    assert len(json.loads((out / "report.json").read_text())["rows"]) == 4  # 2 models x 2 phones
+    saved = sorted(p.name for p in (reports / "baselines").iterdir())
+    assert len(saved) == 2 and all(n.startswith("xiaomi_mi_9__") for n in saved)
+
+    second = _nightly(env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    xml = (out / "junit.xml").read_text()
+    assert 'tests="4"' in xml and 'failures="0"' in xml
+    assert all(f"@{s}" in second.stdout for s in serials)
+
+    for path in (reports / "baselines").iterdir():  # a baseline four times as fast: a regression
+        data = json.loads(path.read_text())
+        for rec in data["records"]:  # LiteRT records keep samples; onnxruntime_perf_test's only a summary
+            rec["samples_ms"] = rec["samples_ms"] and [x / 4 for x in rec["samples_ms"]]
+            rec["latency_ms"] = {k: v and v / 4 for k, v in rec["latency_ms"].items()}
+        path.write_text(json.dumps(data))
+    third = _nightly(env)
+    assert third.returncode == 4, third.stdout + third.stderr
+    assert 'failures="4"' in (out / "junit.xml").read_text()
+    assert (out / "compare.md").read_text().count("| regression |") == 4
