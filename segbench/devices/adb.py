@@ -138,7 +138,8 @@ def wait_online(adb, serial: str, timeout: float) -> bool:
     while time.monotonic() < deadline:
         try:
             states = {d.serial: d.state for d in adb.list()}
-            if states.get(serial) == "device":
+            # The server may not have noticed the drop yet: 'device' counts only once the phone answers.
+            if states.get(serial) == "device" and AdbDevice(adb, serial).shell("echo ok", 5).stdout.strip() == b"ok":
                 return True
             if serial not in states and ":" in serial:
                 adb.connect(serial, timeout=5)
