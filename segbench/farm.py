@@ -27,8 +27,6 @@ from segbench.model import SET_ASIDE, Case, Measurement
 from segbench.store import RunDir
 
 if TYPE_CHECKING:
-    from adbutils import AdbClient
-
     from segbench.sweep import SweepSettings
 
 # After Ctrl-C, how long the workers get to finish the case in flight before the run ends without them.
@@ -141,36 +139,20 @@ def _one(name: str, found: list[tuple[str | None, str, str]], ready: list[Target
 def open_phones(targets: Sequence[Target], settings: SweepSettings, cases: Sequence[Case], assets: Path,
                 echo: Callable[[str], None]) -> Iterator[list[Backend]]:
     """Each phone locked for this run, with its facts read and the vendor tools its cases need."""
-    from segbench.assets import find_tool
     from segbench.devices import adb
-    from segbench.ondevice import DeviceBackend, parse_cooldown
+    from segbench.ondevice import open_backend, parse_cooldown
 
     shown: set[Path] = set()
+    runtimes = {c.runtime for c in cases}
     with contextlib.ExitStack() as stack:
-        backends: list[Backend] = []
-        for t in targets:
-            client = adb.client(t.server)
-            phone = adb.AdbDevice(client, t.serial)
-            stack.enter_context(adb.device_lock(t.device_id))
-            info = replace(phone.info(), id=t.device_id)
-            tools = {rt: find_tool(assets, info.abi, rt) for rt in sorted({c.runtime for c in cases})}
-            for tool in tools.values():
-                if tool.binary not in shown:
-                    shown.add(tool.binary)
-                    echo(f"{tool.runtime}: {tool.binary} ({tool.version or 'version unknown'}, "
-                         f"sha256 {tool.sha256[:12]})")
-            backend = DeviceBackend(
-                phone, info, tools, timeout_s=settings.timeout, cooldown=parse_cooldown(settings.cooldown),
-                reconnect=_reconnect(client, t.serial), reconnect_wait_s=settings.reconnect_wait)
-            stack.callback(backend.close)  # Ctrl-C mid-case: kill the tool left running on that phone
-            backends.append(backend)
+        backends: list[Backend] = [
+            stack.enter_context(open_backend(
+                adb.client(t.server), t.serial, runtimes, assets, echo, device_id=t.device_id, shown=shown,
+                timeout_s=settings.timeout, cooldown=parse_cooldown(settings.cooldown),
+                reconnect_wait_s=settings.reconnect_wait))
+            for t in targets
+        ]
         yield backends
-
-
-def _reconnect(client: AdbClient, serial: str) -> Callable[[float], bool]:
-    from segbench.devices import adb
-
-    return lambda wait_s: adb.wait_online(client, serial, wait_s)
 
 
 @dataclass(frozen=True)

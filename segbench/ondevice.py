@@ -18,7 +18,7 @@ import contextlib
 import re
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -532,3 +532,33 @@ def _throttled(before: dict[str, int], after: dict[str, int], cpus: list[int] | 
 
 __all__ = ["Cooldown", "DeviceBackend", "DeviceSession", "PushStats", "check_evaluable", "open_device_session",
            "parse_cooldown", "split_outputs"]
+
+
+@contextlib.contextmanager
+def open_backend(client, serial: str, runtimes: Iterable[str], assets: Path, echo: Callable[[str], None] | None = None,
+                 device_id: str | None = None, shown: set[Path] | None = None, **options) -> Iterator[DeviceBackend]:
+    """One phone for a run or an evaluation: locked, its facts read, the vendor tools its runtimes need found
+    (each announced once through ``echo``), reconnected when it drops; its tool is killed if Ctrl-C cuts a case.
+
+    ``device_id`` names the phone in records (a farm qualifies serials seen on several adb servers);
+    ``options`` go to DeviceBackend (timeout_s, cooldown, reconnect_wait_s, workdir).
+    """
+    from segbench.assets import find_tool
+    from segbench.devices import adb
+
+    device_id = device_id or serial
+    phone = adb.AdbDevice(client, serial)
+    with adb.device_lock(device_id):
+        info = replace(phone.info(), id=device_id)
+        tools = {rt: find_tool(assets, info.abi, rt) for rt in sorted(set(runtimes))}
+        shown = set() if shown is None else shown
+        for tool in tools.values():
+            if echo is not None and tool.binary not in shown:
+                shown.add(tool.binary)
+                echo(f"{tool.runtime}: {tool.binary} ({tool.version or 'version unknown'}, sha256 {tool.sha256[:12]})")
+        backend = DeviceBackend(phone, info, tools, reconnect=lambda wait_s: adb.wait_online(client, serial, wait_s),
+                                **options)
+        try:
+            yield backend
+        finally:
+            backend.close()

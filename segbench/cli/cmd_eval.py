@@ -137,26 +137,19 @@ def _on_device(ref: ModelRef, runtime: str, device: str, adb_server: str | None,
     import tempfile
 
     from segbench import power
-    from segbench.assets import find_tool
     from segbench.devices import adb
-    from segbench.ondevice import DeviceBackend, open_device_session
+    from segbench.ondevice import open_backend, open_device_session
 
     client = adb.client(adb_server)
     serial = adb.choose(client, None if device == "auto" else device)
-    phone = adb.AdbDevice(client, serial)
-    with adb.device_lock(serial), tempfile.TemporaryDirectory(prefix="segbench-eval-") as work:
-        info = phone.info()
-        tool = find_tool(assets, info.abi, runtime)
-        backend = DeviceBackend(phone, info, {runtime: tool}, workdir=Path(work), timeout_s=timeout,
-                                reconnect=lambda wait_s: adb.wait_online(client, serial, wait_s))
+    with tempfile.TemporaryDirectory(prefix="segbench-eval-") as work, \
+            open_backend(client, serial, [runtime], assets, workdir=Path(work), timeout_s=timeout) as backend:
+        info, tool = backend.device, backend.tools[runtime]
         # Threads do not change the outputs; the big cores are simply the quickest way through a dataset.
         threads = threads or len(power.cpus_for_mode("high", info.cpu_max_khz) or []) or 1
         session = open_device_session(backend, ref, runtime, threads, tool_backend)
-        try:
-            yield _Target(session, runtime, tool.binary.name, tool.version, info, threads,
-                          {"device": serial, "tool_sha256": tool.sha256, "backend": tool_backend}, backend.summary)
-        finally:
-            backend.close()  # Ctrl-C during an image: kill the tool on the phone
+        yield _Target(session, runtime, tool.binary.name, tool.version, info, threads,
+                      {"device": serial, "tool_sha256": tool.sha256, "backend": tool_backend}, backend.summary)
 
 
 def _model_ref(path: Path) -> ModelRef:

@@ -127,21 +127,24 @@ def choose(adb, serial: str | None = None) -> str:
 
 
 def wait_online(adb, serial: str, timeout: float) -> bool:
-    """Wait until ``serial`` is back in the 'device' state; True when it came back in time.
+    """Wait until ``serial`` is back and answers a command; True when it came back in time.
 
-    A phone over TCP (serial HOST:PORT) that the server has dropped is reconnected with `adb connect`
-    (the server gives up on a lost TCP transport after about a minute).
+    A phone over TCP (serial HOST:PORT) is reconnected with `adb connect`: the server gives up on a lost
+    TCP transport after about a minute, and may keep it listed ('offline', even 'device') meanwhile,
+    so a listing that does not answer is dropped (`adb disconnect`) and connected afresh.
     """
     from adbutils import AdbError
 
     deadline = time.monotonic() + timeout
+    tcp = ":" in serial
     while time.monotonic() < deadline:
         try:
-            states = {d.serial: d.state for d in adb.list()}
-            # The server may not have noticed the drop yet: 'device' counts only once the phone answers.
-            if states.get(serial) == "device" and AdbDevice(adb, serial).shell("echo ok", 5).stdout.strip() == b"ok":
+            state = {d.serial: d.state for d in adb.list()}.get(serial)
+            if state == "device" and AdbDevice(adb, serial).shell("echo ok", 5).stdout.strip() == b"ok":
                 return True
-            if serial not in states and ":" in serial:
+            if tcp:
+                if state is not None:
+                    adb.disconnect(serial)
                 adb.connect(serial, timeout=5)
         except (AdbError, OSError):
             pass
