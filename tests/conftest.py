@@ -47,3 +47,39 @@ def assert_one_line_error(result: CliResult, code: int) -> None:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+# --------------------------------------------------------------- device tests (the emulated phone)
+
+DEVICE_TOOLS = ("benchmark_bin", "benchmark_model", "onnxruntime_perf_test", "libonnxruntime.so")
+
+
+def start_adb_server(ports: range) -> int:
+    """A real adb server (the adbutils wheel's binary) on a free port of ``ports``; stop it with stop_adb_server."""
+    from adbutils import adb_path
+
+    from segbench.emulator.phone import free_port
+
+    port = free_port(ports)
+    subprocess.run([adb_path(), "-P", str(port), "start-server"], capture_output=True, timeout=30, check=False)
+    return port
+
+
+def stop_adb_server(port: int) -> None:
+    from adbutils import adb_path
+
+    subprocess.run([adb_path(), "-P", str(port), "kill-server"], capture_output=True, timeout=30, check=False)
+
+
+def make_device_assets(root: Path) -> Path:
+    """device_assets as a user sets it up: the shipped manifest, the tools dropped into arm64-v8a/.
+
+    The emulated phone runs its stand-in for a pushed tool by the tool's name; the bytes are a stub.
+    """
+    import shutil
+
+    shutil.copy(ROOT / "device_assets" / "manifest.toml", root / "manifest.toml")
+    (root / "arm64-v8a").mkdir()
+    for name in DEVICE_TOOLS:
+        (root / "arm64-v8a" / name).write_bytes(b"\x7fELF\x02\x01\x01" + name.encode())
+    return root

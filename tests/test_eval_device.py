@@ -19,7 +19,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, assert_one_line_error, run_cli
+from conftest import (
+    ROOT,
+    assert_one_line_error,
+    make_device_assets,
+    run_cli,
+    start_adb_server,
+    stop_adb_server,
+)
 from seg_synth import LABEL, MIOU, PER_CLASS_IOU, PRED, build_tflite, upscale, write_dataset
 from segbench.emulator import EmulatedPhone
 from segbench.emulator.phone import free_port
@@ -30,7 +37,6 @@ from segbench.runners.tools import ToolCase
 
 ADB_PORTS = range(29037, 29100)
 PHONE_PORTS = range(29100, 30000)
-TOOLS = ("benchmark_bin", "benchmark_model", "onnxruntime_perf_test", "libonnxruntime.so")
 # Two 8x8 images (the hand-checked 4x4 patterns upscaled): ADE20K-32 classes 1..3, one-hot TFLite model.
 PAIRS = [(upscale(a, 2), upscale(b, 2)) for a, b in ((LABEL, PRED), (LABEL.T, PRED.T))]
 
@@ -104,25 +110,16 @@ def test_an_onnx_model_cannot_be_evaluated_on_a_device(tmp_path):
 
 @pytest.fixture(scope="module")
 def adb_port() -> Iterator[int]:
-    from adbutils import adb_path
-
-    port = free_port(ADB_PORTS)
-    subprocess.run([adb_path(), "-P", str(port), "start-server"], capture_output=True, timeout=30, check=False)
+    port = start_adb_server(ADB_PORTS)
     try:
         yield port
     finally:
-        subprocess.run([adb_path(), "-P", str(port), "kill-server"], capture_output=True, timeout=30, check=False)
+        stop_adb_server(port)
 
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """device_assets as a user sets it up; the emulated phone runs its stand-in for a pushed tool file."""
-    root = tmp_path_factory.mktemp("assets")
-    shutil.copy(ROOT / "device_assets" / "manifest.toml", root / "manifest.toml")
-    (root / "arm64-v8a").mkdir()
-    for name in TOOLS:
-        (root / "arm64-v8a" / name).write_bytes(b"\x7fELF\x02\x01\x01" + name.encode())
-    return root
+    return make_device_assets(tmp_path_factory.mktemp("assets"))
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ and its remaining cases are recorded as not run, while the healthy phones' resul
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
@@ -15,7 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, ROOT, assert_one_line_error, run_cli
+from conftest import (
+    FIXTURES,
+    ROOT,
+    assert_one_line_error,
+    make_device_assets,
+    run_cli,
+    start_adb_server,
+    stop_adb_server,
+)
 from segbench.emulator import EmulatedPhone
 from segbench.emulator.phone import free_port
 
@@ -24,43 +31,22 @@ pytestmark = pytest.mark.slow
 MODELS = FIXTURES / "models"
 ADB_PORTS = range(27038, 27100, 2)
 PHONE_PORTS = range(28000, 29000, 2)
-TOOLS = ("benchmark_bin", "benchmark_model", "onnxruntime_perf_test", "libonnxruntime.so")
 CASES = {f"{m}__{rt}__t{t}__high" for m, rt in (("selfie_segmentation", "tflite"), ("tiny_seg", "onnxruntime"))
          for t in (1, 2, 4)}
 
 
-def _adb_server() -> int:
-    from adbutils import adb_path
-
-    port = free_port(ADB_PORTS)
-    subprocess.run([adb_path(), "-P", str(port), "start-server"], capture_output=True, timeout=30, check=False)
-    return port
-
-
-def _kill_server(port: int) -> None:
-    from adbutils import adb_path
-
-    subprocess.run([adb_path(), "-P", str(port), "kill-server"], capture_output=True, timeout=30, check=False)
-
-
 @pytest.fixture(scope="module")
 def adb_port() -> Iterator[int]:
-    port = _adb_server()
+    port = start_adb_server(ADB_PORTS)
     try:
         yield port
     finally:
-        _kill_server(port)
+        stop_adb_server(port)
 
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """device_assets as a user sets it up; the emulated phone runs its stand-in for a pushed tool by name."""
-    root = tmp_path_factory.mktemp("assets")
-    shutil.copy(ROOT / "device_assets" / "manifest.toml", root / "manifest.toml")
-    (root / "arm64-v8a").mkdir()
-    for name in TOOLS:
-        (root / "arm64-v8a" / name).write_bytes(b"\x7fELF\x02\x01\x01" + name.encode())
-    return root
+    return make_device_assets(tmp_path_factory.mktemp("assets"))
 
 
 def _phone(adb_port: int, faults: str | None = None) -> EmulatedPhone:
@@ -114,7 +100,7 @@ def _adb(adb_server_port: int, *args: str) -> None:
 
 def test_phones_of_two_adb_servers_join_and_a_shared_serial_is_qualified(adb_port, assets, tmp_path):
     """A phone seen by both servers has the same serial twice: records name it HOST:PORT/SERIAL."""
-    other = _adb_server()
+    other = start_adb_server(ADB_PORTS)
     reports = tmp_path / "reports"
     try:
         with _phone(adb_port) as a, _phone(other) as b:
@@ -129,7 +115,7 @@ def test_phones_of_two_adb_servers_join_and_a_shared_serial_is_qualified(adb_por
                           str(tmp_path / "one"), *servers)
             _adb(adb_port, "disconnect", b.serial)  # a later phone on b's port must not meet a stale transport
     finally:
-        _kill_server(other)
+        stop_adb_server(other)
     assert_one_line_error(ambiguous, 1)
     assert f"device {b.serial} is attached to several adb servers" in ambiguous.err
     assert f"127.0.0.1:{other}/{b.serial}" in ambiguous.err  # the hint says how to name it

@@ -19,7 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, ROOT, assert_one_line_error, run_cli
+from conftest import (
+    FIXTURES,
+    ROOT,
+    assert_one_line_error,
+    make_device_assets,
+    run_cli,
+    start_adb_server,
+    stop_adb_server,
+)
 from segbench.emulator import EmulatedPhone
 from segbench.emulator.phone import adb, free_port
 
@@ -28,33 +36,20 @@ pytestmark = pytest.mark.slow
 MODELS = FIXTURES / "models"
 ADB_PORTS = range(25037, 25100)
 PHONE_PORTS = range(26000, 27000)
-TOOLS = ("benchmark_bin", "benchmark_model", "onnxruntime_perf_test", "libonnxruntime.so")
 
 
 @pytest.fixture(scope="module")
 def adb_port() -> Iterator[int]:
-    from adbutils import adb_path
-
-    port = free_port(ADB_PORTS)
-    subprocess.run([adb_path(), "-P", str(port), "start-server"], capture_output=True, timeout=30, check=False)
+    port = start_adb_server(ADB_PORTS)
     try:
         yield port
     finally:
-        subprocess.run([adb_path(), "-P", str(port), "kill-server"], capture_output=True, timeout=30, check=False)
+        stop_adb_server(port)
 
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """device_assets as a user sets it up: the shipped manifest, binaries dropped into arm64-v8a/.
-
-    The emulated phone runs its stand-in for a pushed file by the tool's name; the bytes are a stub.
-    """
-    root = tmp_path_factory.mktemp("assets")
-    shutil.copy(ROOT / "device_assets" / "manifest.toml", root / "manifest.toml")
-    (root / "arm64-v8a").mkdir()
-    for name in TOOLS:
-        (root / "arm64-v8a" / name).write_bytes(b"\x7fELF\x02\x01\x01" + name.encode())
-    return root
+    return make_device_assets(tmp_path_factory.mktemp("assets"))
 
 
 @pytest.fixture
