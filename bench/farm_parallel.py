@@ -1,6 +1,9 @@
 """Wall time of the same suite on one emulated phone and on two at once (`run --device S1,S2`).
 
-    python bench/farm_parallel.py [--repeats 300] [--threads 1,2]
+    python bench/farm_parallel.py [--repeats 300] [--threads 1] [--copies 6]
+
+The suite is --copies copies of the same TFLite model (so the cases cost the same and shard can split
+them evenly), at each thread count.
 
 --split shard shares the cases out: two phones should take about half the time of one (ratio 0.5).
 --split each (the default) runs every case on each phone, twice the work: a ratio near 1.0 means the
@@ -37,10 +40,18 @@ def _assets(root: Path) -> Path:
     return root
 
 
+def _models(root: Path, copies: int) -> Path:
+    """``copies`` equal cases: one model under several names (pushed once, content-keyed on the phone)."""
+    root.mkdir()
+    for i in range(copies):
+        shutil.copy(ROOT / "tests" / "fixtures" / "models" / "selfie_segmentation.tflite", root / f"selfie_{i}.tflite")
+    return root
+
+
 def _timed_run(serials: list[str], adb_port: int, assets: Path, reports: Path, args: argparse.Namespace,
                split: str = "each") -> float:
     cmd = [sys.executable, "-m", "segbench", "run", "--device", ",".join(serials), "--split", split, "--models",
-           str(ROOT / "tests" / "fixtures" / "models"), "--threads", args.threads, "--warmup", "5",
+           str(args.models), "--threads", args.threads, "--warmup", "5",
            "--repeats", str(args.repeats), "--assets", str(assets), "--reports", str(reports), "-q"]
     env = dict(os.environ, ANDROID_ADB_SERVER_PORT=str(adb_port), PYTHONPATH=str(ROOT))
     t0 = time.perf_counter()
@@ -54,7 +65,8 @@ def _timed_run(serials: list[str], adb_port: int, assets: Path, reports: Path, a
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=300)
-    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--threads", default="1")
+    ap.add_argument("--copies", type=int, default=6)
     args = ap.parse_args()
     port = free_port(range(27060, 27100, 2))
     subprocess.run([adbutils.adb_path(), "-P", str(port), "start-server"], capture_output=True, check=False)
@@ -63,6 +75,7 @@ def main() -> None:
                 EmulatedPhone(port=free_port(range(28900, 29000, 2)), adb_port=port) as a, \
                 EmulatedPhone(port=free_port(range(28950, 29000, 2)), adb_port=port) as b:
             assets = _assets(Path(tmp))
+            args.models = _models(Path(tmp) / "models", args.copies)
             # A first pass pushes the tools and models to both phones, so the timed runs push nothing.
             _timed_run([a.serial, b.serial], port, assets, Path(tmp) / "warm", args)
             one = _timed_run([a.serial], port, assets, Path(tmp) / "one", args)
