@@ -78,8 +78,8 @@ def make_device_assets(root: Path) -> Path:
     """
     import shutil
 
+    (root / "arm64-v8a").mkdir(parents=True)
     shutil.copy(ROOT / "device_assets" / "manifest.toml", root / "manifest.toml")
-    (root / "arm64-v8a").mkdir()
     for name in DEVICE_TOOLS:
         (root / "arm64-v8a" / name).write_bytes(b"\x7fELF\x02\x01\x01" + name.encode())
     return root

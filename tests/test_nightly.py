@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,14 +14,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, make_device_assets, start_adb_server, stop_adb_server
 from segbench.emulator import EmulatedPhone
 from segbench.emulator.phone import free_port
 from segbench.sweep import read_suite
 
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
 SCRIPT = ROOT / "bench" / "nightly.sh"
-TOOLS = ("benchmark_bin", "benchmark_model", "onnxruntime_perf_test", "libonnxruntime.so")
 
 
 def _workflow() -> tuple[dict, dict]:
@@ -50,16 +48,13 @@ def test_the_workflow_runs_the_nightly_script_on_a_schedule_and_uploads_its_arti
 
 @pytest.fixture
 def farm(tmp_path: Path) -> Iterator[tuple[int, list[str]]]:
-    from adbutils import adb_path
-
-    port = free_port(range(27070, 27100, 2))
-    subprocess.run([adb_path(), "-P", str(port), "start-server"], capture_output=True, timeout=30, check=False)
+    port = start_adb_server(range(27070, 27100, 2))
     try:
         with EmulatedPhone(port=free_port(range(28500, 28600, 2)), adb_port=port) as a, \
                 EmulatedPhone(port=free_port(range(28600, 28700, 2)), adb_port=port) as b:
             yield port, [a.serial, b.serial]
     finally:
-        subprocess.run([adb_path(), "-P", str(port), "kill-server"], capture_output=True, timeout=30, check=False)
+        stop_adb_server(port)
 
 
 def _nightly(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -70,11 +65,7 @@ def _nightly(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_nightly_script_on_two_emulated_phones(farm, tmp_path):
     port, serials = farm
-    assets = tmp_path / "assets"
-    (assets / "arm64-v8a").mkdir(parents=True)
-    shutil.copy(ROOT / "device_assets" / "manifest.toml", assets / "manifest.toml")
-    for name in TOOLS:
-        (assets / "arm64-v8a" / name).write_bytes(b"\x7fELF\x02\x01\x01" + name.encode())
+    assets = make_device_assets(tmp_path / "assets")
     suite = tmp_path / "suite.toml"
     suite.write_text(f'[suite]\nmodels = "{FIXTURES / "models"}"\nthreads = [1]\nwarmup = 2\nrepeats = 20\n')
     out, reports = tmp_path / "out", tmp_path / "reports"

@@ -241,19 +241,14 @@ def test_host_run_measured_params_and_gmacs_beside_published(tmp_path: Path):
 @pytest.mark.slow
 def test_report_of_a_real_emulated_phone_run_in_every_format(tmp_path: Path):
     """`segbench run --device` on the emulated MI 9 (real adb server, vendor-tool stand-ins), then every format."""
-    from adbutils import adb_path
-    from test_run_device import ADB_PORTS, MODELS, PHONE_PORTS, TOOLS
+    from test_run_device import ADB_PORTS, MODELS, PHONE_PORTS
 
+    from conftest import make_device_assets, start_adb_server, stop_adb_server
     from segbench.emulator import EmulatedPhone
     from segbench.emulator.phone import free_port
 
-    assets = tmp_path / "assets"
-    (assets / "arm64-v8a").mkdir(parents=True)
-    shutil.copy(ROOT / "device_assets" / "manifest.toml", assets / "manifest.toml")
-    for name in TOOLS:  # the emulated phone runs its stand-in by the tool's name; the bytes are a stub
-        (assets / "arm64-v8a" / name).write_bytes(b"\x7fELF\x02\x01\x01" + name.encode())
-    port = free_port(ADB_PORTS)
-    subprocess.run([adb_path(), "-P", str(port), "start-server"], capture_output=True, timeout=30, check=False)
+    assets = make_device_assets(tmp_path / "assets")
+    port = start_adb_server(ADB_PORTS)
     reports = tmp_path / "reports"
     try:
         with EmulatedPhone(port=free_port(PHONE_PORTS), adb_port=port) as phone:
@@ -261,7 +256,7 @@ def test_report_of_a_real_emulated_phone_run_in_every_format(tmp_path: Path):
                           "--models", str(MODELS), "--threads", "1,2", "--power-mode", "high,low", "--warmup", "1",
                           "--repeats", "3", env={"ANDROID_ADB_SERVER_PORT": str(port)}, timeout=600)
     finally:
-        subprocess.run([adb_path(), "-P", str(port), "kill-server"], capture_output=True, timeout=30, check=False)
+        stop_adb_server(port)
     assert res.code == 0, res.err
     for fmt in FORMATS:
         out = run_cli("report", "--reports", str(reports), "--view", "all", "--format", fmt,

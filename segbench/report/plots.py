@@ -50,9 +50,13 @@ def _scatter(points: Sequence[Point], xlabel: str, ylabel: str, title: str, out_
         if mine:
             ax.scatter([p[1] for p in mine], [p[2] for p in mine], label=kind, **style)  # type: ignore[arg-type]
     if pareto:
-        xy = [(p[1], p[2]) for p in points]
-        front = pareto_front(xy)
-        ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "--", color="tab:red", label="Pareto front")
+        # One front per source: a host's latency does not compete with a phone's published one.
+        for kind, color in (("measured", "tab:red"), ("published", "tab:gray")):
+            xy = [(p[1], p[2]) for p in points if p[3] == kind]
+            front = pareto_front(xy)
+            if front:  # ringed points joined by a dashed line (a single point: it dominates the rest)
+                ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "--", color=color, marker="o",
+                        markersize=12, markerfacecolor="none", label=f"Pareto front ({kind})")
     ax.legend(fontsize=8)
     for label, x, y, _ in points:
         ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
