@@ -310,8 +310,10 @@ class AdbDevice:
 
         try:
             self._dev.sync.pull(remote, local)
-        except (AdbError, OSError) as exc:
+        except AdbError as exc:  # the phone answered: no such file, permission denied
             raise DeviceError(f"pull of {self.serial}:{remote} failed: {exc}") from None
+        except (OSError, EOFError) as exc:  # the connection broke: worth waiting for the phone
+            raise DeviceGone(f"pull of {self.serial}:{remote} broke off: {exc}") from None
 
     def read_text(self, remote: str, timeout: float = 30.0) -> str:
         return self.check(f"cat {shlex.quote(remote)}", timeout)
