@@ -145,13 +145,21 @@ def open_phones(targets: Sequence[Target], settings: SweepSettings, cases: Seque
     shown: set[Path] = set()
     runtimes = {c.runtime for c in cases}
     with contextlib.ExitStack() as stack:
-        backends: list[Backend] = [
-            stack.enter_context(open_backend(
-                adb.client(t.server), t.serial, runtimes, assets, echo, device_id=t.device_id, shown=shown,
-                timeout_s=settings.timeout, cooldown=parse_cooldown(settings.cooldown),
-                reconnect_wait_s=settings.reconnect_wait))
-            for t in targets
-        ]
+        backends: list[Backend] = []
+        for t in targets:
+            try:
+                backends.append(stack.enter_context(open_backend(
+                    adb.client(t.server), t.serial, runtimes, assets, echo, device_id=t.device_id, shown=shown,
+                    timeout_s=settings.timeout, cooldown=parse_cooldown(settings.cooldown),
+                    reconnect_wait_s=settings.reconnect_wait)))
+            except DeviceError as exc:
+                # `all` means the phones that can run: one that is busy or went away is left out, loudly.
+                # A phone named on the command line must run, and a missing tool stops every phone.
+                if settings.device != "all":
+                    raise
+                echo(f"segbench: warning: left out {t.device_id}: {exc}")
+        if not backends:
+            raise DeviceError("no phone could be opened (see the warnings above)")
         yield backends
 
 

@@ -221,3 +221,20 @@ def test_split_shard_with_every_phone_set_aside_records_the_rest_as_not_run(adb_
     assert len(failed) == 2 and all(x["extra"]["device_failure"] for x in failed)  # one each, then set aside
     assert len(left) == 6 and all(x["error"] == "not run: every phone of the farm was set aside" for x in left)
     assert "6 case(s) not run:" in r.err
+
+
+def test_device_all_leaves_out_a_busy_phone_with_a_warning_but_a_named_one_must_run(adb_port, assets, tmp_path):
+    from segbench.devices.adb import device_lock
+
+    env = {"ANDROID_ADB_SERVER_PORT": str(adb_port)}
+    with _phone(adb_port) as a, _phone(adb_port) as busy, device_lock(busy.serial):
+        r = run_cli("run", "--device", "all", "--models", str(MODELS / "tiny_seg.onnx"), "--warmup", "1",
+                    "--repeats", "3", "--assets", str(assets), "--reports", str(tmp_path / "all"), env=env)
+        named = run_cli("run", "--device", f"{a.serial},{busy.serial}", "--models", str(MODELS / "tiny_seg.onnx"),
+                        "--assets", str(assets), "--reports", str(tmp_path / "named"), env=env)
+    assert r.code == 0, r.err
+    assert f"segbench: warning: left out {busy.serial}: device {busy.serial} is in use by segbench pid" in r.err
+    _, recs = _records(tmp_path / "all")
+    assert [(x["device_id"], x["status"]) for x in recs] == [(a.serial, "ok")]
+    assert_one_line_error(named, 1)
+    assert f"device {busy.serial} is in use" in named.err
