@@ -14,7 +14,7 @@ from segbench.model import Measurement, RunInfo
 from segbench.report import breakdown, comparison, plots
 from segbench.report.document import Document, Section
 from segbench.report.published import PublishedRow
-from segbench.report.tables import COLUMNS, _fmt, _visible, device_label, footer_lines
+from segbench.report.tables import COLUMNS, device_label, fmt_cell, footer_lines, visible_columns
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,8 @@ class Context:
 
 def cases_section(df: pd.DataFrame) -> Section:
     """The per-case table `segbench report` has always printed, as a Section."""
-    cols = _visible(df) if not df.empty else list(COLUMNS)
-    rows = [tuple(_fmt(r[c]) for c in cols) for r in df.to_dict("records")]
+    cols = visible_columns(df) if not df.empty else list(COLUMNS)
+    rows = [tuple(fmt_cell(r[c]) for c in cols) for r in df.to_dict("records")]
     records = json.loads(df.to_json(orient="records")) if not df.empty else []
     return Section("cases", "All measured cases", tuple(COLUMNS[c] for c in cols), tuple(rows), tuple(records))
 

@@ -76,7 +76,7 @@ def summary(measurements: Sequence[Measurement], params: Mapping[str, int] | Non
                                        "ci_low_ms", "ci_high_ms"])
 
 
-def _fmt(value: object) -> str:
+def fmt_cell(value: object) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
@@ -84,7 +84,7 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def _visible(df: pd.DataFrame) -> list[str]:
+def visible_columns(df: pd.DataFrame) -> list[str]:
     cols = [c for c in COLUMNS if c in df.columns]
     if df["device"].nunique() <= 1:
         cols.remove("device")
@@ -99,8 +99,8 @@ def to_markdown(df: pd.DataFrame) -> str:
 
     if df.empty:
         return "_no results_"
-    cols = _visible(df)
-    rows = [[_fmt(r[c]) for c in cols] for r in df.to_dict("records")]
+    cols = visible_columns(df)
+    rows = [[fmt_cell(r[c]) for c in cols] for r in df.to_dict("records")]
     return tabulate(rows, headers=[COLUMNS[c] for c in cols], tablefmt="github", disable_numparse=True)
 
 
