@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from segbench.model import DEVICE_FAILURE, Case, DeviceInfo, Measurement, ModelR
 from segbench.store import utc_now
 
 REMOTE_ROOT = "/data/local/tmp/segbench"
+T = TypeVar("T")
 # Input format each tool reads (segbench.inputs writers).
 TOOL_INPUT_FORMAT = {"paddlelite": "paddle-txt", "tflite": "raw", "onnxruntime": "ort-pb"}
 
@@ -240,20 +241,12 @@ class DeviceBackend:
         if tool is None:
             return replace(base, status="skipped", error=f"no {case.runtime} tool for {self.device.abi} in the assets",
                            finished=utc_now()), b""
-        for attempt in range(self.retries + 1):
-            try:
-                prepared = self._prepare(case)
-                tool_path = self._tool_path(tool)
-                break
-            except DeviceGone as exc:
-                if attempt == self.retries or not self._reconnect():
-                    why = "it did not come back" if self._lost else f"{attempt + 1} attempts"
-                    return (replace(base, error=f"{exc} ({why})", finished=utc_now(), extra={DEVICE_FAILURE: True}),
-                            f"failed before running: {exc} ({why})\n".encode())
-            except SegbenchError as exc:
-                extra = {DEVICE_FAILURE: True} if isinstance(exc, DeviceError) else {}
-                return (replace(base, error=str(exc), finished=utc_now(), extra=extra),
-                        f"failed before running: {exc}\n".encode())
+        try:
+            prepared, tool_path = self.with_reconnect(lambda: (self._prepare(case), self._tool_path(tool)))
+        except SegbenchError as exc:
+            extra = {DEVICE_FAILURE: True} if isinstance(exc, DeviceError) else {}
+            return (replace(base, error=str(exc), finished=utc_now(), extra=extra),
+                    f"failed before running: {exc}\n".encode())
         module = tools.tool_for_runtime(case.runtime)
         tc = tools.ToolCase(
             case=case, tool_path=tool_path, model_path=prepared.model_path, params_path=prepared.params_path,
@@ -315,6 +308,19 @@ class DeviceBackend:
         if self._running:
             self._running = False
             self._kill()
+
+    def with_reconnect(self, step: Callable[[], T]) -> T:
+        """``step()``; when the phone drops off the bus (DeviceGone) it is waited for and the step run
+        again, ``retries`` more times at most. The last DeviceGone says how many attempts were made."""
+        attempts = 1
+        while True:
+            try:
+                return step()
+            except DeviceGone as exc:
+                if attempts > self.retries or not self._reconnect():
+                    gone = "; it did not come back" if self._lost else ""
+                    raise DeviceGone(f"{exc} ({attempts} attempt{'s' if attempts > 1 else ''}{gone})") from None
+                attempts += 1
 
     def _reconnect(self) -> bool:
         """Wait for a phone that went away; once it failed to come back, later cases only glance."""
@@ -399,15 +405,8 @@ class DeviceSession:
         """
         if self._tensor is None:
             raise UsageError("set_inputs must come before run_once")
-        attempts = 1
-        while True:
-            try:
-                return self._infer(self._tensor)
-            except DeviceGone as exc:
-                if attempts > self.backend.retries or not self.backend._reconnect():
-                    gone = "; it did not come back" if self.backend._lost else ""
-                    raise DeviceGone(f"{exc} ({attempts} attempt{'s' if attempts > 1 else ''}{gone})") from None
-                attempts += 1
+        tensor = self._tensor
+        return self.backend.with_reconnect(lambda: self._infer(tensor))
 
     def _infer(self, tensor: np.ndarray) -> float:
         from segbench.inputs import write_tensor
