@@ -83,3 +83,18 @@ def make_device_assets(root: Path) -> Path:
     for name in DEVICE_TOOLS:
         (root / "arm64-v8a" / name).write_bytes(b"\x7fELF\x02\x01\x01" + name.encode())
     return root
+
+
+@pytest.fixture(scope="module")
+def adb_port(request: pytest.FixtureRequest):
+    """An adb server for one test module, on a port from the module's own ADB_PORTS (modules never collide)."""
+    port = start_adb_server(request.module.ADB_PORTS)
+    try:
+        yield port
+    finally:
+        stop_adb_server(port)
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_device_assets(tmp_path_factory.mktemp("assets"))

@@ -22,10 +22,7 @@ import pytest
 from conftest import (
     ROOT,
     assert_one_line_error,
-    make_device_assets,
     run_cli,
-    start_adb_server,
-    stop_adb_server,
 )
 from seg_synth import LABEL, MIOU, PER_CLASS_IOU, PRED, build_tflite, upscale, write_dataset
 from segbench.emulator import EmulatedPhone
@@ -106,20 +103,6 @@ def test_an_onnx_model_cannot_be_evaluated_on_a_device(tmp_path):
 
 
 # ----------------------------------------------------------------------------- on the emulated phone
-
-
-@pytest.fixture(scope="module")
-def adb_port() -> Iterator[int]:
-    port = start_adb_server(ADB_PORTS)
-    try:
-        yield port
-    finally:
-        stop_adb_server(port)
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_device_assets(tmp_path_factory.mktemp("assets"))
 
 
 @pytest.fixture(scope="module")

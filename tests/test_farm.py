@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ from conftest import (
     FIXTURES,
     ROOT,
     assert_one_line_error,
-    make_device_assets,
     run_cli,
     start_adb_server,
     stop_adb_server,
@@ -33,20 +31,6 @@ ADB_PORTS = range(27038, 27100, 2)
 PHONE_PORTS = range(28000, 29000, 2)
 CASES = {f"{m}__{rt}__t{t}__high" for m, rt in (("selfie_segmentation", "tflite"), ("tiny_seg", "onnxruntime"))
          for t in (1, 2, 4)}
-
-
-@pytest.fixture(scope="module")
-def adb_port() -> Iterator[int]:
-    port = start_adb_server(ADB_PORTS)
-    try:
-        yield port
-    finally:
-        stop_adb_server(port)
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_device_assets(tmp_path_factory.mktemp("assets"))
 
 
 def _phone(adb_port: int, faults: str | None = None) -> EmulatedPhone:

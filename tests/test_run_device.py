@@ -23,10 +23,7 @@ from conftest import (
     FIXTURES,
     ROOT,
     assert_one_line_error,
-    make_device_assets,
     run_cli,
-    start_adb_server,
-    stop_adb_server,
 )
 from segbench.emulator import EmulatedPhone
 from segbench.emulator.phone import adb, free_port
@@ -36,20 +33,6 @@ pytestmark = pytest.mark.slow
 MODELS = FIXTURES / "models"
 ADB_PORTS = range(25037, 25100)
 PHONE_PORTS = range(26000, 27000)
-
-
-@pytest.fixture(scope="module")
-def adb_port() -> Iterator[int]:
-    port = start_adb_server(ADB_PORTS)
-    try:
-        yield port
-    finally:
-        stop_adb_server(port)
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_device_assets(tmp_path_factory.mktemp("assets"))
 
 
 @pytest.fixture
