@@ -7,16 +7,11 @@ themselves are dropped in by users and never committed. See device_assets/README
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from segbench.compat import tomllib
 from segbench.errors import SegbenchError, UsageError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 MANIFEST = "manifest.toml"
 

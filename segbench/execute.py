@@ -25,7 +25,7 @@ from segbench.devices import host
 from segbench.errors import InputError, ModelError, RuntimeUnavailable, SegbenchError
 from segbench.inputs import tensor_for_input
 from segbench.model import DEVICE_FAILURE, SET_ASIDE, Case, DeviceInfo, Measurement, TensorInfo
-from segbench.runners.host import HostSession, random_input, runtime_for
+from segbench.runners.host import HostSession, close_session, random_input, runtime_for
 from segbench.store import RunDir, utc_now
 
 
@@ -227,6 +227,13 @@ class InProcessBackend:
         t0 = time.perf_counter_ns()
         session = open_session(case.model.path, case.threads)
         init_ms = (time.perf_counter_ns() - t0) / 1e6
+        try:
+            return self._samples(case, base, session, init_ms, temps_before, log)
+        finally:
+            close_session(session)
+
+    def _samples(self, case: Case, base: Measurement, session: HostSession, init_ms: float,
+                 temps_before: dict[str, float], log: list[str]) -> Measurement:
         arrays = self._input_arrays(case, session.inputs)
         session.set_inputs(arrays)
         log.append(f"init_ms: {init_ms:.3f}")

@@ -23,18 +23,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from segbench.compat import tomllib
 from segbench.errors import ModelError, UsageError
 from segbench.model import RUNTIME_FOR_FORMAT, ModelRef
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 MODEL_SUFFIXES = {".onnx": "onnx", ".tflite": "tflite", ".pdmodel": "paddle", ".nb": "paddle-nb"}
 MANIFEST = "manifest.toml"

@@ -29,7 +29,7 @@ import numpy as np
 from segbench import power
 from segbench.assets import Tool
 from segbench.devices import Completed
-from segbench.errors import DeviceError, DeviceGone, InputError, ModelError, SegbenchError, UsageError
+from segbench.errors import DeviceError, DeviceGone, InputError, SegbenchError, UsageError
 from segbench.model import DEVICE_FAILURE, Case, DeviceInfo, Measurement, ModelRef, TensorInfo
 from segbench.store import utc_now
 
@@ -196,13 +196,7 @@ class DeviceBackend:
         from segbench.modelinfo.io import read_io
         from segbench.runners.host import random_input
 
-        try:
-            specs, _ = read_io(case.model.path)
-        except ModelError as exc:
-            if case.input_path:
-                raise
-            # Paddle models: the tool's own default input (all 1.0) when segbench cannot read the input spec.
-            return _Prepared("", None, None, None, None, f"tool default input ({exc.message})")
+        specs, _ = read_io(case.model.path)  # a .nb without a known input shape: ModelError with the fix
         fmt = TOOL_INPUT_FORMAT[case.runtime]
         if case.input_path and len(specs) != 1:
             raise InputError(f"{case.model.name} has {len(specs)} inputs; --input feeds single-input models")

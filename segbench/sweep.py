@@ -56,12 +56,8 @@ class SweepSettings:
 
 def read_suite(text: str, source: str) -> dict:
     """A suite TOML (bench/*.toml) as settings keys; unknown keys are an error, not ignored."""
-    import sys
+    from segbench.compat import tomllib
 
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -9,6 +9,7 @@ int32, which has the same wire encoding.
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -114,3 +115,23 @@ def params_file(tensors: list[np.ndarray]) -> bytes:
         out += struct.pack("<Ii", 0, len(desc)) + desc  # tensor version 0, TensorDesc size and bytes
         out += np.ascontiguousarray(t).astype(t.dtype.newbyteorder("<")).tobytes()
     return bytes(out)
+
+
+REAL_PROGRAM = Path(__file__).parent / "fixtures" / "paddle" / "mobilenet_v2_paddleclas.pdmodel"
+
+
+def real_mobilenet_v2(directory: Path, stem: str = "inference", scale: float | None = None) -> Path:
+    """The real PaddleClas MobileNetV2 program (tests/fixtures/paddle) as ``<stem>.pdmodel`` in ``directory``,
+    with a ``.pdiparams`` rebuilt from the variable shapes that the real protobuf library reads from it:
+    zeros, or seeded normal values times ``scale`` (runnable weights for Paddle Lite)."""
+    program = CLASSES["ProgramDesc"].FromString(REAL_PROGRAM.read_bytes())
+    persistable = sorted((v for v in program.blocks[0].vars if v.persistable and v.type.type == 7),
+                         key=lambda v: v.name)
+    rng = np.random.default_rng(0)
+    shapes = [list(v.type.dense_tensor.tensor.dims) for v in persistable]
+    tensors = [np.zeros(s, np.float32) if scale is None else (rng.standard_normal(s) * scale).astype(np.float32)
+               for s in shapes]
+    model = directory / f"{stem}.pdmodel"
+    model.write_bytes(REAL_PROGRAM.read_bytes())
+    (directory / f"{stem}.pdiparams").write_bytes(params_file(tensors))
+    return model

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from paddle_build import Program, params_file
+from paddle_build import Program, params_file, real_mobilenet_v2
 
 from segbench.errors import ModelError
-from segbench.modelinfo import inspect_model
+from segbench.model import TensorInfo
+from segbench.modelinfo import inspect_model, read_io
 from segbench.modelinfo.paddle_model import parse_program, read_params
 
 RNG = np.random.default_rng(7)
@@ -198,21 +199,10 @@ def test_program_dims_decode_like_protobuf(dims: list[int]) -> None:
 
 # --- a real program: PaddleClas MobileNetV2 exported by Paddle 2.0 (tests/fixtures/PROVENANCE.md) ---
 
-REAL = Path(__file__).parent / "fixtures" / "paddle" / "mobilenet_v2_paddleclas.pdmodel"
-
-
 def test_real_paddleclas_mobilenet_v2_program(tmp_path: Path) -> None:
     """The file carries the program only; its weights file is rebuilt as zeros from the variable
     shapes that the real protobuf library (not segbench's decoder) reads from the program."""
-    from paddle_build import CLASSES
-
-    program = CLASSES["ProgramDesc"].FromString(REAL.read_bytes())
-    persistable = sorted((v for v in program.blocks[0].vars if v.persistable and v.type.type == 7),
-                         key=lambda v: v.name)
-    model = tmp_path / "inference.pdmodel"
-    model.write_bytes(REAL.read_bytes())
-    (tmp_path / "inference.pdiparams").write_bytes(
-        params_file([np.zeros(list(v.type.dense_tensor.tensor.dims), np.float32) for v in persistable]))
+    model = real_mobilenet_v2(tmp_path)
     info = inspect_model(model)
     # MobileNetV2 1.0 has 3,504,872 trainable params and 17,056 BatchNorm channels (torchvision's
     # model); Paddle keeps BN's mean and variance (2 x 17,056), and PaddleClas' first block has a 1x1
@@ -226,3 +216,30 @@ def test_real_paddleclas_mobilenet_v2_program(tmp_path: Path) -> None:
     assert info.version == "ProgramDesc version 2000002"
     assert [(t.name, t.shape) for t in info.inputs] == [("inputs", (None, 3, 224, 224))]
     assert [(t.name, t.shape) for t in info.outputs] == [("save_infer_model/scale_0.tmp_1", (None, 1000))]
+
+
+def test_read_io_of_a_program_reads_the_program_only(tmp_path: Path) -> None:
+    model = real_mobilenet_v2(tmp_path)
+    (tmp_path / "inference.pdiparams").unlink()  # inputs and outputs come from the program alone
+    inputs, outputs = read_io(model)
+    assert [(t.name, t.shape, t.dtype, t.layout) for t in inputs] == [("inputs", (None, 3, 224, 224), "float32", "nchw")]
+    assert [t.shape for t in outputs] == [(None, 1000)]
+
+
+def test_read_io_of_a_nb_from_its_program_or_the_manifest(tmp_path: Path) -> None:
+    nb = tmp_path / "inference.nb"
+    nb.write_bytes(b"\0" * 16)
+    with pytest.raises(ModelError) as no_shape:
+        read_io(nb)
+    assert "does not record its input shape" in no_shape.value.message and "input_size" in no_shape.value.hint
+    # The program it was converted from, next to it (same stem, with its params), gives the spec ...
+    real_mobilenet_v2(tmp_path)
+    assert read_io(nb)[0][0].shape == (None, 3, 224, 224)
+    # ... else the manifest's input_size: float32 [1, 3, H, W] (PaddleSeg's export), outputs unknown.
+    other = tmp_path / "pp_mobileseg.nb"
+    other.write_bytes(b"\0" * 16)
+    (tmp_path / "manifest.toml").write_text('[[model]]\nfile = "pp_mobileseg.nb"\ninput_size = [512, 1024]\n')
+    assert read_io(other) == ([TensorInfo("x", (1, 3, 512, 1024), "float32", "nchw")], [])
+    (tmp_path / "manifest.toml").write_text('[[model]]\nfile = "pp_mobileseg.nb"\ninput_size = [512]\n')
+    with pytest.raises(ModelError, match=r"input_size \[512\] is not \[H, W\]"):
+        read_io(other)

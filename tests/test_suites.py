@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import tomllib
-
 from conftest import ROOT, assert_one_line_error, run_cli
+from segbench.compat import tomllib
 from segbench.model import ModelRef
 from segbench.sweep import SweepSettings, plan, read_suite
 from segbench.zoo import registry

@@ -6,12 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    import tomli as tomllib
-
 from conftest import ROOT
+from segbench.compat import tomllib
 from segbench.errors import UsageError
 from segbench.model import Case, ModelRef
 from segbench.runners import benchmark_bin, benchmark_model, onnxruntime_perf_test, tools

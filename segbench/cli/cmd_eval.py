@@ -85,6 +85,10 @@ def command(model_path: Path, dataset_dir: Path, fmt: str, split: str | None, ma
         target = (stack.enter_context(_on_device(ref, runtime, device, adb_server, Path(assets), timeout, threads,
                                                  tool_backend))
                   if device else _on_host(ref, runtime, threads))
+        if not device:
+            from segbench.runners.host import close_session
+
+            stack.callback(close_session, target.session)
         norm = make_normalization(preset, dtype=model_input(target.session, ref.path).dtype)
         started = utc_now()
         total = min(limit or len(dataset.samples), len(dataset.samples))

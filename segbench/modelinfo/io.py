@@ -23,7 +23,12 @@ def guess_layout(shape: tuple[int | str | None, ...]) -> str | None:
 
 
 def read_io(path: str | Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
-    """(inputs, outputs) of an ONNX or TFLite model."""
+    """(inputs, outputs) of a model: ONNX, TFLite, a Paddle program (.pdmodel / PIR .json) or a Paddle Lite .nb.
+
+    A .nb does not record its input shape: it is taken from the program it was converted from when that sits
+    next to it (same stem), else from ``input_size = [H, W]`` in the directory's manifest.toml (a float32
+    [1, 3, H, W] input, as PaddleSeg exports); its outputs are then unknown (empty).
+    """
     from segbench.models import model_format
 
     path = Path(path)
@@ -32,7 +37,32 @@ def read_io(path: str | Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
         return _onnx_io(path)
     if fmt == "tflite":
         return _tflite_io(path)
+    if fmt == "paddle":
+        from segbench.modelinfo.paddle_model import read_io as paddle_read_io
+
+        return paddle_read_io(path)
+    if fmt == "paddle-nb":
+        return _nb_io(path)
     raise ModelError(f"{path}: reading inputs of {fmt} models is not supported", hint="use an ONNX or TFLite model")
+
+
+def _nb_io(path: Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
+    from segbench.modelinfo.paddle_model import read_io as paddle_read_io
+    from segbench.models import read_manifest
+
+    for program in (path.with_suffix(".pdmodel"), path.with_suffix(".json")):
+        if program.is_file() and program.with_suffix(".pdiparams").is_file():
+            return paddle_read_io(program)
+    entry = read_manifest(path.parent).get(path.name)
+    size = entry.input_size if entry else None
+    if not size:
+        raise ModelError(f"{path}: a Paddle Lite .nb file does not record its input shape",
+                         hint=f"add input_size = [H, W] to its [[model]] entry in {path.parent / 'manifest.toml'}, "
+                              "or keep the .pdmodel it was converted from next to it")
+    if len(size) != 2 or not all(isinstance(d, int) and d > 0 for d in size):
+        raise ModelError(f"{path}: manifest.toml input_size {list(size)} is not [H, W] (two positive ints)")
+    dims = (1, 3, *size)
+    return [TensorInfo("x", dims, "float32", "nchw")], []
 
 
 def _onnx_io(path: Path) -> tuple[list[TensorInfo], list[TensorInfo]]:

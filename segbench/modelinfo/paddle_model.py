@@ -403,18 +403,28 @@ def _count_params(tensors: list[StoredTensor], tally: Tally) -> None:
             tally.weight(t.dtype, math.prod(t.shape))
 
 
+def _program(path: Path, tally: Tally) -> tuple[list[TensorInfo], list[TensorInfo], str, int]:
+    pir = path.suffix.lower() == ".json"
+    kind = "PIR model.json" if pir else "Paddle .pdmodel (ProgramDesc)"
+    try:
+        return (_pir if pir else _legacy)(path.read_bytes(), tally)
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError, struct.error, RecursionError) as exc:
+        raise ModelError(f"{path}: not a readable {kind} ({exc or type(exc).__name__})") from None
+
+
+def read_io(path: Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
+    """(inputs, outputs) of a Paddle program file; its parameters file is not read."""
+    inputs, outputs, _, _ = _program(path, Tally())
+    return inputs, outputs
+
+
 def read(path: Path, tally: Tally) -> tuple[list[TensorInfo], list[TensorInfo], str | None, str | None]:
     """Count a Paddle model (program + its .pdiparams) into ``tally``; returns (inputs, outputs, producer, version)."""
     params_path = path.with_suffix(".pdiparams")
     if not params_path.is_file():
         raise ModelError(f"{path}: Paddle model without its parameters file {params_path.name}",
                          hint="keep the .pdiparams next to the program file")
-    pir = path.suffix.lower() == ".json"
-    kind = "PIR model.json" if pir else "Paddle .pdmodel (ProgramDesc)"
-    try:
-        inputs, outputs, version, declared = (_pir if pir else _legacy)(path.read_bytes(), tally)
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError, struct.error, RecursionError) as exc:
-        raise ModelError(f"{path}: not a readable {kind} ({exc or type(exc).__name__})") from None
+    inputs, outputs, version, declared = _program(path, tally)
     try:
         tensors = read_params(params_path.read_bytes())
     except ValueError as exc:

@@ -8,7 +8,6 @@ and so is a model whose figures differ between two tables of the same source.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +18,7 @@ from segbench.errors import ModelError
 if TYPE_CHECKING:
     from segbench.report.document import Document
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from segbench.compat import tomllib
 
 METRICS = ("miou", "latency_ms", "params_m")
 HEADERS = {"miou": "mIoU (%)", "latency_ms": "latency (ms)", "params_m": "params (M)"}

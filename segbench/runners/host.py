@@ -29,6 +29,13 @@ class HostSession(Protocol):
     def outputs(self) -> list[np.ndarray]: ...
 
 
+def close_session(session: HostSession) -> None:
+    """Release what a session holds beyond memory (Paddle Lite's worker process); others need nothing."""
+    close = getattr(session, "close", None)
+    if close is not None:
+        close()
+
+
 @dataclass(frozen=True)
 class HostRuntime:
     name: str  # "onnxruntime" | "tflite" | "paddlelite"

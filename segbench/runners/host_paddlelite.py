@@ -1,17 +1,33 @@
-"""Paddle Lite in process (paddlelite wheels exist for Python <= 3.10 only).
+"""Paddle Lite on this machine, in a worker process (paddlelite wheels exist for Python <= 3.10 only).
 
-``.nb`` models load with ``MobileConfig``; combined ``.pdmodel`` + ``.pdiparams`` models are
-first converted to a cached ``.nb`` for this machine with ``paddlelite.lite.Opt`` (x86 target),
-as Paddle Lite's own benchmark does with ``--optimized_model_file``. The x86 build has no
-``set_threads``: threads come from OMP_NUM_THREADS, which is set before the library loads.
+Why a worker and not in process, like ONNX Runtime and LiteRT:
+
+- Paddle Lite stops the whole process on a model it cannot read (a glog ``Check failed`` is an abort, not
+  an exception): in process, one corrupt ``.nb`` would end the run. The worker dies instead, and the case
+  fails with Paddle Lite's own fatal line.
+- The x86 build has no ``set_threads``: threads come from OMP_NUM_THREADS when the library loads, so a
+  thread sweep needs a fresh process per thread count.
+
+``.nb`` models load with ``MobileConfig``; combined ``.pdmodel`` + ``.pdiparams`` models are first converted
+to a cached ``.nb`` for this machine with ``paddlelite.lite.Opt`` (x86 target), as Paddle Lite's own benchmark
+does with ``--optimized_model_file``. The worker times ``run()`` itself, so the pipe is not in the samples.
+The worker inherits the CPU binding of the process that opens the session.
 """
 
 from __future__ import annotations
 
+import collections
+import importlib.util
 import os
+import pickle
+import struct
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,17 +36,114 @@ from segbench.model import TensorInfo
 from segbench.runners.host import HostRuntime, missing, package_version
 
 INSTALL_HINT = "pip install 'segbench[paddle]' on Python 3.10 (paddlelite has no wheels for newer Pythons)"
+_HEADER = struct.Struct("<Q")
 
 
-def _lite():
-    try:
-        from paddlelite import lite
-    except ImportError:
-        raise missing("paddlelite", "Paddle models", INSTALL_HINT) from None
-    return lite
+def _send(stream: Any, message: Any) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
 
 
-def _optimize(lite, model_file: Path) -> Path:
+def _receive(stream: Any) -> Any:
+    """The next message, or None at end of stream (the other side is gone)."""
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    size = _HEADER.unpack(header)[0]
+    data = stream.read(size)
+    return pickle.loads(data) if len(data) == size else None
+
+
+class PaddleLiteSession:
+    def __init__(self, path: str, threads: int) -> None:
+        if importlib.util.find_spec("paddlelite") is None:
+            raise missing("paddlelite", "Paddle models", INSTALL_HINT)
+        self.path = path
+        self._inputs: list[TensorInfo] | None = None
+        self._stderr: collections.deque[str] = collections.deque(maxlen=200)
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [sys.executable, "-m", __name__, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env)
+        self._reader = threading.Thread(target=self._drain, args=(self._proc.stderr,), daemon=True)
+        self._reader.start()
+        self._call("load")
+
+    @property
+    def inputs(self) -> list[TensorInfo]:
+        """The model's inputs as its file (or, for a .nb, its manifest entry) declares them; see read_io."""
+        if self._inputs is None:
+            from segbench.modelinfo.io import read_io
+
+            self._inputs = read_io(self.path)[0]
+        return self._inputs
+
+    def set_inputs(self, arrays: list[np.ndarray]) -> None:
+        arr = np.ascontiguousarray(arrays[0])
+        self._call("set", arr)
+        name = self._inputs[0].name if self._inputs else "x"
+        self._inputs = [TensorInfo(name, tuple(arr.shape), arr.dtype.name, "nchw")]
+
+    def run_once(self) -> float:
+        return self._call("run")
+
+    def outputs(self) -> list[np.ndarray]:
+        return self._call("outputs")
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            _send(proc.stdin, ("close", None))
+            proc.stdin.close()
+            proc.wait(timeout=10)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+        self._reader.join(timeout=1)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown; nothing left to report to
+            pass
+
+    def _drain(self, stream: Any) -> None:
+        for line in stream:
+            self._stderr.append(line.decode("utf-8", errors="replace").rstrip())
+
+    def _call(self, command: str, arg: Any = None) -> Any:
+        proc = self._proc
+        if proc is None:
+            raise ModelError(f"{self.path}: the Paddle Lite session is closed")
+        try:
+            _send(proc.stdin, (command, arg))
+            reply = _receive(proc.stdout)
+        except (BrokenPipeError, OSError):
+            reply = None
+        if reply is None:
+            raise self._died()
+        status, value = reply
+        if status == "error":
+            raise ModelError(f"{self.path}: {value}")
+        return value
+
+    def _died(self) -> ModelError:
+        proc, self._proc = self._proc, None
+        code = proc.wait() if proc else None
+        self._reader.join(timeout=2)
+        fatal = [ln for ln in self._stderr if ln.startswith("[F ") or "Check failed" in ln or "Error" in ln]
+        why = fatal[-1] if fatal else (self._stderr[-1] if self._stderr else "no message")
+        signal = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        return ModelError(f"{self.path}: Paddle Lite stopped ({signal}): {why}")
+
+
+# -- the worker -------------------------------------------------------------------------------------------
+
+
+def _optimize(lite: Any, model_file: Path) -> Path:
     out_dir = Path(tempfile.gettempdir()) / "segbench-paddle-opt"
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{model_file.stem}-{model_file.stat().st_mtime_ns}"
@@ -43,39 +156,53 @@ def _optimize(lite, model_file: Path) -> Path:
         opt.set_optimize_out(str(out))
         opt.run()
     if not out.with_suffix(".nb").exists():
-        raise ModelError(f"{model_file}: Paddle Lite's opt could not convert it for x86")
+        raise RuntimeError("Paddle Lite's opt could not convert it for x86")
     return out.with_suffix(".nb")
 
 
-class PaddleLiteSession:
-    def __init__(self, path: str, threads: int) -> None:
-        os.environ["OMP_NUM_THREADS"] = str(threads)
-        os.environ["MKL_NUM_THREADS"] = str(threads)
-        lite = _lite()
-        model = Path(path)
-        nb = model if model.suffix == ".nb" else _optimize(lite, model)
-        config = lite.MobileConfig()
-        config.set_model_from_file(str(nb))
+def _serve(path: str) -> int:
+    # The protocol gets its own copy of stdout; fd 1 then points at stderr, so what Paddle Lite prints
+    # (opt's progress lines) cannot corrupt it.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    inp = sys.stdin.buffer
+    predictor = None
+    while True:
+        message = _receive(inp)
+        if message is None or message[0] == "close":
+            return 0
+        command, arg = message
         try:
-            self._predictor = lite.create_paddle_predictor(config)
-        except Exception as exc:  # paddlelite raises plain RuntimeError/Exception
-            raise ModelError(f"{path}: Paddle Lite cannot load it: {exc}") from None
-        self._input = self._predictor.get_input(0)
-        shape = tuple(int(d) for d in self._input.shape()) if self._input.shape() else ()
-        self.inputs = [TensorInfo("x", shape, "float32", "nchw")]
+            if command == "load":
+                from paddlelite import lite
 
-    def set_inputs(self, arrays: list[np.ndarray]) -> None:
-        arr = np.ascontiguousarray(arrays[0])
-        self.inputs = [TensorInfo("x", tuple(arr.shape), arr.dtype.name, "nchw")]
-        self._input.from_numpy(arr)
-
-    def run_once(self) -> float:
-        t0 = time.perf_counter_ns()
-        self._predictor.run()
-        return (time.perf_counter_ns() - t0) / 1e6
-
-    def outputs(self) -> list[np.ndarray]:
-        return [np.array(self._predictor.get_output(0).numpy())]
+                model = Path(path)
+                nb = model if model.suffix == ".nb" else _optimize(lite, model)
+                config = lite.MobileConfig()
+                config.set_model_from_file(str(nb))
+                predictor = lite.create_paddle_predictor(config)
+                value = None
+            elif command == "set":
+                predictor.get_input(0).from_numpy(arg)
+                value = None
+            elif command == "run":
+                t0 = time.perf_counter_ns()
+                predictor.run()
+                value = (time.perf_counter_ns() - t0) / 1e6
+            elif command == "outputs":
+                value = [np.array(predictor.get_output(0).numpy())]
+            else:
+                raise ValueError(f"unknown command {command!r}")
+        except Exception as exc:  # noqa: BLE001 - paddlelite raises plain RuntimeError/Exception; pass it on
+            _send(out, ("error", f"Paddle Lite cannot {command} it: {exc}"))
+            continue
+        _send(out, ("ok", value))
 
 
 RUNTIME = HostRuntime("paddlelite", "paddlelite-python", PaddleLiteSession, lambda: package_version("paddlelite"))
+
+if __name__ == "__main__":
+    try:
+        sys.exit(_serve(sys.argv[1]))
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the parent reports it
+        sys.exit(130)

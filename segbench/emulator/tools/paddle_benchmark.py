@@ -1,6 +1,7 @@
-"""Paddle Lite benchmark_bin stand-in (HEAD flags: gflags --name=value or --name value). Runs .nb
-models with paddlelite where it is installed; otherwise aborts as the real tool does on a model it
-cannot load (glog fatal, SIGABRT, rc 134). Prints the sectioned report incl. Device Info."""
+"""Paddle Lite benchmark_bin stand-in (HEAD flags: gflags --name=value or --name value). Runs .nb and
+.pdmodel models with paddlelite where it is installed (the emulator's Python must then be 3.10); otherwise,
+or on a model Paddle Lite cannot load, aborts as the real tool does (glog fatal, SIGABRT, rc 134). Prints
+the sectioned report incl. Device Info."""
 
 from __future__ import annotations
 
@@ -59,33 +60,39 @@ def run(argv: list[str]) -> int:
     if model and not os.path.exists(model):
         print(f"Mode file[{model}] not exist!", file=sys.stderr, flush=True)
         os.abort()
-    try:
-        import paddlelite  # noqa: F401
+    from segbench.errors import SegbenchError
+    from segbench.runners.host_paddlelite import PaddleLiteSession
 
-        from segbench.runners.host_paddlelite import PaddleLiteSession
-    except ImportError:
+    def fatal(where: str, why: str) -> None:
         stamp = time.strftime("%m/%d %H:%M:%S")
-        print(f"[F {stamp}. 0 ...lite/api/paddle_api.cc:375 CreatePaddlePredictor] Check failed: cannot load "
-              f"{model or f['model_file']}: paddlelite is not installed on the emulator's host",
-              file=sys.stderr, flush=True)
+        print(f"[F {stamp}. 0 ...lite/{where}] Check failed: {why}", file=sys.stderr, flush=True)
         os.abort()
+
     import numpy as np
 
     t0 = time.perf_counter()
-    sess = PaddleLiteSession(model or f["model_file"], int(f["threads"]))
+    try:
+        sess = PaddleLiteSession(model or f["model_file"], int(f["threads"]))
+    except SegbenchError as exc:  # no paddlelite on the emulator's host, or Paddle Lite stopped on the model
+        fatal("api/paddle_api.cc:375 CreatePaddlePredictor", f"cannot load {model or f['model_file']}: {exc.message}")
     init = (time.perf_counter() - t0) * 1000
     shape = [int(x) for x in f["input_shape"].split(":")[0].split(",")]
     data = np.ones(shape, np.float32)
     if f["input_data_path"]:
         values = np.array(open(f["input_data_path"]).read().split(), np.float32)
         data = np.resize(values, shape).astype(np.float32)
-    sess.set_inputs([data])
-    apply_fault(TOOL, print)
-    with Busy():
-        times = [sess.run_once() for _ in range(int(f["warmup"]) + int(f["repeats"]))]
+    try:
+        sess.set_inputs([data])
+        apply_fault(TOOL, print)
+        with Busy():
+            times = [sess.run_once() for _ in range(int(f["warmup"]) + int(f["repeats"]))]
+        out = sess.outputs()[0].astype(np.float32)
+    except SegbenchError as exc:  # e.g. an --input_shape the model does not take
+        fatal("core/program.cc:798 Run", exc.message)
+    finally:
+        sess.close()
     lat = times[int(f["warmup"]):]
     p = _props()
-    out = sess.outputs()[0].astype(np.float32)
     lines = ["", "======= Device Info =======", f"Brand: {p.get('ro.product.vendor.brand', '')}",
              f"Device: {p.get('ro.product.vendor.device', '')}", f"Model: {p.get('ro.product.vendor.model', '')}",
              f"Android Version: {p.get('ro.build.version.release', '')}",
