@@ -57,8 +57,11 @@ def run(argv: list[str]) -> int:
         print("Must set --input_shape option!", file=sys.stderr)
         print(_USAGE)
         return 0
-    if model and not os.path.exists(model):
-        print(f"Mode file[{model}] not exist!", file=sys.stderr, flush=True)
+    # A program (--model_file) is converted first, as the real tool does before it loads the .nb; the stand-in
+    # keeps the converted .nb in its host cache instead of writing it to --optimized_model_file.
+    source = f["model_file"] or model
+    if source and not os.path.exists(source):
+        print(f"Mode file[{source}] not exist!", file=sys.stderr, flush=True)
         os.abort()
     from segbench.errors import SegbenchError
     from segbench.runners.host_paddlelite import PaddleLiteSession
@@ -72,9 +75,9 @@ def run(argv: list[str]) -> int:
 
     t0 = time.perf_counter()
     try:
-        sess = PaddleLiteSession(model or f["model_file"], int(f["threads"]))
+        sess = PaddleLiteSession(source, int(f["threads"]))
     except SegbenchError as exc:  # no paddlelite on the emulator's host, or Paddle Lite stopped on the model
-        fatal("api/paddle_api.cc:375 CreatePaddlePredictor", f"cannot load {model or f['model_file']}: {exc.message}")
+        fatal("api/paddle_api.cc:375 CreatePaddlePredictor", f"cannot load {source}: {exc.message}")
     init = (time.perf_counter() - t0) * 1000
     shape = [int(x) for x in f["input_shape"].split(":")[0].split(",")]
     data = np.ones(shape, np.float32)

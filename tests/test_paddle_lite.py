@@ -1,0 +1,139 @@
+"""Paddle Lite end to end: `segbench run` on this machine and on the emulated MI 9 (benchmark_bin).
+
+paddlelite has wheels for Python 3.10 only, so these tests run in a Python 3.10 environment with the
+paddle extra (README, "Run the tests"; .ci/run runs them when a python3.10 is found) and skip elsewhere.
+The model is the real PaddleClas MobileNetV2 program (tests/fixtures/paddle) with seeded weights.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from paddle_build import real_mobilenet_v2
+
+from conftest import run_cli
+from segbench.emulator import EmulatedPhone
+from segbench.emulator.phone import free_port
+
+pytest.importorskip("paddlelite", reason="paddlelite (Python 3.10, the paddle extra) is not installed")
+
+pytestmark = [pytest.mark.slow, pytest.mark.paddle]
+
+ADB_PORTS = range(30037, 30100)
+PHONE_PORTS = range(30100, 31000)
+
+
+def _records(reports: Path) -> list[dict]:
+    out = []
+    for run in sorted((reports / "runs").iterdir()):
+        out += [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
+    return out
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """mnv2.pdmodel + .pdiparams, and the .nb Paddle Lite's opt makes of it with its input_size in the manifest."""
+    root = tmp_path_factory.mktemp("paddle")
+    program = real_mobilenet_v2(root, "mnv2", scale=0.1)
+    from paddlelite import lite
+
+    opt = lite.Opt()
+    opt.set_model_file(str(program))
+    opt.set_param_file(str(program.with_suffix(".pdiparams")))
+    opt.set_valid_places("x86")
+    opt.set_model_type("naive_buffer")
+    opt.set_optimize_out(str(root / "mnv2_x86"))
+    opt.run()
+    assert (root / "mnv2_x86.nb").is_file()
+    (root / "manifest.toml").write_text('[[model]]\nfile = "mnv2_x86.nb"\nname = "MobileNetV2 nb"\n'
+                                        'input_size = [224, 224]\n')
+    return root
+
+
+def test_host_thread_sweep_on_a_program_and_a_nb(models: Path, tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    r = run_cli("run", "--models", str(models), "--threads", "1,2", "--warmup", "1", "--repeats", "3",
+                "--reports", str(reports))
+    assert r.code == 0, r.err
+    recs = _records(reports)
+    assert sorted((x["model"]["name"], x["threads"]) for x in recs) == [
+        ("MobileNetV2 nb", 1), ("MobileNetV2 nb", 2), ("mnv2", 1), ("mnv2", 2)]
+    for x in recs:
+        assert x["status"] == "ok", x["error"]
+        assert x["runtime"] == "paddlelite" and x["tool"] == "paddlelite-python" and x["tool_version"]
+        assert x["count"] == 3 and len(x["samples_ms"]) == 3 and x["latency_ms"]["min"] > 0
+        log = (reports / "runs" / x["run_id"] / x["log_path"]).read_text()
+        assert "inputs: x float32 [1, 3, 224, 224]" in log or "inputs: inputs float32 [1, 3, 224, 224]" in log
+
+
+def test_host_corrupt_models_fail_their_case_and_the_run_goes_on(models: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    shutil.copy(models / "mnv2_x86.nb", bad / "good.nb")
+    (bad / "garbage.nb").write_bytes(b"not a model" * 100)
+    (bad / "truncated.nb").write_bytes((models / "mnv2_x86.nb").read_bytes()[:100_000])
+    shutil.copy(models / "mnv2_x86.nb", bad / "unsized.nb")
+    (bad / "manifest.toml").write_text("".join(f'[[model]]\nfile = "{n}.nb"\ninput_size = [224, 224]\n\n'
+                                               for n in ("good", "garbage", "truncated")))
+    reports = tmp_path / "reports"
+    r = run_cli("run", "--models", str(bad), "--warmup", "0", "--repeats", "2", "--reports", str(reports))
+    assert "Traceback" not in r.err
+    recs = {x["model"]["name"]: x for x in _records(reports)}
+    assert recs["good"]["status"] == "ok" and recs["good"]["count"] == 2
+    # Paddle Lite aborts on these (glog CHECK); the worker dies, not the run, and its fatal line is the error.
+    assert recs["garbage"]["status"] == "failed" and "Paddle Lite stopped (signal 6)" in recs["garbage"]["error"]
+    assert "cannot be recognized" in recs["garbage"]["error"]
+    assert "Failed to read" in recs["truncated"]["error"]
+    assert "does not record its input shape" in recs["unsized"]["error"]
+    assert "input_size" in recs["unsized"]["error"]
+
+
+@pytest.fixture
+def phone(adb_port: int) -> Iterator[EmulatedPhone]:
+    with EmulatedPhone(port=free_port(PHONE_PORTS), adb_port=adb_port) as p:
+        yield p
+
+
+def test_benchmark_bin_on_the_emulated_mi9(phone: EmulatedPhone, adb_port: int, assets: Path, models: Path,
+                                           tmp_path: Path) -> None:
+    """PP-MobileSeg's protocol on a phone: benchmark_bin, threads 1 and 4, power mode high (--power_mode 0)."""
+    reports = tmp_path / "reports"
+    r = run_cli("run", "--device", phone.serial, "--assets", str(assets), "--reports", str(reports),
+                "--models", str(models), "--threads", "1,4", "--warmup", "2", "--repeats", "4",
+                env={"ANDROID_ADB_SERVER_PORT": str(adb_port)}, timeout=600)
+    assert r.code == 0, r.err
+    recs = _records(reports)
+    assert len(recs) == 4
+    for x in recs:
+        assert x["status"] == "ok", x["error"]
+        assert x["tool"] == "benchmark_bin" and x["runtime"] == "paddlelite"
+        assert x["extra"]["bound_by"] == "benchmark_bin --power_mode" and "--power_mode=0" in x["extra"]["command"]
+        assert "--input_shape=1,3,224,224" in x["extra"]["command"]
+        assert x["extra"]["input"].startswith("input ") and "[1, 3, 224, 224]" in x["extra"]["input"]
+        assert x["count"] == 4 and 0 < x["latency_ms"]["min"] <= x["latency_ms"]["avg"] <= x["latency_ms"]["max"]
+        log = (reports / "runs" / x["run_id"] / x["log_path"]).read_text()
+        assert "======= Perf Info =======" in log and "Brand: Xiaomi" in log
+    program = next(x for x in recs if x["model"]["name"] == "mnv2")["extra"]["command"]
+    assert "--model_file=" in program and "--param_file=" in program and "--optimized_model_file=" in program
+
+
+def test_benchmark_bin_abort_on_a_corrupt_nb_fails_that_case(phone: EmulatedPhone, adb_port: int, assets: Path,
+                                                             models: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    shutil.copy(models / "mnv2_x86.nb", bad / "good.nb")
+    (bad / "garbage.nb").write_bytes(b"not a model" * 100)
+    (bad / "manifest.toml").write_text('[[model]]\nfile = "good.nb"\ninput_size = [224, 224]\n\n'
+                                       '[[model]]\nfile = "garbage.nb"\ninput_size = [224, 224]\n')
+    reports = tmp_path / "reports"
+    r = run_cli("run", "--device", phone.serial, "--assets", str(assets), "--reports", str(reports),
+                "--models", str(bad), "--warmup", "0", "--repeats", "2",
+                env={"ANDROID_ADB_SERVER_PORT": str(adb_port)}, timeout=600)
+    assert "Traceback" not in r.err
+    recs = {x["model"]["name"]: x for x in _records(reports)}
+    assert recs["good"]["status"] == "ok"
+    assert recs["garbage"]["status"] == "failed" and "exit status 134" in recs["garbage"]["error"], recs["garbage"]
