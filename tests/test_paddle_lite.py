@@ -65,7 +65,7 @@ def test_host_thread_sweep_on_a_program_and_a_nb(models: Path, tmp_path: Path) -
     for x in recs:
         assert x["status"] == "ok", x["error"]
         assert x["runtime"] == "paddlelite" and x["tool"] == "paddlelite-python" and x["tool_version"]
-        assert x["count"] == 3 and len(x["samples_ms"]) == 3 and x["latency_ms"]["min"] > 0
+        assert x["count"] == 3 and len(x["samples_ms"]) == 3 and x["latency_ms"]["min"] > 0 and x["init_ms"] > 0
         log = (reports / "runs" / x["run_id"] / x["log_path"]).read_text()
         assert "inputs: x float32 [1, 3, 224, 224]" in log or "inputs: inputs float32 [1, 3, 224, 224]" in log
 

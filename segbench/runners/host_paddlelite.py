@@ -68,7 +68,8 @@ class PaddleLiteSession:
             stderr=subprocess.PIPE, env=env)
         self._reader = threading.Thread(target=self._drain, args=(self._proc.stderr,), daemon=True)
         self._reader.start()
-        self._call("load")
+        # Paddle Lite's own init (conversion of a program + predictor creation), not the worker's start-up.
+        self.init_ms: float = self._call("load")
 
     @property
     def inputs(self) -> list[TensorInfo]:
@@ -176,12 +177,13 @@ def _serve(path: str) -> int:
             if command == "load":
                 from paddlelite import lite
 
+                t0 = time.perf_counter_ns()
                 model = Path(path)
                 nb = model if model.suffix == ".nb" else _optimize(lite, model)
                 config = lite.MobileConfig()
                 config.set_model_from_file(str(nb))
                 predictor = lite.create_paddle_predictor(config)
-                value = None
+                value = (time.perf_counter_ns() - t0) / 1e6
             elif command == "set":
                 predictor.get_input(0).from_numpy(arg)
                 value = None
