@@ -15,6 +15,8 @@ same models pushes nothing:
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import posixpath
 import re
 import shlex
 import time
@@ -30,7 +32,7 @@ from segbench import power
 from segbench.assets import Tool
 from segbench.devices import Completed
 from segbench.errors import DeviceError, DeviceGone, InputError, SegbenchError, UsageError
-from segbench.model import DEVICE_FAILURE, Case, DeviceInfo, Measurement, ModelRef, TensorInfo
+from segbench.model import DEVICE_FAILURE, Case, DeviceInfo, Latency, Measurement, ModelRef, TensorInfo
 from segbench.store import utc_now
 
 REMOTE_ROOT = "/data/local/tmp/segbench"
@@ -242,10 +244,15 @@ class DeviceBackend:
             return (replace(base, error=str(exc), finished=utc_now(), extra=extra),
                     f"failed before running: {exc}\n".encode())
         module = tools.tool_for_runtime(case.runtime)
+        # A tool whose report holds no per-run times but whose result file does (onnxruntime_perf_test)
+        # writes one beside the model; it is read back after the run as the record's samples.
+        read_samples = getattr(module, "read_result_file", None)
+        result_path = (f"{posixpath.dirname(prepared.model_path)}/perf_{hashlib.sha256(case.case_id.encode()).hexdigest()[:16]}.txt"
+                       if read_samples else None)
         tc = tools.ToolCase(
             case=case, tool_path=tool_path, model_path=prepared.model_path, params_path=prepared.params_path,
             input_path=prepared.input_path, input_names=prepared.input_names, input_shapes=prepared.input_shapes,
-            cpu_mask=tools.taskset_mask(module, mask),
+            cpu_mask=tools.taskset_mask(module, mask), result_path=result_path,
         )
         try:
             argv = module.build_command(tc)
@@ -253,7 +260,7 @@ class DeviceBackend:
             return replace(base, error=str(exc), finished=utc_now()), f"failed before running: {exc}\n".encode()
         self._cool_down()
         before_t, before_f = self._safe(self.phone.thermal_c), self._safe(self.phone.cur_khz)
-        done = self._run_with_retries(argv, libs=len(tool.files) > 1)
+        done = self._run_with_retries(argv, libs=len(tool.files) > 1, fresh=result_path)
         after_t, after_f = self._safe(self.phone.thermal_c), self._safe(self.phone.cur_khz)
         log = done.stdout + done.stderr
         base = replace(
@@ -262,7 +269,28 @@ class DeviceBackend:
             extra={"command": shlex.join(argv), "input": prepared.note, "returncode": done.returncode,
                    "bound_by": "taskset" if tc.cpu_mask else f"{module.TOOL} --power_mode" if mask else None},
         )
-        return replace(self._outcome(module, done, log, base), finished=utc_now()), log
+        measurement = self._outcome(module, done, log, base)
+        if result_path and measurement.status == "ok":
+            measurement = self._with_samples(measurement, result_path, read_samples)
+        return replace(measurement, finished=utc_now()), log
+
+    def _with_samples(self, m: Measurement, remote: str, read: Callable[[str], tuple[float, ...]]) -> Measurement:
+        """The per-run times of the tool's result file as the record's samples; the figures the tool printed
+        stay, those it does not print (std) come from the samples. Without them the record keeps the
+        summary and says why."""
+        from segbench import stats
+
+        done = self.phone.shell(f"cat {shlex.quote(remote)}; rm -f {shlex.quote(remote)}", 30)
+        samples = read(done.stdout.decode("utf-8", errors="replace")) if done.returncode == 0 else ()
+        if not samples or (m.count is not None and len(samples) != m.count):
+            why = (f"its result file holds {len(samples)} run(s) for {m.count}" if samples
+                   else f"its result file {remote} could not be read")
+            return replace(m, extra={**m.extra, "samples": f"no per-run times: {why}"})
+        lat = m.latency_ms or Latency()
+        computed = stats.summarize(samples)
+        merged = Latency(**{k: getattr(lat, k) if getattr(lat, k) is not None else getattr(computed, k)
+                            for k in Latency.__dataclass_fields__})
+        return replace(m, samples_ms=samples, latency_ms=merged)
 
     def _outcome(self, module, done: Completed, log: bytes, base: Measurement) -> Measurement:
         from segbench.runners import tools
@@ -280,21 +308,23 @@ class DeviceBackend:
             parsed = replace(parsed, error=f"{parsed.error} (exit status {done.returncode})")
         return tools.to_measurement(parsed, base)
 
-    def run_tool(self, argv: list[str], libs: bool) -> Completed:
+    def run_tool(self, argv: list[str], libs: bool, fresh: str | None = None) -> Completed:
         """One run of a tool's argv; the shell records its pid, then becomes the tool (exec), so a timeout
-        can kill exactly it."""
+        can kill exactly it. ``fresh``: a file the tool appends to, removed first."""
         env = f"export LD_LIBRARY_PATH={REMOTE_ROOT}/bin; " if libs else ""
+        clear = f"rm -f {shlex.quote(fresh)}; " if fresh else ""
         self._running = True  # stays set when Ctrl-C cuts the run off: close() then kills the tool
-        done = self.phone.shell(f"echo $$ > {REMOTE_ROOT}/run.pid; {env}exec {shlex.join(argv)}", self.timeout_s)
+        done = self.phone.shell(f"{clear}echo $$ > {REMOTE_ROOT}/run.pid; {env}exec {shlex.join(argv)}",
+                                self.timeout_s)
         self._running = False
         return done
 
-    def _run_with_retries(self, argv: list[str], libs: bool) -> Completed:
-        done = self.run_tool(argv, libs)
+    def _run_with_retries(self, argv: list[str], libs: bool, fresh: str | None = None) -> Completed:
+        done = self.run_tool(argv, libs, fresh)
         for _ in range(self.retries):
             if not done.disconnected or not self._reconnect():
                 break
-            done = self.run_tool(argv, libs)
+            done = self.run_tool(argv, libs, fresh)
         return done
 
     def close(self) -> None:
@@ -505,8 +535,6 @@ def open_device_session(backend: DeviceBackend, model: ModelRef, runtime: str, t
 
 
 def _tensor_digest(tensor: np.ndarray) -> str:
-    import hashlib
-
     from segbench.inputs import tensor_bytes
 
     h = hashlib.sha256(tensor_bytes(tensor))

@@ -68,6 +68,13 @@ def test_sweep_on_the_emulated_mi9_and_a_second_run_pushes_nothing(phone, adb_po
         assert x["cpu_mask"] == {"high": "f0", "low": "f"}[x["power_mode"]]
         assert x["extra"]["bound_by"] == "taskset" and f"taskset {x['cpu_mask']} " in x["extra"]["command"]
         assert x["count"] == 5 and 0 < x["latency_ms"]["min"] <= x["latency_ms"]["avg"] <= x["latency_ms"]["max"]
+        if x["runtime"] == "onnxruntime":  # per-run times from the tool's result file, read back after the run
+            samples = x["samples_ms"]
+            assert len(samples) == 5 and x["latency_ms"]["std"] is not None, x["extra"]
+            assert abs(min(samples) - x["latency_ms"]["min"]) < 1e-3 and abs(max(samples) - x["latency_ms"]["max"]) < 1e-3
+            assert " perf_" in x["extra"]["command"] or "/perf_" in x["extra"]["command"]
+        else:  # benchmark_model prints a summary only
+            assert x["samples_ms"] is None
         assert x["threads"] in (1, 2) and x["temps_before_c"] and x["temps_after_c"]
         assert x["cpu_khz_before"]["cpu7"] > 0
         log = reports / "runs" / x["run_id"] / x["log_path"]

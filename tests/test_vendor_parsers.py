@@ -314,6 +314,18 @@ def test_ort_total_cpu_usage_iterations_and_failure():
     assert bad.status == "failed" and bad.error == "Run failed:Load model from /d/m.onnx failed:Protobuf parsing failed."
 
 
+def test_ort_result_file_rows_are_the_per_run_times():
+    # One row a timed run (model,time_cost_s,peak_workingset_bytes,avg_cpu,run_index), then with -s the
+    # latency block, which is not read; a model name may hold commas.
+    text = ("deeplab,v3,0.0123,271122432,11,0\ndeeplab,v3,0.0111,271122432,11,1\ndeeplab,v3,1.5e-02,271122432,11,2\n"
+            "\nMin Latency is 0.0111 sec\nMax Latency is 0.015 sec\nP50 Latency is 0.0123 sec\n")
+    assert onnxruntime_perf_test.read_result_file(text) == (12.3, 11.1, 15.0)
+    # Rows out of order are put in run order; a missing run or no rows at all give nothing.
+    assert onnxruntime_perf_test.read_result_file("m,0.002,1,0,1\nm,0.001,1,0,0\n") == (1.0, 2.0)
+    assert onnxruntime_perf_test.read_result_file("m,0.002,1,0,1\n") == ()
+    assert onnxruntime_perf_test.read_result_file("Run failed:failed to initialize.\n") == ()
+
+
 # ---------------------------------------------------------------------------------------------
 # Sessions, detection, records
 

@@ -157,6 +157,23 @@ def looks_like(text: str) -> bool:
     return marker_count(MARKERS, text) > 0
 
 
+_RESULT_ROW = re.compile(rf"^.*,({NUM}),\d+,{NUM},(\d+)$")
+
+
+def read_result_file(text: str) -> tuple[float, ...]:
+    """Per-run times (ms, in run order) from the result file (the positional argument after the model):
+    one ``model,time_cost_s,peak_workingset_bytes,avg_cpu,run_index`` row per timed run, then, with ``-s``,
+    a blank line and the ``... Latency is X sec`` block, which is not read. Rows run_index 0..N-1; any
+    other text is ignored. The model name is the test case's, which may hold commas: rows are matched
+    from their end."""
+    rows = {}
+    for line in text.splitlines():
+        m = _RESULT_ROW.match(line.strip())
+        if m:
+            rows[int(m.group(2))] = float(m.group(1)) * 1000
+    return tuple(rows[i] for i in range(len(rows))) if set(rows) == set(range(len(rows))) else ()
+
+
 def parse_log(text: str) -> list[ParsedRun]:
     """Every onnxruntime_perf_test run in the text, in order."""
     reader = Reader(_finish)

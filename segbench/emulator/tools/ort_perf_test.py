@@ -1,5 +1,6 @@
 """onnxruntime_perf_test stand-in: `-m times -r N`, `-x`, `-I`, test_data_set_*/input_N.pb next to
-the model, `-p PREFIX` (ORT's own session profiling JSON), `-s`; prints the ORT 1.2x log format."""
+the model, `-p PREFIX` (ORT's own session profiling JSON), `-s`, the result file (positional, after the
+model: a row a timed run, appended); prints the ORT 1.2x log format."""
 
 from __future__ import annotations
 
@@ -84,6 +85,17 @@ def format_report(f: Figures, threads: int, stats: bool) -> str:
         lines += [f"Avg CPU usage:{f.cpu_pct}", f"Peak working set size:{f.peak_bytes}", f"Runs:{n}",
                   f"Min Latency: {s[0]:g} s", f"Max Latency: {s[-1]:g} s"]
         lines += [f"P{name} Latency: {_percentile(s, p):g} s"
+                  for name, p in (("50", 0.5), ("90", 0.9), ("95", 0.95), ("99", 0.99), ("999", 0.999))]
+    return "\n".join(lines) + "\n"
+
+
+def result_rows(f: Figures, model_name: str, stats: bool) -> str:
+    """What the tool appends to its result file: a row a timed run, then with -s the latency block."""
+    lines = [f"{model_name},{t:g},{f.peak_bytes},{f.cpu_pct},{i}" for i, t in enumerate(f.latencies_s)]
+    if stats:
+        s = sorted(f.latencies_s)
+        lines += ["", f"Min Latency is {s[0]:g} sec", f"Max Latency is {s[-1]:g} sec"]
+        lines += [f"P{name} Latency is {_percentile(s, p):g} sec"
                   for name, p in (("50", 0.5), ("90", 0.9), ("95", 0.95), ("99", 0.99), ("999", 0.999))]
     return "\n".join(lines) + "\n"
 
@@ -173,6 +185,13 @@ def run(argv: list[str]) -> int:
         sess.end_profiling()
     f = Figures(session_s, first_ms, tuple(lat), wall, usage1.ru_maxrss * 1024, int(cpu))
     print(format_report(f, args.x, args.s or not args.result_file), end="", flush=True)
+    if args.result_file:
+        name = os.path.splitext(os.path.basename(args.model_path))[0]
+        try:
+            with open(args.result_file, "a") as fh:  # appended to, as the real tool does
+                fh.write(result_rows(f, name, args.s))
+        except OSError as exc:
+            print(f"failed to open result file {args.result_file}: {exc.strerror}", file=sys.stderr)
     record(TOOL, argv, threads=args.x, warmup=1, repeats=len(lat), first_ms=first_ms, init_ms=session_s * 1000,
            latencies_ms=[x * 1000 for x in lat])
     return 0
