@@ -90,7 +90,7 @@ def test_nightly_script_on_two_emulated_phones(farm, tmp_path):
 
     for path in (reports / "baselines").iterdir():  # a baseline four times as fast: a regression
         data = json.loads(path.read_text())
-        for rec in data["records"]:  # LiteRT records keep samples; onnxruntime_perf_test's only a summary
+        for rec in data["records"]:  # ORT records carry per-run times (its result file); benchmark_model's a summary
             rec["samples_ms"] = rec["samples_ms"] and [x / 4 for x in rec["samples_ms"]]
             rec["latency_ms"] = {k: v and v / 4 for k, v in rec["latency_ms"].items()}
         path.write_text(json.dumps(data))
