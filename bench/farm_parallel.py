@@ -24,20 +24,13 @@ from pathlib import Path
 
 import adbutils
 
-from segbench.emulator import EmulatedPhone
+from segbench.emulator import EmulatedPhone, stub_assets
 from segbench.emulator.phone import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-TOOLS = ("benchmark_bin", "benchmark_model", "onnxruntime_perf_test", "libonnxruntime.so")
-
 
 def _assets(root: Path) -> Path:
-    """device_assets with stand-in binaries: the emulated phone runs its own tool for a pushed file's name."""
-    shutil.copy(ROOT / "device_assets" / "manifest.toml", root / "manifest.toml")
-    (root / "arm64-v8a").mkdir()
-    for name in TOOLS:
-        (root / "arm64-v8a" / name).write_bytes(b"\x7fELF\x02\x01\x01" + name.encode())
-    return root
+    return stub_assets(root, ROOT / "device_assets" / "manifest.toml")
 
 
 def _models(root: Path, copies: int) -> Path:

@@ -51,9 +51,6 @@ def cli():
 
 # --------------------------------------------------------------- device tests (the emulated phone)
 
-DEVICE_TOOLS = ("benchmark_bin", "benchmark_model", "onnxruntime_perf_test", "libonnxruntime.so")
-
-
 def start_adb_server(ports: range) -> int:
     """A real adb server (the adbutils wheel's binary) on a free port of ``ports``; stop it with stop_adb_server."""
     from adbutils import adb_path
@@ -72,17 +69,11 @@ def stop_adb_server(port: int) -> None:
 
 
 def make_device_assets(root: Path) -> Path:
-    """device_assets as a user sets it up: the shipped manifest, the tools dropped into arm64-v8a/.
+    """device_assets as a user sets it up: the shipped manifest, the tools dropped into arm64-v8a/ (stubs:
+    the emulated phone runs its stand-in for a pushed tool by the tool's name)."""
+    from segbench.emulator import stub_assets
 
-    The emulated phone runs its stand-in for a pushed tool by the tool's name; the bytes are a stub.
-    """
-    import shutil
-
-    (root / "arm64-v8a").mkdir(parents=True)
-    shutil.copy(ROOT / "device_assets" / "manifest.toml", root / "manifest.toml")
-    for name in DEVICE_TOOLS:
-        (root / "arm64-v8a" / name).write_bytes(b"\x7fELF\x02\x01\x01" + name.encode())
-    return root
+    return stub_assets(root, ROOT / "device_assets" / "manifest.toml")
 
 
 @pytest.fixture(scope="module")

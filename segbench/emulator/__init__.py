@@ -7,7 +7,8 @@ benchmark tools that really run the model on the host and print the vendor's log
 The harness never special-cases it: it is just a phone that happens to live on loopback.
 """
 
+from segbench.emulator.assets import stub_assets
 from segbench.emulator.faults import Faults, parse_faults
 from segbench.emulator.phone import EmulatedPhone
 
-__all__ = ["EmulatedPhone", "Faults", "parse_faults"]
+__all__ = ["EmulatedPhone", "Faults", "parse_faults", "stub_assets"]
