@@ -71,7 +71,9 @@ class Progress:
             return
         elapsed = time.monotonic() - self.started
         eta = elapsed / self.done * (self.total - self.done) if self.done else 0.0
-        result = (f"median {m.latency_ms.median:.3f} ms" if m.status == "ok" and m.latency_ms.median is not None
+        lat = m.latency_ms
+        figure = next(((k, v) for k in ("median", "avg") if (v := getattr(lat, k, None)) is not None), None)
+        result = (f"{figure[0]} {figure[1]:.3f} ms" if m.status == "ok" and figure  # benchmark_bin prints no median
                   else f"{m.status}: {m.error}" if m.error else m.status)
         self.echo(f"{self.prefix}    {result}  (elapsed {_hms(elapsed)}, ETA {_hms(eta)})")
 
