@@ -8,14 +8,19 @@ The model is the real PaddleClas MobileNetV2 program (tests/fixtures/paddle) wit
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from paddle_build import real_mobilenet_v2
 
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from segbench.emulator import EmulatedPhone
 from segbench.emulator.phone import free_port
 
@@ -90,6 +95,41 @@ def test_host_corrupt_models_fail_their_case_and_the_run_goes_on(models: Path, t
     assert "Failed to read" in recs["truncated"]["error"]
     assert "does not record its input shape" in recs["unsized"]["error"]
     assert "input_size" in recs["unsized"]["error"]
+
+
+def test_ctrl_c_interrupts_the_case_and_leaves_no_worker(models: Path, tmp_path: Path) -> None:
+    """Ctrl-C reaches the terminal's whole process group, the worker included: the case in flight is
+    interrupted (not recorded as failed), finished cases stay, and no worker is left behind."""
+    reports = tmp_path / "reports"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segbench", "run", "--models", str(models / "mnv2.pdmodel"), "--threads", "1,2",
+         "--warmup", "0", "--repeats", "1000", "--reports", str(reports)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(4)  # the first case is under way
+    workers = _workers(proc.pid)
+    assert workers, "no Paddle Lite worker found"
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err and "--resume" in err, err
+    saved = [json.loads(line) for f in reports.glob("runs/*/results.jsonl") for line in f.read_text().splitlines()]
+    assert all(x["status"] == "ok" for x in saved)  # the case in flight is not stored as failed
+    time.sleep(0.5)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+def _workers(parent: int) -> list[int]:
+    """Child processes of ``parent`` that run the Paddle Lite worker module."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            cmd = stat.read_bytes().split(b"\0")
+            ppid = int((stat.parent / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and b"segbench.runners.host_paddlelite" in cmd:
+            found.append(int(stat.parent.name))
+    return found
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import collections
 import importlib.util
 import os
 import pickle
+import signal
 import struct
 import subprocess
 import sys
@@ -96,10 +97,10 @@ class PaddleLiteSession:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        try:
+        try:  # an idle worker ends at once; one still in a run (after Ctrl-C) gets a moment, then is killed
             _send(proc.stdin, ("close", None))
             proc.stdin.close()
-            proc.wait(timeout=10)
+            proc.wait(timeout=3)
         except (OSError, ValueError, subprocess.TimeoutExpired):
             proc.kill()
             proc.wait()
@@ -204,7 +205,7 @@ def _serve(path: str) -> int:
 RUNTIME = HostRuntime("paddlelite", "paddlelite-python", PaddleLiteSession, lambda: package_version("paddlelite"))
 
 if __name__ == "__main__":
-    try:
-        sys.exit(_serve(sys.argv[1]))
-    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the parent reports it
-        sys.exit(130)
+    # Ctrl-C reaches the whole process group: the parent handles it (the case is interrupted, not failed)
+    # and then closes this worker, so the worker itself ignores it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(_serve(sys.argv[1]))
