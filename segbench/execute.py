@@ -112,51 +112,102 @@ class Outcome:
         return any(m.status in ("failed", "timeout") for m in self.measurements)
 
 
+class Sharing(Protocol):
+    """How a farm's phones share the cases out (``--split shard``; segbench.farm.Shard)."""
+
+    def claim(self, case: Case, device_id: str) -> bool:
+        """True when this device takes the case (no other device has it)."""
+        ...
+
+    def hand_back(self, case: Case, device_id: str, failed: Measurement) -> bool:
+        """A case the device failed for the device's sake, offered to a phone that has not failed it yet;
+        False when no such phone is left (the caller then stores the failure)."""
+        ...
+
+    def settle(self, device_id: str) -> None:
+        """The device's case in flight has its record."""
+        ...
+
+    def next_returned(self, device_id: str, leaving: bool, stop: threading.Event | None) -> Case | None:
+        """After the device's own pass: a handed-back case it may take (waiting while other phones still
+        have a case in flight that may come back); None when there is nothing more for it."""
+        ...
+
+    def attempts(self, case_id: str) -> list[dict[str, str]]:
+        """The earlier attempts at a handed-back case: device and error."""
+        ...
+
+
 def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Progress,
             broken: dict[str, str] | None = None, *, set_aside: SetAside | None = None, log_dir: str | None = None,
-            stop: threading.Event | None = None, claim: Callable[[Case], bool] | None = None) -> Outcome:
+            stop: threading.Event | None = None, shard: Sharing | None = None) -> Outcome:
     """Run every case this device has no record of yet in the run; append each record as it finishes.
 
     ``broken`` maps model paths that could not even be read to their error: their cases are
     recorded as failed without reaching the backend. ``set_aside`` decides when to stop trying the
     device (its remaining cases are then recorded as skipped); ``log_dir`` keeps a farm phone's logs
     apart; ``stop`` (set by a farm on Ctrl-C) ends the loop between cases as an interruption.
-    ``claim`` shares the cases out among a farm's phones (``--split shard``): a case runs here only if
+    ``shard`` shares the cases out among a farm's phones (``--split shard``): a case runs here only if
     this device claims it first; any device's record of a case then counts as done, and a device that
-    is set aside stops claiming, leaving the rest to the others.
+    is set aside stops claiming, leaving the rest to the others. A case that fails because of the phone
+    (``device_failure``) is handed back and run on another phone; only the last attempt is stored, its
+    ``extra.retried_after`` naming the earlier ones.
     """
     broken = broken or {}
     set_aside = set_aside or SetAside()
+    device_id = backend.device.id
     # Records are keyed by device: in a farm run every phone runs the same cases (unless they share them out).
-    done_ids = {m.case_id for m in run.measurements() if claim or m.device_id in (None, backend.device.id)}
+    done_ids = {m.case_id for m in run.measurements() if shard or m.device_id in (None, device_id)}
     todo = [c for c in cases if c.case_id not in done_ids]
     progress.total = len(todo)
     progress.start()
     results: list[Measurement] = []
+
+    def one(i: int, case: Case) -> None:
+        progress.case_started(i, case)
+        if set_aside.reason:
+            measurement, log = _not_run(case, run.run_id, device_id, "skipped",
+                                        f"not run: the phone was {set_aside.reason}")
+        elif case.model.path in broken:
+            measurement, log = _not_run(case, run.run_id, device_id, "failed", broken[case.model.path])
+        else:
+            measurement, log = backend.measure(case, run.run_id)
+            set_aside.observe(measurement)
+        log_path = run.write_log(case.case_id, log, log_dir)
+        measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)))
+        if shard is not None:
+            earlier = shard.attempts(case.case_id)
+            if earlier:
+                measurement = replace(measurement, extra={**measurement.extra, "retried_after": earlier})
+            if measurement.extra.get(DEVICE_FAILURE) and shard.hand_back(case, device_id, measurement):
+                progress.case_finished(replace(measurement, error=f"{measurement.error}; handed to another phone"))
+                return
+        run.append(measurement)
+        if shard is not None:
+            shard.settle(device_id)
+        results.append(measurement)
+        progress.case_finished(measurement)
+
+    def interrupted() -> Outcome:
+        return Outcome(results, True, len(cases) - len(todo), set_aside.reason)
+
     try:
         for i, case in enumerate(todo, 1):
             if stop is not None and stop.is_set():
-                return Outcome(results, True, len(cases) - len(todo), set_aside.reason)
-            if claim is not None and (set_aside.reason or not claim(case)):
+                return interrupted()
+            if shard is not None and (set_aside.reason or not shard.claim(case, device_id)):
                 if set_aside.reason:
                     break
                 continue
-            progress.case_started(i, case)
-            if set_aside.reason:
-                measurement, log = _not_run(case, run.run_id, backend.device.id, "skipped",
-                                            f"not run: the phone was {set_aside.reason}")
-            elif case.model.path in broken:
-                measurement, log = _not_run(case, run.run_id, backend.device.id, "failed", broken[case.model.path])
-            else:
-                measurement, log = backend.measure(case, run.run_id)
-                set_aside.observe(measurement)
-            log_path = run.write_log(case.case_id, log, log_dir)
-            measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)))
-            run.append(measurement)
-            results.append(measurement)
-            progress.case_finished(measurement)
+            one(i, case)
+        if shard is not None:
+            while (case := shard.next_returned(device_id, set_aside.reason is not None, stop)) is not None:
+                progress.total += 1
+                one(progress.total, case)
+            if stop is not None and stop.is_set():
+                return interrupted()
     except KeyboardInterrupt:
-        return Outcome(results, True, len(cases) - len(todo), set_aside.reason)
+        return interrupted()
     return Outcome(results, False, len(cases) - len(todo), set_aside.reason)
 
 

@@ -34,19 +34,77 @@ STOP_GRACE_S = 5.0
 SPLITS = ("each", "shard")
 
 
-class Claims:
-    """Cases shared out among phones (split shard): the first phone to claim a case runs it."""
+class Shard:
+    """Cases shared out among phones (split shard): the first phone to claim a case runs it.
 
-    def __init__(self) -> None:
+    A case that fails because of its phone (``device_failure``: it dropped off the bus, it was gone) is
+    handed back and offered to the phones that have not failed it yet, once they are through their own
+    share; phones through their share wait while others still have a case in flight that might come back.
+    A handed-back case that no phone is left to take is an orphan: run_all stores its last failed attempt.
+    """
+
+    def __init__(self, device_ids: Sequence[str]) -> None:
+        self._cond = threading.Condition()
         self._taken: set[str] = set()
-        self._lock = threading.Lock()
+        self._busy: dict[str, str] = {}  # device -> the case id in flight there
+        self._active = set(device_ids)  # devices that may still take cases
+        self._returned: dict[str, tuple[Case, Measurement]] = {}  # handed back, waiting for a taker
+        self._failed_on: dict[str, list[Measurement]] = {}  # case id -> its failed attempts, in order
 
-    def __call__(self, case: Case) -> bool:
-        with self._lock:
+    def claim(self, case: Case, device_id: str) -> bool:
+        with self._cond:
             if case.case_id in self._taken:
                 return False
             self._taken.add(case.case_id)
+            self._busy[device_id] = case.case_id
             return True
+
+    def hand_back(self, case: Case, device_id: str, failed: Measurement) -> bool:
+        with self._cond:
+            self._busy.pop(device_id, None)
+            tried = self._failed_on.setdefault(case.case_id, [])
+            tried.append(failed)
+            if not self._takers(case.case_id):
+                self._cond.notify_all()
+                return False
+            self._returned[case.case_id] = (case, failed)
+            self._cond.notify_all()
+            return True
+
+    def settle(self, device_id: str) -> None:
+        with self._cond:
+            self._busy.pop(device_id, None)
+            self._cond.notify_all()
+
+    def next_returned(self, device_id: str, leaving: bool, stop: threading.Event | None) -> Case | None:
+        with self._cond:
+            while not leaving and not (stop is not None and stop.is_set()):
+                for case_id, (case, _) in list(self._returned.items()):
+                    if device_id not in self._tried_on(case_id):
+                        del self._returned[case_id]
+                        self._busy[device_id] = case_id
+                        return case
+                if not any(d != device_id for d in self._busy):  # nothing in flight elsewhere: no more to come
+                    break
+                self._cond.wait(0.2)
+            self._active.discard(device_id)
+            self._cond.notify_all()
+            return None
+
+    def attempts(self, case_id: str) -> list[dict[str, str]]:
+        with self._cond:
+            return [{"device_id": m.device_id or "", "error": m.error or ""} for m in self._failed_on.get(case_id, [])]
+
+    def orphans(self) -> list[Measurement]:
+        """Handed-back cases no phone took (all that had not failed them left): their last failed attempt."""
+        with self._cond:
+            return [self._failed_on[case_id][-1] for case_id in self._returned]
+
+    def _tried_on(self, case_id: str) -> set[str]:
+        return {m.device_id or "" for m in self._failed_on.get(case_id, [])}
+
+    def _takers(self, case_id: str) -> set[str]:
+        return self._active - self._tried_on(case_id)
 
 
 @dataclass(frozen=True)
@@ -189,7 +247,7 @@ def run_all(cases: Sequence[Case], backends: Sequence[Backend], run: RunDir, bro
     up to STOP_GRACE_S); what they finished is saved, and the outcomes say ``interrupted``.
     """
     many = len(backends) > 1
-    claims = Claims() if split == "shard" and many else None
+    shard = Shard([b.device.id for b in backends]) if split == "shard" and many else None
     lock = threading.Lock()
 
     def say(msg: str) -> None:  # whole lines, never interleaved mid-line across phones
@@ -205,7 +263,7 @@ def run_all(cases: Sequence[Case], backends: Sequence[Backend], run: RunDir, bro
         progress = Progress(len(cases), say, quiet, prefix=f"[{backend.device.id}] " if many else "")
         try:
             outcome = execute(cases, backend, run, progress, broken, set_aside=SetAside(set_aside_after),
-                              log_dir=backend.device.id if many else None, stop=stop, claim=claims)
+                              log_dir=backend.device.id if many else None, stop=stop, shard=shard)
         except BaseException as exc:  # a store that cannot be written: re-raised by the main thread
             errors.append(exc)
             stop.set()
@@ -223,13 +281,20 @@ def run_all(cases: Sequence[Case], backends: Sequence[Backend], run: RunDir, bro
     interrupted = Outcome([], True, 0)
     phones = [results.get(i) or PhoneOutcome(b.device.id, b.device.model or "", interrupted, 0.0, None)
               for i, b in enumerate(backends)]
-    if claims is not None and not any(p.outcome.interrupted for p in phones):
-        _left_over(cases, run, phones)
+    if shard is not None and not any(p.outcome.interrupted for p in phones):
+        _left_over(cases, run, phones, shard)
     return phones
 
 
-def _left_over(cases: Sequence[Case], run: RunDir, phones: list[PhoneOutcome]) -> None:
-    """Split shard: cases no phone claimed because every phone was set aside are stored as not run."""
+def _left_over(cases: Sequence[Case], run: RunDir, phones: list[PhoneOutcome], shard: Shard) -> None:
+    """Split shard: a handed-back case no phone took keeps its last failed attempt; cases no phone claimed
+    because every phone was set aside are stored as not run."""
+    by_device = {p.device_id: p for p in phones}
+    for failed in shard.orphans():
+        extra = {**failed.extra, "retried_after": shard.attempts(failed.case_id)[:-1]}
+        failed = replace(failed, extra=extra if extra["retried_after"] else failed.extra)
+        run.append(failed)
+        by_device[failed.device_id].outcome.measurements.append(failed)
     done = {m.case_id for m in run.measurements()}
     last = max(phones, key=lambda p: p.seconds)  # the phone that held out longest
     for case in cases:

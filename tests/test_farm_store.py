@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from segbench.model import DeviceInfo, Latency, Measurement, ModelRef, RunInfo
 from segbench.store import Store
@@ -67,24 +68,87 @@ def test_log_paths_of_a_farm_are_kept_apart_per_phone(tmp_path):
     assert one != two and one.read_bytes() == b"x" and two.read_bytes() == b"y"
 
 
-def test_claims_give_each_case_to_exactly_one_of_many_threads():
-    from segbench.farm import Claims
+def _cases(n: int):
     from segbench.model import Case
 
-    claims = Claims()
-    cases = [Case(ModelRef(f"m{i}", f"/m{i}.onnx", "onnx"), "onnxruntime", 1, "high", 0, 1) for i in range(200)]
-    won: dict[int, list[str]] = {k: [] for k in range(4)}
+    return [Case(ModelRef(f"m{i}", f"/m{i}.onnx", "onnx"), "onnxruntime", 1, "high", 0, 1) for i in range(n)]
 
-    def worker(k: int) -> None:
-        won[k] += [c.case_id for c in cases if claims(c)]
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+def _failed(case, device_id: str):
+    from segbench.model import DEVICE_FAILURE, Measurement
+
+    return Measurement(run_id="r", case_id=case.case_id, model=case.model, runtime=case.runtime, status="failed",
+                       device_id=device_id, error=f"device {device_id} disconnected", extra={DEVICE_FAILURE: True})
+
+
+def test_shard_gives_each_case_to_exactly_one_of_many_threads():
+    from segbench.farm import Shard
+
+    shard = Shard(["a", "b", "c", "d"])
+    cases = _cases(200)
+    won: dict[str, list[str]] = {k: [] for k in "abcd"}
+
+    def worker(k: str) -> None:
+        for c in cases:
+            if shard.claim(c, k):
+                won[k].append(c.case_id)
+                shard.settle(k)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in "abcd"]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     every = [cid for k in won for cid in won[k]]
     assert sorted(every) == sorted(c.case_id for c in cases)  # each once, none lost
+
+
+def test_a_case_its_phone_failed_goes_to_a_phone_that_has_not_failed_it():
+    from segbench.farm import Shard
+
+    shard = Shard(["a", "b", "c"])
+    (case,) = _cases(1)
+    assert shard.claim(case, "a")
+    assert shard.hand_back(case, "a", _failed(case, "a"))  # b and c could take it
+    assert shard.next_returned("a", False, None) is None  # not back to the phone that failed it; a leaves
+    assert shard.next_returned("b", False, None) == case
+    assert shard.attempts(case.case_id) == [{"device_id": "a", "error": "device a disconnected"}]
+    # b fails it too: c is left to try; c leaves without taking it (set aside): an orphan with b's attempt.
+    assert shard.hand_back(case, "b", _failed(case, "b"))
+    assert shard.next_returned("c", True, None) is None
+    assert [m.device_id for m in shard.orphans()] == ["b"]
+
+
+def test_a_phone_through_its_share_waits_for_cases_in_flight_elsewhere():
+    from segbench.farm import Shard
+
+    shard = Shard(["a", "b"])
+    (case,) = _cases(1)
+    assert shard.claim(case, "a")
+    got: list = []
+    waiter = threading.Thread(target=lambda: got.append(shard.next_returned("b", False, None)))
+    waiter.start()
+    time.sleep(0.3)
+    assert waiter.is_alive()  # a's case is in flight: it may come back
+    shard.hand_back(case, "a", _failed(case, "a"))
+    waiter.join(5)
+    assert got == [case]
+    # b fails it as well: nobody is left who has not, so the hand-back says so (b stores its failure),
+    # and a, through its share with nothing in flight elsewhere, leaves.
+    assert not shard.hand_back(case, "b", _failed(case, "b"))
+    assert shard.next_returned("a", False, None) is None
+    assert shard.orphans() == []
+
+
+def test_a_waiting_phone_leaves_on_stop():
+    from segbench.farm import Shard
+
+    shard = Shard(["a", "b"])
+    (case,) = _cases(1)
+    shard.claim(case, "a")
+    stop = threading.Event()
+    stop.set()
+    assert shard.next_returned("b", False, stop) is None
 
 
 def test_shard_refuses_phones_of_different_kinds():
