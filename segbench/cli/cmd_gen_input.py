@@ -49,7 +49,7 @@ def _progress(items: list[Any], show: bool) -> Iterator[Any]:
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="IMAGE_OR_DIR...")
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path),
               help="Output file (one image), directory (several images, or ort-pb).")
-@click.option("--model", type=click.Path(path_type=Path), help="Read the target input from this ONNX/TFLite model.")
+@click.option("--model", type=click.Path(path_type=Path), help="Read the target input from this model (ONNX, TFLite, Paddle .pdmodel; a .nb: docs/gen-input.md).")
 @click.option("--input-name", help="Which model input, when the model has several.")
 @click.option("--shape", help="Target shape by hand, e.g. 1,3,512,512 (fills a model's dynamic dims).")
 @click.option("--layout", type=click.Choice(["nchw", "nhwc"]), help="Target layout (default: guessed from the shape).")
