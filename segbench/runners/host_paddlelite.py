@@ -70,7 +70,11 @@ class PaddleLiteSession:
         self._reader = threading.Thread(target=self._drain, args=(self._proc.stderr,), daemon=True)
         self._reader.start()
         # Paddle Lite's own init (conversion of a program + predictor creation), not the worker's start-up.
-        self.init_ms: float = self._call("load")
+        try:
+            self.init_ms: float = self._call("load")
+        except BaseException:  # a model it cannot load (or Ctrl-C): no worker left behind
+            self.close()
+            raise
 
     @property
     def inputs(self) -> list[TensorInfo]:
