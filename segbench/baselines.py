@@ -17,7 +17,7 @@ from pathlib import Path
 
 from segbench.errors import StoreError
 from segbench.model import DeviceInfo, Measurement, RunInfo
-from segbench.store import safe_name, utc_now
+from segbench.store import safe_name, utc_now, write_atomic, write_error
 
 BASELINE_SCHEMA = "segbench.baseline/1"
 
@@ -86,13 +86,11 @@ class Baselines:
         data = {"schema": BASELINE_SCHEMA, "device_kind": key.device_kind, "tool": key.tool,
                 "tool_version": key.tool_version, "run_id": run_id, "saved": utc_now(),
                 "records": [m.to_dict() for m in records]}
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(data, sort_keys=True, allow_nan=False) + "\n")
-            os.replace(tmp, path)
+            write_atomic(path, json.dumps(data, sort_keys=True, allow_nan=False) + "\n")
         except OSError as exc:
-            raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise write_error(exc, path) from None
         return path
 
     def load(self, key: Key) -> Baseline | None:

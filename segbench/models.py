@@ -21,7 +21,6 @@ A file without an entry is named after its stem.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 from segbench.compat import tomllib
 from segbench.errors import ModelError, UsageError
 from segbench.model import RUNTIME_FOR_FORMAT, ModelRef
+from segbench.store import write_atomic
 
 MODEL_SUFFIXES = {".onnx": "onnx", ".tflite": "tflite", ".pdmodel": "paddle", ".nb": "paddle-nb"}
 MANIFEST = "manifest.toml"
@@ -129,12 +129,7 @@ def write_manifest(directory: Path, entries: list[dict[str, Any]]) -> Path:
             table[key] = value
     # A blank line before every [[model]], however tomlkit laid out the appended tables.
     text = re.sub(r"(?<=[^\n])\n\[\[model\]\]", "\n\n[[model]]", tomlkit.dumps(doc))
-    tmp = directory / f".{MANIFEST}.{os.getpid()}.part"
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, text)
     return path
 
 

@@ -9,6 +9,7 @@ each line is written whole under an exclusive flock.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import errno
 import fcntl
@@ -46,7 +47,18 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "_", text)
 
 
-def _write_error(exc: OSError, path: Path) -> StoreError:
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically: a temp file beside it, then a rename. The temp file never
+    stays behind, not even when the disk is full; OSError goes to the caller."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_error(exc: OSError, path: Path) -> StoreError:
     if exc.errno == errno.ENOSPC:
         return StoreError(f"disk full while writing {path}", hint="results written before this point are kept")
     return StoreError(f"cannot write {path}: {exc.strerror or exc}")
@@ -79,12 +91,10 @@ class RunDir:
 
     def write_info(self, info: RunInfo) -> None:
         """Replace run.json atomically (write a temp file, then rename)."""
-        tmp = self.info_path.with_suffix(f".json.{os.getpid()}.tmp")
         try:
-            tmp.write_text(json.dumps(info.to_dict(), indent=2, sort_keys=True) + "\n")
-            os.replace(tmp, self.info_path)
+            write_atomic(self.info_path, json.dumps(info.to_dict(), indent=2, sort_keys=True) + "\n")
         except OSError as exc:
-            raise _write_error(exc, self.info_path) from None
+            raise write_error(exc, self.info_path) from None
 
     def info(self) -> RunInfo:
         try:
@@ -106,7 +116,8 @@ class RunDir:
         try:
             fd = os.open(self.results_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise _write_error(exc, self.results_path) from None
+            raise write_error(exc, self.results_path) from None
+        size = None
         try:
             # flock is per open file, so it excludes other threads' appends as well as other processes'.
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -118,7 +129,10 @@ class RunDir:
                 view = view[os.write(fd, view):]
             os.fsync(fd)
         except OSError as exc:
-            raise _write_error(exc, self.results_path) from None
+            if size is not None:  # a record that did not fit (full disk) is taken back whole, not left torn
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)
+            raise write_error(exc, self.results_path) from None
         finally:
             os.close(fd)  # closing releases the lock
 
@@ -129,7 +143,7 @@ class RunDir:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         except OSError as exc:
-            raise _write_error(exc, path) from None
+            raise write_error(exc, path) from None
         return path
 
     def measurements(self) -> list[Measurement]:

@@ -237,3 +237,15 @@ def test_image_input_goes_through_gen_input(tmp_path):
     assert "input_1 float32 [1, 256, 256, 3] from" in log and "astronaut.png" in log
     assert_one_line_error(run_cli("run", "--models", str(SELFIE), "--input", str(ASTRONAUT), "--preset", "nope",
                                   "--reports", str(tmp_path)), 2)
+
+
+def test_a_full_disk_is_one_error_line_and_keeps_what_was_written(tiny_disk: Path) -> None:
+    reports = tiny_disk / "reports"
+    r = run_cli("run", "--models", str(MODELS), "--threads", "1,2", "--warmup", "1", "--repeats", "600",
+                "--reports", str(reports))
+    assert_one_line_error(r, 1)
+    assert "disk full while writing" in r.err and "results written before this point are kept" in r.err
+    (run,) = (reports / "runs").iterdir()
+    kept = [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines() if line.strip()]
+    assert kept and all(x["status"] == "ok" for x in kept)  # what was written is whole, not a torn line
+    assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]  # no temp file left behind

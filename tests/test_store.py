@@ -47,3 +47,16 @@ def test_missing_run_is_a_clear_error(tmp_path):
         Store(tmp_path).run("nope")
     with pytest.raises(StoreError, match="no runs"):
         Store(tmp_path).latest()
+
+
+def test_a_record_that_does_not_fit_on_the_disk_is_taken_back_whole(tiny_disk):
+    run = Store(tiny_disk).create_run(_info("r"))
+    big = tuple(float(i) for i in range(2000))  # ~20 KB a record: a 64 KiB disk fills within a few
+    stored = 0
+    with pytest.raises(StoreError, match="disk full while writing"):
+        for i in range(20):
+            run.append(_m("r", f"c{i}", big))
+            stored += 1
+    lines = run.results_path.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and len(lines) - 1 == stored  # whole records only, no torn tail
+    assert [m.case_id for m in run.measurements()] == [f"c{i}" for i in range(stored)]
