@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from conftest import assert_one_line_error, run_cli
 from segbench.model import DeviceInfo, Latency, Measurement, ModelRef, RunInfo
-from segbench.report.compare import compare, ratio_ci
+from segbench.report.compare import compare, pooled, ratio_ci
 from segbench.store import Store
 
 PHONE = DeviceInfo(id="R58M12ABCDE", kind="android", brand="Xiaomi", model="MI 9", soc="SM8150",
@@ -79,6 +80,35 @@ def test_a_slowdown_within_noise_is_not_a_regression():
                           status="ok", threads=1, power_mode="high", latency_ms=Latency(avg=100.0))
     [v] = compare([summary], [Measurement(**{**summary.__dict__, "latency_ms": Latency(avg=110.0)})], 0.05)
     assert v.status == "regression" and "threshold only" in v.reason
+
+
+def _summary(run_id: str, avg: float, std: float | None, count: int, device: str = "p") -> Measurement:
+    """A record as a summary-only tool gives it (benchmark_model: avg, std and the run count; no samples)."""
+    return Measurement(run_id=run_id, case_id="c", model=ModelRef("m", "/m", "tflite"), runtime="tflite",
+                       status="ok", threads=1, power_mode="high", device_id=device, count=count,
+                       latency_ms=Latency(avg=avg, std=std))
+
+
+def test_summary_records_with_std_get_an_interval_of_the_mean_ratio():
+    # 10% slower with 50 runs at 2% std: far beyond the noise. Interval: exp(log 1.1 +- 1.96 x sqrt(2 x 0.02^2 / 50)).
+    [v] = compare([_summary("a", 100.0, 2.0, 50)], [_summary("b", 110.0, 2.2, 50)], 0.05)
+    assert v.status == "regression" and "of the mean, from the tools' avg/std" in v.reason
+    half = 1.959964 * math.sqrt(2 * 0.02 ** 2 / 50)
+    assert abs(v.ci[0] - 1.1 * math.exp(-half)) < 1e-9 and abs(v.ci[1] - 1.1 * math.exp(half)) < 1e-9
+    # 8% slower but 40% std over 10 runs: the interval reaches below 1, so not a regression.
+    [v] = compare([_summary("a", 100.0, 40.0, 10)], [_summary("b", 108.0, 43.2, 10)], 0.05)
+    assert v.status == "same" and v.ci[0] < 1 < v.ci[1]
+    # Without a std (benchmark_bin: min/max/avg) the threshold alone decides, as before.
+    [v] = compare([_summary("a", 100.0, None, 50)], [_summary("b", 110.0, None, 50)], 0.05)
+    assert v.status == "regression" and "threshold only" in v.reason and v.ci is None
+
+
+def test_pooled_summaries_combine_means_and_spreads():
+    # Two phones of one kind, 10 runs each: means 100 and 110, std 5 each -> mean 105 over 20 runs,
+    # variance (9 x 25 + 9 x 25 + 10 x 25 + 10 x 25) / 19.
+    p = pooled([_summary("a", 100.0, 5.0, 10, "p1"), _summary("a", 110.0, 5.0, 10, "p2")])
+    assert p.count == 20 and p.latency_ms.avg == 105.0
+    assert abs(p.latency_ms.std - math.sqrt((9 * 25 + 9 * 25 + 10 * 25 + 10 * 25) / 19)) < 1e-12
 
 
 def test_bad_input(tmp_path: Path):

@@ -4,11 +4,14 @@ Rule (docs/report.md): for each case present in both runs, r = median(candidate)
 A 95% bootstrap interval of r (both sample sets resampled with replacement, 2000 times, fixed seed) is
 the noise. A case regresses when r > 1 + threshold AND the interval's lower end is above 1, i.e. the
 slowdown is both larger than the threshold and not explained by run-to-run noise. Improvements are the
-mirror image. Records with only a tool's summary (no samples) are judged on the threshold alone.
+mirror image. Records with only a tool's summary (no samples) get an interval from the summary when it gives
+the mean, the standard deviation and the run count (benchmark_model does): the ratio of the means, normal on
+the log scale; without those (benchmark_bin prints min/max/avg) they are judged on the threshold alone.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -47,6 +50,21 @@ def ratio_ci(base: Sequence[float], cand: Sequence[float], seed: int = 0) -> tup
     return float(lo), float(hi)
 
 
+def summary_ratio_ci(base: Measurement, cand: Measurement) -> tuple[float, float] | None:
+    """95% interval of mean(cand) / mean(base) from each record's avg, std and run count: the standard error
+    of each log mean is (std / avg) / sqrt(count), and log(ratio) is taken as normal (delta method; the tools
+    run tens of times). None when either record lacks one of the three."""
+    parts = []
+    for m in (base, cand):
+        avg, std, n = m.latency_ms.avg, m.latency_ms.std, m.count
+        if not avg or avg <= 0 or std is None or std < 0 or not n or n < 2:
+            return None
+        parts.append((avg, (std / avg) ** 2 / n))
+    (b_avg, b_var), (c_avg, c_var) = parts
+    centre, half = math.log(c_avg / b_avg), 1.959964 * math.sqrt(b_var + c_var)
+    return math.exp(centre - half), math.exp(centre + half)
+
+
 def judge(case: str, base: Measurement, cand: Measurement, threshold: float) -> Verdict:
     if base.status != "ok" or cand.status != "ok":
         which = "baseline" if base.status != "ok" else "candidate"
@@ -55,10 +73,15 @@ def judge(case: str, base: Measurement, cand: Measurement, threshold: float) -> 
     if not bm or cm is None:
         return Verdict(case, bm, cm, None, None, "failed", "no latency figure")
     r = cm / bm
-    ci = ratio_ci(base.samples_ms, cand.samples_ms) if base.samples_ms and cand.samples_ms else None
+    if base.samples_ms and cand.samples_ms:
+        ci = ratio_ci(base.samples_ms, cand.samples_ms)
+        basis = f"95% CI {ci[0]:.3f}-{ci[1]:.3f}"
+    elif (ci := summary_ratio_ci(base, cand)) is not None:
+        basis = f"95% CI {ci[0]:.3f}-{ci[1]:.3f} of the mean, from the tools' avg/std"
+    else:
+        basis = "threshold only (no samples)"
     beyond_noise_up = ci is None or ci[0] > 1.0
     beyond_noise_down = ci is None or ci[1] < 1.0
-    basis = "threshold only (no samples)" if ci is None else f"95% CI {ci[0]:.3f}-{ci[1]:.3f}"
     if r > 1 + threshold and beyond_noise_up:
         status = "regression"
     elif r < 1 - threshold and beyond_noise_down:
@@ -98,9 +121,18 @@ def pooled(records: Sequence[Measurement]) -> Measurement:
         return ok[-1] if ok else records[-1]
     if all(m.samples_ms for m in ok):
         return replace(ok[-1], samples_ms=tuple(x for m in ok for x in m.samples_ms or ()))
-    # Tools that print only a summary: the median of the phones' medians stands for the kind.
+    # Tools that print only a summary: the median of the phones' medians stands for the kind; their means,
+    # standard deviations and counts combine into those of all their runs together (for summary_ratio_ci).
     medians = [x for m in ok if (x := _median(m)) is not None]
-    return replace(ok[-1], samples_ms=None, latency_ms=replace(ok[-1].latency_ms, median=float(np.median(medians))))
+    lat = replace(ok[-1].latency_ms, median=float(np.median(medians)))
+    count = ok[-1].count
+    if all(m.latency_ms.avg is not None and m.latency_ms.std is not None and m.count for m in ok):
+        count = sum(m.count for m in ok)
+        mean = sum(m.count * m.latency_ms.avg for m in ok) / count
+        within = sum((m.count - 1) * m.latency_ms.std ** 2 for m in ok)
+        between = sum(m.count * (m.latency_ms.avg - mean) ** 2 for m in ok)
+        lat = replace(lat, avg=mean, std=math.sqrt((within + between) / (count - 1)))
+    return replace(ok[-1], samples_ms=None, latency_ms=lat, count=count)
 
 
 def against_baseline(base: Sequence[Measurement], cand: Sequence[Measurement], threshold: float) -> list[Verdict]:
