@@ -75,6 +75,28 @@ def test_host_thread_sweep_on_a_program_and_a_nb(models: Path, tmp_path: Path) -
         assert "inputs: x float32 [1, 3, 224, 224]" in log or "inputs: inputs float32 [1, 3, 224, 224]" in log
 
 
+def test_new_weights_beside_an_unchanged_program_are_converted_again(tmp_path: Path) -> None:
+    import numpy as np
+
+    from segbench.runners.host_paddlelite import PaddleLiteSession
+
+    def outputs() -> np.ndarray:
+        session = PaddleLiteSession(str(program), 1)
+        try:
+            session.set_inputs([np.ones((1, 3, 224, 224), np.float32)])
+            session.run_once()
+            return session.outputs()[0]
+        finally:
+            session.close()
+
+    program = real_mobilenet_v2(tmp_path, "mnv2", scale=0.1)
+    stamp = program.stat()
+    before = outputs()
+    real_mobilenet_v2(tmp_path, "mnv2", scale=0.2)  # other weights ...
+    os.utime(program, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # ... beside a program that looks untouched
+    assert not np.allclose(before, outputs())
+
+
 def test_host_corrupt_models_fail_their_case_and_the_run_goes_on(models: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     bad.mkdir()

@@ -17,6 +17,7 @@ The worker inherits the CPU binding of the process that opens the session.
 from __future__ import annotations
 
 import collections
+import hashlib
 import importlib.util
 import os
 import pickle
@@ -152,11 +153,15 @@ class PaddleLiteSession:
 def _optimize(lite: Any, model_file: Path) -> Path:
     out_dir = Path(tempfile.gettempdir()) / "segbench-paddle-opt"
     out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / f"{model_file.stem}-{model_file.stat().st_mtime_ns}"
+    # Keyed by both files' size and mtime: new weights beside an unchanged program get a fresh conversion.
+    params = model_file.with_suffix(".pdiparams")
+    stamp = hashlib.sha256(repr([(f.resolve(), f.stat().st_size, f.stat().st_mtime_ns) for f in (model_file, params)])
+                           .encode()).hexdigest()[:16]
+    out = out_dir / f"{model_file.stem}-{stamp}"
     if not out.with_suffix(".nb").exists():
         opt = lite.Opt()
         opt.set_model_file(str(model_file))
-        opt.set_param_file(str(model_file.with_suffix(".pdiparams")))
+        opt.set_param_file(str(params))
         opt.set_valid_places("x86")
         opt.set_model_type("naive_buffer")
         opt.set_optimize_out(str(out))
