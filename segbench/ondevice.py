@@ -172,14 +172,23 @@ class DeviceBackend:
         return self._tool_paths[tool.runtime]
 
     def push_model(self, model: ModelRef) -> tuple[str, str, str | None]:
-        """The model (and a Paddle .pdiparams beside it) on the phone: (its directory, model, params)."""
-        remote_dir = f"{REMOTE_ROOT}/models/{(model.sha256 or 'unhashed')[:16]}"
+        """The model (and a Paddle .pdiparams beside it) on the phone: (its directory, model, params).
+
+        The directory is keyed by content: the model's sha256 and its companions' (one program with two sets of
+        weights, e.g. PaddleSeg's model.pdmodel/model.pdiparams exported twice, gets two directories)."""
+        from segbench.models import sha256_file
+
+        companions = [(Path(c), sha256_file(Path(c))) for c in model.companions]
+        key = model.sha256 or "unhashed"
+        if companions:
+            key = hashlib.sha256("".join([key, *(digest for _, digest in companions)]).encode()).hexdigest()
+        remote_dir = f"{REMOTE_ROOT}/models/{key[:16]}"
         model_remote = f"{remote_dir}/{Path(model.path).name}"
         self._push(Path(model.path), model_remote, model.sha256)
         params_remote = None
-        for companion in model.companions:
-            params_remote = f"{remote_dir}/{Path(companion).name}"
-            self._push(Path(companion), params_remote)
+        for companion, digest in companions:
+            params_remote = f"{remote_dir}/{companion.name}"
+            self._push(companion, params_remote, digest)
         return remote_dir, model_remote, params_remote
 
     def _prepare(self, case: Case) -> _Prepared:

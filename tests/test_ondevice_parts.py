@@ -157,3 +157,35 @@ def test_a_phone_that_never_comes_back_is_waited_for_once_then_cases_fail_fast(t
     assert "did not come back" in first.error and "did not come back" in second.error
     assert b"broke off" in log
     assert waits == [90.0, 5.0]  # one long wait for the first loss, then a glance per case
+
+
+class _RecordingPhone(_GonePhone):
+    """A phone that takes every push (and remembers where each file went)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pushed: list[tuple[str, str]] = []
+
+    def push(self, local: str, remote: str, digest: str | None = None) -> bool:
+        self.pushed.append((local, remote))
+        return True
+
+
+def test_one_program_with_two_sets_of_weights_gets_two_directories_on_the_phone(tmp_path):
+    # PaddleSeg exports every model as model.pdmodel + model.pdiparams: same program bytes, other weights.
+    from segbench.model import DeviceInfo, ModelRef
+
+    refs = []
+    for name, weights in (("ade", b"\1" * 64), ("city", b"\2" * 64)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.pdmodel").write_bytes(b"same program")
+        (tmp_path / name / "model.pdiparams").write_bytes(weights)
+        refs.append(ModelRef(name, str(tmp_path / name / "model.pdmodel"), "paddle", "cd" * 32,
+                             (str(tmp_path / name / "model.pdiparams"),)))
+    phone = _RecordingPhone()
+    backend = DeviceBackend(phone=phone, device=DeviceInfo(id="p", kind="android", cpu_max_khz={0: 1000}),
+                            tools={}, workdir=tmp_path)
+    dirs = [backend.push_model(ref)[0] for ref in refs]
+    assert dirs[0] != dirs[1]
+    assert backend.push_model(refs[0])[0] == dirs[0]  # content-keyed: the same files, the same place
+    assert {remote.rsplit("/", 1)[0] for _, remote in phone.pushed} == set(dirs)
