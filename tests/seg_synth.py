@@ -71,6 +71,34 @@ def build_model(path: Path, num_classes: int, head: str = "scores", stride: int 
     return path
 
 
+def build_paddle(path: Path, num_classes: int) -> Path:
+    """The same prediction as a Paddle program (``path``: the .pdmodel; its .pdiparams beside it): a 1x1 conv
+    and a bias score class c with 2cR - c^2 = R^2 - (R - c)^2, whose argmax over c is R for R in 0..C-1.
+    Input [-1, 3, -1, -1], scores [-1, C, -1, -1]."""
+    from paddle_build import Program, params_file
+
+    c = np.arange(num_classes, dtype=np.float32)
+    weights = np.zeros((num_classes, 3, 1, 1), np.float32)
+    weights[:, 0, 0, 0] = 2 * c
+    p = Program()
+    p.var("feed", kind=9, persistable=True)
+    p.var("fetch", kind=10, persistable=True)
+    p.var("bias", [num_classes], persistable=True)
+    p.var("conv_w", list(weights.shape), persistable=True)
+    p.var("image", [-1, 3, -1, -1])
+    p.var("lin", [-1, num_classes, -1, -1])
+    p.var("scores", [-1, num_classes, -1, -1])
+    p.op("feed", {"X": ["feed"]}, {"Out": ["image"]}, col=0)
+    p.op("conv2d", {"Input": ["image"], "Filter": ["conv_w"]}, {"Output": ["lin"]}, strides=[1, 1], paddings=[0, 0],
+         groups=1, dilations=[1, 1], data_format="NCHW", padding_algorithm="EXPLICIT")
+    p.op("elementwise_add", {"X": ["lin"], "Y": ["bias"]}, {"Out": ["scores"]}, axis=1)
+    p.op("fetch", {"X": ["scores"]}, {"Out": ["fetch"]}, col=0)
+    path.write_bytes(p.serialize())
+    # Paddle saves persistable tensors sorted by name: bias, then conv_w.
+    path.with_suffix(".pdiparams").write_bytes(params_file([-(c ** 2), weights]))
+    return path
+
+
 def upscale(a: np.ndarray, k: int) -> np.ndarray:
     return np.repeat(np.repeat(a, k, axis=0), k, axis=1)
 

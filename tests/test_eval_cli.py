@@ -244,3 +244,18 @@ def test_ctrl_c_stops_with_130_and_stores_nothing(tmp_path):
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "segbench: interrupted" in err
     assert not (tmp_path / "reports").exists()
+
+
+def test_a_paddle_model_without_paddlelite_is_one_error_with_the_install_hint(tmp_path):
+    pytest.importorskip("google.protobuf")
+    try:
+        import paddlelite  # noqa: F401
+        pytest.skip("paddlelite is installed here (tests/test_paddle_lite.py evaluates Paddle models)")
+    except ImportError:
+        pass
+    from seg_synth import build_paddle
+
+    data = write_dataset(tmp_path / "data", "voc", PAIRS)
+    r = _eval(tmp_path, build_paddle(tmp_path / "onehot.pdmodel", NUM_CLASSES["voc"]), data, "voc")
+    assert_one_line_error(r, 1)
+    assert "paddlelite is not installed" in r.err and "segbench[paddle]" in r.err

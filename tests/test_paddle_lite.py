@@ -97,6 +97,20 @@ def test_new_weights_beside_an_unchanged_program_are_converted_again(tmp_path: P
     assert not np.allclose(before, outputs())
 
 
+def test_eval_of_a_paddle_program_gives_the_hand_checked_miou(tmp_path: Path) -> None:
+    # The eval tests' one-hot prediction written as a Paddle program: the same mIoU as the ONNX model's.
+    from seg_synth import LABEL, MIOU, NUM_CLASSES, PRED, build_paddle, write_dataset
+
+    data = write_dataset(tmp_path / "data", "voc", [(LABEL, PRED), (LABEL.T, PRED.T)])
+    model = build_paddle(tmp_path / "onehot.pdmodel", NUM_CLASSES["voc"])
+    r = run_cli("eval", "--model", str(model), "--dataset", str(data), "--format", "voc", "--preset", "raw",
+                "--reports", str(tmp_path / "reports"), "--json", "-q")
+    assert r.code == 0, r.err
+    d = json.loads(r.out)
+    assert d["miou"] == pytest.approx(MIOU, abs=1e-12) and d["images"] == 2
+    assert d["runtime"] == "paddlelite"
+
+
 def test_host_corrupt_models_fail_their_case_and_the_run_goes_on(models: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     bad.mkdir()

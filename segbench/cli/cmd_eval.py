@@ -165,8 +165,6 @@ def _model_ref(path: Path) -> ModelRef:
     (found,) = find_models(path)
     if found.error:
         raise ModelError(found.error)
-    if found.ref.format not in ("onnx", "tflite"):
-        raise UsageError(f"--model {path}: eval runs ONNX and TFLite models", hint="export the model to ONNX")
     return found.ref
 
 
