@@ -142,9 +142,11 @@ def test_ctrl_c_interrupts_the_case_and_leaves_no_worker(models: Path, tmp_path:
         [sys.executable, "-m", "segbench", "run", "--models", str(models / "mnv2.pdmodel"), "--threads", "1,2",
          "--warmup", "0", "--repeats", "1000", "--reports", str(reports)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    time.sleep(4)  # the first case is under way
-    workers = _workers(proc.pid)
+    deadline = time.monotonic() + 60
+    while not (workers := _workers(proc.pid)) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
     assert workers, "no Paddle Lite worker found"
+    time.sleep(1)  # into the timed runs
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err and "--resume" in err, err
