@@ -197,6 +197,9 @@ def test_benchmark_bin_on_the_emulated_mi9(phone: EmulatedPhone, adb_port: int, 
         assert "======= Perf Info =======" in log and "Brand: Xiaomi" in log
     program = next(x for x in recs if x["model"]["name"] == "mnv2")["extra"]["command"]
     assert "--model_file=" in program and "--param_file=" in program and "--optimized_model_file=" in program
+    # The converted program is saved where --optimized_model_file says, on the phone, as the real tool does.
+    optimized = next(a for a in program.split() if a.startswith("--optimized_model_file=")).split("=", 1)[1]
+    assert phone.state.host(optimized).stat().st_size > 0
 
 
 def test_benchmark_bin_abort_on_a_corrupt_nb_fails_that_case(phone: EmulatedPhone, adb_port: int, assets: Path,

@@ -72,7 +72,7 @@ class PaddleLiteSession:
         self._reader.start()
         # Paddle Lite's own init (conversion of a program + predictor creation), not the worker's start-up.
         try:
-            self.init_ms: float = self._call("load")
+            self.init_ms, self.nb_path = self._call("load")  # nb_path: the .nb it loaded (converted or given)
         except BaseException:  # a model it cannot load (or Ctrl-C): no worker left behind
             self.close()
             raise
@@ -193,7 +193,7 @@ def _serve(path: str) -> int:
                 config = lite.MobileConfig()
                 config.set_model_from_file(str(nb))
                 predictor = lite.create_paddle_predictor(config)
-                value = (time.perf_counter_ns() - t0) / 1e6
+                value = ((time.perf_counter_ns() - t0) / 1e6, str(nb))
             elif command == "set":
                 predictor.get_input(0).from_numpy(arg)
                 value = None

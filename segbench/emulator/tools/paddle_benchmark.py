@@ -1,11 +1,13 @@
-"""Paddle Lite benchmark_bin stand-in (HEAD flags: gflags --name=value or --name value). Runs .nb and
-.pdmodel models with paddlelite where it is installed (the emulator's Python must then be 3.10); otherwise,
+"""Paddle Lite benchmark_bin stand-in (HEAD flags: gflags --name=value or --name value). Runs .nb models and
+converts --model_file programs (saving the .nb to --optimized_model_file) with paddlelite where it is installed
+(the emulator's Python must then be 3.10); otherwise,
 or on a model Paddle Lite cannot load, aborts as the real tool does (glog fatal, SIGABRT, rc 134). Prints
 the sectioned report incl. Device Info."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 
@@ -57,8 +59,7 @@ def run(argv: list[str]) -> int:
         print("Must set --input_shape option!", file=sys.stderr)
         print(_USAGE)
         return 0
-    # A program (--model_file) is converted first, as the real tool does before it loads the .nb; the stand-in
-    # keeps the converted .nb in its host cache instead of writing it to --optimized_model_file.
+    # A program (--model_file) is converted first and the .nb saved to --optimized_model_file, as the real tool does.
     source = f["model_file"] or model
     if source and not os.path.exists(source):
         print(f"Mode file[{source}] not exist!", file=sys.stderr, flush=True)
@@ -78,6 +79,8 @@ def run(argv: list[str]) -> int:
         sess = PaddleLiteSession(source, int(f["threads"]))
     except SegbenchError as exc:  # no paddlelite on the emulator's host, or Paddle Lite stopped on the model
         fatal("api/paddle_api.cc:375 CreatePaddlePredictor", f"cannot load {source}: {exc.message}")
+    if f["model_file"] and model:
+        shutil.copyfile(sess.nb_path, model)
     init = (time.perf_counter() - t0) * 1000
     shape = [int(x) for x in f["input_shape"].split(":")[0].split(",")]
     data = np.ones(shape, np.float32)
