@@ -30,7 +30,7 @@ def _check(text: str) -> None:
                                status="failed")
             json.dumps(tools.to_measurement(run, base).to_dict(), allow_nan=False)
     for tool in tools.TOOLS:
-        tool.looks_like(text)
+        tools.looks_like(tool, text)
         assert tools.parse_case_log(tool, text).status in ("ok", "failed")
     tools.detect(text)
     tools.foreign_tool(text)

@@ -31,7 +31,6 @@ from segbench.runners.tools import (
     ToolCase,
     freeze,
     lines_of,
-    marker_count,
     num,
     power_name,
     taskset_prefix,
@@ -144,11 +143,6 @@ MARKERS = re.compile(
     r"=+ (?:Detailed|Concise) (?:Create|Dispatch|Precision) Profiler Summary|"
     r"=+ Detailed Precision Profiler Summary)|\bbenchmark_bin\b"
 )
-
-
-def looks_like(text: str) -> bool:
-    """Whether any line of the text is one only this tool prints."""
-    return marker_count(MARKERS, text) > 0
 
 
 class _State:

@@ -29,7 +29,6 @@ from segbench.runners.tools import (
     echoed_command,
     freeze,
     lines_of,
-    marker_count,
     num,
     taskset_prefix,
     whole,
@@ -149,11 +148,6 @@ MARKERS = re.compile(
 
 # Phases of one run, in the order the tool prints them.
 P_START, P_PARAMS, P_LOAD, P_INIT, P_WARMUP, P_REGULAR, P_SUMMARY, P_MEMORY, P_PEAK = range(9)
-
-
-def looks_like(text: str) -> bool:
-    """Whether any line of the text is one only this tool prints."""
-    return marker_count(MARKERS, text) > 0
 
 
 class _State:

@@ -31,7 +31,6 @@ from segbench.runners.tools import (
     echoed_command,
     freeze,
     lines_of,
-    marker_count,
     num,
     taskset_prefix,
     whole,
@@ -150,11 +149,6 @@ MARKERS = re.compile(
     r"using \w+ExecutionProvider$)|"
     r"\bonnxruntime_perf_test\b"
 )
-
-
-def looks_like(text: str) -> bool:
-    """Whether any line of the text is one only this tool prints."""
-    return marker_count(MARKERS, text) > 0
 
 
 _RESULT_ROW = re.compile(rf"^.*,({NUM}),\d+,{NUM},(\d+)$")

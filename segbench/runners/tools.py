@@ -5,8 +5,8 @@ Three tools run on the phone, one module each, all with the same shape:
 - ``benchmark_bin`` (Paddle Lite), ``benchmark_model`` (TFLite/LiteRT), ``onnxruntime_perf_test``;
 - each module has ``TOOL`` (upstream binary name), ``RUNTIME``, ``SELF_BINDING`` (True when the tool
   pins its own threads, so no ``taskset`` is needed), ``build_command(tc) -> argv``,
-  ``parse_log(text) -> list[ParsedRun]``, ``looks_like(text) -> bool`` and ``MARKERS`` (a regex of
-  lines only that tool prints, used to tell the tools' stretches of a mixed log apart).
+  ``parse_log(text) -> list[ParsedRun]`` and ``MARKERS`` (a regex of lines only that tool prints, used
+  to tell the tools' stretches of a mixed log apart; :func:`looks_like` asks it).
 
 Everything here is pure: no I/O, no devices, no store. A log may hold several runs (a pasted
 console session), possibly of different tools: :func:`parse_any` cuts it where the tool changes
@@ -333,6 +333,11 @@ def echoed_command(text: str, tool: str) -> EchoedCommand | None:
 def marker_count(markers: re.Pattern[str], text: str) -> int:
     """How many lines of the text match a tool's marker pattern."""
     return sum(1 for ln in lines_of(text) if ln.text and markers.search(ln.text))
+
+
+def looks_like(tool: ModuleType, text: str) -> bool:
+    """Whether any line of the text is one only ``tool`` (a runner module) prints: its ``MARKERS``."""
+    return marker_count(tool.MARKERS, text) > 0
 
 
 class Draft:
