@@ -2,6 +2,9 @@
 
     python bench/host_overhead.py [MODEL ...] [--repeats 200] [--threads 1]
 
+Paddle models (.pdmodel with its .pdiparams, or .nb) need Python 3.10 with the paddle extra; their harness
+path is the worker process (segbench.runners.host_paddlelite), the bare loop runs in this process.
+
 For each model, alternates blocks of (a) the harness's own measurement path
 (InProcessBackend.measure) and (b) a bare loop timing the same runtime call the plainest
 way, and prints the ratio of medians. The goal is a ratio within 1.00 +/- 0.05.
@@ -74,7 +77,33 @@ def _litert_info(d):
     return TensorInfo(d["name"], tuple(int(x) for x in d["shape"]), np.dtype(d["dtype"]).name)
 
 
-BARE = {"onnxruntime": bare_onnxruntime, "tflite": bare_litert}
+def bare_paddlelite(path: str, threads: int, repeats: int) -> list[float]:
+    """In process, as segbench did before its worker: so the ratio shows what the worker process costs (Python
+    3.10 with the paddle extra; OMP_NUM_THREADS is fixed for this process by its first load)."""
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    from paddlelite import lite
+
+    from segbench.modelinfo.io import read_io
+    from segbench.runners.host_paddlelite import _optimize
+
+    nb = Path(path) if path.endswith(".nb") else _optimize(lite, Path(path))
+    config = lite.MobileConfig()
+    config.set_model_from_file(str(nb))
+    predictor = lite.create_paddle_predictor(config)
+    predictor.get_input(0).from_numpy(random_input(read_io(path)[0][0]))
+    for _ in range(10):
+        predictor.run()
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        predictor.run()
+        out.append((time.perf_counter() - t0) * 1e3)
+    return out
+
+
+BARE = {"onnxruntime": bare_onnxruntime, "tflite": bare_litert, "paddlelite": bare_paddlelite}
 
 
 def main() -> None:
