@@ -134,7 +134,7 @@ class Sharing(Protocol):
         ...
 
     def attempts(self, case_id: str) -> list[dict[str, str]]:
-        """The earlier attempts at a handed-back case: device and error."""
+        """The earlier attempts at a handed-back case: device, error and the log it left."""
         ...
 
 

@@ -93,7 +93,8 @@ class Shard:
 
     def attempts(self, case_id: str) -> list[dict[str, str]]:
         with self._cond:
-            return [{"device_id": m.device_id or "", "error": m.error or ""} for m in self._failed_on.get(case_id, [])]
+            return [{"device_id": m.device_id or "", "error": m.error or "", "log_path": m.log_path or ""}
+                    for m in self._failed_on.get(case_id, [])]
 
     def orphans(self) -> list[Measurement]:
         """Handed-back cases no phone took (all that had not failed them left): their last failed attempt."""

@@ -188,6 +188,7 @@ def test_split_shard_runs_each_case_once_and_a_dropped_phone_leaves_its_cases_to
     for x in retried:
         assert [t["device_id"] for t in x["extra"]["retried_after"]] == [bad.serial]
         assert "did not come back" in x["extra"]["retried_after"][0]["error"]  # the phone's failure, kept
+        assert (reports / "runs" / x["run_id"] / x["extra"]["retried_after"][0]["log_path"]).is_file()
     assert "handed to another phone" in r.err
     assert info["cases_total"] == len(cases) and info["settings"]["split"] == "shard"
     assert "each case once, on a free phone" in r.err and r.code == 0, r.err
