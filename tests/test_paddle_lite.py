@@ -170,6 +170,27 @@ def _workers(parent: int) -> list[int]:
     return found
 
 
+def _benchmark_bin(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The emulated benchmark_bin run directly, as the emulated phone's shell runs it."""
+    state = tmp_path / "state"
+    (state / "busy").mkdir(parents=True, exist_ok=True)
+    (state / "props").write_text("[ro.product.vendor.brand]: [Xiaomi]\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SEGBENCH_EMU_STATE=str(state))
+    return subprocess.run([sys.executable, "-m", "segbench.emulator.tools", "benchmark_bin", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_emulated_benchmark_bin_reads_its_input_file_as_the_real_one(models: Path, tmp_path: Path) -> None:
+    nb = f"--optimized_model_file={models / 'mnv2_x86.nb'}"
+    flags = ("--input_shape=1,3,224,224", "--backend=arm", "--warmup=0", "--repeats=1")
+    short = tmp_path / "short.txt"
+    short.write_text("0.5 0.25 x 7\n")  # few numbers, then one that is not: no error
+    ran = _benchmark_bin(tmp_path, nb, *flags, f"--input_data_path={short}")
+    assert ran.returncode == 0 and "======= Perf Info =======" in ran.stdout, ran.stderr
+    gone = _benchmark_bin(tmp_path, nb, *flags, f"--input_data_path={tmp_path / 'nope.txt'}")
+    assert gone.returncode == 0 and f"Open input image {tmp_path / 'nope.txt'} error." in gone.stderr
+
+
 @pytest.fixture
 def phone(adb_port: int) -> Iterator[EmulatedPhone]:
     with EmulatedPhone(port=free_port(PHONE_PORTS), adb_port=adb_port) as p:

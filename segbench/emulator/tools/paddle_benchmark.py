@@ -85,8 +85,23 @@ def run(argv: list[str]) -> int:
     shape = [int(x) for x in f["input_shape"].split(":")[0].split(",")]
     data = np.ones(shape, np.float32)
     if f["input_data_path"]:
-        values = np.array(open(f["input_data_path"]).read().split(), np.float32)
-        data = np.resize(values, shape).astype(np.float32)
+        # As the real tool reads it (`ifstream >> value` per element): extra numbers are ignored, missing ones
+        # are not an error (here zeros), and a file it cannot open is said and the run goes on with 1.0.
+        try:
+            with open(f["input_data_path"]) as fh:
+                tokens = fh.read().split()[:data.size]
+        except OSError:
+            print(f"Open input image {f['input_data_path']} error.", file=sys.stderr, flush=True)
+        else:
+            values = []
+            for token in tokens:  # the stream stops at the first token that is not a number
+                try:
+                    values.append(float(token))
+                except ValueError:
+                    break
+            data = np.zeros(data.size, np.float32)
+            data[:len(values)] = values
+            data = data.reshape(shape)
     try:
         sess.set_inputs([data])
         apply_fault(TOOL, print)
