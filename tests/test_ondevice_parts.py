@@ -189,3 +189,38 @@ def test_one_program_with_two_sets_of_weights_gets_two_directories_on_the_phone(
     assert dirs[0] != dirs[1]
     assert backend.push_model(refs[0])[0] == dirs[0]  # content-keyed: the same files, the same place
     assert {remote.rsplit("/", 1)[0] for _, remote in phone.pushed} == set(dirs)
+
+
+class _CatPhone(_RecordingPhone):
+    """A phone whose `cat` of the result file answers with ``text`` (exit status ``rc``)."""
+
+    def __init__(self, text: str, rc: int = 0) -> None:
+        super().__init__()
+        self.text, self.rc = text, rc
+
+    def shell(self, command: str, timeout: float = 30.0) -> Completed:
+        self.commands.append(command)
+        return Completed(self.rc, self.text.encode(), b"" if self.rc == 0 else b"No such file or directory")
+
+
+def test_per_run_times_from_the_result_file_fill_what_the_summary_lacks(tmp_path):
+    from segbench.model import DeviceInfo, Latency, Measurement, ModelRef
+    from segbench.runners.onnxruntime_perf_test import read_result_file
+
+    m = Measurement(run_id="r", case_id="c", model=ModelRef("m", "/m.onnx", "onnx"), runtime="onnxruntime",
+                    status="ok", count=3, latency_ms=Latency(avg=2.0, min=1.0, max=3.0, median=2.0))
+
+    def backend(phone):
+        return DeviceBackend(phone=phone, device=DeviceInfo(id="p", kind="android", cpu_max_khz={0: 1000}),
+                             tools={}, workdir=tmp_path)
+
+    rows = "m,0.001,5,1,0\nm,0.002,5,1,1\nm,0.003,5,1,2\n\nMin Latency is 0.001 sec\n"
+    phone = _CatPhone(rows)
+    got = backend(phone)._with_samples(m, "/d/perf_x.txt", read_result_file)
+    assert got.samples_ms == (1.0, 2.0, 3.0) and got.latency_ms.std == pytest.approx(1.0)  # std from the samples
+    assert got.latency_ms.avg == 2.0 and got.latency_ms.median == 2.0  # the tool's own figures stay
+    assert phone.commands == ["cat /d/perf_x.txt; rm -f /d/perf_x.txt"]
+    short = backend(_CatPhone("m,0.001,5,1,0\n"))._with_samples(m, "/d/p.txt", read_result_file)
+    assert short.samples_ms is None and "holds 1 run(s) for 3" in short.extra["samples"]
+    gone = backend(_CatPhone("", rc=1))._with_samples(m, "/d/p.txt", read_result_file)
+    assert gone.samples_ms is None and "could not be read" in gone.extra["samples"]
