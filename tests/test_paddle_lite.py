@@ -223,6 +223,27 @@ def test_benchmark_bin_on_the_emulated_mi9(phone: EmulatedPhone, adb_port: int, 
     assert phone.state.host(optimized).stat().st_size > 0
 
 
+def test_pp_mobileseg_protocol_suite_on_a_nb(phone: EmulatedPhone, adb_port: int, assets: Path, models: Path,
+                                             tmp_path: Path) -> None:
+    """bench/pp_mobileseg_sd855.toml as PaddleSeg ran its speed test: a .nb, benchmark_bin, 1 thread on the big
+    cores, 20 warmup runs and 50 timed ones."""
+    nb_only = tmp_path / "models"
+    nb_only.mkdir()
+    shutil.copy(models / "mnv2_x86.nb", nb_only)
+    shutil.copy(models / "manifest.toml", nb_only)
+    reports = tmp_path / "reports"
+    r = run_cli("run", "--suite", str(ROOT / "bench" / "pp_mobileseg_sd855.toml"), "--models", str(nb_only),
+                "--device", phone.serial, "--assets", str(assets), "--reports", str(reports),
+                env={"ANDROID_ADB_SERVER_PORT": str(adb_port)}, timeout=600)
+    assert r.code == 0, r.err
+    (x,) = _records(reports)
+    assert (x["status"], x["tool"], x["threads"], x["power_mode"]) == ("ok", "benchmark_bin", 1, "high")
+    assert (x["warmup"], x["repeats"], x["count"]) == (20, 50, 50)
+    assert "--warmup=20" in x["extra"]["command"] and "--repeats=50" in x["extra"]["command"]
+    assert x["latency_ms"]["avg"] > 0 and x["latency_ms"]["median"] is None  # benchmark_bin: min/max/avg
+    assert "    avg " in r.err  # the progress line shows the avg it has
+
+
 def test_benchmark_bin_abort_on_a_corrupt_nb_fails_that_case(phone: EmulatedPhone, adb_port: int, assets: Path,
                                                              models: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad"
