@@ -106,3 +106,12 @@ def tiny_disk(tmp_path: Path):
         yield mount
     finally:
         subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+@pytest.fixture
+def without_paddlelite() -> None:
+    """For what happens where paddlelite is not installed (the usual case: it has wheels for Python 3.10 only)."""
+    import importlib.util
+
+    if importlib.util.find_spec("paddlelite") is not None:
+        pytest.skip("paddlelite is installed here (tests/test_paddle_lite.py covers Paddle Lite)")

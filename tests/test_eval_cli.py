@@ -246,13 +246,7 @@ def test_ctrl_c_stops_with_130_and_stores_nothing(tmp_path):
     assert not (tmp_path / "reports").exists()
 
 
-def test_a_paddle_model_without_paddlelite_is_one_error_with_the_install_hint(tmp_path):
-    pytest.importorskip("google.protobuf")
-    try:
-        import paddlelite  # noqa: F401
-        pytest.skip("paddlelite is installed here (tests/test_paddle_lite.py evaluates Paddle models)")
-    except ImportError:
-        pass
+def test_a_paddle_model_without_paddlelite_is_one_error_with_the_install_hint(tmp_path, without_paddlelite):
     from seg_synth import build_paddle
 
     data = write_dataset(tmp_path / "data", "voc", PAIRS)

@@ -77,13 +77,7 @@ def test_input_tensor_file_is_used_and_checked(tmp_path):
     assert rec["status"] == "failed" and "input 'image' wants float32 [1,3,128,128]" in rec["error"]
 
 
-def test_paddle_models_are_skipped_with_the_install_hint(tmp_path):
-    pytest.importorskip("numpy")
-    try:
-        import paddlelite  # noqa: F401
-        pytest.skip("paddlelite is installed here")
-    except ImportError:
-        pass
+def test_paddle_models_are_skipped_with_the_install_hint(tmp_path, without_paddlelite):
     models = tmp_path / "m"
     models.mkdir()
     (models / "pp.pdmodel").write_bytes(b"\x0a\x00")
