@@ -243,6 +243,8 @@ def _read_params(data: bytes, tensors: list[StoredTensor]) -> list[StoredTensor]
             raise ValueError(f"tensor {len(tensors) + 1} has unknown data type {dtype_id}")
         dtype, width = DTYPES[dtype_id]
         shape = tuple(_ints(desc.get(2, [])))
+        if any(d < 0 for d in shape):  # a stored tensor has a size; a negative one would walk back in the file
+            raise ValueError(f"tensor {len(tensors) + 1} has a negative dimension {list(shape)}")
         pos += math.prod(shape) * width
         if pos > len(data):
             raise ValueError(f"tensor {len(tensors) + 1} ends at byte {pos}, past the end ({len(data)})")

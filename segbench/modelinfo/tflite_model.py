@@ -125,6 +125,9 @@ def _count_params(g: _Graph, tally: Tally) -> None:
         q = t.Quantization()
         quantized = q is not None and q.ScaleLength() > 0
         if dtype in count.FLOAT_DTYPES or dtype in count.QUANT_DTYPES or (quantized and dtype != "bool"):
+            if not count.known(g.shapes[index]):  # a negative or zero dim: a damaged file
+                tally.notes.append("weight tensors with a damaged shape (a dimension below 1) are not counted")
+                continue
             tally.weight(dtype, count.numel(g.shapes[index]))
 
 
