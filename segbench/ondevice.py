@@ -529,12 +529,13 @@ def split_outputs(data: bytes, specs: list[TensorInfo]) -> list[np.ndarray]:
 def open_device_session(backend: DeviceBackend, model: ModelRef, runtime: str, threads: int,
                         tool_backend: str | None = None) -> DeviceSession:
     """Push the model and the tool (each only if the phone lacks those bytes) and return its session."""
+    from segbench.modelinfo.count import known
     from segbench.modelinfo.io import read_io
 
     check_evaluable(model, runtime, tool_backend)
     inputs, outputs = read_io(model.path)
     for out in outputs:
-        if not all(isinstance(d, int) and d > 0 for d in out.shape):
+        if not known(out.shape):
             raise InputError(f"{model.path}: output {out.name!r} has a dynamic shape {list(out.shape)}; on a device "
                              "segbench splits the tool's output file by the shapes the model file declares",
                              hint="export the model with a fixed input size, or evaluate it on this machine")

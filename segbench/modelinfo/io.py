@@ -47,6 +47,7 @@ def read_io(path: str | Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
 
 
 def _nb_io(path: Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
+    from segbench.modelinfo.count import known
     from segbench.modelinfo.paddle_model import read_io as paddle_read_io
     from segbench.models import read_manifest
 
@@ -59,7 +60,7 @@ def _nb_io(path: Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
         raise ModelError(f"{path}: a Paddle Lite .nb file does not record its input shape",
                          hint=f"add input_size = [H, W] to its [[model]] entry in {path.parent / 'manifest.toml'}, "
                               "or keep the .pdmodel it was converted from next to it")
-    if len(size) != 2 or not all(isinstance(d, int) and d > 0 for d in size):
+    if len(size) != 2 or not known(size):
         raise ModelError(f"{path}: manifest.toml input_size {list(size)} is not [H, W] (two positive ints)")
     dims = (1, 3, *size)
     return [TensorInfo("x", dims, "float32", "nchw")], []
