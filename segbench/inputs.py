@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import numpy as np
 from segbench import __version__
 from segbench.errors import InputError, SegbenchError, UsageError
 from segbench.model import TensorInfo
+from segbench.store import write_atomic
 
 INPUT_SCHEMA = "segbench.input/1"
 FORMATS = ("paddle-txt", "raw", "ort-pb", "npy")
@@ -405,25 +404,6 @@ def tensor_bytes(tensor: np.ndarray) -> bytes:
     return np.ascontiguousarray(tensor, dtype=tensor.dtype.newbyteorder("<")).tobytes()
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write via a temporary file beside ``path`` so an interrupted run leaves no half file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _write_paddle_txt(f: Any, tensor: np.ndarray) -> None:
     # Paddle Lite reads whitespace-separated numbers with `ifstream >> value`, in memory order.
     # '%.9g' is enough digits for any float32 to parse back to the same float32 (9 = max_digits10).
@@ -448,13 +428,13 @@ def write_tensor(tensor: np.ndarray, fmt: str, out: Path, name: str) -> Path:
     _ensure_dir(target.parent)
     try:
         if fmt == "raw":
-            _atomic_write(target, lambda f: f.write(tensor_bytes(tensor)))
+            write_atomic(target, lambda f: f.write(tensor_bytes(tensor)))
         elif fmt == "npy":
-            _atomic_write(target, lambda f: np.save(f, tensor, allow_pickle=False))
+            write_atomic(target, lambda f: np.save(f, tensor, allow_pickle=False))
         elif fmt == "paddle-txt":
-            _atomic_write(target, lambda f: _write_paddle_txt(f, tensor))
+            write_atomic(target, lambda f: _write_paddle_txt(f, tensor))
         else:
-            _atomic_write(target, lambda f: _write_pb(f, tensor, name))
+            write_atomic(target, lambda f: _write_pb(f, tensor, name))
     except OSError as exc:
         raise SegbenchError(f"cannot write {target}: {exc.strerror or exc}", hint="choose another -o") from None
     return target
@@ -499,7 +479,7 @@ def write_one(prepared: Prepared, fmt: str, out: Path) -> dict[str, Any]:
     }
     side = sidecar_path(out)
     try:
-        _atomic_write(side, lambda f: f.write((json.dumps(record, indent=2) + "\n").encode()))
+        write_atomic(side, lambda f: f.write((json.dumps(record, indent=2) + "\n").encode()))
     except OSError as exc:
         raise SegbenchError(f"cannot write {side}: {exc.strerror or exc}", hint="choose another -o") from None
     return record

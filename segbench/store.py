@@ -16,10 +16,11 @@ import fcntl
 import json
 import os
 import secrets
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from segbench.errors import StoreError
 from segbench.model import ACCURACY_SCHEMA, MEASUREMENT_SCHEMA, RUN_SCHEMA, Accuracy, Measurement, RunInfo
@@ -47,15 +48,27 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "_", text)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` atomically: a temp file beside it, then a rename. The temp file never
-    stays behind, not even when the disk is full; OSError goes to the caller."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def write_atomic(path: Path, content: str | bytes | Callable[[BinaryIO], object]) -> None:
+    """Replace ``path`` atomically: ``content`` (text as UTF-8, bytes, or a function writing to the binary
+    file) goes to a temp file beside it, which is then renamed, so an interrupted or failed write never leaves
+    a half file. The temp file never stays behind, not even when the disk is full; OSError goes to the caller."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with os.fdopen(fd, "wb") as f:
+            if callable(content):
+                content(f)
+            else:
+                f.write(content.encode("utf-8") if isinstance(content, str) else content)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_error(exc: OSError, path: Path) -> StoreError:

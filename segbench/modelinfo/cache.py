@@ -38,12 +38,11 @@ class InspectCache:
     def put(self, info: ModelInfo) -> None:
         """Write atomically; a read-only reports directory only costs the speed-up."""
         from segbench.modelinfo.count import CONVENTIONS
+        from segbench.store import write_atomic
 
-        tmp = self._path(info.sha256).with_suffix(".tmp")
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({**info.to_dict(), "conventions": CONVENTIONS}, indent=1), encoding="utf-8")
-            os.replace(tmp, self._path(info.sha256))
+            write_atomic(self._path(info.sha256), json.dumps({**info.to_dict(), "conventions": CONVENTIONS}, indent=1))
         except OSError:
             pass
 
