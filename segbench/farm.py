@@ -166,7 +166,7 @@ def select(servers: Sequence[str | None], wanted: str) -> list[Target]:
             raise DeviceError(f"{len(ready)} devices attached ({', '.join(t.device_id for t in ready)})",
                               hint="choose with --device SERIAL[,SERIAL...] or --device all")
         return ready
-    return [_one(name.strip(), found, ready) for name in _split(wanted)]
+    return [_one(name, found, ready) for name in _split(wanted)]
 
 
 def _split(wanted: str) -> list[str]:

@@ -12,7 +12,6 @@ import html
 import io
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,8 +160,3 @@ def to_latex(doc: Document) -> str:
         parts.append("\\begin{itemize}\n" + "\n".join(rf"\item {latex_escape(line)}" for line in doc.footer)
                      + "\n\\end{itemize}")
     return "\n\n".join(parts)
-
-
-def section_from_rows(key: str, title: str, headers: Sequence[str], rows: Sequence[Sequence[str]],
-                      records: Sequence[dict[str, Any]] = (), notes: Sequence[str] = ()) -> Section:
-    return Section(key, title, tuple(headers), tuple(tuple(r) for r in rows), tuple(records), tuple(notes))

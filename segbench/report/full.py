@@ -4,7 +4,7 @@ the footer and the plots, for the views `segbench report --view` offers."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,25 +66,26 @@ def _footer(ctx: Context, shown: Sequence[str], with_published: bool) -> list[st
     return lines
 
 
+def _optional(view: str, key: str, make: Callable[[], Section | None], title: str, why_empty: str) -> list[Section]:
+    """A table only some runs have data for: left out of ``--view all`` without data; asked for by name, an
+    empty table that says why."""
+    if view not in (key, "all"):
+        return []
+    section = make()
+    if section is None and view == key:
+        section = Section(key, title, (), (), notes=(why_empty,))
+    return [section] if section is not None else []
+
+
 def build(ctx: Context, view: str, plot_dir: Path | None) -> Document:
     """The sections of ``view`` (``all``: those with data), footer and plots written to ``plot_dir``."""
     sections: list[Section] = []
     if view in ("comparison", "all"):
         sections.append(comparison_section(ctx))
-    if view in ("sweep", "all"):
-        sweep = breakdown.sweep_section(ctx.table)
-        if sweep is not None:
-            sections.append(sweep)
-        elif view == "sweep":
-            sections.append(Section("sweep", "Sweep: threads x power mode", (), (),
-                                    notes=("no model was measured at more than one thread count or power mode",)))
-    if view in ("ops", "all"):
-        ops = breakdown.ops_section(ctx.measurements)
-        if ops is not None:
-            sections.append(ops)
-        elif view == "ops":
-            sections.append(Section("ops", "Per-operator breakdown", (), (),
-                                    notes=("no record carries a per-operator profile (ops_by_type)",)))
+    sections += _optional(view, "sweep", lambda: breakdown.sweep_section(ctx.table), "Sweep: threads x power mode",
+                          "no model was measured at more than one thread count or power mode")
+    sections += _optional(view, "ops", lambda: breakdown.ops_section(ctx.measurements), "Per-operator breakdown",
+                          "no record carries a per-operator profile (ops_by_type)")
     if view in ("cases", "all"):
         sections.append(cases_section(ctx.table))
     shown = [str(m) for m in ctx.table["model"]] if not ctx.table.empty else []
