@@ -243,3 +243,13 @@ def test_a_full_disk_is_one_error_line_and_keeps_what_was_written(tiny_disk: Pat
     kept = [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines() if line.strip()]
     assert kept and all(x["status"] == "ok" for x in kept)  # what was written is whole, not a torn line
     assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]  # no temp file left behind
+
+
+def test_a_view_asked_for_without_data_says_why(earlier_run):
+    # One thread count and no per-operator profile: --view all leaves both tables out, asked for by name they say why.
+    ops = run_cli("report", "--reports", str(earlier_run), "--view", "ops")
+    assert ops.code == 0 and "no record carries a per-operator profile (ops_by_type)" in ops.out, ops.err
+    sweep = run_cli("report", "--reports", str(earlier_run), "--view", "sweep")
+    assert sweep.code == 0 and "no model was measured at more than one thread count or power mode" in sweep.out
+    every = run_cli("report", "--reports", str(earlier_run), "--view", "all")
+    assert every.code == 0 and "Per-operator" not in every.out and "Sweep:" not in every.out
