@@ -3,12 +3,12 @@ per-operator breakdown of profiled records."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from segbench.model import Measurement
+from segbench.report.comparison import digits, number
 from segbench.report.document import Section
 
 # Operator types beyond this many per case are summed into "other" (the table stays readable).
@@ -21,26 +21,18 @@ HEAD_TIMING = {
 }
 
 
-def _num(value: object) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(float(value)):
-        return float(value)
-    return None
-
-
 def _fmt(value: float | None, digits: int) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
 def _ms(value: float) -> str:
     """Latency as the comparison prints it: 1 decimal, more for sub-10 ms host models."""
-    from segbench.report.comparison import _digits
-
-    return f"{value:.{_digits('latency_ms', value)}f}"
+    return f"{value:.{digits('latency_ms', value)}f}"
 
 
 def sweep_section(df: pd.DataFrame) -> Section | None:
     """One row per model x runtime x power mode x threads, or None when no model was swept."""
-    rows = [r for r in df.to_dict("records") if r.get("status") == "ok" and _num(r.get("median_ms"))]
+    rows = [r for r in df.to_dict("records") if r.get("status") == "ok" and number(r.get("median_ms"))]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["device"], r["model"], r["runtime"]), []).append(r)
@@ -53,7 +45,7 @@ def sweep_section(df: pd.DataFrame) -> Section | None:
         for r in sorted(group, key=lambda r: (str(r["power_mode"]), r["threads"] or 0)):
             base = one_thread.get(r["power_mode"])
             speedup = base / r["median_ms"] if base else None
-            cv, lo, hi = _num(r.get("cv_pct")), _num(r.get("ci_low_ms")), _num(r.get("ci_high_ms"))
+            cv, lo, hi = number(r.get("cv_pct")), number(r.get("ci_low_ms")), number(r.get("ci_high_ms"))
             records.append({"device": device, "model": model, "runtime": runtime, "power_mode": r["power_mode"],
                             "threads": r["threads"], "median_ms": r["median_ms"], "ci_low_ms": lo, "ci_high_ms": hi,
                             "speedup_vs_1_thread": speedup, "cv_pct": cv, "n": r.get("n")})
@@ -64,7 +56,8 @@ def sweep_section(df: pd.DataFrame) -> Section | None:
     headers = (("device",) if several_devices else ()) + (
         "Model", "runtime", "power mode", "threads", "median (ms)", "95% CI (ms)", "speed-up vs 1 thread", "CV (%)")
     notes = ("speed-up = median at 1 thread / median at n threads, same model, runtime and power mode",
-             "CV = std / mean of the timed repeats; CV and CI are empty where the tool printed only a summary (vendor tools on a phone, parsed logs)")
+             "CV = std / mean of the timed repeats; CV and CI are empty where the tool printed only a summary "
+             "(benchmark_bin and benchmark_model on a phone, parsed logs)")
     return Section("sweep", "Sweep: threads x power mode", headers, tuple(display), tuple(records), notes)
 
 

@@ -75,7 +75,7 @@ def select_config(measured: pd.DataFrame, config: Mapping[str, str]) -> tuple[li
     No --config: the seed's (1 thread, high) when measured, else the first measured row's config, so
     every latency in the column comes from the same setting.
     """
-    rows = [r for r in measured.to_dict("records") if r.get("status") == "ok" and _num(r.get("median_ms"))]
+    rows = [r for r in measured.to_dict("records") if r.get("status") == "ok" and number(r.get("median_ms"))]
     if not rows:
         return [], dict(config)
     if not config:
@@ -96,7 +96,8 @@ def _config_text(config: Mapping[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in config.items())
 
 
-def _num(value: object) -> float | None:
+def number(value: object) -> float | None:
+    """A cell's value as a float; None for missing, NaN, bools and text."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(float(value)):
         return float(value)
     return None
@@ -118,11 +119,11 @@ INSPECTED = "measured: `segbench inspect` of the timed model file"
 
 
 def _measured_cells(row: Mapping[str, object], inputs: Inputs) -> dict[str, Cell]:
-    cells = {"latency_ms": Cell(_num(row.get("median_ms")), _latency_source(row, inputs.devices))}
-    if (params := _num(row.get("params_m"))) is not None:
+    cells = {"latency_ms": Cell(number(row.get("median_ms")), _latency_source(row, inputs.devices))}
+    if (params := number(row.get("params_m"))) is not None:
         cells["params_m"] = Cell(params, INSPECTED)
     source = str(row.get("miou_source") or "")
-    if (miou := _num(row.get("miou_pct"))) is not None and source.startswith("measured"):
+    if (miou := number(row.get("miou_pct"))) is not None and source.startswith("measured"):
         cells["miou"] = Cell(miou, source)
     if (gmacs := inputs.gmacs.get(str(row.get("sha256") or ""))) is not None:
         cells["gmacs"] = Cell(gmacs, INSPECTED)
@@ -154,7 +155,7 @@ def _rows(inputs: Inputs, chosen: list[dict], extras: list[str]) -> tuple[list[_
         pub = published.get(name)
         cells = {m: Cell(pub.values[m], _published_source(pub, m)) for m in METRICS if pub and m in pub.values}
         pub_extra = {k: Cell(float(pub.extra[k]), _published_source(pub, k)) for k in extras
-                     if pub and _num(pub.extra.get(k)) is not None}
+                     if pub and number(pub.extra.get(k)) is not None}
         cells.update(pub_extra)
         if name in by_model:
             cells.update(_measured_cells(by_model[name], inputs))
@@ -166,7 +167,7 @@ def _rows(inputs: Inputs, chosen: list[dict], extras: list[str]) -> tuple[list[_
 def _format(metric: str, cell: Cell, base: Cell | None, marker: int) -> str:
     if cell.value is None:
         return ""
-    text = f"{cell.value:.{_digits(metric, cell.value)}f}"
+    text = f"{cell.value:.{digits(metric, cell.value)}f}"
     if base is not None and base.value and base.source == cell.source:
         text += f" ({format_delta(metric if metric in METRICS else 'latency_ms', delta(metric, cell.value, base.value))})"
     return f"{text} [{marker}]"
@@ -175,7 +176,7 @@ def _format(metric: str, cell: Cell, base: Cell | None, marker: int) -> str:
 def build(inputs: Inputs, config: Mapping[str, str] | None = None) -> tuple[Section, dict[str, str]]:
     """The comparison Section and the config whose latencies fill it."""
     chosen, used = select_config(inputs.measured, config or {})
-    extras = [k for r in inputs.published for k, v in r.extra.items() if _num(v) is not None]
+    extras = [k for r in inputs.published for k, v in r.extra.items() if number(v) is not None]
     extras = list(dict.fromkeys(extras))
     rows, notes = _rows(inputs, chosen, extras)
     metrics = [m for m in METRICS if any(m in r.cells for r in rows)]
@@ -212,12 +213,12 @@ def build(inputs: Inputs, config: Mapping[str, str] | None = None) -> tuple[Sect
                    tuple(display), tuple(records), (*legend, explain, *notes)), used
 
 
-def _digits(metric: str, value: float) -> int:
+def digits(metric: str, value: float) -> int:
     """The seed's digits (mIoU 2, latency 1, params 2), more for small host models (0.21 ms, 0.0012 M)."""
-    digits = DIGITS.get(metric, 2)
-    while digits < 4 and 0 < abs(value) < 10 ** (2 - digits):
-        digits += 1
-    return digits
+    n = DIGITS.get(metric, 2)
+    while n < 4 and 0 < abs(value) < 10 ** (2 - n):
+        n += 1
+    return n
 
 
 def _header(col: str) -> str:
