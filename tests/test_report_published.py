@@ -106,3 +106,13 @@ def test_zoo2_tables_render_and_name_the_zoo_models():
     assert r.code == 0, r.err
     assert "| MobileNetV2+UNetEdgeAILite-QAT*" in r.out and "| 68.18" in r.out
     assert "RegNetX3.2FF+FPNEdgeAILite" in r.out  # as printed (the model column says regnetx3p2gf)
+
+
+def test_a_plot_directory_that_cannot_be_made_is_one_error(tmp_path: Path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    for fmt in ("markdown", "html"):
+        res = run_cli("report", "--published", "--manifest", str(MANIFEST), "--format", fmt,
+                      "--plot", str(blocker / "plots"))
+        assert_one_line_error(res, 1)
+        assert f"cannot write plots to {blocker / 'plots'}" in res.err

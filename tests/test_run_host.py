@@ -253,3 +253,12 @@ def test_a_view_asked_for_without_data_says_why(earlier_run):
     assert sweep.code == 0 and "no model was measured at more than one thread count or power mode" in sweep.out
     every = run_cli("report", "--reports", str(earlier_run), "--view", "all")
     assert every.code == 0 and "Per-operator" not in every.out and "Sweep:" not in every.out
+
+
+def test_report_plots_to_a_directory_that_cannot_be_made_is_one_error(tmp_path, earlier_run):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    for fmt in ("markdown", "html"):  # the per-case table's plots, and the full document's
+        res = run_cli("report", "--reports", str(earlier_run), "--format", fmt, "--plot", str(blocker / "plots"))
+        assert_one_line_error(res, 1)
+        assert f"cannot write plots to {blocker / 'plots'}" in res.err

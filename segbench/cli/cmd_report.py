@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -11,6 +12,7 @@ if TYPE_CHECKING:
     from segbench.report.full import Context
     from segbench.report.published import PublishedRow
 
+T = TypeVar("T")
 FORMATS = ("markdown", "csv", "json", "html", "latex")
 VIEWS = ("cases", "comparison", "sweep", "ops", "all")
 
@@ -74,18 +76,18 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
     known = [a for i in store.run_ids() for a in store.run(i).accuracies()]
     reported = [a for r in runs for a in r.accuracies()]
     paths = {m.model.sha256: m.model.path for m in measurements if m.model.sha256}
-    # Params come from inspecting the very file measured (tied by sha256), cached in the reports dir.
-    params = InspectCache(store.root).params(m.model for m in measurements)
+    # Params and MACs come from inspecting the very file measured (tied by sha256), cached in the reports dir.
+    inspected = InspectCache(store.root).infos(m.model for m in measurements)
+    params = {sha: info.params for sha, info in inspected.items()}
+    gmacs = {sha: info.macs / 1e9 for sha, info in inspected.items() if info.macs}
     table = with_accuracy(summary(measurements, params), known, reported, paths)
     infos = [r.info() for r in runs]
+    from segbench.report.comparison import parse_config
     from segbench.report.full import Context
 
-    cache = InspectCache(store.root)
-    gmacs = {m.model.sha256: info.macs / 1e9 for m in measurements if m.model.sha256
-             and (info := cache.get(m.model.sha256)) is not None and info.macs}
     ctx = Context(table=table, measurements=measurements, infos=infos, published=_table_rows(manifest, table_name),
                   models=_manifest_models(manifest), baselines=_baseline_map(baselines),
-                  config=_parse_config(config_text), gmacs=gmacs)
+                  config=parse_config(config_text), gmacs=gmacs)
     if view == "cases" and fmt in ("markdown", "csv", "json"):
         _write(render(table, fmt, infos), output)  # the table `segbench run` prints; its json/csv shape is kept
         if plot_dir:  # the per-case table has no plots of its own: draw those of the full report
@@ -95,14 +97,20 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
     return 0
 
 
-def _plots_only(ctx: Context, plot_dir: Path) -> None:
+def _drawn(where: Path | None, draw: Callable[[], T]) -> T:
+    """``draw()``, which writes plots to ``where``; a directory that cannot take them is one error line."""
     from segbench.errors import StoreError
-    from segbench.report.full import build
 
     try:
-        build(ctx, "all", plot_dir)
+        return draw()
     except OSError as exc:
-        raise StoreError(f"cannot write plots to {plot_dir}: {exc.strerror or exc}") from None
+        raise StoreError(f"cannot write plots to {where}: {exc.strerror or exc}") from None
+
+
+def _plots_only(ctx: Context, plot_dir: Path) -> None:
+    from segbench.report.full import build
+
+    _drawn(plot_dir, lambda: build(ctx, "all", plot_dir))
     click.echo(f"wrote plots to {plot_dir}", err=True)
 
 
@@ -112,12 +120,6 @@ def _default_view(fmt: str, comparing: bool) -> str:
     if fmt in ("html", "latex"):
         return "all"
     return "comparison" if comparing else "cases"
-
-
-def _parse_config(text: str | None) -> dict[str, str]:
-    from segbench.report.comparison import parse_config
-
-    return parse_config(text)
 
 
 def _table_rows(manifest: Path, table: str) -> list[PublishedRow]:
@@ -140,16 +142,12 @@ def _document(ctx: Context, view: str, fmt: str, output: Path | None, plot_dir: 
     """Build and write the report; html gets its plots even without --plot (a temporary directory)."""
     import tempfile
 
-    from segbench.errors import StoreError
     from segbench.report.document import render as render_doc
     from segbench.report.full import build
 
     with tempfile.TemporaryDirectory(prefix="segbench-plots-") as tmp:
         where = plot_dir or (Path(tmp) if fmt == "html" else None)
-        try:
-            doc = build(ctx, view, where)
-        except OSError as exc:
-            raise StoreError(f"cannot write plots to {where}: {exc.strerror or exc}") from None
+        doc = _drawn(where, lambda: build(ctx, view, where))
         _write(render_doc(doc, fmt), output)
     if plot_dir:
         click.echo(f"wrote plots to {plot_dir}", err=True)
@@ -184,10 +182,7 @@ def _published(manifest: Path, table: str, baselines: tuple[str, ...], fmt: str,
     with tempfile.TemporaryDirectory(prefix="segbench-plots-") as tmp:
         where = plot_dir or (Path(tmp) if fmt == "html" else None)  # html embeds its plots either way
         if where is not None:
-            try:
-                written = plot_published(rows, table, where)
-            except OSError as exc:
-                raise StoreError(f"cannot write plots to {where}: {exc.strerror or exc}") from None
+            written = _drawn(where, lambda: plot_published(rows, table, where))
         if fmt != "markdown":
             doc = published_document(rows, table, _baseline_map(baselines),
                                      [p for p in written if p.suffix == ".png"])

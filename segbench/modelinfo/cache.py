@@ -66,14 +66,14 @@ class InspectCache:
         self.put(info)
         return info
 
-    def params(self, refs: Iterable[ModelRef]) -> dict[str, int]:
-        """sha256 -> params for every model that can be inspected."""
-        out: dict[str, int] = {}
+    def infos(self, refs: Iterable[ModelRef]) -> dict[str, ModelInfo]:
+        """sha256 -> inspection for every model that can be inspected."""
+        out: dict[str, ModelInfo] = {}
         tried: set[str] = set()  # one attempt per model, however many measurements it has
         for ref in refs:
             if not ref.sha256 or ref.sha256 in tried:
                 continue
             tried.add(ref.sha256)
             if (info := self.lookup(ref)) is not None:
-                out[ref.sha256] = info.params
+                out[ref.sha256] = info
         return out
