@@ -15,7 +15,9 @@ A models directory holds model files and, optionally, ``manifest.toml``:
     device = "Xiaomi MI 9 (Snapdragon 855)"
     source = "PaddleSeg configs/pp_mobileseg/README.md"
 
-A file without an entry is named after its stem.
+``file`` may also name a PaddleSeg export folder (``file = "pp_mobileseg_tiny"``), or, in a folder's own
+manifest.toml, ``file = "."`` for the folder's export. A model without an entry is named by where it lies
+(``default_name``): an export folder's program by the folder, any other file by its stem.
 """
 
 from __future__ import annotations
@@ -151,10 +153,13 @@ def _companions(path: Path, fmt: str) -> tuple[str, ...]:
     return ()
 
 
-def describe(path: Path, entry: ManifestEntry | None = None) -> FoundModel:
+def describe(path: Path, entry: ManifestEntry | None = None, name: str | None = None) -> FoundModel:
     """A FoundModel for one file; unreadable files come back with ``error`` set, never raise."""
     fmt = model_format(path)
-    name = entry.name if entry else path.stem
+    name = entry.name if entry else (name or default_name(path))
+    if not _regular(path):  # reading a FIFO or /dev/zero would never end
+        what = "a dangling link" if not path.exists() else "not a regular file"
+        return FoundModel(ModelRef(name, str(path), fmt), entry, f"{path}: cannot read: {what}")
     try:
         companions = _companions(path, fmt)
         digest = sha256_file(path)
@@ -165,36 +170,164 @@ def describe(path: Path, entry: ManifestEntry | None = None) -> FoundModel:
     return FoundModel(ModelRef(name, str(path), fmt, digest, companions), entry)
 
 
-def find_models(target: str | Path) -> list[FoundModel]:
-    """Models to benchmark in a directory (sorted by name), or the one model file given.
+# -- discovery ---------------------------------------------------------------------------------------------
+#
+# The layouts people have: flat files (``a.onnx``, ``b.tflite``, ``c.pdmodel`` + ``c.pdiparams``), export folders
+# (PaddleSeg's ``tools/export.py``: ``model.pdmodel`` + ``model.pdiparams`` [+ ``.pdiparams.info``,
+# ``deploy.yaml``]; Paddle Inference's ``inference.*``; Paddle 3's ``model.json`` program), one folder per model,
+# both mixed, and suites of such folders nested. A folder's export is named by the folder (its path below the
+# directory given, with ``/``); any other model file by its stem (with its folder's path when nested).
 
-    Files of other types in a directory are ignored; a directory without any model is an error.
+# Program names that say nothing about the model: the folder holding them names it.
+EXPORT_STEMS = ("model", "inference")
+MAX_DEPTH = 8
+_SKIP_DIRS = {"__pycache__", "node_modules"}
+
+
+def export_program(folder: Path) -> Path | None:
+    """The Paddle program of an export folder (deploy.yaml's ``model``, else model/inference.pdmodel|json)."""
+    from segbench import deploy
+
+    names: list[str] = []
+    yaml_path = folder / deploy.FILE_NAME
+    if yaml_path.is_file():
+        try:
+            named = deploy.read(yaml_path).model
+        except ModelError:
+            named = None
+        if named:
+            names.append(named)
+    names += [f"{stem}{suffix}" for stem in EXPORT_STEMS for suffix in (".pdmodel", ".json")]
+    for name in names:
+        path = folder / name
+        if path.is_file() and _is_model(path) and model_format(path) == "paddle":
+            return path
+    return None
+
+
+def default_name(path: Path, root: Path | None = None) -> str:
+    """A model's name from where it lies: an export folder's program is named by the folder, anything else by
+    its stem; below ``root`` the folders on the way are kept (``suite/pp_mobileseg_base``)."""
+    folder = path.parent
+    if export_program(folder) == path:
+        rel = _relative(folder, root) if root is not None else None
+        return rel or folder.resolve().name or path.stem
+    rel = _relative(folder, root) if root is not None else None
+    return f"{rel}/{path.stem}" if rel else path.stem
+
+
+def _relative(folder: Path, root: Path) -> str | None:
+    try:
+        rel = folder.resolve().relative_to(root.resolve())
+    except ValueError:
+        return None
+    return rel.as_posix() if rel.parts else None
+
+
+def _is_model(path: Path) -> bool:
+    """A regular file (not a FIFO, device or dangling link) of a model format."""
+    return _named_like_model(path) and _regular(path)
+
+
+def _named_like_model(path: Path) -> bool:
+    try:
+        model_format(path)
+    except ModelError:
+        return False
+    return True
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def _walk(root: Path) -> list[Path]:
+    """Model files under ``root``: every folder down to MAX_DEPTH, hidden ones and symlinked folders left out
+    (a link back up would loop)."""
+    found: list[Path] = []
+    stack = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            children = sorted(folder.iterdir())
+        except OSError:
+            continue
+        for child in children:
+            if child.name.startswith(".") or child.name in _SKIP_DIRS:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                if depth < MAX_DEPTH:
+                    stack.append((child, depth + 1))
+            elif _named_like_model(child):
+                found.append(child)  # a FIFO or device named like a model becomes a failed case, never read
+    return found
+
+
+def _entry_for(path: Path, root: Path) -> ManifestEntry | None:
+    """The manifest.toml entry naming ``path``: in its own folder's manifest (by file name, or the folder itself
+    for its export) or in the root's (by path below the root)."""
+    keys = [path.name]
+    if export_program(path.parent) == path:
+        keys.append(".")
+    own = read_manifest(path.parent)
+    for key in keys:
+        if key in own:
+            return own[key]
+    if path.parent.resolve() != root.resolve():
+        top = read_manifest(root)
+        rel = path.resolve().relative_to(root.resolve())
+        for key in (rel.as_posix(), *([rel.parent.as_posix()] if export_program(path.parent) == path else [])):
+            if key in top:
+                return top[key]
+    return None
+
+
+def find_models(target: str | Path) -> list[FoundModel]:
+    """Models to benchmark in a directory tree (sorted by name), or the one model file (or export folder) given.
+
+    Files of other types are ignored; a directory without any model is an error. Names come from the
+    manifest.toml entries, else from where each file lies (``default_name``); two models of one runtime never
+    share a name: derived names that would collide are replaced by the files' paths below the directory.
     """
     target = Path(target)
     if not target.exists():
         raise UsageError(f"{target}: no such file or directory")
     if target.is_file():
         model_format(target)  # raises for a non-model file
-        entries = read_manifest(target.parent)
-        return [describe(target, entries.get(target.name))]
-    entries = read_manifest(target)
-    found = []
-    for path in sorted(target.iterdir()):
-        try:
-            fmt = model_format(path)
-        except ModelError:
-            continue
-        if fmt == "paddle" and path.suffix == ".json" and path.name == MANIFEST:
-            continue
-        found.append(describe(path, entries.get(path.name)))
+        return [describe(target, _entry_for(target, target.parent))]
+    if not target.is_dir():
+        raise UsageError(f"{target}: not a regular file or a directory")
+    found = [describe(p, _entry_for(p, target), default_name(p, target)) for p in _walk(target)]
     if not found:
         raise UsageError(
             f"{target}: no model files found",
-            hint=f"expected {', '.join(sorted(MODEL_SUFFIXES))} files (or run `segbench zoo export`)",
+            hint=f"expected {', '.join(sorted(MODEL_SUFFIXES))} files or PaddleSeg export folders "
+                 "(or run `segbench zoo export`)",
         )
-    # Case ids are name + runtime, so two files may share a name only across runtimes.
-    keys = [(f.ref.name, RUNTIME_FOR_FORMAT[f.ref.format]) for f in found]
+    found = _distinct(found, target)
+    return sorted(found, key=lambda f: (f.ref.name, f.ref.path))
+
+
+def _distinct(found: list[FoundModel], root: Path) -> list[FoundModel]:
+    """Derived names made unique per runtime; manifest names that collide are the user's error."""
+    from dataclasses import replace
+
+    def key(f: FoundModel) -> tuple[str, str]:
+        return f.ref.name, RUNTIME_FOR_FORMAT[f.ref.format]
+
+    keys = [key(f) for f in found]
+    out = []
+    for f in found:
+        if keys.count(key(f)) > 1 and f.entry is None:
+            rel = Path(f.ref.path).resolve().relative_to(root.resolve()).as_posix()
+            f = replace(f, ref=replace(f.ref, name=rel))
+        out.append(f)
+    keys = [key(f) for f in out]
     dupes = sorted({k[0] for k in keys if keys.count(k) > 1})
     if dupes:
-        raise UsageError(f"{target}: several models are named {', '.join(dupes)}", hint="give them distinct names in manifest.toml")
-    return sorted(found, key=lambda f: f.ref.name)
+        raise UsageError(f"{root}: several models are named {', '.join(dupes)}",
+                         hint="give them distinct names in manifest.toml")
+    return out

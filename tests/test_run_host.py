@@ -132,7 +132,7 @@ def test_truncated_and_unreadable_models_fail_alone(tmp_path, earlier_run):
     models.mkdir()
     data = (MODELS / "tiny_seg.onnx").read_bytes()
     (models / "cut.onnx").write_bytes(data[: len(data) // 2])
-    (models / "dir.tflite").mkdir()  # an entry that cannot be read as a file
+    os.mkfifo(models / "fifo.tflite")  # named like a model, but reading it would never end
     shutil.copy(MODELS / "tiny_seg.onnx", models / "good.onnx")
     r = run_cli("run", "--models", str(models), "--warmup", "0", "--repeats", "2", "--reports", str(earlier_run))
     assert r.code == 3, r.err
@@ -141,7 +141,7 @@ def test_truncated_and_unreadable_models_fail_alone(tmp_path, earlier_run):
     by_name = {m.model.name: m for m in latest.measurements()}
     assert by_name["good"].status == "ok"
     assert by_name["cut"].status == "failed" and "onnxruntime cannot load it" in by_name["cut"].error
-    assert by_name["dir"].status == "failed" and "cannot read" in by_name["dir"].error
+    assert by_name["fifo"].status == "failed" and "not a regular file" in by_name["fifo"].error
     assert all(_snapshot(earlier_run)[k] == v for k, v in before.items())
 
 

@@ -26,7 +26,7 @@ def read_io(path: str | Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
     """(inputs, outputs) of a model: ONNX, TFLite, a Paddle program (.pdmodel / PIR .json) or a Paddle Lite .nb.
 
     A .nb does not record its input shape: it is taken from the program it was converted from when that sits
-    next to it (same stem), else from ``input_size = [H, W]`` in the directory's manifest.toml (a float32
+    next to it (same stem, or the export of its folder), else from ``input_size = [H, W]`` in the directory's manifest.toml (a float32
     [1, 3, H, W] input, as PaddleSeg exports); its outputs are then unknown (empty).
     """
     from segbench.models import model_format
@@ -49,9 +49,12 @@ def read_io(path: str | Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
 def _nb_io(path: Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
     from segbench.modelinfo.count import known
     from segbench.modelinfo.paddle_model import read_io as paddle_read_io
-    from segbench.models import read_manifest
+    from segbench.models import export_program, read_manifest
 
-    for program in (path.with_suffix(".pdmodel"), path.with_suffix(".json")):
+    programs = [path.with_suffix(".pdmodel"), path.with_suffix(".json")]
+    if (export := export_program(path.parent)) is not None:
+        programs.append(export)  # PaddleSeg's folder: opt.nb converted from model.pdmodel beside it
+    for program in programs:
         if program.is_file() and program.with_suffix(".pdiparams").is_file():
             return paddle_read_io(program)
     entry = read_manifest(path.parent).get(path.name)
