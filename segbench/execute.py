@@ -23,9 +23,9 @@ import numpy as np
 from segbench import power, stats
 from segbench.devices import host
 from segbench.errors import InputError, ModelError, RuntimeUnavailable, SegbenchError
-from segbench.inputs import tensor_for_input
+from segbench.inputs import case_inputs
 from segbench.model import DEVICE_FAILURE, SET_ASIDE, Case, DeviceInfo, Measurement, TensorInfo
-from segbench.runners.host import HostSession, close_session, random_input, runtime_for
+from segbench.runners.host import HostSession, close_session, runtime_for
 from segbench.store import RunDir, utc_now
 
 
@@ -237,7 +237,7 @@ class InProcessBackend:
     def __init__(self, device: DeviceInfo | None = None) -> None:
         self.device = device or host.host_info()
         self.workdir = Path(".")
-        self._inputs: dict[tuple[str, str | None, str | None], list[np.ndarray]] = {}
+        self._inputs: dict[tuple[str, str | None, str | None], tuple[list[np.ndarray], dict]] = {}
 
     def versions(self) -> dict[str, str | None]:
         from segbench.runinfo import collect_versions
@@ -288,11 +288,14 @@ class InProcessBackend:
 
     def _samples(self, case: Case, base: Measurement, session: HostSession, init_ms: float,
                  temps_before: dict[str, float], log: list[str]) -> Measurement:
-        arrays = self._input_arrays(case, session.inputs)
+        arrays, fed = self._input_arrays(case, session.inputs)
+        names = [i.name for i in session.inputs]
         session.set_inputs(arrays)
         log.append(f"init_ms: {init_ms:.3f}")
-        log.append("inputs: " + ", ".join(f"{i.name} {i.dtype} {list(a.shape)}" for i, a in zip(session.inputs, arrays))
+        log.append("inputs: " + ", ".join(f"{n} {a.dtype} {list(a.shape)}" for n, a in zip(names, arrays))
                    + (f" from {case.input_path}" if case.input_path else " (seeded random, seed 0)"))
+        if fed.get("recipe"):
+            log.append(f"input recipe: {fed['recipe']['source']}")
         first_ms = None
         for _ in range(case.warmup):
             ms = session.run_once()
@@ -307,17 +310,12 @@ class InProcessBackend:
         return replace(
             base, status="ok", count=len(samples), latency_ms=lat, samples_ms=tuple(samples),
             first_ms=first_ms, init_ms=init_ms, temps_before_c=temps_before or None,
-            temps_after_c=host.thermal_c() or None,
+            temps_after_c=host.thermal_c() or None, extra={**base.extra, "input": fed},
         )
 
-    def _input_arrays(self, case: Case, specs: list[TensorInfo]) -> list[np.ndarray]:
+    def _input_arrays(self, case: Case, specs: list[TensorInfo]) -> tuple[list[np.ndarray], dict]:
         """One input per model (reused across its thread/power cases), so every case sees the same data."""
         key = (case.model.path, case.input_path, case.input_preset)
         if key not in self._inputs:
-            if case.input_path:
-                if len(specs) != 1:
-                    raise InputError(f"{case.model.name} has {len(specs)} inputs; --input feeds single-input models")
-                self._inputs[key] = [tensor_for_input(Path(case.input_path), specs[0], case.input_preset)]
-            else:
-                self._inputs[key] = [random_input(spec, seed=i) for i, spec in enumerate(specs)]
+            self._inputs[key] = case_inputs(case.model.path, specs, case.input_path, case.input_preset)
         return self._inputs[key]

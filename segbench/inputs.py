@@ -539,21 +539,108 @@ def output_paths(pairs: list[tuple[Path, Path]], batch: bool, fmt: str, out: Pat
     return [root / rel.with_name(rel.name + SUFFIX[fmt]) for _, rel in pairs]
 
 
+# ----------------------------------------------------------------------------- a model's own recipe
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How an image becomes this model's input, and where that was decided (kept in records and sidecars)."""
+
+    norm: Normalization
+    source: str  # "--preset", "deploy.yaml (PATH)", "default for float32 inputs"
+    size: tuple[int, int] | None = None  # (width, height) when the model's own config fixes it
+    notes: tuple[str, ...] = ()
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": self.source, "preset": self.norm.preset, "scale": self.norm.scale,
+                "mean": list(self.norm.mean), "std": list(self.norm.std),
+                "size": list(self.size) if self.size else None, "notes": list(self.notes)}
+
+
+def recipe_for(model: Path | None, dtype: str, preset: str | None = None) -> Recipe:
+    """The normalisation for ``model``'s input: ``--preset`` when given, else the model's PaddleSeg deploy.yaml
+    (Normalize mean/std, Resize target size), else the default for the input's dtype."""
+    from segbench import deploy
+
+    if preset:
+        return Recipe(make_normalization(preset, dtype=dtype), "--preset")
+    found = deploy.find(model) if model is not None else None
+    if found is not None:
+        config = deploy.read(found)
+        notes = tuple(f"deploy.yaml transform {t} is not applied" for t in config.unsupported)
+        if not config.normalize:
+            notes += ("deploy.yaml lists no Normalize: pixels are fed as 0..255",)
+            norm = dataclasses.replace(PRESETS["raw"], preset="deploy.yaml")
+        else:
+            norm = Normalization(1 / 255, config.mean, config.std, preset="deploy.yaml")
+        return Recipe(norm, f"deploy.yaml ({found})", config.target_size, notes)
+    return Recipe(make_normalization(None, dtype=dtype), f"default for {dtype} inputs")
+
+
+def fill_dims(spec: TensorInfo, model: Path | None) -> TensorInfo:
+    """``spec`` with its dynamic dims filled from the model's deploy.yaml (input_shape, else Resize's size)."""
+    from segbench import deploy
+    from segbench.modelinfo.io import guess_layout
+
+    if all(_static(d) for d in spec.shape) or model is None or (found := deploy.find(model)) is None:
+        return spec
+    config = deploy.read(found)
+    shape = list(spec.shape)
+    if config.input_shape and len(config.input_shape) == len(shape):
+        shape = [d if _static(d) else (g if g > 0 else d) for d, g in zip(shape, config.input_shape, strict=True)]
+    layout = spec.layout or guess_layout(tuple(shape))
+    if config.target_size and len(shape) == 4 and layout in LAYOUTS:
+        w, h = config.target_size
+        hi, wi = (2, 3) if layout == "nchw" else (1, 2)
+        shape[hi] = shape[hi] if _static(shape[hi]) else h
+        shape[wi] = shape[wi] if _static(shape[wi]) else w
+    return dataclasses.replace(spec, shape=tuple(shape))
+
+
 # ----------------------------------------------------------------------------- segbench run --input
 
 
-def tensor_for_input(path: Path, spec: TensorInfo, preset: str | None = None) -> np.ndarray:
-    """The input tensor for ``spec`` from a user's file: an image, a .npy, a .pb or raw .bin/.raw bytes.
+def case_inputs(model: str, specs: list[TensorInfo], input_path: str | None, preset: str | None,
+                ) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """What a case feeds its model (host and phone alike), and the record of it: the user's file through the
+    model's recipe, or seeded random tensors of the model's (deploy.yaml-filled) shapes."""
+    from segbench.runners.host import random_input
 
-    Images go through the gen-input transform (stretch resize; preset default by dtype: float ->
-    paddleseg, integer -> raw). Tensor files must match the spec's shape (dynamic dims match
-    anything) and dtype exactly; a mismatch raises InputError.
+    specs = [fill_dims(s, Path(model)) for s in specs]
+    if not input_path:
+        return ([random_input(s, seed=i) for i, s in enumerate(specs)],
+                {"kind": "random", "seed": 0, "shapes": [_fmt_shape(s.shape) for s in specs]})
+    if len(specs) != 1:
+        raise InputError(f"{model} has {len(specs)} inputs; --input feeds single-input models")
+    path = Path(input_path)
+    kind = "image" if is_image_name(path) else "tensor"
+    recipe = recipe_for(Path(model), specs[0].dtype, preset) if kind == "image" else None
+    tensor = tensor_for_input(path, specs[0], preset, recipe)
+    info: dict[str, Any] = {"kind": kind, "path": str(path), "shape": list(tensor.shape), "dtype": tensor.dtype.name}
+    if recipe is not None:
+        info["recipe"] = recipe.describe()
+    else:
+        side = sidecar_path(path.parent if path.name == "input_0.pb" else path)
+        info["recipe"] = {"source": f"gen-input sidecar ({side})"} if side.is_file() else {"source": "tensor file as given"}
+    return [tensor], info
+
+
+def tensor_for_input(path: Path, spec: TensorInfo, preset: str | None = None, recipe: Recipe | None = None,
+                     ) -> np.ndarray:
+    """The input tensor for ``spec`` from a user's file: an image, or any tensor file gen-input writes
+    (paddle-txt ``.txt``, ``.npy``, an ort-pb ``.pb`` or its test-data directory, raw ``.raw``/``.bin``).
+
+    Images go through the gen-input transform (``recipe``, else ``preset``/the dtype default; stretch resize).
+    Tensor files must match the spec's shape (dynamic dims match anything) and dtype; a paddle-txt file must
+    hold exactly the input's number of values. A mismatch raises InputError.
     """
     path = Path(path)
+    if path.is_dir():
+        path = _pb_in(path)
     if not path.is_file():
         raise InputError(f"{path}: {'not a file' if path.exists() else 'no such file'}")
     suffix = path.suffix.lower()
-    if suffix in (".npy", ".pb", ".bin", ".raw"):
+    if suffix in (".npy", ".pb", ".bin", ".raw", ".txt"):
         arr = _read_tensor_file(path, suffix, spec)
         _check_tensor(arr, spec, path)
         return arr
@@ -565,8 +652,17 @@ def tensor_for_input(path: Path, spec: TensorInfo, preset: str | None = None) ->
         raise InputError(f"cannot tell the layout of input {spec.name!r} {_fmt_shape(spec.shape)}; give a .npy instead")
     if spec.dtype not in DTYPES:
         raise InputError(f"input {spec.name!r} is {spec.dtype}; images make {', '.join(DTYPES)} tensors; give a .npy")
-    norm = make_normalization(preset, dtype=spec.dtype)
+    norm = recipe.norm if recipe is not None else make_normalization(preset, dtype=spec.dtype)
     return prepare(path, spec, norm).tensor
+
+
+def _pb_in(directory: Path) -> Path:
+    """An onnxruntime_perf_test test-data directory (or the folder holding test_data_set_0): its input_0.pb."""
+    for candidate in (directory / "input_0.pb", directory / "test_data_set_0" / "input_0.pb"):
+        if candidate.is_file():
+            return candidate
+    raise InputError(f"{directory}: a directory, but no input_0.pb in it (nor in test_data_set_0/)",
+                     hint="give a tensor file or an image")
 
 
 def _read_tensor_file(path: Path, suffix: str, spec: TensorInfo) -> np.ndarray:
@@ -583,15 +679,43 @@ def _read_tensor_file(path: Path, suffix: str, spec: TensorInfo) -> np.ndarray:
     except Exception as exc:  # numpy raises ValueError/OSError/EOFError, protobuf DecodeError
         raise InputError(f"{path}: not a readable {suffix} tensor ({type(exc).__name__})") from None
     if not all(_static(d) for d in spec.shape):
-        raise InputError(f"{path}: raw bytes need a static shape, input {spec.name!r} is {_fmt_shape(spec.shape)}", hint="give a .npy")
+        raise InputError(f"{path}: {'text' if suffix == '.txt' else 'raw bytes'} need a static shape, input "
+                         f"{spec.name!r} is {_fmt_shape(spec.shape)}", hint="give a .npy")
+    count = int(np.prod(spec.shape))
     dtype = np.dtype(spec.dtype).newbyteorder("<")
-    want = int(np.prod(spec.shape)) * dtype.itemsize
+    if suffix == ".txt":
+        return _read_paddle_txt(path, spec, count)
+    want = count * dtype.itemsize
     size = path.stat().st_size
     if size != want:
         raise InputError(
             f"{path}: {size} bytes, but input {spec.name!r} {spec.dtype} {_fmt_shape(spec.shape)} is {want} bytes"
         )
     return np.fromfile(path, dtype=dtype).reshape(spec.shape).astype(dtype.newbyteorder("="))
+
+
+def _read_paddle_txt(path: Path, spec: TensorInfo, count: int) -> np.ndarray:
+    """Whitespace-separated numbers in memory order, as benchmark_bin's --input_data_path reads them; unlike
+    benchmark_bin (which pads or truncates silently), the count must be exact."""
+    try:
+        size = path.stat().st_size
+        if size > 64 * count + 4096:  # no float needs 64 characters: this is not the input's text
+            raise InputError(f"{path}: {size} bytes of text is far more than input {spec.name!r} "
+                             f"{_fmt_shape(spec.shape)} ({count} values) can hold")
+        text = path.read_text(encoding="ascii")
+        values = np.array(text.split(), dtype=np.float64)
+    except (UnicodeDecodeError, ValueError):
+        raise InputError(f"{path}: not a text tensor (whitespace-separated numbers, as gen-input --format "
+                         "paddle-txt writes)") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if values.size != count:
+        raise InputError(f"{path}: holds {values.size} numbers, input {spec.name!r} {spec.dtype} "
+                         f"{_fmt_shape(spec.shape)} needs {count}")
+    dtype = np.dtype(spec.dtype)
+    if dtype.kind in "iu" and not np.array_equal(values, np.round(values)):
+        raise InputError(f"{path}: holds fractions, input {spec.name!r} is {spec.dtype}")
+    return values.reshape(spec.shape).astype(dtype)
 
 
 def _check_tensor(arr: np.ndarray, spec: TensorInfo, path: Path) -> None:
@@ -605,6 +729,7 @@ def _check_tensor(arr: np.ndarray, spec: TensorInfo, path: Path) -> None:
 
 
 __all__ = [
-    "FORMATS", "PRESETS", "Normalization", "Prepared", "collect_images", "make_normalization", "model_input",
-    "output_paths", "prepare", "resolve_target", "tensor_for_input", "write_one", "write_tensor",
+    "FORMATS", "PRESETS", "Normalization", "Prepared", "Recipe", "case_inputs", "collect_images", "fill_dims",
+    "make_normalization", "model_input", "output_paths", "prepare", "recipe_for", "resolve_target",
+    "tensor_for_input", "write_one", "write_tensor",
 ]

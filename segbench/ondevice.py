@@ -126,7 +126,7 @@ class _Prepared:
     input_path: str | None
     input_names: tuple[str, ...] | None
     input_shapes: tuple[tuple[int, ...], ...] | None
-    note: str
+    note: dict  # what the case feeds (inputs.case_inputs), kept in the record's extra.input
 
 
 @dataclass
@@ -203,23 +203,17 @@ class DeviceBackend:
 
     def _prepare_input(self, case: Case, remote_dir: str) -> _Prepared:
         """The case's input in the tool's format, pushed; seeded random when no --input was given."""
-        from segbench.inputs import SUFFIX, tensor_for_input, write_tensor
+        from segbench.inputs import SUFFIX, case_inputs, write_tensor
         from segbench.modelinfo.io import read_io
-        from segbench.runners.host import random_input
 
         specs, _ = read_io(case.model.path)  # a .nb without a known input shape: ModelError with the fix
         fmt = TOOL_INPUT_FORMAT[case.runtime]
-        if case.input_path and len(specs) != 1:
-            raise InputError(f"{case.model.name} has {len(specs)} inputs; --input feeds single-input models")
-        tensors = ([tensor_for_input(Path(case.input_path), specs[0], case.input_preset)] if case.input_path
-                   else [random_input(s, seed=i) for i, s in enumerate(specs)])
+        tensors, note = case_inputs(case.model.path, specs, case.input_path, case.input_preset)
         if len(tensors) != 1:
             raise InputError(f"{case.model.name} has {len(tensors)} inputs; on a device segbench feeds single-input models")
         tensor, spec = tensors[0], specs[0]
         digest = _tensor_digest(tensor)
         local_dir = self.workdir / digest
-        note = f"input {spec.name} {tensor.dtype} {list(tensor.shape)} " + (
-            f"from {case.input_path}" if case.input_path else "seeded random (seed 0)")
         if fmt == "ort-pb":
             local = write_tensor(tensor, fmt, local_dir / "test_data_set_0", spec.name)
             self._push(local, f"{remote_dir}/test_data_set_0/input_0.pb")

@@ -212,7 +212,7 @@ def test_benchmark_bin_on_the_emulated_mi9(phone: EmulatedPhone, adb_port: int, 
         assert x["tool"] == "benchmark_bin" and x["runtime"] == "paddlelite"
         assert x["extra"]["bound_by"] == "benchmark_bin --power_mode" and "--power_mode=0" in x["extra"]["command"]
         assert "--input_shape=1,3,224,224" in x["extra"]["command"]
-        assert x["extra"]["input"].startswith("input ") and "[1, 3, 224, 224]" in x["extra"]["input"]
+        assert x["extra"]["input"] == {"kind": "random", "seed": 0, "shapes": ["[1,3,224,224]"]}
         assert x["count"] == 4 and 0 < x["latency_ms"]["min"] <= x["latency_ms"]["avg"] <= x["latency_ms"]["max"]
         log = (reports / "runs" / x["run_id"] / x["log_path"]).read_text()
         assert "======= Perf Info =======" in log and "Brand: Xiaomi" in log
