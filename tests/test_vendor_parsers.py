@@ -510,6 +510,16 @@ def test_json_keys_and_to_measurement():
     assert tools.to_measurement(r, open_base).threads == 1
 
 
+def test_case_log_keeps_the_cause_a_pasted_session_drops():
+    # One invocation's own log (the device runner's): the ERROR line before the tool's failure line is its cause.
+    log = "ERROR: Could not open '/d/m.tflite'.\nFailed to mmap model /d/m.tflite\nBenchmarking failed.\n"
+    r = tools.parse_case_log(benchmark_model, log)
+    assert (r.status, r.error) == ("failed", "Failed to mmap model /d/m.tflite (Could not open '/d/m.tflite'.)")
+    # In a pasted session the same ERROR line with no run open may be anyone's: the failure line stands alone.
+    (pasted,) = benchmark_model.parse_log(log)
+    assert (pasted.status, pasted.error) == ("failed", "Failed to mmap model /d/m.tflite")
+
+
 def test_parse_case_log_for_garbage():
     r = tools.parse_case_log(benchmark_model, "Segmentation fault\n")
     assert (r.status, r.error) == ("failed", "Segmentation fault")

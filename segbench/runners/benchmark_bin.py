@@ -164,9 +164,10 @@ class _State:
         self.abi: str | None = None
 
 
-def parse_log(text: str) -> list[ParsedRun]:
-    """Every benchmark_bin run in the text, in order."""
-    reader = Reader(_finish)
+def parse_log(text: str, *, invocation: bool = False) -> list[ParsedRun]:
+    """Every benchmark_bin run in the text, in order. ``invocation``: the text is one run of the tool
+    (its own log), so every error line in it is the tool's (tools.Reader.error)."""
+    reader = Reader(_finish, invocation=invocation)
     state = _State()
     for line in lines_of(text):
         _read_line(line, reader, state)

@@ -171,9 +171,10 @@ def read_result_file(text: str) -> tuple[float, ...]:
     return tuple(rows[i] for i in range(len(rows))) if set(rows) == set(range(len(rows))) else ()
 
 
-def parse_log(text: str) -> list[ParsedRun]:
-    """Every onnxruntime_perf_test run in the text, in order."""
-    reader = Reader(_finish)
+def parse_log(text: str, *, invocation: bool = False) -> list[ParsedRun]:
+    """Every onnxruntime_perf_test run in the text, in order. ``invocation``: the text is one run of the tool
+    (its own log), so every error line in it is the tool's (tools.Reader.error)."""
+    reader = Reader(_finish, invocation=invocation)
     for line in lines_of(text):
         if line.text:
             _read_line(line, reader)

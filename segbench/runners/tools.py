@@ -471,8 +471,9 @@ class Draft:
 class Reader:
     """Cuts a tool's lines into runs by phase order and freezes each with ``finish``."""
 
-    def __init__(self, finish: Callable[[Draft], ParsedRun]) -> None:
+    def __init__(self, finish: Callable[[Draft], ParsedRun], *, invocation: bool = False) -> None:
         self.finish = finish
+        self.invocation = invocation
         self.runs: list[ParsedRun] = []
         self.draft = Draft(1)
 
@@ -501,8 +502,9 @@ class Reader:
         """An error line. The tool's own failure lines (``own``) may start a run: a tool that fails at once
         prints nothing else. Any other error (a shell's ``No such file or directory``, ``adb: error:``, an
         unrelated program's ``Error:`` in a pasted session) only joins a run already open, so output around
-        the benchmark never becomes a failed record of its own."""
-        if self.draft.empty and not own:
+        the benchmark never becomes a failed record of its own. In one invocation's own log every error is
+        the tool's."""
+        if self.draft.empty and not own and not self.invocation:
             return
         self.touch(line).errors.append(text[:500])
 
@@ -644,13 +646,9 @@ def parse_any(text: str) -> list[ParsedRun]:
 def parse_case_log(tool: ModuleType, text: str) -> ParsedRun:
     """The one run a single invocation produced: the last run in its log, or a failed record
     naming the log's last line when the tool printed nothing it recognises (a crash, garbage)."""
-    runs = tool.parse_log(text)
+    runs = tool.parse_log(text, invocation=True)
     if runs:
         return runs[-1]
-    # The tool did run here, so a shell's complaint (which alone starts no run in a pasted log) is its error.
-    crash = next((ln.text for ln in lines_of(text) if ln.text and SHELL_ERROR.search(ln.text)), None)
-    if crash:
-        return ParsedRun(runtime=tool.RUNTIME, tool=tool.TOOL, status="failed", error=crash[:500])
     last = next((ln.text for ln in reversed(lines_of(text)) if ln.text), None)
     error = f"no {tool.TOOL} output in the log" + (f" (last line: {last[:200]})" if last else " (it is empty)")
     return ParsedRun(runtime=tool.RUNTIME, tool=tool.TOOL, status="failed", error=error)
