@@ -132,11 +132,44 @@ def test_stdin_and_unreadable_file():
     assert "cannot read /proc/self/mem: Input/output error" in r.err
 
 
-def test_one_bad_file_stores_nothing(tmp_path):
+def test_one_bad_file_is_reported_and_the_rest_stored(tmp_path):
     reports = tmp_path / "reports"
     r = run_cli("parse", str(PP), str(tmp_path / "nope.log"), "--store", "--reports", str(reports))
+    assert_one_line_error(r, 3)
+    assert [ln for ln in r.err.splitlines() if ln.startswith("segbench: error:")] == [
+        f"segbench: error: {tmp_path / 'nope.log'}: no such file"]
+    assert "stored 1 record(s)" in r.err and "| 267.246 " in r.out
+
+
+def test_a_directory_of_logs_each_file_on_its_own(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a_mobileseg.log").write_bytes(PP.read_bytes())
+    (logs / "b_notes.txt").write_text("hello\nworld\n")
+    (logs / "c_model.log").write_bytes(SELFIE.read_bytes())
+    (logs / "d_litert.log").write_bytes((LOGS / "tflite" / "litert_build_doc_blazeface_linux_x86.log").read_bytes())
+    (logs / "sub").mkdir()  # not descended into
+    r = run_cli("parse", str(logs), "--json")
+    assert r.code == 3, (r.code, r.err)
+    assert "Traceback" not in r.err
+    errors = [ln for ln in r.err.splitlines() if ln.strip()]
+    assert len(errors) == 2 and all(ln.startswith("segbench: error:") for ln in errors), errors
+    assert "b_notes.txt: no benchmark run found" in errors[0] and "c_model.log is binary data" in errors[1]
+    records = [json.loads(line) for line in r.out.splitlines()]
+    assert [(x["tool"], x["tool_version"], x["latency_ms"]["avg"]) for x in records] == [
+        ("benchmark_bin", "e79b4b6", 267.246), ("benchmark_model", "LiteRT 2.x", 0.95)]
+    good = run_cli("parse", str(logs / "a_mobileseg.log"), str(logs / "d_litert.log"))
+    assert good.code == 0, good.err
+
+
+def test_only_bad_files_is_an_error(tmp_path):
+    (tmp_path / "a.txt").write_text("hello\n")
+    (tmp_path / "b.txt").write_text("world\n")
+    r = run_cli("parse", str(tmp_path))
     assert_one_line_error(r, 1)
-    assert not reports.exists()
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 2 and "a.txt: no benchmark run found" in lines[0]
+    assert "none of the 2 files holds a benchmark run" in lines[1]
 
 
 def test_no_files_is_usage():

@@ -102,6 +102,23 @@ def test_result_file_after_another_tool_keeps_its_settings():
     assert (runs[1].threads, runs[1].repeats, runs[1].extra["abi"]) == (1, 30, "arm64-v8a")
 
 
+@pytest.mark.parametrize("rel, first, t2_mobilenet_v1, last, abi", [
+    # "-- mnasnet  avg = 159.8427 ms" ... armv8 Threads=4 "-- squeezenet_v11  avg = 412.9046 ms"
+    ("paddle_lite/docs_v2.2_result_txt_avg_only_armv7_armv8.log", 159.8427, 121.6029, 412.9046, "armeabi-v7a"),
+    ("paddle_lite/rk3399_notes_result_avg_only_adb_pull.log", 92.8641, 69.6253, 426.768, None),
+])
+def test_oldest_result_file_average_only(rel, first, t2_mobilenet_v1, last, abi):
+    runs = tools.parse_any(_log(rel))
+    assert len(runs) == 30 and all(r.tool == "benchmark_bin" and r.status == "ok" for r in runs)
+    assert [(r.model_name, r.threads) for r in runs[:6]] == [
+        ("mnasnet", 1), ("mobilenet_v1", 1), ("mobilenet_v2", 1), ("shufflenet_v2", 1), ("squeezenet_v11", 1),
+        ("mnasnet", 2)]
+    assert runs[0].latency_ms == Latency(avg=first) and runs[6].latency_ms.avg == t2_mobilenet_v1
+    assert runs[-1].latency_ms.avg == last and runs[-1].threads == 4
+    assert (runs[0].warmup, runs[0].repeats, runs[0].count, runs[0].extra.get("abi")) == (10, 30, 30, abi)
+    assert runs[0].extra["format"] == "result file (v2.0-v2.2, average only)"
+
+
 def test_old_result_row_with_right_labels_is_left_alone():
     r = benchmark_bin.parse_log("Threads=4 Warmup=10 Repeats=30\nm  min = 1.50000  max = 2.50000  average = 2.00000\n")
     assert r[0].latency_ms == Latency(avg=2.0, min=1.5, max=2.5) and r[0].notes == ()
@@ -238,7 +255,60 @@ def test_tflite_nnapi_op_profile_tail():
     r = _one("tflite/lp6m_mi11_tf2.4.0_nnapi_opprofile.log", benchmark_model)
     # Init profile (ModifyGraphWithDelegate 413.346, AllocateTensors 316.045) is not counted.
     assert r.ops_by_type == {"TfLiteNnapiDelegate": 149.483, "STRIDED_SLICE": 8.347, "RESIZE_NEAREST_NEIGHBOR": 0.879}
-    assert r.status == "failed" and r.error == "no timing summary in the log, only a per-operator profile"
+    # Only the profiler's output: its regular-run line "Timings (microseconds): count=50 first=164033
+    # curr=158560 min=146535 max=166638 avg=158715 std=2931" is the figure, not the init one (count=1 curr=729391).
+    assert (r.status, r.error, r.count) == ("ok", None, 50)
+    assert r.latency_ms == Latency(avg=158.715, min=146.535, max=166.638, std=2.931)
+    assert r.first_ms is None and r.extra["latency_source"] == "op profiler"
+    assert any("op profiler's 'Timings (microseconds)'" in n for n in r.notes)
+
+
+def test_tflite_profiler_timings_beside_a_summary_stay_extra():
+    r = _one("tflite/litert_readme_opprofile_example_oldformat.log", benchmark_model)
+    # The summary's "Inference: 79760.9" stays the figure; the profiler's avg=79732 is kept apart.
+    assert r.latency_ms.avg == 79.7609 and "latency_source" not in r.extra
+    assert r.extra["profiler_timings_ms"] == {"avg": 79.732, "min": 77.385, "max": 88.213, "std": 1.929, "count": 50}
+
+
+def test_profiler_timings_from_the_description():
+    text = ("Operator-wise Profiling Info for Regular Benchmark Runs:\n"
+            "============================== Summary by node type ==============================\n"
+            "\t [Node type]\t  [count]\t  [avg ms]\t    [avg %]\t    [cdf %]\t  [mem KB]\t[times called]\n"
+            "\t     CONV_2D\t       10\t    12.500\t    100.000%\t   100.000%\t     0.000\t       10\n\n"
+            "Timings (microseconds): count=20 first=13001 curr=12480 min=12302 max=13950 avg=12611.5 std=402\n")
+    (r,) = benchmark_model.parse_log(text)
+    assert r.status == "ok" and r.latency_ms == Latency(avg=12.6115, min=12.302, max=13.95, std=0.402)
+    assert r.ops_by_type == {"CONV_2D": 12.5} and r.count == 20
+
+
+def test_litert_results_block_real_log():
+    r = _one("tflite/litert_build_doc_blazeface_linux_x86.log", benchmark_model)
+    assert (r.status, r.tool_version) == ("ok", "LiteRT 2.x")
+    # Block: init 5.76, first 2.12, warmup avg 0.95 (526 runs), avg 0.95 (1054 runs); the stat line
+    # "count=1054 first=1015 curr=942 min=910 max=1102 avg=947.132 std=23 p5=915 median=942 p95=991" (us).
+    assert r.latency_ms == Latency(avg=0.95, min=0.91, max=1.102, std=0.023, median=0.942, p95=0.991)
+    assert (r.count, r.first_ms, r.init_ms, r.threads) == (1054, 2.12, 5.76, 4)
+    assert (r.memory_mb.init, r.memory_mb.overall, r.memory_mb.peak) == (4.06, 7.07, None)
+    assert (r.extra["warmup_avg_ms"], r.extra["warmup_count"], r.extra["throughput_mb_s"]) == (0.95, 526, 197.97)
+    assert r.model_name == "blaze_face_short_range"
+
+
+def test_litert_results_block_alone_and_constructed_session():
+    text = _log("tflite/litert_android_sd855_signature_constructed.log")
+    ok, empty = tools.parse_any(text)
+    assert (ok.status, ok.tool_version, ok.extra["signature"], ok.extra["cpu_mask"]) == (
+        "ok", "LiteRT 2.x", "serving_default", "f0")
+    assert ok.latency_ms == Latency(avg=40.82, min=39.877, max=44.26, std=0.846, median=40.688, p95=43.177)
+    assert (ok.memory_mb.init, ok.memory_mb.overall, ok.memory_mb.peak) == (9.52, 31.77, 36.4)
+    assert (ok.first_ms, ok.init_ms, ok.warmup, ok.repeats, ok.count) == (71.8, 48.91, 5, 30, 30)
+    assert (empty.status, empty.error, empty.latency_ms.avg, empty.count) == (
+        "failed", "No inference runs were performed.", None, 0)
+    # The block alone, as pasted without the tool's other lines or prefixes: its own figures in ms.
+    block = text[text.index("========== BENCHMARK RESULTS"):text.index("cepheus", 10)]
+    block = "\n".join(ln.split("] ", 1)[-1] if ln.startswith("INFO: [") else ln for ln in block.splitlines())
+    (alone,) = tools.parse_any(block)
+    assert alone.latency_ms == Latency(avg=40.82, min=39.88, max=44.26, std=0.85)
+    assert (alone.count, alone.first_ms, alone.init_ms, alone.tool_version) == (30, 71.8, 48.91, "LiteRT 2.x")
 
 
 def test_tflite_logcat_prefixes_give_the_same_numbers():
@@ -303,6 +373,20 @@ def test_ort_oldest_format_with_cut_last_line():
     assert r.extra["p99_ms"] == 61.9517 and r.extra["p999_ms"] == 62.3472  # "0.0623472se" (cut in the source)
 
 
+def test_ort_fails_before_measuring():
+    load, data = tools.parse_any(_log("onnxruntime/perf_test_fails_before_measuring_constructed.log"))
+    assert (load.tool, load.status, load.threads, load.model_name) == (
+        "onnxruntime_perf_test", "failed", 4, "pp_mobileseg_tiny")
+    assert load.error == "Load model from models/pp_mobileseg_tiny.onnx failed:Protobuf parsing failed."
+    assert (data.status, data.error) == ("failed", "Run failed:there is no test data for model pp_mobileseg_tiny")
+    # The tool's own line alone (no command, no other output) is a failed run, not "no run found".
+    for line in ("Load model from m.onnx failed:Load model m.onnx failed. File doesn't exist",
+                 "[ONNXRuntimeError] : 7 : INVALID_PROTOBUF : Load model from m.onnx failed:Protobuf parsing failed.",
+                 "See 'onnxruntime_perf_test --help'."):
+        (r,) = tools.parse_any(line + "\n")
+        assert (r.tool, r.status, r.error) == ("onnxruntime_perf_test", "failed", line)
+
+
 def test_ort_total_cpu_usage_iterations_and_failure():
     text = ("Session creation time cost: 0.5 s\nFirst inference time cost: 20 ms\n"
             "iteration:1,time_cost:0.0101\niteration:2,time_cost:0.0099\n"
@@ -347,6 +431,35 @@ def test_pasted_session_of_three_tools_in_order():
         ("benchmark_model", 95.7883), ("benchmark_bin", 32.723)]
     assert runs[0].lines == (1, 5)  # line numbers refer to the whole session; the echoed command starts a run
     assert all(a.lines[1] < b.lines[0] for a, b in zip(runs, runs[1:]))
+
+
+def test_other_programs_output_makes_no_record():
+    noise_before = ("PS C:\\work> adb push benchmark_model /data/local/tmp/\n"
+                    "benchmark_model: 1 file pushed, 0 skipped. 38.1 MB/s (6329448 bytes in 0.158s)\n"
+                    "PS C:\\work> adb shell chmod +x /data/local/tmp/benchmark_model\n"
+                    "PS C:\\work> adb shell rm /data/local/tmp/old.log\n"
+                    "rm: /data/local/tmp/old.log: No such file or directory\n")
+    noise_between = ("$ adb shell ls -l /data/local/tmp/onnxruntime_perf_test\n"
+                     "-rwxr-xr-x 1 shell shell 1234 2024-01-01 10:00 /data/local/tmp/onnxruntime_perf_test\n"
+                     "$ adb pull /data/local/tmp/r.txt\n"
+                     "adb: error: failed to stat remote object '/data/local/tmp/r.txt': No such file or directory\n")
+    noise_after = ("$ adb shell md5sum /data/local/tmp/benchmark_model\n"
+                   "9e107d9d372bb6826bd81d3542a419d6  /data/local/tmp/benchmark_model\n"
+                   "Error: something unrelated failed\n")
+    session = (noise_before + _log("tflite/lp6m_mi11_tf2.4.0_fp32_cpu4t.log") + noise_between
+               + _log("onnxruntime/spacemit_k1_newer_avg_cost_total.log") + noise_between
+               + _log("paddle_lite/rk3399_notes_result_avg_only_adb_pull.log") + "\n" + noise_between
+               + _log("tflite/litert_build_doc_blazeface_linux_x86.log") + noise_after)
+    runs = tools.parse_any(session)
+    assert all(r.status == "ok" for r in runs), [(r.tool, r.lines, r.error) for r in runs if r.status != "ok"]
+    assert [r.tool for r in runs] == (["benchmark_model", "onnxruntime_perf_test"] + ["benchmark_bin"] * 30
+                                      + ["benchmark_model"])
+    assert runs[0].lines[0] == noise_before.count("\n") + 1  # the push/chmod lines did not start the run
+    assert tools.echoed_command("adb shell chmod +x /data/local/tmp/benchmark_model", "benchmark_model") is None
+    assert tools.echoed_command("adb push benchmark_bin /data/local/tmp", "benchmark_bin") is None
+    cmd = tools.echoed_command('adb shell "cd /d && LD_LIBRARY_PATH=. taskset f0 ./benchmark_model --graph=a.tflite '
+                               '2>&1"', "benchmark_model")
+    assert cmd == tools.EchoedCommand("f0", ("--graph=a.tflite",))
 
 
 def test_two_runs_of_one_tool_split():
@@ -395,6 +508,16 @@ def test_json_keys_and_to_measurement():
     assert m.memory_mb is None and m.model.name == "seg"
     open_base = Measurement(run_id="r", case_id="c", model=base.model, runtime="paddlelite", status="failed")
     assert tools.to_measurement(r, open_base).threads == 1
+
+
+def test_case_log_keeps_the_cause_a_pasted_session_drops():
+    # One invocation's own log (the device runner's): the ERROR line before the tool's failure line is its cause.
+    log = "ERROR: Could not open '/d/m.tflite'.\nFailed to mmap model /d/m.tflite\nBenchmarking failed.\n"
+    r = tools.parse_case_log(benchmark_model, log)
+    assert (r.status, r.error) == ("failed", "Failed to mmap model /d/m.tflite (Could not open '/d/m.tflite'.)")
+    # In a pasted session the same ERROR line with no run open may be anyone's: the failure line stands alone.
+    (pasted,) = benchmark_model.parse_log(log)
+    assert (pasted.status, pasted.error) == ("failed", "Failed to mmap model /d/m.tflite")
 
 
 def test_parse_case_log_for_garbage():

@@ -35,12 +35,33 @@ def command(files: tuple[Path, ...], as_json: bool, store: bool, reports: str) -
     The tool is detected for each run, so a pasted console session with several runs (of several
     tools) gives one record each. Without --json, a table. --store makes `segbench report` show them.
 
-    Exit codes: 0 every file read (failed runs are records), 1 a file that cannot be read or holds no
-    run of these tools (nothing is stored), 2 usage.
+    A directory stands for the files in it (not its subdirectories). Each file is read on its own: one that
+    cannot be read or holds no run of these tools is reported on one line and the rest are parsed.
+
+    Exit codes: 0 every file read (failed runs are records), 3 some files could not be used (the others
+    were parsed and, with --store, stored), 1 none could, 2 usage.
     """
     import json
 
-    parsed = [(path, raw, runs) for path in files for raw, runs in [_parse_file(path)]]
+    from segbench.errors import ParseError
+
+    parsed: list = []
+    problems: list[str] = []
+    for path in _expand(files):
+        try:
+            raw, runs = _parse_file(path)
+        except ParseError as exc:
+            problems.append(str(exc))
+            continue
+        parsed.append((path, raw, runs))
+    if not parsed:
+        if len(problems) == 1:
+            raise ParseError(problems[0])
+        for line in problems[:-1]:
+            click.echo(f"segbench: error: {line}", err=True)
+        raise ParseError(f"{problems[-1]}; none of the {len(problems)} files holds a benchmark run")
+    for line in problems:
+        click.echo(f"segbench: error: {line}", err=True)
     if as_json:
         for path, _, runs in parsed:
             for run in runs:
@@ -50,7 +71,19 @@ def command(files: tuple[Path, ...], as_json: bool, store: bool, reports: str) -
     if store:
         for run_dir, count in _store(parsed, reports):
             click.echo(f"stored {count} record(s) as run {run_dir.run_id} in {run_dir.path}", err=True)
-    return 0
+    return 3 if problems else 0
+
+
+def _expand(files: tuple[Path, ...]) -> list[Path]:
+    """The files to read: a directory gives its regular files in name order (an empty one is reported)."""
+    out: list[Path] = []
+    for path in files:
+        if str(path) != "-" and path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.is_file())
+            out.extend(inside or [path])  # an empty directory stays, to be reported as one
+        else:
+            out.append(path)
+    return out
 
 
 def _read_text(path: Path) -> tuple[bytes, str]:
@@ -81,7 +114,7 @@ def _read_file(path: Path) -> bytes:
     if not path.exists():
         raise ParseError(f"{path}: no such file")
     if path.is_dir():
-        raise ParseError(f"{path} is a directory", hint="give the log files themselves")
+        raise ParseError(f"{path} is a directory with no files in it")
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:

@@ -7,7 +7,8 @@ Formats read (docs/vendor-tools.md has examples of each):
 - the v2.9 ``--------Summary information--------`` block (``latency(ms):`` is the average);
 - the old result file (v2.3-v2.9: ``<model>  min = ..  max = ..  average = ..`` rows under
   ``Threads=N Warmup=W Repeats=R``), whose min and max labels are swapped before 2.10: the
-  smaller number is the minimum whatever its label says;
+  smaller number is the minimum whatever its label says; and the oldest one (v2.0-v2.2:
+  ``-- <model>  avg = .. ms``, the average only);
 - profiler tables of a ``--with_profile=ON`` build (``Concise Dispatch`` preferred, else the last
   ``Detailed Dispatch`` table), summed by operator type into ``ops_by_type``.
 
@@ -121,15 +122,19 @@ _CPU = re.compile(rf"^cpu usage ratio:\s*({NUM})\s*%$")
 _SUMMARY29 = re.compile(r"^-+\s*Summary information\s*-+$")
 _CONTEXT = re.compile(r"^Threads=(\d+)\s+Warmup=(\d+)\s+Repeats=(\d+)$")
 _ROW = re.compile(rf"^(\S+)\s+min\s*=\s*({NUM})\s+max\s*=\s*({NUM})\s+average\s*=\s*({NUM})$")
+# The oldest result file (v2.0-v2.2): only the average, "-- mobilenet_v1          avg = 235.0072 ms".
+_ROW_AVG = re.compile(rf"^--\s+(\S+)\s+avg\s*=\s*({NUM})\s*ms$")
 _ABI = re.compile(r"^run benchmark (armv8|armv7|\S+)$")
 _PROFILER = re.compile(r"^=+\s*(Detailed|Concise) (Create|Dispatch) Profiler Summary")
-_ERRORS = re.compile(
+# The tool's own failure lines: these alone make a (failed) run, since a tool that stops at once prints nothing else.
+_OWN_ERRORS = re.compile(
     r"^(No model path is set!|Both --uncombined_model_dir.*|Must set --\w+ option!|Option invalid:.*|"
     r"The num of input tensors is ambiguous\.|Mode file\[.*\] not exist!|Input error, .*|"
     r"Illegal opencl tune mode.*|No avaliable device found for nnadapter|The device list for nnadapter is null!|"
-    r"Both --validation_set and --config_path options should be set!|Check failed:.*|Error: .*|"
-    r".*(?:error|Error|ERROR|failed|FAILED|Failed).*)$"
+    r"Both --validation_set and --config_path options should be set!|Check failed:.*)$"
 )
+# Any other error-looking line joins a run already open (it may be the library's own complaint).
+_ERRORS = re.compile(r"^(Error: .*|.*(?:error|Error|ERROR|failed|FAILED|Failed).*)$")
 # Said while the run goes on: worth a note, not a failure.
 _WARNINGS = re.compile(r"^(Open input image .* error\.|Fail to open result file: .*|"
                        r"Request thread num: .*|Some cores are offline.*|Find and ignore unsupport nnadapter.*)$")
@@ -138,7 +143,8 @@ MARKERS = re.compile(
     r"^(?:=+\s*(?:Opt|Device|Model|Runtime|Backend|Accurancy|Perf) Info\s*=+|benchmark_bin version:|"
     rf"Time\(unit: ms\):|Memory Usage\(unit: (?:MB|kB)\):|(?:init|first)\s+=\s+{NUM}|PaddleLite Benchmark|"
     r"Threads=\d+\s+Warmup=\d+\s+Repeats=\d+$|run benchmark armv[78]$|"
-    rf"\S+\s+min = +{NUM}\s+max = +{NUM}\s+average = |-+\s*Summary information\s*-+|latency\(ms\):|"
+    rf"\S+\s+min = +{NUM}\s+max = +{NUM}\s+average = |--\s+\S+\s+avg = {NUM} ms$|"
+    r"-+\s*Summary information\s*-+|latency\(ms\):|"
     r"-{3,}\s*Model=\S+\s+Threads=\d+|Delete previous optimized model:|Load paddle model from|"
     r"=+ (?:Detailed|Concise) (?:Create|Dispatch|Precision) Profiler Summary|"
     r"=+ Detailed Precision Profiler Summary)|\bbenchmark_bin\b"
@@ -158,9 +164,10 @@ class _State:
         self.abi: str | None = None
 
 
-def parse_log(text: str) -> list[ParsedRun]:
-    """Every benchmark_bin run in the text, in order."""
-    reader = Reader(_finish)
+def parse_log(text: str, *, invocation: bool = False) -> list[ParsedRun]:
+    """Every benchmark_bin run in the text, in order. ``invocation``: the text is one run of the tool
+    (its own log), so every error line in it is the tool's (tools.Reader.error)."""
+    reader = Reader(_finish, invocation=invocation)
     state = _State()
     for line in lines_of(text):
         _read_line(line, reader, state)
@@ -244,16 +251,19 @@ def _result_file(line: Line, reader: Reader, state: _State) -> bool:
         return True
     if s == "PaddleLite Benchmark" or re.fullmatch(r"-{5,}", s):
         return True
-    m = _ROW.match(s)
+    m = _ROW.match(s) or _ROW_AVG.match(s)
     if not m:
         return False
-    a, b, avg = num(m.group(2)), num(m.group(3)), num(m.group(4))
+    a, b = (num(m.group(2)), num(m.group(3))) if m.re is _ROW else (None, None)
+    avg = num(m.group(m.lastindex or 0))
     reader.flush()
     d = reader.at(0, line)
     d.set("model_name", m.group(1))
     for key, value in state.context.items():
         d.set(key, value)
     d.set("count", state.context.get("repeats"))
+    if m.re is _ROW_AVG:
+        d.extra["format"] = "result file (v2.0-v2.2, average only)"
     if a is not None and b is not None:
         lo, hi = min(a, b), max(a, b)
         if a > b:
@@ -331,8 +341,9 @@ def _messages(line: Line, reader: Reader, state: _State) -> bool:
         state.avg_from_right = 0
         reader.touch(line)
         return True
-    if line.level in ("ERROR", "FATAL") or _ERRORS.match(s) or SHELL_ERROR.search(s):
-        reader.touch(line).errors.append(s[:500])
+    own = bool(_OWN_ERRORS.match(s))
+    if own or line.level in ("ERROR", "FATAL") or _ERRORS.match(s) or SHELL_ERROR.search(s):
+        reader.error(line, s, own=own)
         return True
     return False
 
@@ -374,7 +385,7 @@ def _finish(d: Draft) -> ParsedRun:
     if cpu:
         v["cpu"] = round(sum(cpu) / len(cpu), 3)
     if v.get("summary29") or v.get("result_file"):
-        d.extra["format"] = "v2.9 summary" if v.get("summary29") else "result file (v2.3-v2.9)"
+        d.extra.setdefault("format", "v2.9 summary" if v.get("summary29") else "result file (v2.3-v2.9)")
     if v.get("count") is None and v.get("avg") is not None and not v.get("summary29"):
         v["count"] = v.get("repeats")
     for key in ("input_shape", "input_data_path", "cpu_precision", "gpu_precision", "power_mode_number"):

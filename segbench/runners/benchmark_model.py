@@ -54,6 +54,9 @@ OPTION_KEYS = {
     "hexagon": ("hexagon_lib_path", "hexagon_profiling"),
     "cpu": (), None: (),
 }
+# The tool_version of a run printed by LiteRT 2.x's benchmark_model (it prints no version string itself; its
+# BENCHMARK RESULTS block is what tells it from the classic TFLite tool of the same name).
+LITERT_VERSION = "LiteRT 2.x"
 # A generous cap on each phase: with the default 150 s, a slow model's 50 repeats stop early.
 MAX_SECS = 86400
 
@@ -126,13 +129,33 @@ _MEMORY = re.compile(rf"^(?:Peak memory footprint|Memory footprint delta from th
                      rf"\s*init=({NUM})\s+overall=({NUM})")
 _PEAK = re.compile(rf"^Overall peak memory footprint \(MB\) via periodic monitoring:\s*({NUM})")
 _INIT = re.compile(rf"^Initialized session in ({NUM})\s*ms")
-_LOADED = re.compile(r"^Loaded model (.+)$")
+_LOADED = re.compile(r"^(?:Loaded model|Loading model from:)\s*(.+)$")
+# LiteRT 2.x (litert/tools:benchmark_model, the CompiledModel API) ends with its own block instead of the
+# "Inference timings in us" line: "========== BENCHMARK RESULTS ==========", then one "label: value" line
+# each, in ms with 2 decimals, run counts in brackets, a "Memory Usage:" part, and a closing "=====" line.
+_RESULTS = re.compile(r"^=*\s*BENCHMARK RESULTS\s*=*$")
+_RESULT = re.compile(rf"^(Model initialization|Warmup \(first\)|First inference|Warmup \(avg\)|"
+                     rf"Inference \((?:avg|min|max|std|median|p5|p95)\)|Throughput|Init footprint|"
+                     rf"Overall footprint|Peak memory):\s*({NUM})\s*(ms|MB/s|MB)?(?:\s*\((\d+) runs?\))?")
+_RESULT_KEYS = {"Model initialization": "init", "Warmup (first)": "first", "First inference": "first",
+                "Warmup (avg)": "warmup_avg", "Inference (avg)": "avg", "Inference (min)": "min",
+                "Inference (max)": "max", "Inference (std)": "std", "Inference (median)": "median",
+                "Inference (p5)": "p5", "Inference (p95)": "p95", "Throughput": "throughput_mb_s",
+                "Init footprint": "mem_init", "Overall footprint": "mem_overall", "Peak memory": "mem_peak"}
+# The op profiler's own timing of the profiled runs, under its per-node tables.
+_PROFILER_TIMINGS = re.compile(r"^Timings \(microseconds\):\s*count=(\d+)\b(.*)$")
 _SIZE = re.compile(rf"^The input model file size \(MB\):\s*({NUM})")
 _APPLIED = re.compile(r"^Explicitly applied (\w+) delegate, and the model graph will be (\w+) executed")
 _FAILURE = re.compile(
     r"^(Failed to .*|Benchmarking failed\.?|Please specify the name of your TF Lite input file.*|"
     r"Disallowed CPU fallback detected\.?|Inputs mismatch.*|The size of .* bytes\. It should be .*|"
     r".*dlopen failed.*|Unable to apply .*)$"
+)
+# The tool's own failure lines (not the shared-library lines such as "dlopen failed"): these may start a run.
+_OWN_FAILURE = re.compile(
+    r"^(Failed to .*|Benchmarking failed\.?|Please specify the name of your TF Lite input file.*|"
+    r"Disallowed CPU fallback detected\.?|Inputs mismatch.*|The size of .* bytes\. It should be .*|"
+    r"No inference runs were performed\.?)$"
 )
 _GENERIC = "Benchmarking failed."
 # Lines only this tool prints (or its command line): they tell which tool a stretch of a log is from.
@@ -143,7 +166,8 @@ MARKERS = re.compile(
     r"Initialized session in|The input model file size|Benchmarking failed|"
     r"Operator-wise Profiling Info|Profiling Info for Benchmark Initialization|"
     r"=+ (?:Run Order|Top by Computation Time|Summary by node type) =+|"
-    r"Please specify the name of your TF Lite input file)|\bbenchmark_model\b"
+    r"Please specify the name of your TF Lite input file|=+ BENCHMARK RESULTS =+|Model initialization: |"
+    r"Warmup \(first\): |Inference \(avg\): +[\d.]+ ms|Timings \(microseconds\): count=)|\bbenchmark_model\b"
 )
 
 # Phases of one run, in the order the tool prints them.
@@ -154,11 +178,13 @@ class _State:
     def __init__(self) -> None:
         self.profile = "regular"  # which profile the next tables belong to
         self.table: str | None = None  # "run_order" | "summary" while inside one of those tables
+        self.results = False  # inside LiteRT's BENCHMARK RESULTS block
 
 
-def parse_log(text: str) -> list[ParsedRun]:
-    """Every benchmark_model run in the text, in order."""
-    reader = Reader(_finish)
+def parse_log(text: str, *, invocation: bool = False) -> list[ParsedRun]:
+    """Every benchmark_model run in the text, in order. ``invocation``: the text is one run of the tool
+    (its own log), so every error line in it is the tool's (tools.Reader.error)."""
+    reader = Reader(_finish, invocation=invocation)
     state = _State()
     for line in lines_of(text):
         _read_line(line, reader, state)
@@ -176,7 +202,9 @@ def _read_line(line: Line, reader: Reader, state: _State) -> None:
         return
     if s == "STARTING!":
         reader.at(P_START, line)
-        state.profile = "regular"
+        state.profile, state.results = "regular", False
+        return
+    if _results(line, reader, state):
         return
     if _settings(line, reader) or _timings(line, reader) or _profile(line, reader, state) or _command(line, reader):
         return
@@ -192,7 +220,7 @@ def _command(line: Line, reader: Reader) -> bool:
     cmd = echoed_command(line.text, TOOL)
     if cmd is None:
         return False
-    d = reader.at(P_START, line)
+    d = reader.command(line)
     for arg in cmd.args:
         key, _, value = arg.partition("=")
         if key in _CMD_FLAGS:
@@ -286,6 +314,36 @@ def _timings(line: Line, reader: Reader) -> bool:
     return False
 
 
+def _results(line: Line, reader: Reader, state: _State) -> bool:
+    """LiteRT's BENCHMARK RESULTS block: its figures as printed (ms), kept apart from the classic summary."""
+    s = line.text
+    if _RESULTS.match(s):
+        d = reader.at(P_SUMMARY, line)
+        d.set("results", {})
+        state.results = True
+        return True
+    if not state.results:
+        return False
+    d = reader.touch(line)
+    m = _RESULT.match(s)
+    if m:
+        key = _RESULT_KEYS[m.group(1)]
+        d.values["results"][key] = num(m.group(2))
+        if m.group(4) is not None:
+            d.values["results"][key + "_runs"] = int(m.group(4))
+    elif s.startswith("Signature name:"):
+        d.extra["signature"] = s.partition(":")[2].strip()
+    elif s.startswith("No inference runs were performed"):
+        d.errors.append(s)
+    elif re.fullmatch(r"=+", s):
+        state.results = False
+    elif not (s == "Memory Usage:" or s.startswith(("No throughput data", "Peak memory usage not available",
+                                                    "Fully accelerated"))):
+        state.results = False  # something else: the block is over
+        return False
+    return True
+
+
 def _stat(count: int, rest: str) -> dict[str, float | None]:
     """One stat line. When every sample was equal the tool prints only ``count=N curr=C [(all same)]``:
     then min, max and median are C and std is 0."""
@@ -310,6 +368,13 @@ def _profile(line: Line, reader: Reader, state: _State) -> bool:
         state.table = "run_order"
     elif re.match(r"^=+ Top by Computation Time =+$", s):
         state.table = None  # the same nodes again, sorted
+    elif _PROFILER_TIMINGS.match(s):
+        m = _PROFILER_TIMINGS.match(s)
+        d = reader.touch(line)
+        # The regular runs' figure of the primary graph (the first one); the initialisation profile's is not a run.
+        if state.profile == "regular" and d.get("profiler_stat") is None:
+            d.set("profiler_stat", _stat(int(m.group(1)), m.group(2)))
+        return True
     else:
         return False
     reader.touch(line).set("profile_section", state.profile)
@@ -348,11 +413,9 @@ def _node_row(line: Line, reader: Reader) -> bool:
 def _messages(line: Line, reader: Reader) -> None:
     s = line.text
     if _FAILURE.match(s) or line.level in ("ERROR", "FATAL") or SHELL_ERROR.search(s):
-        d = reader.touch(line)
-        text = f"{line.level}: {s}" if line.level == "FATAL" else s
-        d.errors.append(text[:500])
+        reader.error(line, f"{line.level}: {s}" if line.level == "FATAL" else s, own=bool(_OWN_FAILURE.match(s)))
         if s.startswith(_GENERIC):
-            d.set("failed_marker", True)
+            reader.draft.set("failed_marker", True)
     elif s.startswith("Unconsumed cmdline flags"):
         reader.touch(line).note(f"tool warned: {s}")
 
@@ -371,13 +434,28 @@ def _error_text(d: Draft) -> list[str]:
 
 def _finish(d: Draft) -> ParsedRun:
     v = d.values
+    if v.get("results") is not None:
+        return _finish_litert(d)
     summary = v.get("summary") or {}
     regular = v.get("regular_stat") or {}
     warm = v.get("warmup_stat") or {}
+    profiled = v.get("profiler_stat") or {}
     us = 1000.0
 
     def ms(x: float | None) -> float | None:
         return None if x is None else round(x / us, 6)
+
+    if profiled:
+        d.extra["profiler_timings_ms"] = {k: ms(profiled.get(k)) for k in ("avg", "min", "max", "std")} | {
+            "count": profiled.get("count")}
+    if not summary and not regular and profiled.get("avg") is not None:
+        # Only the op profiler's output was kept: its "Timings (microseconds)" line is the profiled regular
+        # runs' own timing (profiling overhead included), a real figure, so it is the record's latency.
+        regular = profiled
+        summary = {"Inference (avg)": profiled["avg"]}
+        d.note("latency from the op profiler's 'Timings (microseconds)' line (the log holds no timing summary): "
+               "the profiled runs, profiling overhead included")
+        d.extra["latency_source"] = "op profiler"
 
     v["avg"] = ms(summary.get("Inference (avg)") or summary.get("Inference") or summary.get("no stats")
                   or (regular.get("avg") if summary else None))
@@ -385,7 +463,9 @@ def _finish(d: Draft) -> ParsedRun:
         v[key] = ms(regular.get(key))
     v["init"] = ms(summary.get("Init")) if summary.get("Init") is not None else v.get("init_session")
     v["first"] = ms(summary.get("First inference"))
-    if not v["first"]:  # no warmup run (--warmup_runs=0 prints 0): the first inference is the first regular run
+    if not v["first"] and not d.extra.get("latency_source"):
+        # no warmup run (--warmup_runs=0 prints 0): the first inference is the first regular run. (The first
+        # profiled run is not: warmup runs are not profiled, and a profile-only log does not say if any ran.)
         source = warm if warm.get("first") is not None else regular
         v["first"] = ms(source.get("first")) if source.get("first") is not None else v["first"]
     v["count"] = regular.get("count")
@@ -413,6 +493,45 @@ def _finish(d: Draft) -> ParsedRun:
     if d.ops and not summary and not d.errors:
         missing = "no timing summary in the log, only a per-operator profile"
     return freeze(d, RUNTIME, TOOL, ok=ok, missing=missing)
+
+
+def _finish_litert(d: Draft) -> ParsedRun:
+    """A LiteRT 2.x run: the BENCHMARK RESULTS block is the summary (avg, init, first, warmup avg, memory, in
+    ms as printed, 2 decimals); min/max/std/median/p95 come from the regular runs' stat line (us, full
+    precision) when the log has it, else from the block."""
+    v = d.values
+    res = v["results"]
+    regular = v.get("regular_stat") or {}
+    warm = v.get("warmup_stat") or {}
+    v["avg"] = res.get("avg") if res.get("avg_runs") != 0 else None  # "0.00 ms (0 runs)" is no figure
+    for key in ("min", "max", "std", "median", "p95"):
+        v[key] = round(regular[key] / 1000.0, 6) if regular.get(key) is not None else res.get(key)
+    v["init"] = res.get("init") if res.get("init") is not None else v.get("init_session")
+    v["first"] = res.get("first")
+    v["count"] = res.get("avg_runs") if res.get("avg_runs") is not None else regular.get("count")
+    v["threads"] = _first(v, "threads", "cpu_threads", "cmd_threads")
+    v["warmup"] = _first(v, "warmup", "asked_warmup", "cmd_warmup")
+    v["repeats"] = _first(v, "repeats", "asked_repeats", "cmd_repeats")
+    v["model_path"] = _first(v, "model_path", "loaded", "cmd_model")
+    v["backend"] = _backend(v)
+    v["version"] = LITERT_VERSION
+    v.update({k: res[k] for k in ("mem_init", "mem_overall", "mem_peak") if res.get(k) is not None})
+    if res.get("warmup_avg") is not None:
+        d.extra["warmup_avg_ms"] = res["warmup_avg"]
+    warm_count = res.get("warmup_avg_runs") if res.get("warmup_avg_runs") is not None else warm.get("count")
+    if warm_count is not None:
+        d.extra["warmup_count"] = warm_count
+    if res.get("throughput_mb_s") is not None:
+        d.extra["throughput_mb_s"] = res["throughput_mb_s"]
+    if res.get("p5") is not None or regular.get("p5") is not None:
+        d.extra["p5_ms"] = round(regular["p5"] / 1000.0, 6) if regular.get("p5") is not None else res.get("p5")
+    asked = v.get("repeats")
+    if asked is not None and v["count"] is not None and v["count"] > asked:
+        d.note(f"ran {v['count']} times, not the {asked} asked: --min_secs was not 0")
+    d.note("LiteRT's BENCHMARK RESULTS block (ms rounded to 2 decimals; min/max/std from the stat line when present)")
+    ok = v["avg"] is not None and bool(v["count"]) and not v.get("failed_marker")
+    d.errors[:] = _error_text(d) if d.errors else []
+    return freeze(d, RUNTIME, TOOL, ok=ok, missing="LiteRT's BENCHMARK RESULTS block has no inference figure")
 
 
 def _first(v: dict, *keys: str) -> Any:

@@ -135,18 +135,21 @@ _FIELDS: tuple[tuple[re.Pattern[str], int, str, float | None], ...] = tuple(
 )
 _PROVIDER = re.compile(r"^using (\w+?)(?:ExecutionProvider)?$")
 _ITERATION = re.compile(rf"^iteration:(\d+),time_cost:({NUM})$")
-_FAILURE = re.compile(
-    r"^(Run failed:.*|See 'onnxruntime_perf_test --help'\.?|.*\[ONNXRuntimeError\].*|there is no test .*|"
-    r"illegal input file name:.*|.*failed to initialize.*|Failed to .*|Error: .*|.*ORT_\w+ .*|"
-    r".*Load model from .* failed.*)$"
-)
+# The tool's own failure lines: what perf_test prints when it stops before measuring (a bad flag, a model
+# that does not load, missing test data, an execution provider that cannot be created). These alone make a run.
+_OWN = (r"Run failed:.*|See 'onnxruntime_perf_test --help'\.?|.*\[ONNXRuntimeError\].*|there is no test .*|"
+        r"illegal input file name:.*|.*Load model from .* failed.*|Error creating environment:.*|"
+        r"Failed to compile model:.*|.*\[[EF]:onnxruntime:.*")
+_OWN_FAILURE = re.compile(rf"^(?:{_OWN})$")
+_FAILURE = re.compile(rf"^(?:{_OWN}|.*failed to initialize.*|Failed to .*|Error: .*|.*ORT_\w+ .*)$")
 # Lines only this tool prints (or its command line): they tell which tool a stretch of a log is from.
 MARKERS = re.compile(
     r"^(?:Session creation time cost|First inference time cost|Total inference (?:time cost|requests|run time)|"
     r"Average inference time cost|Number of inferences per second|Peak working set size|Avg CPU usage|"
     r"Total CPU usage|Setting intra_op_num_threads|Runs:\d|P(?:50|90|95|99|999) Latency|Min Latency|Max Latency|"
     r"Total time cost:|Total iterations:|Average time cost:|Run failed:|iteration:\d+,time_cost:|"
-    r"using \w+ExecutionProvider$)|"
+    r"using \w+ExecutionProvider$|\[ONNXRuntimeError\] : \d+ : \w+ :|Load model from .* failed:|"
+    r"there is no test (?:input )?data|Error creating environment:|.*\[[EWF]:onnxruntime:)|"
     r"\bonnxruntime_perf_test\b"
 )
 
@@ -168,9 +171,10 @@ def read_result_file(text: str) -> tuple[float, ...]:
     return tuple(rows[i] for i in range(len(rows))) if set(rows) == set(range(len(rows))) else ()
 
 
-def parse_log(text: str) -> list[ParsedRun]:
-    """Every onnxruntime_perf_test run in the text, in order."""
-    reader = Reader(_finish)
+def parse_log(text: str, *, invocation: bool = False) -> list[ParsedRun]:
+    """Every onnxruntime_perf_test run in the text, in order. ``invocation``: the text is one run of the tool
+    (its own log), so every error line in it is the tool's (tools.Reader.error)."""
+    reader = Reader(_finish, invocation=invocation)
     for line in lines_of(text):
         if line.text:
             _read_line(line, reader)
@@ -199,10 +203,10 @@ def _read_line(line: Line, reader: Reader) -> None:
         return
     cmd = echoed_command(s, TOOL)
     if cmd is not None:
-        _command(cmd, reader.at(0, line))
+        _command(cmd, reader.command(line))
         return
     if _FAILURE.match(s) or line.level in ("ERROR", "FATAL") or SHELL_ERROR.search(s):
-        reader.touch(line).errors.append(s[:500])
+        reader.error(line, s, own=bool(_OWN_FAILURE.match(s)))
 
 
 def _command(cmd: EchoedCommand, d: Draft) -> None:

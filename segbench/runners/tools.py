@@ -243,6 +243,9 @@ _LOGCAT = re.compile(
 # Paddle Lite's own logging "[I 10/13 11: 1:19. 51 .../program.h:216 ~RuntimeProgram]" and glog "I0708 15:33:55.768 12 f.cc:3]".
 _GLOG = re.compile(r"^(?:\[[IWEF]\s+\d+/\s*\d+\s+[\d: .]+\s+\S+:\d+(?:\s+[^\]]*)?\]|[IWEF]\d{4}\s+[\d:.]+\s+\d+\s+\S+:\d+\])\s?")
 _LEVEL = re.compile(r"^(INFO|WARN|WARNING|ERROR|VERBOSE|FATAL|DEBUG):\s?")
+# LiteRT's logger puts the source location after the level: "INFO: [./litert/tools/benchmark_litert_model.h:88] ",
+# "[.\\litert/tools/...h:57]" on Windows, "[benchmark_litert_model.h:92]" with clang's __FILE_NAME__.
+_SOURCE = re.compile(r"^\[[^\]\s]+\.(?:h|hh|hpp|c|cc|cpp):\d+\]\s?")
 
 # What a shell prints when the tool dies or cannot start: an error for every tool.
 SHELL_ERROR = re.compile(
@@ -273,6 +276,7 @@ def lines_of(text: str) -> list[Line]:
         m = _LEVEL.match(s)
         if m:
             level, s = m.group(1), s[m.end():]
+        s = _SOURCE.sub("", s, count=1)
         out.append(Line(no, s.strip(), level, raw))
     return out
 
@@ -313,21 +317,115 @@ class EchoedCommand:
 
 
 def echoed_command(text: str, tool: str) -> EchoedCommand | None:
-    """The arguments after ``tool`` when a line runs it (``$ adb shell taskset f0 /d/benchmark_model --graph=..``)."""
+    """The arguments after ``tool`` when a line runs it (``$ adb shell taskset f0 /d/benchmark_model --graph=..``).
+
+    Only a line that executes the tool counts: after an optional prompt (anything up to ``$``, ``#``, ``>``
+    or ``%``), each command of the line (``;``, ``&&``, ``|``) may start with launchers (``adb [-s X] shell``,
+    ``taskset MASK``, ``env``, ``VAR=value``, ``nice``, ``time``, ``su -c``, ``sh -c "..."``) and then must
+    be the tool itself (``/data/local/tmp/benchmark_model``, ``./benchmark_model_plus_flex``). A line that
+    only names it (``adb push benchmark_model /data/local/tmp``, ``chmod +x``, an ``ls`` listing) is not a run.
+    """
+    if tool not in text or re.search(rf"{re.escape(tool)}\s*(?:version|:)", text):
+        return None
+    starts = [0] + [m.end() for m in re.finditer(r"[$#>%]\s*", text)]
+    for start in starts:
+        found = _command_in(text[start:], tool, depth=0)
+        if found is not None:
+            return found
+    return None
+
+
+_SEPARATORS = {";", "&&", "||", "|", "&"}
+_PLAIN_LAUNCHERS = {"env", "time", "exec", "nohup", "command", "sudo", "busybox", "toybox"}
+
+
+def _words(text: str) -> list[str]:
+    """Shell words with ``;``/``&&``/``|`` as words of their own; a quote left open by a paste is closed."""
     import shlex
 
-    m = re.search(rf"(?:^|[\s/>$#])(?:taskset\s+(?:0x)?([0-9a-fA-F]+)\s+)?\S*\b{re.escape(tool)}(?:\s+(.*))?$", text)
-    if not m or re.search(rf"{re.escape(tool)}\s*(?:version|:)", text):
-        return None
-    rest = (m.group(2) or "").strip()
-    args: tuple[str, ...] = tuple(rest.split())
-    for candidate in (rest, rest.rstrip("'\"")):  # `adb shell "... tool args"` leaves one quote at the end
+    for candidate in (text, text + '"', text + "'"):
         try:
-            args = tuple(shlex.split(candidate))
-            break
+            lexer = shlex.shlex(candidate, posix=True, punctuation_chars=";&|<>")
+            lexer.whitespace_split = True
+            return list(lexer)
         except ValueError:
             continue
-    return EchoedCommand(m.group(1).lower() if m.group(1) else None, args)
+    return text.split()
+
+
+def _command_in(text: str, tool: str, depth: int) -> EchoedCommand | None:
+    segment: list[str] = []
+    for word in [*_words(text), ";"]:
+        if word in _SEPARATORS or (word and set(word) <= set(";&|")):
+            found = _runs(segment, tool, depth)
+            if found is not None:
+                return found
+            segment = []
+        else:
+            segment.append(word)
+    return None
+
+
+def _is_tool(word: str, tool: str) -> bool:
+    base = re.split(r"[\\/]", word)[-1]
+    if re.search(r"\.(?:tflite|onnx|ort|nb|pdmodel|txt|log|json|csv|raw|so)$", base, re.I):
+        return False
+    return re.fullmatch(rf"{re.escape(tool)}(?:[._-]\w+)*", base) is not None
+
+
+def _runs(words: list[str], tool: str, depth: int) -> EchoedCommand | None:
+    """The command this segment runs, if it is ``tool`` behind launchers."""
+    mask = None
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if _is_tool(w, tool):
+            args = []
+            for a in words[i + 1:]:
+                if a and set(a) <= set("<>&|;0123456789") and any(c in a for c in "<>"):
+                    if args and args[-1].isdigit():  # the "2" of 2>&1
+                        args.pop()
+                    break  # a redirection ends the arguments
+                args.append(a)
+            return EchoedCommand(mask, tuple(args))
+        if w == "adb":
+            i += 1
+            while i < len(words) and words[i].startswith("-"):
+                i += 2 if words[i] in ("-s", "-t", "-P", "-H", "-L") else 1
+            if i >= len(words) or words[i] != "shell":
+                return None
+            i += 1
+            while i < len(words) and words[i].startswith("-"):
+                i += 1
+            continue
+        if w == "taskset":
+            i += 1
+            while i < len(words) and words[i] in ("-a", "-c", "--all-tasks", "--cpu-list"):
+                i += 1
+            if i < len(words) and re.fullmatch(r"(?:0x)?[0-9a-fA-F]+", words[i]):
+                mask = words[i].lower().removeprefix("0x")
+            i += 1
+            continue
+        if w in ("sh", "bash", "su", "/system/bin/sh") and depth < 3:
+            rest = words[i + 1:]
+            if "-c" in rest and rest.index("-c") + 1 < len(rest):
+                inner = _command_in(rest[rest.index("-c") + 1], tool, depth + 1)
+                return replace(inner, mask=inner.mask or mask) if inner is not None else None
+            i += 1
+            while i < len(words) and words[i] in ("0", "root", "shell", "-"):
+                i += 1
+            continue
+        if w == "nice":
+            i += 3 if i + 1 < len(words) and words[i + 1] == "-n" else 1
+            continue
+        if w in _PLAIN_LAUNCHERS or re.fullmatch(r"[A-Za-z_]\w*=.*", w):
+            i += 1
+            continue
+        if " " in w.strip() and depth < 3:  # `adb shell "cd /d && ./tool ..."`: one quoted script
+            inner = _command_in(w, tool, depth + 1)
+            return replace(inner, mask=inner.mask or mask) if inner is not None else None
+        return None
+    return None
 
 
 def marker_count(markers: re.Pattern[str], text: str) -> int:
@@ -373,8 +471,9 @@ class Draft:
 class Reader:
     """Cuts a tool's lines into runs by phase order and freezes each with ``finish``."""
 
-    def __init__(self, finish: Callable[[Draft], ParsedRun]) -> None:
+    def __init__(self, finish: Callable[[Draft], ParsedRun], *, invocation: bool = False) -> None:
         self.finish = finish
+        self.invocation = invocation
         self.runs: list[ParsedRun] = []
         self.draft = Draft(1)
 
@@ -387,10 +486,27 @@ class Reader:
         self.draft.phase = max(self.draft.phase, phase)
         return self.draft
 
+    def command(self, line: Line) -> Draft:
+        """An echoed command line: a new invocation, so a new run whatever the open one has seen."""
+        if not self.draft.empty:
+            self.flush()
+            self.draft = Draft(line.no)
+        return self.at(0, line)
+
     def touch(self, line: Line) -> Draft:
         """A line that belongs to whatever run is open (tables, notes)."""
         self._enter(line)
         return self.draft
+
+    def error(self, line: Line, text: str, *, own: bool) -> None:
+        """An error line. The tool's own failure lines (``own``) may start a run: a tool that fails at once
+        prints nothing else. Any other error (a shell's ``No such file or directory``, ``adb: error:``, an
+        unrelated program's ``Error:`` in a pasted session) only joins a run already open, so output around
+        the benchmark never becomes a failed record of its own. In one invocation's own log every error is
+        the tool's."""
+        if self.draft.empty and not own and not self.invocation:
+            return
+        self.touch(line).errors.append(text[:500])
 
     def _enter(self, line: Line) -> None:
         if not self.draft.seen:
@@ -530,7 +646,7 @@ def parse_any(text: str) -> list[ParsedRun]:
 def parse_case_log(tool: ModuleType, text: str) -> ParsedRun:
     """The one run a single invocation produced: the last run in its log, or a failed record
     naming the log's last line when the tool printed nothing it recognises (a crash, garbage)."""
-    runs = tool.parse_log(text)
+    runs = tool.parse_log(text, invocation=True)
     if runs:
         return runs[-1]
     last = next((ln.text for ln in reversed(lines_of(text)) if ln.text), None)
