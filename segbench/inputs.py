@@ -522,7 +522,8 @@ def output_paths(pairs: list[tuple[Path, Path]], batch: bool, fmt: str, out: Pat
     """Where each image's tensor goes.
 
     One image: ``out`` itself, or ``out/<stem><suffix>`` when ``out`` is a directory (default
-    ``<stem><suffix>``, or ``test_data_set_0`` for ort-pb).
+    ``<stem><suffix>`` next to the image, as the seed keeps image1.txt beside image1.jpg; ``test_data_set_0``
+    there for ort-pb).
     A batch: files under the directory ``out`` (default ``inputs``) mirroring the sources; for
     ort-pb, ``out/test_data_set_<i>`` (the names onnxruntime_perf_test cycles through).
     """
@@ -530,7 +531,7 @@ def output_paths(pairs: list[tuple[Path, Path]], batch: bool, fmt: str, out: Pat
         name = "test_data_set_0" if fmt == "ort-pb" else pairs[0][1].name + SUFFIX[fmt]
         if out is not None and out.is_dir() and fmt != "ort-pb":
             return [out / name]  # like cp: into an existing directory
-        return [out or Path(name)]
+        return [out or pairs[0][0].parent / name]
     root = out or Path("inputs")
     if root.exists() and not root.is_dir():
         raise SegbenchError(f"cannot write to {root}: it is a file, and several tensors need a directory", hint="give -o DIR")

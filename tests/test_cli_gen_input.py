@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from segbench import inputs
 from tests.conftest import ASTRONAUT, SELFIE, CliResult, assert_one_line_error, run_cli
 
 
@@ -141,7 +142,6 @@ def test_gray_image_warns_but_succeeds(tmp_path: Path) -> None:
         ("unwritable", 1, ["cannot write under", "file is a file"]),
         ("unwritable_proc", 1, ["cannot write /proc/segbench-test.raw"]),
         ("model_missing", 2, ["no such model file"]),
-        ("no_target", 2, ["no target tensor"]),
         ("bad_mean", 2, ["bad --mean"]),
     ],
 )
@@ -160,8 +160,81 @@ def test_errors_are_one_clear_line(tmp_path: Path, case: str, code: int, fragmen
         "unwritable": [img, *sel, "-o", str(tmp_path / "file" / "out.raw")],
         "unwritable_proc": [img, *sel, "-o", "/proc/segbench-test.raw"],  # no new files there, even as root
         "model_missing": [img, "--model", str(tmp_path / "nope.tflite")],
-        "no_target": [img],
         "bad_mean": [img, *sel, "--mean", "a,b"],
     }[case]
     _one_error_line(run_cli("gen-input", *args, "-o", str(tmp_path / "o.raw")) if not case.startswith("unwritable")
                     else run_cli("gen-input", *args), code, *fragments)
+
+
+def test_the_missions_command_makes_the_seeds_benchmark_bin_input_next_to_the_image(tmp_path: Path) -> None:
+    """`segbench gen-input image.jpg` alone: the PP-MobileSeg speed test's input (gen_val_txt.py's job)."""
+    from PIL import Image
+
+    image = tmp_path / "image1.jpg"
+    Image.open(ASTRONAUT).convert("RGB").save(image, quality=95)
+    result = run_cli("gen-input", str(image))
+    assert result.code == 0, result.err
+    text = tmp_path / "image1.txt"
+    assert result.out.startswith(f"wrote {text} (") and "paddle-txt, float32 [1,3,512,512] nchw" in result.out
+    values = np.array(text.read_text().split(), dtype=np.float64)
+    assert values.size == 3 * 512 * 512 and -1.0 <= values.min() < -0.5 and 0.5 < values.max() <= 1.0
+    side = json.loads((tmp_path / "image1.txt.json").read_text())
+    assert side["transform"]["preset"] == "paddleseg" and side["transform"]["recipe_source"] == "default for float32 inputs"
+    # What it wrote is what `segbench run --input` and benchmark_bin take: the same numbers, exactly.
+    from segbench.model import TensorInfo
+
+    back = inputs.tensor_for_input(text, TensorInfo("x", (1, 3, 512, 512), "float32", "nchw"))
+    assert np.array_equal(back.ravel(), values.astype(np.float32))
+
+
+def test_models_dir_gives_each_model_its_own_input_and_deploy_yaml_recipe(tmp_path: Path) -> None:
+    from paddle_build import real_mobilenet_v2
+
+    models = tmp_path / "models_dir"
+    export = models / "mnv2"
+    export.mkdir(parents=True)
+    real_mobilenet_v2(export, "model", scale=0.1)
+    (export / "deploy.yaml").write_text(
+        "Deploy:\n  model: model.pdmodel\n  params: model.pdiparams\n  transforms:\n  - type: Normalize\n"
+        "    mean: [0.485, 0.456, 0.406]\n    std: [0.229, 0.224, 0.225]\n")
+    shutil.copy(SELFIE, models / "selfie.tflite")
+    image = tmp_path / "img.png"
+    shutil.copy(ASTRONAUT, image)
+    result = run_cli("gen-input", str(image), "--models", str(models))
+    assert result.code == 0, result.err
+    paddle_txt, raw = tmp_path / "img.mnv2.txt", tmp_path / "img.selfie.raw"
+    assert f"wrote {paddle_txt} for mnv2 (paddle-txt, float32 [1,3,224,224], recipe: deploy.yaml" in result.out
+    assert f"wrote {raw} for selfie (raw, float32 [1,256,256,3], recipe: default for float32 inputs)" in result.out
+    side = json.loads((tmp_path / "img.mnv2.txt.json").read_text())
+    assert side["transform"]["mean"] == [0.485, 0.456, 0.406] and side["transform"]["preset"] == "deploy.yaml"
+    # the ImageNet normalisation from deploy.yaml, not the paddleseg default
+    x = np.array(paddle_txt.read_text().split(), dtype=np.float64)
+    assert x.min() < -1.5 and x.max() > 1.5
+
+
+def test_run_input_takes_every_file_gen_input_writes_and_checks_its_size(tmp_path: Path) -> None:
+    from segbench.model import TensorInfo
+
+    spec = TensorInfo("input_1", (1, 256, 256, 3), "float32", "nhwc")
+    made = {}
+    for fmt in ("paddle-txt", "raw", "npy", "ort-pb"):
+        r = run_cli("gen-input", str(ASTRONAUT), "--model", str(SELFIE), "--format", fmt, "-q",
+                    "-o", str(tmp_path / f"t_{fmt.replace('-', '_')}{inputs.SUFFIX[fmt]}"))
+        assert r.code == 0, r.err
+        made[fmt] = inputs.tensor_for_input(tmp_path / f"t_{fmt.replace('-', '_')}{inputs.SUFFIX[fmt]}", spec)
+    assert all(np.array_equal(made["npy"], v) for v in made.values())
+    half = TensorInfo("input_1", (1, 128, 256, 3), "float32", "nhwc")
+    with pytest.raises(inputs.InputError, match=r"holds 196608 numbers, input 'input_1' float32 \[1,128,256,3\] needs 98304"):
+        inputs.tensor_for_input(tmp_path / "t_paddle_txt.txt", half)
+    small = TensorInfo("input_1", (1, 8, 8, 3), "float32", "nhwc")
+    with pytest.raises(inputs.InputError, match="far more than input"):
+        inputs.tensor_for_input(tmp_path / "t_paddle_txt.txt", small)
+    (tmp_path / "words.txt").write_text("1 2 three\n")
+    with pytest.raises(inputs.InputError, match="not a text tensor"):
+        inputs.tensor_for_input(tmp_path / "words.txt", small)
+    r = run_cli("run", "--models", str(SELFIE), "--input", str(tmp_path / "t_paddle_txt.txt"), "--warmup", "0",
+                "--repeats", "1", "--reports", str(tmp_path / "r"), "-q")
+    assert r.code == 0, r.err
+    r = run_cli("run", "--models", str(SELFIE), "--input", str(tmp_path / "words.txt"), "--warmup", "0",
+                "--repeats", "1", "--reports", str(tmp_path / "r2"), "-q")
+    assert r.code == 3 and "not a text tensor" in r.out + r.err

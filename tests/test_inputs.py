@@ -331,8 +331,9 @@ def test_collect_and_name_outputs(tmp_path: Path) -> None:
     assert inputs.output_paths(pairs, batch, "npy", tmp_path / "o") == [tmp_path / "o/city/y.npy", tmp_path / "o/x.npy"]
     assert inputs.output_paths(pairs, batch, "ort-pb", None) == [Path("inputs/test_data_set_0"), Path("inputs/test_data_set_1")]
     single, batch = inputs.collect_images([tmp_path / "d" / "x.png"])
-    assert not batch and inputs.output_paths(single, batch, "raw", None) == [Path("x.raw")]
-    assert inputs.output_paths(single, batch, "ort-pb", None) == [Path("test_data_set_0")]
+    # one image: next to it, as the seed keeps image1.txt beside image1.jpg
+    assert not batch and inputs.output_paths(single, batch, "raw", None) == [tmp_path / "d" / "x.raw"]
+    assert inputs.output_paths(single, batch, "ort-pb", None) == [tmp_path / "d" / "test_data_set_0"]
 
 
 def test_collect_refuses_clashing_names_and_a_file_as_batch_root(tmp_path: Path) -> None:
