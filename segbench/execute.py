@@ -281,6 +281,11 @@ class InProcessBackend:
         session = open_session(case.model.path, case.threads)
         # A session that knows its runtime's own init time says so (Paddle Lite's worker: not its start-up).
         init_ms = getattr(session, "init_ms", None) or (time.perf_counter_ns() - t0) / 1e6
+        # A session that picks its engine per model (Paddle: Paddle Inference or Paddle Lite) names it.
+        base = replace(base, tool=getattr(session, "tool", base.tool), tool_version=getattr(session, "tool_version",
+                                                                                            base.tool_version))
+        if getattr(session, "notes", None):
+            log.append("engine: " + "; ".join(session.notes))
         try:
             return self._samples(case, base, session, init_ms, temps_before, log)
         finally:

@@ -609,8 +609,8 @@ def case_inputs(model: str, specs: list[TensorInfo], input_path: str | None, pre
 
     specs = [fill_dims(s, Path(model)) for s in specs]
     if not input_path:
-        return ([random_input(s, seed=i) for i, s in enumerate(specs)],
-                {"kind": "random", "seed": 0, "shapes": [_fmt_shape(s.shape) for s in specs]})
+        arrays = [random_input(s, seed=i) for i, s in enumerate(specs)]
+        return arrays, {"kind": "random", "seed": 0, "shapes": [_fmt_shape(a.shape) for a in arrays]}
     if len(specs) != 1:
         raise InputError(f"{model} has {len(specs)} inputs; --input feeds single-input models")
     path = Path(input_path)

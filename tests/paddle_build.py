@@ -131,6 +131,8 @@ def real_mobilenet_v2(directory: Path, stem: str = "inference", scale: float | N
     shapes = [list(v.type.dense_tensor.tensor.dims) for v in persistable]
     tensors = [np.zeros(s, np.float32) if scale is None else (rng.standard_normal(s) * scale).astype(np.float32)
                for s in shapes]
+    if scale is not None:  # batch-norm variances must be positive (Paddle Inference's conv+bn fusion checks)
+        tensors = [np.abs(t) + 1.0 if v.name.endswith("variance") else t for v, t in zip(persistable, tensors)]
     model = directory / f"{stem}.pdmodel"
     model.write_bytes(REAL_PROGRAM.read_bytes())
     (directory / f"{stem}.pdiparams").write_bytes(params_file(tensors))

@@ -1,4 +1,12 @@
-"""Paddle Lite on this machine, in a worker process (paddlelite wheels exist for Python <= 3.10 only).
+"""Paddle models on this machine, in a worker process: Paddle Lite (paddlelite wheels exist for Python <= 3.10
+only) and, for programs, Paddle Inference (paddlepaddle, the x86 runtime PaddleSeg itself deploys with).
+
+Which engine runs a model: a ``.nb`` is Paddle Lite's own format. A program (``.pdmodel`` / PIR ``.json``) runs
+with Paddle Inference where paddlepaddle is installed: Paddle Lite's x86 build lacks ops that mobile models use
+(PP-MobileSeg's ``linear_interp_v2``, VIM's ``index_put`` in a ``while`` block), which its ARM build has. Without
+paddlepaddle, a program is converted for x86 by Paddle Lite. A session can ask for another order (the emulated
+phone's benchmark_bin tries Paddle Lite first, as the real tool converts with it); the record's ``tool`` names the
+engine that ran.
 
 Why a worker and not in process, like ONNX Runtime and LiteRT:
 
@@ -38,6 +46,15 @@ from segbench.model import TensorInfo
 from segbench.runners.host import HostRuntime, missing, package_version
 
 INSTALL_HINT = "pip install 'segbench[paddle]' on Python 3.10 (paddlelite has no wheels for newer Pythons)"
+LITE, INFERENCE = "paddlelite", "paddle-inference"
+# What each engine is called in records, and the package that carries it.
+TOOLS = {LITE: ("paddlelite-python", "paddlelite"), INFERENCE: ("paddle-inference-python", "paddlepaddle")}
+HOST_ORDER = (INFERENCE, LITE)
+
+
+def installed(engine: str) -> bool:
+    module = "paddlelite" if engine == LITE else "paddle"
+    return importlib.util.find_spec(module) is not None
 _HEADER = struct.Struct("<Q")
 
 
@@ -58,21 +75,26 @@ def _receive(stream: Any) -> Any:
 
 
 class PaddleLiteSession:
-    def __init__(self, path: str, threads: int) -> None:
-        if importlib.util.find_spec("paddlelite") is None:
+    def __init__(self, path: str, threads: int, engines: tuple[str, ...] = HOST_ORDER) -> None:
+        usable = [e for e in engines if installed(e) and (e == LITE or not path.endswith(".nb"))]
+        if not usable:
             raise missing("paddlelite", "Paddle models", INSTALL_HINT)
         self.path = path
+        self.engine = usable[0]  # until the worker says which engine loaded the model
         self._inputs: list[TensorInfo] | None = None
         self._stderr: collections.deque[str] = collections.deque(maxlen=200)
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-m", __name__, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-m", __name__, path, ",".join(usable)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, env=env)
         self._reader = threading.Thread(target=self._drain, args=(self._proc.stderr,), daemon=True)
         self._reader.start()
         # Paddle Lite's own init (conversion of a program + predictor creation), not the worker's start-up.
         try:
-            self.init_ms, self.nb_path = self._call("load")  # nb_path: the .nb it loaded (converted or given)
+            # nb_path: the .nb Paddle Lite loaded (converted or given), None under Paddle Inference
+            self.init_ms, self.nb_path, self.engine, self.notes = self._call("load")
+            self.tool, dist = TOOLS[self.engine]
+            self.tool_version = package_version(dist)
         except BaseException:  # a model it cannot load (or Ctrl-C): no worker left behind
             self.close()
             raise
@@ -144,7 +166,8 @@ class PaddleLiteSession:
         fatal = [ln for ln in self._stderr if ln.startswith("[F ") or "Check failed" in ln or "Error" in ln]
         why = fatal[-1] if fatal else (self._stderr[-1] if self._stderr else "no message")
         signal = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
-        return ModelError(f"{self.path}: Paddle Lite stopped ({signal}): {why}")
+        name = "Paddle Lite" if self.engine == LITE else "Paddle Inference"
+        return ModelError(f"{self.path}: {name} stopped ({signal}): {why}")
 
 
 # -- the worker -------------------------------------------------------------------------------------------
@@ -171,13 +194,71 @@ def _optimize(lite: Any, model_file: Path) -> Path:
     return out.with_suffix(".nb")
 
 
-def _serve(path: str) -> int:
+class _Lite:
+    """Paddle Lite: a .nb as given, a program converted for x86 first."""
+
+    def __init__(self, model: Path) -> None:
+        from paddlelite import lite
+
+        nb = model if model.suffix == ".nb" else _optimize(lite, model)
+        config = lite.MobileConfig()
+        config.set_model_from_file(str(nb))
+        self.predictor = lite.create_paddle_predictor(config)
+        self.nb_path: str | None = str(nb)
+
+    def set(self, arr: np.ndarray) -> None:
+        self.predictor.get_input(0).from_numpy(arr)
+
+    def run(self) -> None:
+        self.predictor.run()
+
+    def outputs(self) -> list[np.ndarray]:
+        return [np.array(self.predictor.get_output(0).numpy())]
+
+
+class _Inference:
+    """Paddle Inference on the CPU, as PaddleSeg's own Python deployment runs an export."""
+
+    def __init__(self, model: Path) -> None:
+        import paddle.inference as pi
+
+        config = pi.Config(str(model), str(model.with_suffix(".pdiparams")))
+        config.disable_gpu()
+        config.set_cpu_math_library_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+        config.disable_glog_info()
+        self.predictor = pi.create_predictor(config)
+        self.nb_path = None
+
+    def set(self, arr: np.ndarray) -> None:
+        handle = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
+        handle.reshape(list(arr.shape))
+        handle.copy_from_cpu(arr)
+
+    def run(self) -> None:
+        self.predictor.run()
+
+    def outputs(self) -> list[np.ndarray]:
+        return [self.predictor.get_output_handle(n).copy_to_cpu() for n in self.predictor.get_output_names()]
+
+
+def _load(path: str, engines: list[str]) -> tuple[Any, str, list[str]]:
+    """The first engine that loads the model, and why the ones before it could not."""
+    notes: list[str] = []
+    for engine in engines:
+        try:
+            return (_Lite if engine == LITE else _Inference)(Path(path)), engine, notes
+        except Exception as exc:  # noqa: BLE001 - both raise plain RuntimeError/Exception; the next may load it
+            notes.append(f"{engine}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}")
+    raise RuntimeError("; ".join(notes))
+
+
+def _serve(path: str, engines: list[str]) -> int:
     # The protocol gets its own copy of stdout; fd 1 then points at stderr, so what Paddle Lite prints
     # (opt's progress lines) cannot corrupt it.
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     inp = sys.stdin.buffer
-    predictor = None
+    runner = None
     while True:
         message = _receive(inp)
         if message is None or message[0] == "close":
@@ -185,28 +266,22 @@ def _serve(path: str) -> int:
         command, arg = message
         try:
             if command == "load":
-                from paddlelite import lite
-
                 t0 = time.perf_counter_ns()
-                model = Path(path)
-                nb = model if model.suffix == ".nb" else _optimize(lite, model)
-                config = lite.MobileConfig()
-                config.set_model_from_file(str(nb))
-                predictor = lite.create_paddle_predictor(config)
-                value = ((time.perf_counter_ns() - t0) / 1e6, str(nb))
+                runner, engine, notes = _load(path, engines)
+                value = ((time.perf_counter_ns() - t0) / 1e6, runner.nb_path, engine, notes)
             elif command == "set":
-                predictor.get_input(0).from_numpy(arg)
+                runner.set(arg)
                 value = None
             elif command == "run":
                 t0 = time.perf_counter_ns()
-                predictor.run()
+                runner.run()
                 value = (time.perf_counter_ns() - t0) / 1e6
             elif command == "outputs":
-                value = [np.array(predictor.get_output(0).numpy())]
+                value = runner.outputs()
             else:
                 raise ValueError(f"unknown command {command!r}")
         except Exception as exc:  # noqa: BLE001 - paddlelite raises plain RuntimeError/Exception; pass it on
-            _send(out, ("error", f"Paddle Lite cannot {command} it: {exc}"))
+            _send(out, ("error", f"{'/'.join(engines) if runner is None else 'Paddle'} cannot {command} it: {exc}"))
             continue
         _send(out, ("ok", value))
 
@@ -217,4 +292,4 @@ if __name__ == "__main__":
     # Ctrl-C reaches the whole process group: the parent handles it (the case is interrupted, not failed)
     # and then closes this worker, so the worker itself ignores it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.exit(_serve(sys.argv[1]))
+    sys.exit(_serve(sys.argv[1], sys.argv[2].split(",")))

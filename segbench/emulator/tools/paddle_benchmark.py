@@ -1,7 +1,9 @@
 """Paddle Lite benchmark_bin stand-in (HEAD flags: gflags --name=value or --name value). Runs .nb models and
-converts --model_file programs (saving the .nb to --optimized_model_file) with paddlelite where it is installed
-(the emulator's Python must then be 3.10); otherwise,
-or on a model Paddle Lite cannot load, aborts as the real tool does (glog fatal, SIGABRT, rc 134). Prints
+converts --model_file programs (deleting the previous --optimized_model_file first and saving the new .nb there)
+with paddlelite where it is installed (the emulator's Python must then be 3.10). A program whose ops Paddle Lite's
+x86 build lacks (the ARM build has them: PP-MobileSeg's linear_interp_v2) runs with Paddle Inference where
+paddlepaddle is installed, and no .nb is saved; the version line names the host runtime that stood in. With
+neither, or on a model nothing can load, it aborts as the real tool does (glog fatal, SIGABRT, rc 134). Prints
 the sectioned report incl. Device Info."""
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def run(argv: list[str]) -> int:
         print(f"Mode file[{source}] not exist!", file=sys.stderr, flush=True)
         os.abort()
     from segbench.errors import SegbenchError
-    from segbench.runners.host_paddlelite import PaddleLiteSession
+    from segbench.runners.host_paddlelite import INFERENCE, LITE, PaddleLiteSession
 
     def fatal(where: str, why: str) -> None:
         stamp = time.strftime("%m/%d %H:%M:%S")
@@ -74,13 +76,26 @@ def run(argv: list[str]) -> int:
 
     import numpy as np
 
+    if f["model_file"] and model and os.path.exists(model):
+        # The real tool removes the previous conversion first, so a stale .nb is never run.
+        print(f"Delete previous optimized model: {model}", flush=True)
+        os.remove(model)
     t0 = time.perf_counter()
     try:
-        sess = PaddleLiteSession(source, int(f["threads"]))
-    except SegbenchError as exc:  # no paddlelite on the emulator's host, or Paddle Lite stopped on the model
+        # Paddle Lite (x86) first, as the real tool converts with it; Paddle Inference stands in for the ops the
+        # ARM build has and the x86 one lacks.
+        sess = PaddleLiteSession(source, int(f["threads"]), engines=(LITE, INFERENCE))
+    except SegbenchError as exc:  # no Paddle runtime on the emulator's host, or none can load the model
         fatal("api/paddle_api.cc:375 CreatePaddlePredictor", f"cannot load {source}: {exc.message}")
-    if f["model_file"] and model:
-        shutil.copyfile(sess.nb_path, model)
+    if f["model_file"]:
+        print("\n======= Opt Info =======", f"Load paddle model from {f['model_file']} and {f['param_file']}",
+              sep="\n", flush=True)
+        if sess.nb_path and model:
+            shutil.copyfile(sess.nb_path, model)
+            print(f"Save optimized model to {model}", flush=True)
+    stand_in = f"{sess.tool} {sess.tool_version}"
+    for note in sess.notes:  # why Paddle Lite's x86 build could not run it
+        print(f"segbench-emulator: {note}", file=sys.stderr, flush=True)
     init = (time.perf_counter() - t0) * 1000
     shape = [int(x) for x in f["input_shape"].split(":")[0].split(",")]
     data = np.ones(shape, np.float32)
@@ -122,7 +137,7 @@ def run(argv: list[str]) -> int:
              f"input_shape: {f['input_shape']}", "output tensor num: 1", "--- output tensor 0 ---",
              "output shape(NCHW): " + " ".join(map(str, out.shape)), f"output tensor 0 elem num: {out.size}",
              f"output tensor 0 mean value: {out.mean():g}", f"output tensor 0 standard deviation: {out.std():g}",
-             "", "======= Runtime Info =======", "benchmark_bin version: segbench-emulator",
+             "", "======= Runtime Info =======", f"benchmark_bin version: segbench-emulator (host runtime: {stand_in})",
              f"threads: {f['threads']}", f"power_mode: {f['power_mode']}", f"warmup: {f['warmup']}",
              f"repeats: {f['repeats']}", f"result_path: {f['result_path']}", "", "======= Backend Info =======",
              f"backend: {f['backend']}", f"cpu precision: {f['cpu_precision']}", "", "======= Perf Info =======",
