@@ -51,8 +51,8 @@ def test_comparison_prefers_measured_cells_and_marks_every_source(phone: Path):
     # Measured at 1 thread, high: 200.0 vs SeaFormer-Tiny's measured 400.0 -> -50.0%; mIoU and params are the
     # published ones (36.70 - 35.0 = +1.7; 1.44 / 1.61 - 1 = -10.6%).
     assert _row(rows, "PP-MobileSeg-Tiny") == ["PP-MobileSeg-Tiny", "MobileSegNet-T", "36.70 (+1.7) [1]",
-                                               "200.0 (-50.0%) [3]", "1.44 (-10.6%) [1]"]
-    assert _row(rows, "SeaFormer-Tiny")[3] == "400.0 [3]"
+                                               "200.0 (-50.0%) [3] (published 215.3 [2], -7.1%)", "1.44 (-10.6%) [1]"]
+    assert _row(rows, "SeaFormer-Tiny")[3] == "400.0 [3] (published 459 [2], -12.9%)"
     # Not measured: the published latency, with the table's own delta (265.5 / 465.4 - 1 = -43.0%).
     assert _row(rows, "PP-MobileSeg-Base")[3] == "265.5 (-43.0%) [2]"
     assert "- [3] measured on Xiaomi MI 9 (SM8150, Android 11): paddlelite (benchmark_bin v2.14), 1 thread(s), " \
@@ -65,12 +65,12 @@ def test_config_picks_the_latency_and_baseline_override_refuses_a_cross_source_d
     assert res.code == 0, res.err
     rows = _cells(res.out, "Comparison")
     # 200 / 1.6 = 125.0 against 400 / 1.25 = 320.0: 125 / 320 - 1 = -60.9%
-    assert _row(rows, "PP-MobileSeg-Tiny")[3] == "125.0 (-60.9%) [3]"
+    assert _row(rows, "PP-MobileSeg-Tiny")[3] == "125.0 (-60.9%) [3] (published 215.3 [2], -41.9%)"
     assert "2 thread(s), power mode high" in res.out
     # LR-ASPP is only published (another phone, another day): no latency delta, and a note saying why.
     res = _report(phone, "--view", "comparison", "--baseline", "PP-MobileSeg-Tiny=LR-ASPP")
     row = _row(_cells(res.out, "Comparison"), "PP-MobileSeg-Tiny")
-    assert row[2] == "36.70 (+3.6) [1]" and row[3] == "200.0 [3]"  # 36.70 - 33.10 = +3.6 (both published)
+    assert row[2] == "36.70 (+3.6) [1]" and row[3] == "200.0 [3] (published 215.3 [2], -7.1%)"  # 36.70 - 33.10 = +3.6 (both published)
     assert "PP-MobileSeg-Tiny latency (ms): no delta against LR-ASPP (measured vs published)" in res.out
 
 
@@ -230,7 +230,7 @@ def test_host_run_measured_params_and_gmacs_beside_published(tmp_path: Path):
     assert rows[0] == ["Model", "Backbone", "GMACs", "mIoU (%)", "latency (ms)", "params (M)"]
     gmacs = f"{info.macs / 1e9:.4f}"  # tiny: shown to 4 decimals
     # Markers number sources in order of first use: [1] inspect, [2] the paper, [3] this host.
-    assert rows[1][2] == f"{gmacs} [1] (published 0.5 [2])" and rows[1][3] == "12.50 [2]"
+    assert rows[1][2] == f"{gmacs} [1] (published 0.5 [2], {100 * (float(gmacs) / 0.5 - 1):+.1f}%)" and rows[1][3] == "12.50 [2]"
     assert rows[1][5] == f"{info.params / 1e6:.4f} [1]" and rows[1][4].endswith(" [3]")
     assert "[1] measured: `segbench inspect` of the timed model file" in out.out
     for fmt in FORMATS:

@@ -58,6 +58,7 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
 
     if published:
         return _published(manifest, table_name, baselines, fmt, output, plot_dir)
+    asked_view = view
     view = view or _default_view(fmt, bool(config_text or baselines))
     store = Store(reports)
     if all_runs and run_ids:
@@ -89,12 +90,28 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
                   models=_manifest_models(manifest), baselines=_baseline_map(baselines),
                   config=parse_config(config_text), gmacs=gmacs)
     if view == "cases" and fmt in ("markdown", "csv", "json"):
-        _write(render(table, fmt, infos), output)  # the table `segbench run` prints; its json/csv shape is kept
+        text = render(table, fmt, infos)  # the table `segbench run` prints; its json/csv shape is kept
+        if asked_view is None and fmt == "markdown" and _compares(ctx):
+            text += "\n\n" + _comparison_text(ctx)  # the paper's table, when its models were measured
+        _write(text, output)
         if plot_dir:  # the per-case table has no plots of its own: draw those of the full report
             _plots_only(ctx, plot_dir)
         return 0
     _document(ctx, view, fmt, output, plot_dir)
     return 0
+
+
+def _compares(ctx: Context) -> bool:
+    """Whether the published table names a model measured ok in these runs."""
+    names = {r.model for r in ctx.published}
+    return any(m.status == "ok" and m.model.name in names for m in ctx.measurements)
+
+
+def _comparison_text(ctx: Context) -> str:
+    from segbench.report.document import render as render_doc
+    from segbench.report.full import build
+
+    return render_doc(build(ctx, "comparison", None), "markdown")
 
 
 def _drawn(where: Path | None, draw: Callable[[], T]) -> T:

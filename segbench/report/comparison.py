@@ -1,11 +1,15 @@
 """The paper's comparison table from measured runs, merged with a published table.
 
 Model | Backbone | mIoU (%) | latency (ms) | params (M) (+ numeric extras a published table carries, e.g.
-GMACs). Each cell is measured when we have it (latency: the selected config's median; params and MACs:
+GMACs). Each cell is measured when we have it (latency: the selected config's figure in the statistic the
+published table states with ``latency_stat`` (PP-MobileSeg's: benchmark_bin's min), median when it states none;
+params and MACs:
 `segbench inspect` of the timed file; mIoU: `segbench eval`), else published, and carries its source as a
 footnote marker. A delta against the row's baseline is printed only when both cells share one source
 (the same device and config, or the same published table): a measured latency against a published one
-would compare two phones, so it is left out and said so in a note.
+would compare two phones, so it is left out and said so in a note. A measured latency is shown beside the
+paper's figure for the same model, with its difference (the reproduction check). A measured case that cannot
+fill the column (its tool gives no such statistic) is named in a note, never dropped silently.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ from segbench.report.published import (
     DIGITS,
     EXTRA_HEADERS,
     HEADERS,
+    LATENCY_STATS,
     METRICS,
     PublishedRow,
     delta,
     format_delta,
+    latency_stat,
 )
 
 CONFIG_KEYS = ("threads", "power_mode", "runtime", "device")
@@ -69,15 +75,21 @@ def _matches(row: Mapping[str, object], config: Mapping[str, str]) -> bool:
     return all(str(row.get(k)) == v for k, v in config.items())
 
 
-def select_config(measured: pd.DataFrame, config: Mapping[str, str]) -> tuple[list[dict], dict[str, str]]:
-    """The measured rows (ok, with a median) of the chosen config, and that config.
+def select_config(measured: pd.DataFrame, config: Mapping[str, str], stat: str = "median",
+                  ) -> tuple[list[dict], dict[str, str], list[str]]:
+    """The measured rows (ok, with the statistic) of the chosen config, that config, and notes naming the ok
+    rows of that config that cannot fill the column.
 
     No --config: the seed's (1 thread, high) when measured, else the first measured row's config, so
     every latency in the column comes from the same setting.
     """
-    rows = [r for r in measured.to_dict("records") if r.get("status") == "ok" and number(r.get("median_ms"))]
+    column = LATENCY_STATS[stat]
+    ok = [r for r in measured.to_dict("records") if r.get("status") == "ok"]
+    rows = [r for r in ok if number(r.get(column))]
+    lacking = [r for r in ok if not number(r.get(column))]
     if not rows:
-        return [], dict(config)
+        notes = [_lacks(r, stat) for r in lacking]
+        return [], dict(config), notes
     if not config:
         config = SEED_CONFIG if any(_matches(r, SEED_CONFIG) for r in rows) else \
             {"threads": str(rows[0]["threads"]), "power_mode": str(rows[0]["power_mode"])}
@@ -85,7 +97,13 @@ def select_config(measured: pd.DataFrame, config: Mapping[str, str]) -> tuple[li
     if not chosen:
         have = sorted({f"threads={r['threads']},power_mode={r['power_mode']},runtime={r['runtime']}" for r in rows})
         raise UsageError(f"no measured case matches --config {_config_text(config)}", hint=f"measured: {'; '.join(have)}")
-    return chosen, dict(config)
+    return chosen, dict(config), [_lacks(r, stat) for r in lacking if _matches(r, config)]
+
+
+def _lacks(row: Mapping[str, object], stat: str) -> str:
+    tool = row.get("tool") or row.get("runtime")
+    return (f"{row['model']} ({_case(row)}): measured, but {tool} gives no {stat} of the timed runs, which this "
+            "table's latency column is; not shown")
 
 
 def _case(row: Mapping[str, object]) -> str:
@@ -108,18 +126,18 @@ def _published_source(r: PublishedRow, metric: str) -> str:
     return f"published: {r.source}, {r.table}{where}"
 
 
-def _latency_source(row: Mapping[str, object], devices: Mapping[str, str]) -> str:
+def _latency_source(row: Mapping[str, object], devices: Mapping[str, str], stat: str) -> str:
     device = devices.get(str(row["device"]), str(row["device"]))
     tool = " ".join(str(x) for x in (row.get("tool"), row.get("tool_version")) if x)
     return (f"measured on {device}: {row['runtime']}{f' ({tool})' if tool else ''}, {row['threads']} thread(s), "
-            f"power mode {row['power_mode']}, median")
+            f"power mode {row['power_mode']}, {stat} of {row.get('n') or '?'} timed runs")
 
 
 INSPECTED = "measured: `segbench inspect` of the timed model file"
 
 
-def _measured_cells(row: Mapping[str, object], inputs: Inputs) -> dict[str, Cell]:
-    cells = {"latency_ms": Cell(number(row.get("median_ms")), _latency_source(row, inputs.devices))}
+def _measured_cells(row: Mapping[str, object], inputs: Inputs, stat: str) -> dict[str, Cell]:
+    cells = {"latency_ms": Cell(number(row.get(LATENCY_STATS[stat])), _latency_source(row, inputs.devices, stat))}
     if (params := number(row.get("params_m"))) is not None:
         cells["params_m"] = Cell(params, INSPECTED)
     source = str(row.get("miou_source") or "")
@@ -139,7 +157,7 @@ class _Row:
     published: dict[str, Cell]  # published figures of extra columns, shown beside a measured one
 
 
-def _rows(inputs: Inputs, chosen: list[dict], extras: list[str]) -> tuple[list[_Row], list[str]]:
+def _rows(inputs: Inputs, chosen: list[dict], extras: list[str], stat: str) -> tuple[list[_Row], list[str]]:
     notes: list[str] = []
     by_model: dict[str, dict] = {}
     for r in chosen:
@@ -158,7 +176,9 @@ def _rows(inputs: Inputs, chosen: list[dict], extras: list[str]) -> tuple[list[_
                      if pub and number(pub.extra.get(k)) is not None}
         cells.update(pub_extra)
         if name in by_model:
-            cells.update(_measured_cells(by_model[name], inputs))
+            cells.update(_measured_cells(by_model[name], inputs, stat))
+            if pub and "latency_ms" in pub.values:  # the paper's figure for the same model, beside ours
+                pub_extra = {**pub_extra, "latency_ms": Cell(pub.values["latency_ms"], _published_source(pub, "latency_ms"))}
         backbone = (pub.backbone if pub and pub.backbone else None) or inputs.backbones.get(name, "")
         out.append(_Row(name, pub.label if pub else name, backbone, cells, pub_extra))
     return out, notes
@@ -175,10 +195,12 @@ def _format(metric: str, cell: Cell, base: Cell | None, marker: int) -> str:
 
 def build(inputs: Inputs, config: Mapping[str, str] | None = None) -> tuple[Section, dict[str, str]]:
     """The comparison Section and the config whose latencies fill it."""
-    chosen, used = select_config(inputs.measured, config or {})
+    stat = latency_stat(inputs.published) if inputs.published else "median"
+    chosen, used, lacking = select_config(inputs.measured, config or {}, stat)
     extras = [k for r in inputs.published for k, v in r.extra.items() if number(v) is not None]
     extras = list(dict.fromkeys(extras))
-    rows, notes = _rows(inputs, chosen, extras)
+    rows, notes = _rows(inputs, chosen, extras, stat)
+    notes = [*lacking, *notes]
     metrics = [m for m in METRICS if any(m in r.cells for r in rows)]
     columns = [*extras, *metrics]
     sources: dict[str, int] = {}
@@ -193,8 +215,9 @@ def build(inputs: Inputs, config: Mapping[str, str] | None = None) -> tuple[Sect
             marker = sources.setdefault(cell.source, len(sources) + 1) if cell.source else 0
             text = _format(col, cell, base_cell, marker)
             pub = r.published.get(col)
-            if pub is not None and pub.source != cell.source:  # measured beside published (MACs)
-                text += f" (published {pub.value:g} [{sources.setdefault(pub.source or '', len(sources) + 1)}])"
+            if pub is not None and pub.source != cell.source and cell.value is not None:  # measured beside published
+                ours = f", {format_delta('latency_ms', delta('latency_ms', cell.value, pub.value))}" if pub.value else ""
+                text += f" (published {pub.value:g} [{sources.setdefault(pub.source or '', len(sources) + 1)}]{ours})"
                 record[f"{col}_published"] = pub.value
             if base_cell is not None and cell.value is not None and base_cell.source != cell.source:
                 notes.append(f"{r.label} {_header(col)}: no delta against {base.label} ({_kind(cell)} vs "
@@ -208,8 +231,10 @@ def build(inputs: Inputs, config: Mapping[str, str] | None = None) -> tuple[Sect
     headers = ("Model", "Backbone", *[_header(c) for c in columns])
     legend = [f"[{n}] {s}" for s, n in sources.items()]
     explain = ("deltas against each row's baseline, only between cells of the same source: mIoU in points, "
-               "the others relative to the baseline")
-    return Section("comparison", f"Comparison (latency: {_config_text(used) or 'no measured runs'})", headers,
+               "the others relative to the baseline; a measured cell's published figure for the same model follows "
+               "it, with the measured value's difference from it")
+    what = f"{stat} of the timed runs, {_config_text(used)}" if used else "no measured runs"
+    return Section("comparison", f"Comparison (latency: {what})", headers,
                    tuple(display), tuple(records), (*legend, explain, *notes)), used
 
 

@@ -61,8 +61,9 @@ def _footer(ctx: Context, shown: Sequence[str], with_published: bool) -> list[st
     heads = {name: str(m["head"]) for name, m in ctx.models.items() if m.get("head")}
     lines = footer_lines(ctx.infos, tools, breakdown.timed_region(shown, heads) if shown else None)
     published = ctx.published if with_published else ()
-    for source, tool in dict.fromkeys((r.source, str(r.extra["tool"])) for r in published if r.extra.get("tool")):
-        lines.append(f"published latency ({source}): {tool}")
+    for source, tool, stat in dict.fromkeys((r.source, str(r.extra["tool"]), r.extra.get("latency_stat"))
+                                            for r in published if r.extra.get("tool")):
+        lines.append(f"published latency ({source}): {tool}" + (f"; the {stat} of the timed runs" if stat else ""))
     return lines
 
 

@@ -65,6 +65,22 @@ def read_published(manifest: Path) -> list[PublishedRow]:
     return rows
 
 
+# Which statistic of the timed runs a published latency column is (``latency_stat`` in its [[published]] rows),
+# and the summary-table column that holds the same statistic for a measured case.
+LATENCY_STATS = {"median": "median_ms", "min": "min_ms", "avg": "avg_ms", "p90": "p90_ms"}
+
+
+def latency_stat(rows: Sequence[PublishedRow]) -> str:
+    """The statistic of one table's latency column: the ``latency_stat`` its rows give (median when none do)."""
+    stats = {str(r.extra["latency_stat"]) for r in rows if "latency_stat" in r.extra}
+    bad = sorted(s for s in stats if s not in LATENCY_STATS)
+    if bad:
+        raise ModelError(f"[[published]] latency_stat {bad[0]!r} is not one of {', '.join(LATENCY_STATS)}")
+    if len(stats) > 1:
+        raise ModelError(f"the rows of table {rows[0].table!r} give different latency_stat: {', '.join(sorted(stats))}")
+    return stats.pop() if stats else "median"
+
+
 def delta(metric: str, value: float, base: float) -> float:
     """mIoU: difference in points; latency and params: change relative to the baseline, in percent."""
     return value - base if metric == "miou" else 100.0 * (value / base - 1.0)

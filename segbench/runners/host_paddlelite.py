@@ -80,24 +80,38 @@ class PaddleLiteSession:
         if not usable:
             raise missing("paddlelite", "Paddle models", INSTALL_HINT)
         self.path = path
-        self.engine = usable[0]  # until the worker says which engine loaded the model
         self._inputs: list[TensorInfo] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.notes: list[str] = []
+        # One worker per engine tried: Paddle Lite aborts the process on a model it cannot take (glog CHECK).
+        for i, engine in enumerate(usable):
+            try:
+                self._start(engine, threads)
+                # Paddle's own init (conversion of a program + predictor creation), not the worker's start-up;
+                # nb_path: the .nb Paddle Lite loaded (converted or given), None under Paddle Inference.
+                self.init_ms, self.nb_path = self._call("load")
+                break
+            except ModelError as exc:
+                self.close()
+                if i == len(usable) - 1:
+                    if self.notes:
+                        raise ModelError(f"{exc.message} (after {'; '.join(self.notes)})") from None
+                    raise
+                self.notes.append(f"{engine}: {exc.message.removeprefix(f'{path}: ')}")
+            except BaseException:  # Ctrl-C: no worker left behind
+                self.close()
+                raise
+        self.tool, dist = TOOLS[self.engine]
+        self.tool_version = package_version(dist)
+
+    def _start(self, engine: str, threads: int) -> None:
+        self.engine = engine
         self._stderr: collections.deque[str] = collections.deque(maxlen=200)
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-        self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-m", __name__, path, ",".join(usable)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, env=env)
+        self._proc = subprocess.Popen([sys.executable, "-m", __name__, self.path, engine], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         self._reader = threading.Thread(target=self._drain, args=(self._proc.stderr,), daemon=True)
         self._reader.start()
-        # Paddle Lite's own init (conversion of a program + predictor creation), not the worker's start-up.
-        try:
-            # nb_path: the .nb Paddle Lite loaded (converted or given), None under Paddle Inference
-            self.init_ms, self.nb_path, self.engine, self.notes = self._call("load")
-            self.tool, dist = TOOLS[self.engine]
-            self.tool_version = package_version(dist)
-        except BaseException:  # a model it cannot load (or Ctrl-C): no worker left behind
-            self.close()
-            raise
 
     @property
     def inputs(self) -> list[TensorInfo]:
@@ -241,18 +255,7 @@ class _Inference:
         return [self.predictor.get_output_handle(n).copy_to_cpu() for n in self.predictor.get_output_names()]
 
 
-def _load(path: str, engines: list[str]) -> tuple[Any, str, list[str]]:
-    """The first engine that loads the model, and why the ones before it could not."""
-    notes: list[str] = []
-    for engine in engines:
-        try:
-            return (_Lite if engine == LITE else _Inference)(Path(path)), engine, notes
-        except Exception as exc:  # noqa: BLE001 - both raise plain RuntimeError/Exception; the next may load it
-            notes.append(f"{engine}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}")
-    raise RuntimeError("; ".join(notes))
-
-
-def _serve(path: str, engines: list[str]) -> int:
+def _serve(path: str, engine: str) -> int:
     # The protocol gets its own copy of stdout; fd 1 then points at stderr, so what Paddle Lite prints
     # (opt's progress lines) cannot corrupt it.
     out = os.fdopen(os.dup(1), "wb")
@@ -267,8 +270,8 @@ def _serve(path: str, engines: list[str]) -> int:
         try:
             if command == "load":
                 t0 = time.perf_counter_ns()
-                runner, engine, notes = _load(path, engines)
-                value = ((time.perf_counter_ns() - t0) / 1e6, runner.nb_path, engine, notes)
+                runner = (_Lite if engine == LITE else _Inference)(Path(path))
+                value = ((time.perf_counter_ns() - t0) / 1e6, runner.nb_path)
             elif command == "set":
                 runner.set(arg)
                 value = None
@@ -281,7 +284,8 @@ def _serve(path: str, engines: list[str]) -> int:
             else:
                 raise ValueError(f"unknown command {command!r}")
         except Exception as exc:  # noqa: BLE001 - paddlelite raises plain RuntimeError/Exception; pass it on
-            _send(out, ("error", f"{'/'.join(engines) if runner is None else 'Paddle'} cannot {command} it: {exc}"))
+            name = "Paddle Lite" if engine == LITE else "Paddle Inference"
+            _send(out, ("error", f"{name} cannot {command} it: {exc}"))
             continue
         _send(out, ("ok", value))
 
@@ -292,4 +296,4 @@ if __name__ == "__main__":
     # Ctrl-C reaches the whole process group: the parent handles it (the case is interrupted, not failed)
     # and then closes this worker, so the worker itself ignores it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.exit(_serve(sys.argv[1], sys.argv[2].split(",")))
+    sys.exit(_serve(sys.argv[1], sys.argv[2]))
