@@ -9,7 +9,8 @@ from pathlib import Path
 
 from segbench.runners.host import package_version
 
-RUNTIME_PACKAGES = ("onnxruntime", "ai-edge-litert", "tflite-runtime", "paddlelite", "numpy", "onnx", "adbutils")
+RUNTIME_PACKAGES = ("onnxruntime", "ai-edge-litert", "tflite-runtime", "paddlelite", "paddlepaddle", "numpy", "onnx",
+                    "adbutils")
 
 
 def collect_versions() -> dict[str, str | None]:

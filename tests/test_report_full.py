@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,12 @@ from report_runs import phone_run
 
 from conftest import FIXTURES, ROOT, assert_one_line_error, run_cli
 
-MANIFEST = ROOT / "models_dir" / "manifest.toml"
+REPO_MANIFEST = ROOT / "models_dir" / "manifest.toml"
+# The repository's tables with no latency_stat: their latency column is then the median (the tests below were
+# written around the synthetic runs' medians); test_the_published_statistic_fills_the_column uses the real one.
+MANIFEST = Path(tempfile.mkdtemp(prefix="segbench-manifest-")) / "manifest.toml"
+MANIFEST.write_text("".join(ln for ln in REPO_MANIFEST.read_text().splitlines(keepends=True)
+                            if not ln.startswith("latency_stat")))
 FORMATS = ("markdown", "csv", "json", "html", "latex")
 PLOTS = ("latency_vs_miou", "params_vs_latency", "thread_scaling", "power_modes", "ops_stacked")
 
@@ -56,8 +62,23 @@ def test_comparison_prefers_measured_cells_and_marks_every_source(phone: Path):
     # Not measured: the published latency, with the table's own delta (265.5 / 465.4 - 1 = -43.0%).
     assert _row(rows, "PP-MobileSeg-Base")[3] == "265.5 (-43.0%) [2]"
     assert "- [3] measured on Xiaomi MI 9 (SM8150, Android 11): paddlelite (benchmark_bin v2.14), 1 thread(s), " \
-           "power mode high, median" in res.out
+           "power mode high, median of" in res.out
     assert "- [2] published: PaddleSeg configs/pp_mobileseg/README.md, Compare with SOTA on Xiaomi MI 9" in res.out
+
+
+def test_the_published_statistic_fills_the_column(phone: Path):
+    """PP-MobileSeg's table is benchmark_bin's min: the measured min fills it, and the title and source say so."""
+    from segbench.store import Store
+
+    res = run_cli("report", "--reports", str(phone), "--manifest", str(REPO_MANIFEST), "--view", "comparison")
+    assert res.code == 0, res.err
+    assert "## Comparison (latency: min of the timed runs, threads=1,power_mode=high)" in res.out
+    tiny = next(m for m in Store(phone).run("phone-sweep").measurements()
+                if m.model.name == "PP-MobileSeg-Tiny" and m.threads == 1 and m.power_mode == "high")
+    cell = _row(_cells(res.out, "Comparison"), "PP-MobileSeg-Tiny")[3]
+    fastest = min(tiny.samples_ms)
+    assert cell.startswith(f"{fastest:.1f} (") and fastest < 199.0  # the min, not the median (200.0)
+    assert "power mode high, min of" in res.out
 
 
 def test_config_picks_the_latency_and_baseline_override_refuses_a_cross_source_delta(phone: Path):

@@ -177,8 +177,10 @@ def _rows(inputs: Inputs, chosen: list[dict], extras: list[str], stat: str) -> t
         cells.update(pub_extra)
         if name in by_model:
             cells.update(_measured_cells(by_model[name], inputs, stat))
-            if pub and "latency_ms" in pub.values:  # the paper's figure for the same model, beside ours
-                pub_extra = {**pub_extra, "latency_ms": Cell(pub.values["latency_ms"], _published_source(pub, "latency_ms"))}
+            measured = _measured_cells(by_model[name], inputs, stat)
+            # the paper's figure for the same model, beside each measured one
+            pub_extra = {**pub_extra, **{m: Cell(pub.values[m], _published_source(pub, m)) for m in METRICS
+                                         if pub and m in pub.values and measured.get(m, Cell()).value is not None}}
         backbone = (pub.backbone if pub and pub.backbone else None) or inputs.backbones.get(name, "")
         out.append(_Row(name, pub.label if pub else name, backbone, cells, pub_extra))
     return out, notes
@@ -216,7 +218,8 @@ def build(inputs: Inputs, config: Mapping[str, str] | None = None) -> tuple[Sect
             text = _format(col, cell, base_cell, marker)
             pub = r.published.get(col)
             if pub is not None and pub.source != cell.source and cell.value is not None:  # measured beside published
-                ours = f", {format_delta('latency_ms', delta('latency_ms', cell.value, pub.value))}" if pub.value else ""
+                kind = col if col in METRICS else "latency_ms"  # mIoU in points, the others relative
+                ours = f", {format_delta(kind, delta(kind, cell.value, pub.value))}" if pub.value else ""
                 text += f" (published {pub.value:g} [{sources.setdefault(pub.source or '', len(sources) + 1)}]{ours})"
                 record[f"{col}_published"] = pub.value
             if base_cell is not None and cell.value is not None and base_cell.source != cell.source:
