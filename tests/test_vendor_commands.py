@@ -102,10 +102,11 @@ def test_tflite_inputs_delegate_and_profiling():
 
 @pytest.mark.parametrize("change, message", [
     ({"input_path": "a.raw"}, "needs the name of the one input"),
-    ({"input_path": "a:b.raw", "input_names": ("x",)}, "contains ',' or ':'"),
+    ({"input_path": "a:b.raw", "input_names": ("x",), "input_shapes": ((1,),)}, "contains ',' or ':'"),
+    ({"input_path": "a.raw", "input_names": ("x",)}, "needs the input's shape"),
     ({"input_names": ("a", "b"), "input_shapes": ((1,),)}, "2 input names but 1 input shapes"),
     ({"backend": "coreml"}, "no delegate 'coreml'"),
-    ({"backend": "gpu", "backend_options": (("nnapi_accelerator_name", "x"),)}, "does not apply to delegate gpu"),
+    ({"backend": "gpu", "backend_options": (("nnapi_accelerator_name", "x"),)}, "does not apply to gpu"),
 ])
 def test_tflite_bad_settings(change, message):
     tc = ToolCase(case=_case("tflite"), tool_path="bm", model_path="m.tflite")
@@ -131,7 +132,7 @@ def test_ort_test_data_beside_the_model_provider_options_profile():
                   backend_options=(("NNAPI_FLAG_USE_FP16", ""),), free_dims=(("batch", 1),), op_profiling=True,
                   per_run_times=True, result_path=f"{D}/r.csv")
     assert onnxruntime_perf_test.build_command(tc) == [
-        "ort", "-m", "times", "-r", "10", "-x", "1", "-e", "nnapi", "-s", "-i", "NNAPI_FLAG_USE_FP16|",
+        "ort", "-m", "times", "-r", "10", "-x", "1", "-e", "nnapi", "-s", "-i", "NNAPI_FLAG_USE_FP16",
         "-f", "batch:1", "-p", f"{D}/models/seg/seg_profile", "-v", f"{D}/models/seg/seg.onnx", f"{D}/r.csv"]
 
 
