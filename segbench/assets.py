@@ -28,6 +28,16 @@ class ToolSpec:
     get: str | None = None
     libs: tuple[str, ...] = ()
     sha256: str | None = None  # the vetted binary; None: not pinned, any file of that name is used
+    variant: str | None = None  # another build of the runtime's tool ("litert"): kept in <abi>/<variant>/
+    url: str | None = None  # where `segbench assets fetch` downloads the binary from ({version}, {abi} filled)
+
+    @property
+    def relpath(self) -> str:
+        """Where the binary lives under device_assets/<abi>/ (and under bin/ on the phone)."""
+        return f"{self.variant}/{self.binary}" if self.variant else self.binary
+
+    def download_url(self) -> str | None:
+        return self.url.format(version=self.version or "", abi=self.abi) if self.url else None
 
     def where_to_get(self) -> str:
         # The manifest's first sentence and the command it introduces, then the source, on one line.
@@ -45,10 +55,11 @@ class Tool:
     files: tuple[Path, ...]
     version: str | None
     sha256: str
+    variant: str | None = None
 
 
-def read_manifest(assets: Path) -> dict[tuple[str, str], ToolSpec]:
-    """(runtime, abi) -> ToolSpec from ``assets/manifest.toml``."""
+def read_manifest(assets: Path) -> dict[tuple[str, str, str], ToolSpec]:
+    """(runtime, abi, variant or "") -> ToolSpec from ``assets/manifest.toml``."""
     path = assets / MANIFEST
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -56,33 +67,42 @@ def read_manifest(assets: Path) -> dict[tuple[str, str], ToolSpec]:
         raise UsageError(f"{path}: no such file", hint="--assets must be a device_assets directory (see device_assets/README.md)") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SegbenchError(f"cannot read {path}: {exc}") from None
-    specs: dict[tuple[str, str], ToolSpec] = {}
+    specs: dict[tuple[str, str, str], ToolSpec] = {}
     for i, entry in enumerate(data.get("tool", [])):
         try:
             spec = ToolSpec(
                 runtime=str(entry["runtime"]), binary=str(entry["binary"]), abi=str(entry["abi"]),
                 version=entry.get("version") or None, source=entry.get("source") or None, get=entry.get("get") or None,
                 libs=tuple(str(x) for x in entry.get("libs", ())), sha256=entry.get("sha256") or None,
+                variant=entry.get("variant") or None, url=entry.get("url") or None,
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise SegbenchError(f"{path}: [[tool]] entry {i + 1} is incomplete (missing {exc})") from None
-        specs[(spec.runtime, spec.abi)] = spec
+        specs[(spec.runtime, spec.abi, spec.variant or "")] = spec
     return specs
 
 
-def find_tool(assets: Path, abi: str | None, runtime: str) -> Tool:
-    """The tool for ``runtime`` on a phone of ``abi``; a clear error says where to get a missing one."""
+def variants(assets: Path) -> set[str]:
+    """The tool variants the manifest names (``litert``)."""
+    return {spec.variant for spec in read_manifest(assets).values() if spec.variant}
+
+
+def find_tool(assets: Path, abi: str | None, runtime: str, variant: str | None = None) -> Tool:
+    """The tool for ``runtime`` on a phone of ``abi`` (``variant``: another build of it, e.g. ``litert``); a clear
+    error says where to get a missing one."""
     from segbench.models import sha256_file
 
     if not abi:
         raise SegbenchError("the device did not report its ABI (ro.product.cpu.abi)")
-    spec = read_manifest(assets).get((runtime, abi))
+    spec = read_manifest(assets).get((runtime, abi, variant or ""))
     if spec is None:
-        raise SegbenchError(f"{assets / MANIFEST} names no {runtime} tool for {abi}",
+        which = f"{variant} {runtime}" if variant else runtime
+        raise SegbenchError(f"{assets / MANIFEST} names no {which} tool for {abi}",
                             hint="add a [[tool]] entry (device_assets/README.md)")
-    binary = assets / abi / spec.binary
+    binary = assets / abi / spec.relpath
     if not binary.is_file():
-        raise SegbenchError(f"{spec.binary} for {abi} is missing: put it at {binary}", hint=spec.where_to_get())
+        fetch = f"segbench assets fetch {spec.variant or spec.binary}, or " if spec.url else ""
+        raise SegbenchError(f"{spec.binary} for {abi} is missing: {fetch}put it at {binary}", hint=spec.where_to_get())
     libs = [assets / abi / lib for lib in spec.libs]
     missing = [p for p in libs if not p.is_file()]
     if missing:
@@ -94,4 +114,4 @@ def find_tool(assets: Path, abi: str | None, runtime: str) -> Tool:
             f"{binary} is not the binary the manifest vetted (sha256 {digest[:12]}..., expected {spec.sha256[:12]}...)",
             hint=f"update its sha256 in {assets / MANIFEST} if this build is intended",
         )
-    return Tool(runtime, binary, (binary, *libs), spec.version, digest)
+    return Tool(runtime, binary, (binary, *libs), spec.version, digest, spec.variant)

@@ -163,7 +163,11 @@ def test_registry():
 def test_device_assets_manifest_lists_every_tool():
     manifest = tomllib.loads((ROOT / "device_assets" / "manifest.toml").read_text())
     entries = manifest["tool"]
-    assert sorted(e["binary"] for e in entries if e["abi"] == "arm64-v8a") == sorted(t.TOOL for t in tools.TOOLS)
+    classic = [e for e in entries if e["abi"] == "arm64-v8a" and not e.get("variant")]
+    assert sorted(e["binary"] for e in classic) == sorted(t.TOOL for t in tools.TOOLS)
+    litert = [e for e in entries if e.get("variant") == "litert"]
+    assert [(e["binary"], e["runtime"]) for e in litert] == [("benchmark_model", "tflite")]
+    assert litert[0]["url"].startswith("https://storage.googleapis.com/litert/binaries/{version}/android_arm64/")
     for e in entries:
         assert e["runtime"] in {t.RUNTIME for t in tools.TOOLS}
         assert e["sha256"] == "" or len(e["sha256"]) == 64
