@@ -36,6 +36,9 @@ class ToolSpec:
         """Where the binary lives under device_assets/<abi>/ (and under bin/ on the phone)."""
         return f"{self.variant}/{self.binary}" if self.variant else self.binary
 
+    def name_for_humans(self) -> str:
+        return f"{self.variant} {self.binary}" if self.variant else self.binary
+
     def download_url(self) -> str | None:
         return self.url.format(version=self.version or "", abi=self.abi) if self.url else None
 
@@ -115,3 +118,76 @@ def find_tool(assets: Path, abi: str | None, runtime: str, variant: str | None =
             hint=f"update its sha256 in {assets / MANIFEST} if this build is intended",
         )
     return Tool(runtime, binary, (binary, *libs), spec.version, digest, spec.variant)
+
+
+# ---------------------------------------------------------------------------------------------
+# segbench assets fetch
+
+
+def select_specs(assets: Path, abi: str, name: str | None) -> list[ToolSpec]:
+    """The manifest entries ``segbench assets fetch [NAME]`` means for ``abi``: a variant (``litert``), a binary or
+    a runtime (their standard tool), or, without NAME, every entry that has a download ``url``."""
+    specs = [s for s in read_manifest(assets).values() if s.abi == abi]
+    if not specs:
+        raise UsageError(f"{assets / MANIFEST} names no tool for {abi}", hint="check --abi")
+    if name is None:
+        picked = [s for s in specs if s.url]
+        if not picked:
+            raise SegbenchError(f"{assets / MANIFEST} has no tool with a download url for {abi}")
+        return picked
+    picked = [s for s in specs if name == s.variant or (not s.variant and name in (s.binary, s.runtime))]
+    if not picked:
+        names = sorted({s.variant or s.binary for s in specs})
+        raise UsageError(f"{assets / MANIFEST} names no tool {name!r} for {abi}", hint=f"use one of {', '.join(names)}")
+    return picked
+
+
+def fetch(assets: Path, spec: ToolSpec, timeout: float = 60.0) -> tuple[Path, str, bool]:
+    """Download ``spec``'s binary into ``assets/<abi>/`` and check its sha256: (path, sha256, downloaded).
+
+    A file already there with the pinned sha256 is kept (no download). The download goes to a temporary file
+    beside the target and is renamed into place only when complete and, when the manifest pins one, of the
+    right sha256, so an interrupted or wrong download never leaves a file behind.
+    """
+    import hashlib
+    import os
+    import tempfile
+    import urllib.error
+    import urllib.request
+
+    from segbench.models import sha256_file
+
+    url = spec.download_url()
+    target = assets / spec.abi / spec.relpath
+    if not url:
+        raise SegbenchError(f"{spec.name_for_humans()} has no download url in {assets / MANIFEST}",
+                            hint=spec.where_to_get())
+    if target.is_file():
+        digest = sha256_file(target)
+        if spec.sha256 is None or digest == spec.sha256:
+            return target, digest, False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    h = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as resp:
+                    while chunk := resp.read(1 << 20):
+                        h.update(chunk)
+                        out.write(chunk)
+            except urllib.error.HTTPError as exc:
+                raise SegbenchError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from None
+            except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", None) or exc
+                raise SegbenchError(f"cannot download {url}: {reason} (offline, or the address is wrong?)") from None
+        digest = h.hexdigest()
+        if spec.sha256 and digest != spec.sha256:
+            raise SegbenchError(f"{url} has sha256 {digest[:12]}..., the manifest pins {spec.sha256[:12]}...; "
+                                "nothing was saved", hint=f"if this build is intended, update its sha256 in {assets / MANIFEST}")
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target, digest, True
