@@ -106,6 +106,9 @@ def test_litert_benchmark_model_runs_on_the_phone_and_records_its_version(phone,
     bad = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--tool", "tensorrt")
     assert_one_line_error(bad, 2)
     assert "names no tool variant 'tensorrt'" in bad.err and "variants: litert" in bad.err
+    on_host = run_cli("run", "--models", str(MODELS), "--tool", "litert", "--reports", str(reports))
+    assert_one_line_error(on_host, 2)
+    assert "needs --device" in on_host.err
 
 
 @pytest.mark.parametrize("phone", ["crash=benchmark_model"], indirect=True)

@@ -129,6 +129,8 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
         which = " ".join(x for x in (settings.runtime, "models") if x)
         picked = " matching the suite's include/exclude" if settings.include or settings.exclude else ""
         raise UsageError(f"no {which}{picked} in {settings.models}")
+    if tool_variants and not settings.device:
+        raise UsageError("--tool picks a phone's tool: it needs --device")
     with contextlib.ExitStack() as stack:
         if settings.device:
             servers = adb_servers or settings.adb_servers  # a resumed run finds its phones where they were
