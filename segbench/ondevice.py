@@ -164,9 +164,11 @@ class DeviceBackend:
 
     def _tool_path(self, tool: Tool) -> str:
         if tool.runtime not in self._tool_paths:
+            # A variant (LiteRT's benchmark_model) keeps the upstream name in a directory of its own.
+            remote_dir = f"{REMOTE_ROOT}/bin/{tool.variant}" if tool.variant else f"{REMOTE_ROOT}/bin"
             for f in tool.files:
-                self._push(f, f"{REMOTE_ROOT}/bin/{f.name}", None)
-            remote = f"{REMOTE_ROOT}/bin/{tool.binary.name}"
+                self._push(f, f"{remote_dir}/{f.name}", None)
+            remote = f"{remote_dir}/{tool.binary.name}"
             self.phone.shell(f"chmod 755 {shlex.quote(remote)}", 30)
             self._tool_paths[tool.runtime] = remote
         return self._tool_paths[tool.runtime]
@@ -252,10 +254,15 @@ class DeviceBackend:
         read_samples = getattr(module, "read_result_file", None)
         result_path = (f"{posixpath.dirname(prepared.model_path)}/perf_{hashlib.sha256(case.case_id.encode()).hexdigest()[:16]}.txt"
                        if read_samples else None)
+        # LiteRT 2.x's benchmark_model cannot read an input file: it runs on its own random data, said in the record.
+        own_data = tool.variant == "litert"
+        input_note = ("the tool's own random data (LiteRT's benchmark_model has no input-file flag)" if own_data
+                      else prepared.note)
         tc = tools.ToolCase(
             case=case, tool_path=tool_path, model_path=prepared.model_path, params_path=prepared.params_path,
-            input_path=prepared.input_path, input_names=prepared.input_names, input_shapes=prepared.input_shapes,
-            cpu_mask=tools.taskset_mask(module, mask), result_path=result_path,
+            input_path=None if own_data else prepared.input_path, input_names=prepared.input_names,
+            input_shapes=prepared.input_shapes, cpu_mask=tools.taskset_mask(module, mask), result_path=result_path,
+            variant=tool.variant,
         )
         try:
             argv = module.build_command(tc)
@@ -263,16 +270,17 @@ class DeviceBackend:
             return replace(base, error=str(exc), finished=utc_now()), f"failed before running: {exc}\n".encode()
         self._cool_down()
         before_t, before_f = self._safe(self.phone.thermal_c), self._safe(self.phone.cur_khz)
-        done = self._run_with_retries(argv, libs=len(tool.files) > 1, fresh=result_path)
+        libs = posixpath.dirname(tool_path) if len(tool.files) > 1 else None
+        done = self._run_with_retries(argv, libs=libs, fresh=result_path)
         after_t, after_f = self._safe(self.phone.thermal_c), self._safe(self.phone.cur_khz)
         log = done.stdout + done.stderr
         base = replace(
             base, temps_before_c=before_t or None, temps_after_c=after_t or None, cpu_khz_before=before_f or None,
             cpu_khz_after=after_f or None, throttled=_throttled(before_f, after_f, cpus),
-            extra={"command": shlex.join(argv), "input": prepared.note, "returncode": done.returncode,
+            extra={"command": shlex.join(argv), "input": input_note, "returncode": done.returncode,
                    "bound_by": "taskset" if tc.cpu_mask else f"{module.TOOL} --power_mode" if mask else None},
         )
-        measurement = self._outcome(module, done, log, base)
+        measurement = _tool_version(self._outcome(module, done, log, base), tool)
         if result_path and measurement.status == "ok":
             measurement = self._with_samples(measurement, result_path, read_samples)
         return replace(measurement, finished=utc_now()), log
@@ -311,10 +319,11 @@ class DeviceBackend:
             parsed = replace(parsed, error=f"{parsed.error} (exit status {done.returncode})")
         return tools.to_measurement(parsed, base)
 
-    def run_tool(self, argv: list[str], libs: bool, fresh: str | None = None) -> Completed:
+    def run_tool(self, argv: list[str], libs: str | None, fresh: str | None = None) -> Completed:
         """One run of a tool's argv; the shell records its pid, then becomes the tool (exec), so a timeout
-        can kill exactly it. ``fresh``: a file the tool appends to, removed first."""
-        env = f"export LD_LIBRARY_PATH={REMOTE_ROOT}/bin; " if libs else ""
+        can kill exactly it. ``libs``: the directory of the libraries pushed beside it (LD_LIBRARY_PATH).
+        ``fresh``: a file the tool appends to, removed first."""
+        env = f"export LD_LIBRARY_PATH={shlex.quote(libs)}; " if libs else ""
         clear = f"rm -f {shlex.quote(fresh)}; " if fresh else ""
         self._running = True  # stays set when Ctrl-C cuts the run off: close() then kills the tool
         done = self.phone.shell(f"{clear}echo $$ > {REMOTE_ROOT}/run.pid; {env}exec {shlex.join(argv)}",
@@ -322,7 +331,7 @@ class DeviceBackend:
         self._running = False
         return done
 
-    def _run_with_retries(self, argv: list[str], libs: bool, fresh: str | None = None) -> Completed:
+    def _run_with_retries(self, argv: list[str], libs: str | None, fresh: str | None = None) -> Completed:
         done = self.run_tool(argv, libs, fresh)
         for _ in range(self.retries):
             if not done.disconnected or not self._reconnect():
@@ -449,8 +458,10 @@ class DeviceSession:
         case = Case(self.model, self.runtime, self.threads, "no_bind", warmup=1, repeats=1)
         tc = tools.ToolCase(case=case, tool_path=self.tool_remote, model_path=self.model_remote, input_path=remote_in,
                             input_names=(spec.name,), input_shapes=(tuple(int(d) for d in tensor.shape),),
-                            output_path=remote_out, backend=self.tool_backend)
-        done = self.backend.run_tool(module.build_command(tc), libs=len(self.backend.tools[self.runtime].files) > 1)
+                            output_path=remote_out, backend=self.tool_backend,
+                            variant=self.backend.tools[self.runtime].variant)
+        libs = posixpath.dirname(self.tool_remote) if len(self.backend.tools[self.runtime].files) > 1 else None
+        done = self.backend.run_tool(module.build_command(tc), libs=libs)
         ms = self._check(module, done)
         self._outputs = self._fetch(module.TOOL, remote_out, done)
         return ms
@@ -546,6 +557,26 @@ def _tensor_digest(tensor: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
+def _tool_version(m: Measurement, tool: Tool) -> Measurement:
+    """The version a record names: what the log tells (LiteRT 2.x's results block) with the manifest's release.
+    The tool prints no version string, so the family comes from its output and the release from the manifest;
+    a log of the other family than the manifest entry says is noted."""
+    from segbench.runners.benchmark_model import LITERT_VERSION
+
+    seen_litert = m.tool_version == LITERT_VERSION
+    if tool.runtime != "tflite" or m.status != "ok":
+        return m
+    extra = dict(m.extra)
+    if seen_litert != (tool.variant == "litert"):
+        extra["tool_mismatch"] = (f"the manifest entry is {'LiteRT 2.x' if tool.variant == 'litert' else 'the classic'} "
+                                  f"benchmark_model, the log is {'LiteRT 2.x' if seen_litert else 'the classic'} tool's")
+    if seen_litert:
+        extra["tool_detected"] = LITERT_VERSION
+        version = f"LiteRT {tool.version}" if tool.variant == "litert" and tool.version else LITERT_VERSION
+        return replace(m, tool_version=version, extra=extra)
+    return replace(m, extra=extra)
+
+
 def _throttled(before: dict[str, int], after: dict[str, int], cpus: list[int] | None) -> bool | None:
     """True when a bound CPU ran more than 10% slower at the end of the case than at its start."""
     names = [f"cpu{c}" for c in cpus] if cpus is not None else list(before)
@@ -561,11 +592,13 @@ __all__ = ["Cooldown", "DeviceBackend", "DeviceSession", "PushStats", "check_eva
 
 @contextlib.contextmanager
 def open_backend(client, serial: str, runtimes: Iterable[str], assets: Path, echo: Callable[[str], None] | None = None,
-                 device_id: str | None = None, shown: set[Path] | None = None, **options) -> Iterator[DeviceBackend]:
+                 device_id: str | None = None, shown: set[Path] | None = None,
+                 variants: dict[str, str] | None = None, **options) -> Iterator[DeviceBackend]:
     """One phone for a run or an evaluation: locked, its facts read, the vendor tools its runtimes need found
     (each announced once through ``echo``), reconnected when it drops; its tool is killed if Ctrl-C cuts a case.
 
-    ``device_id`` names the phone in records (a farm qualifies serials seen on several adb servers);
+    ``device_id`` names the phone in records (a farm qualifies serials seen on several adb servers); ``variants``
+    picks another build of a runtime's tool from the manifest (``{"tflite": "litert"}``);
     ``options`` go to DeviceBackend (timeout_s, cooldown, reconnect_wait_s, workdir).
     """
     from segbench.assets import find_tool
@@ -575,7 +608,7 @@ def open_backend(client, serial: str, runtimes: Iterable[str], assets: Path, ech
     phone = adb.AdbDevice(client, serial)
     with adb.device_lock(device_id):
         info = replace(phone.info(), id=device_id)
-        tools = {rt: find_tool(assets, info.abi, rt) for rt in sorted(set(runtimes))}
+        tools = {rt: find_tool(assets, info.abi, rt, (variants or {}).get(rt)) for rt in sorted(set(runtimes))}
         shown = set() if shown is None else shown
         for tool in tools.values():
             if echo is not None and tool.binary not in shown:

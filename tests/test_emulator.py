@@ -295,8 +295,9 @@ def test_paddle_stand_in_fails_like_the_real_tool(tmp_path):
 def test_tflite_input_file_of_wrong_size_aborts(tmp_path):
     bad = tmp_path / "in.raw"
     bad.write_bytes(b"\0" * 10)
+    # --input_layer needs its --input_layer_shape (one per name), or the tool stops before reading files
     done = _stand_in(tmp_path, "benchmark_model", f"--graph={SELFIE}", "--input_layer=input_1",
-                     f"--input_layer_value_files=input_1:{bad}")
+                     "--input_layer_shape=1,256,256,3", f"--input_layer_value_files=input_1:{bad}")
     assert done.returncode == -6
     assert re.search(r"FATAL: The size of .*in.raw is 10 bytes. It should be \d+ bytes.", done.stderr)
 

@@ -69,7 +69,7 @@ def test_tool_found_with_its_libraries(tmp_path):
     assert tool.binary.name == "onnxruntime_perf_test" and [f.name for f in tool.files] == [
         "onnxruntime_perf_test", "libonnxruntime.so"]
     assert tool.version == "1.23.2" and len(tool.sha256) == 64
-    assert read_manifest(assets)[("onnxruntime", "arm64-v8a")].libs == ("libonnxruntime.so",)
+    assert read_manifest(assets)[("onnxruntime", "arm64-v8a", "")].libs == ("libonnxruntime.so",)
 
 
 def test_missing_tool_says_where_to_put_it_and_get_it(tmp_path):
@@ -98,13 +98,17 @@ def test_a_binary_other_than_the_vetted_one_is_refused(tmp_path):
         find_tool(assets, "arm64-v8a", "onnxruntime")
 
 
-def test_the_shipped_manifest_describes_all_three_tools():
+def test_the_shipped_manifest_describes_all_three_tools_and_the_litert_one():
     from conftest import ROOT
 
     specs = read_manifest(ROOT / "device_assets")
-    assert {(rt, abi) for rt, abi in specs} == {
-        ("paddlelite", "arm64-v8a"), ("tflite", "arm64-v8a"), ("onnxruntime", "arm64-v8a")}
-    assert specs[("onnxruntime", "arm64-v8a")].libs == ("libonnxruntime.so",)
+    assert set(specs) == {("paddlelite", "arm64-v8a", ""), ("tflite", "arm64-v8a", ""),
+                          ("onnxruntime", "arm64-v8a", ""), ("tflite", "arm64-v8a", "litert")}
+    assert specs[("onnxruntime", "arm64-v8a", "")].libs == ("libonnxruntime.so",)
+    litert = specs[("tflite", "arm64-v8a", "litert")]
+    assert litert.relpath == "litert/benchmark_model"
+    assert litert.download_url() == (f"https://storage.googleapis.com/litert/binaries/{litert.version}"
+                                     "/android_arm64/benchmark_model")
     assert all(s.source for s in specs.values())
 
 

@@ -89,6 +89,28 @@ def test_sweep_on_the_emulated_mi9_and_a_second_run_pushes_nothing(phone, adb_po
     assert "pushed 0 file(s), 0.0 MB" in again.err
 
 
+def test_litert_benchmark_model_runs_on_the_phone_and_records_its_version(phone, adb_port, assets, tmp_path):
+    reports = tmp_path / "reports"
+    r = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--runtime", "tflite", "--tool", "litert",
+             "--warmup", "1", "--repeats", "3")
+    assert r.code == 0, r.err
+    assert "litert/benchmark_model (2.3.0" in r.err  # the tool announced with the manifest's release
+    [x] = _records(reports)
+    assert x["status"] == "ok" and x["count"] == 3, x["error"]
+    # the family from the tool's own output (its BENCHMARK RESULTS block), the release from the manifest
+    assert x["tool_version"] == "LiteRT 2.3.0" and x["extra"]["tool_detected"] == "LiteRT 2.x"
+    assert "tool_mismatch" not in x["extra"]
+    assert "/bin/litert/benchmark_model " in x["extra"]["command"] and "--input_layer" not in x["extra"]["command"]
+    assert "own random data" in x["extra"]["input"]
+    assert phone.tool_runs()[-1]["litert"] is True and x["cpu_mask"] == "f0"
+    bad = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--tool", "tensorrt")
+    assert_one_line_error(bad, 2)
+    assert "names no tool variant 'tensorrt'" in bad.err and "variants: litert" in bad.err
+    on_host = run_cli("run", "--models", str(MODELS), "--tool", "litert", "--reports", str(reports))
+    assert_one_line_error(on_host, 2)
+    assert "needs --device" in on_host.err
+
+
 @pytest.mark.parametrize("phone", ["crash=benchmark_model"], indirect=True)
 def test_a_tool_crash_is_a_failed_record_with_its_log(phone, adb_port, assets, tmp_path):
     reports = tmp_path / "reports"

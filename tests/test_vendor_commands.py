@@ -102,10 +102,11 @@ def test_tflite_inputs_delegate_and_profiling():
 
 @pytest.mark.parametrize("change, message", [
     ({"input_path": "a.raw"}, "needs the name of the one input"),
-    ({"input_path": "a:b.raw", "input_names": ("x",)}, "contains ',' or ':'"),
+    ({"input_path": "a:b.raw", "input_names": ("x",), "input_shapes": ((1,),)}, "contains ',' or ':'"),
+    ({"input_path": "a.raw", "input_names": ("x",)}, "needs the input's shape"),
     ({"input_names": ("a", "b"), "input_shapes": ((1,),)}, "2 input names but 1 input shapes"),
     ({"backend": "coreml"}, "no delegate 'coreml'"),
-    ({"backend": "gpu", "backend_options": (("nnapi_accelerator_name", "x"),)}, "does not apply to delegate gpu"),
+    ({"backend": "gpu", "backend_options": (("nnapi_accelerator_name", "x"),)}, "does not apply to gpu"),
 ])
 def test_tflite_bad_settings(change, message):
     tc = ToolCase(case=_case("tflite"), tool_path="bm", model_path="m.tflite")
@@ -131,7 +132,7 @@ def test_ort_test_data_beside_the_model_provider_options_profile():
                   backend_options=(("NNAPI_FLAG_USE_FP16", ""),), free_dims=(("batch", 1),), op_profiling=True,
                   per_run_times=True, result_path=f"{D}/r.csv")
     assert onnxruntime_perf_test.build_command(tc) == [
-        "ort", "-m", "times", "-r", "10", "-x", "1", "-e", "nnapi", "-s", "-i", "NNAPI_FLAG_USE_FP16|",
+        "ort", "-m", "times", "-r", "10", "-x", "1", "-e", "nnapi", "-s", "-i", "NNAPI_FLAG_USE_FP16",
         "-f", "batch:1", "-p", f"{D}/models/seg/seg_profile", "-v", f"{D}/models/seg/seg.onnx", f"{D}/r.csv"]
 
 
@@ -162,7 +163,11 @@ def test_registry():
 def test_device_assets_manifest_lists_every_tool():
     manifest = tomllib.loads((ROOT / "device_assets" / "manifest.toml").read_text())
     entries = manifest["tool"]
-    assert sorted(e["binary"] for e in entries if e["abi"] == "arm64-v8a") == sorted(t.TOOL for t in tools.TOOLS)
+    classic = [e for e in entries if e["abi"] == "arm64-v8a" and not e.get("variant")]
+    assert sorted(e["binary"] for e in classic) == sorted(t.TOOL for t in tools.TOOLS)
+    litert = [e for e in entries if e.get("variant") == "litert"]
+    assert [(e["binary"], e["runtime"]) for e in litert] == [("benchmark_model", "tflite")]
+    assert litert[0]["url"].startswith("https://storage.googleapis.com/litert/binaries/{version}/android_arm64/")
     for e in entries:
         assert e["runtime"] in {t.RUNTIME for t in tools.TOOLS}
         assert e["sha256"] == "" or len(e["sha256"]) == 64

@@ -32,6 +32,9 @@ from segbench.model import RUNTIMES
               help="adb server (default: ANDROID_ADB_SERVER_PORT or 5037); repeat to join the phones of several.")
 @click.option("--assets", default="device_assets", show_default=True, metavar="DIR",
               help="Vendor tools for the phone: DIR/manifest.toml and DIR/<abi>/<tool> (device_assets/README.md).")
+@click.option("--tool", "tool_variants", metavar="VARIANT", multiple=True,
+              help="On a device: another build of a runtime's tool from the manifest, by its variant (litert: "
+                   "LiteRT 2.x's benchmark_model for tflite); repeatable.")
 @click.option("--timeout", type=click.FloatRange(min=1), metavar="S",
               help="On a device: seconds before a case's tool is killed and the case marked timeout [default: 600].")
 @click.option("--cooldown", metavar="none|Ns|NC",
@@ -52,7 +55,7 @@ from segbench.model import RUNTIMES
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 def command(models: str | None, runtime: str | None, threads: str, power_mode: str, warmup: int, repeats: int,
             input_path: str | None, input_preset: str | None, device: str | None, adb_servers: tuple[str, ...],
-            assets: str, timeout: float | None, cooldown: str | None, reconnect_wait: float | None,
+            assets: str, tool_variants: tuple[str, ...], timeout: float | None, cooldown: str | None, reconnect_wait: float | None,
             set_aside_after: int | None, split: str | None, reports: str, suite: str | None, resume: str | None,
             quiet: bool) -> int:
     """Benchmark models: warmup, then timed repeats, per thread count and power mode.
@@ -126,14 +129,36 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
         which = " ".join(x for x in (settings.runtime, "models") if x)
         picked = " matching the suite's include/exclude" if settings.include or settings.exclude else ""
         raise UsageError(f"no {which}{picked} in {settings.models}")
+    if tool_variants and not settings.device:
+        raise UsageError("--tool picks a phone's tool: it needs --device")
     with contextlib.ExitStack() as stack:
         if settings.device:
             servers = adb_servers or settings.adb_servers  # a resumed run finds its phones where they were
             targets = farm.select(servers, settings.device)
-            backends = stack.enter_context(farm.open_phones(targets, settings, cases, Path(assets), echo))
+            variants = _variants(Path(assets), tool_variants)
+            backends = stack.enter_context(farm.open_phones(targets, settings, cases, Path(assets), echo, variants))
         else:
             backends = [InProcessBackend()]
         return _execute(store, run, settings, cases, found, backends, reports, quiet, echo)
+
+
+def _variants(assets, names: tuple[str, ...]) -> dict[str, str]:
+    """runtime -> variant for each --tool VARIANT (a usage error for a variant the manifest does not name)."""
+    from segbench.assets import read_manifest
+    from segbench.errors import UsageError
+
+    if not names:
+        return {}
+    specs = read_manifest(assets).values()
+    out: dict[str, str] = {}
+    for name in names:
+        runtimes = {s.runtime for s in specs if s.variant == name}
+        if not runtimes:
+            known = sorted({s.variant for s in specs if s.variant})
+            raise UsageError(f"--tool {name}: {assets / 'manifest.toml'} names no tool variant {name!r}",
+                             hint=f"variants: {', '.join(known) or 'none'}")
+        out.update({rt: name for rt in runtimes})
+    return out
 
 
 def _execute(store, run, settings, cases, found, backends, reports: str, quiet: bool, echo) -> int:

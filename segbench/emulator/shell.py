@@ -44,12 +44,13 @@ printf '%%s %%s\n' "$mask" "$*" >> "$SEGBENCH_EMU_STATE/taskset.log"
 SEGBENCH_EMU_CPUMASK=$(printf '%%x' $(( 0x$mask & %(all)d ))) exec "$@"
 """
 
-# Checks the pushed binary like execve would, then runs the Python stand-in.
+# Checks the pushed binary like execve would, then runs the Python stand-in (told which file it is: the
+# benchmark_model stand-in acts as LiteRT 2.x's tool when the file is that build).
 _TOOL = r"""#!/bin/sh
 tool=$1; bin=$2; shift 2
 if [ ! -e "$bin" ]; then echo "/system/bin/sh: $bin: not found" >&2; exit 127; fi
 if [ ! -x "$bin" ] || [ -d "$bin" ]; then echo "/system/bin/sh: $bin: can't execute: Permission denied" >&2; exit 126; fi
-exec "$SEGBENCH_EMU_PYTHON" -m segbench.emulator.tools "$tool" "$@"
+SEGBENCH_EMU_BINARY=$bin exec "$SEGBENCH_EMU_PYTHON" -m segbench.emulator.tools "$tool" "$@"
 """
 
 # A tool named by a path (./benchmark_bin, /data/local/tmp/x/benchmark_model) in command position:

@@ -46,10 +46,17 @@ SELF_BINDING = True
 NO_OUTPUT_DUMP = ("benchmark_bin writes outputs only when built from Paddle Lite's development head "
                   "(--output_data_path, floats as text), which segbench does not read")
 
-BACKENDS = ("arm", "opencl,arm", "opencl", "x86", "opencl,x86", "x86_opencl", "opencl_buffer", "nnadapter,arm")
+# What v2.12 (the manifest's version) takes. The develop head's opencl_buffer backend and --input_data_type
+# came after it: v2.12 aborts on the one ("Wrong target") and stops on the other (unknown flag).
+BACKENDS = ("arm", "opencl,arm", "opencl", "x86", "opencl,x86", "x86_opencl", "nnadapter,arm")
 OPTION_KEYS = ("cpu_precision", "gpu_precision", "opencl_cache_dir", "opencl_kernel_cache_file",
                "opencl_tuned_file", "opencl_tune_mode", "nnadapter_device_names", "nnadapter_context_properties",
-               "input_data_type", "run_delay")
+               "run_delay")
+# Values the tool acts on; anything else is silently ignored (precisions, tune mode) or aborts (device names).
+OPTION_CHOICES = {"cpu_precision": ("fp32", "fp16"), "gpu_precision": ("auto", "fp16", "fp32"),
+                  "opencl_tune_mode": ("none", "rapid", "normal", "exhaustive")}
+NNADAPTER_DEVICES = ("imagination_nna", "rockchip_npu", "mediatek_apu", "huawei_kirin_npu", "huawei_ascend_npu",
+                     "amlogic_npu", "verisilicon_timvx")
 
 
 def build_command(tc: ToolCase) -> list[str]:
@@ -72,6 +79,12 @@ def build_command(tc: ToolCase) -> list[str]:
         raise UsageError(f"benchmark_bin has no backend {backend!r}", hint=f"use one of {', '.join(BACKENDS)}")
     argv = [*taskset_prefix(tc.cpu_mask), tc.tool_path, *_model_flags(tc)]
     argv.append("--input_shape=" + ":".join(",".join(str(d) for d in shape) for shape in tc.input_shapes))
+    if tc.input_path and len(tc.input_shapes) != 1:
+        # One path per input (':'-separated); a count that differs stops the tool ("ambiguous").
+        raise UsageError(f"benchmark_bin gets one input file per input: input_path feeds 1, the model has "
+                         f"{len(tc.input_shapes)} input shapes")
+    if tc.input_path and ":" in tc.input_path:
+        raise UsageError(f"input path {tc.input_path!r} contains ':', which benchmark_bin splits inputs on")
     if tc.input_path:
         argv.append(f"--input_data_path={tc.input_path}")
     argv += [f"--threads={case.threads}", f"--power_mode={PADDLE_POWER_MODE[case.power_mode]}",
@@ -101,6 +114,13 @@ def _options(pairs: tuple[tuple[str, str], ...]) -> list[str]:
     for key, value in pairs:
         if key not in OPTION_KEYS:
             raise UsageError(f"benchmark_bin has no option {key!r}", hint=f"use one of {', '.join(OPTION_KEYS)}")
+        if key in OPTION_CHOICES and value not in OPTION_CHOICES[key]:
+            raise UsageError(f"benchmark_bin --{key} takes {', '.join(OPTION_CHOICES[key])}, not {value!r}")
+        if key == "nnadapter_device_names" and not set(value.split(",")) <= set(NNADAPTER_DEVICES):
+            raise UsageError(f"benchmark_bin v2.12 knows no nnadapter device {value!r}",
+                             hint=f"use one of {', '.join(NNADAPTER_DEVICES)}")
+        if key == "run_delay" and num(value) is None:
+            raise UsageError(f"benchmark_bin --run_delay takes a number, not {value!r}")
         out.append(f"--{key}={value}")
     return out
 

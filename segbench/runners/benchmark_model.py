@@ -61,23 +61,51 @@ LITERT_VERSION = "LiteRT 2.x"
 MAX_SECS = 86400
 
 
+# Option values the tool accepts (the rest fail to parse or are refused at start-up).
+OPTION_CHOICES = {"gpu_backend": ("cl", "gl"),
+                  "nnapi_execution_preference": ("fast_single_answer", "sustained_speed", "low_power", "undefined"),
+                  "nnapi_execution_priority": ("default", "low", "medium", "high")}
+BOOL_OPTIONS = {"xnnpack_force_fp16", "gpu_precision_loss_allowed", "gpu_experimental_enable_quant",
+                "gpu_inference_for_sustained_speed", "disable_nnapi_cpu", "nnapi_allow_fp16",
+                "nnapi_allow_dynamic_dimensions", "nnapi_use_burst_mode", "hexagon_profiling", "gpu_low_priority",
+                "enable_weight_sharing", "convert_weights_on_gpu", "gpu_serialize_external_tensors",
+                "gpu_prefer_texture_weights", "gpu_wait_for_weights_conversion_complete",
+                "gpu_cache_compiled_programs_only"}
+
+# LiteRT 2.x's benchmark_model (variant "litert"): hardware accelerators instead of delegate providers. Its CPU
+# accelerator is XNNPACK; there is no NNAPI or Hexagon, no input-file flag and no output dump.
+LITERT = "litert"
+LITERT_ACCELERATORS = {"cpu": ["--use_cpu=true"], "xnnpack": ["--use_cpu=true"],
+                       "gpu": ["--use_gpu=true"], "npu": ["--use_npu=true"]}
+LITERT_OPTION_KEYS = {
+    "cpu": ("xnnpack_weight_cache_file_path",), "xnnpack": ("xnnpack_weight_cache_file_path",),
+    "gpu": ("gpu_backend", "gpu-precision", "gpu_low_priority", "enable_weight_sharing", "convert_weights_on_gpu",
+            "gpu_serialization_dir", "gpu_model_cache_key", "gpu_serialize_external_tensors",
+            "gpu_prefer_texture_weights", "gpu_wait_for_weights_conversion_complete",
+            "gpu_cache_compiled_programs_only"),
+    "npu": ("dispatch_library_path", "compiler_plugin_library_path", "compiler_cache_path"),
+    None: (),
+}
+LITERT_OPTION_CHOICES = {"gpu-precision": ("auto", "fp16", "fp32")}
+LITERT_NO_OUTPUT_DUMP = "LiteRT's benchmark_model has no --output_filepath: it cannot write its outputs"
+
+
 def build_command(tc: ToolCase) -> list[str]:
     """argv for one run with exact counts: ``--min_secs=0 --warmup_min_secs=0`` so the tool runs
     ``warmup`` and ``repeats`` times, not "at least one second" (which can mean hundreds of runs)."""
+    if tc.variant not in (None, LITERT):
+        raise UsageError(f"benchmark_model has no variant {tc.variant!r}", hint="use litert or none (the classic tool)")
     case = tc.case
-    if tc.backend not in DELEGATES and tc.backend is not None:
-        raise UsageError(f"benchmark_model has no delegate {tc.backend!r}", hint=f"use one of {', '.join(DELEGATES)}")
     argv = [*taskset_prefix(tc.cpu_mask), tc.tool_path, f"--graph={tc.model_path}",
             f"--num_threads={case.threads}", f"--warmup_runs={case.warmup}", "--warmup_min_secs=0",
             f"--num_runs={case.repeats}", "--min_secs=0", f"--max_secs={MAX_SECS}"]
+    if tc.variant == LITERT:
+        return argv + _litert_flags(tc)
+    if tc.backend not in DELEGATES and tc.backend is not None:
+        raise UsageError(f"benchmark_model has no delegate {tc.backend!r}", hint=f"use one of {', '.join(DELEGATES)}")
     argv += _inputs(tc)
     argv += DELEGATES.get(tc.backend or "", [])
-    allowed = OPTION_KEYS[tc.backend]
-    for key, value in tc.backend_options:
-        if key not in allowed:
-            raise UsageError(f"benchmark_model: option {key!r} does not apply to delegate {tc.backend or 'default'}",
-                             hint=f"options for it: {', '.join(allowed) or 'none'}")
-        argv.append(f"--{key}={value}")
+    argv += _options(tc.backend_options, OPTION_KEYS[tc.backend], tc.backend, OPTION_CHOICES)
     if tc.op_profiling:
         argv.append("--enable_op_profiling=true")
     if tc.memory_profile:
@@ -87,8 +115,47 @@ def build_command(tc: ToolCase) -> list[str]:
     return argv
 
 
+def _options(pairs: tuple[tuple[str, str], ...], allowed: tuple[str, ...], backend: str | None,
+             choices: dict[str, tuple[str, ...]]) -> list[str]:
+    out = []
+    for key, value in pairs:
+        if key not in allowed:
+            raise UsageError(f"benchmark_model: option {key!r} does not apply to {backend or 'the default backend'}",
+                             hint=f"options for it: {', '.join(allowed) or 'none'}")
+        if key in BOOL_OPTIONS and value not in ("true", "false", "1", "0"):
+            raise UsageError(f"benchmark_model --{key} takes true or false, not {value!r}")
+        if key in choices and value not in choices[key]:
+            raise UsageError(f"benchmark_model --{key} takes {', '.join(choices[key])}, not {value!r}")
+        out.append(f"--{key}={value}")
+    return out
+
+
+def _litert_flags(tc: ToolCase) -> list[str]:
+    """LiteRT 2.x: the accelerator (--use_cpu/--use_gpu/--use_npu; None leaves its default, the CPU), its
+    options, --use_profiler for op profiling, --result_file_path for its result proto. Inputs are always the
+    tool's own random data: it has no flag to read a file (input_path is not passed; the caller says so)."""
+    if tc.output_path:
+        raise UsageError(LITERT_NO_OUTPUT_DUMP)
+    if tc.backend is not None and tc.backend not in LITERT_ACCELERATORS:
+        raise UsageError(f"LiteRT's benchmark_model has no accelerator {tc.backend!r}",
+                         hint=f"use one of {', '.join(LITERT_ACCELERATORS)}")
+    out = list(LITERT_ACCELERATORS.get(tc.backend or "", []))
+    if tc.backend in ("gpu", "npu"):
+        out.append("--use_cpu=false")  # the accelerator asked for, not a silent CPU fallback
+    out += _options(tc.backend_options, LITERT_OPTION_KEYS[tc.backend], tc.backend, LITERT_OPTION_CHOICES)
+    if tc.op_profiling:
+        out.append("--use_profiler=true")
+    if tc.memory_profile:
+        out.append("--report_peak_memory_footprint=true")
+    if tc.result_path:
+        out.append(f"--result_file_path={tc.result_path}")
+    return out
+
+
 def _inputs(tc: ToolCase) -> list[str]:
-    """--input_layer/--input_layer_shape (all inputs, in order) and the raw input file by name."""
+    """--input_layer/--input_layer_shape (all inputs, in order) and the raw input file by name. The classic tool
+    looks every --input_layer_value_files name up in --input_layer and aborts when it is not there, so a file
+    always comes with the input names and shapes."""
     names, shapes = tc.input_names, tc.input_shapes
     for name in names or ():
         if "," in name:  # the tool splits these flags on ','
@@ -102,6 +169,9 @@ def _inputs(tc: ToolCase) -> list[str]:
     if tc.input_path:
         if not names or len(names) != 1:
             raise UsageError("benchmark_model needs the name of the one input that input_path feeds (input_names)")
+        if not shapes:
+            raise UsageError("benchmark_model needs the input's shape with an input file (input_shapes): "
+                             "without --input_layer the tool aborts on --input_layer_value_files")
         if re.search(r"[,:]", tc.input_path):
             raise UsageError(f"input path {tc.input_path!r} contains ',' or ':', which benchmark_model cannot take")
         # A ':' inside a tensor name is escaped as '::' (SplitInputLayerNameAndValueFile).

@@ -61,10 +61,7 @@ def build_command(tc: ToolCase) -> list[str]:
     argv = [*taskset_prefix(tc.cpu_mask), tc.tool_path, "-m", "times", "-r", str(case.repeats),
             "-x", str(case.threads), "-e", provider, "-s"]
     if tc.backend_options:
-        for key, value in tc.backend_options:
-            if re.search(r"[\s|]", key + value) or not key:  # the tool splits "k|v k|v" on spaces and '|'
-                raise UsageError(f"provider option {key!r}={value!r} cannot contain spaces or '|'")
-        argv += ["-i", " ".join(f"{k}|{v}" for k, v in tc.backend_options)]
+        argv += ["-i", _provider_options(provider, tc.backend_options)]
     argv += _inputs(tc)
     if tc.op_profiling:
         argv += ["-p", tc.profile_prefix or posixpath.splitext(tc.model_path)[0] + "_profile"]
@@ -76,9 +73,29 @@ def build_command(tc: ToolCase) -> list[str]:
     return argv
 
 
+# The NNAPI EP takes bare words (anything else throws "[NNAPI] wrong key type entered"); the others 'key|value'.
+NNAPI_FLAGS = ("NNAPI_FLAG_USE_FP16", "NNAPI_FLAG_USE_NCHW", "NNAPI_FLAG_CPU_DISABLED", "NNAPI_FLAG_CPU_ONLY")
+
+
+def _provider_options(provider: str, pairs: tuple[tuple[str, str], ...]) -> str:
+    """The -i string: NNAPI flag words, or space-separated key|value pairs (the tool splits on both)."""
+    for key, value in pairs:
+        if re.search(r"[\s|]", key + value) or not key:
+            raise UsageError(f"provider option {key!r}={value!r} cannot contain spaces or '|'")
+    if provider != "nnapi":
+        return " ".join(f"{k}|{v}" for k, v in pairs)
+    for key, value in pairs:
+        if key not in NNAPI_FLAGS or value not in ("", "1", "true"):
+            raise UsageError(f"the NNAPI execution provider takes flag words, not {key!r}={value!r}",
+                             hint=f"use one of {', '.join(NNAPI_FLAGS)} (with an empty value)")
+    return " ".join(k for k, _ in pairs)
+
+
 def _inputs(tc: ToolCase) -> list[str]:
     out = []
     for name, value in tc.free_dims:
+        if not name or re.search(r"\s", name) or int(value) < 1:  # the tool wants NAME:VALUE, VALUE > 0
+            raise UsageError(f"free dimension {name!r}={value!r}: a name without spaces and a size of at least 1")
         out += ["-f", f"{name}:{value}"]
     if tc.input_path is None:
         return [*out, "-I"]

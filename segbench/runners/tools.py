@@ -67,6 +67,8 @@ class ToolCase:
     - ``output_path``: where the tool writes the outputs of its last run (TFLite ``--output_filepath``:
       every output's raw bytes, in output order); ``segbench eval --device`` reads them. A tool that
       cannot write its outputs says why in its module's ``NO_OUTPUT_DUMP`` and rejects this field.
+    - ``variant``: which build of the tool (the manifest entry's ``variant``): None for the classic one,
+      ``"litert"`` for LiteRT 2.x's ``benchmark_model``, whose flags differ (docs/vendor-tools.md).
     """
 
     case: Case
@@ -87,6 +89,7 @@ class ToolCase:
     memory_profile: bool = False
     per_run_times: bool = False
     output_path: str | None = None
+    variant: str | None = None
 
 
 def taskset_prefix(mask: str | None) -> list[str]:

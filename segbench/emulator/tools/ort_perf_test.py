@@ -1,53 +1,109 @@
-"""onnxruntime_perf_test stand-in: `-m times -r N`, `-x`, `-I`, test_data_set_*/input_N.pb next to
+"""onnxruntime_perf_test stand-in (1.23's absl flags: every flag the real tool defines, read as absl does):
+`-m times -r N`, `-x`, `-I`, test_data_set_*/input_N.pb next to
 the model, `-p PREFIX` (ORT's own session profiling JSON), `-s`, the result file (positional, after the
 model: a row a timed run, appended); prints the ORT 1.2x log format."""
 
 from __future__ import annotations
 
-import argparse
 import glob
 import os
+import re
 import resource
 import sys
 import time
 from dataclasses import dataclass
 
 from segbench.emulator.tools.common import Busy, apply_fault, record
+from segbench.emulator.tools.flags import FlagStop, parse_absl
 
 TOOL = "onnxruntime_perf_test"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # the real tool: message, pointer to --help, rc -1
-        print(f"{TOOL}: {message}\nSee '{TOOL} --help'.", file=sys.stderr)
-        sys.exit(255)
+# Every ABSL_FLAG of perf_test's command_args_parser.cc on the rel-1.23 line (realflags/onnxruntime_perf_test.json).
+FLAGS = {"f": "string", "F": "string", "m": "string", "e": "string", "r": "size_t", "t": "size_t", "p": "string",
+         "x": "int", "y": "int", "c": "size_t", "d": "int", "o": "int", "u": "string", "i": "string", "S": "int",
+         "T": "string", "C": "string", "R": "string", "A": "bool", "M": "bool", "s": "bool", "v": "bool",
+         "I": "bool", "P": "bool", "q": "bool", "z": "bool", "D": "bool", "Z": "bool", "n": "bool", "l": "bool",
+         "g": "bool", "X": "bool", "plugin_ep_libs": "string", "plugin_eps": "string",
+         "plugin_ep_options": "string", "list_ep_devices": "bool", "select_ep_devices": "string", "h": "bool"}
+PROVIDERS = ("cpu", "cuda", "dnnl", "openvino", "tensorrt", "qnn", "snpe", "nnapi", "vsinpu", "coreml", "dml",
+             "acl", "armnn", "rocm", "migraphx", "xnnpack", "vitisai", "webgpu", "nvtensorrtrtx")
+_DIM = re.compile(r"\S+:[1-9][0-9]*")
+_SEE_HELP = f"See '{TOOL} --help'."
 
 
-def _parser() -> _Parser:
-    p = _Parser(prog=TOOL, add_help=True)
-    p.add_argument("-m", choices=("duration", "times"), default=None)
-    p.add_argument("-r", type=int)
-    p.add_argument("-t", type=float)
-    p.add_argument("-e", default="cpu")
-    p.add_argument("-x", type=int, default=0)
-    p.add_argument("-y", type=int, default=0)
-    p.add_argument("-o", type=int, default=99)
-    p.add_argument("-p", default="")
-    p.add_argument("-s", action="store_true")
-    p.add_argument("-I", action="store_true")
-    p.add_argument("-S", type=int, default=-1)
-    p.add_argument("-v", action="store_true")
-    p.add_argument("-Z", action="store_true")
-    p.add_argument("-D", action="store_true")
-    p.add_argument("-A", action="store_true")
-    p.add_argument("-M", action="store_true")
-    p.add_argument("-n", action="store_true")
-    for opt in ("-i", "-C", "-T", "-f", "-F"):
-        p.add_argument(opt, default="")
-    p.add_argument("-c", type=int, default=1)
-    p.add_argument("model_path")
-    p.add_argument("result_file", nargs="?")
-    return p
+@dataclass
+class Args:
+    m: str | None = None
+    r: int | None = None
+    t: float | None = None
+    e: str = "cpu"
+    x: int = 0
+    y: int = 0
+    o: int = 99
+    p: str = ""
+    s: bool = False
+    I: bool = False  # noqa: E741 (the tool's own flag name)
+    S: int = -1
+    v: bool = False
+    n: bool = False
+    c: int = 1
+    i: str = ""
+    model_path: str = ""
+    result_file: str | None = None
+
+
+def parse_args(argv: list[str]) -> Args:
+    """absl::ParseCommandLine (a bad flag or value: exit 1), then ParseArguments' checks (false: the tool
+    prints where to look for help and main returns -1, rc 255)."""
+    parsed = parse_absl(argv, FLAGS)
+    v = parsed.values
+    if v.get("help") or v.get("helpfull") or v.get("helpshort") or v.get("h"):
+        raise FlagStop(255, stderr=f"usage: {TOOL} [options...] model_path [result_file]\n{_SEE_HELP}")
+    bad = FlagStop(255, stderr=_SEE_HELP)
+    args = Args()
+    if "m" in v:
+        if v["m"] not in ("duration", "times"):
+            raise bad
+        args.m = str(v["m"])
+    if "r" in v:  # giving -r means 'times' mode
+        if v["r"] == 0:
+            raise bad
+        args.r, args.m = int(v["r"]), "times"
+    if "t" in v:
+        if v["t"] == 0:
+            raise bad
+        args.t, args.m = float(v["t"]), args.m if "r" in v else "duration"
+    if "e" in v:
+        if v["e"] not in PROVIDERS:
+            raise bad
+        args.e = str(v["e"])
+    for name in ("x", "y"):
+        if name in v:
+            if int(v[name]) < 0:
+                raise bad
+            setattr(args, name, int(v[name]))
+    if "c" in v:
+        if v["c"] == 0:
+            raise bad
+        args.c = int(v["c"])
+    if "o" in v:
+        level = min(int(v["o"]), 99)
+        if level not in (0, 1, 2, 3, 99):
+            raise bad
+        args.o = level
+    # -f/-F are read again from argv, where only the separate-token forms ('-f NAME:VALUE') count.
+    for i, arg in enumerate(argv[:-1]):
+        if arg in ("-f", "--f", "-F", "--F") and not _DIM.fullmatch(argv[i + 1]):
+            raise bad
+    args.p, args.s, args.I, args.v, args.n = str(v.get("p", "")), bool(v.get("s")), bool(v.get("I")), \
+        bool(v.get("v")), bool(v.get("n"))
+    args.S, args.i = int(v.get("S", -1)), str(v.get("i", ""))
+    if not 1 <= len(parsed.positional) <= 2:
+        raise bad
+    args.model_path = parsed.positional[0]
+    args.result_file = parsed.positional[1] if len(parsed.positional) == 2 else None
+    return args
 
 
 @dataclass(frozen=True)
@@ -133,9 +189,10 @@ def _inputs(sess, model_path: str, random_inputs: bool, seed: int) -> list[dict]
 
 
 def run(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    if args.r is not None and args.r <= 0:
-        _parser().error("requests should be a positive integer")
+    try:
+        args = parse_args(argv)
+    except FlagStop as stop:
+        return stop.emit()
     if args.e != "cpu":
         print(f"Run failed:{args.e} execution provider is not available on this phone's build", flush=True)
         return 255

@@ -1,9 +1,10 @@
-"""Paddle Lite benchmark_bin stand-in (HEAD flags: gflags --name=value or --name value). Runs .nb models and
-converts --model_file programs (deleting the previous --optimized_model_file first and saving the new .nb there)
-with paddlelite where it is installed (the emulator's Python must then be 3.10). A program whose ops Paddle Lite's
-x86 build lacks (the ARM build has them: PP-MobileSeg's linear_interp_v2) runs with Paddle Inference where
-paddlepaddle is installed, and no .nb is saved; the version line names the host runtime that stood in. With
-neither, or on a model nothing can load, it aborts as the real tool does (glog fatal, SIGABRT, rc 134). Prints
+"""Paddle Lite benchmark_bin stand-in (v2.12 flags, read as gflags reads them: --name=value or --name value). Runs
+.nb models and converts --model_file programs (deleting the previous --optimized_model_file first and saving the
+new .nb there) with paddlelite where it is installed (the emulator's Python must then be 3.10). A program whose
+ops Paddle Lite's x86 build lacks (the ARM build has them: PP-MobileSeg's linear_interp_v2) runs with Paddle
+Inference where paddlepaddle is installed, and no .nb is saved; the version line names the host runtime that
+stood in. With neither, or on a model nothing can load, it aborts as the real tool does (glog fatal, SIGABRT,
+rc 134). Prints
 the sectioned report incl. Device Info."""
 
 from __future__ import annotations
@@ -16,20 +17,92 @@ import time
 from segbench.emulator.tools.common import Busy, apply_fault, record, state_dir
 
 TOOL = "benchmark_bin"
+# Every flag v2.12 defines (lite/api/tools/benchmark/utils/flags.cc at tag v2.12), with its gflags type and default.
+# --input_data_type and --output_data_path came after v2.12 (develop head): the pinned tool rejects them.
+_FLAGS = {"optimized_model_file": "string", "uncombined_model_dir": "string", "model_file": "string",
+          "param_file": "string", "input_shape": "string", "input_data_path": "string", "validation_set": "string",
+          "config_path": "string", "show_output_elem": "bool", "warmup": "int32", "repeats": "int32",
+          "run_delay": "double", "power_mode": "int32", "threads": "int32", "result_path": "string",
+          "backend": "string", "cpu_precision": "string", "gpu_precision": "string", "opencl_cache_dir": "string",
+          "opencl_kernel_cache_file": "string", "opencl_tuned_file": "string", "opencl_tune_mode": "string",
+          "nnadapter_device_names": "string", "nnadapter_context_properties": "string",
+          "enable_op_time_profile": "bool", "enable_memory_profile": "bool", "memory_check_interval_ms": "int32",
+          # gflags' own
+          "help": "bool", "helpfull": "bool", "helpshort": "bool", "version": "bool"}
 _DEFAULTS = {"optimized_model_file": "", "model_file": "", "param_file": "", "uncombined_model_dir": "",
-             "input_shape": "", "input_data_path": "", "warmup": "0", "repeats": "1", "power_mode": "0",
-             "threads": "1", "backend": "", "result_path": "", "cpu_precision": "fp32"}
-_USAGE = "Usage: benchmark_bin --optimized_model_file=<model.nb> --input_shape=1,3,224,224 --backend=arm ..."
+             "input_shape": "", "input_data_path": "", "validation_set": "", "config_path": "", "warmup": "0",
+             "repeats": "1", "run_delay": "-1", "power_mode": "0", "threads": "1", "backend": "", "result_path": "",
+             "cpu_precision": "fp32", "gpu_precision": "fp16", "nnadapter_device_names": "",
+             "opencl_tune_mode": "normal"}
+# What SetValidPlaces (lite/api/tools/opt_base.cc) takes; any other --backend item aborts ("Wrong target").
+_TARGETS = ("arm", "opencl", "metal", "arm_metal", "x86_metal", "x86", "x86_opencl", "xpu", "imagination_nna",
+            "intel_fpga", "rockchip_npu", "mediatek_apu", "huawei_kirin_npu", "huawei_ascend_npu", "amlogic_npu",
+            "verisilicon_timvx", "eeasytech_npu", "android_nnapi", "qualcomm_qnn", "kunlunxin_xtcl", "host")
+_POWER_MODES = range(6)  # HIGH LOW FULL NO_BIND RAND_HIGH RAND_LOW (lite/api/paddle_place.h)
+_USAGE = """
+Note:
+  A .nb from opt: --optimized_model_file=<model.nb>. A Paddle program: --model_file=<pdmodel> with
+  --param_file=<pdiparams>, or --uncombined_model_dir=<dir>. --backend and --input_shape are required.
+For example (Android):
+  ./benchmark_bin --optimized_model_file=/data/local/tmp/model.nb --input_shape=1,3,224,224 --backend=arm
+For detailed usage info: ./benchmark_bin --help
+
+"""
+
+
+def _fatal_line(where: str, why: str) -> str:
+    stamp = time.strftime("%m/%d %H:%M:%S")
+    return f"[F {stamp}. 0 ...lite/{where}] {why}\n"
 
 
 def _parse(argv: list[str]) -> dict[str, str]:
-    flags, i = dict(_DEFAULTS), 0
-    while i < len(argv):
-        name, eq, value = argv[i].lstrip("-").partition("=")
-        if not eq and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
-            value, i = argv[i + 1], i + 1
-        flags[name] = value
-        i += 1
+    """The flags as v2.12's gflags reads them, then CheckFlagsValid (benchmark.h): a FlagStop says how the tool
+    stops (unknown flag or bad value: exit 1; missing model, backend or shape: usage and exit 0)."""
+    from segbench.emulator.tools.flags import FlagStop, parse_gflags
+
+    parsed = parse_gflags(argv, _FLAGS)
+    if any(parsed.values.get(k) for k in ("help", "helpfull", "helpshort")):
+        raise FlagStop(1, stdout=f"benchmark_bin: {_USAGE}")
+    if parsed.values.get("version"):
+        raise FlagStop(0, stdout="benchmark_bin version segbench-emulator\n")
+    flags = dict(_DEFAULTS)
+    for name in parsed.order:
+        value = parsed.values[name]
+        flags[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    flags["_given"] = ",".join(parsed.order)
+    problems = []
+    opt_model = not (flags["uncombined_model_dir"] or flags["model_file"] or flags["param_file"]) and bool(
+        flags["optimized_model_file"])
+    program = bool(flags["uncombined_model_dir"] or (flags["model_file"] and flags["param_file"]))
+    if not program and not opt_model:
+        problems.append("\nNo model path is set!")
+    if flags["uncombined_model_dir"] and flags["model_file"] and flags["param_file"]:
+        problems.append("Both --uncombined_model_dir and --model_file --param_file are set. "
+                        "Only need to set one model format!")
+    if not flags["backend"]:
+        problems.append("Must set --backend option!")
+    if not flags["input_shape"]:
+        problems.append("Must set --input_shape option!")
+    if flags["input_data_path"] and len(flags["input_data_path"].split(":")) != len(flags["input_shape"].split(":")):
+        problems.append(f"Option invalid: --input_data_path={flags['input_data_path']}  "
+                        f"--input_shape={flags['input_shape']} \nThe num of input tensors is ambiguous.")
+    if flags["validation_set"] and not flags["config_path"]:
+        problems.append("Both --validation_set and --config_path options should be set!")
+    if problems:
+        raise FlagStop(0, stderr="".join(p + "\n" for p in problems), stdout=_USAGE)  # the real tool exits 0
+    # OutputOptModel hands every --backend item (nnadapter's device names instead of 'nnadapter') to opt's
+    # SetValidPlaces, for a .nb too, which aborts on a target it does not know.
+    items = [b for b in flags["backend"].split(",") if b != "nnadapter"]
+    if "nnadapter" in flags["backend"].split(",") and flags["nnadapter_device_names"]:
+        items += flags["nnadapter_device_names"].split(",")
+    for item in items:
+        if item not in _TARGETS:
+            raise FlagStop(134, stderr=_fatal_line("api/tools/opt_base.cc:236 SetValidPlaces",
+                                                   f"Wrong target '{item}' found, please check the command flag "
+                                                   "'valid_targets'"))
+    if int(flags["power_mode"]) not in _POWER_MODES:  # DeviceInfo::SetRunMode: LOG(FATAL)
+        raise FlagStop(134, stderr=_fatal_line("core/device_info.cc:1337 SetRunMode",
+                                               f"Unsupported power mode: {flags['power_mode']}"))
     return flags
 
 
@@ -47,20 +120,13 @@ def perf_lines(init: float, first: float, lat: list[float]) -> list[str]:
 
 
 def run(argv: list[str]) -> int:
-    f = _parse(argv)
+    from segbench.emulator.tools.flags import FlagStop
+
+    try:
+        f = _parse(argv)
+    except FlagStop as stop:  # a bad flag (exit 1), usage (exit 0) or an abort (134), before anything runs
+        return stop.emit()
     model = f["optimized_model_file"]
-    if not (model or f["model_file"] or f["uncombined_model_dir"]):
-        print("No model path is set!", file=sys.stderr)
-        print(_USAGE)
-        return 0  # the real tool exits 0 on usage errors
-    if not f["backend"]:
-        print("Must set --backend option!", file=sys.stderr)
-        print(_USAGE)
-        return 0
-    if not f["input_shape"]:
-        print("Must set --input_shape option!", file=sys.stderr)
-        print(_USAGE)
-        return 0
     # A program (--model_file) is converted first and the .nb saved to --optimized_model_file, as the real tool does.
     source = f["model_file"] or model
     if source and not os.path.exists(source):

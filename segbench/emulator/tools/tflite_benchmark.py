@@ -1,6 +1,15 @@
-"""TFLite/LiteRT benchmark_model stand-in: --name=value flags (graph, num_threads, warmup_runs,
-warmup_min_secs, num_runs, min_secs, max_secs, input_layer, input_layer_shape,
-input_layer_value_files, output_filepath), run with ai-edge-litert, printed in the LiteRT 'INFO:' format."""
+"""TFLite/LiteRT benchmark_model stand-in, in two modes, as the pushed binary is one or the other:
+
+- the classic tool (tflite/tools/benchmark): every flag of LiteRT's tflite/tools at the manifest's
+  nightly (realflags/benchmark_model.json), read as its Flags::Parse does; runs with ai-edge-litert and prints
+  the 'Inference timings in us' summary;
+- LiteRT 2.x's tool (litert/tools:benchmark_model, BenchmarkLiteRtModel): the base benchmark flags plus its own
+  (--use_cpu/--use_gpu/--use_npu, --use_profiler, --result_file_path, ...; no --input_layer* files, no
+  delegate providers), ending with its BENCHMARK RESULTS block.
+
+The emulated phone tells them apart by the pushed file (SEGBENCH_EMU_BINARY): a LiteRT build carries its
+benchmark class's name, BenchmarkLiteRtModel.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +19,77 @@ import sys
 import time
 
 from segbench.emulator.tools.common import Busy, apply_fault, record
+from segbench.emulator.tools.flags import parse_tflite
 
 TOOL = "benchmark_model"
-_DEFAULTS = {"graph": "", "num_threads": "-1", "num_runs": "50", "min_secs": "1.0", "max_secs": "150.0",
-             "warmup_runs": "1", "warmup_min_secs": "0.5", "run_delay": "-1.0", "input_layer": "",
-             "input_layer_shape": "", "input_layer_value_files": "", "output_filepath": "", "enable_op_profiling": "false",
-             "use_gpu": "false", "use_nnapi": "false", "use_hexagon": "false", "use_xnnpack": "true"}
+# BenchmarkModel's own flags (tflite/tools/benchmark/benchmark_model.cc), in both tools.
+BASE_FLAGS = {"num_runs": "int32", "min_secs": "float", "max_secs": "float", "run_delay": "float",
+              "run_frequency": "float", "num_threads": "int32", "use_caching": "bool", "benchmark_name": "string",
+              "output_prefix": "string", "warmup_runs": "int32", "warmup_min_secs": "float", "verbose": "bool",
+              "dry_run": "bool", "report_peak_memory_footprint": "bool",
+              "memory_footprint_check_interval_ms": "int32", "gpu_invoke_loop_times": "int32"}
+# The classic tool: BenchmarkTfLiteModel and every delegate provider an Android arm64 build links.
+CLASSIC_FLAGS = {**BASE_FLAGS, **{
+    "alloc_type_display_length": "int32", "allow_dynamic_profiling_buffer_increase": "bool", "allow_fp16": "bool",
+    "delegate_serialize_dir": "string", "delegate_serialize_token": "string", "disable_delegate_clustering": "bool",
+    "disable_nnapi_cpu": "bool", "enable_builtin_cast_constant_cache": "bool", "enable_op_profiling": "bool",
+    "export_model_runtime_info": "bool", "external_delegate_options": "string", "external_delegate_path": "string",
+    "first_delegate_node_index": "int32", "gpu_backend": "string", "gpu_experimental_enable_quant": "bool",
+    "gpu_inference_for_sustained_speed": "bool", "gpu_precision_loss_allowed": "bool", "graph": "string",
+    "help": "bool", "hexagon_lib_path": "string", "hexagon_profiling": "bool", "input_layer": "string",
+    "input_layer_shape": "string", "input_layer_value_files": "string", "input_layer_value_range": "string",
+    "last_delegate_node_index": "int32", "list_signatures": "bool", "max_delegated_partitions": "int32",
+    "max_profiling_buffer_entries": "int32", "min_nodes_per_partition": "int32",
+    "model_runtime_info_output_file": "string", "nnapi_accelerator_name": "string",
+    "nnapi_allow_dynamic_dimensions": "bool", "nnapi_allow_fp16": "bool", "nnapi_execution_preference": "string",
+    "nnapi_execution_priority": "string", "nnapi_support_library_path": "string", "nnapi_use_burst_mode": "bool",
+    "op_profiling_output_file": "string", "op_profiling_output_mode": "string",
+    "optimize_memory_for_large_tensors": "int32", "output_filepath": "string", "output_proto_filepath": "string",
+    "print_postinvoke_state": "bool", "print_preinvoke_state": "bool", "profiling_output_csv_file": "string",
+    "release_dynamic_tensors": "bool", "require_full_delegation": "bool", "result_file_path": "string",
+    "signature_to_run_for": "string", "stable_delegate_settings_file": "string",
+    "tensor_name_display_length": "int32", "tensor_type_display_length": "int32", "use_gpu": "bool",
+    "use_hexagon": "bool", "use_nnapi": "bool", "use_xnnpack": "bool", "use_ynnpack": "bool",
+    "xnnpack_force_fp16": "bool", "xnnpack_runtime_flags": "int32", "xnnpack_weight_cache_file_path": "string",
+    "ynnpack_consistent_arithmetic": "bool", "ynnpack_fast_math": "bool", "ynnpack_no_excess_precision": "bool",
+    "ynnpack_static_shape": "bool"}}
+# LiteRT 2.x: BenchmarkLiteRtModel::GetFlags = the base flags + its own (litert/tools/benchmark_litert_model.h).
+LITERT_FLAGS = {**BASE_FLAGS, **{
+    "graph": "string", "signature_to_run_for": "string", "use_cpu": "bool", "use_gpu": "bool", "use_npu": "bool",
+    "dispatch_library_path": "string", "compiler_plugin_library_path": "string", "compiler_cache_path": "string",
+    "require_full_delegation": "bool", "use_profiler": "bool", "enable_perfetto": "bool", "gpu_backend": "string",
+    "gpu-precision": "string", "gpu_low_priority": "bool", "enable_weight_sharing": "bool",
+    "convert_weights_on_gpu": "bool", "gpu_serialization_dir": "string", "gpu_model_cache_key": "string",
+    "gpu_serialize_external_tensors": "bool", "gpu_prefer_texture_weights": "bool",
+    "gpu_wait_for_weights_conversion_complete": "bool", "gpu_cache_compiled_programs_only": "bool",
+    "xnnpack_weight_cache_file_path": "string", "result_file_path": "string",
+    "model_runtime_info_output_file": "string", "mediatek_nerun_pilot_version": "string",
+    "input_layer_value_range": "string"}}
+# LiteRT's vendor NPU flags are Abseil flags its main() strips before the benchmark parser sees argv.
+_VENDOR_PREFIXES = ("qualcomm_", "mediatek_", "google_tensor_", "intel_openvino_", "samsung_")
+_DEFAULTS = {"graph": "", "num_threads": -1, "num_runs": 50, "min_secs": 1.0, "max_secs": 150.0, "warmup_runs": 1,
+             "warmup_min_secs": 0.5, "run_delay": -1.0, "input_layer": "", "input_layer_shape": "",
+             "input_layer_value_files": "", "output_filepath": "", "enable_op_profiling": False, "use_gpu": False,
+             "use_nnapi": False, "use_hexagon": False, "use_cpu": True, "use_npu": False, "help": False,
+             "op_profiling_output_mode": "stdout"}
 _LABELS = {"num_threads": "Num threads", "graph": "Graph", "num_runs": "Min num runs",
            "min_secs": "Min runs duration (seconds)", "warmup_runs": "Min warmup runs",
            "warmup_min_secs": "Min warmup runs duration (seconds)", "input_layer": "Input layers",
-           "input_layer_shape": "Input shapes", "input_layer_value_files": "Input value files"}
+           "input_layer_shape": "Input shapes", "input_layer_value_files": "Input value files",
+           "use_cpu": "Use CPU", "use_gpu": "Use GPU", "use_npu": "Use NPU"}
+LITERT_MARK = b"BenchmarkLiteRtModel"
+
+
+def litert_binary() -> bool:
+    """Whether the pushed binary that is being run is LiteRT 2.x's tool (its bytes name its benchmark class)."""
+    path = os.environ.get("SEGBENCH_EMU_BINARY")
+    if not path:
+        return False
+    try:
+        with open(path, "rb") as f:
+            return LITERT_MARK in f.read(64 << 20)
+    except OSError:
+        return False
 
 
 def info(text: str) -> None:
@@ -47,28 +117,73 @@ def stat_line(us: list[float], first: bool = True) -> str:
             + tail)
 
 
-def _parse(argv: list[str]) -> tuple[dict[str, str], list[str]]:
-    flags, unknown = dict(_DEFAULTS), []
-    given = []
-    for a in argv:
-        name, eq, value = a.lstrip("-").partition("=")
-        if a.startswith("--") and eq and name in flags:
-            flags[name] = value
-            given.append(name)
-        else:
-            unknown.append(a)
-    flags["_given"] = ",".join(given)
-    return flags, unknown
+class _Abort(Exception):
+    """TFLITE_LOG(FATAL): the line on stderr, then abort()."""
 
 
-def _load_inputs(interp, flags: dict[str, str]) -> bool:
+def _value_files(flags: dict) -> dict[int, str]:
+    """--input_layer_value_files as PopulateInputValueFiles reads it: NAME:PATH items, '::' an escaped ':',
+    each NAME looked up in --input_layer (a name not there is fatal); files go to inputs by that position."""
+    names = flags["input_layer"].split(",") if flags["input_layer"] else []
+    out = {}
+    for item in flags["input_layer_value_files"].split(",") if flags["input_layer_value_files"] else []:
+        delims, i = [], 0
+        while i < len(item) - 1:
+            if item[i] == ":":
+                if item[i + 1] == ":":
+                    i += 1
+                else:
+                    delims.append(i)
+            i += 1
+        if len(delims) != 1:
+            error(f"{item} {'contains more than one delimiter' if delims else 'does not contain any delimiter'}.")
+            error(f"Wrong input value file item specified: {item}")
+            raise ValueError(item)
+        name, path = item[:delims[0]].replace("::", ":"), item[delims[0] + 1:].replace("::", ":")
+        if name not in names:
+            raise _Abort(f"Cannot find the corresponding input_layer name({name}) in --input_layer as "
+                         f"{flags['input_layer']}")
+        out[names.index(name)] = path
+    return out
+
+
+def _validate(flags: dict, litert: bool) -> str | None:
+    """ValidateParams: the error line that stops the tool (rc 1), or None; a bad value file item aborts."""
+    if not flags["graph"]:
+        return "Please specify the name of your TF Lite input file with --graph"
+    if litert:
+        return None
+    if flags["enable_op_profiling"] and flags["op_profiling_output_mode"] not in ("stdout", "csv", "proto"):
+        return (f"Output mode{flags['op_profiling_output_mode']} is not supported. Supported values are: 'stdout', "
+                "'csv' and 'proto'.")
+    names = flags["input_layer"].split(",") if flags["input_layer"] else []
+    shapes = flags["input_layer_shape"].split(":") if flags["input_layer_shape"] else []
+    if len(names) != len(shapes):
+        return (f"The number of items in --input_layer_shape ({flags['input_layer_shape']}, with {len(shapes)} items) "
+                f"must match the number of items in --input_layer ({flags['input_layer']}, with {len(names)} items). "
+                "For example --input_layer=input1,input2 --input_layer_shape=1,224,224,4:1,20")
+    for shape in shapes:
+        try:
+            dims = [int(d) for d in shape.split(",")]
+        except ValueError:
+            raise _Abort(f"Incorrect size string specified: {shape}") from None
+        if -1 in dims:
+            return "Any unknown sizes in the shapes (-1's) must be replaced with the size you want to benchmark with."
+    try:
+        _value_files(flags)
+    except ValueError:
+        return ""
+    return None
+
+
+def _load_inputs(interp, flags: dict) -> bool:
     import numpy as np
 
     details = interp.get_input_details()
-    files = dict(item.split(":", 1) for item in flags["input_layer_value_files"].split(",") if ":" in item)
+    files = _value_files(flags)  # by position in --input_layer, as PrepareInputData matches them
     rng = np.random.default_rng(0)
-    for d in details:
-        path = files.get(d["name"])
+    for i, d in enumerate(details):
+        path = files.get(i)
         if path is None:
             if np.dtype(d["dtype"]).kind == "f":
                 data = rng.uniform(-0.5, 0.5, d["shape"]).astype(d["dtype"])
@@ -116,21 +231,49 @@ def _timed(interp, min_runs: int, min_secs: float, max_secs: float) -> list[floa
     return out
 
 
+def _fatal(text: str) -> int:
+    print(f"FATAL: {text}", file=sys.stderr, flush=True)
+    os.abort()
+    return 134
+
+
 def run(argv: list[str]) -> int:
-    flags, unknown = _parse(argv)
+    litert = litert_binary()
+    if litert:  # main() drops the vendor NPU flags (Abseil flags) before the benchmark parses argv
+        argv = [a for a in argv if not a.lstrip("-").startswith(_VENDOR_PREFIXES)]
+    parsed = parse_tflite(argv, LITERT_FLAGS if litert else CLASSIC_FLAGS)
+    flags = {**_DEFAULTS, **parsed.values}
     info("STARTING!")
-    if unknown:
-        print(f"WARN: Unconsumed cmdline flags: {' '.join(unknown)}", flush=True)
-    info("Log parameter values verbosely: [0]")
-    for name in flags["_given"].split(","):
-        if name in _LABELS:
-            info(f"{_LABELS[name]}: [{flags[name]}]")
-    if not flags["graph"]:
-        error("Please specify the name of your TF Lite input file with --graph")
+    asked_help = bool(argv) and argv[0] == "--help"
+    if parsed.errors or flags["help"] or asked_help:
+        for e in parsed.errors:
+            error(e)
+        error(f"usage: {TOOL}\nFlags:\n" + "\n".join(f"\t--{n}={t}" for n, t in
+                                                       (LITERT_FLAGS if litert else CLASSIC_FLAGS).items()))
+        if litert and asked_help:
+            return 0  # LiteRT's main() treats a --help failure as success
         error("Benchmarking failed.")
         return 1
+    if parsed.leftover:
+        print(f"WARN: Unconsumed cmdline flags: {' '.join(parsed.leftover)}", flush=True)
+    try:
+        problem = _validate(flags, litert)
+    except _Abort as exc:
+        return _fatal(str(exc))
+    if problem is not None:
+        if problem:
+            error(problem)
+        error("Benchmarking failed.")
+        return 1
+    info("Log parameter values verbosely: [0]")
+    for name in parsed.order:
+        if name in _LABELS:
+            value = flags[name]
+            info(f"{_LABELS[name]}: [{int(value) if isinstance(value, bool) else value}]")
     threads = int(flags["num_threads"])
     info(f"#threads used for CPU inference: [{threads}]")
+    if litert:
+        return _run_litert(argv, flags, threads)
     from ai_edge_litert.interpreter import Interpreter
 
     mem0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -144,7 +287,7 @@ def run(argv: list[str]) -> int:
     info(f"Loaded model {flags['graph']}")
     info("Initialized TensorFlow Lite runtime.")
     for delegate in ("gpu", "nnapi", "hexagon"):
-        if flags[f"use_{delegate}"] == "true":
+        if flags[f"use_{delegate}"]:
             error(f"Failed to apply {delegate.upper() if delegate != 'hexagon' else 'Hexagon'} delegate.")
             error("Benchmarking failed.")
             return 1
@@ -175,4 +318,76 @@ def run(argv: list[str]) -> int:
     info(f"Memory footprint delta from the start of the tool (MB): init={mem_init:g} overall={overall:g}")
     record(TOOL, argv, threads=threads, warmup=len(warm), repeats=len(runs), init_ms=init_us / 1000,
            first_ms=warm[0] / 1000, latencies_ms=[int(round(x)) / 1000 for x in runs])
+    return 0
+
+
+_LITERT_SRC = "./litert/tools/benchmark_litert_model"
+
+
+def _litert(text: str, line: int, level: str = "INFO", kind: str = "h") -> None:
+    """One LITERT_LOG line: level, then the source location."""
+    stream = sys.stderr if level == "ERROR" else sys.stdout
+    print(f"{level}: [{_LITERT_SRC}.{kind}:{line}] {text}", file=stream, flush=True)
+
+
+def _run_litert(argv: list[str], flags: dict, threads: int) -> int:
+    """LiteRT 2.x's run: the CompiledModel on the CPU accelerator (XNNPACK); the emulated phone has no GPU or
+    NPU accelerator, so asking for one fails as a build without it does."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    _litert(f"Loading model from: {flags['graph']}", 305, kind="cc")
+    mem0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    try:
+        interp = Interpreter(model_path=flags["graph"], num_threads=threads if threads > 0 else None)
+    except (ValueError, RuntimeError, OSError):
+        _litert("Failed to load model.", 309, "ERROR", "cc")
+        error("Benchmarking failed.")
+        return 1
+    wanted = [name for name in ("gpu", "npu") if flags[f"use_{name}"]]
+    if wanted or not flags["use_cpu"]:
+        why = (f"no {'/'.join(w.upper() for w in wanted)} accelerator is registered on this phone" if wanted
+               else "no accelerator selected (--use_cpu=false)")
+        _litert(f"Failed to compile model.: {why}", 362, "ERROR", "cc")
+        error("Benchmarking failed.")
+        return 1
+    interp.allocate_tensors()
+    init_us = (time.perf_counter() - t0) * 1e6
+    mem_init = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - mem0) / 1024
+    info(f"The input model file size (MB): {os.path.getsize(flags['graph']) / 1e6:g}")
+    info(f"Initialized session in {init_us / 1000:g}ms.")
+    _load_inputs(interp, {**flags, "input_layer_value_files": "", "input_layer": ""})  # random data
+    apply_fault(TOOL, info)
+    with Busy():
+        info(f"Running benchmark for at least {flags['warmup_runs']} iterations and at least "
+             f"{float(flags['warmup_min_secs']):g} seconds but terminate if exceeding {float(flags['max_secs']):g} seconds.")
+        warm = _timed(interp, int(flags["warmup_runs"]), float(flags["warmup_min_secs"]), float(flags["max_secs"]))
+        info(stat_line(warm) + "\n")
+        info(f"Running benchmark for at least {flags['num_runs']} iterations and at least "
+             f"{float(flags['min_secs']):g} seconds but terminate if exceeding {float(flags['max_secs']):g} seconds.")
+        runs = _timed(interp, int(flags["num_runs"]), float(flags["min_secs"]), float(flags["max_secs"]))
+        info(stat_line(runs) + "\n")
+    overall = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - mem0) / 1024
+    ms = [x / 1000 for x in runs]
+    avg = sum(ms) / len(ms)
+    std = (sum((x - avg) ** 2 for x in ms) / len(ms)) ** 0.5
+    _litert("", 89)
+    _litert("========== BENCHMARK RESULTS ==========", 89)
+    _litert(f"Model initialization: {init_us / 1000:.2f} ms", 94)
+    _litert(f"Warmup (first):       {warm[0] / 1000:.2f} ms", 95)
+    _litert(f"Warmup (avg):         {sum(warm) / len(warm) / 1000:.2f} ms ({len(warm)} runs)", 97)
+    _litert(f"Inference (avg):      {avg:.2f} ms ({len(ms)} runs)", 99)
+    _litert(f"Inference (min):      {min(ms):.2f} ms", 103)
+    _litert(f"Inference (max):      {max(ms):.2f} ms", 105)
+    _litert(f"Inference (std):      {std:.2f}", 107)
+    size_mb = os.path.getsize(flags["graph"]) / 1e6
+    _litert(f"Throughput:           {size_mb / (avg / 1000):.2f} MB/s", 115)
+    _litert("", 124)
+    _litert("Memory Usage:", 124)
+    _litert(f"Init footprint:       {mem_init:.2f} MB", 125)
+    _litert(f"Overall footprint:    {overall:.2f} MB", 127)
+    _litert("Peak memory usage not available. (peak_mem_mb <= 0)", 134)
+    _litert("======================================", 138)
+    record(TOOL, argv, threads=threads, warmup=len(warm), repeats=len(runs), init_ms=init_us / 1000,
+           first_ms=warm[0] / 1000, latencies_ms=ms, litert=True)
     return 0
