@@ -296,3 +296,23 @@ def test_report_of_a_real_emulated_phone_run_in_every_format(tmp_path: Path):
     dom = _chromium_dom(tmp_path / "e.html", tmp_path)
     assert len(re.findall(r'<table class="sortable"', dom)) == 3  # comparison, sweep, cases (no profile)
     assert "thread_scaling" in dom and "power_modes" in dom
+
+
+def test_measured_rows_the_statistic_cannot_fill_are_named_not_dropped(tmp_path: Path):
+    """A tool that gives no min (a summary-only record with an avg) under a min table: said, never 'no measured runs'."""
+    from segbench.model import Latency, Measurement, ModelRef, RunInfo
+    from segbench.store import Store
+    from tests.report_runs import PHONE
+
+    info = RunInfo(run_id="avg-only", started="2026-11-30T00:00:00+00:00", harness_version="t", device=PHONE,
+                   settings={}, status="completed")
+    m = Measurement(run_id="avg-only", case_id="t", model=ModelRef("PP-MobileSeg-Tiny", "/m/t.nb", "paddle-nb", "a" * 64),
+                    runtime="paddlelite", status="ok", threads=1, power_mode="high", device_id=PHONE.id,
+                    tool="some_tool", count=50, latency_ms=Latency(avg=210.0))
+    Store(tmp_path).import_run(info, [m])
+    res = run_cli("report", "--reports", str(tmp_path), "--manifest", str(REPO_MANIFEST), "--view", "comparison")
+    assert res.code == 0, res.err
+    assert "no measured runs" not in res.out
+    assert "## Comparison (latency: min of the timed runs, which no measured case gives)" in res.out
+    assert "PP-MobileSeg-Tiny (threads=1,power_mode=high,runtime=paddlelite,device=R58M12ABCDE): measured, but " \
+           "some_tool gives no min of the timed runs" in res.out

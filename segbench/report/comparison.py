@@ -236,7 +236,8 @@ def build(inputs: Inputs, config: Mapping[str, str] | None = None) -> tuple[Sect
     explain = ("deltas against each row's baseline, only between cells of the same source: mIoU in points, "
                "the others relative to the baseline; a measured cell's published figure for the same model follows "
                "it, with the measured value's difference from it")
-    what = f"{stat} of the timed runs, {_config_text(used)}" if used else "no measured runs"
+    what = (f"{stat} of the timed runs, {_config_text(used)}" if used
+            else f"{stat} of the timed runs, which no measured case gives" if lacking else "no measured runs")
     return Section("comparison", f"Comparison (latency: {what})", headers,
                    tuple(display), tuple(records), (*legend, explain, *notes)), used
 
