@@ -151,6 +151,9 @@ class Measurement:
     started: str | None = None
     finished: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Which launch of its case this record is (1..K with `run --launches K`; None in records from before launches,
+    # which were all single launches).
+    launch: int | None = None
     schema: str = MEASUREMENT_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:

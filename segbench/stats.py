@@ -109,3 +109,44 @@ def stability_warnings(samples: Sequence[float]) -> list[str]:
         if first > 0 and (second - first) / first > 0.10:
             warnings.append(f"slowed {100 * (second - first) / first:.0f}% during the run (thermal?)")
     return warnings
+
+
+# -- launches: the unit of evidence ----------------------------------------------------------------------------
+#
+# Most of a benchmark's variance is between launches (a fresh process or session: memory placement, scheduler,
+# clocks, temperature), not between the iterations of one launch, so intervals for a case and for a comparison are
+# taken over per-launch figures. Timings are compared as ratios, so the figures are taken on the log scale (a
+# ratio of geometric means); Student's t (Welch's for two sides) gives intervals that stay honest for the few
+# launches a phone affords: with 2 launches a side the interval is wide, as it should be.
+
+
+def launch_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float] | None:
+    """(geometric mean, low, high) of per-launch figures: a t interval of the mean log. None for < 2 launches."""
+    from scipy.stats import t as student_t
+
+    a = np.log(np.asarray(values, dtype=np.float64))
+    if a.size < 2 or not np.all(np.isfinite(a)):
+        return None
+    centre, se = float(a.mean()), float(a.std(ddof=1) / math.sqrt(a.size))
+    half = float(student_t.ppf(0.5 + confidence / 2, a.size - 1)) * se
+    return math.exp(centre), math.exp(centre - half), math.exp(centre + half)
+
+
+def launch_ratio_ci(base: Sequence[float], cand: Sequence[float], confidence: float = 0.95,
+                    ) -> tuple[float, float, float] | None:
+    """(ratio, low, high): candidate over baseline geometric mean of per-launch figures, with Welch's t interval
+    on the log scale (Welch-Satterthwaite degrees of freedom). None unless both sides have >= 2 launches."""
+    from scipy.stats import t as student_t
+
+    b = np.log(np.asarray(base, dtype=np.float64))
+    c = np.log(np.asarray(cand, dtype=np.float64))
+    if b.size < 2 or c.size < 2 or not (np.all(np.isfinite(b)) and np.all(np.isfinite(c))):
+        return None
+    vb, vc = float(b.var(ddof=1)) / b.size, float(c.var(ddof=1)) / c.size
+    diff = float(c.mean() - b.mean())
+    se = math.sqrt(vb + vc)
+    if se == 0.0:
+        return math.exp(diff), math.exp(diff), math.exp(diff)
+    df = (vb + vc) ** 2 / (vb ** 2 / (b.size - 1) + vc ** 2 / (c.size - 1))
+    half = float(student_t.ppf(0.5 + confidence / 2, df)) * se
+    return math.exp(diff), math.exp(diff - half), math.exp(diff + half)

@@ -29,12 +29,14 @@ def _threshold(text: str) -> float:
               help="Also write JUnit XML here (one testcase per model/config).")
 @click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")
 def command(runs: tuple[str, ...], saved: bool, threshold: str, junit_path: Path | None, reports: str) -> int:
-    """Pair the cases of two runs; exit 4 when one is slower by more than the threshold and the noise.
+    """Pair the cases of two runs; exit 4 when one is slower by more than the threshold and the noise, or when the
+    candidate failed or lacks a case (an empty comparison is never green).
 
-    The noise is a bootstrap 95% interval of the median ratio from the stored samples (docs/report.md).
+    The noise is a 95% interval over launches (run --launches K); with one launch a side, from within the launch,
+    and the verdict says it is weak (docs/report.md).
     """
     from segbench.errors import EXIT_REGRESSION, StoreError, UsageError
-    from segbench.report.compare import compare, junit, render
+    from segbench.report.compare import compare, gate, junit, render
     from segbench.store import Store
 
     limit = _threshold(threshold)
@@ -53,9 +55,9 @@ def command(runs: tuple[str, ...], saved: bool, threshold: str, junit_path: Path
             junit_path.write_text(junit(verdicts, name))
         except OSError as exc:
             raise StoreError(f"cannot write {junit_path}: {exc.strerror or exc}") from None
-    regressions = [v for v in verdicts if v.status == "regression"]
-    click.echo(f"{len(regressions)} regression(s) of {len(verdicts)} case(s), threshold {limit:.1%}", err=True)
-    return EXIT_REGRESSION if regressions else 0
+    green, line = gate(verdicts)
+    click.echo(f"{line}, threshold {limit:.1%}", err=True)
+    return 0 if green else EXIT_REGRESSION
 
 
 def _against_saved(store, run_id: str, reports: str, limit: float) -> list:

@@ -1,12 +1,19 @@
-"""`segbench compare`: pair the cases of two runs and decide regression vs noise from stored samples.
+"""`segbench compare`: pair the cases of two runs and decide regression vs noise.
 
-Rule (docs/report.md): for each case present in both runs, r = median(candidate) / median(baseline).
-A 95% bootstrap interval of r (both sample sets resampled with replacement, 2000 times, fixed seed) is
-the noise. A case regresses when r > 1 + threshold AND the interval's lower end is above 1, i.e. the
-slowdown is both larger than the threshold and not explained by run-to-run noise. Improvements are the
-mirror image. Records with only a tool's summary (no samples) get an interval from the summary when it gives
-the mean, the standard deviation and the run count (benchmark_model does): the ratio of the means, normal on
-the log scale; without those (benchmark_bin prints min/max/avg) they are judged on the threshold alone.
+Rule (docs/report.md). Launches are the unit of evidence: each record of a case is one launch (``run
+--launches K``), and its figure is the median of its timed runs (the tool's median, else its avg). With at least
+two launches on each side, r is the ratio of the geometric means of the launch figures and its interval is
+Welch's t interval on the log scale, at 1 - 0.05 / (cases compared) confidence (Bonferroni: the gate's false-alarm
+rate stays near 5% for the whole comparison, not for each case): the noise the comparison allows for is the launch-to-launch variation, which
+is most of a benchmark's variance. A case regresses when r > 1 + threshold AND the interval's lower end is above
+1: the slowdown is both larger than the threshold and not explained by the noise. Improvements are the mirror
+image.
+
+With one launch on a side the verdict is marked weak: the interval can then only come from within that launch,
+a bootstrap of the median ratio over its iterations (both sample sets resampled with replacement, 2000 times,
+fixed seed), or, for records with only a tool's summary, from its mean, standard deviation and run count
+(benchmark_model), normal on the log scale; without those (benchmark_bin prints min/max/avg) the threshold alone.
+Such an interval misses launch-to-launch variation, so it is narrower than the truth.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from segbench import stats
 from segbench.model import Measurement
 
 BOOTSTRAP = 2000
@@ -31,6 +39,11 @@ class Verdict:
     ci: tuple[float, float] | None
     status: str  # regression | improved | same | missing | failed
     reason: str
+    evidence: str = ""  # "3+3 launches", or why the verdict is weak
+
+
+# Statuses of a candidate's case that keep a gate from being green.
+BLOCKING = ("regression", "failed")
 
 
 def _median(m: Measurement) -> float | None:
@@ -80,15 +93,7 @@ def judge(case: str, base: Measurement, cand: Measurement, threshold: float) -> 
         basis = f"95% CI {ci[0]:.3f}-{ci[1]:.3f} of the mean, from the tools' avg/std"
     else:
         basis = "threshold only (no samples)"
-    beyond_noise_up = ci is None or ci[0] > 1.0
-    beyond_noise_down = ci is None or ci[1] < 1.0
-    if r > 1 + threshold and beyond_noise_up:
-        status = "regression"
-    elif r < 1 - threshold and beyond_noise_down:
-        status = "improved"
-    else:
-        status = "same"
-    return Verdict(case, bm, cm, r, ci, status, f"{(r - 1) * 100:+.1f}% ({basis})")
+    return Verdict(case, bm, cm, r, ci, _status(r, ci, threshold), f"{(r - 1) * 100:+.1f}% ({basis})")
 
 
 def _key(m: Measurement, by_device: bool = False) -> str:
@@ -96,22 +101,93 @@ def _key(m: Measurement, by_device: bool = False) -> str:
     return f"{case} @{m.device_id}" if by_device else case
 
 
+def launch_figure(m: Measurement) -> float | None:
+    """A launch's figure: the median of its timed runs (the tool's median, else its avg)."""
+    return _median(m)
+
+
+def judge_launches(case: str, base: Sequence[Measurement], cand: Sequence[Measurement], threshold: float,
+                   family: int = 1) -> Verdict:
+    """The verdict on one case from all its launches on each side (one record per launch). ``family`` is how many
+    cases the comparison judges: each gets a 1 - 0.05 / family interval (Bonferroni), so that a gate over many
+    cases keeps its false-alarm rate near 5% for the whole comparison, not for each case."""
+    b_ok, c_ok = [m for m in base if m.status == "ok"], [m for m in cand if m.status == "ok"]
+    if not b_ok or not c_ok:
+        which, records = ("baseline", base) if not b_ok else ("candidate", cand)
+        return Verdict(case, None, None, None, None, "failed",
+                       f"{which} case {records[-1].status}" + (f" in all {len(records)} launches" if len(records) > 1 else ""))
+    b_fig = [x for m in b_ok if (x := launch_figure(m))]
+    c_fig = [x for m in c_ok if (x := launch_figure(m))]
+    dropped = sum(m.status != "ok" for m in cand)
+    note = f"; {dropped} candidate launch(es) failed" if dropped else ""
+    if len(b_fig) >= 2 and len(c_fig) >= 2:
+        confidence = 1 - 0.05 / max(1, family)
+        r, lo, hi = stats.launch_ratio_ci(b_fig, c_fig, confidence)  # type: ignore[misc]
+        status = _status(r, (lo, hi), threshold)
+        evidence = f"{len(b_fig)}+{len(c_fig)} launches"
+        return Verdict(case, _gmean(b_fig), _gmean(c_fig), r, (lo, hi), status,
+                       f"{(r - 1) * 100:+.1f}% ({confidence:.1%} CI {lo:.3f}-{hi:.3f} over launches, Welch t){note}",
+                       evidence)
+    verdict = judge(case, pooled(b_ok), pooled(c_ok), threshold)
+    weak = (f"weak: {len(b_ok)}+{len(c_ok)} launch(es), the interval comes from within a launch and misses "
+            "launch-to-launch variation (run --launches 3 or more)")
+    return replace(verdict, reason=verdict.reason + note, evidence=weak)
+
+
+def _status(r: float, ci: tuple[float, float] | None, threshold: float) -> str:
+    if r > 1 + threshold and (ci is None or ci[0] > 1.0):
+        return "regression"
+    if r < 1 - threshold and (ci is None or ci[1] < 1.0):
+        return "improved"
+    return "same"
+
+
+def _gmean(values: Sequence[float]) -> float:
+    return float(np.exp(np.mean(np.log(values))))
+
+
+def _groups(records: Sequence[Measurement], by_device: bool) -> dict[str, list[Measurement]]:
+    """Each case's launches: one record per launch (of a launch recorded twice, the later record counts)."""
+    out: dict[str, dict[tuple[str | None, int], Measurement]] = {}
+    for m in records:
+        out.setdefault(_key(m, by_device), {})[(m.device_id, m.launch or 1)] = m
+    return {k: list(v.values()) for k, v in out.items()}
+
+
 def compare(base: Sequence[Measurement], cand: Sequence[Measurement], threshold: float) -> list[Verdict]:
-    """One verdict per case of either run (the latest record of a case counts).
+    """One verdict per case of either run, from all its launches.
 
     Runs of several phones (a farm) pair each case on each phone: the key then names the device.
     """
     by_device = max(len({m.device_id for m in base}), len({m.device_id for m in cand})) > 1
-    b = {_key(m, by_device): m for m in base}
-    c = {_key(m, by_device): m for m in cand}
+    b, c = _groups(base, by_device), _groups(cand, by_device)
+    family = sum(k in c for k in b)
     out = []
     for key in [*b, *(k for k in c if k not in b)]:
         if key not in b or key not in c:
             where = "baseline" if key not in b else "candidate"
             out.append(Verdict(key, None, None, None, None, "missing", f"not in the {where} run"))
         else:
-            out.append(judge(key, b[key], c[key], threshold))
+            out.append(judge_launches(key, b[key], c[key], threshold, family))
     return out
+
+
+def gate(verdicts: Sequence[Verdict]) -> tuple[bool, str]:
+    """Whether the candidate passes, and the line that says why: a regression, a failed case, or a case the baseline
+    has and the candidate lacks trips it; an empty comparison is never green."""
+    judged = [v for v in verdicts if v.status not in ("missing",)]
+    lost = [v for v in verdicts if v.status == "missing" and "candidate" in v.reason]
+    blocking = [v for v in verdicts if v.status in BLOCKING]
+    weak = sum(bool(v.evidence.startswith("weak")) for v in judged)
+    failed = sum(v.status == "failed" for v in verdicts)
+    line = f"{sum(v.status == 'regression' for v in verdicts)} regression(s) of {len(verdicts)} case(s)"
+    line += f", {failed} failed" if failed else ""
+    line += f", {len(lost)} missing in the candidate" if lost else ""
+    if weak:
+        line += f"; {weak} verdict(s) weak (one launch on a side)"
+    if not judged:
+        return False, f"nothing to compare: no case was measured on both sides ({line})"
+    return not blocking and not lost, line
 
 
 def pooled(records: Sequence[Measurement]) -> Measurement:
@@ -136,16 +212,19 @@ def pooled(records: Sequence[Measurement]) -> Measurement:
 
 
 def against_baseline(base: Sequence[Measurement], cand: Sequence[Measurement], threshold: float) -> list[Verdict]:
-    """Each candidate record (every phone of one kind) against the baseline's records of that case, pooled."""
+    """Each phone's launches of a case (every phone of one kind) against all the baseline's launches of that case
+    (its phones' and launches' records together)."""
     by_device = len({m.device_id for m in cand}) > 1
     cases: dict[str, list[Measurement]] = {}
     for m in base:
         cases.setdefault(_key(m), []).append(m)
     out = []
-    for m in cand:
-        label = _key(m, by_device)
-        if _key(m) in cases:
-            out.append(judge(label, pooled(cases[_key(m)]), m, threshold))
+    groups = _groups(cand, by_device)
+    family = sum(_key(records[0]) in cases for records in groups.values())
+    for label, records in groups.items():
+        key = _key(records[0])
+        if key in cases:
+            out.append(judge_launches(label, cases[key], records, threshold, family))
         else:
             out.append(Verdict(label, None, None, None, None, "missing", "not in the baseline"))
     seen = {_key(m) for m in cand}
@@ -157,12 +236,12 @@ def junit(verdicts: Sequence[Verdict], name: str) -> str:
     """JUnit XML: one testsuite, one testcase per case; a regression is a <failure>, a missing case <skipped>."""
     import xml.etree.ElementTree as ET
 
-    failures = sum(v.status in ("regression", "failed") for v in verdicts)
+    failures = sum(v.status in BLOCKING for v in verdicts)
     suite = ET.Element("testsuite", name=name, tests=str(len(verdicts)), failures=str(failures),
                        errors="0", skipped=str(sum(v.status == "missing" for v in verdicts)))
     for v in verdicts:
         tc = ET.SubElement(suite, "testcase", classname="segbench.compare", name=v.case)
-        if v.status in ("regression", "failed"):
+        if v.status in BLOCKING:
             ET.SubElement(tc, "failure", message=f"{v.status}: {v.reason}", type=v.status).text = v.reason
         elif v.status == "missing":
             ET.SubElement(tc, "skipped", message=v.reason)
@@ -175,6 +254,7 @@ def render(verdicts: Sequence[Verdict]) -> str:
     def f(x: float | None) -> str:
         return "" if x is None else f"{x:.3f}"
 
-    rows = [[v.case, f(v.baseline_ms), f(v.candidate_ms), f(v.ratio), v.status, v.reason] for v in verdicts]
-    return tabulate(rows, headers=["case", "baseline median (ms)", "candidate median (ms)", "ratio", "verdict", "why"],
-                    tablefmt="github", disable_numparse=True)
+    rows = [[v.case, f(v.baseline_ms), f(v.candidate_ms), f(v.ratio), v.status, v.reason, v.evidence]
+            for v in verdicts]
+    return tabulate(rows, headers=["case", "baseline median (ms)", "candidate median (ms)", "ratio", "verdict", "why",
+                                   "evidence"], tablefmt="github", disable_numparse=True)

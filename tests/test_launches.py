@@ -1,0 +1,99 @@
+"""Launches as the unit of evidence: intervals over launches, a gate that does not cry wolf, never green on nothing.
+
+The numbers are drawn with fixed seeds from the noise model that makes single-launch comparisons fail: each launch
+(a fresh process) lands at its own level (here 4% between launches) while the iterations of one launch agree to
+1%. Nothing here reads a clock."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from segbench import stats
+from segbench.model import DeviceInfo, Measurement, ModelRef, RunInfo
+from segbench.report.compare import compare, gate
+from segbench.store import Store
+
+HOST = DeviceInfo(id="host", kind="host", cpu_model="test")
+MODELS = ("a", "b", "c")
+
+
+def _launches(rng: np.random.Generator, run_id: str, k: int, slow: float = 1.0, n: int = 30) -> list[Measurement]:
+    out = []
+    for launch in range(1, k + 1):
+        for name in MODELS:
+            level = 10.0 * slow * float(np.exp(rng.normal(0.0, 0.04)))  # this launch's level
+            samples = tuple(float(x) for x in level * np.exp(rng.normal(0.0, 0.01, n)))
+            out.append(Measurement(run_id=run_id, case_id=f"{name}__onnxruntime__t1__high", launch=launch,
+                                   model=ModelRef(name, f"/m/{name}.onnx", "onnx", name * 64), runtime="onnxruntime",
+                                   status="ok", threads=1, power_mode="high", device_id="host", count=n,
+                                   samples_ms=samples, latency_ms=stats.summarize(samples)))
+    return out
+
+
+def test_launch_intervals_widen_with_few_launches_and_hold_the_ratio():
+    same = stats.launch_ratio_ci([10.0, 10.5, 9.8], [10.2, 9.9, 10.4])
+    assert same is not None and same[1] < 1.0 < same[2]
+    slower = stats.launch_ratio_ci([10.0, 10.5, 9.8, 10.1], [12.0, 12.6, 11.8, 12.1])
+    assert slower[0] == pytest.approx(1.2, rel=0.01) and slower[1] > 1.1
+    two = stats.launch_ratio_ci([10.0, 10.5], [10.2, 9.9])
+    five = stats.launch_ratio_ci([10.0, 10.5] * 3, [10.2, 9.9] * 3)
+    assert (two[2] - two[1]) > 2 * (five[2] - five[1])  # t with 2 df is wide, as it should be
+    assert stats.launch_ratio_ci([10.0], [10.0, 11.0]) is None
+    g, lo, hi = stats.launch_ci([10.0, 10.5, 9.8])
+    assert lo < g < hi and g == pytest.approx((10.0 * 10.5 * 9.8) ** (1 / 3))
+
+
+def test_identical_runs_never_regress_and_a_20_percent_slowdown_always_does():
+    """The issue's experiment in small: 20 repeats of two identical runs (5 launches each, 3 cases) and 20 of a
+    run 20% slower, each from its own seed."""
+    false_alarms = detected = 0
+    single_launch_alarms = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        base, same = _launches(rng, "base", 5), _launches(rng, "same", 5)
+        slow = _launches(rng, "slow", 5, slow=1.2)
+        false_alarms += sum(v.status == "regression" for v in compare(base, same, 0.05))
+        detected += all(v.status == "regression" for v in compare(base, slow, 0.05))
+        # the old unit of evidence, one launch a side with its iterations bootstrapped, cries wolf
+        one_b = [m for m in base if m.launch == 1]
+        one_s = [m for m in same if m.launch == 1]
+        single_launch_alarms += sum(v.status in ("regression", "improved") for v in compare(one_b, one_s, 0.05))
+    assert false_alarms == 0
+    assert detected == 20
+    assert single_launch_alarms > 5  # why launches: the within-launch interval is far too narrow
+
+
+def test_one_launch_a_side_is_said_to_be_weak():
+    rng = np.random.default_rng(0)
+    verdicts = compare(_launches(rng, "b", 1), _launches(rng, "c", 1), 0.05)
+    assert all(v.evidence.startswith("weak: 1+1 launch(es)") for v in verdicts)
+    green, line = gate(verdicts)
+    assert "3 verdict(s) weak" in line
+    many = compare(_launches(rng, "b", 3), _launches(rng, "c", 3), 0.05)
+    assert all(v.evidence == "3+3 launches" and "over launches, Welch t" in v.reason for v in many)
+
+
+def _store(tmp_path, run_id: str, records: list[Measurement]) -> None:
+    info = RunInfo(run_id=run_id, started="2026-12-01T00:00:00+00:00", harness_version="t", device=HOST,
+                   settings={}, status="completed")
+    Store(tmp_path).import_run(info, [Measurement(**{**m.__dict__, "run_id": run_id}) for m in records])
+
+
+def test_an_all_failed_or_empty_candidate_is_never_a_green_gate(tmp_path):
+    rng = np.random.default_rng(1)
+    base = _launches(rng, "base", 3)
+    failed = [Measurement(**{**m.__dict__, "status": "failed", "samples_ms": None, "error": "crashed"})
+              for m in _launches(rng, "x", 3)]
+    _store(tmp_path, "base", base)
+    _store(tmp_path, "failed", failed)
+    _store(tmp_path, "other", [Measurement(**{**m.__dict__, "model": ModelRef("z", "/m/z.onnx", "onnx", "z" * 64)})
+                               for m in _launches(rng, "o", 3)])
+    r = run_cli("compare", "base", "failed", "--reports", str(tmp_path))
+    assert r.code == 4 and "3 failed" in r.err, r.err
+    r = run_cli("compare", "base", "other", "--reports", str(tmp_path))  # nothing in common
+    assert r.code == 4 and "nothing to compare" in r.err, r.err
+    _store(tmp_path, "same", _launches(rng, "s", 3))
+    r = run_cli("compare", "base", "same", "--reports", str(tmp_path))
+    assert r.code == 0 and "0 regression(s) of 3 case(s)" in r.err, r.err
