@@ -82,6 +82,7 @@ def test_emulated_benchmark_model_writes_the_raw_outputs_of_its_last_run(tmp_pat
     env = dict(os.environ, PYTHONPATH=str(ROOT), SEGBENCH_EMU_STATE="", SEGBENCH_EMU_FAULT="")
     done = subprocess.run([sys.executable, "-m", "segbench.emulator.tools", "benchmark_model", f"--graph={model}",
                            "--num_runs=1", "--min_secs=0", "--warmup_runs=1", "--warmup_min_secs=0",
+                           "--input_layer=image", "--input_layer_shape=1,2,2,3",  # the real tool needs both
                            f"--input_layer_value_files=image:{tmp_path / 'in.raw'}",
                            f"--output_filepath={tmp_path / 'out.raw'}"], env=env, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr
