@@ -92,17 +92,19 @@ def command(
     from segbench import inputs
     from segbench.errors import EXIT_ERROR
 
+    means, stds = _floats(mean, "--mean"), _floats(std, "--std")
     if models_dir is not None:
         if model is not None or shape is not None:
             raise UsageError("--models makes each model's own input: leave out --model and --shape")
-        return _per_model(images, models_dir, out, input_name, preset, _floats(mean, "--mean"),
-                          _floats(std, "--std"), scale, bgr, resize_mode, fmt, as_json, quiet) and EXIT_ERROR
+        failed = _per_model(images, models_dir, out, input_name, preset, means, stds, scale, bgr, resize_mode, fmt,
+                            as_json, quiet)
+        return EXIT_ERROR if failed else 0
     seed_default = model is None and shape is None
     target = inputs.resolve_target(
         model, input_name=input_name, shape=inputs.parse_shape(shape) if shape else SEED_SHAPE if seed_default else None,
         layout=layout, dtype=dtype,
     )
-    norm, source = _norm(model, target.dtype, preset, mean, std, scale, bgr)
+    norm, source = _norm(model, target.dtype, preset, means, stds, scale, bgr)
     fmt = fmt or _default_format(model, shape is not None)
     pairs, batch = inputs.collect_images(list(images))
     outs = inputs.output_paths(pairs, batch, fmt, out)
@@ -118,12 +120,11 @@ def command(
     return 0
 
 
-def _norm(model: Path | None, dtype: str, preset: str | None, mean: str | None, std: str | None,
-          scale: float | None, bgr: bool) -> tuple[Any, str]:
+def _norm(model: Path | None, dtype: str, preset: str | None, means: tuple[float, ...] | None,
+          stds: tuple[float, ...] | None, scale: float | None, bgr: bool) -> tuple[Any, str]:
     """The normalisation and where it came from: hand values, --preset, the model's deploy.yaml, the default."""
     from segbench import inputs
 
-    means, stds = _floats(mean, "--mean"), _floats(std, "--std")
     if means is None and stds is None and scale is None and preset is None:
         recipe = inputs.recipe_for(model, dtype)
         norm = dataclasses.replace(recipe.norm, bgr=bgr)
@@ -159,9 +160,7 @@ def _per_model(images: tuple[Path, ...], models_dir: Path, out: Path | None, inp
             if found.error:
                 raise SegbenchError(found.error)
             target = inputs.fill_dims(inputs.resolve_target(path, input_name=input_name), path)
-            mean = ",".join(map(str, means)) if means else None
-            std = ",".join(map(str, stds)) if stds else None
-            norm, source = _norm(path, target.dtype, preset, mean, std, scale, bgr)
+            norm, source = _norm(path, target.dtype, preset, means, stds, scale, bgr)
             model_fmt = fmt or _default_format(path, False)
             for image, rel in pairs:
                 root = out if out is not None else image.parent
