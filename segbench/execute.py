@@ -24,7 +24,7 @@ from segbench import power, stats
 from segbench.devices import host
 from segbench.errors import InputError, ModelError, RuntimeUnavailable, SegbenchError
 from segbench.inputs import tensor_for_input
-from segbench.model import DEVICE_FAILURE, SET_ASIDE, Case, DeviceInfo, Measurement, TensorInfo
+from segbench.model import DEVICE_FAILURE, SET_ASIDE, Case, DeviceInfo, Measurement, TensorInfo, recorded
 from segbench.runners.host import HostSession, close_session, random_input, runtime_for
 from segbench.store import RunDir, utc_now
 
@@ -157,7 +157,7 @@ def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Prog
     set_aside = set_aside or SetAside()
     device_id = backend.device.id
     # Records are keyed by device: in a farm run every phone runs the same cases (unless they share them out).
-    done_ids = {m.case_id for m in run.measurements() if shard or m.device_id in (None, device_id)}
+    done_ids = recorded([m for m in run.measurements() if shard or m.device_id in (None, device_id)], list(cases))
     todo = [c for c in cases if c.case_id not in done_ids]
     progress.total = len(todo)
     progress.start()

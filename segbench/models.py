@@ -158,11 +158,12 @@ def describe(path: Path, entry: ManifestEntry | None = None) -> FoundModel:
     try:
         companions = _companions(path, fmt)
         digest = sha256_file(path)
+        companion_digests = tuple(sha256_file(Path(c)) for c in companions)  # part of the case id (model.Case)
     except ModelError as exc:
         return FoundModel(ModelRef(name, str(path), fmt), entry, str(exc))
     except OSError as exc:
         return FoundModel(ModelRef(name, str(path), fmt), entry, f"{path}: cannot read: {exc.strerror or exc}")
-    return FoundModel(ModelRef(name, str(path), fmt, digest, companions), entry)
+    return FoundModel(ModelRef(name, str(path), fmt, digest, companions, companion_digests), entry)
 
 
 def find_models(target: str | Path) -> list[FoundModel]:

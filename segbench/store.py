@@ -13,6 +13,7 @@ import contextlib
 import datetime as _dt
 import errno
 import fcntl
+import itertools
 import json
 import os
 import secrets
@@ -150,14 +151,34 @@ class RunDir:
             os.close(fd)  # closing releases the lock
 
     def write_log(self, case_id: str, data: bytes, device: str | None = None) -> Path:
-        """Save a tool's raw output byte for byte."""
-        path = self.log_path(case_id, device)
+        """Save a tool's raw output byte for byte, in a new file: an existing log is never overwritten (an
+        earlier attempt at the case, kept when a crash cut it off before its record), the new one takes the
+        next free name ``<case_id>.2.log``, ``.3.log``, ... Returns the path written."""
+        first = self.log_path(case_id, device)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            first.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise write_error(exc, path) from None
-        return path
+            raise write_error(exc, first.parent) from None
+        for n in itertools.count(1):
+            path = first if n == 1 else first.with_name(f"{case_id}.{n}.log")
+            try:
+                # O_EXCL: never an existing file, and never through a symlink planted in its place.
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise write_error(exc, path) from None
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            except OSError as exc:
+                path.unlink(missing_ok=True)  # no half log behind (a full disk)
+                raise write_error(exc, path) from None
+            finally:
+                os.close(fd)
+            return path
+        raise AssertionError("unreachable")
 
     def measurements(self) -> list[Measurement]:
         """Every stored latency record, in order. A torn or foreign line is skipped, not fatal."""

@@ -23,6 +23,7 @@ from conftest import (
     FIXTURES,
     ROOT,
     assert_one_line_error,
+    case_label,
     run_cli,
 )
 from segbench.emulator import EmulatedPhone
@@ -128,7 +129,7 @@ def test_a_phone_dropping_mid_case_is_reconnected_and_nothing_is_lost(phone, adb
     r = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--threads", "1,2", "--warmup", "1",
              "--repeats", "3")
     recs = _records(reports)
-    assert sorted(x["case_id"] for x in recs) == sorted(
+    assert sorted(case_label(x) for x in recs) == sorted(
         {f"{m}__{rt}__t{t}__high" for m, rt in (("selfie_segmentation", "tflite"), ("tiny_seg", "onnxruntime"))
          for t in (1, 2)})
     onnx = [x for x in recs if x["runtime"] == "onnxruntime"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, ROOT, assert_one_line_error, run_cli
+from conftest import FIXTURES, ROOT, assert_one_line_error, case_label, run_cli
 from segbench.models import sha256_file
 from segbench.store import Store
 
@@ -198,7 +198,7 @@ def test_manifest_names_models(tmp_path):
     r = run_cli("run", "--models", str(models), "--warmup", "0", "--repeats", "1", "--reports", str(tmp_path / "o"))
     assert r.code == 0, r.err
     (rec,) = _records(tmp_path / "o")
-    assert rec["model"]["name"] == "Tiny Seg" and rec["case_id"] == "Tiny_Seg__onnxruntime__t1__high"
+    assert rec["model"]["name"] == "Tiny Seg" and case_label(rec) == "Tiny_Seg__onnxruntime__t1__high"
     (models / "manifest.toml").write_text("[[model]\n")
     assert_one_line_error(run_cli("run", "--models", str(models), "--reports", str(tmp_path / "o")), 1)
 
