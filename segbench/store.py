@@ -96,6 +96,18 @@ class RunDir:
     def info_path(self) -> Path:
         return self.path / "run.json"
 
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold this run for this process (``run.lock`` in its directory; segbench.locks): a second
+        ``segbench run --resume`` of it, while this one runs or resumes it, is refused instead of measuring the
+        same missing cases again."""
+        from segbench.locks import hold
+
+        def busy(holder: str) -> StoreError:
+            return StoreError(f"run {self.run_id} is locked: {holder} is running it",
+                              hint="wait for it to end; resume it afterwards if cases are still missing")
+
+        return hold(self.path / "run.lock", f"segbench pid {os.getpid()}", busy)
+
     def log_path(self, case_id: str, device: str | None = None) -> Path:
         """logs/<case_id>.log; a farm run keeps each phone's logs apart in logs/<device>/."""
         logs = self.path / "logs"

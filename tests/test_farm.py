@@ -215,10 +215,11 @@ def test_split_shard_with_every_phone_set_aside_records_the_rest_as_not_run(adb_
 
 
 def test_device_all_leaves_out_a_busy_phone_with_a_warning_but_a_named_one_must_run(adb_port, assets, tmp_path):
-    from segbench.devices.adb import device_lock
+    from segbench.devices.adb import AdbDevice, client, device_lock
 
     env = {"ANDROID_ADB_SERVER_PORT": str(adb_port)}
-    with _phone(adb_port) as a, _phone(adb_port) as busy, device_lock(busy.serial):
+    with (_phone(adb_port) as a, _phone(adb_port) as busy,
+          device_lock(AdbDevice(client(f"127.0.0.1:{adb_port}"), busy.serial))):
         r = run_cli("run", "--device", "all", "--models", str(MODELS / "tiny_seg.onnx"), "--warmup", "1",
                     "--repeats", "3", "--assets", str(assets), "--reports", str(tmp_path / "all"), env=env)
         named = run_cli("run", "--device", f"{a.serial},{busy.serial}", "--models", str(MODELS / "tiny_seg.onnx"),

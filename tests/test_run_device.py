@@ -238,9 +238,9 @@ def test_ctrl_c_mid_case_kills_the_tool_keeps_results_and_resume_finishes(phone,
 
 
 def test_a_phone_in_use_by_another_run_is_refused(phone, adb_port, assets, tmp_path):
-    from segbench.devices.adb import device_lock
+    from segbench.devices.adb import AdbDevice, client, device_lock
 
-    with device_lock(phone.serial):  # another segbench run holds the phone
+    with device_lock(AdbDevice(client(f"127.0.0.1:{adb_port}"), phone.serial)):  # another segbench run holds it
         r = _run(phone, adb_port, assets, tmp_path / "reports", "--models", str(MODELS))
     assert_one_line_error(r, 1)
     assert f"device {phone.serial} is in use by segbench pid {os.getpid()}" in r.err
