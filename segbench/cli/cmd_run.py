@@ -141,6 +141,7 @@ def _execute(store, run, settings, cases, found, backends, reports: str, quiet: 
     from dataclasses import replace
 
     from segbench import __version__, farm
+    from segbench.execute import running
     from segbench.model import RunInfo
     from segbench.report.tables import render_summary
     from segbench.runinfo import git_sha, host_details
@@ -170,11 +171,11 @@ def _execute(store, run, settings, cases, found, backends, reports: str, quiet: 
         if f.error:
             echo(f"segbench: warning: {f.error}")
     broken = {f.ref.path: f.error for f in found if f.error}
-    phones = farm.run_all(cases, backends, run, broken, set_aside_after=settings.set_aside_after, echo=echo,
-                          quiet=quiet, split=settings.split)
-    interrupted = any(p.outcome.interrupted for p in phones)
-    run.write_info(replace(run.info(), status="interrupted" if interrupted else "completed", finished=utc_now(),
-                           cases_total=total))
+    with running(run, total) as life:  # run.json is closed however this ends
+        phones = farm.run_all(cases, backends, run, broken, set_aside_after=settings.set_aside_after, echo=echo,
+                              quiet=quiet, split=settings.split)
+        interrupted = any(p.outcome.interrupted for p in phones)
+        life.status = "interrupted" if interrupted else "completed"
     measurements = run.measurements()
     click.echo(render_summary(measurements, run.info()))
     if len(phones) > 1:

@@ -74,7 +74,11 @@ def random_input(info: TensorInfo, seed: int = 0) -> np.ndarray:
                 hint="pass --input with a tensor or image of the size to benchmark",
             )
     rng = np.random.default_rng(seed)
-    dtype = np.dtype(info.dtype)
+    try:
+        dtype = np.dtype(info.dtype)
+    except TypeError:  # a string or bfloat16 input
+        raise UsageError(f"input {info.name!r} has dtype {info.dtype}, which segbench cannot generate",
+                         hint="pass --input") from None
     if dtype.kind == "f":
         return rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
     if dtype.kind in "iu":
