@@ -84,7 +84,7 @@ def _adb(adb_server_port: int, *args: str) -> None:
 
 
 def test_phones_of_two_adb_servers_join_and_a_shared_serial_is_qualified(adb_port, assets, tmp_path):
-    """A phone seen by both servers has the same serial twice: records name it HOST:PORT/SERIAL."""
+    """A phone seen by both servers has the same serial twice: it is named HOST:PORT/SERIAL, and is run once."""
     other = start_adb_server(ADB_PORTS)
     reports = tmp_path / "reports"
     try:
@@ -106,8 +106,11 @@ def test_phones_of_two_adb_servers_join_and_a_shared_serial_is_qualified(adb_por
     assert f"127.0.0.1:{other}/{b.serial}" in ambiguous.err  # the hint says how to name it
     assert r.code == 0, r.err
     _, recs = _records(reports)
-    assert sorted(x["device_id"] for x in recs) == sorted(
-        [a.serial, f"127.0.0.1:{adb_port}/{b.serial}", f"127.0.0.1:{other}/{b.serial}"])
+    # b is one phone (one ro.serialno) on two servers: locked once, measured once, under its first server's name.
+    assert sorted(x["device_id"] for x in recs) == sorted([a.serial, f"127.0.0.1:{adb_port}/{b.serial}"])
+    assert (f"segbench: warning: left out 127.0.0.1:{other}/{b.serial}: device 127.0.0.1:{other}/{b.serial} is "
+            f"127.0.0.1:{adb_port}/{b.serial} again (serial number {b.profile.prop('ro.serialno')}), which this run "
+            "already has") in r.err
     assert all(x["status"] == "ok" for x in recs)
     assert one.code == 0, one.err
     _, (rec,) = _records(tmp_path / "one")

@@ -415,10 +415,14 @@ def device_lock(phone: AdbDevice, name: str | None = None) -> Iterator[None]:
     from segbench.locks import hold
 
     name = name or phone.serial
-    path = lock_path(phone.hardware_serial() or phone.serial)
+    ident = phone.hardware_serial() or phone.serial
+    me = f"segbench pid {os.getpid()}"
 
     def busy(holder: str) -> DeviceError:
+        if holder.startswith(f"{me} ("):  # this very run holds it: the phone is reached twice (two servers)
+            return DeviceError(f"device {name} is {holder[len(me) + 2:].rstrip(')')} again (serial number {ident}), "
+                               "which this run already has")
         return DeviceError(f"device {name} is in use by {holder}", hint="wait for that run to finish")
 
-    with hold(path, f"segbench pid {os.getpid()} ({name})", busy):
+    with hold(lock_path(ident), f"{me} ({name})", busy):
         yield
