@@ -27,7 +27,7 @@ from segbench.devices import host
 from segbench.errors import InputError, ModelError, RuntimeUnavailable, SegbenchError
 from segbench.inputs import tensor_for_input
 from segbench.model import DEVICE_FAILURE, SET_ASIDE, Case, DeviceInfo, Measurement, TensorInfo, recorded
-from segbench.runners.host import HostSession, close_session, random_input, runtime_for
+from segbench.runners.host import HostSession, check_input_size, close_session, random_input, runtime_for
 from segbench.store import RunDir, utc_now
 
 
@@ -363,6 +363,8 @@ class InProcessBackend:
         """One input per model (reused across its thread/power cases), so every case sees the same data."""
         key = (case.model.path, case.input_path, case.input_preset)
         if key not in self._inputs:
+            for spec in specs:  # before an image is made into a tensor of the declared size
+                check_input_size(spec)
             if case.input_path:
                 if len(specs) != 1:
                     raise InputError(f"{case.model.name} has {len(specs)} inputs; --input feeds single-input models")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,10 +152,25 @@ def _companions(path: Path, fmt: str) -> tuple[str, ...]:
     return ()
 
 
+def special_file(path: Path) -> str | None:
+    """What ``path`` is when it is a FIFO, a device or a socket (after links: a link to /dev/zero is a character
+    device), else None. Reading one would hang (a FIFO with no writer) or never end (/dev/zero): never read them."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # missing or unreadable: reading it says so
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket"))
+    return next((kind for test, kind in kinds if test(mode)), None)
+
+
 def describe(path: Path, entry: ManifestEntry | None = None) -> FoundModel:
     """A FoundModel for one file; unreadable files come back with ``error`` set, never raise."""
     fmt = model_format(path)
     name = entry.name if entry else path.stem
+    special = special_file(path)
+    if special:  # before any read: segbench.cli.cmd_run skips these with a warning
+        return FoundModel(ModelRef(name, str(path), fmt), entry, f"{path}: {special}, not a model file; skipped")
     try:
         companions = _companions(path, fmt)
         digest = sha256_file(path)
@@ -174,6 +190,8 @@ def find_models(target: str | Path) -> list[FoundModel]:
     target = Path(target)
     if not target.exists():
         raise UsageError(f"{target}: no such file or directory")
+    if special_file(target):
+        raise UsageError(f"{target} is {special_file(target)}, not a model file or directory")
     if target.is_file():
         model_format(target)  # raises for a non-model file
         entries = read_manifest(target.parent)

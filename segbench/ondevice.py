@@ -205,9 +205,11 @@ class DeviceBackend:
         """The case's input in the tool's format, pushed; seeded random when no --input was given."""
         from segbench.inputs import SUFFIX, tensor_for_input, write_tensor
         from segbench.modelinfo.io import read_io
-        from segbench.runners.host import random_input
+        from segbench.runners.host import check_input_size, random_input
 
         specs, _ = read_io(case.model.path)  # a .nb without a known input shape: ModelError with the fix
+        for spec in specs:  # before an image is made into a tensor of the declared size
+            check_input_size(spec)
         fmt = TOOL_INPUT_FORMAT[case.runtime]
         if case.input_path and len(specs) != 1:
             raise InputError(f"{case.model.name} has {len(specs)} inputs; --input feeds single-input models")

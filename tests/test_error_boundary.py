@@ -6,34 +6,11 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx_build import bad_reshape, string_input
 
 from conftest import FIXTURES, assert_one_line_error, run_cli
 
 TINY = FIXTURES / "models" / "tiny_seg.onnx"
-
-
-def _save(graph: onnx.GraphProto, path: Path) -> None:
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-
-
-def bad_reshape(path: Path) -> None:
-    """Loads in ONNX Runtime, fails inside Reshape at inference: 48 elements cannot become [5, 7]."""
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [5, 7])
-    shape = numpy_helper.from_array(np.array([5, 7], dtype=np.int64), "shape")
-    _save(helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"])], "bad", [x], [y], [shape]), path)
-
-
-def string_input(path: Path) -> None:
-    s = helper.make_tensor_value_info("s", TensorProto.STRING, [1, 4])
-    o = helper.make_tensor_value_info("o", TensorProto.STRING, [1, 4])
-    _save(helper.make_graph([helper.make_node("Identity", ["s"], ["o"])], "str", [s], [o]), path)
 
 
 def _run_dir(reports: Path) -> Path:

@@ -122,7 +122,7 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             if settings.input and not Path(settings.input).is_file():
                 raise UsageError(f"--input {input_path}: no such file")
         parse_cooldown(settings.cooldown)  # a bad value is a usage error before anything runs
-        found = find_models(settings.models)
+        found = _without_special_files(find_models(settings.models), echo)
         cases = plan([f.ref for f in found], settings)
         if not cases:
             which = " ".join(x for x in (settings.runtime, "models") if x)
@@ -140,7 +140,7 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
 def _execute(store, run, settings, cases, found, backends, reports: str, quiet: bool, echo, stack) -> int:
     from dataclasses import replace
 
-    from segbench import __version__, farm
+    from segbench import __version__, farm, power
     from segbench.execute import running
     from segbench.model import RunInfo
     from segbench.report.tables import render_summary
@@ -149,6 +149,8 @@ def _execute(store, run, settings, cases, found, backends, reports: str, quiet: 
 
     devices = [b.device for b in backends]
     _check_split(settings.split, devices)
+    for d in devices:  # before the run exists: a usage error leaves nothing behind
+        power.check_threads(settings.threads, d.cores, "this machine" if d.kind == "host" else d.id)
     total = len(cases) * (1 if settings.split == "shard" else len(backends))
     if run is None:
         # Settings keep the phones by the names records use, so --resume finds the same ones.
@@ -204,6 +206,22 @@ def _verdict(measurements, run_path, echo) -> int:
         phones = sorted({m.device_id or "?" for m in not_run})
         echo(f"segbench: {len(not_run)} case(s) not run: {', '.join(phones)} set aside")
     return EXIT_CASES_FAILED if failed or not_run else EXIT_OK
+
+
+def _without_special_files(found, echo):
+    """FIFOs, devices and sockets named like models (a link to /dev/zero) are left out with a warning: never read,
+    they would hang or never end."""
+    from pathlib import Path
+
+    from segbench.models import special_file
+
+    kept = []
+    for f in found:
+        if f.error and special_file(Path(f.ref.path)):
+            echo(f"segbench: warning: {f.error}")
+        else:
+            kept.append(f)
+    return kept
 
 
 def _from_suite(path: str) -> dict:
