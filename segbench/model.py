@@ -131,12 +131,11 @@ def legacy_case_id(name: str, runtime: str, threads: int | None, power_mode: str
 
 def recorded(records: list[Measurement], cases: list[Case]) -> set[str]:
     """The ids of ``cases`` that ``records`` already hold a record of (Case.is_recorded_by)."""
-    ids = {m.case_id for m in records}
-    by_legacy: dict[str, list[Measurement]] = {}
+    by_id: dict[str, list[Measurement]] = {}
     for m in records:
-        by_legacy.setdefault(m.case_id, []).append(m)
+        by_id.setdefault(m.case_id, []).append(m)
     return {c.case_id for c in cases
-            if c.case_id in ids or any(c.is_recorded_by(m) for m in by_legacy.get(c.legacy_case_id, ()))}
+            if c.case_id in by_id or any(c.is_recorded_by(m) for m in by_id.get(c.legacy_case_id, ()))}
 
 
 @dataclass(frozen=True)
