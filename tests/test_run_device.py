@@ -220,7 +220,7 @@ def test_ctrl_c_mid_case_kills_the_tool_keeps_results_and_resume_finishes(phone,
     for line in proc.stderr:
         if line.startswith("[2/2]"):
             break
-    time.sleep(1.5)
+    _wait_for_tool(phone, "onnxruntime_perf_test", proc)  # not a fixed pause: pushes take long on a loaded machine
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -235,6 +235,21 @@ def test_ctrl_c_mid_case_kills_the_tool_keeps_results_and_resume_finishes(phone,
     assert again.code == 0, again.err
     recs = _records(reports)
     assert sorted(x["runtime"] for x in recs) == ["onnxruntime", "tflite"] and all(x["status"] == "ok" for x in recs)
+
+
+def _wait_for_tool(phone: EmulatedPhone, tool: str, proc: subprocess.Popen) -> None:
+    """Until the phone runs ``tool``: its stand-in is a process on this machine, in the phone's state directory."""
+    state = f"SEGBENCH_EMU_STATE={phone.state.state_dir}".encode()
+    while proc.poll() is None:
+        for environ in Path("/proc").glob("[0-9]*/environ"):
+            try:
+                env, cmdline = environ.read_bytes(), (environ.parent / "cmdline").read_bytes()
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+            if state in env.split(b"\0") and tool.encode() in cmdline.split(b"\0"):
+                return
+        time.sleep(0.05)
+    pytest.fail(f"segbench ended before {tool} ran on the phone")
 
 
 def test_a_phone_in_use_by_another_run_is_refused(phone, adb_port, assets, tmp_path):
