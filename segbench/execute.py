@@ -11,9 +11,11 @@ accounted for (segbench.farm runs one such loop per phone).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -24,7 +26,7 @@ from segbench import power, stats
 from segbench.devices import host
 from segbench.errors import InputError, ModelError, RuntimeUnavailable, SegbenchError
 from segbench.inputs import case_inputs
-from segbench.model import DEVICE_FAILURE, SET_ASIDE, Case, DeviceInfo, Measurement, TensorInfo
+from segbench.model import DEVICE_FAILURE, SET_ASIDE, Case, DeviceInfo, Measurement, TensorInfo, recorded
 from segbench.runners.host import HostSession, close_session, runtime_for
 from segbench.store import RunDir, utc_now
 
@@ -157,7 +159,7 @@ def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Prog
     set_aside = set_aside or SetAside()
     device_id = backend.device.id
     # Records are keyed by device: in a farm run every phone runs the same cases (unless they share them out).
-    done_ids = {m.case_id for m in run.measurements() if shard or m.device_id in (None, device_id)}
+    done_ids = recorded([m for m in run.measurements() if shard or m.device_id in (None, device_id)], list(cases))
     todo = [c for c in cases if c.case_id not in done_ids]
     progress.total = len(todo)
     progress.start()
@@ -171,7 +173,7 @@ def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Prog
         elif case.model.path in broken:
             measurement, log = _not_run(case, run.run_id, device_id, "failed", broken[case.model.path])
         else:
-            measurement, log = backend.measure(case, run.run_id)
+            measurement, log = _measured(backend, case, run.run_id, device_id)
             set_aside.observe(measurement)
         log_path = run.write_log(case.case_id, log, log_dir)
         measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)))
@@ -209,6 +211,53 @@ def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Prog
     except KeyboardInterrupt:
         return interrupted()
     return Outcome(results, False, len(cases) - len(todo), set_aside.reason)
+
+
+def _measured(backend: Backend, case: Case, run_id: str, device_id: str) -> tuple[Measurement, bytes]:
+    """``backend.measure``, with the error boundary of a case: anything it raises that is not a SegbenchError (a
+    runtime failing inside inference, a model segbench has no input for, a bug) is a failed record whose log keeps
+    the traceback, and the run goes on. SegbenchErrors (a full disk) still end the run."""
+    try:
+        return backend.measure(case, run_id)
+    except SegbenchError:
+        raise
+    except Exception as exc:
+        detail = " ".join(str(exc).split()) or "no message"
+        detail = detail if len(detail) <= 500 else detail[:497] + "..."
+        measurement, _ = _not_run(case, run_id, device_id, "failed",
+                                  f"{type(exc).__name__}: {detail} (traceback in the case log)")
+        log = (f"segbench: the case raised {type(exc).__name__}, which segbench did not expect; the run went on.\n"
+               f"{traceback.format_exc()}").encode()
+        return measurement, log
+
+
+@dataclass
+class RunLife:
+    """What the block of ``running`` sets: how the run ended when the block ends normally."""
+
+    status: str = "completed"
+
+
+@contextlib.contextmanager
+def running(run: RunDir, total: int | None) -> Iterator[RunLife]:
+    """run.json says ``running`` for the block and is closed when it ends, however it ends: with the status the
+    block set (``completed``, ``interrupted``), ``interrupted`` on Ctrl-C/SIGTERM, ``failed`` on any other error
+    (which goes on up). A run.json that cannot even be written then (a full disk) stays ``running``."""
+    info = run.info()
+    if info.status != "running" or info.finished is not None:  # a resumed run is running again
+        run.write_info(replace(info, status="running", finished=None))
+    life = RunLife()
+    try:
+        yield life
+    except BaseException as exc:
+        with contextlib.suppress(SegbenchError, OSError):
+            _close(run, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", total)
+        raise
+    _close(run, life.status, total)
+
+
+def _close(run: RunDir, status: str, total: int | None) -> None:
+    run.write_info(replace(run.info(), status=status, finished=utc_now(), cases_total=total))
 
 
 def record_not_run(run: RunDir, case: Case, device_id: str, reason: str, log_dir: str | None = None) -> Measurement:

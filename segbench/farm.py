@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from segbench.errors import DeviceError, UsageError
 from segbench.execute import Backend, Outcome, Progress, SetAside, execute, record_not_run
-from segbench.model import SET_ASIDE, Case, Measurement
+from segbench.model import SET_ASIDE, Case, Measurement, recorded
 from segbench.store import RunDir
 
 if TYPE_CHECKING:
@@ -297,7 +297,7 @@ def _left_over(cases: Sequence[Case], run: RunDir, phones: list[PhoneOutcome], s
         failed = replace(failed, extra=extra if extra["retried_after"] else failed.extra)
         run.append(failed)
         by_device[failed.device_id].outcome.measurements.append(failed)
-    done = {m.case_id for m in run.measurements()}
+    done = recorded(run.measurements(), list(cases))
     last = max(phones, key=lambda p: p.seconds)  # the phone that held out longest
     for case in cases:
         if case.case_id not in done:

@@ -605,9 +605,11 @@ def case_inputs(model: str, specs: list[TensorInfo], input_path: str | None, pre
                 ) -> tuple[list[np.ndarray], dict[str, Any]]:
     """What a case feeds its model (host and phone alike), and the record of it: the user's file through the
     model's recipe, or seeded random tensors of the model's (deploy.yaml-filled) shapes."""
-    from segbench.runners.host import random_input
+    from segbench.runners.host import check_input_size, random_input
 
     specs = [fill_dims(s, Path(model)) for s in specs]
+    for spec in specs:  # before anything of the declared size is allocated
+        check_input_size(spec)
     if not input_path:
         arrays = [random_input(s, seed=i) for i, s in enumerate(specs)]
         return arrays, {"kind": "random", "seed": 0, "shapes": [_fmt_shape(a.shape) for a in arrays]}

@@ -7,6 +7,8 @@ A Measurement is what one case produced; it is stored as one JSON object per lin
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,8 +42,10 @@ class ModelRef:
     path: str
     format: str
     sha256: str | None = None
-    # Extra files that belong to the model (a Paddle .pdiparams next to its .pdmodel).
+    # Extra files that belong to the model (a Paddle .pdiparams next to its .pdmodel), and their sha256 in the
+    # same order: one program with two sets of weights is two models.
     companions: tuple[str, ...] = ()
+    companions_sha256: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,48 @@ class Case:
 
     @property
     def case_id(self) -> str:
-        """Stable id across runs of the same settings; used for logs and --resume."""
-        raw = f"{self.model.name}__{self.runtime}__t{self.threads}__{self.power_mode}"
-        return re.sub(r"[^A-Za-z0-9._+-]+", "_", raw)
+        """Stable id across runs of the same settings, distinct for distinct cases; names logs, pairs --resume.
+
+        A readable prefix (the sanitised ``name__runtime__tN__mode``) and a hash of the exact identity: model
+        name (unsanitised: ``a b`` and ``a_b`` differ), the model's sha256 and its companions', runtime,
+        threads and power mode.
+        """
+        identity = json.dumps([self.model.name, self.model.sha256, list(self.model.companions_sha256),
+                               self.runtime, self.threads, self.power_mode])
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:CASE_HASH_LEN]
+        return f"{self.legacy_case_id[:CASE_PREFIX_MAX]}__{digest}"
+
+    @property
+    def legacy_case_id(self) -> str:
+        """The id segbench gave this case before ids carried a hash (records of older runs); not unique."""
+        return legacy_case_id(self.model.name, self.runtime, self.threads, self.power_mode)
+
+    def is_recorded_by(self, m: Measurement) -> bool:
+        """Whether ``m`` is a record of this case: the same id, or for a record an older segbench wrote
+        (its id is the legacy one its own fields give) the same exact name, model sha256, runtime,
+        threads and power mode."""
+        if m.case_id == self.case_id:
+            return True
+        return (m.case_id == self.legacy_case_id == legacy_case_id(m.model.name, m.runtime, m.threads, m.power_mode)
+                and (m.model.name, m.model.sha256) == (self.model.name, self.model.sha256))
+
+
+# Case ids: the sanitised prefix is cut so that ``<id>.log`` stays far below file-name limits (255 bytes).
+CASE_PREFIX_MAX = 120
+CASE_HASH_LEN = 16
+
+
+def legacy_case_id(name: str, runtime: str, threads: int | None, power_mode: str | None) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", f"{name}__{runtime}__t{threads}__{power_mode}")
+
+
+def recorded(records: list[Measurement], cases: list[Case]) -> set[str]:
+    """The ids of ``cases`` that ``records`` already hold a record of (Case.is_recorded_by)."""
+    by_id: dict[str, list[Measurement]] = {}
+    for m in records:
+        by_id.setdefault(m.case_id, []).append(m)
+    return {c.case_id for c in cases
+            if c.case_id in by_id or any(c.is_recorded_by(m) for m in by_id.get(c.legacy_case_id, ()))}
 
 
 @dataclass(frozen=True)
@@ -159,6 +202,7 @@ class Measurement:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["model"]["companions"] = list(self.model.companions)
+        d["model"]["companions_sha256"] = list(self.model.companions_sha256)
         if self.samples_ms is not None:
             d["samples_ms"] = list(self.samples_ms)
         return d
@@ -171,9 +215,7 @@ class Measurement:
         extra = dict(kwargs.get("extra") or {})
         extra.update({k: v for k, v in d.items() if k not in known})
         kwargs["extra"] = extra
-        model = dict(kwargs["model"])
-        model["companions"] = tuple(model.get("companions") or ())
-        kwargs["model"] = ModelRef(**{k: v for k, v in model.items() if k in _MODELREF_FIELDS})
+        kwargs["model"] = _model_ref(kwargs["model"])
         kwargs["latency_ms"] = Latency(
             **{k: v for k, v in (kwargs.get("latency_ms") or {}).items() if k in _LATENCY_FIELDS}
         )
@@ -219,6 +261,7 @@ class Accuracy:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["model"]["companions"] = list(self.model.companions)
+        d["model"]["companions_sha256"] = list(self.model.companions_sha256)
         for key in ("per_class_iou", "per_class_acc"):
             d[key] = list(d[key])
         d["confusion"] = [list(row) for row in self.confusion]
@@ -239,6 +282,7 @@ class Accuracy:
 def _model_ref(d: dict[str, Any]) -> ModelRef:
     model = dict(d)
     model["companions"] = tuple(model.get("companions") or ())
+    model["companions_sha256"] = tuple(model.get("companions_sha256") or ())
     return ModelRef(**{k: v for k, v in model.items() if k in _MODELREF_FIELDS})
 
 

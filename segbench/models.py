@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,21 +154,34 @@ def _companions(path: Path, fmt: str) -> tuple[str, ...]:
     return ()
 
 
+def special_file(path: Path) -> str | None:
+    """What ``path`` is when it is a FIFO, a device or a socket (after links: a link to /dev/zero is a character
+    device), else None. Reading one would hang (a FIFO with no writer) or never end (/dev/zero): never read them."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # missing or unreadable: reading it says so
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket"))
+    return next((kind for test, kind in kinds if test(mode)), None)
+
+
 def describe(path: Path, entry: ManifestEntry | None = None, name: str | None = None) -> FoundModel:
     """A FoundModel for one file; unreadable files come back with ``error`` set, never raise."""
     fmt = model_format(path)
     name = entry.name if entry else (name or default_name(path))
-    if not _regular(path):  # reading a FIFO or /dev/zero would never end
-        what = "a dangling link" if not path.exists() else "not a regular file"
-        return FoundModel(ModelRef(name, str(path), fmt), entry, f"{path}: cannot read: {what}")
+    special = special_file(path)
+    if special:  # before any read: segbench.cli.cmd_run skips these with a warning
+        return FoundModel(ModelRef(name, str(path), fmt), entry, f"{path}: {special}, not a model file; skipped")
     try:
         companions = _companions(path, fmt)
         digest = sha256_file(path)
+        companion_digests = tuple(sha256_file(Path(c)) for c in companions)  # part of the case id (model.Case)
     except ModelError as exc:
         return FoundModel(ModelRef(name, str(path), fmt), entry, str(exc))
     except OSError as exc:
         return FoundModel(ModelRef(name, str(path), fmt), entry, f"{path}: cannot read: {exc.strerror or exc}")
-    return FoundModel(ModelRef(name, str(path), fmt, digest, companions), entry)
+    return FoundModel(ModelRef(name, str(path), fmt, digest, companions, companion_digests), entry)
 
 
 # -- discovery ---------------------------------------------------------------------------------------------
@@ -262,7 +276,7 @@ def _walk(root: Path) -> list[Path]:
                 if depth < MAX_DEPTH:
                     stack.append((child, depth + 1))
             elif _named_like_model(child):
-                found.append(child)  # a FIFO or device named like a model becomes a failed case, never read
+                found.append(child)  # a FIFO or device named like a model: described, never read (special_file)
     return found
 
 
@@ -295,6 +309,8 @@ def find_models(target: str | Path) -> list[FoundModel]:
     target = Path(target)
     if not target.exists():
         raise UsageError(f"{target}: no such file or directory")
+    if special_file(target):
+        raise UsageError(f"{target} is {special_file(target)}, not a model file or directory")
     if target.is_file():
         model_format(target)  # raises for a non-model file
         return [describe(target, _entry_for(target, target.parent))]

@@ -606,7 +606,7 @@ def open_backend(client, serial: str, runtimes: Iterable[str], assets: Path, ech
 
     device_id = device_id or serial
     phone = adb.AdbDevice(client, serial)
-    with adb.device_lock(device_id):
+    with adb.device_lock(phone, device_id):
         info = replace(phone.info(), id=device_id)
         tools = {rt: find_tool(assets, info.abi, rt, (variants or {}).get(rt)) for rt in sorted(set(runtimes))}
         shown = set() if shown is None else shown

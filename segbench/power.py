@@ -63,6 +63,21 @@ def parse_power_modes(text: str) -> list[str]:
     return list(dict.fromkeys(modes))
 
 
+# More threads than this many per CPU only measure the scheduler (and each thread costs memory and a stack).
+THREADS_PER_CPU = 4
+MAX_THREADS = 1024  # whatever the machine; the bound where the CPU count is unknown
+
+
+def check_threads(threads: Iterable[int], cores: int | None, where: str) -> None:
+    """UsageError for a thread count above THREADS_PER_CPU x the CPUs of the machine or phone that runs it."""
+    limit = THREADS_PER_CPU * cores if cores else MAX_THREADS
+    over = [n for n in threads if n > limit]
+    if over:
+        raise UsageError(f"--threads {max(over)}: more than {THREADS_PER_CPU} x the {cores} CPUs of {where}"
+                         if cores else f"--threads {max(over)}: more than {MAX_THREADS}",
+                         hint=f"at most {limit} there")
+
+
 def parse_threads(text: str) -> list[int]:
     """'1,2,4' -> [1, 2, 4]; every count must be a positive integer."""
     out = []
@@ -76,6 +91,8 @@ def parse_threads(text: str) -> list[int]:
             raise UsageError(f"--threads: {part!r} is not a whole number", hint="e.g. --threads 1,2,4") from None
         if n < 1:
             raise UsageError(f"--threads: {n} is not a valid thread count", hint="thread counts start at 1")
+        if n > MAX_THREADS:
+            raise UsageError(f"--threads: {n} is not a sane thread count", hint=f"at most {MAX_THREADS}")
         out.append(n)
     if not out:
         raise UsageError("--threads is empty", hint="e.g. --threads 1,2,4")

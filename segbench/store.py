@@ -2,7 +2,8 @@
 
 results.jsonl is append-only, one Measurement per line, flushed and fsynced as each case
 finishes, so a crash or Ctrl-C loses at most the case in flight. Readers skip a torn last
-line (a crash mid-write) and accept every schema version they know (docs/results-format.md).
+line (a crash mid-write) and accept every schema version they know; a record of a newer version
+of a kind they know is a StoreError naming file, line and version (docs/results-format.md).
 Appends are safe for concurrent writers (the phones of a farm run, or several processes):
 each line is written whole under an exclusive flock.
 """
@@ -13,6 +14,7 @@ import contextlib
 import datetime as _dt
 import errno
 import fcntl
+import itertools
 import json
 import os
 import secrets
@@ -29,6 +31,21 @@ KNOWN_MEASUREMENT_SCHEMAS = {MEASUREMENT_SCHEMA}
 KNOWN_ACCURACY_SCHEMAS = {ACCURACY_SCHEMA}
 T = TypeVar("T")
 KNOWN_RUN_SCHEMAS = {RUN_SCHEMA}
+KNOWN_SCHEMAS = KNOWN_MEASUREMENT_SCHEMAS | KNOWN_ACCURACY_SCHEMAS | KNOWN_RUN_SCHEMAS
+
+
+def _newer_than_known(schema: object) -> str | None:
+    """For ``segbench.<kind>/<version>`` of a kind this segbench knows at a higher version than it knows: the
+    versions it does know (for the error), else None. Kinds it does not know at all are other records, skipped."""
+    if not isinstance(schema, str):
+        return None
+    kind, _, version = schema.rpartition("/")
+    known = sorted(s for s in KNOWN_SCHEMAS if s.rpartition("/")[0] == kind)
+    if not known or not version.isdigit():
+        return None
+    if int(version) > max(int(s.rpartition("/")[2]) for s in known):
+        return ", ".join(known)
+    return None
 
 
 def utc_now() -> str:
@@ -95,6 +112,18 @@ class RunDir:
     def info_path(self) -> Path:
         return self.path / "run.json"
 
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold this run for this process (``run.lock`` in its directory; segbench.locks): a second
+        ``segbench run --resume`` of it, while this one runs or resumes it, is refused instead of measuring the
+        same missing cases again."""
+        from segbench.locks import hold
+
+        def busy(holder: str) -> StoreError:
+            return StoreError(f"run {self.run_id} is locked: {holder} is running it",
+                              hint="wait for it to end; resume it afterwards if cases are still missing")
+
+        return hold(self.path / "run.lock", f"segbench pid {os.getpid()}", busy)
+
     def log_path(self, case_id: str, device: str | None = None) -> Path:
         """logs/<case_id>.log; a farm run keeps each phone's logs apart in logs/<device>/."""
         logs = self.path / "logs"
@@ -116,8 +145,12 @@ class RunDir:
             raise StoreError(f"{self.path} is not a run directory (no run.json)") from None
         except (OSError, ValueError) as exc:
             raise StoreError(f"cannot read {self.info_path}: {exc}") from None
-        if data.get("schema") not in KNOWN_RUN_SCHEMAS:
-            raise StoreError(f"{self.info_path}: unknown schema {data.get('schema')!r}", hint="upgrade segbench")
+        schema = data.get("schema") if isinstance(data, dict) else None
+        if schema not in KNOWN_RUN_SCHEMAS:
+            known = _newer_than_known(schema)
+            raise StoreError(f"{self.info_path}: " + (f"a {schema} file, newer than this segbench reads ({known})"
+                                                     if known else f"unknown schema {schema!r}"),
+                             hint="upgrade segbench to read this run")
         try:
             return RunInfo.from_dict(data)
         except (KeyError, TypeError) as exc:
@@ -150,14 +183,34 @@ class RunDir:
             os.close(fd)  # closing releases the lock
 
     def write_log(self, case_id: str, data: bytes, device: str | None = None) -> Path:
-        """Save a tool's raw output byte for byte."""
-        path = self.log_path(case_id, device)
+        """Save a tool's raw output byte for byte, in a new file: an existing log is never overwritten (an
+        earlier attempt at the case, kept when a crash cut it off before its record), the new one takes the
+        next free name ``<case_id>.2.log``, ``.3.log``, ... Returns the path written."""
+        first = self.log_path(case_id, device)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            first.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise write_error(exc, path) from None
-        return path
+            raise write_error(exc, first.parent) from None
+        for n in itertools.count(1):
+            path = first if n == 1 else first.with_name(f"{case_id}.{n}.log")
+            try:
+                # O_EXCL: never an existing file, and never through a symlink planted in its place.
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise write_error(exc, path) from None
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            except OSError as exc:
+                path.unlink(missing_ok=True)  # no half log behind (a full disk)
+                raise write_error(exc, path) from None
+            finally:
+                os.close(fd)
+            return path
+        raise AssertionError("unreachable")
 
     def measurements(self) -> list[Measurement]:
         """Every stored latency record, in order. A torn or foreign line is skipped, not fatal."""
@@ -176,12 +229,19 @@ class RunDir:
         except OSError as exc:
             raise StoreError(f"cannot read {self.results_path}: {exc.strerror or exc}") from None
         out = []
-        for line in text.splitlines():
+        for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 data = json.loads(line)
-                if data.get("schema") in schemas:
+                schema = data.get("schema")
+            except (ValueError, AttributeError):
+                continue  # a torn line (a crash mid-write), or no record at all
+            if schema not in schemas and (known := _newer_than_known(schema)):
+                raise StoreError(f"{self.results_path} line {number}: a {schema} record, newer than this segbench "
+                                 f"reads ({known})", hint="upgrade segbench to read this run")
+            try:
+                if schema in schemas:
                     out.append(parse(data))
             except (ValueError, TypeError, KeyError, AttributeError):
                 continue

@@ -37,6 +37,13 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+def case_label(record: dict) -> str:
+    """A stored record's case id without its hash: the readable ``name__runtime__tN__mode`` (model.Case.case_id)."""
+    prefix, _, digest = record["case_id"].rpartition("__")
+    assert len(digest) == 16 and all(c in "0123456789abcdef" for c in digest), record["case_id"]
+    return prefix
+
+
 def assert_one_line_error(result: CliResult, code: int) -> None:
     """A user error: the documented exit code, one `segbench: error:` line, no traceback."""
     assert result.code == code, (result.code, result.out, result.err)

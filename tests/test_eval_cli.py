@@ -1,6 +1,7 @@
 """`segbench eval` end to end: synthetic datasets in each layout, deterministic ONNX models, real CLI processes."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -184,6 +185,10 @@ def test_usage_errors(tmp_path, ade):
     assert "map.txt:2: raw label 1 is mapped twice" in r.err
     r = _eval(tmp_path, tmp_path / "nope.onnx", root, "ade20k")
     assert_one_line_error(r, 2)
+    cpus = len(os.sched_getaffinity(0))
+    r = _eval(tmp_path, model, root, "ade20k", "--threads", str(4 * cpus + 1))
+    assert_one_line_error(r, 2)
+    assert f"--threads {4 * cpus + 1}: more than 4 x the {cpus} CPUs of this machine" in r.err
     assert not (tmp_path / "reports").exists()  # nothing is stored for a failed evaluation
 
 

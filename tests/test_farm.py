@@ -17,6 +17,7 @@ from conftest import (
     FIXTURES,
     ROOT,
     assert_one_line_error,
+    case_label,
     run_cli,
     start_adb_server,
     stop_adb_server,
@@ -53,7 +54,7 @@ def test_a_phone_unplugged_for_good_is_set_aside_and_the_healthy_ones_finish(adb
     assert r.code == 3, r.err
     info, recs = _records(reports)
     # Every phone has exactly one record of every case: nothing lost, nothing twice.
-    assert Counter((x["device_id"], x["case_id"]) for x in recs) == Counter(
+    assert Counter((x["device_id"], case_label(x)) for x in recs) == Counter(
         {(p, c): 1 for p in (a.serial, b.serial, bad.serial) for c in CASES})
     for serial in (a.serial, b.serial):
         mine = [x for x in recs if x["device_id"] == serial]
@@ -83,7 +84,7 @@ def _adb(adb_server_port: int, *args: str) -> None:
 
 
 def test_phones_of_two_adb_servers_join_and_a_shared_serial_is_qualified(adb_port, assets, tmp_path):
-    """A phone seen by both servers has the same serial twice: records name it HOST:PORT/SERIAL."""
+    """A phone seen by both servers has the same serial twice: it is named HOST:PORT/SERIAL, and is run once."""
     other = start_adb_server(ADB_PORTS)
     reports = tmp_path / "reports"
     try:
@@ -105,8 +106,11 @@ def test_phones_of_two_adb_servers_join_and_a_shared_serial_is_qualified(adb_por
     assert f"127.0.0.1:{other}/{b.serial}" in ambiguous.err  # the hint says how to name it
     assert r.code == 0, r.err
     _, recs = _records(reports)
-    assert sorted(x["device_id"] for x in recs) == sorted(
-        [a.serial, f"127.0.0.1:{adb_port}/{b.serial}", f"127.0.0.1:{other}/{b.serial}"])
+    # b is one phone (one ro.serialno) on two servers: locked once, measured once, under its first server's name.
+    assert sorted(x["device_id"] for x in recs) == sorted([a.serial, f"127.0.0.1:{adb_port}/{b.serial}"])
+    assert (f"segbench: warning: left out 127.0.0.1:{other}/{b.serial}: device 127.0.0.1:{other}/{b.serial} is "
+            f"127.0.0.1:{adb_port}/{b.serial} again (serial number {b.profile.prop('ro.serialno')}), which this run "
+            "already has") in r.err
     assert all(x["status"] == "ok" for x in recs)
     assert one.code == 0, one.err
     _, (rec,) = _records(tmp_path / "one")
@@ -155,7 +159,7 @@ def test_ctrl_c_keeps_what_the_phones_finished_and_resume_completes_the_rest(adb
         info, recs = _records(reports)
         assert info["status"] == "interrupted" and "--resume" in err and "Traceback" not in err
         assert all(x["status"] == "ok" for x in recs)
-        before = {(x["device_id"], x["case_id"]) for x in recs}
+        before = {(x["device_id"], case_label(x)) for x in recs}
         for p in (a, b):
             p.set_faults(None)
         resumed = run_cli("run", "--resume", info["run_id"], "--reports", str(reports), "--assets", str(assets),
@@ -164,7 +168,7 @@ def test_ctrl_c_keeps_what_the_phones_finished_and_resume_completes_the_rest(adb
     _, recs = _records(reports)
     want = {(p, f"{m}__{rt}__t1__high") for p in (a.serial, b.serial)
             for m, rt in (("selfie_segmentation", "tflite"), ("tiny_seg", "onnxruntime"))}
-    assert Counter((x["device_id"], x["case_id"]) for x in recs) == Counter(dict.fromkeys(want, 1))
+    assert Counter((x["device_id"], case_label(x)) for x in recs) == Counter(dict.fromkeys(want, 1))
     assert before < want and all(x["status"] == "ok" for x in recs)
 
 
@@ -181,7 +185,7 @@ def test_split_shard_runs_each_case_once_and_a_dropped_phone_leaves_its_cases_to
     info, recs = _records(reports)
     cases = {f"{m}__{rt}__t{t}__high" for m, rt in (("selfie_segmentation", "tflite"), ("tiny_seg", "onnxruntime"))
              for t in (1, 2, 3, 4)}
-    assert Counter(x["case_id"] for x in recs) == Counter(dict.fromkeys(cases, 1)), r.err  # once each, none lost
+    assert Counter(case_label(x) for x in recs) == Counter(dict.fromkeys(cases, 1)), r.err  # once each, none lost
     assert all(x["status"] == "ok" for x in recs) and {x["device_id"] for x in recs} <= {a.serial, b.serial}
     retried = [x for x in recs if x["extra"].get("retried_after")]
     assert 1 <= len(retried) <= 2, r.err
@@ -203,7 +207,7 @@ def test_split_shard_with_every_phone_set_aside_records_the_rest_as_not_run(adb_
                     env={"ANDROID_ADB_SERVER_PORT": str(adb_port)}, timeout=300)
     assert r.code == 3, r.err
     _, recs = _records(reports)
-    assert sorted(x["case_id"] for x in recs) == sorted(
+    assert sorted(case_label(x) for x in recs) == sorted(
         f"{m}__{rt}__t{t}__high" for m, rt in (("selfie_segmentation", "tflite"), ("tiny_seg", "onnxruntime"))
         for t in (1, 2, 3, 4))
     failed = [x for x in recs if x["status"] == "failed"]
@@ -214,10 +218,11 @@ def test_split_shard_with_every_phone_set_aside_records_the_rest_as_not_run(adb_
 
 
 def test_device_all_leaves_out_a_busy_phone_with_a_warning_but_a_named_one_must_run(adb_port, assets, tmp_path):
-    from segbench.devices.adb import device_lock
+    from segbench.devices.adb import AdbDevice, client, device_lock
 
     env = {"ANDROID_ADB_SERVER_PORT": str(adb_port)}
-    with _phone(adb_port) as a, _phone(adb_port) as busy, device_lock(busy.serial):
+    with (_phone(adb_port) as a, _phone(adb_port) as busy,
+          device_lock(AdbDevice(client(f"127.0.0.1:{adb_port}"), busy.serial))):
         r = run_cli("run", "--device", "all", "--models", str(MODELS / "tiny_seg.onnx"), "--warmup", "1",
                     "--repeats", "3", "--assets", str(assets), "--reports", str(tmp_path / "all"), env=env)
         named = run_cli("run", "--device", f"{a.serial},{busy.serial}", "--models", str(MODELS / "tiny_seg.onnx"),

@@ -23,6 +23,7 @@ from conftest import (
     FIXTURES,
     ROOT,
     assert_one_line_error,
+    case_label,
     run_cli,
 )
 from segbench.emulator import EmulatedPhone
@@ -150,7 +151,7 @@ def test_a_phone_dropping_mid_case_is_reconnected_and_nothing_is_lost(phone, adb
     r = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--threads", "1,2", "--warmup", "1",
              "--repeats", "3")
     recs = _records(reports)
-    assert sorted(x["case_id"] for x in recs) == sorted(
+    assert sorted(case_label(x) for x in recs) == sorted(
         {f"{m}__{rt}__t{t}__high" for m, rt in (("selfie_segmentation", "tflite"), ("tiny_seg", "onnxruntime"))
          for t in (1, 2)})
     onnx = [x for x in recs if x["runtime"] == "onnxruntime"]
@@ -241,7 +242,7 @@ def test_ctrl_c_mid_case_kills_the_tool_keeps_results_and_resume_finishes(phone,
     for line in proc.stderr:
         if line.startswith("[2/2]"):
             break
-    time.sleep(1.5)
+    _wait_for_tool(phone, "onnxruntime_perf_test", proc)  # not a fixed pause: pushes take long on a loaded machine
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -258,10 +259,25 @@ def test_ctrl_c_mid_case_kills_the_tool_keeps_results_and_resume_finishes(phone,
     assert sorted(x["runtime"] for x in recs) == ["onnxruntime", "tflite"] and all(x["status"] == "ok" for x in recs)
 
 
-def test_a_phone_in_use_by_another_run_is_refused(phone, adb_port, assets, tmp_path):
-    from segbench.devices.adb import device_lock
+def _wait_for_tool(phone: EmulatedPhone, tool: str, proc: subprocess.Popen) -> None:
+    """Until the phone runs ``tool``: its stand-in is a process on this machine, in the phone's state directory."""
+    state = f"SEGBENCH_EMU_STATE={phone.state.state_dir}".encode()
+    while proc.poll() is None:
+        for environ in Path("/proc").glob("[0-9]*/environ"):
+            try:
+                env, cmdline = environ.read_bytes(), (environ.parent / "cmdline").read_bytes()
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+            if state in env.split(b"\0") and tool.encode() in cmdline.split(b"\0"):
+                return
+        time.sleep(0.05)
+    pytest.fail(f"segbench ended before {tool} ran on the phone")
 
-    with device_lock(phone.serial):  # another segbench run holds the phone
+
+def test_a_phone_in_use_by_another_run_is_refused(phone, adb_port, assets, tmp_path):
+    from segbench.devices.adb import AdbDevice, client, device_lock
+
+    with device_lock(AdbDevice(client(f"127.0.0.1:{adb_port}"), phone.serial)):  # another segbench run holds it
         r = _run(phone, adb_port, assets, tmp_path / "reports", "--models", str(MODELS))
     assert_one_line_error(r, 1)
     assert f"device {phone.serial} is in use by segbench pid {os.getpid()}" in r.err

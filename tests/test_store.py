@@ -60,3 +60,22 @@ def test_a_record_that_does_not_fit_on_the_disk_is_taken_back_whole(tiny_disk):
     lines = run.results_path.read_bytes().split(b"\n")
     assert lines[-1] == b"" and len(lines) - 1 == stored  # whole records only, no torn tail
     assert [m.case_id for m in run.measurements()] == [f"c{i}" for i in range(stored)]
+
+
+def test_a_record_of_a_newer_schema_version_is_refused_and_other_kinds_are_skipped(tmp_path):
+    run = Store(tmp_path).create_run(_info("r1"))
+    run.append(_m("r1", "a"))
+    with open(run.results_path, "a") as f:
+        f.write(json.dumps({"schema": "segbench.calibration/1", "what": "a kind this segbench does not know"}) + "\n")
+    assert [m.case_id for m in run.measurements()] == ["a"]  # another kind of record: skipped, as documented
+    with open(run.results_path, "a") as f:
+        f.write(json.dumps({**_m("r1", "b").to_dict(), "schema": "segbench.measurement/2"}) + "\n")
+    for read in (run.measurements, run.accuracies):
+        with pytest.raises(StoreError) as err:
+            read()
+        assert str(err.value) == (f"{run.results_path} line 3: a segbench.measurement/2 record, newer than this "
+                                  "segbench reads (segbench.measurement/1) (upgrade segbench to read this run)")
+    run.info_path.write_text(json.dumps({**_info("r1").to_dict(), "schema": "segbench.run/7"}))
+    with pytest.raises(StoreError, match=r"run.json: a segbench.run/7 file, newer than this segbench reads \(segbench"
+                                         r".run/1\)"):
+        run.info()

@@ -126,12 +126,16 @@ class _Target:
 def _on_host(ref: ModelRef, runtime: str, threads: int | None) -> _Target:
     import os
 
+    from segbench import power
     from segbench.devices import host
     from segbench.runners.host import runtime_for
 
+    info = host.host_info()
+    if threads:
+        power.check_threads([threads], info.cores, "this machine")
     rt = runtime_for(runtime)
     threads = threads or len(os.sched_getaffinity(0))
-    return _Target(rt.open_session(ref.path, threads), rt.name, rt.tool, rt.version(), host.host_info(), threads, {})
+    return _Target(rt.open_session(ref.path, threads), rt.name, rt.tool, rt.version(), info, threads, {})
 
 
 @contextlib.contextmanager
@@ -149,6 +153,8 @@ def _on_device(ref: ModelRef, runtime: str, device: str, adb_server: str | None,
     with tempfile.TemporaryDirectory(prefix="segbench-eval-") as work, \
             open_backend(client, serial, [runtime], assets, workdir=Path(work), timeout_s=timeout) as backend:
         info, tool = backend.device, backend.tools[runtime]
+        if threads:
+            power.check_threads([threads], info.cores, serial)
         # Threads do not change the outputs; the big cores are simply the quickest way through a dataset.
         threads = threads or len(power.cpus_for_mode("high", info.cpu_max_khz) or []) or 1
         session = open_device_session(backend, ref, runtime, threads, tool_backend)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 if TYPE_CHECKING:
+    from segbench.model import Accuracy, Measurement, RunInfo
     from segbench.report.full import Context
     from segbench.report.published import PublishedRow
+    from segbench.store import RunDir, Store
 
 T = TypeVar("T")
 FORMATS = ("markdown", "csv", "json", "html", "latex")
@@ -63,26 +66,29 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
     store = Store(reports)
     if all_runs and run_ids:
         raise UsageError("--all and --run exclude each other")
+    warn = _Warnings()
     if all_runs:
         ids = store.run_ids()
         if not ids:
             raise StoreError(f"no runs in {store.runs_dir}", hint="run `segbench run` first, or pass --reports")
-        runs = [store.run(i) for i in ids]
-    elif run_ids:
-        runs = [store.run(i) for i in run_ids]
+        # Every run that can be read: a damaged one (or one of a newer segbench) is said and left out.
+        runs = [r for r in (_readable(store, i, warn) for i in ids) if r is not None]
+        if not runs:
+            raise StoreError(f"no readable runs in {store.runs_dir} (see the warnings above)")
     else:
-        runs = [store.latest()]
-    measurements = [m for r in runs for m in r.measurements()]
-    # mIoU is a property of the model file: join the newest `segbench eval` result from any run.
-    known = [a for i in store.run_ids() for a in store.run(i).accuracies()]
-    reported = [a for r in runs for a in r.accuracies()]
+        runs = [_Loaded.of(store.run(i)) for i in run_ids] if run_ids else [_Loaded.of(store.latest())]
+    measurements = [m for r in runs for m in r.measurements]
+    # mIoU is a property of the model file: join the newest `segbench eval` result from any (readable) run.
+    loaded = {r.run.run_id: r for r in runs}
+    known = [a for i in store.run_ids() if (r := loaded.get(i) or _readable(store, i, warn)) for a in r.accuracies]
+    reported = [a for r in runs for a in r.accuracies]
     paths = {m.model.sha256: m.model.path for m in measurements if m.model.sha256}
     # Params and MACs come from inspecting the very file measured (tied by sha256), cached in the reports dir.
     inspected = InspectCache(store.root).infos(m.model for m in measurements)
     params = {sha: info.params for sha, info in inspected.items()}
     gmacs = {sha: info.macs / 1e9 for sha, info in inspected.items() if info.macs}
     table = with_accuracy(summary(measurements, params), known, reported, paths)
-    infos = [r.info() for r in runs]
+    infos = [r.info for r in runs]
     from segbench.report.comparison import parse_config
     from segbench.report.full import Context
 
@@ -112,6 +118,42 @@ def _comparison_text(ctx: Context) -> str:
     from segbench.report.full import build
 
     return render_doc(build(ctx, "comparison", None), "markdown")
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """A run read whole: its run.json and records (StoreError when it is damaged or of a newer segbench)."""
+
+    run: RunDir
+    info: RunInfo
+    measurements: list[Measurement]
+    accuracies: list[Accuracy]
+
+    @classmethod
+    def of(cls, run: RunDir) -> _Loaded:
+        return cls(run, run.info(), run.measurements(), run.accuracies())
+
+
+class _Warnings:
+    """Each skipped run said once, on stderr."""
+
+    def __init__(self) -> None:
+        self.said: set[str] = set()
+
+    def skipped(self, run_id: str, why: str) -> None:
+        if run_id not in self.said:
+            self.said.add(run_id)
+            click.echo(f"segbench: warning: skipped run {run_id}: {why}", err=True)
+
+
+def _readable(store: Store, run_id: str, warn: _Warnings) -> _Loaded | None:
+    from segbench.errors import StoreError
+
+    try:
+        return _Loaded.of(store.run(run_id))
+    except StoreError as exc:
+        warn.skipped(run_id, str(exc))
+        return None
 
 
 def _drawn(where: Path | None, draw: Callable[[], T]) -> T:

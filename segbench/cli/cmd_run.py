@@ -80,58 +80,59 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
 
     store = Store(reports)
     echo = lambda msg: click.echo(msg, err=True)  # noqa: E731
-    run = None
-    if resume:
-        run = store.run(resume)
-        info = run.info()
-        settings = SweepSettings.from_dict(info.settings)
-    else:
-        given = _from_suite(suite) if suite else {}
-        ctx = click.get_current_context()
-        cli_values = {"models": models, "threads": threads, "power_modes": power_mode, "warmup": warmup,
-                      "repeats": repeats, "input": input_path, "input_preset": input_preset, "runtime": runtime,
-                      "device": device, "timeout": timeout, "cooldown": cooldown, "reconnect_wait": reconnect_wait,
-                      "set_aside_after": set_aside_after, "split": split}
-        params = {"power_modes": "power_mode", "input": "input_path"}
-        for key, value in cli_values.items():
-            source = ctx.get_parameter_source(params.get(key, key))
-            if key not in given or source == click.core.ParameterSource.COMMANDLINE:
-                if value is not None or key not in given:
-                    given[key] = value
-        if not given.get("models"):
-            raise UsageError("missing --models DIR", hint="e.g. segbench run --models models_dir")
-        threads_text = ",".join(map(str, given["threads"])) if isinstance(given["threads"], list) else given["threads"]
-        modes_text = ",".join(given["power_modes"]) if isinstance(given["power_modes"], list) else given["power_modes"]
-        settings = SweepSettings(
-            models=str(Path(given["models"]).resolve()),
-            threads=tuple(power.parse_threads(str(threads_text))),
-            power_modes=tuple(power.parse_power_modes(modes_text)),
-            warmup=_count(given["warmup"], "warmup", 0), repeats=_count(given["repeats"], "repeats", 1),
-            input=str(Path(given["input"]).resolve()) if given.get("input") else None,
-            input_preset=given.get("input_preset"), runtime=given.get("runtime"),
-            include=tuple(given.get("include", ())), exclude=tuple(given.get("exclude", ())),
-            device=given.get("device") or None, timeout=float(given.get("timeout") or 600.0),
-            cooldown=str(given.get("cooldown") or "none"),
-            reconnect_wait=_seconds(given.get("reconnect_wait"), "reconnect_wait", 90.0),
-            set_aside_after=_count(_default(given.get("set_aside_after"), 3), "set_aside_after", 1),
-            adb_servers=tuple(adb_servers), split=_split(given.get("split")),
-        )
-        from segbench.inputs import PRESETS
+    with contextlib.ExitStack() as stack:  # the run lock, then the phones; released in reverse order
+        run = None
+        if resume:
+            run = store.run(resume)
+            stack.enter_context(run.lock())  # before anything reads which cases are missing
+            info = run.info()
+            settings = SweepSettings.from_dict(info.settings)
+        else:
+            given = _from_suite(suite) if suite else {}
+            ctx = click.get_current_context()
+            cli_values = {"models": models, "threads": threads, "power_modes": power_mode, "warmup": warmup,
+                          "repeats": repeats, "input": input_path, "input_preset": input_preset, "runtime": runtime,
+                          "device": device, "timeout": timeout, "cooldown": cooldown, "reconnect_wait": reconnect_wait,
+                          "set_aside_after": set_aside_after, "split": split}
+            params = {"power_modes": "power_mode", "input": "input_path"}
+            for key, value in cli_values.items():
+                source = ctx.get_parameter_source(params.get(key, key))
+                if key not in given or source == click.core.ParameterSource.COMMANDLINE:
+                    if value is not None or key not in given:
+                        given[key] = value
+            if not given.get("models"):
+                raise UsageError("missing --models DIR", hint="e.g. segbench run --models models_dir")
+            threads_text = ",".join(map(str, given["threads"])) if isinstance(given["threads"], list) else given["threads"]
+            modes_text = ",".join(given["power_modes"]) if isinstance(given["power_modes"], list) else given["power_modes"]
+            settings = SweepSettings(
+                models=str(Path(given["models"]).resolve()),
+                threads=tuple(power.parse_threads(str(threads_text))),
+                power_modes=tuple(power.parse_power_modes(modes_text)),
+                warmup=_count(given["warmup"], "warmup", 0), repeats=_count(given["repeats"], "repeats", 1),
+                input=str(Path(given["input"]).resolve()) if given.get("input") else None,
+                input_preset=given.get("input_preset"), runtime=given.get("runtime"),
+                include=tuple(given.get("include", ())), exclude=tuple(given.get("exclude", ())),
+                device=given.get("device") or None, timeout=float(given.get("timeout") or 600.0),
+                cooldown=str(given.get("cooldown") or "none"),
+                reconnect_wait=_seconds(given.get("reconnect_wait"), "reconnect_wait", 90.0),
+                set_aside_after=_count(_default(given.get("set_aside_after"), 3), "set_aside_after", 1),
+                adb_servers=tuple(adb_servers), split=_split(given.get("split")),
+            )
+            from segbench.inputs import PRESETS
 
-        if settings.input_preset and settings.input_preset not in PRESETS:
-            raise UsageError(f"unknown --preset {settings.input_preset!r}", hint=f"use one of {', '.join(PRESETS)}")
-        if settings.input and not Path(settings.input).is_file():
-            raise UsageError(f"--input {input_path}: no such file")
-    parse_cooldown(settings.cooldown)  # a bad value is a usage error before anything runs
-    found = find_models(settings.models)
-    cases = plan([f.ref for f in found], settings)
-    if not cases:
-        which = " ".join(x for x in (settings.runtime, "models") if x)
-        picked = " matching the suite's include/exclude" if settings.include or settings.exclude else ""
-        raise UsageError(f"no {which}{picked} in {settings.models}")
-    if tool_variants and not settings.device:
-        raise UsageError("--tool picks a phone's tool: it needs --device")
-    with contextlib.ExitStack() as stack:
+            if settings.input_preset and settings.input_preset not in PRESETS:
+                raise UsageError(f"unknown --preset {settings.input_preset!r}", hint=f"use one of {', '.join(PRESETS)}")
+            if settings.input and not Path(settings.input).is_file():
+                raise UsageError(f"--input {input_path}: no such file")
+        parse_cooldown(settings.cooldown)  # a bad value is a usage error before anything runs
+        found = _without_special_files(find_models(settings.models), echo)
+        cases = plan([f.ref for f in found], settings)
+        if not cases:
+            which = " ".join(x for x in (settings.runtime, "models") if x)
+            picked = " matching the suite's include/exclude" if settings.include or settings.exclude else ""
+            raise UsageError(f"no {which}{picked} in {settings.models}")
+        if tool_variants and not settings.device:
+            raise UsageError("--tool picks a phone's tool: it needs --device")
         if settings.device:
             servers = adb_servers or settings.adb_servers  # a resumed run finds its phones where they were
             targets = farm.select(servers, settings.device)
@@ -139,7 +140,7 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             backends = stack.enter_context(farm.open_phones(targets, settings, cases, Path(assets), echo, variants))
         else:
             backends = [InProcessBackend()]
-        return _execute(store, run, settings, cases, found, backends, reports, quiet, echo)
+        return _execute(store, run, settings, cases, found, backends, reports, quiet, echo, stack)
 
 
 def _variants(assets, names: tuple[str, ...]) -> dict[str, str]:
@@ -161,10 +162,11 @@ def _variants(assets, names: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _execute(store, run, settings, cases, found, backends, reports: str, quiet: bool, echo) -> int:
+def _execute(store, run, settings, cases, found, backends, reports: str, quiet: bool, echo, stack) -> int:
     from dataclasses import replace
 
-    from segbench import __version__, farm
+    from segbench import __version__, farm, power
+    from segbench.execute import running
     from segbench.model import RunInfo
     from segbench.report.tables import render_summary
     from segbench.runinfo import git_sha, host_details
@@ -172,6 +174,8 @@ def _execute(store, run, settings, cases, found, backends, reports: str, quiet: 
 
     devices = [b.device for b in backends]
     _check_split(settings.split, devices)
+    for d in devices:  # before the run exists: a usage error leaves nothing behind
+        power.check_threads(settings.threads, d.cores, "this machine" if d.kind == "host" else d.id)
     total = len(cases) * (1 if settings.split == "shard" else len(backends))
     if run is None:
         # Settings keep the phones by the names records use, so --resume finds the same ones.
@@ -183,6 +187,7 @@ def _execute(store, run, settings, cases, found, backends, reports: str, quiet: 
             git_sha=git_sha(), cases_total=total, devices=tuple(devices) if len(devices) > 1 else (),
         )
         run = store.create_run(info)
+        stack.enter_context(run.lock())  # a --resume of it while it runs is refused
     for b in backends:  # each phone prepares its inputs in its own directory: the workers run at the same time
         b.workdir = run.path / "inputs" / (safe_name(b.device.id) if len(backends) > 1 else "")
     split = "every case on each" if settings.split == "each" else "each case once, on a free phone"
@@ -193,11 +198,11 @@ def _execute(store, run, settings, cases, found, backends, reports: str, quiet: 
         if f.error:
             echo(f"segbench: warning: {f.error}")
     broken = {f.ref.path: f.error for f in found if f.error}
-    phones = farm.run_all(cases, backends, run, broken, set_aside_after=settings.set_aside_after, echo=echo,
-                          quiet=quiet, split=settings.split)
-    interrupted = any(p.outcome.interrupted for p in phones)
-    run.write_info(replace(run.info(), status="interrupted" if interrupted else "completed", finished=utc_now(),
-                           cases_total=total))
+    with running(run, total) as life:  # run.json is closed however this ends
+        phones = farm.run_all(cases, backends, run, broken, set_aside_after=settings.set_aside_after, echo=echo,
+                              quiet=quiet, split=settings.split)
+        interrupted = any(p.outcome.interrupted for p in phones)
+        life.status = "interrupted" if interrupted else "completed"
     measurements = run.measurements()
     click.echo(render_summary(measurements, run.info()))
     if len(phones) > 1:
@@ -226,6 +231,22 @@ def _verdict(measurements, run_path, echo) -> int:
         phones = sorted({m.device_id or "?" for m in not_run})
         echo(f"segbench: {len(not_run)} case(s) not run: {', '.join(phones)} set aside")
     return EXIT_CASES_FAILED if failed or not_run else EXIT_OK
+
+
+def _without_special_files(found, echo):
+    """FIFOs, devices and sockets named like models (a link to /dev/zero) are left out with a warning: never read,
+    they would hang or never end."""
+    from pathlib import Path
+
+    from segbench.models import special_file
+
+    kept = []
+    for f in found:
+        if f.error and special_file(Path(f.ref.path)):
+            echo(f"segbench: warning: {f.error}")
+        else:
+            kept.append(f)
+    return kept
 
 
 def _from_suite(path: str) -> dict:

@@ -12,8 +12,9 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import hashlib
 import os
+import re
 import shlex
 import socket
 import struct
@@ -319,6 +320,11 @@ class AdbDevice:
         return self.check(f"cat {shlex.quote(remote)}", timeout)
 
     # -- facts ------------------------------------------------------------------------------
+    def hardware_serial(self) -> str | None:
+        """The phone's own serial number (``ro.serialno``), whatever address it is reached at; None when unset."""
+        value = self.check("getprop ro.serialno", 15).strip()
+        return value if value and value.lower() != "unknown" else None
+
     def info(self) -> DeviceInfo:
         props = _parse_getprop(self.check("getprop"))
         max_khz = {
@@ -390,24 +396,33 @@ def _read_exact(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
+def lock_path(ident: str) -> Path:
+    """The lock file of the phone whose serial number is ``ident``, in the user's private lock directory."""
+    from segbench.locks import lock_dir
+
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:12]
+    return lock_dir() / f"phone-{re.sub(r'[^A-Za-z0-9._+-]+', '_', ident)[:64]}-{digest}.lock"
+
+
 @contextlib.contextmanager
-def device_lock(serial: str, lock_dir: Path | None = None) -> Iterator[None]:
-    """Hold an exclusive lock on a phone for a run, so two runs never share it."""
-    lock_dir = lock_dir or Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / "segbench-locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    path = lock_dir / (serial.replace("/", "_").replace(":", "_") + ".lock")
-    with open(path, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "another process"
-            raise DeviceError(f"device {serial} is in use by {holder}", hint="wait for that run to finish") from None
-        f.seek(0)
-        f.truncate()
-        f.write(f"segbench pid {os.getpid()}")
-        f.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+def device_lock(phone: AdbDevice, name: str | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on a phone for a run, so two runs never share it.
+
+    The lock is keyed by what the phone is (``ro.serialno``), not by how it is reached: ``127.0.0.1:P`` and
+    ``localhost:P``, or one phone on two adb servers, are one phone. ``name`` is how this run calls it (records'
+    device id); a phone without a serial number is keyed by its adb serial. segbench.locks has the file's rules.
+    """
+    from segbench.locks import hold
+
+    name = name or phone.serial
+    ident = phone.hardware_serial() or phone.serial
+    me = f"segbench pid {os.getpid()}"
+
+    def busy(holder: str) -> DeviceError:
+        if holder.startswith(f"{me} ("):  # this very run holds it: the phone is reached twice (two servers)
+            return DeviceError(f"device {name} is {holder[len(me) + 2:].rstrip(')')} again (serial number {ident}), "
+                               "which this run already has")
+        return DeviceError(f"device {name} is in use by {holder}", hint="wait for that run to finish")
+
+    with hold(lock_path(ident), f"{me} ({name})", busy):
+        yield

@@ -4,6 +4,8 @@ adb server. Used by `segbench emulator` and by tests as a context manager."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import secrets
 import shutil
 import socket
 import subprocess
@@ -69,7 +71,12 @@ class EmulatedPhone:
 
     def __init__(self, port: int | None = None, adb_port: int | None = None, profile: str = "sd855-mi9",
                  root: str | Path | None = None, faults: str | Faults | None = None) -> None:
-        self.profile = profile_named(profile)
+        # Each emulated phone is a phone of its own: its own serial number (ro.serialno), as real phones have,
+        # so that the phone lock (keyed by it) tells two emulated phones apart and one phone's two addresses not.
+        base = profile_named(profile)
+        serialno = f"{base.prop('ro.serialno') or 'emulated'}-{secrets.token_hex(4)}"
+        props = tuple((k, v) for k, v in base.props if k != "ro.serialno") + (("ro.serialno", serialno),)
+        self.profile = dataclasses.replace(base, props=props)
         self.faults = faults if isinstance(faults, Faults) else parse_faults(faults)
         self.port = port if port is not None else free_port(PHONE_PORTS)
         self.adb_port = adb_port

@@ -21,11 +21,13 @@ _DAMAGE = (AttributeError, IndexError, KeyError, TypeError, ValueError, UnicodeE
 
 def inspect_model(path: str | Path) -> ModelInfo:
     """Format, size, sha256, producer/version, inputs/outputs, params, MACs and op histogram of a model."""
-    from segbench.models import model_format, sha256_file
+    from segbench.models import model_format, sha256_file, special_file
 
     path = Path(path)
     if not path.exists():
         raise ModelError(f"{path}: no such file")
+    if special := special_file(path):  # never read: a FIFO would hang, /dev/zero never end
+        raise ModelError(f"{path}: {special}, not a model file")
     if path.is_dir():
         raise ModelError(f"{path}: is a directory", hint="give model files, e.g. models/*.onnx")
     fmt = model_format(path)

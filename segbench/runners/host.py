@@ -7,13 +7,14 @@ are bound before the loop and outputs are never converted inside it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from segbench.errors import RuntimeUnavailable, UsageError
+from segbench.errors import InputError, RuntimeUnavailable, UsageError
 from segbench.model import TensorInfo
 
 
@@ -57,6 +58,25 @@ def runtime_for(runtime: str) -> HostRuntime:
     return mod.RUNTIME
 
 
+# The largest input tensor segbench makes (random or from an image). A model declaring more (1x3x100000x100000 float32
+# is 120 GB) is refused before anything is allocated; real segmentation inputs are a few hundred MB at most.
+MAX_INPUT_BYTES = 1 << 30
+
+
+def check_input_size(info: TensorInfo) -> None:
+    """InputError when the input's declared static shape would take more than MAX_INPUT_BYTES."""
+    dims = [d for d in info.shape if isinstance(d, int) and d > 0]
+    try:
+        itemsize = np.dtype(info.dtype).itemsize or 1
+    except TypeError:
+        itemsize = 1
+    size = math.prod(dims) * itemsize
+    if size > MAX_INPUT_BYTES:
+        raise InputError(f"input {info.name!r} declares {list(info.shape)} {info.dtype}: {size / 1e9:,.1f} GB, more "
+                         f"than segbench allocates for an input ({MAX_INPUT_BYTES / 2**30:g} GiB)",
+                         hint="export the model with the input size to benchmark")
+
+
 def random_input(info: TensorInfo, seed: int = 0) -> np.ndarray:
     """A seeded random tensor of the input's own shape and dtype.
 
@@ -73,8 +93,13 @@ def random_input(info: TensorInfo, seed: int = 0) -> np.ndarray:
                 f"input {info.name!r} has a dynamic dimension {i} ({d})",
                 hint="pass --input with a tensor or image of the size to benchmark",
             )
+    check_input_size(info)
     rng = np.random.default_rng(seed)
-    dtype = np.dtype(info.dtype)
+    try:
+        dtype = np.dtype(info.dtype)
+    except TypeError:  # a string or bfloat16 input
+        raise UsageError(f"input {info.name!r} has dtype {info.dtype}, which segbench cannot generate",
+                         hint="pass --input") from None
     if dtype.kind == "f":
         return rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
     if dtype.kind in "iu":

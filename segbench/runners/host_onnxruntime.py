@@ -19,6 +19,12 @@ _ORT_TYPES = {
 }
 
 
+def _ort_type_name(ort_type: str) -> str:
+    """An input type with no numpy counterpart segbench feeds ("tensor(string)" -> "string"): kept by its own name,
+    so that making an input for it says what it is instead of feeding float32 to it."""
+    return ort_type.removeprefix("tensor(").removesuffix(")")
+
+
 class OrtSession:
     def __init__(self, path: str, threads: int) -> None:
         try:
@@ -37,7 +43,7 @@ class OrtSession:
             raise ModelError(f"{path}: onnxruntime cannot load it: {first}") from None
         self.inputs = [
             TensorInfo(i.name, tuple(d if isinstance(d, int) else None for d in i.shape),
-                       _ORT_TYPES.get(i.type, "float32"), guess_layout(tuple(i.shape)))
+                       _ORT_TYPES.get(i.type) or _ort_type_name(i.type), guess_layout(tuple(i.shape)))
             for i in self._sess.get_inputs()
         ]
         self._binding = self._sess.io_binding()

@@ -1,0 +1,37 @@
+"""Small ONNX models built with the onnx helper API, for what segbench does with models that misbehave."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def save(graph: onnx.GraphProto, path: Path) -> None:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+def bad_reshape(path: Path) -> None:
+    """Loads in ONNX Runtime, fails inside Reshape at inference: 48 elements cannot become [5, 7]."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [5, 7])
+    shape = numpy_helper.from_array(np.array([5, 7], dtype=np.int64), "shape")
+    save(helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"])], "bad", [x], [y], [shape]), path)
+
+
+def string_input(path: Path) -> None:
+    s = helper.make_tensor_value_info("s", TensorProto.STRING, [1, 4])
+    o = helper.make_tensor_value_info("o", TensorProto.STRING, [1, 4])
+    save(helper.make_graph([helper.make_node("Identity", ["s"], ["o"])], "str", [s], [o]), path)
+
+
+def huge_input(path: Path) -> None:
+    """A model declaring a 1x3x100000x100000 float32 input (120 GB); the file itself is tiny."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 100000, 100000])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 100000, 100000])
+    save(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "huge", [x], [y]), path)
