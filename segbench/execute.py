@@ -64,8 +64,9 @@ class Progress:
 
     def case_started(self, i: int, case: Case) -> None:
         if not self.quiet:
+            launch = f" launch={case.launch}" if case.launch > 1 else ""
             self.echo(f"{self.prefix}[{i}/{self.total}] {case.model.name} {case.runtime} threads={case.threads} "
-                      f"power={case.power_mode} ...")
+                      f"power={case.power_mode}{launch} ...")
 
     def case_finished(self, m: Measurement) -> None:
         self.done += 1
@@ -160,7 +161,7 @@ def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Prog
     device_id = backend.device.id
     # Records are keyed by device: in a farm run every phone runs the same cases (unless they share them out).
     done_ids = recorded([m for m in run.measurements() if shard or m.device_id in (None, device_id)], list(cases))
-    todo = [c for c in cases if c.case_id not in done_ids]
+    todo = [c for c in cases if c.run_key not in done_ids]
     progress.total = len(todo)
     progress.start()
     results: list[Measurement] = []
@@ -175,10 +176,10 @@ def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Prog
         else:
             measurement, log = _measured(backend, case, run.run_id, device_id)
             set_aside.observe(measurement)
-        log_path = run.write_log(case.case_id, log, log_dir)
-        measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)))
+        log_path = run.write_log(case.log_id, log, log_dir)
+        measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)), launch=case.launch)
         if shard is not None:
-            earlier = shard.attempts(case.case_id)
+            earlier = shard.attempts(case.run_key)
             if earlier:
                 measurement = replace(measurement, extra={**measurement.extra, "retried_after": earlier})
             if measurement.extra.get(DEVICE_FAILURE) and shard.hand_back(case, device_id, measurement):
@@ -263,8 +264,8 @@ def _close(run: RunDir, status: str, total: int | None) -> None:
 def record_not_run(run: RunDir, case: Case, device_id: str, reason: str, log_dir: str | None = None) -> Measurement:
     """Store a case no device ran (its phones were set aside) as skipped, with the reason."""
     measurement, log = _not_run(case, run.run_id, device_id, "skipped", f"not run: {reason}")
-    log_path = run.write_log(case.case_id, log, log_dir)
-    measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)))
+    log_path = run.write_log(case.log_id, log, log_dir)
+    measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)), launch=case.launch)
     run.append(measurement)
     return measurement
 

@@ -46,28 +46,28 @@ class Shard:
     def __init__(self, device_ids: Sequence[str]) -> None:
         self._cond = threading.Condition()
         self._taken: set[str] = set()
-        self._busy: dict[str, str] = {}  # device -> the case id in flight there
+        self._busy: dict[str, str] = {}  # device -> the case (run key: case id and launch) in flight there
         self._active = set(device_ids)  # devices that may still take cases
         self._returned: dict[str, tuple[Case, Measurement]] = {}  # handed back, waiting for a taker
-        self._failed_on: dict[str, list[Measurement]] = {}  # case id -> its failed attempts, in order
+        self._failed_on: dict[str, list[Measurement]] = {}  # run key -> its failed attempts, in order
 
     def claim(self, case: Case, device_id: str) -> bool:
         with self._cond:
-            if case.case_id in self._taken:
+            if case.run_key in self._taken:
                 return False
-            self._taken.add(case.case_id)
-            self._busy[device_id] = case.case_id
+            self._taken.add(case.run_key)
+            self._busy[device_id] = case.run_key
             return True
 
     def hand_back(self, case: Case, device_id: str, failed: Measurement) -> bool:
         with self._cond:
             self._busy.pop(device_id, None)
-            tried = self._failed_on.setdefault(case.case_id, [])
+            tried = self._failed_on.setdefault(case.run_key, [])
             tried.append(failed)
-            if not self._takers(case.case_id):
+            if not self._takers(case.run_key):
                 self._cond.notify_all()
                 return False
-            self._returned[case.case_id] = (case, failed)
+            self._returned[case.run_key] = (case, failed)
             self._cond.notify_all()
             return True
 
@@ -293,14 +293,14 @@ def _left_over(cases: Sequence[Case], run: RunDir, phones: list[PhoneOutcome], s
     because every phone was set aside are stored as not run."""
     by_device = {p.device_id: p for p in phones}
     for failed in shard.orphans():
-        extra = {**failed.extra, "retried_after": shard.attempts(failed.case_id)[:-1]}
+        extra = {**failed.extra, "retried_after": shard.attempts(failed.run_key)[:-1]}
         failed = replace(failed, extra=extra if extra["retried_after"] else failed.extra)
         run.append(failed)
         by_device[failed.device_id].outcome.measurements.append(failed)
     done = recorded(run.measurements(), list(cases))
     last = max(phones, key=lambda p: p.seconds)  # the phone that held out longest
     for case in cases:
-        if case.case_id not in done:
+        if case.run_key not in done:
             m = record_not_run(run, case, last.device_id, "every phone of the farm was set aside", last.device_id)
             last.outcome.measurements.append(m)
 

@@ -91,6 +91,18 @@ class Case:
     input_path: str | None = None
     # gen-input normalisation preset for an image input (None: the default for the input's dtype).
     input_preset: str | None = None
+    # Which launch of the case this is (``run --launches K``: 1..K, interleaved with the other cases). Not part of
+    # the case's identity: the launches of a case share its case_id, and ``run_key`` tells them apart in a run.
+    launch: int = 1
+
+    @property
+    def run_key(self) -> str:
+        return run_key(self.case_id, self.launch)
+
+    @property
+    def log_id(self) -> str:
+        """The case's log name in its run: the case id, with the launch after the first."""
+        return self.case_id if self.launch == 1 else f"{self.case_id}.launch{self.launch}"
 
     @property
     def case_id(self) -> str:
@@ -114,6 +126,8 @@ class Case:
         """Whether ``m`` is a record of this case: the same id, or for a record an older segbench wrote
         (its id is the legacy one its own fields give) the same exact name, model sha256, runtime,
         threads and power mode."""
+        if (m.launch or 1) != self.launch:
+            return False
         if m.case_id == self.case_id:
             return True
         return (m.case_id == self.legacy_case_id == legacy_case_id(m.model.name, m.runtime, m.threads, m.power_mode)
@@ -129,13 +143,18 @@ def legacy_case_id(name: str, runtime: str, threads: int | None, power_mode: str
     return re.sub(r"[^A-Za-z0-9._+-]+", "_", f"{name}__{runtime}__t{threads}__{power_mode}")
 
 
+def run_key(case_id: str, launch: int | None) -> str:
+    """A case's launch within a run: what --resume, a farm's sharing and the logs tell apart."""
+    return f"{case_id}@{launch or 1}"
+
+
 def recorded(records: list[Measurement], cases: list[Case]) -> set[str]:
-    """The ids of ``cases`` that ``records`` already hold a record of (Case.is_recorded_by)."""
+    """The run keys (case and launch) of ``cases`` that ``records`` already hold a record of (Case.is_recorded_by)."""
     by_id: dict[str, list[Measurement]] = {}
     for m in records:
         by_id.setdefault(m.case_id, []).append(m)
-    return {c.case_id for c in cases
-            if c.case_id in by_id or any(c.is_recorded_by(m) for m in by_id.get(c.legacy_case_id, ()))}
+    return {c.run_key for c in cases
+            if any(c.is_recorded_by(m) for m in (*by_id.get(c.case_id, ()), *by_id.get(c.legacy_case_id, ())))}
 
 
 @dataclass(frozen=True)
@@ -198,6 +217,10 @@ class Measurement:
     # which were all single launches).
     launch: int | None = None
     schema: str = MEASUREMENT_SCHEMA
+
+    @property
+    def run_key(self) -> str:
+        return run_key(self.case_id, self.launch)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

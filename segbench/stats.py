@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from segbench.model import Latency
+from segbench.model import Latency, Measurement
 
 # Coefficient of variation above which a cell is flagged as unstable in reports.
 UNSTABLE_CV = 0.05
@@ -118,6 +118,13 @@ def stability_warnings(samples: Sequence[float]) -> list[str]:
 # taken over per-launch figures. Timings are compared as ratios, so the figures are taken on the log scale (a
 # ratio of geometric means); Student's t (Welch's for two sides) gives intervals that stay honest for the few
 # launches a phone affords: with 2 launches a side the interval is wide, as it should be.
+
+
+def launch_figure(m: Measurement) -> float | None:
+    """One launch's figure: the median of its timed runs (the tool's own median, else its avg)."""
+    if m.samples_ms:
+        return float(np.median(np.asarray(m.samples_ms, dtype=np.float64)))
+    return m.latency_ms.median if m.latency_ms.median is not None else m.latency_ms.avg
 
 
 def launch_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float] | None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from segbench.errors import UsageError
 from segbench.model import RUNTIME_FOR_FORMAT, Case, ModelRef
 
 SUITE_KEYS = {"models", "threads", "power_modes", "warmup", "repeats", "input", "input_preset", "runtime", "device",
-              "include", "exclude", "timeout", "cooldown", "reconnect_wait", "set_aside_after", "split"}
+              "include", "exclude", "timeout", "cooldown", "reconnect_wait", "set_aside_after", "split", "launches"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class SweepSettings:
     set_aside_after: int = 3
     adb_servers: tuple[str, ...] = ()
     split: str = "each"  # each: every phone runs every case; shard: each case runs once, on a free phone
+    # Launches of every case (a fresh session or tool process each), interleaved: A B A B, not A A B B.
+    launches: int = 1
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -78,7 +80,8 @@ def _selected(name: str, settings: SweepSettings) -> bool:
 
 
 def plan(models: Sequence[ModelRef], settings: SweepSettings) -> list[Case]:
-    """Every case in a stable order: model, then threads, then power mode.
+    """Every case in a stable order: model, then threads, then power mode; with several launches, that order
+    once per launch.
 
     With ``settings.runtime`` set, only models that runtime executes are kept; ``include`` and
     ``exclude`` are shell-style patterns on model names.
@@ -92,4 +95,5 @@ def plan(models: Sequence[ModelRef], settings: SweepSettings) -> list[Case]:
             for mode in settings.power_modes:
                 cases.append(Case(model, runtime, threads, mode, settings.warmup, settings.repeats, settings.input,
                                   settings.input_preset))
-    return cases
+    # Launch k of every case before launch k+1 of any: drift (heat, other load) then hits every case alike.
+    return [replace(c, launch=k) for k in range(1, settings.launches + 1) for c in cases]

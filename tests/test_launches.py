@@ -97,3 +97,45 @@ def test_an_all_failed_or_empty_candidate_is_never_a_green_gate(tmp_path):
     _store(tmp_path, "same", _launches(rng, "s", 3))
     r = run_cli("compare", "base", "same", "--reports", str(tmp_path))
     assert r.code == 0 and "0 regression(s) of 3 case(s)" in r.err, r.err
+
+
+def test_run_launches_are_interleaved_kept_apart_reported_and_resumed(tmp_path):
+    import json
+
+    from conftest import FIXTURES
+
+    models = tmp_path / "m"
+    models.mkdir()
+    for f in ("tiny_seg.onnx", "selfie_segmentation.tflite"):
+        (models / f).write_bytes((FIXTURES / "models" / f).read_bytes())
+    reports = tmp_path / "r"
+    r = run_cli("run", "--models", str(models), "--launches", "3", "--warmup", "1", "--repeats", "5",
+                "--reports", str(reports))
+    assert r.code == 0, r.err
+    (run_dir,) = (reports / "runs").iterdir()
+    lines = (run_dir / "results.jsonl").read_text().splitlines()
+    recs = [json.loads(x) for x in lines]
+    # A B A B A B: launch k of every case before launch k+1 of any
+    assert [(x["model"]["name"], x["launch"]) for x in recs] == [
+        ("selfie_segmentation", 1), ("tiny_seg", 1), ("selfie_segmentation", 2), ("tiny_seg", 2),
+        ("selfie_segmentation", 3), ("tiny_seg", 3)]
+    assert len({x["case_id"] for x in recs}) == 2 and len({x["log_path"] for x in recs}) == 6
+    report = run_cli("report", "--reports", str(reports))
+    assert report.code == 0, report.err
+    assert report.out.count("3 launches: 95% CI") == 2
+    # --resume of a run cut short: only the missing launches run, each once
+    (run_dir / "results.jsonl").write_text("\n".join(lines[:3]) + "\n")
+    info = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**info, "status": "interrupted"}))
+    r = run_cli("run", "--resume", run_dir.name, "--reports", str(reports))
+    assert r.code == 0, r.err
+    again = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+    assert sorted((x["model"]["name"], x["launch"]) for x in again) == sorted(
+        (x["model"]["name"], x["launch"]) for x in recs)
+    # two such runs compare on launch-level evidence
+    r = run_cli("run", "--models", str(models), "--launches", "3", "--warmup", "1", "--repeats", "5",
+                "--reports", str(reports), "-q")
+    ids = sorted(p.name for p in (reports / "runs").iterdir())
+    cmp = run_cli("compare", *ids, "--threshold", "90%", "--reports", str(reports))
+    assert cmp.code == 0, cmp.err
+    assert cmp.out.count("3+3 launches") == 2 and "weak" not in cmp.err

@@ -45,6 +45,9 @@ from segbench.model import RUNTIMES
 @click.option("--set-aside-after", "set_aside_after", type=click.IntRange(min=1), metavar="N",
               help="On a device: after N cases in a row fail because of the phone (not the model), record its "
                    "remaining cases as not run [default: 3].")
+@click.option("--launches", type=click.IntRange(min=1, max=1000), metavar="K",
+              help="Launch every case K times, interleaved (A B A B), each in a fresh session or tool process: "
+                   "reports and compare then judge on launch-to-launch variation (docs/report.md) [default: 1].")
 @click.option("--split", type=click.Choice(["each", "shard"]),
               help="With several phones: each runs every case (compare phones), or shard: the cases are shared out, "
                    "each runs once on a free phone (finish sooner; phones of one kind) [default: each].")
@@ -56,7 +59,7 @@ from segbench.model import RUNTIMES
 def command(models: str | None, runtime: str | None, threads: str, power_mode: str, warmup: int, repeats: int,
             input_path: str | None, input_preset: str | None, device: str | None, adb_servers: tuple[str, ...],
             assets: str, tool_variants: tuple[str, ...], timeout: float | None, cooldown: str | None, reconnect_wait: float | None,
-            set_aside_after: int | None, split: str | None, reports: str, suite: str | None, resume: str | None,
+            set_aside_after: int | None, launches: int | None, split: str | None, reports: str, suite: str | None, resume: str | None,
             quiet: bool) -> int:
     """Benchmark models: warmup, then timed repeats, per thread count and power mode.
 
@@ -93,7 +96,7 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             cli_values = {"models": models, "threads": threads, "power_modes": power_mode, "warmup": warmup,
                           "repeats": repeats, "input": input_path, "input_preset": input_preset, "runtime": runtime,
                           "device": device, "timeout": timeout, "cooldown": cooldown, "reconnect_wait": reconnect_wait,
-                          "set_aside_after": set_aside_after, "split": split}
+                          "set_aside_after": set_aside_after, "split": split, "launches": launches}
             params = {"power_modes": "power_mode", "input": "input_path"}
             for key, value in cli_values.items():
                 source = ctx.get_parameter_source(params.get(key, key))
@@ -117,6 +120,7 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
                 reconnect_wait=_seconds(given.get("reconnect_wait"), "reconnect_wait", 90.0),
                 set_aside_after=_count(_default(given.get("set_aside_after"), 3), "set_aside_after", 1),
                 adb_servers=tuple(adb_servers), split=_split(given.get("split")),
+                launches=_count(_default(given.get("launches"), 1), "launches", 1),
             )
             from segbench.inputs import PRESETS
 

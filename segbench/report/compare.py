@@ -46,12 +46,6 @@ class Verdict:
 BLOCKING = ("regression", "failed")
 
 
-def _median(m: Measurement) -> float | None:
-    if m.samples_ms:
-        return float(np.median(m.samples_ms))
-    return m.latency_ms.median if m.latency_ms.median is not None else m.latency_ms.avg
-
-
 def ratio_ci(base: Sequence[float], cand: Sequence[float], seed: int = 0) -> tuple[float, float]:
     """95% bootstrap interval of median(cand) / median(base)."""
     rng = np.random.default_rng(seed)
@@ -82,7 +76,7 @@ def judge(case: str, base: Measurement, cand: Measurement, threshold: float) -> 
     if base.status != "ok" or cand.status != "ok":
         which = "baseline" if base.status != "ok" else "candidate"
         return Verdict(case, None, None, None, None, "failed", f"{which} case {base.status if which == 'baseline' else cand.status}")
-    bm, cm = _median(base), _median(cand)
+    bm, cm = stats.launch_figure(base), stats.launch_figure(cand)
     if not bm or cm is None:
         return Verdict(case, bm, cm, None, None, "failed", "no latency figure")
     r = cm / bm
@@ -101,11 +95,6 @@ def _key(m: Measurement, by_device: bool = False) -> str:
     return f"{case} @{m.device_id}" if by_device else case
 
 
-def launch_figure(m: Measurement) -> float | None:
-    """A launch's figure: the median of its timed runs (the tool's median, else its avg)."""
-    return _median(m)
-
-
 def judge_launches(case: str, base: Sequence[Measurement], cand: Sequence[Measurement], threshold: float,
                    family: int = 1) -> Verdict:
     """The verdict on one case from all its launches on each side (one record per launch). ``family`` is how many
@@ -116,8 +105,8 @@ def judge_launches(case: str, base: Sequence[Measurement], cand: Sequence[Measur
         which, records = ("baseline", base) if not b_ok else ("candidate", cand)
         return Verdict(case, None, None, None, None, "failed",
                        f"{which} case {records[-1].status}" + (f" in all {len(records)} launches" if len(records) > 1 else ""))
-    b_fig = [x for m in b_ok if (x := launch_figure(m))]
-    c_fig = [x for m in c_ok if (x := launch_figure(m))]
+    b_fig = [x for m in b_ok if (x := stats.launch_figure(m))]
+    c_fig = [x for m in c_ok if (x := stats.launch_figure(m))]
     dropped = sum(m.status != "ok" for m in cand)
     note = f"; {dropped} candidate launch(es) failed" if dropped else ""
     if len(b_fig) >= 2 and len(c_fig) >= 2:
@@ -199,7 +188,7 @@ def pooled(records: Sequence[Measurement]) -> Measurement:
         return replace(ok[-1], samples_ms=tuple(x for m in ok for x in m.samples_ms or ()))
     # Tools that print only a summary: the median of the phones' medians stands for the kind; their means,
     # standard deviations and counts combine into those of all their runs together (for summary_ratio_ci).
-    medians = [x for m in ok if (x := _median(m)) is not None]
+    medians = [x for m in ok if (x := stats.launch_figure(m)) is not None]
     lat = replace(ok[-1].latency_ms, median=float(np.median(medians)))
     count = ok[-1].count
     if all(m.latency_ms.avg is not None and m.latency_ms.std is not None and m.count for m in ok):

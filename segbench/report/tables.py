@@ -43,7 +43,7 @@ def _row(group: Sequence[Measurement]) -> dict:
     notes: list[str] = []
     if samples:
         lat, n, cv = stats.summarize(samples), len(samples), stats.cv(samples)
-        notes += stats.stability_warnings(samples)
+        notes += _launch_warnings(ok)
     elif ok:  # tool summaries only: keep what the tool printed (one record; several are not poolable)
         lat, n, cv = ok[-1].latency_ms, ok[-1].count, None
         if len(ok) > 1:
@@ -52,10 +52,29 @@ def _row(group: Sequence[Measurement]) -> dict:
         lat, n, cv = stats.summarize([]), 0, None
         notes.append(str(group[-1].error or group[-1].status))
     ci = stats.median_ci(samples) if samples else None
+    # Launches (records of the case, in one run or several): the interval that counts is over their figures.
+    figures = [x for m in ok if (x := stats.launch_figure(m)) is not None]
+    between = stats.launch_ci(figures) if len(figures) > 1 else None
+    if between:
+        notes.insert(0, f"{len(figures)} launches: 95% CI {between[1]:.4g}-{between[2]:.4g} ms")
     row.update(n=n, median_ms=lat.median, p90_ms=lat.p90, min_ms=lat.min, avg_ms=lat.avg, std_ms=lat.std,
                cv_pct=None if cv is None else 100.0 * cv, notes="; ".join(notes),
-               ci_low_ms=ci[0] if ci else None, ci_high_ms=ci[1] if ci else None)
+               ci_low_ms=ci[0] if ci else None, ci_high_ms=ci[1] if ci else None, launches=len(ok),
+               launch_ci_low_ms=between[1] if between else None, launch_ci_high_ms=between[2] if between else None)
     return row
+
+
+def _launch_warnings(ok: Sequence[Measurement]) -> list[str]:
+    """Stability warnings of each launch's own samples (pooled launches would describe no launch), each said once
+    with how many launches it applies to."""
+    said: dict[str, int] = {}
+    for m in ok:
+        for w in stats.stability_warnings(m.samples_ms or ()):
+            key = w.split(" (")[0] if w.startswith("slowed") else w
+            said[key if len(ok) > 1 else w] = said.get(key if len(ok) > 1 else w, 0) + 1
+    if len(ok) <= 1:
+        return list(said)
+    return [f"{w} in {k} of {len(ok)} launches" for w, k in said.items()]
 
 
 def summary(measurements: Sequence[Measurement], params: Mapping[str, int] | None = None) -> pd.DataFrame:
@@ -66,14 +85,28 @@ def summary(measurements: Sequence[Measurement], params: Mapping[str, int] | Non
     """
     groups: dict[tuple, list[Measurement]] = {}
     for m in measurements:
-        key = (m.device_id, m.model.name, m.runtime, m.threads, m.power_mode)
+        # One row per case identity: the same name with another file or tool version is another row.
+        key = (m.device_id, m.model.name, m.runtime, m.threads, m.power_mode, m.model.sha256, m.tool, m.tool_version)
         groups.setdefault(key, []).append(m)
     rows = [_row(g) for g in groups.values()]
     for row in rows:
         count = (params or {}).get(row["sha256"] or "")
         row["params_m"] = None if count is None else count / 1e6
+    _name_collisions(rows)
     return pd.DataFrame(rows, columns=[*COLUMNS, "sha256", "run_ids", "cpu_mask", "tool", "tool_version",
-                                       "ci_low_ms", "ci_high_ms"])
+                                       "ci_low_ms", "ci_high_ms", "launches", "launch_ci_low_ms", "launch_ci_high_ms"])
+
+
+def _name_collisions(rows: list[dict]) -> None:
+    """Rows of one name and config that differ in file or tool version say so (they are never pooled)."""
+    seen: dict[tuple, list[dict]] = {}
+    for row in rows:
+        seen.setdefault((row["device"], row["model"], row["runtime"], row["threads"], row["power_mode"]), []).append(row)
+    for same in seen.values():
+        if len(same) > 1:
+            for row in same:
+                what = f"file {str(row['sha256'] or '?')[:12]}, {row['tool'] or '?'} {row['tool_version'] or ''}".strip()
+                row["notes"] = "; ".join(x for x in (row["notes"], f"{len(same)} rows share this name: this is {what}") if x)
 
 
 def fmt_cell(value: object) -> str:
