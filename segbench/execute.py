@@ -136,7 +136,7 @@ class Sharing(Protocol):
         have a case in flight that may come back); None when there is nothing more for it."""
         ...
 
-    def attempts(self, case_id: str) -> list[dict[str, str]]:
+    def attempts(self, key: str) -> list[dict[str, str]]:
         """The earlier attempts at a handed-back case: device, error and the log it left."""
         ...
 

@@ -91,10 +91,11 @@ class Shard:
             self._cond.notify_all()
             return None
 
-    def attempts(self, case_id: str) -> list[dict[str, str]]:
+    def attempts(self, key: str) -> list[dict[str, str]]:
+        """The earlier attempts at a case's launch (its run key)."""
         with self._cond:
             return [{"device_id": m.device_id or "", "error": m.error or "", "log_path": m.log_path or ""}
-                    for m in self._failed_on.get(case_id, [])]
+                    for m in self._failed_on.get(key, [])]
 
     def orphans(self) -> list[Measurement]:
         """Handed-back cases no phone took (all that had not failed them left): their last failed attempt."""

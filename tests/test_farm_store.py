@@ -112,7 +112,7 @@ def test_a_case_its_phone_failed_goes_to_a_phone_that_has_not_failed_it():
     assert shard.hand_back(case, "a", _failed(case, "a"))  # b and c could take it
     assert shard.next_returned("a", False, None) is None  # not back to the phone that failed it; a leaves
     assert shard.next_returned("b", False, None) == case
-    assert shard.attempts(case.case_id) == [{"device_id": "a", "error": "device a disconnected", "log_path": ""}]
+    assert shard.attempts(case.run_key) == [{"device_id": "a", "error": "device a disconnected", "log_path": ""}]
     # b fails it too: c is left to try; c leaves without taking it (set aside): an orphan with b's attempt.
     assert shard.hand_back(case, "b", _failed(case, "b"))
     assert shard.next_returned("c", True, None) is None
