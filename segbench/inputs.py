@@ -595,8 +595,9 @@ class Recipe:
 
 def recipe_for(model: Path | None, spec: TensorInfo, preset: str | None = None) -> Recipe:
     """The normalisation for ``model``'s input ``spec``: ``--preset`` when given, else the model's PaddleSeg
-    deploy.yaml (Normalize mean/std, Resize target size), else the default for the input's dtype (and, for a
-    quantised integer input, its scale and zero point: the ``pixels`` preset)."""
+    deploy.yaml (Normalize mean/std, Resize target size), else ``input_preset`` of its manifest.toml entry (what
+    its producer calibrated with), else the default for the input's dtype (and, for a quantised integer input, its
+    scale and zero point: the ``pixels`` preset)."""
     from segbench import deploy
 
     dtype, quant = spec.dtype, (spec.scale, spec.zero_point)
@@ -612,9 +613,25 @@ def recipe_for(model: Path | None, spec: TensorInfo, preset: str | None = None) 
         else:
             norm = Normalization(1 / 255, config.mean, config.std, preset="deploy.yaml")
         return Recipe(norm, f"deploy.yaml ({found})", config.target_size, notes)
+    produced = _manifest_preset(model) if model is not None else None
+    if produced:  # the producer's word: e.g. `zoo export --quant int8` calibrated through this preset
+        return Recipe(make_normalization(produced, dtype=dtype, quant=quant),
+                      f"manifest.toml input_preset ({model.parent / 'manifest.toml'})")
     quantised = f" quantised (scale {spec.scale:.6g}, zero point {spec.zero_point})" if spec.scale and \
         np.dtype(dtype).kind in "iu" else ""
     return Recipe(make_normalization(None, dtype=dtype, quant=quant), f"default for{quantised} {dtype} inputs")
+
+
+def _manifest_preset(model: Path) -> str | None:
+    """``input_preset`` of the model's entry in the manifest.toml beside it, if any (unreadable manifests: none)."""
+    from segbench.models import read_manifest
+
+    try:
+        entry = read_manifest(model.parent).get(model.name)
+    except SegbenchError:
+        return None
+    preset = entry.extra.get("input_preset") if entry else None
+    return preset if isinstance(preset, str) and preset in PRESET_NAMES else None
 
 
 def fill_dims(spec: TensorInfo, model: Path | None) -> TensorInfo:
