@@ -111,7 +111,9 @@ def build_layer(name: str, head: str) -> tuple[Any, str, str]:
         net = TopFormer(num_classes=n, backbone=B.TopTransformer_Tiny() if tiny else B.TopTransformer_Base(),
                         head_use_dw=tiny)
     elif name == "lraspp_mobilenetv3_large":  # configs/lraspp (PaddleSeg's LR-ASPP; no ADE20K config upstream)
-        net = LRASPP(num_classes=n, backbone=B.MobileNetV3_large_x1_0(output_stride=8))
+        from paddleseg.models.backbones.mobilenetv3 import MobileNetV3_large_x1_0_os8  # not re-exported
+
+        net = LRASPP(num_classes=n, backbone=MobileNetV3_large_x1_0_os8())
     else:
         raise SegbenchError(f"{name}: PaddleSeg 2.8.0 has no class for it")
     if head == "argmax":
