@@ -124,9 +124,16 @@ def export(names: tuple[str, ...], all_models: bool, heads: str, size_text: str 
     jobs = [j for j in jobs if j not in skipped]
     for n, h, f, _ in skipped:
         click.echo(f"segbench: note: {n} [{h}] as {f}: {_why_not(n, h, f)}", err=True)
-    done = 0
+    done = failed = 0
     for i, (name, head, f, q) in enumerate(jobs, 1):
-        result = _export_one(name, head, sizes[name], out_dir, seed, f, q, images)
+        try:
+            result = _export_one(name, head, sizes[name], out_dir, seed, f, q, images)
+        except Exception as exc:  # a converter that cannot take the model: said, and the others go on
+            if type(exc).__name__ != "ConversionFailed":
+                raise
+            failed += 1
+            click.echo(f"segbench: note: [{i}/{len(jobs)}] {name} [{head}] as {f}: {exc}; not written", err=True)
+            continue
         write_manifest(out_dir, [result.manifest_entry()])  # after each file: Ctrl-C keeps both in step
         done += 1
         if not quiet:
@@ -136,7 +143,8 @@ def export(names: tuple[str, ...], all_models: bool, heads: str, size_text: str 
                        f"params {result.params:,} ({f} {inspected.get('params', result.params_onnx):,}), "
                        f"MACs {inspected.get('macs', 0) / 1e9:.3f} G; {result.check_text}; "
                        f"{result.seconds:.1f} s", err=True)
-    click.echo(f"exported {done} model(s) to {out_dir}; entries in {out_dir / 'manifest.toml'}")
+    not_made = f" ({failed} not convertible, noted above)" if failed else ""
+    click.echo(f"exported {done} model(s) to {out_dir}{not_made}; entries in {out_dir / 'manifest.toml'}")
     return 0
 
 
@@ -161,6 +169,11 @@ def _why_not(name: str, head: str, fmt: str) -> str | None:
 
     if fmt in ("paddle", "nb") and name not in PADDLESEG_CLASSES:
         return "PaddleSeg 2.8.0 has no class for it (paddle formats come from PaddleSeg's own classes); skipped"
+    if fmt in ("paddle", "nb") and head == "vim" and not name.startswith("pp_mobileseg"):
+        return "PaddleSeg's VIM upsampling belongs to PPMobileSeg only; skipped"
+    if fmt == "nb" and head == "vim":
+        return ("Paddle Lite 2.13rc0's opt rejects VIM's index_put on arm (\"1 ops are not supported on 'arm'\"); "
+                "skipped, the paddle program runs it")
     if fmt == "tflite" and head == "vim":
         return ("litert-torch 0.10 cannot lower VIM's unique (\"Lowering not found: aten._unique2.default\"); skipped, "
                 "use onnx or paddle for VIM")

@@ -212,16 +212,33 @@ def _check(name: str, head: str, layer: Any, folder: Path, x: np.ndarray) -> dic
     return {**base, "label_mismatches": wrong}
 
 
-def _opt(folder: Path, out_stem: Path) -> None:
-    """Paddle Lite's opt: the program as an ARM naive_buffer ``.nb`` (what benchmark_bin on a phone loads)."""
-    from paddlelite.lite import Opt
+class ConversionFailed(SegbenchError):
+    """A converter that cannot take this model (its own error line); the other exports go on."""
 
-    opt = Opt()
-    opt.set_model_file(str(folder / "model.pdmodel"))
-    opt.set_param_file(str(folder / "model.pdiparams"))
-    opt.set_valid_places("arm")
-    opt.set_model_type("naive_buffer")
-    opt.set_optimize_out(str(out_stem))
-    opt.run()
-    if not out_stem.with_suffix(".nb").is_file():
-        raise PaddleExportFailed(f"paddle_lite_opt wrote no {out_stem.name}.nb for {folder.name}")
+
+_OPT = """
+import sys
+from paddlelite.lite import Opt
+opt = Opt()
+opt.set_model_file(sys.argv[1] + "/model.pdmodel")
+opt.set_param_file(sys.argv[1] + "/model.pdiparams")
+opt.set_valid_places("arm")
+opt.set_model_type("naive_buffer")
+opt.set_optimize_out(sys.argv[2])
+opt.run()
+"""
+
+
+def _opt(folder: Path, out_stem: Path) -> None:
+    """Paddle Lite's opt: the program as an ARM naive_buffer ``.nb`` (what benchmark_bin on a phone loads). In a
+    child process: opt aborts the process on programs it cannot read (e.g. relu6 without 'threshold')."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _OPT, str(folder), str(out_stem)], capture_output=True, text=True,
+                          timeout=600)
+    if proc.returncode != 0 or not out_stem.with_suffix(".nb").is_file():
+        lines = [ln.strip() for ln in (proc.stdout + proc.stderr).splitlines()
+                 if "Check failed" in ln or "Error" in ln or "not supported" in ln]
+        raise ConversionFailed(f"paddle_lite_opt cannot convert {folder.name}: "
+                               f"{lines[-1] if lines else f'exit {proc.returncode}'}"[:300])
