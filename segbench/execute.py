@@ -79,6 +79,12 @@ class Progress:
         result = (f"{figure[0]} {figure[1]:.3f} ms" if m.status == "ok" and figure  # benchmark_bin prints no median
                   else f"{m.status}: {m.error}" if m.error else m.status)
         self.echo(f"{self.prefix}    {result}  (elapsed {_hms(elapsed)}, ETA {_hms(eta)})")
+        fed = (m.extra or {}).get("input") or {}
+        if fed.get("recipe") and fed.get("kind") == "image":  # which recipe made the image into this model's input
+            self.echo(f"{self.prefix}    input: {fed['path']}, recipe {fed['recipe']['source']} "
+                      f"(preset {fed['recipe']['preset']})")
+        for warning in fed.get("warnings") or ():
+            self.echo(f"{self.prefix}    segbench: warning: input: {warning}")
 
 
 def _hms(seconds: float) -> str:
@@ -351,6 +357,7 @@ class InProcessBackend:
                    + (f" from {case.input_path}" if case.input_path else " (seeded random, seed 0)"))
         if fed.get("recipe"):
             log.append(f"input recipe: {fed['recipe']['source']}")
+        log += [f"input warning: {w}" for w in fed.get("warnings") or ()]
         first_ms = None
         for _ in range(case.warmup):
             ms = session.run_once()

@@ -57,25 +57,51 @@ PRESETS: dict[str, Normalization] = {
 }
 
 
+# Share of an integer input's values that may saturate (fall outside the type's range and be clipped) before
+# gen-input, run and eval warn: a few bright or dark pixels are normal, a recipe for the wrong producer is not.
+SATURATION_WARN_SHARE = 0.01
+# The preset that depends on the input: its integer values are the pixels themselves (below).
+PIXELS = "pixels"
+PRESET_NAMES = (*PRESETS, PIXELS)
+
+
 def default_preset(dtype: str) -> str:
-    """Float inputs get the PaddleSeg normalisation, integer inputs the raw 0..255 pixels."""
-    return "paddleseg" if dtype.startswith("float") else "raw"
+    """Float inputs get the PaddleSeg normalisation, integer inputs the pixels themselves (``pixels``)."""
+    return "paddleseg" if dtype.startswith("float") else PIXELS
+
+
+def pixels_normalization(dtype: str, quant_scale: float | None = None, zero_point: int | None = None) -> Normalization:
+    """The ``pixels`` preset: an integer input holds the 0..255 pixels themselves (uint8 as they are, int8 minus 128,
+    TFLite's uint8-to-int8 shift), as MLPerf Mobile and TFLite's quantised image models take them.
+
+    For a quantised input (real = scale * (q - zero_point)) it is the real value those integers stand for,
+    scale * (pixel - offset), so that the one quantisation in :func:`cast` gives back q = pixel (- 128): there is
+    one path (normalise, then cast) for every input, and a quantised input is never quantised from 0..255 twice.
+    A float input takes the pixels as 0..255 floats.
+    """
+    shift = 128 if dtype == "int8" else 0
+    if quant_scale and dtype in ("uint8", "int8"):
+        offset = (zero_point or 0) + shift
+        return Normalization(quant_scale, (offset * quant_scale,), (1.0,), preset=PIXELS)
+    return Normalization(1.0, (float(shift),), (1.0,), preset=PIXELS)
 
 
 def make_normalization(
     preset: str | None, *, mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
     scale: float | None = None, bgr: bool = False, dtype: str = "float32",
+    quant: tuple[float | None, int | None] | None = None,
 ) -> Normalization:
     """A preset, with any of mean/std/scale given by hand replacing its values.
 
     With hand values and no preset the base is ``raw`` (scale 1, mean 0, std 1), so that
-    ``--mean 127.5 --std 127.5`` means exactly what it says.
+    ``--mean 127.5 --std 127.5`` means exactly what it says. ``quant`` is the input's (scale, zero point), which
+    the ``pixels`` preset (the default for integer inputs) depends on.
     """
     manual = mean is not None or std is not None or scale is not None
     name = preset or ("raw" if manual else default_preset(dtype))
-    if name not in PRESETS:
-        raise UsageError(f"unknown preset {name!r}", hint=f"use one of {', '.join(PRESETS)}")
-    base = PRESETS[name]
+    if name not in PRESET_NAMES:
+        raise UsageError(f"unknown preset {name!r}", hint=f"use one of {', '.join(PRESET_NAMES)}")
+    base = pixels_normalization(dtype, *(quant or (None, None))) if name == PIXELS else PRESETS[name]
     if std is not None and any(s == 0 for s in std):
         raise UsageError("--std values must not be 0")
     return Normalization(
@@ -317,9 +343,18 @@ def cast(values: np.ndarray, spec: TensorInfo, warnings: list[str]) -> np.ndarra
         q = _round_half_away(values / spec.scale) + (spec.zero_point or 0)
     else:
         q = _round_half_away(values)
-        if q.size and (q.min() < info.min or q.max() > info.max):
-            warnings.append(f"values outside {dtype.name} range {info.min}..{info.max} clipped (check --preset)")
+    share = saturated_share(q, dtype)
+    if share > SATURATION_WARN_SHARE:
+        quantised = f" after quantisation (scale {spec.scale:.6g}, zero point {spec.zero_point})" if spec.scale else ""
+        warnings.append(f"{share:.1%} of the values saturate (outside {dtype.name} range {info.min}..{info.max}"
+                        f"{quantised}, clipped); check the recipe (--preset)")
     return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def saturated_share(q: np.ndarray, dtype: np.dtype) -> float:
+    """Share of the (rounded, unclipped) integer values outside ``dtype``'s range."""
+    info = np.iinfo(dtype)
+    return float(((q < info.min) | (q > info.max)).mean()) if q.size else 0.0
 
 
 def _round_half_away(x: np.ndarray) -> np.ndarray:
@@ -558,13 +593,16 @@ class Recipe:
                 "size": list(self.size) if self.size else None, "notes": list(self.notes)}
 
 
-def recipe_for(model: Path | None, dtype: str, preset: str | None = None) -> Recipe:
-    """The normalisation for ``model``'s input: ``--preset`` when given, else the model's PaddleSeg deploy.yaml
-    (Normalize mean/std, Resize target size), else the default for the input's dtype."""
+def recipe_for(model: Path | None, spec: TensorInfo, preset: str | None = None) -> Recipe:
+    """The normalisation for ``model``'s input ``spec``: ``--preset`` when given, else the model's PaddleSeg
+    deploy.yaml (Normalize mean/std, Resize target size), else ``input_preset`` of its manifest.toml entry (what
+    its producer calibrated with), else the default for the input's dtype (and, for a quantised integer input, its
+    scale and zero point: the ``pixels`` preset)."""
     from segbench import deploy
 
+    dtype, quant = spec.dtype, (spec.scale, spec.zero_point)
     if preset:
-        return Recipe(make_normalization(preset, dtype=dtype), "--preset")
+        return Recipe(make_normalization(preset, dtype=dtype, quant=quant), "--preset")
     found = deploy.find(model) if model is not None else None
     if found is not None:
         config = deploy.read(found)
@@ -575,7 +613,25 @@ def recipe_for(model: Path | None, dtype: str, preset: str | None = None) -> Rec
         else:
             norm = Normalization(1 / 255, config.mean, config.std, preset="deploy.yaml")
         return Recipe(norm, f"deploy.yaml ({found})", config.target_size, notes)
-    return Recipe(make_normalization(None, dtype=dtype), f"default for {dtype} inputs")
+    produced = _manifest_preset(model) if model is not None else None
+    if produced:  # the producer's word: e.g. `zoo export --quant int8` calibrated through this preset
+        return Recipe(make_normalization(produced, dtype=dtype, quant=quant),
+                      f"manifest.toml input_preset ({model.parent / 'manifest.toml'})")
+    quantised = f" quantised (scale {spec.scale:.6g}, zero point {spec.zero_point})" if spec.scale and \
+        np.dtype(dtype).kind in "iu" else ""
+    return Recipe(make_normalization(None, dtype=dtype, quant=quant), f"default for{quantised} {dtype} inputs")
+
+
+def _manifest_preset(model: Path) -> str | None:
+    """``input_preset`` of the model's entry in the manifest.toml beside it, if any (unreadable manifests: none)."""
+    from segbench.models import read_manifest
+
+    try:
+        entry = read_manifest(model.parent).get(model.name)
+    except SegbenchError:
+        return None
+    preset = entry.extra.get("input_preset") if entry else None
+    return preset if isinstance(preset, str) and preset in PRESET_NAMES else None
 
 
 def fill_dims(spec: TensorInfo, model: Path | None) -> TensorInfo:
@@ -617,11 +673,13 @@ def case_inputs(model: str, specs: list[TensorInfo], input_path: str | None, pre
         raise InputError(f"{model} has {len(specs)} inputs; --input feeds single-input models")
     path = Path(input_path)
     kind = "image" if is_image_name(path) else "tensor"
-    recipe = recipe_for(Path(model), specs[0].dtype, preset) if kind == "image" else None
-    tensor = tensor_for_input(path, specs[0], preset, recipe)
+    recipe = recipe_for(Path(model), specs[0], preset) if kind == "image" else None
+    warnings: list[str] = []
+    tensor = tensor_for_input(path, specs[0], preset, recipe, warnings)
     info: dict[str, Any] = {"kind": kind, "path": str(path), "shape": list(tensor.shape), "dtype": tensor.dtype.name}
     if recipe is not None:
         info["recipe"] = recipe.describe()
+        info["warnings"] = warnings
     else:
         side = sidecar_path(path.parent if path.name == "input_0.pb" else path)
         info["recipe"] = {"source": f"gen-input sidecar ({side})"} if side.is_file() else {"source": "tensor file as given"}
@@ -629,13 +687,14 @@ def case_inputs(model: str, specs: list[TensorInfo], input_path: str | None, pre
 
 
 def tensor_for_input(path: Path, spec: TensorInfo, preset: str | None = None, recipe: Recipe | None = None,
-                     ) -> np.ndarray:
+                     warnings: list[str] | None = None) -> np.ndarray:
     """The input tensor for ``spec`` from a user's file: an image, or any tensor file gen-input writes
     (paddle-txt ``.txt``, ``.npy``, an ort-pb ``.pb`` or its test-data directory, raw ``.raw``/``.bin``).
 
     Images go through the gen-input transform (``recipe``, else ``preset``/the dtype default; stretch resize).
     Tensor files must match the spec's shape (dynamic dims match anything) and dtype; a paddle-txt file must
-    hold exactly the input's number of values. A mismatch raises InputError.
+    hold exactly the input's number of values. A mismatch raises InputError. The transform's warnings (e.g. values
+    that saturate) are appended to ``warnings``.
     """
     path = Path(path)
     if path.is_dir():
@@ -655,8 +714,11 @@ def tensor_for_input(path: Path, spec: TensorInfo, preset: str | None = None, re
         raise InputError(f"cannot tell the layout of input {spec.name!r} {_fmt_shape(spec.shape)}; give a .npy instead")
     if spec.dtype not in DTYPES:
         raise InputError(f"input {spec.name!r} is {spec.dtype}; images make {', '.join(DTYPES)} tensors; give a .npy")
-    norm = recipe.norm if recipe is not None else make_normalization(preset, dtype=spec.dtype)
-    return prepare(path, spec, norm).tensor
+    norm = recipe.norm if recipe is not None else recipe_for(None, spec, preset).norm
+    prepared = prepare(path, spec, norm)
+    if warnings is not None:
+        warnings.extend(prepared.warnings)
+    return prepared.tensor
 
 
 def _pb_in(directory: Path) -> Path:
@@ -732,7 +794,7 @@ def _check_tensor(arr: np.ndarray, spec: TensorInfo, path: Path) -> None:
 
 
 __all__ = [
-    "FORMATS", "PRESETS", "Normalization", "Prepared", "Recipe", "case_inputs", "collect_images", "fill_dims",
-    "make_normalization", "model_input", "output_paths", "prepare", "recipe_for", "resolve_target",
+    "FORMATS", "PIXELS", "PRESETS", "Normalization", "Prepared", "Recipe", "case_inputs", "collect_images", "fill_dims",
+    "make_normalization", "model_input", "pixels_normalization", "output_paths", "prepare", "recipe_for", "resolve_target",
     "tensor_for_input", "write_one", "write_tensor",
 ]

@@ -243,6 +243,7 @@ def test_ctrl_c_stops_with_130_and_stores_nothing(tmp_path):
         [sys.executable, "-m", "segbench", "eval", "--model", str(model), "--dataset", str(data), "--format", "ade20k",
          "--preset", "raw", "--threads", "1", "--reports", str(tmp_path / "reports")],
         env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr.readline() == "input recipe: --preset (preset raw)\n"  # eval says which recipe it uses
     assert proc.stderr.readline().startswith("eval m on ade20k")  # the progress bar has started
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)

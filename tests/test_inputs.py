@@ -65,7 +65,7 @@ def test_bgr_reverses_channels_and_manual_values_start_from_raw() -> None:
 
 def test_default_preset_depends_on_dtype() -> None:
     assert inputs.make_normalization(None, dtype="float32").preset == "paddleseg"
-    assert inputs.make_normalization(None, dtype="uint8").preset == "raw"
+    assert inputs.make_normalization(None, dtype="uint8").preset == "pixels"
     with pytest.raises(UsageError):
         inputs.make_normalization("nope")
     with pytest.raises(UsageError):

@@ -31,8 +31,8 @@ if TYPE_CHECKING:  # annotations only: the command module stays light to import
               help="ade20k32: raw label -> class mapping file, or a shipped one: ade20k32_mlperf (default), ade20k32_ti.")
 @click.option("--image-list", type=click.Path(path_type=Path), metavar="FILE", help="voc: image ids to evaluate, one a line.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Only the first N images (sorted by name).")
-@click.option("--preset", metavar="NAME", help="Input normalisation: paddleseg, imagenet, tf, raw, unit (default: "
-              "paddleseg for float inputs, raw for integer; docs/gen-input.md).")
+@click.option("--preset", metavar="NAME", help="Input normalisation: paddleseg, imagenet, tf, raw, unit, pixels (default: "
+              "the model's deploy.yaml, else paddleseg for float inputs, pixels for integer; docs/gen-input.md).")
 @click.option("--resize", "resize_mode", type=click.Choice(("stretch", "pad")), default="stretch", show_default=True,
               help="How images are fitted to a fixed model input (pad letterboxes; the padding is cut off again).")
 @click.option("--threads", type=click.IntRange(min=1), metavar="N",
@@ -66,7 +66,7 @@ def command(model_path: Path, dataset_dir: Path, fmt: str, split: str | None, ma
     from segbench.accuracy.datasets import open_dataset
     from segbench.accuracy.evaluate import evaluate, model_input
     from segbench.accuracy.metric import scores
-    from segbench.inputs import make_normalization
+    from segbench.inputs import recipe_for
     from segbench.model import RUNTIME_FOR_FORMAT
     from segbench.store import utc_now
 
@@ -89,7 +89,10 @@ def command(model_path: Path, dataset_dir: Path, fmt: str, split: str | None, ma
             from segbench.runners.host import close_session
 
             stack.callback(close_session, target.session)
-        norm = make_normalization(preset, dtype=model_input(target.session, ref.path).dtype)
+        recipe = recipe_for(Path(ref.path), model_input(target.session, ref.path), preset)
+        norm = recipe.norm
+        if not quiet:
+            click.echo(f"input recipe: {recipe.source} (preset {norm.preset})", err=True)
         started = utc_now()
         total = min(limit or len(dataset.samples), len(dataset.samples))
         where = f" on {target.device.id}" if device else ""
@@ -102,7 +105,7 @@ def command(model_path: Path, dataset_dir: Path, fmt: str, split: str | None, ma
     if pushes:
         click.echo(pushes, err=True)
     result = scores(outcome.counts, [c is not None for c in dataset.label_map.classes])
-    settings = {"preset": norm.preset, "resize": resize_mode, "limit": limit, "threads": target.threads,
+    settings = {"preset": norm.preset, "recipe": recipe.source, "resize": resize_mode, "limit": limit, "threads": target.threads,
                 **target.settings}
     record = _store(reports, ref, target, dataset, outcome, result, settings, started)
     click.echo(json.dumps(_json(record), indent=2) if as_json else _table(record, reports))

@@ -15,7 +15,7 @@ import click
 from segbench.errors import UsageError
 
 FORMATS = ("paddle-txt", "raw", "ort-pb", "npy")
-PRESET_NAMES = ("paddleseg", "imagenet", "tf", "raw", "unit")
+PRESET_NAMES = ("paddleseg", "imagenet", "tf", "raw", "unit", "pixels")  # segbench.inputs.PRESET_NAMES
 # With no model and no --shape: the PP-MobileSeg speed test's input (the seed's gen_val_txt.py), which Paddle
 # Lite's benchmark_bin reads with --input_data_path.
 SEED_SHAPE = (1, 3, 512, 512)
@@ -62,8 +62,9 @@ def _progress(items: list[Any], show: bool) -> Iterator[Any]:
 @click.option("--layout", type=click.Choice(["nchw", "nhwc"]), help="Target layout (default: guessed from the shape).")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "uint8", "int8"]), help="Target dtype (default: the model's, else float32).")
 @click.option("--preset", type=click.Choice(PRESET_NAMES),
-              help="Normalisation: paddleseg [-1,1] via mean/std 0.5, imagenet, tf [-1,1], raw 0..255, unit [0,1]. "
-                   "Default: the model's deploy.yaml, else paddleseg for float inputs, raw for integer ones.")
+              help="Normalisation: paddleseg [-1,1] via mean/std 0.5, imagenet, tf [-1,1], raw 0..255, unit [0,1], "
+                   "pixels (an integer input holds the pixels: uint8 0..255, int8 -128..127, whatever its scale and "
+                   "zero point). Default: the model's deploy.yaml, else paddleseg for float inputs, pixels for integer.")
 @click.option("--mean", help="Per-channel mean (1 or 3 values), replaces the preset's.")
 @click.option("--std", help="Per-channel std (1 or 3 values), replaces the preset's.")
 @click.option("--scale", type=float, help="Pixel multiplier applied before mean/std (e.g. 0.00392156862745098).")
@@ -104,7 +105,7 @@ def command(
         model, input_name=input_name, shape=inputs.parse_shape(shape) if shape else SEED_SHAPE if seed_default else None,
         layout=layout, dtype=dtype,
     )
-    norm, source = _norm(model, target.dtype, preset, means, stds, scale, bgr)
+    norm, source = _norm(model, target, preset, means, stds, scale, bgr)
     fmt = fmt or _default_format(model, shape is not None)
     pairs, batch = inputs.collect_images(list(images))
     outs = inputs.output_paths(pairs, batch, fmt, out)
@@ -120,16 +121,17 @@ def command(
     return 0
 
 
-def _norm(model: Path | None, dtype: str, preset: str | None, means: tuple[float, ...] | None,
+def _norm(model: Path | None, target: Any, preset: str | None, means: tuple[float, ...] | None,
           stds: tuple[float, ...] | None, scale: float | None, bgr: bool) -> tuple[Any, str]:
     """The normalisation and where it came from: hand values, --preset, the model's deploy.yaml, the default."""
     from segbench import inputs
 
     if means is None and stds is None and scale is None and preset is None:
-        recipe = inputs.recipe_for(model, dtype)
+        recipe = inputs.recipe_for(model, target)
         norm = dataclasses.replace(recipe.norm, bgr=bgr)
         return norm, recipe.source
-    norm = inputs.make_normalization(preset, mean=means, std=stds, scale=scale, bgr=bgr, dtype=dtype)
+    norm = inputs.make_normalization(preset, mean=means, std=stds, scale=scale, bgr=bgr, dtype=target.dtype,
+                                     quant=(target.scale, target.zero_point))
     return norm, "--preset" if preset and norm.preset == preset else "given by hand"
 
 
@@ -160,7 +162,7 @@ def _per_model(images: tuple[Path, ...], models_dir: Path, out: Path | None, inp
             if found.error:
                 raise SegbenchError(found.error)
             target = inputs.fill_dims(inputs.resolve_target(path, input_name=input_name), path)
-            norm, source = _norm(path, target.dtype, preset, means, stds, scale, bgr)
+            norm, source = _norm(path, target, preset, means, stds, scale, bgr)
             model_fmt = fmt or _default_format(path, False)
             for image, rel in pairs:
                 root = out if out is not None else image.parent
@@ -183,6 +185,8 @@ def _summary(records: list[dict[str, Any]], batch: bool, root: Path) -> None:
     first = records[0]
     t = first["target"]
     what = f"{t['dtype']} [{','.join(str(d) for d in t['shape'])}] {t['layout']}, preset {first['transform']['preset']}"
+    if first["transform"].get("recipe_source") not in (None, "--preset", "given by hand"):  # the user's own flags
+        what += f" ({first['transform']['recipe_source']})"
     if not batch:
         o = first["output"]
         side = Path(o["path"]).parent if first["format"] == "ort-pb" else Path(o["path"])

@@ -22,8 +22,8 @@ from segbench.model import RUNTIMES
               help="An image (made into each model's input by gen-input) or a tensor file (.npy, .pb, raw bytes); "
                    "default: seeded random.")
 @click.option("--preset", "input_preset", metavar="NAME",
-              help="Normalisation of an image --input: paddleseg, imagenet, tf, raw, unit (docs/gen-input.md; "
-                   "default: paddleseg for float inputs, raw for integer).")
+              help="Normalisation of an image --input: paddleseg, imagenet, tf, raw, unit, pixels (docs/gen-input.md; "
+                   "default: the model's deploy.yaml, else paddleseg for float inputs, pixels for integer).")
 @click.option("--device", metavar="SERIAL[,SERIAL...]|all|auto",
               help="Run on Android phones over ADB: one serial (or ANDROID_SERIAL with 'auto' = the only attached "
                    "one), several (each runs every case, in parallel), or 'all' ready ones (docs/farm.md). "
@@ -122,10 +122,10 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
                 adb_servers=tuple(adb_servers), split=_split(given.get("split")),
                 launches=_count(_default(given.get("launches"), 1), "launches", 1),
             )
-            from segbench.inputs import PRESETS
+            from segbench.inputs import PRESET_NAMES
 
-            if settings.input_preset and settings.input_preset not in PRESETS:
-                raise UsageError(f"unknown --preset {settings.input_preset!r}", hint=f"use one of {', '.join(PRESETS)}")
+            if settings.input_preset and settings.input_preset not in PRESET_NAMES:
+                raise UsageError(f"unknown --preset {settings.input_preset!r}", hint=f"use one of {', '.join(PRESET_NAMES)}")
             if settings.input and not Path(settings.input).is_file():
                 raise UsageError(f"--input {input_path}: no such file")
         parse_cooldown(settings.cooldown)  # a bad value is a usage error before anything runs

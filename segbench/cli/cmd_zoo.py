@@ -73,50 +73,111 @@ def _list_row(r: dict) -> list[str]:
 
 @command.command("export")
 @click.argument("names", nargs=-1, metavar="NAME...")
-@click.option("--all", "all_models", is_flag=True, help="Every model of the zoo.")
+@click.option("--all", "all_models", is_flag=True, help="Every model of the zoo (each format takes those it can).")
 @click.option("--head", "heads", default="default", show_default=True, metavar="HEAD[,HEAD...]",
               help="logits, argmax, vim, or 'default' (the head the published latency used: "
                    "argmax, vim for PP-MobileSeg).")
 @click.option("--size", "size_text", default=None, metavar="N|HxW",
               help="Input size: a side, or height x width (default: each model's published size, e.g. 512, "
                    "384x768, 1024x2048).")
-@click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True)
+@click.option("--format", "fmt", default="onnx", show_default=True, metavar="FMT[,FMT...]",
+              help="onnx, tflite (litert-torch), paddle (PaddleSeg's own classes; Python 3.10), nb (Paddle Lite; "
+                   "Python 3.10).")
+@click.option("--quant", default="none", show_default=True, metavar="Q[,Q...]",
+              help="none (float32) and/or int8 (post-training, calibrated; onnx and tflite).")
+@click.option("--calibration", multiple=True, metavar="IMAGE|DIR",
+              help="int8 calibration images (repeatable; default tests/fixtures/images/astronaut.png), "
+                   "through gen-input's transform.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Weight seed.")
 @click.option("-o", "--output", "output", required=True, metavar="DIR",
-              help="Models directory; its manifest.toml gets one entry per exported file.")
+              help="Models directory; its manifest.toml (DIR/manifest.toml, nowhere else) gets one entry per file.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
-def export(names: tuple[str, ...], all_models: bool, heads: str, size_text: str | None, fmt: str, seed: int,
-           output: str, quiet: bool) -> int:
-    """Export models to ONNX, check each against torch in ONNX Runtime, and add them to the manifest."""
+def export(names: tuple[str, ...], all_models: bool, heads: str, size_text: str | None, fmt: str, quant: str,
+           calibration: tuple[str, ...], seed: int, output: str, quiet: bool) -> int:
+    """Export models in each format and quantisation, check each against its source model, and add them to the
+    manifest next to the files."""
     from segbench.models import read_manifest, write_manifest
-    from segbench.zoo import require_torch
+    from segbench.zoo import convert
     from segbench.zoo.registry import check_size
 
     models = _selected(names, all_models)
     head_list = _heads(heads)
+    formats = convert.parse_list(fmt, convert.FORMATS, "--format")
+    quants = convert.parse_list(quant, convert.QUANTS, "--quant")
     size = _parse_size(size_text) if size_text else None
     sizes = {m.name: size or m.input_size for m in models}
     for m in models:
         check_size(m, sizes[m.name])
-    require_torch()
+    combos = [(f, q) for f in formats for q in quants if (f, q) in convert.NEEDS]
+    if not combos:
+        raise convert.UsageError(f"--format {fmt} --quant {quant}: nothing to make",
+                                 hint="int8 is made for onnx and tflite; paddle and nb are float")
+    for f, q in combos:
+        convert.require(f, q)  # a missing converter stops us before any work
+    images = convert.collect_calibration(calibration) if "int8" in quants else []
     out_dir = _output_dir(Path(output))
     read_manifest(out_dir)  # an unreadable manifest stops us before any work
+    jobs = [(m.name, m.default_head if h == "default" else h, f, q) for m in models for h in head_list
+            for f, q in combos]
+    jobs = list(dict.fromkeys(jobs))  # 'default' may repeat an explicit head
+    skipped = [(n, h, f, q) for n, h, f, q in jobs if not _convertible(n, h, f)]
+    jobs = [j for j in jobs if j not in skipped]
+    for n, h, f, _ in skipped:
+        click.echo(f"segbench: note: {n} [{h}] as {f}: {_why_not(n, h, f)}", err=True)
+    done = failed = 0
+    for i, (name, head, f, q) in enumerate(jobs, 1):
+        try:
+            result = _export_one(name, head, sizes[name], out_dir, seed, f, q, images)
+        except Exception as exc:  # a converter that cannot take the model: said, and the others go on
+            if type(exc).__name__ != "ConversionFailed":
+                raise
+            failed += 1
+            click.echo(f"segbench: note: [{i}/{len(jobs)}] {name} [{head}] as {f}: {exc}; not written", err=True)
+            continue
+        write_manifest(out_dir, [result.manifest_entry()])  # after each file: Ctrl-C keeps both in step
+        done += 1
+        if not quiet:
+            h, w = result.size
+            inspected = result.inspected or {}
+            click.echo(f"[{i}/{len(jobs)}] {result.path.name}: {result.title}, {head}, {f} {q}, {h}x{w}; "
+                       f"params {result.params:,} ({f} {inspected.get('params', result.params_onnx):,}), "
+                       f"MACs {inspected.get('macs', 0) / 1e9:.3f} G; {result.check_text}; "
+                       f"{result.seconds:.1f} s", err=True)
+    not_made = f" ({failed} not convertible, noted above)" if failed else ""
+    click.echo(f"exported {done} model(s) to {out_dir}{not_made}; entries in {out_dir / 'manifest.toml'}")
+    return 0
+
+
+def _export_one(name: str, head: str, size: tuple[int, int], out_dir: Path, seed: int, fmt: str, quant: str,
+                images: list[Path]):  # noqa: ANN202 - an ExportResult of either module
+    if fmt in ("paddle", "nb"):
+        from segbench.zoo.paddle_export import export_paddle
+
+        return export_paddle(name, head, size, out_dir, seed, fmt)
     from segbench.zoo.export import export_model
 
-    jobs = [(m.name, m.default_head if h == "default" else h) for m in models for h in head_list]
-    jobs = list(dict.fromkeys(jobs))  # 'default' may repeat an explicit head
-    for i, (name, head) in enumerate(jobs, 1):
-        result = export_model(name, head, sizes[name], out_dir, seed)
-        write_manifest(out_dir, [result.manifest_entry()])  # after each file: Ctrl-C keeps both in step
-        if not quiet:
-            check = (f"max |ORT - torch| {result.max_abs_diff:.1e}" if result.max_abs_diff is not None
-                     else f"labels = torch ({result.label_mismatches} near-tie pixels differ)")
-            h, w = result.size
-            click.echo(f"[{i}/{len(jobs)}] {result.path.name}: {result.title}, {head}, {h}x{w}; "
-                       f"params {result.params:,} (ONNX {result.params_onnx:,}); {check}; "
-                       f"{result.seconds:.1f} s", err=True)
-    click.echo(f"exported {len(jobs)} model(s) to {out_dir}; entries in {out_dir / 'manifest.toml'}")
-    return 0
+    return export_model(name, head, size, out_dir, seed, fmt, quant, images)
+
+
+def _convertible(name: str, head: str, fmt: str) -> bool:
+    return _why_not(name, head, fmt) is None
+
+
+def _why_not(name: str, head: str, fmt: str) -> str | None:
+    """Why a converter cannot take this model (None: it can)."""
+    from segbench.zoo.registry import PADDLESEG_CLASSES
+
+    if fmt in ("paddle", "nb") and name not in PADDLESEG_CLASSES:
+        return "PaddleSeg 2.8.0 has no class for it (paddle formats come from PaddleSeg's own classes); skipped"
+    if fmt in ("paddle", "nb") and head == "vim" and not name.startswith("pp_mobileseg"):
+        return "PaddleSeg's VIM upsampling belongs to PPMobileSeg only; skipped"
+    if fmt == "nb" and head == "vim":
+        return ("Paddle Lite 2.13rc0's opt rejects VIM's index_put on arm (\"1 ops are not supported on 'arm'\"); "
+                "skipped, the paddle program runs it")
+    if fmt == "tflite" and head == "vim":
+        return ("litert-torch 0.10 cannot lower VIM's unique (\"Lowering not found: aten._unique2.default\"); skipped, "
+                "use onnx or paddle for VIM")
+    return None
 
 
 def _selected(names: tuple[str, ...], all_models: bool) -> list:

@@ -14,6 +14,8 @@ rounding may flip).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -33,6 +35,9 @@ OPSET = 17
 LOGITS_TOLERANCE = 1e-4
 INPUT_NAME = "image"
 OUTPUT_NAMES = {"logits": "logits", "argmax": "label", "vim": "label"}
+# The normalisation the calibration images go through (gen-input's transform), and so what an int8 file's input
+# scale and zero point stand for: its manifest entry says so (input_preset), and the recipe follows it.
+CALIBRATION_PRESET = "paddleseg"
 
 
 class ExportCheckFailed(SegbenchError):
@@ -55,6 +60,21 @@ class ExportResult:
     vim_vs_argmax: int  # pixels where torch's VIM labels differ from upsample-then-argmax
     seconds: float
     seed: int
+    format: str = "onnx"
+    quant: str = "none"
+    converters: dict[str, str] | None = None  # distribution -> version
+    int8_check: dict[str, Any] | None = None  # argmax agreement on the calibration images
+    inspected: dict[str, int] | None = None  # segbench inspect of the written file: params, macs
+
+    @property
+    def check_text(self) -> str:
+        if self.int8_check:
+            c = self.int8_check
+            return (f"labels agree with float torch on {c['argmax_agreement']:.1%} of {c['images']} calibration "
+                    f"image(s)")
+        if self.max_abs_diff is not None:
+            return f"max |{self.format} - torch| {self.max_abs_diff:.1e}"
+        return f"labels = torch ({self.label_mismatches} near-tie pixels differ)"
 
     def manifest_entry(self) -> dict[str, Any]:
         """The [[model]] entry for models_dir/manifest.toml (docs/results-format.md)."""
@@ -64,7 +84,8 @@ class ExportResult:
             "name": self.title, "file": self.path.name, "backbone": model.backbone, "dataset": model.dataset,
             "input_size": [h, w], "head": self.head,
         }
-        is_published_setting = self.head == model.default_head and self.size == model.input_size
+        is_published_setting = (self.head == model.default_head and self.size == model.input_size
+                                and self.quant == "none")  # the published figures are for the float model
         if is_published_setting and model.baseline:
             entry["baseline"] = model.baseline
         if is_published_setting and model.published:
@@ -73,12 +94,25 @@ class ExportResult:
         reference = {"params_reference": model.reference_params} if model.reference_params else {}
         check = ({"max_abs_diff": self.max_abs_diff} if self.max_abs_diff is not None
                  else {"label_mismatches": self.label_mismatches})
+        check = {"input": f"seeded normal [1, 3, {h}, {w}]", **check, "vim_vs_argmax_pixels": self.vim_vs_argmax}
+        if self.int8_check:  # the float graph it was quantised from was checked as above; this is the int8 file
+            check = {**self.int8_check, "float_graph": check}
+        exporter = (f"torch {torch.__version__} torch.onnx (TorchScript), opset {OPSET}" if self.format == "onnx"
+                    else f"torch {torch.__version__} litert-torch")
+        if self.quant == "int8":
+            exporter += (", ai-edge-quantizer static_wi8_ai8" if self.format == "tflite"
+                         else ", onnxruntime.quantization quantize_static (QDQ, int8, per-channel weights, MinMax)")
+            entry["name"] = f"{self.title} int8"
+            entry["input_preset"] = CALIBRATION_PRESET  # what the int8 input's scale and zero point stand for
+        entry["format"], entry["quant"] = self.format, self.quant
+        entry["converters"] = dict(self.converters or {})
+        if self.inspected:
+            entry["inspect"] = dict(self.inspected)
+        graph = {"params_onnx": self.params_onnx} if self.format == "onnx" else {"params_graph": self.params_onnx}
         entry["zoo"] = {
             "model": self.model, "head": self.head, "seed": self.seed, "num_classes": model.num_classes,
-            "params": self.params, **reference, "params_onnx": self.params_onnx,
-            "gmacs": round(self.gmacs, 4), "exporter": f"torch {torch.__version__} torch.onnx (TorchScript), opset {OPSET}",
-            "check": {"input": f"seeded normal [1, 3, {h}, {w}]", **check,
-                      "vim_vs_argmax_pixels": self.vim_vs_argmax},
+            "params": self.params, **reference, **graph,
+            "gmacs": round(self.gmacs, 4), "exporter": exporter, "check": check,
             "weights": "untrained, seeded (latency and params are real; accuracy is the published figure)",
         }
         return entry
@@ -89,33 +123,84 @@ def seeded_input(size: int | Size, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((1, 3, *as_size(size))).astype(np.float32)
 
 
-def export_model(name: str, head: str, size: int | Size, out_dir: Path, seed: int = 0) -> ExportResult:
-    """Export one model with one head, check it, and move it into ``out_dir`` only when it passed."""
+def export_model(name: str, head: str, size: int | Size, out_dir: Path, seed: int = 0, fmt: str = "onnx",
+                 quant: str = "none", calibration: list[Path] | None = None) -> ExportResult:
+    """Export one model with one head in ``fmt`` (onnx, tflite) at ``quant`` (none, int8), check it, and move it
+    into ``out_dir`` only when it passed. Work files live in a hidden folder of ``out_dir`` (discovery skips it)."""
+    from segbench.modelinfo import inspect_model
+    from segbench.zoo import convert
+
     model = get(name)
     size = as_size(size)
     t0 = time.perf_counter()
     net = build_net(name, seed)
     x = torch.from_numpy(seeded_input(size, seed))
-    path = out_dir / f"{export_stem(model, head, size)}.onnx"
-    # Written beside the target and renamed only once checked: a failed or interrupted export
-    # never leaves a model file that `segbench run` would pick up.
-    tmp = out_dir / f".{path.name}.{os.getpid()}.part"
+    suffix = "_int8" if quant == "int8" else ""
+    path = out_dir / f"{export_stem(model, head, size)}{suffix}.{fmt}"
+    module = Segmenter(net, head).eval()
+    work = Path(tempfile.mkdtemp(prefix=".zoo-export.", dir=out_dir))
     try:
-        _torch_export(Segmenter(net, head).eval(), x, tmp, head)
+        float_file = work / f"float.{fmt}"
+        if fmt == "onnx":
+            _torch_export(module, x, float_file, head)
+            got = _run_onnx(float_file, x.numpy())
+        else:
+            convert.torch_to_tflite(module, x, float_file)
+            got = convert.run_tflite(float_file, x.numpy())
         references = _torch_outputs(net, x)
-        got = _run_onnx(tmp, x.numpy())
-        diff, mismatches = _compare(name, head, got, references)
-        params_onnx = onnx_params(tmp)
-        os.replace(tmp, path)
+        diff, mismatches = _compare(name, head, got, references, fmt)
+        params_graph = onnx_params(float_file) if fmt == "onnx" else inspect_model(float_file).params
+        final, int8_check = float_file, None
+        if quant == "int8":
+            final = work / f"int8.{fmt}"
+            int8_check = _int8(name, head, module, float_file, final, fmt, calibration or convert.default_calibration())
+        info = inspect_model(final)  # params and MACs of the very file written
+        os.replace(final, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
     vim_diff = int((references["vim"] != references["argmax"]).sum())
+    title = export_title(model, head, size)
     return ExportResult(
-        model=name, head=head, size=size, path=path, title=export_title(model, head, size),
-        params=count_params(net), params_onnx=params_onnx, bn_channels=count_bn_channels(net),
+        model=name, head=head, size=size, path=path, title=title,
+        params=count_params(net), params_onnx=params_graph, bn_channels=count_bn_channels(net),
         gmacs=gmacs(net, size), max_abs_diff=diff, label_mismatches=mismatches, vim_vs_argmax=vim_diff,
-        seconds=time.perf_counter() - t0, seed=seed,
+        seconds=time.perf_counter() - t0, seed=seed, format=fmt, quant=quant,
+        converters=convert.versions(fmt, quant), int8_check=int8_check,
+        inspected={"params": info.params, "macs": info.macs},
     )
+
+
+def _int8(name: str, head: str, module: Segmenter, float_file: Path, out: Path, fmt: str,
+          images: list[Path]) -> dict[str, Any]:
+    """Quantise ``float_file`` calibrated on ``images``; the int8 labels must agree with float torch's on them."""
+    from segbench.zoo import convert
+
+    size = _input_size(float_file, fmt)
+    tensors = convert.calibration_tensors(images, size, CALIBRATION_PRESET)
+    if fmt == "onnx":
+        convert.quantize_onnx(float_file, out, tensors, INPUT_NAME)
+    else:
+        convert.quantize_tflite(float_file, out, tensors)
+    agree = total = 0
+    for t in tensors:
+        with torch.no_grad():
+            want = convert.labels(module(torch.from_numpy(t)).numpy())
+        got = convert.labels(_run_onnx(out, t) if fmt == "onnx" else convert.run_tflite(out, t))
+        agree += int((got.reshape(want.shape) == want).sum())
+        total += want.size
+    share = agree / total
+    if share < convert.INT8_MIN_AGREEMENT:
+        raise ExportCheckFailed(f"{name} [{head}] int8 {fmt}: labels agree with the float model on only {share:.1%} "
+                                f"of the calibration pixels (< {convert.INT8_MIN_AGREEMENT:.0%})")
+    return {"calibration": [str(p) for p in images], "images": len(images), "preset": CALIBRATION_PRESET,
+            "argmax_agreement": round(share, 4)}
+
+
+def _input_size(path: Path, fmt: str) -> tuple[int, int]:
+    from segbench.modelinfo.io import read_io
+
+    (spec,), _ = read_io(path)
+    return int(spec.shape[2]), int(spec.shape[3])
 
 
 def _torch_export(module: Segmenter, x: torch.Tensor, path: Path, head: str) -> None:
@@ -151,16 +236,18 @@ def logits_tolerance(logits: np.ndarray) -> float:
     return LOGITS_TOLERANCE * max(1.0, float(np.abs(logits).max()))
 
 
-def _compare(name: str, head: str, got: np.ndarray, ref: dict[str, np.ndarray]) -> tuple[float | None, int | None]:
+def _compare(name: str, head: str, got: np.ndarray, ref: dict[str, np.ndarray], fmt: str = "onnx",
+             ) -> tuple[float | None, int | None]:
     """(max abs diff, None) for logits, (None, mismatching pixels) for labels; raises on a real mismatch."""
     want = ref[head]
+    runtime = "ONNX Runtime" if fmt == "onnx" else "LiteRT"
     if got.shape != want.shape:
-        raise ExportCheckFailed(f"{name} [{head}]: ONNX output shape {got.shape}, torch {want.shape}")
+        raise ExportCheckFailed(f"{name} [{head}]: {fmt} output shape {got.shape}, torch {want.shape}")
     if head == "logits":
         diff = float(np.abs(got.astype(np.float64) - want).max())
         allowed = logits_tolerance(want)
         if not diff <= allowed:
-            raise ExportCheckFailed(f"{name} [{head}]: ONNX Runtime differs from torch by {diff:.3g} (> {allowed:.3g})")
+            raise ExportCheckFailed(f"{name} [{head}]: {runtime} differs from torch by {diff:.3g} (> {allowed:.3g})")
         return diff, None
     wrong = got != want
     # VIM chooses among the classes present at low resolution, so its near-ties are among those.
@@ -172,7 +259,7 @@ def _compare(name: str, head: str, got: np.ndarray, ref: dict[str, np.ndarray]) 
         near_tie = (top2[:, 1] - top2[:, 0]) < logits_tolerance(ref["logits"])
     real = int((wrong & ~near_tie).sum())
     if real:
-        raise ExportCheckFailed(f"{name} [{head}]: {real} pixels get a different class in ONNX Runtime than in torch")
+        raise ExportCheckFailed(f"{name} [{head}]: {real} pixels get a different class in {runtime} than in torch")
     return None, int(wrong.sum())
 
 

@@ -118,6 +118,10 @@ ZOO2: tuple[ZooModel, ...] = (
 )
 MODELS = ZOO1 + ZOO2
 BY_NAME = {m.name: m for m in MODELS}
+# The zoo models PaddleSeg 2.8.0 has classes for: `zoo export --format paddle|nb` builds these with PaddleSeg itself
+# (segbench/zoo/paddle_export.py). SeaFormer is not in the 2.8.0 wheel; zoo II is TF/TI code.
+PADDLESEG_CLASSES = ("lraspp_mobilenetv3_large", "mobileseg_base", "topformer_tiny", "topformer_base",
+                     "pp_mobileseg_tiny", "pp_mobileseg_base")
 
 
 def get(name: str) -> ZooModel:

@@ -1,0 +1,199 @@
+"""Formats beyond ONNX and int8: TFLite through litert-torch, post-training int8 through ai-edge-quantizer (TFLite)
+and ONNX Runtime's static quantisation (ONNX), calibrated on real images through gen-input's transform.
+
+Each converter is optional: a format whose converter is not importable here is one error naming the extra (and
+the Python) that brings it (:func:`require`). Everything here runs a converted file to check it; nothing writes
+into the models directory (export.py moves a file there only after its check).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from segbench.errors import RuntimeUnavailable, UsageError
+
+FORMATS = ("onnx", "tflite", "paddle", "nb")
+QUANTS = ("none", "int8")
+# What each (format, quantisation) needs: import names, the distribution whose version the manifest names, the hint.
+_TORCH_HINT = "pip install -e '.[zoo]' (Python 3.11+; torch==2.13.0, CPU)"
+_TFLITE_HINT = "pip install -c .ci/constraints.txt -e '.[zoo-tflite]' (torch==2.13.0 pinned; Python 3.11+)"
+_PADDLE_HINT = "use Python 3.10 with pip install -e '.[paddle]' (paddlepaddle 2.6.2, paddleseg 2.8.0, paddlelite)"
+NEEDS: dict[tuple[str, str], tuple[tuple[str, str, str], ...]] = {
+    ("onnx", "none"): (("torch", "torch", _TORCH_HINT), ("onnxruntime", "onnxruntime", "pip install onnxruntime")),
+    ("onnx", "int8"): (("torch", "torch", _TORCH_HINT), ("onnxruntime", "onnxruntime", "pip install onnxruntime")),
+    ("tflite", "none"): (("torch", "torch", _TORCH_HINT), ("litert_torch", "litert-torch", _TFLITE_HINT)),
+    ("tflite", "int8"): (("torch", "torch", _TORCH_HINT), ("litert_torch", "litert-torch", _TFLITE_HINT),
+                         ("ai_edge_quantizer", "ai-edge-quantizer", _TFLITE_HINT)),
+    ("paddle", "none"): (("paddle", "paddlepaddle", _PADDLE_HINT), ("paddleseg", "paddleseg", _PADDLE_HINT)),
+    ("nb", "none"): (("paddle", "paddlepaddle", _PADDLE_HINT), ("paddleseg", "paddleseg", _PADDLE_HINT),
+                     ("paddlelite", "paddlelite", _PADDLE_HINT)),
+}
+# Int8 labels must agree with the float model's on at least this share of the calibration pixels. The zoo's weights
+# are untrained, so their 150 logits are close together and int8 rounding flips many near-ties (measured 0.3-0.9);
+# this floor catches a broken conversion (wrong input scale, collapsed output: about 1/num_classes), not drift.
+INT8_MIN_AGREEMENT = 0.2
+PYTHON = f"Python {sys.version_info.major}.{sys.version_info.minor}"
+
+
+def parse_list(text: str, allowed: tuple[str, ...], option: str) -> list[str]:
+    items = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    bad = [t for t in items if t not in allowed]
+    if bad or not items:
+        raise UsageError(f"unknown {option} {','.join(bad) or text!r}", hint=f"use {', '.join(allowed)}")
+    return items
+
+
+def require(fmt: str, quant: str) -> None:
+    """One error line when this Python lacks the converter for ``fmt`` at ``quant``."""
+    if (fmt, quant) not in NEEDS:
+        raise UsageError(f"--format {fmt} --quant {quant}: not supported",
+                         hint="int8 is made for onnx and tflite; paddle and nb are float")
+    for module, _, hint in NEEDS[(fmt, quant)]:
+        try:
+            with _quiet():  # litert_torch's import logs through absl and loads torchao's kernels
+                __import__(module)
+        except ImportError:
+            raise RuntimeUnavailable(f"--format {fmt}{' int8' if quant == 'int8' else ''} needs {module}, which is not "
+                                     f"installed on this {PYTHON}", hint=hint) from None
+
+
+def versions(fmt: str, quant: str) -> dict[str, str]:
+    """The converters' distributions and versions, for the manifest entry."""
+    out = {}
+    for _, dist, _ in NEEDS[(fmt, quant)]:
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+def default_calibration() -> list[Path]:
+    """tests/fixtures/images/astronaut.png of a source checkout."""
+    image = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "images" / "astronaut.png"
+    if not image.is_file():
+        raise UsageError("int8 needs calibration images", hint="give --calibration IMAGE|DIR")
+    return [image]
+
+
+def calibration_tensors(images: list[Path], size: tuple[int, int], preset: str) -> list[np.ndarray]:
+    """Each image through gen-input's transform (stretch to the export size, ``preset``), float32 NCHW."""
+    from segbench import inputs
+    from segbench.model import TensorInfo
+
+    spec = TensorInfo("image", (1, 3, *size), "float32", "nchw")
+    norm = inputs.make_normalization(preset, dtype="float32")
+    return [inputs.prepare(p, spec, norm).tensor for p in images]
+
+
+def collect_calibration(args: tuple[str, ...]) -> list[Path]:
+    from segbench import inputs
+
+    if not args:
+        return default_calibration()
+    pairs, _ = inputs.collect_images([Path(a) for a in args])
+    return [p for p, _ in pairs]
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """litert-torch, its absl/TF logging (written by C++ straight to file descriptor 2) and ai-edge-quantizer print
+    progress and notices; segbench prints its own. Exceptions still propagate with their messages."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, null):
+            os.close(fd)
+
+
+# ----------------------------------------------------------------------------- TFLite
+
+
+def torch_to_tflite(module: object, x: object, path: Path) -> None:
+    import warnings
+
+    with _quiet(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import litert_torch
+
+        litert_torch.convert(module, (x,)).export(str(path))
+
+
+def quantize_tflite(float_path: Path, out_path: Path, calibration: list[np.ndarray]) -> None:
+    """Static int8 (weights and activations, ai-edge-quantizer's static_wi8_ai8) calibrated on ``calibration``."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    with _quiet():
+        from ai_edge_quantizer import quantizer, recipe
+    signatures = Interpreter(model_path=str(float_path)).get_signature_list()
+    (sig, spec), = signatures.items()
+    (name,) = spec["inputs"]
+    with _quiet():
+        q = quantizer.Quantizer(str(float_path), recipe.static_wi8_ai8())
+        result = q.quantize(q.calibrate({sig: [{name: x} for x in calibration]}, num_threads=1))
+        result.export_model(str(out_path), overwrite=True)
+
+
+def run_tflite(path: Path, x: np.ndarray) -> np.ndarray:
+    """One inference; a quantised input is fed through gen-input's cast, a quantised output dequantised."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from segbench.inputs import cast
+    from segbench.model import TensorInfo
+
+    interp = Interpreter(model_path=str(path), num_threads=1)
+    interp.allocate_tensors()
+    (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
+    scale, zero = inp["quantization"]
+    if np.dtype(inp["dtype"]).kind in "iu":
+        x = cast(x.astype(np.float64), TensorInfo("x", x.shape, np.dtype(inp["dtype"]).name, "nchw", scale, zero), [])
+    interp.set_tensor(inp["index"], x)
+    interp.invoke()
+    y = interp.get_tensor(out["index"])
+    scale, zero = out["quantization"]
+    if scale and np.dtype(out["dtype"]).kind in "iu" and y.ndim == 4:  # quantised logits
+        y = (y.astype(np.float32) - zero) * scale
+    return y
+
+
+# ----------------------------------------------------------------------------- ONNX int8
+
+
+def quantize_onnx(float_path: Path, out_path: Path, calibration: list[np.ndarray], input_name: str) -> None:
+    """ONNX Runtime's static quantisation: QDQ, int8 weights (per channel) and activations, MinMax calibration."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class _Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.items = iter([{input_name: x} for x in calibration])
+
+        def get_next(self) -> dict | None:
+            return next(self.items, None)
+
+    with _quiet():
+        quantize_static(str(float_path), str(out_path), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+
+
+def labels(y: np.ndarray) -> np.ndarray:
+    """Class map from a logits [1, C, H, W] or label [1, H, W] output."""
+    return y.argmax(1) if y.ndim == 4 else y

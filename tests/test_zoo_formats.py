@@ -1,0 +1,117 @@
+"""`zoo export --format onnx,tflite,paddle,nb --quant none,int8`: each format checked against its source model before
+it is written, int8 calibrated on real images, the manifest next to the files (never the repository's)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ASTRONAUT, ROOT, assert_one_line_error, run_cli
+from segbench.compat import tomllib
+
+REPO_MANIFEST = ROOT / "models_dir" / "manifest.toml"
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _entries(directory: Path) -> dict[str, dict]:
+    return {e["file"]: e for e in tomllib.loads((directory / "manifest.toml").read_text())["model"]}
+
+
+def _blocked(tmp_path: Path, *modules: str) -> dict[str, str]:
+    """PYTHONPATH for a Python where ``modules`` cannot be imported."""
+    for m in modules:
+        (tmp_path / "blocked" / m).mkdir(parents=True)
+        (tmp_path / "blocked" / m / "__init__.py").write_text("raise ImportError('blocked for the test')\n")
+    return {"PYTHONPATH": f"{tmp_path / 'blocked'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+
+def test_a_missing_converter_is_one_line_naming_the_extra(tmp_path: Path) -> None:
+    r = run_cli("zoo", "export", "topformer_tiny", "--size", "64", "--format", "onnx,tflite", "-o",
+                str(tmp_path / "out"), env=_blocked(tmp_path, "litert_torch"))
+    assert_one_line_error(r, 1)
+    assert "--format tflite needs litert_torch" in r.err and "[zoo-tflite]" in r.err, r.err
+    assert not (tmp_path / "out" / "manifest.toml").exists()  # nothing was made: the check comes first
+
+
+@pytest.mark.skipif(sys.version_info[:2] == (3, 10), reason="paddle formats are this Python's")
+def test_paddle_formats_name_python_310_elsewhere(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    r = run_cli("zoo", "export", "topformer_tiny", "--format", "paddle", "-o", str(tmp_path),
+                env=_blocked(tmp_path, "paddleseg") if "paddleseg" in sys.modules else None)
+    assert_one_line_error(r, 1)
+    assert "Python 3.10" in r.err and "[paddle]" in r.err, r.err
+
+
+def test_unknown_format_and_quant_are_usage_errors(tmp_path: Path) -> None:
+    for args in (["--format", "coreml"], ["--quant", "int4"], ["--format", "paddle", "--quant", "int8"]):
+        assert_one_line_error(run_cli("zoo", "export", "topformer_tiny", *args, "-o", str(tmp_path)), 2)
+
+
+@pytest.mark.slow
+def test_onnx_int8_is_calibrated_checked_and_written_next_to_its_files(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    before = _sha(REPO_MANIFEST)
+    out = tmp_path / "md"
+    r = run_cli("zoo", "export", "topformer_tiny", "--size", "64", "--head", "logits", "--quant", "none,int8",
+                "--calibration", str(ASTRONAUT), "-o", str(out), cwd=ROOT)
+    assert r.code == 0, r.err
+    assert _sha(REPO_MANIFEST) == before  # the tracked manifest is never written unless -o names its folder
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.toml", "topformer_tiny_logits_64.onnx",
+                                                     "topformer_tiny_logits_64_int8.onnx"]
+    entries = _entries(out)
+    fp, q = entries["topformer_tiny_logits_64.onnx"], entries["topformer_tiny_logits_64_int8.onnx"]
+    assert (fp["format"], fp["quant"], q["format"], q["quant"]) == ("onnx", "none", "onnx", "int8")
+    assert set(q["converters"]) == {"torch", "onnxruntime"} and q["converters"]["torch"].startswith("2.13.0")
+    assert fp["zoo"]["check"]["max_abs_diff"] < 1e-3
+    check = q["zoo"]["check"]
+    assert check["calibration"] == [str(ASTRONAUT)] and 0.2 <= check["argmax_agreement"] <= 1.0
+    assert "max_abs_diff" in check["float_graph"]
+    assert q["name"].endswith(" int8") and q["input_preset"] == "paddleseg" and "published" not in q
+    # inspected: the int8 file holds int8 weights, and the same MACs as the float graph
+    assert q["inspect"]["macs"] == fp["inspect"]["macs"] > 0 and q["inspect"]["params"] > 0
+    # the recipe of the int8 file is its producer's (the calibration preset), read from the manifest beside it
+    from segbench.inputs import model_input, recipe_for
+
+    path = out / "topformer_tiny_logits_64_int8.onnx"
+    recipe = recipe_for(path, model_input(path))
+    assert recipe.norm.preset == "paddleseg" and recipe.source.startswith("manifest.toml input_preset")
+
+
+def test_int8_below_the_agreement_floor_fails_and_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
+    pytest.importorskip("torch")
+    from segbench.zoo import convert
+    from segbench.zoo.export import ExportCheckFailed, export_model
+
+    monkeypatch.setattr(convert, "INT8_MIN_AGREEMENT", 1.01)  # no quantised model agrees on more than everything
+    with pytest.raises(ExportCheckFailed, match="agree with the float model on only"):
+        export_model("topformer_tiny", "argmax", 64, tmp_path, fmt="onnx", quant="int8", calibration=[ASTRONAUT])
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_tflite_float_and_int8_through_litert_torch_and_ai_edge_quantizer(tmp_path: Path) -> None:
+    pytest.importorskip("litert_torch", reason="the zoo-tflite extra is not installed")
+    pytest.importorskip("ai_edge_quantizer", reason="the zoo-tflite extra is not installed")
+    from ai_edge_litert.interpreter import Interpreter
+
+    r = run_cli("zoo", "export", "topformer_tiny", "--size", "64", "--head", "argmax,vim", "--format", "tflite",
+                "--quant", "none,int8", "-o", str(tmp_path), timeout=900)
+    assert r.code == 0, r.err
+    assert "litert-torch 0.10 cannot lower VIM" in r.err  # said, and skipped: the converter cannot take it
+    entries = _entries(tmp_path)
+    assert set(entries) == {"topformer_tiny_64.tflite", "topformer_tiny_64_int8.tflite"}
+    fp, q = entries["topformer_tiny_64.tflite"], entries["topformer_tiny_64_int8.tflite"]
+    assert fp["zoo"]["check"]["label_mismatches"] <= 5 and "litert-torch" in fp["converters"]
+    assert "ai-edge-quantizer" in q["converters"] and q["zoo"]["check"]["argmax_agreement"] >= 0.2
+    interp = Interpreter(model_path=str(tmp_path / "topformer_tiny_64_int8.tflite"))
+    (inp,) = interp.get_input_details()
+    assert inp["dtype"] == np.int8 and inp["quantization"][0] > 0  # a real int8 model: quantised input
+    assert q["inspect"]["macs"] == fp["inspect"]["macs"]
