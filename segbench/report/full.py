@@ -35,7 +35,7 @@ def cases_section(df: pd.DataFrame) -> Section:
     """The per-case table `segbench report` has always printed, as a Section."""
     cols = visible_columns(df) if not df.empty else list(COLUMNS)
     rows = [tuple(fmt_cell(r[c]) for c in cols) for r in df.to_dict("records")]
-    records = json.loads(df.to_json(orient="records")) if not df.empty else []
+    records = json.loads(df.to_json(orient="records", double_precision=15)) if not df.empty else []
     return Section("cases", "All measured cases", tuple(COLUMNS[c] for c in cols), tuple(rows), tuple(records))
 
 

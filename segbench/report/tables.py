@@ -27,6 +27,24 @@ COLUMNS = {
 }
 # Columns shown only when some row has a value.
 OPTIONAL = ("params_m", "miou_pct", "miou_source")
+# Counts: pandas turns an int column with one missing value (a parsed log without threads, an eval-only row) into
+# float64, and 1 would print as 1.000 and stop matching --config threads=1. They are kept as Python ints or None.
+INT_COLUMNS = ("threads", "n")
+
+
+def keep_ints(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its INT_COLUMNS as object columns of Python ints and None (the stored values, not floats)."""
+    df = df.copy()
+    for col in INT_COLUMNS:
+        if col in df.columns:
+            df[col] = pd.Series([_int_or_none(v) for v in df[col]], index=df.index, dtype=object)
+    return df
+
+
+def _int_or_none(value: object) -> int | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return int(value)  # type: ignore[call-overload]
 
 
 def _row(group: Sequence[Measurement]) -> dict:
@@ -72,8 +90,8 @@ def summary(measurements: Sequence[Measurement], params: Mapping[str, int] | Non
     for row in rows:
         count = (params or {}).get(row["sha256"] or "")
         row["params_m"] = None if count is None else count / 1e6
-    return pd.DataFrame(rows, columns=[*COLUMNS, "sha256", "run_ids", "cpu_mask", "tool", "tool_version",
-                                       "ci_low_ms", "ci_high_ms"])
+    return keep_ints(pd.DataFrame(rows, columns=[*COLUMNS, "sha256", "run_ids", "cpu_mask", "tool", "tool_version",
+                                                 "ci_low_ms", "ci_high_ms"]))
 
 
 def fmt_cell(value: object) -> str:
@@ -165,7 +183,7 @@ def render(df: pd.DataFrame, fmt: str, infos: Sequence[RunInfo] = ()) -> str:
         out["run_ids"] = out["run_ids"].map(lambda ids: " ".join(ids))
         return out.to_csv(index=False)
     if fmt == "json":
-        records = json.loads(df.to_json(orient="records"))
+        records = json.loads(df.to_json(orient="records", double_precision=15))
         runs = [i.to_dict() for i in infos]
         return json.dumps({"schema": REPORT_SCHEMA, "rows": records, "runs": runs}, indent=2)
     raise ValueError(f"unknown format {fmt}")
