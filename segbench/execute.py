@@ -174,7 +174,9 @@ def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Prog
             measurement, log = backend.measure(case, run.run_id)
             set_aside.observe(measurement)
         log_path = run.write_log(case.case_id, log, log_dir)
-        measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)))
+        # Every record says whether its device was emulated, so no report can pass it off as a phone's figure.
+        measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)),
+                              emulated=backend.device.emulated)
         if shard is not None:
             earlier = shard.attempts(case.case_id)
             if earlier:
@@ -211,11 +213,12 @@ def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Prog
     return Outcome(results, False, len(cases) - len(todo), set_aside.reason)
 
 
-def record_not_run(run: RunDir, case: Case, device_id: str, reason: str, log_dir: str | None = None) -> Measurement:
+def record_not_run(run: RunDir, case: Case, device_id: str, reason: str, log_dir: str | None = None,
+                   emulated: bool | None = None) -> Measurement:
     """Store a case no device ran (its phones were set aside) as skipped, with the reason."""
     measurement, log = _not_run(case, run.run_id, device_id, "skipped", f"not run: {reason}")
     log_path = run.write_log(case.case_id, log, log_dir)
-    measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)))
+    measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)), emulated=emulated)
     run.append(measurement)
     return measurement
 

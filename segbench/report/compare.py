@@ -88,7 +88,14 @@ def judge(case: str, base: Measurement, cand: Measurement, threshold: float) -> 
         status = "improved"
     else:
         status = "same"
-    return Verdict(case, bm, cm, r, ci, status, f"{(r - 1) * 100:+.1f}% ({basis})")
+    return Verdict(case, bm, cm, r, ci, status, f"{(r - 1) * 100:+.1f}% ({basis}){_heat(base, cand)}")
+
+
+def _heat(base: Measurement, cand: Measurement) -> str:
+    """'; candidate throttled (at start)': a slowdown that heat may explain says so."""
+    said = [f"{which} throttled{' (at start)' if m.throttled_at_start else ''}"
+            for which, m in (("baseline", base), ("candidate", cand)) if m.throttled]
+    return f"; {', '.join(said)}" if said else ""
 
 
 def _key(m: Measurement, by_device: bool = False) -> str:
@@ -120,7 +127,7 @@ def pooled(records: Sequence[Measurement]) -> Measurement:
     if len(ok) <= 1:
         return ok[-1] if ok else records[-1]
     if all(m.samples_ms for m in ok):
-        return replace(ok[-1], samples_ms=tuple(x for m in ok for x in m.samples_ms or ()))
+        return replace(ok[-1], samples_ms=tuple(x for m in ok for x in m.samples_ms or ()), **_pooled_heat(ok))
     # Tools that print only a summary: the median of the phones' medians stands for the kind; their means,
     # standard deviations and counts combine into those of all their runs together (for summary_ratio_ci).
     medians = [x for m in ok if (x := _median(m)) is not None]
@@ -132,7 +139,13 @@ def pooled(records: Sequence[Measurement]) -> Measurement:
         within = sum((m.count - 1) * m.latency_ms.std ** 2 for m in ok)
         between = sum(m.count * (m.latency_ms.avg - mean) ** 2 for m in ok)
         lat = replace(lat, avg=mean, std=math.sqrt((within + between) / (count - 1)))
-    return replace(ok[-1], samples_ms=None, latency_ms=lat, count=count)
+    return replace(ok[-1], samples_ms=None, latency_ms=lat, count=count, **_pooled_heat(ok))
+
+
+def _pooled_heat(ok: Sequence[Measurement]) -> dict[str, bool | None]:
+    """Pooled records are throttled (at start) when any of them was."""
+    return {"throttled": True if any(m.throttled for m in ok) else ok[-1].throttled,
+            "throttled_at_start": True if any(m.throttled_at_start for m in ok) else ok[-1].throttled_at_start}
 
 
 def against_baseline(base: Sequence[Measurement], cand: Sequence[Measurement], threshold: float) -> list[Verdict]:
