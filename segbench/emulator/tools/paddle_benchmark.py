@@ -11,7 +11,7 @@ import shutil
 import sys
 import time
 
-from segbench.emulator.tools.common import Busy, apply_fault, record, state_dir
+from segbench.emulator.tools.common import Busy, apply_fault, record, reported_s, state_dir
 
 TOOL = "benchmark_bin"
 _DEFAULTS = {"optimized_model_file": "", "model_file": "", "param_file": "", "uncombined_model_dir": "",
@@ -106,7 +106,7 @@ def run(argv: list[str]) -> int:
         sess.set_inputs([data])
         apply_fault(TOOL, print)
         with Busy():
-            times = [sess.run_once() for _ in range(int(f["warmup"]) + int(f["repeats"]))]
+            times = [reported_s(sess.run_once() / 1000) * 1000 for _ in range(int(f["warmup"]) + int(f["repeats"]))]
         out = sess.outputs()[0].astype(np.float32)
     except SegbenchError as exc:  # e.g. an --input_shape the model does not take
         fatal("core/program.cc:798 Run", exc.message)

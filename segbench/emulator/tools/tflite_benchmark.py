@@ -9,7 +9,7 @@ import resource
 import sys
 import time
 
-from segbench.emulator.tools.common import Busy, apply_fault, record
+from segbench.emulator.tools.common import Busy, apply_fault, record, reported_s
 
 TOOL = "benchmark_model"
 _DEFAULTS = {"graph": "", "num_threads": "-1", "num_runs": "50", "min_secs": "1.0", "max_secs": "150.0",
@@ -112,7 +112,7 @@ def _timed(interp, min_runs: int, min_secs: float, max_secs: float) -> list[floa
             break
         t = time.perf_counter()
         interp.invoke()
-        out.append((time.perf_counter() - t) * 1e6)
+        out.append(reported_s(time.perf_counter() - t) * 1e6)
     return out
 
 
