@@ -23,9 +23,11 @@ BASELINE_SCHEMA = "segbench.baseline/1"
 
 
 def device_kind(d: DeviceInfo) -> str:
-    """What makes phones comparable: brand and model (a host: its CPU)."""
+    """What makes phones comparable: brand and model (a host: its CPU). An emulated phone is a kind of its own
+    ("Xiaomi MI 9 (emulated)"): its baseline is never a real MI 9's, nor the other way round."""
     if d.kind == "android" or d.brand or d.model:
-        return " ".join(x for x in (d.brand, d.model) if x) or d.id
+        kind = " ".join(x for x in (d.brand, d.model) if x) or d.id
+        return f"{kind} (emulated)" if d.emulated else kind
     return f"host {d.cpu_model or d.model or d.id}"
 
 

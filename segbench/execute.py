@@ -183,7 +183,9 @@ def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Prog
             measurement, log = _measured(backend, case, run.run_id, device_id)
             set_aside.observe(measurement)
         log_path = run.write_log(case.log_id, log, log_dir)
-        measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)), launch=case.launch)
+        # Every record says whether its device was emulated, so no report can pass it off as a phone's figure.
+        measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)), launch=case.launch,
+                              emulated=backend.device.emulated)
         if shard is not None:
             earlier = shard.attempts(case.run_key)
             if earlier:
@@ -267,11 +269,13 @@ def _close(run: RunDir, status: str, total: int | None) -> None:
     run.write_info(replace(run.info(), status=status, finished=utc_now(), cases_total=total))
 
 
-def record_not_run(run: RunDir, case: Case, device_id: str, reason: str, log_dir: str | None = None) -> Measurement:
+def record_not_run(run: RunDir, case: Case, device_id: str, reason: str, log_dir: str | None = None,
+                   emulated: bool | None = None) -> Measurement:
     """Store a case no device ran (its phones were set aside) as skipped, with the reason."""
     measurement, log = _not_run(case, run.run_id, device_id, "skipped", f"not run: {reason}")
     log_path = run.write_log(case.log_id, log, log_dir)
-    measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)), launch=case.launch)
+    measurement = replace(measurement, log_path=str(log_path.relative_to(run.path)), launch=case.launch,
+                          emulated=emulated)
     run.append(measurement)
     return measurement
 

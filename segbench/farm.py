@@ -300,9 +300,11 @@ def _left_over(cases: Sequence[Case], run: RunDir, phones: list[PhoneOutcome], s
         by_device[failed.device_id].outcome.measurements.append(failed)
     done = recorded(run.measurements(), list(cases))
     last = max(phones, key=lambda p: p.seconds)  # the phone that held out longest
+    emulated = next((m.emulated for m in last.outcome.measurements if m.emulated is not None), None)
     for case in cases:
         if case.run_key not in done:
-            m = record_not_run(run, case, last.device_id, "every phone of the farm was set aside", last.device_id)
+            m = record_not_run(run, case, last.device_id, "every phone of the farm was set aside", last.device_id,
+                               emulated)
             last.outcome.measurements.append(m)
 
 

@@ -177,6 +177,9 @@ class DeviceInfo:
     cpu_max_khz: dict[int, int] = field(default_factory=dict)
     memory_mb: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The device says it is emulated (ro.kernel.qemu / ro.boot.qemu, which no real phone sets): its latencies are
+    # the host's CPU behind a phone's protocol, labelled so in reports and never pooled with real phones'.
+    emulated: bool = False
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,11 @@ class Measurement:
     cpu_khz_before: dict[str, int] | None = None
     cpu_khz_after: dict[str, int] | None = None
     throttled: bool | None = None
+    # True when the case started on a phone already throttled (its CPUs' cap below their maximum, or a
+    # --cooldown limit never reached); throttled is then true as well.
+    throttled_at_start: bool | None = None
+    cooldown_s: float | None = None  # the time the --cooldown pause or wait took before the case
+    emulated: bool | None = None  # measured on an emulated device (DeviceInfo.emulated); null: not known
     error: str | None = None
     log_path: str | None = None
     started: str | None = None
@@ -274,6 +282,7 @@ class Accuracy:
     tool: str | None = None
     tool_version: str | None = None
     device_id: str | None = None
+    emulated: bool | None = None  # evaluated on an emulated device (DeviceInfo.emulated)
     seconds: float | None = None
     error: str | None = None
     started: str | None = None

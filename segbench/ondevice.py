@@ -93,6 +93,7 @@ class Phone(Protocol):
     def pull(self, remote: str, local: str) -> None: ...
     def thermal_c(self) -> dict[str, float]: ...
     def cur_khz(self) -> dict[str, int]: ...
+    def cap_khz(self) -> dict[str, int]: ...
 
 
 @dataclass
@@ -268,15 +269,21 @@ class DeviceBackend:
             argv = module.build_command(tc)
         except SegbenchError as exc:
             return replace(base, error=str(exc), finished=utc_now()), f"failed before running: {exc}\n".encode()
-        self._cool_down()
+        cooled_s, cool = self._cool_down()
         before_t, before_f = self._safe(self.phone.thermal_c), self._safe(self.phone.cur_khz)
         libs = posixpath.dirname(tool_path) if len(tool.files) > 1 else None
+        # Already hot when the case starts: its CPUs capped below their maximum, or still above the --cooldown limit.
+        at_start = _capped(self._safe(self.phone.cap_khz), self.device.cpu_max_khz, cpus)
+        if not cool:
+            at_start = True
         done = self._run_with_retries(argv, libs=libs, fresh=result_path)
         after_t, after_f = self._safe(self.phone.thermal_c), self._safe(self.phone.cur_khz)
         log = done.stdout + done.stderr
+        during = _throttled(before_f, after_f, cpus)
         base = replace(
             base, temps_before_c=before_t or None, temps_after_c=after_t or None, cpu_khz_before=before_f or None,
-            cpu_khz_after=after_f or None, throttled=_throttled(before_f, after_f, cpus),
+            cpu_khz_after=after_f or None, throttled=True if at_start else during, throttled_at_start=at_start,
+            cooldown_s=cooled_s,
             extra={"command": shlex.join(argv), "input": input_note, "returncode": done.returncode,
                    "bound_by": "taskset" if tc.cpu_mask else f"{module.TOOL} --power_mode" if mask else None},
         )
@@ -370,16 +377,24 @@ class DeviceBackend:
         with contextlib.suppress(Exception):
             self.phone.shell(f"kill -9 $(cat {REMOTE_ROOT}/run.pid) 2>/dev/null; rm -f {REMOTE_ROOT}/run.pid", 15)
 
-    def _cool_down(self) -> None:
+    def _cool_down(self) -> tuple[float | None, bool]:
+        """Wait as --cooldown says: (the seconds it took, None without a cooldown; False when the CPU zones were
+        still above the limit when the wait gave up)."""
+        t0 = time.monotonic()
         if self.cooldown.kind == "pause":
             time.sleep(self.cooldown.value)
         elif self.cooldown.kind == "below":
-            deadline = time.monotonic() + self.cooldown.max_wait_s
-            while time.monotonic() < deadline:
+            deadline = t0 + self.cooldown.max_wait_s
+            while True:
                 zones = cpu_zones(self._safe(self.phone.thermal_c))
                 if not zones or max(zones.values()) < self.cooldown.value:
-                    return
-                time.sleep(2.0)
+                    break
+                if time.monotonic() >= deadline:
+                    return round(time.monotonic() - t0, 2), False
+                time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+        else:
+            return None, True
+        return round(time.monotonic() - t0, 2), True
 
     @staticmethod
     def _safe(read: Callable[[], dict]) -> dict:
@@ -584,6 +599,16 @@ def _throttled(before: dict[str, int], after: dict[str, int], cpus: list[int] | 
     if not pairs:
         return None
     return any(a < 0.9 * b for b, a in pairs)
+
+
+def _capped(caps: dict[str, int], max_khz: dict[int, int], cpus: list[int] | None) -> bool | None:
+    """True when a bound CPU may not reach 90% of its maximum frequency (scaling_max_freq below
+    cpuinfo_max_freq: the thermal governor has capped it); None without readings."""
+    names = {f"cpu{c}": c for c in (cpus if cpus is not None else max_khz)}
+    pairs = [(caps[n], max_khz[c]) for n, c in names.items() if n in caps and max_khz.get(c)]
+    if not pairs:
+        return None
+    return any(cap < 0.9 * top for cap, top in pairs)
 
 
 __all__ = ["Cooldown", "DeviceBackend", "DeviceSession", "PushStats", "check_evaluable", "open_device_session",

@@ -142,6 +142,11 @@ def test_fault_spec_grammar():
     assert f.tool_fault("benchmark_bin") == "crash" and f.tool_fault("benchmark_model") is None
     with pytest.raises(UsageError):
         parse_faults("explode")
+    timing = parse_faults("latency=2,slow=4,crash=any")
+    assert (timing.latency_ms, timing.slow) == (2.0, 4.0) and timing.env_value() == "crash=any,latency=2.0,slow=4.0"
+    for bad in ("latency=0", "latency=fast", "slow=-1", "slow=nan", "latency"):
+        with pytest.raises(UsageError):
+            parse_faults(bad)
 
 
 def test_disk_full_crash_and_drop(adb_port, tmp_path):

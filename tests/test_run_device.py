@@ -195,10 +195,11 @@ def test_devices_lists_the_phone_with_its_facts(phone, adb_port):
     assert r.code == 0, r.err
     line = next(ln for ln in r.out.splitlines() if ln.startswith(phone.serial))
     assert "Xiaomi MI 9 (cepheus)" in line and "Android 9 (API 28)" in line and "arm64-v8a" in line
+    assert line.endswith("  emulated")  # the phone says so (ro.kernel.qemu); a real one never does
     assert "4x1.79 GHz + 3x2.42 GHz + 1x2.84 GHz" in r.out
     rows = [json.loads(ln) for ln in run_cli("devices", "--json", env=env).out.splitlines()]
     (me,) = [x for x in rows if x["id"] == phone.serial]
-    assert me["model"] == "MI 9" and me["api_level"] == 28 and me["abi"] == "arm64-v8a"
+    assert me["model"] == "MI 9" and me["api_level"] == 28 and me["abi"] == "arm64-v8a" and me["emulated"] is True
     assert me["cpu_max_khz"]["7"] == 2841600 and me["extra"]["battery"]["level"] is not None
     assert any(name.startswith("cpu") for name in me["extra"]["thermal_c"])
 

@@ -80,6 +80,23 @@ def _against_saved(store, run_id: str, reports: str, limit: float) -> list:
     verdicts = []
     for key, records in groups.items():
         baseline = found[key]
+        _same_kind_of_device(baseline, records)
         click.echo(f"{key.describe()}: against baseline run {baseline.run_id} (saved {baseline.saved})", err=True)
         verdicts += against_baseline(baseline.records, records, limit)
     return verdicts
+
+
+def _same_kind_of_device(baseline, records: list) -> None:
+    """An emulated phone's figures are the host's CPU: never judged against a real phone's, nor the reverse (the
+    baseline key keeps them apart; this catches a baseline file saved or edited otherwise)."""
+    from segbench.errors import StoreError
+
+    def kinds(ms) -> set[bool]:
+        return {bool(m.emulated) for m in ms if m.emulated is not None}
+
+    theirs, ours = kinds(baseline.records), kinds(records)
+    if theirs and ours and theirs != ours or len(theirs) > 1:
+        what = {frozenset({True}): "emulated", frozenset({False}): "real"}.get(frozenset(theirs), "mixed")
+        raise StoreError(f"baseline {baseline.path} holds {what} phones' records and the run's are "
+                         f"{'emulated' if True in ours else 'real'}: they are not compared",
+                         hint="save a baseline from a run on the same kind of device")

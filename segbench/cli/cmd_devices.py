@@ -43,7 +43,7 @@ def command(adb_server: str | None, as_json: bool) -> int:
         temps = info.extra.get("thermal_c") or {}
         hottest = max(temps.items(), key=lambda kv: kv[1]) if temps else None
         click.echo(f"{info.id}  {info.brand} {info.model} ({info.device})  {info.soc}  Android {info.android_version} "
-                   f"(API {info.api_level})  {info.abi}")
+                   f"(API {info.api_level})  {info.abi}" + ("  emulated" if info.emulated else ""))
         click.echo(f"    CPUs: {clusters or 'unknown'}  governor {info.extra.get('governor')}  "
                    f"memory {info.memory_mb:.0f} MB" if info.memory_mb else f"    CPUs: {clusters or 'unknown'}")
         click.echo(f"    battery {battery.get('level')}% {'charging' if battery.get('charging') else 'on battery'}"

@@ -211,7 +211,7 @@ def _store(reports: str, ref: ModelRef, target: _Target, dataset: Dataset, outco
         case_id=re.sub(r"[^A-Za-z0-9._+-]+", "_", f"{ref.name}__{target.runtime}__eval_{dataset.format}"
                        + (f"__{settings['backend']}" if settings.get("backend") else "")),
         model=ref, runtime=target.runtime, status="ok", tool=target.tool, tool_version=target.tool_version,
-        device_id=device.id,
+        device_id=device.id, emulated=device.emulated,
         dataset={"format": dataset.format, "name": lm.name, "path": str(dataset.root), "split": dataset.split,
                  "mapping": lm.source, "classes": list(lm.classes)},
         images=outcome.images, miou=result.miou, pixel_acc=result.pixel_acc, mean_acc=result.mean_acc,

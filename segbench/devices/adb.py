@@ -153,6 +153,12 @@ def wait_online(adb, serial: str, timeout: float) -> bool:
     return False
 
 
+def is_emulated(props: dict[str, str]) -> bool:
+    """Android's emulators set ro.kernel.qemu (Android 11 and older) or ro.boot.qemu (12 and newer) to 1; real
+    phones never do."""
+    return "1" in (props.get("ro.kernel.qemu"), props.get("ro.boot.qemu"))
+
+
 def _parse_getprop(text: str) -> dict[str, str]:
     props = {}
     for line in text.splitlines():
@@ -358,6 +364,7 @@ class AdbDevice:
             memory_mb=round(mem, 1) if mem else None,
             extra={"governor": ",".join(sorted(governors)) or None, "battery": self.battery(),
                    "thermal_c": self.thermal_c(), "fingerprint": props.get("ro.build.fingerprint")},
+            emulated=is_emulated(props),
         )
 
     def thermal_c(self) -> dict[str, float]:
@@ -371,7 +378,14 @@ class AdbDevice:
         return out
 
     def cur_khz(self) -> dict[str, int]:
-        text = self.shell(_CPU_SCRIPT.format(name="scaling_cur_freq"), 15).stdout.decode(errors="replace")
+        return self._khz("scaling_cur_freq")
+
+    def cap_khz(self) -> dict[str, int]:
+        """Each CPU's scaling_max_freq: the ceiling the thermal governor lets it reach now."""
+        return self._khz("scaling_max_freq")
+
+    def _khz(self, name: str) -> dict[str, int]:
+        text = self.shell(_CPU_SCRIPT.format(name=name), 15).stdout.decode(errors="replace")
         return {f"cpu{c}": int(v) for p, v in _pairs(text).items() if (c := _cpu_index(p)) is not None and v.isdigit()}
 
     def battery(self) -> dict[str, object]:

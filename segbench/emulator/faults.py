@@ -11,6 +11,8 @@ A SPEC is a comma-separated list of items; each item is ``name`` or ``name=value
     garbage=TOOL        TOOL prints garbage instead of its report and exits 0
     disk-full[=BYTES]   pushes fail with "No space left on device" once BYTES were stored (default 0)
     throttle[=CELSIUS]  the phone is hot (CPU zones at CELSIUS, default 85), so cpufreq is capped
+    latency=MS          the tool stand-ins report every run as MS ms instead of the host's time (reproducible)
+    slow=FACTOR         the tool stand-ins report every run FACTOR times as long (a slower phone)
     offline             the phone connects, then drops off the bus and refuses to come back
     unauthorized        the phone asks for an RSA key it never accepts (adb shows "unauthorized")
 """
@@ -34,6 +36,8 @@ class Faults:
     garbage: str | None = None
     disk_full: int | None = None
     throttle_c: float | None = None
+    latency_ms: float | None = None
+    slow: float | None = None
     offline: bool = False
     unauthorized: bool = False
 
@@ -46,14 +50,26 @@ class Faults:
         return None
 
     def env_value(self) -> str:
-        """The tool faults as passed to stand-ins in SEGBENCH_EMU_FAULT ('crash=any,...')."""
-        return ",".join(f"{k}={getattr(self, k)}" for k in _TOOL_FAULTS if getattr(self, k))
+        """The tool faults as passed to stand-ins in SEGBENCH_EMU_FAULT ('crash=any,latency=2.5,...')."""
+        items = [f"{k}={getattr(self, k)}" for k in _TOOL_FAULTS if getattr(self, k)]
+        items += [f"{k}={v!r}" for k, v in (("latency", self.latency_ms), ("slow", self.slow)) if v is not None]
+        return ",".join(items)
 
 
 def _int(name: str, value: str) -> int:
     if not value.isdigit():
         raise UsageError(f"--fault {name}={value!r}: expected a non-negative whole number")
     return int(value)
+
+
+def _positive(name: str, value: str, what: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not number > 0 or number == float("inf"):
+        raise UsageError(f"--fault {name}={value!r}: expected {what} above 0")
+    return number
 
 
 def _tool(name: str, value: str) -> str:
@@ -84,6 +100,10 @@ def parse_faults(spec: str | None) -> Faults:
                 fields["throttle_c"] = float(value) if has_value else 85.0
             except ValueError:
                 raise UsageError(f"--fault throttle={value!r}: expected degrees Celsius") from None
+        elif name == "latency" and has_value:
+            fields["latency_ms"] = _positive(name, value, "milliseconds")
+        elif name == "slow" and has_value:
+            fields["slow"] = _positive(name, value, "a factor")
         elif name in ("offline", "unauthorized") and not has_value:
             fields[name] = True
         else:

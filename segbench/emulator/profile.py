@@ -142,6 +142,9 @@ SD855_MI9 = Profile(
         ("ro.build.version.release", "9"),
         ("ro.build.version.sdk", "28"),
         ("ro.hardware", "qcom"),
+        # What Android's own emulator sets and no real phone does: the harness reads it as "emulated" (any
+        # emulated device would be labelled so), so the emulator announces itself without being special-cased.
+        ("ro.kernel.qemu", "1"),
         ("ro.product.board", "cepheus"),
         ("ro.product.brand", "Xiaomi"),
         ("ro.product.cpu.abi", "arm64-v8a"),

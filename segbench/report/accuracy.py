@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from segbench.model import Accuracy
+from segbench.report.tables import keep_ints
 
 
 def _latest(records: Sequence[Accuracy]) -> dict[str, Accuracy]:
@@ -86,4 +87,4 @@ def with_accuracy(df: pd.DataFrame, known: Sequence[Accuracy], reported: Sequenc
                       "miou_source": _describe(rec, "measured"), "notes": "accuracy only (segbench eval)"})
     if extra:
         df = pd.concat([df, pd.DataFrame(extra)], ignore_index=True) if not df.empty else pd.DataFrame(extra, columns=df.columns)
-    return df
+    return keep_ints(df)  # the eval-only rows have no threads: keep the others' 1, not 1.0

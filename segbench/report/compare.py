@@ -87,7 +87,19 @@ def judge(case: str, base: Measurement, cand: Measurement, threshold: float) -> 
         basis = f"95% CI {ci[0]:.3f}-{ci[1]:.3f} of the mean, from the tools' avg/std"
     else:
         basis = "threshold only (no samples)"
-    return Verdict(case, bm, cm, r, ci, _status(r, ci, threshold), f"{(r - 1) * 100:+.1f}% ({basis})")
+    return Verdict(case, bm, cm, r, ci, _status(r, ci, threshold), f"{(r - 1) * 100:+.1f}% ({basis}){_heat([base], [cand])}")
+
+
+def _heat(base: Sequence[Measurement], cand: Sequence[Measurement]) -> str:
+    """'; candidate throttled (at start)': a slowdown that heat may explain says so."""
+    said = []
+    for which, records in (("baseline", base), ("candidate", cand)):
+        hot = [m for m in records if m.throttled]
+        if hot:
+            start = " (at start)" if any(m.throttled_at_start for m in hot) else ""
+            some = f" in {len(hot)} of {len(records)} launches" if len(records) > 1 else ""
+            said.append(f"{which} throttled{start}{some}")
+    return f"; {', '.join(said)}" if said else ""
 
 
 def _key(m: Measurement, by_device: bool = False) -> str:
@@ -115,7 +127,7 @@ def judge_launches(case: str, base: Sequence[Measurement], cand: Sequence[Measur
         status = _status(r, (lo, hi), threshold)
         evidence = f"{len(b_fig)}+{len(c_fig)} launches"
         return Verdict(case, _gmean(b_fig), _gmean(c_fig), r, (lo, hi), status,
-                       f"{(r - 1) * 100:+.1f}% ({confidence:.1%} CI {lo:.3f}-{hi:.3f} over launches, Welch t){note}",
+                       f"{(r - 1) * 100:+.1f}% ({confidence:.1%} CI {lo:.3f}-{hi:.3f} over launches, Welch t){note}{_heat(b_ok, c_ok)}",
                        evidence)
     verdict = judge(case, pooled(b_ok), pooled(c_ok), threshold)
     weak = (f"weak: {len(b_ok)}+{len(c_ok)} launch(es), the interval comes from within a launch and misses "
@@ -185,7 +197,7 @@ def pooled(records: Sequence[Measurement]) -> Measurement:
     if len(ok) <= 1:
         return ok[-1] if ok else records[-1]
     if all(m.samples_ms for m in ok):
-        return replace(ok[-1], samples_ms=tuple(x for m in ok for x in m.samples_ms or ()))
+        return replace(ok[-1], samples_ms=tuple(x for m in ok for x in m.samples_ms or ()), **_pooled_heat(ok))
     # Tools that print only a summary: the median of the phones' medians stands for the kind; their means,
     # standard deviations and counts combine into those of all their runs together (for summary_ratio_ci).
     medians = [x for m in ok if (x := stats.launch_figure(m)) is not None]
@@ -197,7 +209,13 @@ def pooled(records: Sequence[Measurement]) -> Measurement:
         within = sum((m.count - 1) * m.latency_ms.std ** 2 for m in ok)
         between = sum(m.count * (m.latency_ms.avg - mean) ** 2 for m in ok)
         lat = replace(lat, avg=mean, std=math.sqrt((within + between) / (count - 1)))
-    return replace(ok[-1], samples_ms=None, latency_ms=lat, count=count)
+    return replace(ok[-1], samples_ms=None, latency_ms=lat, count=count, **_pooled_heat(ok))
+
+
+def _pooled_heat(ok: Sequence[Measurement]) -> dict[str, bool | None]:
+    """Pooled records are throttled (at start) when any of them was."""
+    return {"throttled": True if any(m.throttled for m in ok) else ok[-1].throttled,
+            "throttled_at_start": True if any(m.throttled_at_start for m in ok) else ok[-1].throttled_at_start}
 
 
 def against_baseline(base: Sequence[Measurement], cand: Sequence[Measurement], threshold: float) -> list[Verdict]:

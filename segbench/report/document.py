@@ -68,7 +68,9 @@ def to_csv(doc: Document) -> str:
 
     blocks = []
     for s in doc.sections:
-        frame = pd.DataFrame(list(s.records)) if s.records else pd.DataFrame(list(s.rows), columns=list(s.headers))
+        # dtype=object: a column of ints with one null stays "1", not "1.0"; lists (run ids) as the cases csv has them
+        records = [{k: " ".join(map(str, v)) if isinstance(v, list) else v for k, v in r.items()} for r in s.records]
+        frame = pd.DataFrame(records, dtype=object) if records else pd.DataFrame(list(s.rows), columns=list(s.headers))
         blocks.append(f"# {s.key}: {s.title}\n" + frame.to_csv(index=False))
     return "\n".join(blocks)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -35,7 +35,7 @@ def cases_section(df: pd.DataFrame) -> Section:
     """The per-case table `segbench report` has always printed, as a Section."""
     cols = visible_columns(df) if not df.empty else list(COLUMNS)
     rows = [tuple(fmt_cell(r[c]) for c in cols) for r in df.to_dict("records")]
-    records = json.loads(df.to_json(orient="records")) if not df.empty else []
+    records = json.loads(df.to_json(orient="records", double_precision=15)) if not df.empty else []
     return Section("cases", "All measured cases", tuple(COLUMNS[c] for c in cols), tuple(rows), tuple(records))
 
 
@@ -47,11 +47,22 @@ def _baselines(ctx: Context) -> dict[str, str]:
     return out
 
 
+def _device_labels(infos: Sequence[RunInfo]) -> dict[str, str]:
+    """Device id -> 'Xiaomi MI 9 (emulated) (msmnile, Android 9)', for every phone of every run (farms too)."""
+    return {d.id: device_label(replace(i, device=d)) for i in infos for d in (*i.devices, i.device)}
+
+
+def measured_on(infos: Sequence[RunInfo]) -> str:
+    """The plots' footer: 'measured on Xiaomi MI 9 (emulated) (msmnile, Android 9)' (every device, once)."""
+    labels = dict.fromkeys(_device_labels([i for i in infos if i.settings.get("source") != "parse"]).values())
+    return f"measured on {'; '.join(labels)}" if labels else ""
+
+
 def comparison_section(ctx: Context) -> Section:
     inputs = comparison.Inputs(
         measured=ctx.table, published=ctx.published,
         backbones={n: str(m.get("backbone") or "") for n, m in ctx.models.items()},
-        baselines=_baselines(ctx), devices={i.device.id: device_label(i) for i in ctx.infos}, gmacs=ctx.gmacs)
+        baselines=_baselines(ctx), devices=_device_labels(ctx.infos), gmacs=ctx.gmacs)
     section, _ = comparison.build(inputs, ctx.config)
     return section
 
@@ -90,22 +101,22 @@ def build(ctx: Context, view: str, plot_dir: Path | None) -> Document:
     if view in ("cases", "all"):
         sections.append(cases_section(ctx.table))
     shown = [str(m) for m in ctx.table["model"]] if not ctx.table.empty else []
-    written = _plots(sections, plot_dir) if plot_dir else []
+    written = _plots(sections, plot_dir, measured_on(ctx.infos)) if plot_dir else []
     runs = tuple(i.to_dict() for i in ctx.infos)
     return Document("segbench report", tuple(sections), tuple(_footer(ctx, shown, any(s.key == "comparison" for s in sections))), runs,
                     tuple(p for p in written if p.suffix == ".png"))
 
 
-def _plots(sections: Sequence[Section], out_dir: Path) -> list[Path]:
+def _plots(sections: Sequence[Section], out_dir: Path, note: str) -> list[Path]:
     by_key = {s.key: s for s in sections}
     written: list[Path] = []
     if "comparison" in by_key:
         points = [(r["label"], {m: r[m] for m in ("miou", "latency_ms", "params_m") if r.get(m) is not None},
                    "measured" if str(r.get("latency_ms_source") or "").startswith("measured") else "published")
                   for r in by_key["comparison"].records]
-        written += plots.plot_points(points, "Comparison", out_dir)
+        written += plots.plot_points(points, "Comparison", out_dir, note)
     if "sweep" in by_key and by_key["sweep"].records:
-        written += plots.plot_sweep(by_key["sweep"].records, out_dir)
+        written += plots.plot_sweep(by_key["sweep"].records, out_dir, note)
     if "ops" in by_key and by_key["ops"].records:
-        written += plots.plot_ops(by_key["ops"].records, out_dir)
+        written += plots.plot_ops(by_key["ops"].records, out_dir, note)
     return written

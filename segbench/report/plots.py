@@ -19,7 +19,10 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return front
 
 
-def _save(fig: object, out_dir: Path, stem: str) -> list[Path]:
+def _save(fig: object, out_dir: Path, stem: str, note: str = "") -> list[Path]:
+    """PNG and SVG; ``note`` is the plot's footer (where it was measured: "measured on Xiaomi MI 9 (emulated)")."""
+    if note:
+        fig.text(0.0, -0.02, note, fontsize=7, ha="left", va="top", color="dimgray")  # type: ignore[attr-defined]
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
     for p in paths:
         fig.savefig(p, dpi=120, bbox_inches="tight")  # type: ignore[attr-defined]
@@ -41,7 +44,7 @@ STYLE = {"measured": {"color": "tab:blue", "marker": "o"},
 
 
 def _scatter(points: Sequence[Point], xlabel: str, ylabel: str, title: str, out_dir: Path, stem: str,
-             pareto: bool) -> list[Path]:
+             pareto: bool, note: str = "") -> list[Path]:
     """Labelled scatter; ``pareto``: x is latency (lower better), y is mIoU (higher better)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -61,12 +64,13 @@ def _scatter(points: Sequence[Point], xlabel: str, ylabel: str, title: str, out_
     for label, x, y, _ in points:
         ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    written = _save(fig, out_dir, stem)
+    written = _save(fig, out_dir, stem, note)
     plt.close(fig)
     return written
 
 
-def plot_points(points: Sequence[tuple[str, dict[str, float], str]], title: str, out_dir: Path) -> list[Path]:
+def plot_points(points: Sequence[tuple[str, dict[str, float], str]], title: str, out_dir: Path,
+                note: str = "") -> list[Path]:
     """latency_vs_miou (with the Pareto front) and params_vs_latency of (label, {metric: value}, kind) rows.
 
     kind says where the row's latency comes from (measured or published); the marker shows it.
@@ -76,12 +80,12 @@ def plot_points(points: Sequence[tuple[str, dict[str, float], str]], title: str,
     lat_miou = [(lbl, v["latency_ms"], v["miou"], k) for lbl, v, k in points if {"latency_ms", "miou"} <= v.keys()]
     if lat_miou:
         written += _scatter(lat_miou, "latency (ms)", "mIoU (%)", f"{title}: latency vs mIoU", out_dir,
-                            "latency_vs_miou", pareto=True)
+                            "latency_vs_miou", pareto=True, note=note)
     par_lat = [(lbl, v["params_m"], v["latency_ms"], k) for lbl, v, k in points
                if {"params_m", "latency_ms"} <= v.keys()]
     if par_lat:
         written += _scatter(par_lat, "params (M)", "latency (ms)", f"{title}: params vs latency", out_dir,
-                            "params_vs_latency", pareto=False)
+                            "params_vs_latency", pareto=False, note=note)
     return written
 
 
@@ -91,7 +95,7 @@ def plot_published(rows: Sequence[PublishedRow], table: str, out_dir: Path) -> l
     return plot_points(mine, f"{table} (published)", out_dir)
 
 
-def plot_sweep(records: Sequence[dict], out_dir: Path) -> list[Path]:
+def plot_sweep(records: Sequence[dict], out_dir: Path, note: str = "") -> list[Path]:
     """thread_scaling (speed-up vs threads, one line per model/runtime/power mode) and power_modes (bars)."""
     plt = _pyplot()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -110,13 +114,13 @@ def plot_sweep(records: Sequence[dict], out_dir: Path) -> list[Path]:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
         ax.set(xlabel="threads", ylabel="speed-up vs 1 thread", title="Thread scaling (median latency)")
         ax.legend(fontsize=7)
-        written += _save(fig, out_dir, "thread_scaling")
+        written += _save(fig, out_dir, "thread_scaling", note)
         plt.close(fig)
-    written += _power_bars(records, out_dir)
+    written += _power_bars(records, out_dir, note)
     return written
 
 
-def _power_bars(records: Sequence[dict], out_dir: Path) -> list[Path]:
+def _power_bars(records: Sequence[dict], out_dir: Path, note: str = "") -> list[Path]:
     """Median latency per model (fewest threads measured) with one bar per power mode."""
     plt = _pyplot()
     fewest: dict[str, int] = {}
@@ -137,12 +141,12 @@ def _power_bars(records: Sequence[dict], out_dir: Path) -> list[Path]:
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(models))], models, fontsize=8)
     ax.set(ylabel="median latency (ms)", title="Power modes (fewest threads measured)")
     ax.legend(title="power mode")
-    written = _save(fig, out_dir, "power_modes")
+    written = _save(fig, out_dir, "power_modes", note)
     plt.close(fig)
     return written
 
 
-def plot_ops(records: Sequence[dict], out_dir: Path) -> list[Path]:
+def plot_ops(records: Sequence[dict], out_dir: Path, note: str = "") -> list[Path]:
     """ops_stacked: one bar per profiled case, stacked by operator type (avg ms)."""
     if not records:
         return []
@@ -160,6 +164,6 @@ def plot_ops(records: Sequence[dict], out_dir: Path) -> list[Path]:
     ax.set(ylabel="avg time per run (ms)", title="Per-operator time (profiled runs)")
     ax.tick_params(axis="x", labelsize=8)
     ax.legend(fontsize=7)
-    written = _save(fig, out_dir, "ops_stacked")
+    written = _save(fig, out_dir, "ops_stacked", note)
     plt.close(fig)
     return written

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from segbench import stats
-from segbench.model import Measurement, RunInfo
+from segbench.model import DeviceInfo, Measurement, RunInfo
 
 REPORT_SCHEMA = "segbench.report/1"
 GROUP_KEYS = ("device", "model", "runtime", "threads", "power_mode")
@@ -27,6 +27,24 @@ COLUMNS = {
 }
 # Columns shown only when some row has a value.
 OPTIONAL = ("params_m", "miou_pct", "miou_source")
+# Counts: pandas turns an int column with one missing value (a parsed log without threads, an eval-only row) into
+# float64, and 1 would print as 1.000 and stop matching --config threads=1. They are kept as Python ints or None.
+INT_COLUMNS = ("threads", "n", "launches")
+
+
+def keep_ints(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its INT_COLUMNS as object columns of Python ints and None (the stored values, not floats)."""
+    df = df.copy()
+    for col in INT_COLUMNS:
+        if col in df.columns:
+            df[col] = pd.Series([_int_or_none(v) for v in df[col]], index=df.index, dtype=object)
+    return df
+
+
+def _int_or_none(value: object) -> int | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return int(value)  # type: ignore[call-overload]
 
 
 def _row(group: Sequence[Measurement]) -> dict:
@@ -38,6 +56,7 @@ def _row(group: Sequence[Measurement]) -> dict:
         "status": "ok" if ok else group[-1].status,
         "sha256": first.model.sha256, "run_ids": sorted({m.run_id for m in group}),
         "cpu_mask": first.cpu_mask, "tool": first.tool, "tool_version": first.tool_version,
+        "emulated": first.emulated,
     }
     samples = [s for m in ok for s in (m.samples_ms or ())]
     notes: list[str] = []
@@ -51,6 +70,7 @@ def _row(group: Sequence[Measurement]) -> dict:
     else:
         lat, n, cv = stats.summarize([]), 0, None
         notes.append(str(group[-1].error or group[-1].status))
+    notes += thermal_notes(group)
     ci = stats.median_ci(samples) if samples else None
     # Launches (records of the case, in one run or several): the interval that counts is over their figures.
     figures = [x for m in ok if (x := stats.launch_figure(m)) is not None]
@@ -77,6 +97,22 @@ def _launch_warnings(ok: Sequence[Measurement]) -> list[str]:
     return [f"{w} in {k} of {len(ok)} launches" for w, k in said.items()]
 
 
+def thermal_notes(group: Sequence[Measurement]) -> list[str]:
+    """What the phone's heat did to these records: throttled (at start: the phone was already hot when the case
+    began), and how long the --cooldown before them took."""
+    notes = []
+    hot = [m for m in group if m.throttled]
+    if hot:
+        start = sum(bool(m.throttled_at_start) for m in hot)
+        when = " (at start)" if start == len(hot) else f" ({start} at start)" if start else ""
+        notes.append(f"throttled{when}" + (f" in {len(hot)} of {len(group)} records" if len(group) > 1 else ""))
+    waits = [m.cooldown_s for m in group if m.cooldown_s is not None]
+    if waits:
+        notes.append(f"cooldown {max(waits):.1f} s" if len(waits) == 1 else
+                     f"cooldown {min(waits):.1f}-{max(waits):.1f} s")
+    return notes
+
+
 def summary(measurements: Sequence[Measurement], params: Mapping[str, int] | None = None) -> pd.DataFrame:
     """The grouped table, in first-seen order of groups.
 
@@ -93,8 +129,9 @@ def summary(measurements: Sequence[Measurement], params: Mapping[str, int] | Non
         count = (params or {}).get(row["sha256"] or "")
         row["params_m"] = None if count is None else count / 1e6
     _name_collisions(rows)
-    return pd.DataFrame(rows, columns=[*COLUMNS, "sha256", "run_ids", "cpu_mask", "tool", "tool_version",
-                                       "ci_low_ms", "ci_high_ms", "launches", "launch_ci_low_ms", "launch_ci_high_ms"])
+    return keep_ints(pd.DataFrame(rows, columns=[*COLUMNS, "sha256", "run_ids", "cpu_mask", "tool", "tool_version",
+                                                 "emulated", "ci_low_ms", "ci_high_ms", "launches", "launch_ci_low_ms",
+                                                 "launch_ci_high_ms"]))
 
 
 def _name_collisions(rows: list[dict]) -> None:
@@ -141,8 +178,14 @@ def device_label(info: RunInfo) -> str:
     """Where a run measured: 'Xiaomi MI 9 (SM8150, Android 11)' or 'host <name> (<CPU>, <n> cores, <OS>)'."""
     d = info.device
     if d.kind == "android":
-        return f"{d.brand or ''} {d.model or ''} ({d.soc or d.cpu_model or 'unknown SoC'}, Android {d.android_version})".strip()
+        return (f"{phone_name(d)} ({d.soc or d.cpu_model or 'unknown SoC'}, Android {d.android_version})").strip()
     return f"host {d.model} ({d.cpu_model or 'unknown CPU'}, {d.cores} cores, {d.os})"
+
+
+def phone_name(d: DeviceInfo) -> str:
+    """'Xiaomi MI 9', or 'Xiaomi MI 9 (emulated)' for a device that says it is emulated."""
+    name = " ".join(x for x in (d.brand, d.model) if x) or d.id
+    return f"{name} (emulated)" if d.emulated else name
 
 
 def footer_lines(infos: Sequence[RunInfo], tools: Sequence[str] = (), timed: str | None = None) -> list[str]:
@@ -155,8 +198,7 @@ def footer_lines(infos: Sequence[RunInfo], tools: Sequence[str] = (), timed: str
         d, s = info.device, info.settings
         where = device_label(info)
         if info.devices:  # a farm run: every phone (records name theirs in the device column)
-            where = f"{len(info.devices)} phones: " + ", ".join(
-                f"{x.id} {x.brand or ''} {x.model or ''}".replace("  ", " ").strip() for x in info.devices)
+            where = f"{len(info.devices)} phones: " + ", ".join(f"{x.id} {phone_name(x)}" for x in info.devices)
         if s.get("source") == "parse":  # imported by `segbench parse`: say where from, not how we measured
             where = f"imported from {len(s.get('files') or [])} log(s), {d.id}"
         versions = ", ".join(f"{k} {v}" for k, v in sorted(info.versions.items()) if v and k != "python")
@@ -174,6 +216,9 @@ def footer_lines(infos: Sequence[RunInfo], tools: Sequence[str] = (), timed: str
         lines.append("on the phone: the vendor tool's own timing of each repeat (docs/vendor-tools.md); median where "
                      "the tool reports one or its per-run samples (95% CI in csv/json only with samples); "
                      "CV = std / mean.")
+    if any(d.emulated for i in measured for d in (i.device, *i.devices)):
+        lines.append("emulated: measured on an emulated phone (the device reports ro.kernel.qemu / ro.boot.qemu); "
+                     "its latencies are this host's CPU running the model behind a phone's protocol, not the phone's.")
     if any(i.settings.get("source") == "parse" for i in infos):
         lines.append("parsed logs: the vendor tool's own figures (median only where the tool prints it; "
                      "Paddle Lite prints avg/min/max).")
@@ -198,7 +243,7 @@ def render(df: pd.DataFrame, fmt: str, infos: Sequence[RunInfo] = ()) -> str:
         out["run_ids"] = out["run_ids"].map(lambda ids: " ".join(ids))
         return out.to_csv(index=False)
     if fmt == "json":
-        records = json.loads(df.to_json(orient="records"))
+        records = json.loads(df.to_json(orient="records", double_precision=15))
         runs = [i.to_dict() for i in infos]
         return json.dumps({"schema": REPORT_SCHEMA, "rows": records, "runs": runs}, indent=2)
     raise ValueError(f"unknown format {fmt}")

@@ -24,6 +24,25 @@ def tool_fault(tool: str) -> str | None:
     return None
 
 
+def _timing_faults() -> tuple[float | None, float]:
+    """(latency=MS as seconds or None, slow=FACTOR or 1) from SEGBENCH_EMU_FAULT."""
+    fixed, factor = None, 1.0
+    for item in os.environ.get("SEGBENCH_EMU_FAULT", "").split(","):
+        kind, _, value = item.partition("=")
+        if kind == "latency":
+            fixed = float(value) / 1000.0
+        elif kind == "slow":
+            factor = float(value)
+    return fixed, factor
+
+
+def reported_s(measured_s: float) -> float:
+    """The time a stand-in prints for one run: the host's, or the latency fault's fixed figure (so that a test's
+    verdict never hangs on this machine's noise), times the slow fault's factor (a phone that slowed down)."""
+    fixed, factor = _timing_faults()
+    return (measured_s if fixed is None else fixed) * factor
+
+
 def apply_fault(tool: str, out: Callable[[str], None]) -> None:
     """Act out a crash/hang/garbage fault once the tool printed its first lines."""
     fault = tool_fault(tool)

@@ -18,7 +18,7 @@ import resource
 import sys
 import time
 
-from segbench.emulator.tools.common import Busy, apply_fault, record
+from segbench.emulator.tools.common import Busy, apply_fault, record, reported_s
 from segbench.emulator.tools.flags import parse_tflite
 
 TOOL = "benchmark_model"
@@ -227,7 +227,7 @@ def _timed(interp, min_runs: int, min_secs: float, max_secs: float) -> list[floa
             break
         t = time.perf_counter()
         interp.invoke()
-        out.append((time.perf_counter() - t) * 1e6)
+        out.append(reported_s(time.perf_counter() - t) * 1e6)
     return out
 
 
