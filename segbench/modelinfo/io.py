@@ -26,8 +26,9 @@ def read_io(path: str | Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
     """(inputs, outputs) of a model: ONNX, TFLite, a Paddle program (.pdmodel / PIR .json) or a Paddle Lite .nb.
 
     A .nb does not record its input shape: it is taken from the program it was converted from when that sits
-    next to it (same stem, or the export of its folder), else from ``input_size = [H, W]`` in the directory's manifest.toml (a float32
-    [1, 3, H, W] input, as PaddleSeg exports); its outputs are then unknown (empty).
+    next to it (same stem), else from ``input_size = [H, W]`` in the directory's manifest.toml (a float32
+    [1, 3, H, W] input, as PaddleSeg exports; its outputs are then unknown, empty), else from the export of its folder
+    (PaddleSeg's model.pdmodel beside an opt.nb).
     """
     from segbench.models import model_format
 
@@ -51,14 +52,14 @@ def _nb_io(path: Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
     from segbench.modelinfo.paddle_model import read_io as paddle_read_io
     from segbench.models import export_program, read_manifest
 
-    programs = [path.with_suffix(".pdmodel"), path.with_suffix(".json")]
-    if (export := export_program(path.parent)) is not None:
-        programs.append(export)  # PaddleSeg's folder: opt.nb converted from model.pdmodel beside it
-    for program in programs:
+    for program in (path.with_suffix(".pdmodel"), path.with_suffix(".json")):
         if program.is_file() and program.with_suffix(".pdiparams").is_file():
             return paddle_read_io(program)
     entry = read_manifest(path.parent).get(path.name)
     size = entry.input_size if entry else None
+    export = export_program(path.parent)
+    if not size and export is not None:  # PaddleSeg's folder: opt.nb converted from model.pdmodel beside it
+        return paddle_read_io(export)
     if not size:
         raise ModelError(f"{path}: a Paddle Lite .nb file does not record its input shape",
                          hint=f"add input_size = [H, W] to its [[model]] entry in {path.parent / 'manifest.toml'}, "
