@@ -172,7 +172,7 @@ def find_models(target: str | Path) -> list[FoundModel]:
     """
     target = Path(target)
     if not target.exists():
-        raise UsageError(f"{target}: no such file or directory")
+        raise ModelError(f"{target}: no such file or directory")  # a missing file: exit 1 (README, Exit codes)
     if target.is_file():
         model_format(target)  # raises for a non-model file
         entries = read_manifest(target.parent)
