@@ -1,18 +1,22 @@
-"""Issue 24's rough edges: click's usage errors as one line, exit codes as the README's table says, and Ctrl-C that
+"""Issue 24's rough edges: click's usage errors as one line, exit codes as the README's table says, LiteRT's INFO
+line kept out of `-q`, markdown backticks and text alignment in html/latex, whole thread ticks, and Ctrl-C that
 works when the parent started segbench with SIGINT ignored (a shell's background job)."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+from report_runs import phone_run
 
-from conftest import FIXTURES, ROOT, assert_one_line_error, run_cli
+from conftest import FIXTURES, ROOT, SELFIE, assert_one_line_error, run_cli
 
 MODELS = FIXTURES / "models"
 
@@ -53,6 +57,49 @@ def test_an_emulator_port_in_use_is_an_error_not_usage():
         res = run_cli("emulator", "--port", str(port), "--adb-port", "1")
     assert_one_line_error(res, 1)
     assert f"cannot listen on 127.0.0.1:{port}" in res.err and "pick another --port" in res.err
+
+
+def test_quiet_run_prints_no_runtime_info_line(tmp_path):
+    res = run_cli("run", "--models", str(SELFIE), "--warmup", "0", "--repeats", "2", "--reports", str(tmp_path), "-q")
+    assert res.code == 0, res.err
+    assert "INFO:" not in res.err and "XNNPACK" not in res.err, res.err
+
+
+@pytest.fixture(scope="module")
+def phone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    reports = tmp_path_factory.mktemp("phone")
+    phone_run(reports)
+    return reports
+
+
+def _report(reports: Path, fmt: str, *args: str) -> str:
+    res = run_cli("report", "--reports", str(reports), "--manifest", str(ROOT / "models_dir" / "manifest.toml"),
+                  "--format", fmt, *args)
+    assert res.code == 0, res.err
+    return res.out
+
+
+def test_html_shows_code_as_code_and_aligns_text_left_numbers_right(phone):
+    html = _report(phone, "html")
+    assert "`" not in html and "<code>phone-sweep</code>" in html  # the footer's "run `phone-sweep`"
+    sweep = html.split('id="sweep"', 1)[1].split("</table>", 1)[0]
+    assert "<th>Model</th><th>runtime</th><th>power mode</th><th class=\"num\">threads</th>" in sweep
+    assert "<td>PP-MobileSeg-Tiny</td><td>paddlelite</td><td>high</td><td class=\"num\">1</td>" in sweep
+    assert "text-align:left" in html and "td:first-child" not in html
+
+
+def test_latex_shows_code_as_texttt_and_aligns_text_left(phone):
+    latex = _report(phone, "latex")
+    assert "`" not in latex and r"\texttt{phone-sweep}" in latex
+    # sweep: Model, runtime, power mode | threads, median, CI, speed-up | CV (empty here: still numbers)
+    assert r"\begin{tabular}{lllrrrrr}" in latex.split("% sweep", 1)[1]
+
+
+def test_thread_scaling_ticks_are_whole_thread_counts(phone, tmp_path):
+    _report(phone, "markdown", "--view", "sweep", "--plot", str(tmp_path))
+    svg = (tmp_path / "thread_scaling.svg").read_text()
+    ticks = re.findall(r'<g id="xtick_\d+">.*?<!-- (.*?) -->', svg, re.S)
+    assert ticks == ["1", "2", "4"], ticks  # the phone run's 1, 2 and 4 threads; no 1.5 or 2.5
 
 
 def test_ctrl_c_stops_a_run_started_with_sigint_ignored(tmp_path):
