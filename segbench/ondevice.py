@@ -341,6 +341,8 @@ class DeviceBackend:
         done = self.phone.shell(f"{clear}echo $$ > {REMOTE_ROOT}/run.pid; {env}exec {shlex.join(argv)}",
                                 self.timeout_s)
         self._running = False
+        if self._closed:  # close() killed it (Ctrl-C): the case was cut off, not failed, and is not recorded
+            raise KeyboardInterrupt
         return done
 
     def _run_with_retries(self, argv: list[str], libs: bool, fresh: str | None = None) -> Completed:
