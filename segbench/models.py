@@ -308,7 +308,7 @@ def find_models(target: str | Path) -> list[FoundModel]:
     """
     target = Path(target)
     if not target.exists():
-        raise UsageError(f"{target}: no such file or directory")
+        raise ModelError(f"{target}: no such file or directory")  # a missing file: exit 1 (README, Exit codes)
     if special_file(target):
         raise UsageError(f"{target} is {special_file(target)}, not a model file or directory")
     if target.is_file():

@@ -19,6 +19,7 @@ import hashlib
 import posixpath
 import re
 import shlex
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -148,6 +149,9 @@ class DeviceBackend:
     _tool_paths: dict[str, str] = field(default_factory=dict)
     _lost: bool = False
     _running: bool = False
+    _closed: bool = False  # the run is over (Ctrl-C): no tool starts any more
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _runner: threading.Thread | None = None  # the thread whose command runs the tool
 
     def summary(self) -> str | None:
         return f"{self.device.id}: {self.pushes.describe()}"
@@ -332,10 +336,16 @@ class DeviceBackend:
         ``fresh``: a file the tool appends to, removed first."""
         env = f"export LD_LIBRARY_PATH={shlex.quote(libs)}; " if libs else ""
         clear = f"rm -f {shlex.quote(fresh)}; " if fresh else ""
-        self._running = True  # stays set when Ctrl-C cuts the run off: close() then kills the tool
+        with self._lock:
+            if self._closed:  # Ctrl-C came while this case was being prepared: it is not run (nor recorded)
+                raise KeyboardInterrupt
+            self._running = True  # stays set when Ctrl-C cuts the run off: close() then kills the tool
+            self._runner = threading.current_thread()
         done = self.phone.shell(f"{clear}echo $$ > {REMOTE_ROOT}/run.pid; {env}exec {shlex.join(argv)}",
                                 self.timeout_s)
         self._running = False
+        if self._closed:  # close() killed it (Ctrl-C): the case was cut off, not failed, and is not recorded
+            raise KeyboardInterrupt
         return done
 
     def _run_with_retries(self, argv: list[str], libs: str | None, fresh: str | None = None) -> Completed:
@@ -346,10 +356,21 @@ class DeviceBackend:
             done = self.run_tool(argv, libs, fresh)
         return done
 
-    def close(self) -> None:
-        """End of the run: a case cut off by Ctrl-C leaves its tool running on the phone; kill it."""
-        if self._running:
-            self._running = False
+    def close(self, wait_s: float = 5.0) -> None:
+        """End of the run: a case cut off by Ctrl-C leaves its tool running on the phone; kill it. A phone worker
+        may be between starting the tool and the tool writing its pid, so the kill is repeated until the worker's
+        command returns (``wait_s`` at most); and no tool starts after this."""
+        with self._lock:
+            self._closed = True
+            running, runner = self._running, self._runner
+        if not running:
+            return
+        deadline = time.monotonic() + wait_s
+        self._kill()
+        # Cut off in this very thread (eval's loop), the command was abandoned once its tool was running; a phone
+        # worker's command returns once the kill reached the tool.
+        while self._running and runner is not threading.current_thread() and time.monotonic() < deadline:
+            time.sleep(0.2)
             self._kill()
 
     def with_reconnect(self, step: Callable[[], T]) -> T:

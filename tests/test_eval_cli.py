@@ -184,7 +184,7 @@ def test_usage_errors(tmp_path, ade):
     assert_one_line_error(r, 2)
     assert "map.txt:2: raw label 1 is mapped twice" in r.err
     r = _eval(tmp_path, tmp_path / "nope.onnx", root, "ade20k")
-    assert_one_line_error(r, 2)
+    assert_one_line_error(r, 1)  # a missing file is an error (README, "Exit codes"), not a usage error
     cpus = len(os.sched_getaffinity(0))
     r = _eval(tmp_path, model, root, "ade20k", "--threads", str(4 * cpus + 1))
     assert_one_line_error(r, 2)

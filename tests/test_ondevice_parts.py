@@ -1,6 +1,7 @@
 """The device backend's parts that need no phone: cooldown settings, throttling, error lines, vendor tool
 assets, and what it does when the phone is gone for good."""
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,48 @@ def test_per_run_times_from_the_result_file_fill_what_the_summary_lacks(tmp_path
     assert short.samples_ms is None and "holds 1 run(s) for 3" in short.extra["samples"]
     gone = backend(_CatPhone("", rc=1))._with_samples(m, "/d/p.txt", read_result_file)
     assert gone.samples_ms is None and "could not be read" in gone.extra["samples"]
+
+
+class _SlowToStartPhone:
+    """A tool that hangs; the first kill comes before the tool wrote its pid (and misses), a later one hits."""
+
+    serial = "slow:5555"
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+        self.started, self.killed = threading.Event(), threading.Event()
+
+    def shell(self, command: str, timeout: float = 30.0) -> Completed:
+        self.commands.append(command)
+        if " exec " in command:
+            self.started.set()
+            self.killed.wait(20)
+            return Completed(137, b"", b"Killed")
+        if command.startswith("kill -9") and sum(c.startswith("kill -9") for c in self.commands) >= 2:
+            self.killed.set()
+        return Completed(0, b"", b"")
+
+
+def test_close_kills_a_phone_workers_tool_until_it_stops_and_no_tool_starts_after_it():
+    from segbench.model import DeviceInfo
+
+    phone = _SlowToStartPhone()
+    backend = DeviceBackend(phone=phone, device=DeviceInfo(id=phone.serial, kind="android"), tools={})
+    outcome: list[object] = []
+
+    def work() -> None:
+        try:
+            outcome.append(backend.run_tool(["tool"], False))
+        except KeyboardInterrupt as exc:  # what execute() takes as "interrupted": the case is not recorded
+            outcome.append(exc)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    assert phone.started.wait(20)
+    backend.close()  # Ctrl-C in the main thread while a phone's worker runs its tool
+    worker.join(20)
+    assert not worker.is_alive() and phone.killed.is_set()
+    assert len(outcome) == 1 and isinstance(outcome[0], KeyboardInterrupt)  # not a failed case (exit 137)
+    with pytest.raises(KeyboardInterrupt):  # a case prepared meanwhile does not start its tool
+        backend.run_tool(["tool"], False)
+    assert sum(" exec " in c for c in phone.commands) == 1

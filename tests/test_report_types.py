@@ -70,6 +70,6 @@ def test_every_format_of_the_full_report_keeps_integers(store: Path):
     assert re.search(r",high,1,", sweep) and re.search(r"^timed,onnxruntime,1,high,", cases, re.M), csv
     assert "1.0,high" not in csv and "high,1.0," not in csv
     html = _report(store, "--format", "html")
-    assert "<td>1</td>" in html and "<td>1.000</td>" not in html
+    assert "<td class=\"num\">1</td>" in html and ">1.000</td>" not in html
     latex = _report(store, "--format", "latex")
     assert re.search(r"timed & onnxruntime & 1 & high", latex) and "& 1.000 &" not in latex

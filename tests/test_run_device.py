@@ -48,6 +48,22 @@ def _run(phone: EmulatedPhone, adb_port: int, assets: Path, reports: Path, *args
                    env={"ANDROID_ADB_SERVER_PORT": str(adb_port)}, timeout=timeout)
 
 
+def _tool_pids(phone: EmulatedPhone, tool: str) -> list[int]:
+    """This phone's running stand-ins of ``tool``: host processes `python -m segbench.emulator.tools TOOL ...`
+    whose SEGBENCH_EMU_STATE is the phone's."""
+    mine = f"SEGBENCH_EMU_STATE={phone.state.state_dir}".encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"segbench.emulator.tools" in argv and tool.encode() in argv:
+                if mine in (proc / "environ").read_bytes().split(b"\0"):
+                    pids.append(int(proc.name))
+        except (OSError, ValueError):
+            continue  # not a process, or gone while we looked
+    return pids
+
+
 def _records(reports: Path) -> list[dict]:
     out = []
     for run in sorted((reports / "runs").iterdir()):
@@ -239,40 +255,32 @@ def test_ctrl_c_mid_case_kills_the_tool_keeps_results_and_resume_finishes(phone,
          str(reports), "--models", str(MODELS), "--warmup", "1", "--repeats", "3"],
         env=dict(os.environ, PYTHONPATH=str(ROOT), ANDROID_ADB_SERVER_PORT=str(adb_port)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # selfie (tflite) finishes first; then the ORT case hangs: interrupt it there.
-    for line in proc.stderr:
-        if line.startswith("[2/2]"):
-            break
-    _wait_for_tool(phone, "onnxruntime_perf_test", proc)  # not a fixed pause: pushes take long on a loaded machine
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    # selfie (tflite) finishes first; then the ORT case hangs: interrupt it once its tool really runs, not after
+    # a guessed pause (the case first reads the phone's temperatures and frequencies, slower on a loaded host).
+    try:
+        deadline = time.monotonic() + 120
+        while not (hung := _tool_pids(phone, "onnxruntime_perf_test")) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()[1]
+            time.sleep(0.05)
+        assert len(hung) == 1
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # a failed wait: do not leave a run holding the phone's lock
+            proc.kill()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "--resume" in err
     (run_dir,) = (reports / "runs").iterdir()
     assert [x["runtime"] for x in _records(reports)] == ["tflite"]
     left = adb(adb_port, "-s", phone.serial, "shell", "ls /data/local/tmp/segbench/run.pid")
     assert left.returncode != 0, "the hung tool's pid file is still there: it was not killed"
+    assert not _tool_pids(phone, "onnxruntime_perf_test"), "the hung tool still runs"
     phone.set_faults("")
     again = run_cli("run", "--resume", run_dir.name, "--reports", str(reports), "--assets", str(assets),
                     env={"ANDROID_ADB_SERVER_PORT": str(adb_port)})
     assert again.code == 0, again.err
     recs = _records(reports)
     assert sorted(x["runtime"] for x in recs) == ["onnxruntime", "tflite"] and all(x["status"] == "ok" for x in recs)
-
-
-def _wait_for_tool(phone: EmulatedPhone, tool: str, proc: subprocess.Popen) -> None:
-    """Until the phone runs ``tool``: its stand-in is a process on this machine, in the phone's state directory."""
-    state = f"SEGBENCH_EMU_STATE={phone.state.state_dir}".encode()
-    while proc.poll() is None:
-        for environ in Path("/proc").glob("[0-9]*/environ"):
-            try:
-                env, cmdline = environ.read_bytes(), (environ.parent / "cmdline").read_bytes()
-            except OSError:  # gone meanwhile, or not ours to read
-                continue
-            if state in env.split(b"\0") and tool.encode() in cmdline.split(b"\0"):
-                return
-        time.sleep(0.05)
-    pytest.fail(f"segbench ended before {tool} ran on the phone")
 
 
 def test_a_phone_in_use_by_another_run_is_refused(phone, adb_port, assets, tmp_path):

@@ -52,7 +52,19 @@ def fail(message: str, code: int = EXIT_ERROR) -> None:
     sys.exit(code)
 
 
+def _click_error(exc: click.ClickException) -> str:
+    """click's error as one line: its message, and for a usage error where the command's help is."""
+    message = exc.format_message()
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        message += f" (see `{ctx.command_path} --help`)"
+    return message
+
+
 def main(argv: list[str] | None = None) -> None:
+    # Ctrl-C is KeyboardInterrupt even when the parent started us with SIGINT ignored (a shell's background job,
+    # `nohup`, some CI runners): an ignored SIGINT is inherited, and a run could then not be stopped by it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         # Commands return their exit code (or raise SegbenchError); click returns it here.
@@ -60,9 +72,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("segbench: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except click.ClickException as exc:
+    except click.exceptions.NoArgsIsHelpError as exc:  # `segbench` or `segbench zoo` alone: the help, exit 2
         exc.show()
         sys.exit(exc.exit_code)
+    except click.ClickException as exc:  # a bad option or argument (2), an unreadable click.File (1)
+        fail(_click_error(exc), exc.exit_code)
     except SegbenchError as exc:
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:

@@ -22,7 +22,7 @@ from segbench.emulator.services import root_service, shell_service
 from segbench.emulator.shell import Shell
 from segbench.emulator.sync import sync_service
 from segbench.emulator.transport import Connection, ServiceHandler
-from segbench.errors import DeviceError, UsageError
+from segbench.errors import DeviceError
 
 PHONE_PORTS = range(16000, 17000)
 ADB_PORTS = range(15037, 15100)
@@ -104,8 +104,9 @@ class EmulatedPhone:
             listener.bind(("127.0.0.1", self.port))
         except OSError as exc:
             listener.close()
-            raise UsageError(f"cannot listen on 127.0.0.1:{self.port}: {exc.strerror}",
-                             hint="pick another --port") from None
+            # Not a usage error (exit 2): the port is fine, something else holds it (exit 1, README's table).
+            raise DeviceError(f"cannot listen on 127.0.0.1:{self.port}: {exc.strerror}",
+                              hint="pick another --port") from None
         listener.listen(16)
         self._listener = listener
         threading.Thread(target=self._accept_loop, name="phone-accept", daemon=True).start()

@@ -1,7 +1,9 @@
 """The emulated hardware: the sd855-mi9 profile (Xiaomi MI 9 on a Snapdragon 855) and its thermal model.
 
-Facts come from /work/shared/reference/sd855_msmnile_device_facts.md (MIUI build.prop of the MI 9,
-PixelExperience cepheus power_profile.xml and thermal config). The thermal model is a deterministic
+The facts are the values below: the properties of a MIUI build of the MI 9 (Android 9, its fingerprint
+below); the clusters' frequency steps and the thermal zone names as the MI 9's device tree publishes them
+(https://github.com/PixelExperience-Devices/device_xiaomi_cepheus: overlay/frameworks/base/core/res/res/xml/
+power_profile.xml and configs/thermal/thermal_info_config.json). The thermal model is a deterministic
 function of time and of when a benchmark tool was running, so tests can check it by hand.
 """
 

@@ -2,8 +2,9 @@
 
 One thread reads each TCP connection and dispatches packets; each opened service runs in a thread
 of its own, so several streams and several clients work at once. Flow control is the default
-(non-delayed-ack) one: one outstanding WRTE per stream in each direction (reference:
-/work/shared/reference/adb-protocol.md).
+(non-delayed-ack) one: one outstanding WRTE per stream in each direction, a WRTE answered by OKAY before the
+next (AOSP's protocol.txt:
+https://android.googlesource.com/platform/packages/modules/adb/+/refs/heads/main/protocol.txt).
 """
 
 from __future__ import annotations

@@ -18,6 +18,17 @@ from typing import Any
 
 REPORT_SCHEMA = "segbench.report/1"
 MARKER = re.compile(r" \[(\d+)\]")
+CODE = re.compile(r"`([^`]+)`")  # markdown's inline code (`segbench inspect`, run ids) in notes and footers
+NUMERIC = re.compile(r"^[-+(]?(\d|\.\d)")  # a cell that starts with a number: 0.335 [1], 1.00x, 36.70 (+1.7)
+
+
+def numeric_columns(s: Section) -> list[bool]:
+    """Per column: True when every non-empty cell starts with a number (right-aligned), else text (left)."""
+    out = []
+    for i in range(len(s.headers)):
+        cells = [row[i].strip() for row in s.rows if i < len(row) and row[i].strip()]
+        out.append(bool(cells) and all(NUMERIC.match(c) for c in cells))
+    return out
 
 
 @dataclass(frozen=True)
@@ -95,17 +106,19 @@ document.querySelectorAll('table.sortable th').forEach(function (th) {
 });
 """
 _CSS = ("body{font-family:sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse;margin:1em 0}"
-        "th,td{border:1px solid #bbb;padding:.25em .6em;text-align:right}td:first-child,th:first-child{text-align:left}"
+        "th,td{border:1px solid #bbb;padding:.25em .6em;text-align:left}th.num,td.num{text-align:right}"
         "th{cursor:pointer;background:#eee}img{max-width:100%;display:block;margin:1em 0}sup{color:#06c}")
 
 
 def _cell_html(text: str) -> str:
-    return MARKER.sub(r"<sup>\1</sup>", html.escape(text))
+    return CODE.sub(r"<code>\1</code>", MARKER.sub(r"<sup>\1</sup>", html.escape(text)))
 
 
 def _table_html(s: Section) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in s.headers)
-    body = "".join("<tr>" + "".join(f"<td>{_cell_html(c)}</td>" for c in row) + "</tr>" for row in s.rows)
+    align = [' class="num"' if n else "" for n in numeric_columns(s)]
+    head = "".join(f"<th{a}>{html.escape(h)}</th>" for a, h in zip(align, s.headers))
+    body = "".join("<tr>" + "".join(f"<td{a}>{_cell_html(c)}</td>" for a, c in zip(align, row)) + "</tr>"
+                   for row in s.rows)
     notes = "".join(f"<li>{_cell_html(n)}</li>" for n in s.notes)
     return (f'<h2>{html.escape(s.title)}</h2>\n<table class="sortable" id="{s.key}"><thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table>" + (f"<ul>{notes}</ul>" if notes else ""))
@@ -137,12 +150,17 @@ _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$"
 
 
 def latex_escape(text: str) -> str:
-    escaped = "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
-    return MARKER.sub(r"\\textsuperscript{\1}", escaped)
+    """Special characters escaped, ``[n]`` markers as superscripts, `code` as \\texttt."""
+    parts = CODE.split(text)  # odd items are the code spans
+    out = []
+    for i, part in enumerate(parts):
+        escaped = MARKER.sub(r"\\textsuperscript{\1}", "".join(_LATEX_SPECIALS.get(ch, ch) for ch in part))
+        out.append(rf"\texttt{{{escaped}}}" if i % 2 else escaped)
+    return "".join(out)
 
 
 def _table_latex(s: Section) -> str:
-    spec = "l" + "r" * (len(s.headers) - 1)
+    spec = "".join("r" if n else "l" for n in numeric_columns(s)) or "l"
     lines = [f"% {s.key}", r"\begin{table}[ht]", r"\centering", rf"\caption{{{latex_escape(s.title)}}}",
              rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(latex_escape(h) for h in s.headers) + r" \\",
              r"\midrule"]

@@ -112,6 +112,7 @@ def plot_sweep(records: Sequence[dict], out_dir: Path, note: str = "") -> list[P
         for label, pts in lines.items():
             pts.sort()
             ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
+        ax.set_xticks(sorted({t for v in lines.values() for t, _ in v} | {1}))  # thread counts are whole numbers
         ax.set(xlabel="threads", ylabel="speed-up vs 1 thread", title="Thread scaling (median latency)")
         ax.legend(fontsize=7)
         written += _save(fig, out_dir, "thread_scaling", note)

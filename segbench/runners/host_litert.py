@@ -3,7 +3,12 @@ reading a large output with ``get_tensor()`` costs more than many models."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -32,12 +37,33 @@ def _version() -> str | None:
     return f"tflite-runtime {v}" if v else None
 
 
+@contextlib.contextmanager
+def _without_info_lines() -> Iterator[None]:
+    """LiteRT's C++ side prints 'INFO: Created TensorFlow Lite XNNPACK delegate for CPU.' straight to the process's
+    stderr (fd 2) when an interpreter is made, and no setting turns it off: it would break `-q` and the progress
+    lines. Its output is caught at the file descriptor; everything but its INFO lines is passed on."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            text = caught.read().decode("utf-8", errors="replace")
+            sys.stderr.write("".join(ln for ln in text.splitlines(keepends=True) if not ln.startswith("INFO: ")))
+            sys.stderr.flush()
+
+
 class LiteRtSession:
     def __init__(self, path: str, threads: int) -> None:
         interpreter_cls = load_interpreter_class()
         try:
-            self._interp = interpreter_cls(model_path=path, num_threads=threads)
-            self._interp.allocate_tensors()
+            with _without_info_lines():
+                self._interp = interpreter_cls(model_path=path, num_threads=threads)
+                self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"{path}: LiteRT cannot load it: {first}") from None

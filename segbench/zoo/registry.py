@@ -2,8 +2,8 @@
 
 Zoo I, PP-MobileSeg's comparison. Published figures: PaddleSeg configs/pp_mobileseg/README.md,
 "Compare with SOTA" (ADE20K, 512x512; latency with the final argmax on a Xiaomi MI 9, Snapdragon 855,
-Paddle Lite, 1 thread; the seed copy in /work/shared/seeds, and commit d7975e7c for TopFormer-Tiny,
-which the seed's table lacks). Reference counts: the reference code (PaddleSeg 2.8.0,
+Paddle Lite, 1 thread; https://github.com/PaddlePaddle/PaddleSeg/blob/a5a7fe2a/configs/pp_mobileseg/README.md,
+and PaddleSeg commit d7975e7c for TopFormer-Tiny, which that table lacks). Reference counts: the reference code (PaddleSeg 2.8.0,
 fudan-zvg/SeaFormer) with random init and 150 classes, trainable parameters; GFLOPs from paddle.flops
 at 512x512 (docs/zoo.md).
 
