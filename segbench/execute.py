@@ -26,7 +26,16 @@ from segbench import power, stats
 from segbench.devices import host
 from segbench.errors import InputError, ModelError, RuntimeUnavailable, SegbenchError
 from segbench.inputs import case_inputs
-from segbench.model import DEVICE_FAILURE, SET_ASIDE, Case, DeviceInfo, Measurement, TensorInfo, recorded
+from segbench.model import (
+    DEFAULT_BACKEND,
+    DEVICE_FAILURE,
+    SET_ASIDE,
+    Case,
+    DeviceInfo,
+    Measurement,
+    TensorInfo,
+    recorded,
+)
 from segbench.runners.host import HostSession, close_session, runtime_for
 from segbench.store import RunDir, utc_now
 
@@ -65,8 +74,9 @@ class Progress:
     def case_started(self, i: int, case: Case) -> None:
         if not self.quiet:
             launch = f" launch={case.launch}" if case.launch > 1 else ""
+            backend = f" backend={case.backend}" if case.backend != DEFAULT_BACKEND else ""
             self.echo(f"{self.prefix}[{i}/{self.total}] {case.model.name} {case.runtime} threads={case.threads} "
-                      f"power={case.power_mode}{launch} ...")
+                      f"power={case.power_mode}{backend}{launch} ...")
 
     def case_finished(self, m: Measurement) -> None:
         self.done += 1
@@ -284,7 +294,7 @@ def _not_run(case: Case, run_id: str, device_id: str, status: str, error: str) -
     now = utc_now()
     m = Measurement(
         run_id=run_id, case_id=case.case_id, model=case.model, runtime=case.runtime, status=status,
-        threads=case.threads, power_mode=case.power_mode, device_id=device_id, warmup=case.warmup,
+        threads=case.threads, power_mode=case.power_mode, backend=case.backend, device_id=device_id, warmup=case.warmup,
         repeats=case.repeats, error=error, started=now, finished=now,
         extra={SET_ASIDE: True} if status == "skipped" else {},
     )
@@ -311,9 +321,14 @@ class InProcessBackend:
         cpus = power.cpus_for_mode(case.power_mode, self.device.cpu_max_khz, host.available_cpus())
         base = Measurement(
             run_id=run_id, case_id=case.case_id, model=case.model, runtime=case.runtime, status="failed",
-            threads=case.threads, power_mode=case.power_mode, device_id=self.device.id,
+            threads=case.threads, power_mode=case.power_mode, backend=case.backend, device_id=self.device.id,
             cpu_mask=power.mask_hex(cpus), warmup=case.warmup, repeats=case.repeats, started=utc_now(),
         )
+        if case.backend != DEFAULT_BACKEND:
+            # The host runners time each runtime's Python API on the CPU; an accelerator is a phone's (--device).
+            error = (f"no {case.backend} backend: on this machine segbench runs {case.runtime} on the CPU only "
+                     "(accelerators need --device)")
+            return replace(base, status="skipped", error=error, finished=utc_now()), f"skipped: {error}\n".encode()
         log: list[str] = [
             "segbench in-process benchmark",
             f"model: {case.model.path} (sha256 {case.model.sha256})",

@@ -95,6 +95,8 @@ class PhoneState:
         for d in ("data/local/tmp", "sdcard", "system/bin", "vendor"):
             (self.root / d).mkdir(parents=True, exist_ok=True)
         (self.state_dir / "busy").mkdir(parents=True, exist_ok=True)
+        for lib in self.profile.vendor_libs:  # present, not loadable: only the tool stand-ins "use" them
+            self._write(lib, "\x7fELF (emulated accelerator library)\n")
         self._write("/proc/cpuinfo", self.profile.cpuinfo)
         self._write("/proc/meminfo", self.profile.meminfo)
         n = self.profile.cpu_count
