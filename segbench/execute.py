@@ -90,6 +90,8 @@ class Progress:
                   else f"{m.status}: {m.error}" if m.error else m.status)
         self.echo(f"{self.prefix}    {result}  (elapsed {_hms(elapsed)}, ETA {_hms(eta)})")
         fed = (m.extra or {}).get("input") or {}
+        if not isinstance(fed, dict):  # a sentence instead of a recipe (LiteRT's own random data)
+            fed = {}
         if fed.get("recipe") and fed.get("kind") == "image":  # which recipe made the image into this model's input
             self.echo(f"{self.prefix}    input: {fed['path']}, recipe {fed['recipe']['source']} "
                       f"(preset {fed['recipe']['preset']})")

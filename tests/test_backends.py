@@ -111,3 +111,59 @@ def test_the_report_never_shows_a_fallback_as_the_accelerator():
     assert cells["cpu"][:2] == ("cpu", "ok") and cells["gpu"][:2] == ("gpu", "ok")
     assert cells["nnapi"][:2] == ("nnapi (CPU fallback)", "fallback") and "ran no node" in cells["nnapi"][2]
     assert cells["xnnpack"][0] == "xnnpack (partial 3/9)"
+
+
+def test_bad_backend_is_one_usage_error_and_the_host_skips_accelerators(tmp_path):
+    import json
+
+    from conftest import assert_one_line_error, run_cli
+
+    models = FIXTURES / "models" / "tiny_seg.onnx"
+    bad = run_cli("run", "--models", str(models), "--backend", "cpu,tpu", "--reports", str(tmp_path))
+    assert_one_line_error(bad, 2)
+    assert "unknown backend 'tpu'" in bad.err
+    suite = tmp_path / "s.toml"
+    suite.write_text(f'models = "{models}"\nbackends = 3\nrepeats = 2\nwarmup = 0\n')
+    wrong = run_cli("run", "--suite", str(suite), "--reports", str(tmp_path))
+    assert_one_line_error(wrong, 2)
+    assert "backends must be a list of names" in wrong.err
+    suite.write_text(f'models = "{models}"\nbackends = ["cpu", "gpu"]\nrepeats = 2\nwarmup = 0\n')
+    r = run_cli("run", "--suite", str(suite), "--reports", str(tmp_path / "r"))
+    assert r.code == 0, r.err
+    [run] = (tmp_path / "r" / "runs").iterdir()
+    recs = {x["backend"]: x for x in map(json.loads, (run / "results.jsonl").read_text().splitlines())}
+    assert recs["cpu"]["status"] == "ok"
+    assert recs["gpu"]["status"] == "skipped" and "accelerators need --device" in recs["gpu"]["error"]
+
+
+def test_the_emulated_tools_run_delegates_and_act_out_faults(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT, SELFIE
+    from segbench.emulator.faults import parse_faults
+
+    assert parse_faults("fallback=gpu,delegate-fail=any").env_value() == "fallback=gpu,delegate-fail=any"
+    with pytest.raises(UsageError, match="unknown delegate"):
+        parse_faults("fallback=tpu")
+    state = tmp_path / "state"
+    (state / "busy").mkdir(parents=True)
+    (state / "accelerators").write_text("gpu Adreno (TM) 640\nnnapi\n")
+
+    def run(faults, *args):
+        env = dict(os.environ, PYTHONPATH=str(ROOT), SEGBENCH_EMU_STATE=str(state), SEGBENCH_EMU_FAULT=faults)
+        done = subprocess.run([sys.executable, "-m", "segbench.emulator.tools", "benchmark_model", f"--graph={SELFIE}",
+                               "--num_runs=2", "--min_secs=0", "--warmup_runs=1", "--warmup_min_secs=0", *args],
+                              env=env, capture_output=True, text=True, timeout=120)
+        return done.returncode, tools.parse_case_log(benchmark_model, done.stdout + done.stderr)
+
+    rc, ok = run("", "--use_gpu=true")
+    assert rc == 0 and benchmark_model.backend_evidence(ok, "gpu-fp16")["backend_applied"] is True
+    rc, fell = run("fallback=gpu", "--use_gpu=true")
+    assert rc == 0 and benchmark_model.backend_evidence(fell, "gpu")["backend_applied"] is False
+    rc, failed = run("delegate-fail=nnapi", "--use_nnapi=true")
+    assert rc == 1 and failed.status == "failed" and "Failed to apply NNAPI delegate" in failed.error
+    (state / "accelerators").write_text("")  # a phone without them: the delegate cannot be applied
+    rc, none = run("", "--use_gpu=true")
+    assert rc == 1 and "Failed to apply GPU delegate" in none.error
