@@ -156,6 +156,8 @@ class DeviceBackend:
     pushes: PushStats = field(default_factory=PushStats)
     _prepared: dict[tuple[str, str | None, str | None], _Prepared] = field(default_factory=dict)
     _tool_paths: dict[str, str] = field(default_factory=dict)
+    op_profiling: bool = False  # run --profile: per-operator times from the tool (ops_by_type)
+    memory_profile: bool = False  # run --memory: the tool's memory figures (memory_mb)
     _accelerators: dict[str, str | None] | None = None
     _lost: bool = False
     _running: bool = False
@@ -318,6 +320,10 @@ class DeviceBackend:
             variant=tool.variant, backend=tool_backend, backend_options=backend_options,
             # onnxruntime_perf_test says which provider ran each node only in its verbose log (-v)
             per_run_times=module.RUNTIME == "onnxruntime" and case.backend != DEFAULT_BACKEND,
+            op_profiling=self.op_profiling and getattr(module, "OP_PROFILING", True),
+            profile_prefix=(f"{posixpath.dirname(prepared.model_path)}/prof_{hashlib.sha256(case.case_id.encode()).hexdigest()[:16]}"
+                            if self.op_profiling and module.RUNTIME == "onnxruntime" else None),
+            memory_profile=self.memory_profile,
         )
         try:
             argv = module.build_command(tc)
@@ -345,7 +351,49 @@ class DeviceBackend:
         measurement = _backend_evidence(measurement, module, case.backend, tool.variant, log)
         if result_path and measurement.status == "ok":
             measurement = self._with_samples(measurement, result_path, read_samples)
+        if self.op_profiling or self.memory_profile:
+            measurement = self._with_profile(measurement, module, tc)
         return replace(measurement, finished=utc_now()), log
+
+    def _with_profile(self, m: Measurement, module: ModuleType, tc) -> Measurement:
+        """--profile: the per-operator times the tool printed (benchmark_model's tables, parsed with its log) or wrote
+        (onnxruntime_perf_test's -p trace, read back from the phone and removed); benchmark_bin needs a
+        --with_profile=ON build. --memory: what the tool reported is already in memory_mb. The record says what
+        was asked and what came of it (extra.profiled, extra.profile)."""
+        extra = dict(m.extra)
+        if self.memory_profile:
+            extra["memory_asked"] = True
+            if not m.memory_mb and m.status == "ok":
+                extra["memory"] = f"{module.TOOL} printed no memory figures"
+        if self.op_profiling:
+            extra["profiled"] = True  # the timed runs carried the profiler's overhead
+            if tc.profile_prefix and m.status == "ok":
+                ops, why = self._ort_profile(tc.profile_prefix)
+                if ops:
+                    m = replace(m, ops_by_type=ops)
+                else:
+                    extra["profile"] = why
+            elif not tc.op_profiling:
+                extra["profile"] = (f"{module.TOOL} has no runtime switch for per-operator times "
+                                    "(Paddle Lite prints them only from a --with_profile=ON build, parsed when present)")
+            if m.status == "ok" and not m.ops_by_type and "profile" not in extra:
+                extra["profile"] = f"{module.TOOL} printed no per-operator table"
+        return replace(m, extra=extra)
+
+    def _ort_profile(self, prefix: str) -> tuple[dict[str, float] | None, str | None]:
+        """onnxruntime_perf_test -p PREFIX writes PREFIX_<timestamp>.json on the phone: read, parse, remove."""
+        from segbench.errors import ParseError
+        from segbench.runners.onnxruntime_perf_test import parse_profile
+
+        pattern = shlex.quote(prefix) + "_*.json"
+        done = self.phone.shell(f"cat {pattern}; rm -f {pattern}", 60)
+        text = done.stdout.decode("utf-8", errors="replace")
+        if done.returncode != 0 or not text.strip():
+            return None, f"no profile file {prefix}_*.json on the phone"
+        try:
+            return parse_profile(text) or None, None
+        except ParseError as exc:
+            return None, f"its profile could not be read: {exc}"
 
     def _with_samples(self, m: Measurement, remote: str, read: Callable[[str], tuple[float, ...]]) -> Measurement:
         """The per-run times of the tool's result file as the record's samples; the figures the tool printed

@@ -9,7 +9,7 @@ from segbench.errors import UsageError
 from segbench.model import BACKENDS, DEFAULT_BACKEND, RUNTIME_FOR_FORMAT, Case, ModelRef
 
 SUITE_KEYS = {"models", "threads", "power_modes", "warmup", "repeats", "input", "input_preset", "runtime", "device",
-              "include", "exclude", "timeout", "cooldown", "reconnect_wait", "set_aside_after", "split", "launches", "backends"}
+              "include", "exclude", "timeout", "cooldown", "reconnect_wait", "set_aside_after", "split", "launches", "backends", "profile", "memory"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,9 @@ class SweepSettings:
     launches: int = 1
     # What executes each case (model.BACKENDS): every case runs once per backend.
     backends: tuple[str, ...] = (DEFAULT_BACKEND,)
+    # Ask each tool for its per-operator times (ops_by_type) and its memory figures (memory_mb).
+    profile: bool = False
+    memory: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)

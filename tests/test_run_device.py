@@ -324,3 +324,23 @@ def test_a_gpu_delegate_that_falls_back_is_flagged_in_the_record_and_the_report(
     report = run_cli("report", "--reports", str(reports))
     assert report.code == 0, report.err
     assert "gpu-fp16 (CPU fallback)" in report.out and "fallback" in report.out and "ran no node" in report.out
+
+
+def test_profile_and_memory_on_the_phone(phone, adb_port, assets, tmp_path):
+    """--profile: ORT's -p trace is read back into ops_by_type (report --view ops shows it); the benchmark_model
+    stand-in prints no op table (it cannot time operators), which its record says. --memory: peak figures."""
+    reports = tmp_path / "reports"
+    r = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--profile", "--memory",
+             "--warmup", "1", "--repeats", "3")
+    assert r.code == 0, r.err
+    recs = {x["runtime"]: x for x in _records(reports)}
+    ort, tfl = recs["onnxruntime"], recs["tflite"]
+    assert ort["status"] == "ok" and ort["ops_by_type"] and all(v >= 0 for v in ort["ops_by_type"].values())
+    assert " -p " in ort["extra"]["command"] and ort["extra"]["profiled"] is True
+    assert ort["memory_mb"]["peak"] > 0
+    assert "--enable_op_profiling=true" in tfl["extra"]["command"] and tfl["extra"]["profiled"] is True
+    assert tfl["ops_by_type"] is None and "no per-operator table" in tfl["extra"]["profile"]
+    assert "--report_peak_memory_footprint=true" in tfl["extra"]["command"] and tfl["memory_mb"]["peak"] > 0
+    ops = run_cli("report", "--reports", str(reports), "--view", "ops")
+    assert ops.code == 0, ops.err
+    assert "Per-operator breakdown" in ops.out and next(iter(ort["ops_by_type"])) in ops.out

@@ -43,6 +43,8 @@ TOOL = "benchmark_bin"
 RUNTIME = "paddlelite"
 # benchmark_bin pins its worker threads itself (sched_setaffinity from --power_mode).
 SELF_BINDING = True
+# Per-operator times come only from a --with_profile=ON build (no runtime switch): op_profiling adds no flag.
+OP_PROFILING = False
 # Why `segbench eval --device` cannot use this tool (docs/eval.md).
 NO_OUTPUT_DUMP = ("benchmark_bin writes outputs only when built from Paddle Lite's development head "
                   "(--output_data_path, floats as text), which segbench does not read")
