@@ -353,8 +353,8 @@ def test_the_commands_run_device_builds_for_every_backend_pass_the_real_flag_tab
                                ("onnxruntime", "tiny_seg.onnx", None)):
         ref = ModelRef(model.split(".")[0], str(models / model), "tflite" if rt == "tflite" else "onnx", "ab" * 32)
         tools_ = {rt: Tool(rt, tool_file, (tool_file,), "1", "x" * 64, variant)}
-        for backend in BACKENDS:
-            device = DeviceBackend(phone, info, tools_, workdir=tmp_path)
+        for backend, asked in itertools.product(BACKENDS, (False, True)):  # asked: run --profile --memory
+            device = DeviceBackend(phone, info, tools_, workdir=tmp_path, op_profiling=asked, memory_profile=asked)
             m, _ = device.measure(Case(ref, rt, 2, "high", 1, 2, backend=backend), "r")
             assert m.backend == backend
             if m.status == "skipped":
@@ -367,4 +367,4 @@ def test_the_commands_run_device_builds_for_every_backend_pass_the_real_flag_tab
                 check_benchmark_model(argv, "litert_benchmark_model")
             else:
                 CHECKS[{"tflite": "benchmark_model", "onnxruntime": "onnxruntime_perf_test"}[rt]](argv)
-    assert built == 6 + 5 + 4 and skipped == 1 + 2 + 3
+    assert built == 2 * (6 + 5 + 4) and skipped == 2 * (1 + 2 + 3)
