@@ -26,7 +26,16 @@ from segbench import power, stats
 from segbench.devices import host
 from segbench.errors import InputError, ModelError, RuntimeUnavailable, SegbenchError
 from segbench.inputs import case_inputs
-from segbench.model import DEVICE_FAILURE, SET_ASIDE, Case, DeviceInfo, Measurement, TensorInfo, recorded
+from segbench.model import (
+    DEFAULT_BACKEND,
+    DEVICE_FAILURE,
+    SET_ASIDE,
+    Case,
+    DeviceInfo,
+    Measurement,
+    TensorInfo,
+    recorded,
+)
 from segbench.runners.host import HostSession, close_session, runtime_for
 from segbench.store import RunDir, utc_now
 
@@ -65,8 +74,9 @@ class Progress:
     def case_started(self, i: int, case: Case) -> None:
         if not self.quiet:
             launch = f" launch={case.launch}" if case.launch > 1 else ""
+            backend = f" backend={case.backend}" if case.backend != DEFAULT_BACKEND else ""
             self.echo(f"{self.prefix}[{i}/{self.total}] {case.model.name} {case.runtime} threads={case.threads} "
-                      f"power={case.power_mode}{launch} ...")
+                      f"power={case.power_mode}{backend}{launch} ...")
 
     def case_finished(self, m: Measurement) -> None:
         self.done += 1
@@ -80,6 +90,8 @@ class Progress:
                   else f"{m.status}: {m.error}" if m.error else m.status)
         self.echo(f"{self.prefix}    {result}  (elapsed {_hms(elapsed)}, ETA {_hms(eta)})")
         fed = (m.extra or {}).get("input") or {}
+        if not isinstance(fed, dict):  # a sentence instead of a recipe (LiteRT's own random data)
+            fed = {}
         if fed.get("recipe") and fed.get("kind") == "image":  # which recipe made the image into this model's input
             self.echo(f"{self.prefix}    input: {fed['path']}, recipe {fed['recipe']['source']} "
                       f"(preset {fed['recipe']['preset']})")
@@ -284,18 +296,28 @@ def _not_run(case: Case, run_id: str, device_id: str, status: str, error: str) -
     now = utc_now()
     m = Measurement(
         run_id=run_id, case_id=case.case_id, model=case.model, runtime=case.runtime, status=status,
-        threads=case.threads, power_mode=case.power_mode, device_id=device_id, warmup=case.warmup,
+        threads=case.threads, power_mode=case.power_mode, backend=case.backend, device_id=device_id, warmup=case.warmup,
         repeats=case.repeats, error=error, started=now, finished=now,
         extra={SET_ASIDE: True} if status == "skipped" else {},
     )
     return m, f"{'failed before running: ' if status == 'failed' else ''}{error}\n".encode()
 
 
+def _peak_rss_mb() -> float:
+    import resource
+    import sys
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 1024  # bytes on macOS, KiB on Linux
+
+
 class InProcessBackend:
     """This machine, timing each runtime's own Python API (segbench.runners.host)."""
 
-    def __init__(self, device: DeviceInfo | None = None) -> None:
+    def __init__(self, device: DeviceInfo | None = None, op_profiling: bool = False, memory_profile: bool = False) -> None:
         self.device = device or host.host_info()
+        self.op_profiling = op_profiling  # run --profile: onnxruntime's own per-node trace (ops_by_type)
+        self.memory_profile = memory_profile  # run --memory: growth of this process's peak RSS (memory_mb)
         self.workdir = Path(".")
         self._inputs: dict[tuple[str, str | None, str | None], tuple[list[np.ndarray], dict]] = {}
 
@@ -311,9 +333,14 @@ class InProcessBackend:
         cpus = power.cpus_for_mode(case.power_mode, self.device.cpu_max_khz, host.available_cpus())
         base = Measurement(
             run_id=run_id, case_id=case.case_id, model=case.model, runtime=case.runtime, status="failed",
-            threads=case.threads, power_mode=case.power_mode, device_id=self.device.id,
+            threads=case.threads, power_mode=case.power_mode, backend=case.backend, device_id=self.device.id,
             cpu_mask=power.mask_hex(cpus), warmup=case.warmup, repeats=case.repeats, started=utc_now(),
         )
+        if case.backend != DEFAULT_BACKEND:
+            # The host runners time each runtime's Python API on the CPU; an accelerator is a phone's (--device).
+            error = (f"no {case.backend} backend: on this machine segbench runs {case.runtime} on the CPU only "
+                     "(accelerators need --device)")
+            return replace(base, status="skipped", error=error, finished=utc_now()), f"skipped: {error}\n".encode()
         log: list[str] = [
             "segbench in-process benchmark",
             f"model: {case.model.path} (sha256 {case.model.sha256})",
@@ -337,8 +364,18 @@ class InProcessBackend:
     def _timed(self, case: Case, base: Measurement, open_session: Callable[[str, int], HostSession],
                log: list[str]) -> Measurement:
         temps_before = host.thermal_c()
+        rss0 = _peak_rss_mb()
         t0 = time.perf_counter_ns()
-        session = open_session(case.model.path, case.threads)
+        prefix = None
+        if self.op_profiling and case.runtime == "onnxruntime":
+            from segbench.runners.host_onnxruntime import OrtSession
+
+            prefix = str(self.workdir / "profiles" / case.log_id)
+            (self.workdir / "profiles").mkdir(parents=True, exist_ok=True)
+            session = OrtSession(case.model.path, case.threads, profile_prefix=prefix)
+        else:
+            session = open_session(case.model.path, case.threads)
+        rss_init = _peak_rss_mb()
         # A session that knows its runtime's own init time says so (Paddle Lite's worker: not its start-up).
         init_ms = getattr(session, "init_ms", None) or (time.perf_counter_ns() - t0) / 1e6
         # A session that picks its engine per model (Paddle: Paddle Inference or Paddle Lite) names it.
@@ -347,9 +384,39 @@ class InProcessBackend:
         if getattr(session, "notes", None):
             log.append("engine: " + "; ".join(session.notes))
         try:
-            return self._samples(case, base, session, init_ms, temps_before, log)
+            m = self._samples(case, base, session, init_ms, temps_before, log)
+            return self._profiled(case, m, session, prefix, (rss0, rss_init, _peak_rss_mb()), log)
         finally:
             close_session(session)
+
+    def _profiled(self, case: Case, m: Measurement, session: HostSession, prefix: str | None,
+                  rss: tuple[float, float, float], log: list[str]) -> Measurement:
+        """--profile: onnxruntime's trace summed by operator type (the warmup runs left out); other runtimes have no
+        per-operator profiler in their Python API, which the record says. --memory: how much this process's peak RSS
+        grew while the session was made (init) and by the end of the runs (overall), in MB; 0 when an earlier case
+        already peaked higher, as it says."""
+        extra = dict(m.extra)
+        if self.op_profiling:
+            extra["profiled"] = True
+            if prefix is not None:
+                from segbench.errors import ParseError
+                from segbench.runners.onnxruntime_perf_test import parse_profile
+
+                path = Path(session.end_profiling())  # type: ignore[attr-defined]
+                try:
+                    m = replace(m, ops_by_type=parse_profile(path.read_text(), skip_runs=case.warmup) or None)
+                    log.append(f"profile: {path}")
+                except (OSError, ParseError) as exc:
+                    extra["profile"] = f"its profile could not be read: {exc}"
+            else:
+                extra["profile"] = (f"on this machine {case.runtime}'s Python API has no per-operator profiler "
+                                    "(profiled: onnxruntime)")
+        if self.memory_profile:
+            rss0, rss_init, rss_end = rss
+            m = replace(m, memory_mb={"init": round(rss_init - rss0, 3), "overall": round(rss_end - rss0, 3),
+                                      "peak": None})
+            extra["memory"] = "growth of this process's peak RSS (ru_maxrss) during the case"
+        return replace(m, extra=extra)
 
     def _samples(self, case: Case, base: Measurement, session: HostSession, init_ms: float,
                  temps_before: dict[str, float], log: list[str]) -> Measurement:

@@ -212,7 +212,8 @@ def open_phones(targets: Sequence[Target], settings: SweepSettings, cases: Seque
                     adb.client(t.server), t.serial, runtimes, assets, echo, device_id=t.device_id, shown=shown,
                     variants=variants,
                     timeout_s=settings.timeout, cooldown=parse_cooldown(settings.cooldown),
-                    reconnect_wait_s=settings.reconnect_wait)))
+                    reconnect_wait_s=settings.reconnect_wait, op_profiling=settings.profile,
+                    memory_profile=settings.memory)))
             except DeviceError as exc:
                 # `all` means the phones that can run: one that is busy or went away is left out, loudly.
                 # A phone named on the command line must run, and a missing tool stops every phone.

@@ -30,6 +30,17 @@ RUNTIMES = ("onnxruntime", "tflite", "paddlelite")
 # model; and a case that was not run because its phone had been set aside after several such failures in a row.
 DEVICE_FAILURE = "device_failure"
 SET_ASIDE = "set_aside"
+# What executes a case (`run --backend`): the CPU path each tool takes by default, or an accelerator. Each tool
+# module maps the names it has to its own flags (runners/*.backend_args); "-fp16" lets the accelerator compute
+# in half precision. The default is not part of a case's identity, so records of older (CPU) runs keep their ids.
+DEFAULT_BACKEND = "cpu"
+BACKENDS = ("cpu", "xnnpack", "gpu", "gpu-fp16", "nnapi", "nnapi-fp16", "npu")
+# Measurement.extra keys of a case run on an accelerator: whether the tool says the accelerator ran the model
+# (False: it fell back to the CPU entirely; None: the log does not say), how many nodes it took, and the
+# report's one-line flag for a fallback (absent when the accelerator ran the whole model).
+BACKEND_APPLIED = "backend_applied"
+BACKEND_NODES = "backend_nodes"
+BACKEND_FALLBACK = "backend_fallback"
 # The runtime that executes each model format.
 RUNTIME_FOR_FORMAT = {"onnx": "onnxruntime", "tflite": "tflite", "paddle": "paddlelite", "paddle-nb": "paddlelite"}
 
@@ -91,6 +102,8 @@ class Case:
     input_path: str | None = None
     # gen-input normalisation preset for an image input (None: the default for the input's dtype).
     input_preset: str | None = None
+    # What executes it (BACKENDS): part of its identity when it is not the default.
+    backend: str = DEFAULT_BACKEND
     # Which launch of the case this is (``run --launches K``: 1..K, interleaved with the other cases). Not part of
     # the case's identity: the launches of a case share its case_id, and ``run_key`` tells them apart in a run.
     launch: int = 1
@@ -108,14 +121,19 @@ class Case:
     def case_id(self) -> str:
         """Stable id across runs of the same settings, distinct for distinct cases; names logs, pairs --resume.
 
-        A readable prefix (the sanitised ``name__runtime__tN__mode``) and a hash of the exact identity: model
-        name (unsanitised: ``a b`` and ``a_b`` differ), the model's sha256 and its companions', runtime,
-        threads and power mode.
+        A readable prefix (the sanitised ``name__runtime__tN__mode``, then ``__backend`` unless it is the
+        default) and a hash of the exact identity: model name (unsanitised: ``a b`` and ``a_b`` differ), the
+        model's sha256 and its companions', runtime, threads, power mode and, unless it is the default, the
+        backend (so a CPU case keeps the id it had before backends existed).
         """
-        identity = json.dumps([self.model.name, self.model.sha256, list(self.model.companions_sha256),
-                               self.runtime, self.threads, self.power_mode])
+        fields = [self.model.name, self.model.sha256, list(self.model.companions_sha256), self.runtime, self.threads,
+                  self.power_mode]
+        if self.backend != DEFAULT_BACKEND:
+            fields.append(self.backend)
+        identity = json.dumps(fields)
         digest = hashlib.sha256(identity.encode()).hexdigest()[:CASE_HASH_LEN]
-        return f"{self.legacy_case_id[:CASE_PREFIX_MAX]}__{digest}"
+        prefix = self.legacy_case_id if self.backend == DEFAULT_BACKEND else f"{self.legacy_case_id}__{self.backend}"
+        return f"{prefix[:CASE_PREFIX_MAX]}__{digest}"
 
     @property
     def legacy_case_id(self) -> str:
@@ -126,7 +144,7 @@ class Case:
         """Whether ``m`` is a record of this case: the same id, or for a record an older segbench wrote
         (its id is the legacy one its own fields give) the same exact name, model sha256, runtime,
         threads and power mode."""
-        if (m.launch or 1) != self.launch:
+        if (m.launch or 1) != self.launch or (m.backend or DEFAULT_BACKEND) != self.backend:
             return False
         if m.case_id == self.case_id:
             return True
@@ -193,6 +211,8 @@ class Measurement:
     status: str
     threads: int | None = None
     power_mode: str | None = None
+    # What executed it (BACKENDS); None in records from before backends, which all ran on the CPU.
+    backend: str | None = None
     tool: str | None = None
     tool_version: str | None = None
     device_id: str | None = None

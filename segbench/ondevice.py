@@ -33,7 +33,17 @@ from segbench import power
 from segbench.assets import Tool
 from segbench.devices import Completed
 from segbench.errors import DeviceError, DeviceGone, InputError, SegbenchError, UsageError
-from segbench.model import DEVICE_FAILURE, Case, DeviceInfo, Latency, Measurement, ModelRef, TensorInfo
+from segbench.model import (
+    BACKEND_FALLBACK,
+    DEFAULT_BACKEND,
+    DEVICE_FAILURE,
+    Case,
+    DeviceInfo,
+    Latency,
+    Measurement,
+    ModelRef,
+    TensorInfo,
+)
 from segbench.store import utc_now
 
 REMOTE_ROOT = "/data/local/tmp/segbench"
@@ -147,6 +157,9 @@ class DeviceBackend:
     pushes: PushStats = field(default_factory=PushStats)
     _prepared: dict[tuple[str, str | None, str | None], _Prepared] = field(default_factory=dict)
     _tool_paths: dict[str, str] = field(default_factory=dict)
+    op_profiling: bool = False  # run --profile: per-operator times from the tool (ops_by_type)
+    memory_profile: bool = False  # run --memory: the tool's memory figures (memory_mb)
+    _accelerators: dict[str, str | None] | None = None
     _lost: bool = False
     _running: bool = False
     _closed: bool = False  # the run is over (Ctrl-C): no tool starts any more
@@ -231,6 +244,35 @@ class DeviceBackend:
             self._push(local, remote_input)
         return _Prepared("", None, remote_input, (spec.name,), (tuple(int(d) for d in tensor.shape),), note)
 
+    # -- accelerators ----------------------------------------------------------------------
+    def lacks(self, backend: str) -> str | None:
+        """Why the phone cannot run ``backend`` (model.BACKENDS), or None. A GPU needs the vendor's OpenCL driver
+        (every tool here reaches the GPU through OpenCL), NNAPI Android's runtime (API 27+). An NPU is left to the
+        tool: only it can tell whether its vendor library finds one."""
+        if backend in ("gpu", "gpu-fp16"):
+            return None if self._libs().get("opencl") else (
+                f"{self.device.id} has no OpenCL driver (no libOpenCL.so in /vendor/lib64 or /system/vendor/lib64): "
+                "no GPU the tools can use")
+        if backend in ("nnapi", "nnapi-fp16"):
+            api = self.device.api_level
+            if self._libs().get("nnapi") or (api is not None and api >= 27):
+                return None
+            return f"{self.device.id} has no NNAPI (Android API {api if api is not None else 'unknown'}; NNAPI needs 27+)"
+        return None
+
+    def _libs(self) -> dict[str, str | None]:
+        """Which accelerator libraries the phone has (read once)."""
+        if self._accelerators is None:
+            found: dict[str, str | None] = {"opencl": None, "nnapi": None}
+            paths = {"opencl": ("/vendor/lib64/libOpenCL.so", "/system/vendor/lib64/libOpenCL.so"),
+                     "nnapi": ("/system/lib64/libneuralnetworks.so",)}
+            listing = self.phone.shell("ls " + " ".join(p for ps in paths.values() for p in ps) + " 2>/dev/null", 30)
+            seen = set(listing.stdout.decode(errors="replace").split())
+            for kind, candidates in paths.items():
+                found[kind] = next((p for p in candidates if p in seen), None)
+            self._accelerators = found
+        return self._accelerators
+
     # -- one case --------------------------------------------------------------------------
     def measure(self, case: Case, run_id: str) -> tuple[Measurement, bytes]:
         from segbench.runners import tools
@@ -240,20 +282,32 @@ class DeviceBackend:
         tool = self.tools.get(case.runtime)
         base = Measurement(
             run_id=run_id, case_id=case.case_id, model=case.model, runtime=case.runtime, status="failed",
-            threads=case.threads, power_mode=case.power_mode, device_id=self.device.id, cpu_mask=mask,
-            warmup=case.warmup, repeats=case.repeats, started=utc_now(),
+            threads=case.threads, power_mode=case.power_mode, backend=case.backend, device_id=self.device.id,
+            cpu_mask=mask, warmup=case.warmup, repeats=case.repeats, started=utc_now(),
             tool=tool.binary.name if tool else None, tool_version=tool.version if tool else None,
         )
         if tool is None:
             return replace(base, status="skipped", error=f"no {case.runtime} tool for {self.device.abi} in the assets",
                            finished=utc_now()), b""
+        module = tools.tool_for_runtime(case.runtime)
+        try:
+            tool_backend, backend_options = tools.tool_backend(module, case.backend, tool.variant)
+            lacking = self.with_reconnect(lambda: self.lacks(case.backend))
+        except tools.NoBackend as exc:
+            lacking = str(exc)
+        except SegbenchError as exc:
+            extra = {DEVICE_FAILURE: True} if isinstance(exc, DeviceError) else {}
+            return (replace(base, error=str(exc), finished=utc_now(), extra=extra),
+                    f"failed before running: {exc}\n".encode())
+        if lacking:
+            return (replace(base, status="skipped", error=f"no {case.backend} backend: {lacking}", finished=utc_now()),
+                    f"skipped: no {case.backend} backend: {lacking}\n".encode())
         try:
             prepared, tool_path = self.with_reconnect(lambda: (self._prepare(case), self._tool_path(tool)))
         except SegbenchError as exc:
             extra = {DEVICE_FAILURE: True} if isinstance(exc, DeviceError) else {}
             return (replace(base, error=str(exc), finished=utc_now(), extra=extra),
                     f"failed before running: {exc}\n".encode())
-        module = tools.tool_for_runtime(case.runtime)
         # A tool whose report holds no per-run times but whose result file does (onnxruntime_perf_test)
         # writes one beside the model; it is read back after the run as the record's samples.
         read_samples = getattr(module, "read_result_file", None)
@@ -267,7 +321,13 @@ class DeviceBackend:
             case=case, tool_path=tool_path, model_path=prepared.model_path, params_path=prepared.params_path,
             input_path=None if own_data else prepared.input_path, input_names=prepared.input_names,
             input_shapes=prepared.input_shapes, cpu_mask=tools.taskset_mask(module, mask), result_path=result_path,
-            variant=tool.variant,
+            variant=tool.variant, backend=tool_backend, backend_options=backend_options,
+            # onnxruntime_perf_test says which provider ran each node only in its verbose log (-v)
+            per_run_times=module.RUNTIME == "onnxruntime" and case.backend != DEFAULT_BACKEND,
+            op_profiling=self.op_profiling and getattr(module, "OP_PROFILING", True),
+            profile_prefix=(f"{posixpath.dirname(prepared.model_path)}/prof_{hashlib.sha256(case.case_id.encode()).hexdigest()[:16]}"
+                            if self.op_profiling and module.RUNTIME == "onnxruntime" else None),
+            memory_profile=self.memory_profile,
         )
         try:
             argv = module.build_command(tc)
@@ -292,9 +352,52 @@ class DeviceBackend:
                    "bound_by": "taskset" if tc.cpu_mask else f"{module.TOOL} --power_mode" if mask else None},
         )
         measurement = _tool_version(self._outcome(module, done, log, base), tool)
+        measurement = _backend_evidence(measurement, module, case.backend, tool.variant, log)
         if result_path and measurement.status == "ok":
             measurement = self._with_samples(measurement, result_path, read_samples)
+        if self.op_profiling or self.memory_profile:
+            measurement = self._with_profile(measurement, module, tc)
         return replace(measurement, finished=utc_now()), log
+
+    def _with_profile(self, m: Measurement, module: ModuleType, tc) -> Measurement:
+        """--profile: the per-operator times the tool printed (benchmark_model's tables, parsed with its log) or wrote
+        (onnxruntime_perf_test's -p trace, read back from the phone and removed); benchmark_bin needs a
+        --with_profile=ON build. --memory: what the tool reported is already in memory_mb. The record says what
+        was asked and what came of it (extra.profiled, extra.profile)."""
+        extra = dict(m.extra)
+        if self.memory_profile:
+            extra["memory_asked"] = True
+            if not m.memory_mb and m.status == "ok":
+                extra["memory"] = f"{module.TOOL} printed no memory figures"
+        if self.op_profiling:
+            extra["profiled"] = True  # the timed runs carried the profiler's overhead
+            if tc.profile_prefix and m.status == "ok":
+                ops, why = self._ort_profile(tc.profile_prefix)
+                if ops:
+                    m = replace(m, ops_by_type=ops)
+                else:
+                    extra["profile"] = why
+            elif not tc.op_profiling:
+                extra["profile"] = (f"{module.TOOL} has no runtime switch for per-operator times "
+                                    "(Paddle Lite prints them only from a --with_profile=ON build, parsed when present)")
+            if m.status == "ok" and not m.ops_by_type and "profile" not in extra:
+                extra["profile"] = f"{module.TOOL} printed no per-operator table"
+        return replace(m, extra=extra)
+
+    def _ort_profile(self, prefix: str) -> tuple[dict[str, float] | None, str | None]:
+        """onnxruntime_perf_test -p PREFIX writes PREFIX_<timestamp>.json on the phone: read, parse, remove."""
+        from segbench.errors import ParseError
+        from segbench.runners.onnxruntime_perf_test import parse_profile
+
+        pattern = shlex.quote(prefix) + "_*.json"
+        done = self.phone.shell(f"cat {pattern}; rm -f {pattern}", 60)
+        text = done.stdout.decode("utf-8", errors="replace")
+        if done.returncode != 0 or not text.strip():
+            return None, f"no profile file {prefix}_*.json on the phone"
+        try:
+            return parse_profile(text) or None, None
+        except ParseError as exc:
+            return None, f"its profile could not be read: {exc}"
 
     def _with_samples(self, m: Measurement, remote: str, read: Callable[[str], tuple[float, ...]]) -> Measurement:
         """The per-run times of the tool's result file as the record's samples; the figures the tool printed
@@ -610,6 +713,28 @@ def _tool_version(m: Measurement, tool: Tool) -> Measurement:
         extra["tool_detected"] = LITERT_VERSION
         version = f"LiteRT {tool.version}" if tool.variant == "litert" and tool.version else LITERT_VERSION
         return replace(m, tool_version=version, extra=extra)
+    return replace(m, extra=extra)
+
+
+def _backend_evidence(m: Measurement, module: ModuleType, backend: str, variant: str | None,
+                      log: bytes) -> Measurement:
+    """An accelerator case's record says whether the accelerator ran the model, as the tool's log tells it
+    (extra.backend_applied, backend_nodes, backend_fallback): a delegate that fell back to the CPU is flagged,
+    never passed off as the accelerator's figure."""
+    from segbench.runners import tools
+
+    evidence = getattr(module, "backend_evidence", None)
+    if backend == DEFAULT_BACKEND or evidence is None or m.status != "ok":
+        return m
+    parsed = tools.parse_case_log(module, log.decode("utf-8", errors="replace"))
+    found = evidence(parsed, backend, variant)
+    if not found:
+        return m
+    extra = {**m.extra, **{k: v for k, v in found.items()}}
+    for key in ("delegates", "delegate_nodes", "nodes_by_provider", "nnapi_capability"):
+        extra.pop(key, None)  # said once, in backend_nodes / backend_fallback
+    if not found.get(BACKEND_FALLBACK):
+        extra.pop(BACKEND_FALLBACK, None)
     return replace(m, extra=extra)
 
 

@@ -1,4 +1,4 @@
-"""Settings -> the list of cases: models x runtime x threads x power mode. Pure; no I/O."""
+"""Settings -> the list of cases: models x runtime x threads x power mode x backend. Pure; no I/O."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 
 from segbench.errors import UsageError
-from segbench.model import RUNTIME_FOR_FORMAT, Case, ModelRef
+from segbench.model import BACKENDS, DEFAULT_BACKEND, RUNTIME_FOR_FORMAT, Case, ModelRef
 
 SUITE_KEYS = {"models", "threads", "power_modes", "warmup", "repeats", "input", "input_preset", "runtime", "device",
-              "include", "exclude", "timeout", "cooldown", "reconnect_wait", "set_aside_after", "split", "launches"}
+              "include", "exclude", "timeout", "cooldown", "reconnect_wait", "set_aside_after", "split", "launches", "backends", "profile", "memory"}
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,15 @@ class SweepSettings:
     split: str = "each"  # each: every phone runs every case; shard: each case runs once, on a free phone
     # Launches of every case (a fresh session or tool process each), interleaved: A B A B, not A A B B.
     launches: int = 1
+    # What executes each case (model.BACKENDS): every case runs once per backend.
+    backends: tuple[str, ...] = (DEFAULT_BACKEND,)
+    # Ask each tool for its per-operator times (ops_by_type) and its memory figures (memory_mb).
+    profile: bool = False
+    memory: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        for key in ("threads", "power_modes", "include", "exclude", "adb_servers"):
+        for key in ("threads", "power_modes", "include", "exclude", "adb_servers", "backends"):
             d[key] = list(d[key])
         return d
 
@@ -53,6 +58,7 @@ class SweepSettings:
         fields["include"] = tuple(fields.get("include", ()))
         fields["exclude"] = tuple(fields.get("exclude", ()))
         fields["adb_servers"] = tuple(fields.get("adb_servers", ()))
+        fields["backends"] = tuple(fields.get("backends", (DEFAULT_BACKEND,)))  # runs from before backends: the CPU
         return cls(**fields)
 
 
@@ -71,6 +77,17 @@ def read_suite(text: str, source: str) -> dict:
     return {k: v for k, v in suite.items() if k in SUITE_KEYS}
 
 
+def parse_backends(text: str) -> list[str]:
+    """'cpu,gpu' -> ['cpu', 'gpu'] (in order, each once); an unknown name is a usage error."""
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    if not names:
+        raise UsageError("--backend needs at least one name", hint=f"use any of {', '.join(BACKENDS)}")
+    unknown = [n for n in names if n not in BACKENDS]
+    if unknown:
+        raise UsageError(f"unknown backend {unknown[0]!r}", hint=f"use any of {', '.join(BACKENDS)}")
+    return list(dict.fromkeys(names))
+
+
 def _selected(name: str, settings: SweepSettings) -> bool:
     from fnmatch import fnmatchcase
 
@@ -80,8 +97,8 @@ def _selected(name: str, settings: SweepSettings) -> bool:
 
 
 def plan(models: Sequence[ModelRef], settings: SweepSettings) -> list[Case]:
-    """Every case in a stable order: model, then threads, then power mode; with several launches, that order
-    once per launch.
+    """Every case in a stable order: model, then threads, then power mode, then backend; with several launches,
+    that order once per launch.
 
     With ``settings.runtime`` set, only models that runtime executes are kept; ``include`` and
     ``exclude`` are shell-style patterns on model names.
@@ -93,7 +110,8 @@ def plan(models: Sequence[ModelRef], settings: SweepSettings) -> list[Case]:
             continue
         for threads in settings.threads:
             for mode in settings.power_modes:
-                cases.append(Case(model, runtime, threads, mode, settings.warmup, settings.repeats, settings.input,
-                                  settings.input_preset))
+                for backend in settings.backends:
+                    cases.append(Case(model, runtime, threads, mode, settings.warmup, settings.repeats, settings.input,
+                                      settings.input_preset, backend))
     # Launch k of every case before launch k+1 of any: drift (heat, other load) then hits every case alike.
     return [replace(c, launch=k) for k in range(1, settings.launches + 1) for c in cases]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import shlex
 
 import pytest
 
@@ -256,3 +257,114 @@ def test_builders_that_were_wrong_for_the_real_tools():
                     input_shapes=((1, 3),), variant="litert")
     assert benchmark_model.build_command(lite)[-4:] == ["--use_gpu=true", "--use_cpu=false", "--use_profiler=true",
                                                         "--result_file_path=r.pb"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Every segbench backend (run --backend), as each tool maps it, in the commands `run --device` builds
+
+
+def _backend_cases():
+    """What DeviceBackend.measure builds for each backend: the tool's mapping (tools.tool_backend) on the case's
+    ToolCase, with ORT's -v for a non-CPU provider; with and without profiling, memory and inputs."""
+    from segbench.model import BACKENDS
+    from segbench.runners import tools
+
+    builds = [(benchmark_model, None, "tflite", "tflite"), (benchmark_model, "litert", "tflite", "tflite"),
+              (onnxruntime_perf_test, None, "onnxruntime", "onnx"), (benchmark_bin, None, "paddlelite", "nb")]
+    for (module, variant, runtime, fmt), backend, power, prof, mem in itertools.product(
+            builds, BACKENDS, _POWER, (False, True), (False, True)):
+        try:
+            tool_backend, options = tools.tool_backend(module, backend, variant)
+        except tools.NoBackend:
+            continue
+        model = {"tflite": f"{D}/m.tflite", "onnx": f"{D}/m/m.onnx", "nb": f"{D}/m.nb"}[fmt]
+        inp = {"tflite": f"{D}/in.raw", "onnx": f"{D}/m/test_data_set_0", "nb": f"{D}/in.txt"}[fmt]
+        yield module, variant, ToolCase(
+            case=_case(runtime, fmt, power), tool_path=f"{D}/bin/tool", model_path=model,
+            input_path=None if variant == "litert" else inp, input_names=("x",), input_shapes=((1, 3, 8, 8),),
+            cpu_mask=None if module is benchmark_bin else "f0", backend=tool_backend, backend_options=options,
+            op_profiling=prof and module is not benchmark_bin, memory_profile=mem,
+            per_run_times=module is onnxruntime_perf_test and backend != "cpu",
+            result_path=f"{D}/m/perf.txt" if module is onnxruntime_perf_test else None, variant=variant)
+
+
+def test_every_backend_segbench_maps_builds_a_command_the_real_tool_takes():
+    from segbench.model import BACKENDS
+
+    seen: dict[tuple, set[str]] = {}
+    for module, variant, tc in _backend_cases():
+        argv = module.build_command(tc)  # never a UsageError: a mapping the tool refuses would be a bug
+        if module is benchmark_model and variant == "litert":
+            check_benchmark_model(argv, "litert_benchmark_model")
+        else:
+            CHECKS[module.TOOL](argv)
+        seen.setdefault((module.TOOL, variant), set()).add((tc.backend, tc.backend_options))
+    assert len(seen[("benchmark_model", None)]) == 6  # cpu, xnnpack, gpu, gpu-fp16, nnapi, nnapi-fp16: all distinct
+    assert len(seen[("benchmark_model", "litert")]) == 5 and len(seen[("benchmark_bin", None)]) == 3
+    assert len(seen[("onnxruntime_perf_test", None)]) == 4
+    assert len(BACKENDS) == 7
+
+
+def test_the_commands_run_device_builds_for_every_backend_pass_the_real_flag_tables(tmp_path):
+    """The commands of `run --device` for every backend are the ones the DeviceBackend builds: drive its measure() with
+    a phone double that records argv instead of running it, so the path from Case.backend to argv is the real one."""
+    from pathlib import Path
+
+    from segbench.assets import Tool
+    from segbench.devices import Completed
+    from segbench.model import BACKENDS, DeviceInfo
+    from segbench.ondevice import DeviceBackend
+
+    class Phone:
+        serial = "p"
+
+        def __init__(self):
+            self.commands = []
+
+        def shell(self, command, timeout=30.0):
+            self.commands.append(command)
+            if command.startswith("ls "):
+                return Completed(0, b"/vendor/lib64/libOpenCL.so /system/lib64/libneuralnetworks.so\n", b"")
+            return Completed(0, b"", b"")
+
+        def push(self, local, remote, digest=None):
+            return False
+
+        def pull(self, remote, local):
+            raise AssertionError("nothing to pull")
+
+        def thermal_c(self):
+            return {}
+
+        def cur_khz(self):
+            return {}
+
+        def cap_khz(self):
+            return {}
+
+    models = Path(FIXTURES / "models")
+    phone = Phone()
+    info = DeviceInfo(id="p", kind="android", abi="arm64-v8a", api_level=28, cores=8,
+                      cpu_max_khz={i: 1785600 if i < 4 else 2419200 for i in range(8)})
+    tool_file = models / "tiny_seg.onnx"  # any file: nothing runs
+    built = skipped = 0
+    for rt, model, variant in (("tflite", "selfie_segmentation.tflite", None), ("tflite", "selfie_segmentation.tflite",
+                                                                              "litert"),
+                               ("onnxruntime", "tiny_seg.onnx", None)):
+        ref = ModelRef(model.split(".")[0], str(models / model), "tflite" if rt == "tflite" else "onnx", "ab" * 32)
+        tools_ = {rt: Tool(rt, tool_file, (tool_file,), "1", "x" * 64, variant)}
+        for backend, asked in itertools.product(BACKENDS, (False, True)):  # asked: run --profile --memory
+            device = DeviceBackend(phone, info, tools_, workdir=tmp_path, op_profiling=asked, memory_profile=asked)
+            m, _ = device.measure(Case(ref, rt, 2, "high", 1, 2, backend=backend), "r")
+            assert m.backend == backend
+            if m.status == "skipped":
+                assert m.error.startswith(f"no {backend} backend:"), m.error
+                skipped += 1
+                continue
+            built += 1
+            argv = shlex.split(m.extra["command"])
+            if variant == "litert":
+                check_benchmark_model(argv, "litert_benchmark_model")
+            else:
+                CHECKS[{"tflite": "benchmark_model", "onnxruntime": "onnxruntime_perf_test"}[rt]](argv)
+    assert built == 2 * (6 + 5 + 4) and skipped == 2 * (1 + 2 + 3)

@@ -291,3 +291,64 @@ def test_a_phone_in_use_by_another_run_is_refused(phone, adb_port, assets, tmp_p
     assert_one_line_error(r, 1)
     assert f"device {phone.serial} is in use by segbench pid {os.getpid()}" in r.err
     assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports" / "runs").glob("*"))
+
+
+def test_backends_on_the_emulated_mi9_are_recorded_and_reported(phone, adb_port, assets, tmp_path):
+    """The MI 9 has a GPU (Adreno 640, OpenCL) and NNAPI (Android 9): TFLite's delegates run and say so; ORT has
+    no GPU provider (skipped, with the reason) and runs NNAPI; the report names each row's backend."""
+    reports = tmp_path / "reports"
+    r = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--backend", "cpu,gpu,nnapi",
+             "--warmup", "1", "--repeats", "3")
+    assert r.code == 0, r.err
+    recs = {(x["runtime"], x["backend"]): x for x in _records(reports)}
+    assert len(recs) == 6
+    for runtime in ("tflite", "onnxruntime"):
+        assert recs[(runtime, "cpu")]["status"] == "ok" and "backend_applied" not in recs[(runtime, "cpu")]["extra"]
+        assert "--use_gpu" not in recs[(runtime, "cpu")]["extra"]["command"]
+    gpu, nnapi = recs[("tflite", "gpu")], recs[("tflite", "nnapi")]
+    assert gpu["status"] == "ok" and gpu["extra"]["backend_applied"] is True, gpu["error"]
+    assert "--use_gpu=true --gpu_precision_loss_allowed=false" in gpu["extra"]["command"]
+    assert gpu["extra"]["backend_nodes"]["delegated"] == gpu["extra"]["backend_nodes"]["total"] > 0
+    assert nnapi["status"] == "ok" and nnapi["extra"]["backend_applied"] is True and "--use_nnapi=true" in nnapi["extra"]["command"]
+    ort_gpu, ort_nnapi = recs[("onnxruntime", "gpu")], recs[("onnxruntime", "nnapi")]
+    assert ort_gpu["status"] == "skipped" and "no GPU execution provider" in ort_gpu["error"]
+    assert ort_nnapi["status"] == "ok" and " -e nnapi " in ort_nnapi["extra"]["command"]
+    # ORT on a phone logs its node placement to logcat, not the tool's output: the record says it does not know
+    assert ort_nnapi["extra"]["backend_applied"] is None and "does not say" in ort_nnapi["extra"]["backend_fallback"]
+    assert len({x["case_id"] for x in recs.values()}) == 6
+    assert "| backend" in r.out and "nnapi (unverified)" in r.out
+
+
+@pytest.mark.parametrize("phone", ["fallback=gpu"], indirect=True)
+def test_a_gpu_delegate_that_falls_back_is_flagged_in_the_record_and_the_report(phone, adb_port, assets, tmp_path):
+    reports = tmp_path / "reports"
+    r = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--runtime", "tflite",
+             "--backend", "gpu-fp16", "--warmup", "1", "--repeats", "3")
+    assert r.code == 0, r.err
+    [x] = _records(reports)
+    assert x["status"] == "ok" and x["backend"] == "gpu-fp16"
+    assert "--gpu_precision_loss_allowed=true" in x["extra"]["command"]
+    assert x["extra"]["backend_applied"] is False and "ran no node" in x["extra"]["backend_fallback"]
+    report = run_cli("report", "--reports", str(reports))
+    assert report.code == 0, report.err
+    assert "gpu-fp16 (CPU fallback)" in report.out and "fallback" in report.out and "ran no node" in report.out
+
+
+def test_profile_and_memory_on_the_phone(phone, adb_port, assets, tmp_path):
+    """--profile: ORT's -p trace is read back into ops_by_type (report --view ops shows it); the benchmark_model
+    stand-in prints no op table (it cannot time operators), which its record says. --memory: peak figures."""
+    reports = tmp_path / "reports"
+    r = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--profile", "--memory",
+             "--warmup", "1", "--repeats", "3")
+    assert r.code == 0, r.err
+    recs = {x["runtime"]: x for x in _records(reports)}
+    ort, tfl = recs["onnxruntime"], recs["tflite"]
+    assert ort["status"] == "ok" and ort["ops_by_type"] and all(v >= 0 for v in ort["ops_by_type"].values())
+    assert " -p " in ort["extra"]["command"] and ort["extra"]["profiled"] is True
+    assert ort["memory_mb"]["peak"] > 0
+    assert "--enable_op_profiling=true" in tfl["extra"]["command"] and tfl["extra"]["profiled"] is True
+    assert tfl["ops_by_type"] is None and "no per-operator table" in tfl["extra"]["profile"]
+    assert "--report_peak_memory_footprint=true" in tfl["extra"]["command"] and tfl["memory_mb"]["peak"] > 0
+    ops = run_cli("report", "--reports", str(reports), "--view", "ops")
+    assert ops.code == 0, ops.err
+    assert "Per-operator breakdown" in ops.out and next(iter(ort["ops_by_type"])) in ops.out

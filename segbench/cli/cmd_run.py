@@ -16,6 +16,15 @@ from segbench.model import RUNTIMES
 @click.option("--threads", default="1", show_default=True, metavar="N[,N...]", help="Thread counts to sweep.")
 @click.option("--power-mode", "power_mode", default="high", show_default=True, metavar="MODE[,MODE...]",
               help="high, low, full, no_bind, rand_high, rand_low (CPU affinity; see docs/design.md).")
+@click.option("--backend", "backend", default="cpu", show_default=True, metavar="NAME[,NAME...]",
+              help="What executes each case: cpu (the tool's default CPU path), xnnpack, gpu, gpu-fp16, nnapi, "
+                   "nnapi-fp16, npu; each tool maps them to its own flags, and a backend a tool or phone lacks is a "
+                   "skipped record saying why (docs/vendor-tools.md, \"Backends\").")
+@click.option("--profile", "profile", is_flag=True, default=None,
+              help="Per-operator times from each tool that gives them, into ops_by_type (report --view ops); "
+                   "profiling slows the timed runs, and the records say they were profiled.")
+@click.option("--memory", "memory", is_flag=True, default=None,
+              help="The tools' memory figures (peak footprint) into memory_mb.")
 @click.option("--warmup", default=20, show_default=True, type=click.IntRange(min=0), help="Untimed runs first.")
 @click.option("--repeats", default=50, show_default=True, type=click.IntRange(min=1), help="Timed runs.")
 @click.option("--input", "input_path", metavar="FILE",
@@ -56,7 +65,8 @@ from segbench.model import RUNTIMES
               help="Settings from a suite TOML (bench/*.toml); options given on the command line win.")
 @click.option("--resume", metavar="RUN_ID", help="Finish an interrupted run: only its missing cases run.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
-def command(models: str | None, runtime: str | None, threads: str, power_mode: str, warmup: int, repeats: int,
+def command(models: str | None, runtime: str | None, threads: str, power_mode: str, backend: str,
+            profile: bool | None, memory: bool | None, warmup: int, repeats: int,
             input_path: str | None, input_preset: str | None, device: str | None, adb_servers: tuple[str, ...],
             assets: str, tool_variants: tuple[str, ...], timeout: float | None, cooldown: str | None, reconnect_wait: float | None,
             set_aside_after: int | None, launches: int | None, split: str | None, reports: str, suite: str | None, resume: str | None,
@@ -79,7 +89,7 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
     from segbench.models import find_models
     from segbench.ondevice import parse_cooldown
     from segbench.store import Store
-    from segbench.sweep import SweepSettings, plan
+    from segbench.sweep import SweepSettings, parse_backends, plan
 
     store = Store(reports)
     echo = lambda msg: click.echo(msg, err=True)  # noqa: E731
@@ -96,8 +106,9 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             cli_values = {"models": models, "threads": threads, "power_modes": power_mode, "warmup": warmup,
                           "repeats": repeats, "input": input_path, "input_preset": input_preset, "runtime": runtime,
                           "device": device, "timeout": timeout, "cooldown": cooldown, "reconnect_wait": reconnect_wait,
-                          "set_aside_after": set_aside_after, "split": split, "launches": launches}
-            params = {"power_modes": "power_mode", "input": "input_path"}
+                          "set_aside_after": set_aside_after, "split": split, "launches": launches,
+                          "backends": backend, "profile": profile, "memory": memory}
+            params = {"power_modes": "power_mode", "input": "input_path", "backends": "backend"}
             for key, value in cli_values.items():
                 source = ctx.get_parameter_source(params.get(key, key))
                 if key not in given or source == click.core.ParameterSource.COMMANDLINE:
@@ -107,6 +118,7 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
                 raise UsageError("missing --models DIR", hint="e.g. segbench run --models models_dir")
             threads_text = ",".join(map(str, given["threads"])) if isinstance(given["threads"], list) else given["threads"]
             modes_text = ",".join(given["power_modes"]) if isinstance(given["power_modes"], list) else given["power_modes"]
+            backends_text = _names(given["backends"], "backends")
             settings = SweepSettings(
                 models=str(Path(given["models"]).resolve()),
                 threads=tuple(power.parse_threads(str(threads_text))),
@@ -121,6 +133,8 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
                 set_aside_after=_count(_default(given.get("set_aside_after"), 3), "set_aside_after", 1),
                 adb_servers=tuple(adb_servers), split=_split(given.get("split")),
                 launches=_count(_default(given.get("launches"), 1), "launches", 1),
+                backends=tuple(parse_backends(backends_text)),
+                profile=_flag(given.get("profile"), "profile"), memory=_flag(given.get("memory"), "memory"),
             )
             from segbench.inputs import PRESET_NAMES
 
@@ -143,7 +157,7 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             variants = _variants(Path(assets), tool_variants)
             backends = stack.enter_context(farm.open_phones(targets, settings, cases, Path(assets), echo, variants))
         else:
-            backends = [InProcessBackend()]
+            backends = [InProcessBackend(op_profiling=settings.profile, memory_profile=settings.memory)]
         return _execute(store, run, settings, cases, found, backends, reports, quiet, echo, stack)
 
 
@@ -287,6 +301,27 @@ def _check_split(split: str, devices) -> None:
     if split == "shard" and len(kinds) > 1:
         raise UsageError(f"--split shard needs phones of one kind, got {', '.join(kinds)}",
                          hint="use --split each, or name the phones of one kind with --device")
+
+
+def _flag(value: object, key: str) -> bool:
+    from segbench.errors import UsageError
+
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise UsageError(f"{key} must be true or false, not {value!r}")
+    return value
+
+
+def _names(value: object, key: str) -> str:
+    """A suite's list of names (or the option's comma-separated text) as comma-separated text."""
+    from segbench.errors import UsageError
+
+    if isinstance(value, list) and all(isinstance(x, str) for x in value):
+        return ",".join(value)
+    if isinstance(value, str):
+        return value
+    raise UsageError(f"{key} must be a list of names, not {value!r}", hint='e.g. backends = ["cpu", "gpu"]')
 
 
 def _default(value: object, default: object) -> object:

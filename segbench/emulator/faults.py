@@ -13,6 +13,9 @@ A SPEC is a comma-separated list of items; each item is ``name`` or ``name=value
     throttle[=CELSIUS]  the phone is hot (CPU zones at CELSIUS, default 85), so cpufreq is capped
     latency=MS          the tool stand-ins report every run as MS ms instead of the host's time (reproducible)
     slow=FACTOR         the tool stand-ins report every run FACTOR times as long (a slower phone)
+    fallback=DELEGATE   the tools' DELEGATE (gpu, nnapi, xnnpack or any) takes no node: the tool says so and the
+                        model runs on the CPU, as a real delegate that rejects a model does
+    delegate-fail=DELEGATE  applying DELEGATE fails: the tool prints the driver's error and stops
     offline             the phone connects, then drops off the bus and refuses to come back
     unauthorized        the phone asks for an RSA key it never accepts (adb shows "unauthorized")
 """
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from segbench.errors import UsageError
 
 TOOLS = ("benchmark_bin", "benchmark_model", "onnxruntime_perf_test")
+DELEGATES = ("gpu", "nnapi", "xnnpack")
 _TOOL_FAULTS = ("crash", "hang", "garbage")
 
 
@@ -38,6 +42,8 @@ class Faults:
     throttle_c: float | None = None
     latency_ms: float | None = None
     slow: float | None = None
+    fallback: str | None = None
+    delegate_fail: str | None = None
     offline: bool = False
     unauthorized: bool = False
 
@@ -53,6 +59,7 @@ class Faults:
         """The tool faults as passed to stand-ins in SEGBENCH_EMU_FAULT ('crash=any,latency=2.5,...')."""
         items = [f"{k}={getattr(self, k)}" for k in _TOOL_FAULTS if getattr(self, k)]
         items += [f"{k}={v!r}" for k, v in (("latency", self.latency_ms), ("slow", self.slow)) if v is not None]
+        items += [f"{k}={v}" for k, v in (("fallback", self.fallback), ("delegate-fail", self.delegate_fail)) if v]
         return ",".join(items)
 
 
@@ -104,6 +111,11 @@ def parse_faults(spec: str | None) -> Faults:
             fields["latency_ms"] = _positive(name, value, "milliseconds")
         elif name == "slow" and has_value:
             fields["slow"] = _positive(name, value, "a factor")
+        elif name in ("fallback", "delegate-fail") and has_value:
+            if value not in (*DELEGATES, "any"):
+                raise UsageError(f"--fault {name}={value!r}: unknown delegate",
+                                 hint=f"use one of {', '.join(DELEGATES)} or any")
+            fields[name.replace("-", "_")] = value
         elif name in ("offline", "unauthorized") and not has_value:
             fields[name] = True
         else:

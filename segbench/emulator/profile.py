@@ -49,6 +49,11 @@ class Profile:
     meminfo: str
     battery_level: int
     features: tuple[str, ...]
+    # The accelerators' user-space libraries the phone ships (the emulated tools' delegates need them, and segbench
+    # looks for them before running a GPU or NNAPI case): the Adreno OpenCL driver, Android's NNAPI runtime.
+    vendor_libs: tuple[str, ...] = ()
+    # The GPU the OpenCL driver reports.
+    gpu: str | None = None
 
     def prop(self, key: str) -> str:
         return dict(self.props).get(key, "")
@@ -177,6 +182,8 @@ SD855_MI9 = Profile(
     battery_level=87,
     # What the phone's adbd advertises in its CNXN banner; compression and abb are not emulated.
     features=("shell_v2", "cmd", "stat_v2", "ls_v2", "fixed_push_mkdir", "sendrecv_v2"),
+    vendor_libs=("/vendor/lib64/libOpenCL.so", "/system/lib64/libneuralnetworks.so"),
+    gpu="Adreno (TM) 640",
 )
 
 PROFILES = {SD855_MI9.name: SD855_MI9}

@@ -95,6 +95,8 @@ class PhoneState:
         for d in ("data/local/tmp", "sdcard", "system/bin", "vendor"):
             (self.root / d).mkdir(parents=True, exist_ok=True)
         (self.state_dir / "busy").mkdir(parents=True, exist_ok=True)
+        for lib in self.profile.vendor_libs:  # present, not loadable: only the tool stand-ins "use" them
+            self._write(lib, "\x7fELF (emulated accelerator library)\n")
         self._write("/proc/cpuinfo", self.profile.cpuinfo)
         self._write("/proc/meminfo", self.profile.meminfo)
         n = self.profile.cpu_count
@@ -118,6 +120,10 @@ class PhoneState:
         props = "".join(f"[{k}]: [{v}]\n" for k, v in sorted(self.profile.props))
         (self.state_dir / "props").write_text(props)
         (self.state_dir / "faults").write_text(self.faults.env_value())
+        # What the tool stand-ins may use: the GPU behind the OpenCL driver, NNAPI behind Android's runtime.
+        accel = [f"gpu {self.profile.gpu}"] if self.profile.gpu and any("OpenCL" in x for x in self.profile.vendor_libs) else []
+        accel += ["nnapi"] if any("libneuralnetworks" in x for x in self.profile.vendor_libs) else []
+        (self.state_dir / "accelerators").write_text("".join(f"{x}\n" for x in accel))
 
     # -- dynamic files ----------------------------------------------------------------------
     def _busy_spans(self, now: float) -> list[tuple[float, float]]:

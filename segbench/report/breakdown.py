@@ -35,7 +35,8 @@ def sweep_section(df: pd.DataFrame) -> Section | None:
     rows = [r for r in df.to_dict("records") if r.get("status") == "ok" and number(r.get("median_ms"))]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["device"], r["model"], r["runtime"]), []).append(r)
+        runtime = r["runtime"] if r.get("backend") in (None, "cpu") else f"{r['runtime']} {r['backend']}"
+        groups.setdefault((r["device"], r["model"], runtime), []).append(r)
     if not any(len(g) > 1 for g in groups.values()):
         return None
     several_devices = len({k[0] for k in groups}) > 1
@@ -72,18 +73,19 @@ def ops_section(measurements: Sequence[Measurement]) -> Section | None:
     latest: dict[tuple, Measurement] = {}
     for m in measurements:
         if m.ops_by_type:
-            latest[(m.device_id, m.model.name, m.runtime, m.threads, m.power_mode)] = m
+            latest[(m.device_id, m.model.name, m.runtime, m.threads, m.power_mode, m.backend or "cpu")] = m
     if not latest:
         return None
     display, records = [], []
     for m in latest.values():
         total = sum(m.ops_by_type.values())  # type: ignore[union-attr]
         config = ", ".join([m.runtime, *([f"{m.threads} thread(s)"] if m.threads else []),
-                            *([m.power_mode] if m.power_mode else [])])  # a parsed log may state neither
+                            *([m.power_mode] if m.power_mode else []),
+                            *([m.backend] if m.backend not in (None, "cpu") else [])])  # a parsed log may state neither
         for op, ms in _ops_rows(m):
             share = 100.0 * ms / total if total > 0 else None
             records.append({"model": m.model.name, "runtime": m.runtime, "threads": m.threads,
-                            "power_mode": m.power_mode, "op_type": op, "avg_ms": ms, "share_pct": share,
+                            "power_mode": m.power_mode, "backend": m.backend or "cpu", "op_type": op, "avg_ms": ms, "share_pct": share,
                             "run_id": m.run_id, "tool": m.tool})
             display.append((m.model.name, config, op, f"{ms:.3f}", _fmt(share, 1)))
     notes = ("the tool's own per-operator profile (average ms per run, summed by operator type); share of the "

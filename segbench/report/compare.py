@@ -104,6 +104,8 @@ def _heat(base: Sequence[Measurement], cand: Sequence[Measurement]) -> str:
 
 def _key(m: Measurement, by_device: bool = False) -> str:
     case = f"{m.model.name} {m.runtime} t{m.threads} {m.power_mode}"
+    if m.backend not in (None, "cpu"):  # CPU cases keep the keys they had before backends
+        case += f" {m.backend}"
     return f"{case} @{m.device_id}" if by_device else case
 
 

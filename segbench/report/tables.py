@@ -13,15 +13,23 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from segbench import stats
-from segbench.model import DeviceInfo, Measurement, RunInfo
+from segbench.model import (
+    BACKEND_APPLIED,
+    BACKEND_FALLBACK,
+    BACKEND_NODES,
+    DEFAULT_BACKEND,
+    DeviceInfo,
+    Measurement,
+    RunInfo,
+)
 
 REPORT_SCHEMA = "segbench.report/1"
-GROUP_KEYS = ("device", "model", "runtime", "threads", "power_mode")
+GROUP_KEYS = ("device", "model", "runtime", "threads", "power_mode", "backend")
 FORMATS = ("markdown", "csv", "json")  # html and latex are documents: report/document.py
 
 COLUMNS = {
-    "model": "model", "runtime": "runtime", "threads": "threads", "power_mode": "power mode", "device": "device",
-    "status": "status", "n": "n", "median_ms": "median (ms)", "p90_ms": "p90 (ms)", "min_ms": "min (ms)",
+    "model": "model", "runtime": "runtime", "threads": "threads", "power_mode": "power mode", "backend": "backend",
+    "device": "device", "status": "status", "n": "n", "median_ms": "median (ms)", "p90_ms": "p90 (ms)", "min_ms": "min (ms)",
     "avg_ms": "avg (ms)", "std_ms": "std (ms)", "cv_pct": "CV (%)", "params_m": "params (M)",
     "miou_pct": "mIoU (%)", "miou_source": "mIoU source", "notes": "notes",
 }
@@ -50,10 +58,11 @@ def _int_or_none(value: object) -> int | None:
 def _row(group: Sequence[Measurement]) -> dict:
     first = group[0]
     ok = [m for m in group if m.status == "ok"]
+    backend, fell_back, flags = backend_cell(first.backend, ok)
     row = {
         "device": first.device_id, "model": first.model.name, "runtime": first.runtime,
-        "threads": first.threads, "power_mode": first.power_mode,
-        "status": "ok" if ok else group[-1].status,
+        "threads": first.threads, "power_mode": first.power_mode, "backend": backend,
+        "status": ("fallback" if fell_back else "ok") if ok else group[-1].status,
         "sha256": first.model.sha256, "run_ids": sorted({m.run_id for m in group}),
         "cpu_mask": first.cpu_mask, "tool": first.tool, "tool_version": first.tool_version,
         "emulated": first.emulated,
@@ -71,6 +80,7 @@ def _row(group: Sequence[Measurement]) -> dict:
         lat, n, cv = stats.summarize([]), 0, None
         notes.append(str(group[-1].error or group[-1].status))
     notes += thermal_notes(group)
+    notes += flags
     ci = stats.median_ci(samples) if samples else None
     # Launches (records of the case, in one run or several): the interval that counts is over their figures.
     figures = [x for m in ok if (x := stats.launch_figure(m)) is not None]
@@ -82,6 +92,28 @@ def _row(group: Sequence[Measurement]) -> dict:
                ci_low_ms=ci[0] if ci else None, ci_high_ms=ci[1] if ci else None, launches=len(ok),
                launch_ci_low_ms=between[1] if between else None, launch_ci_high_ms=between[2] if between else None)
     return row
+
+
+def backend_cell(backend: str | None, ok: Sequence[Measurement]) -> tuple[str, bool, list[str]]:
+    """The backend column of a row, whether its accelerator ran none of the model (its figures are the CPU's: the
+    row's status is then ``fallback``), and the notes that say so. An accelerator case reads ``gpu (CPU fallback)``,
+    ``gpu (partial 12/49)`` or ``gpu (unverified)`` unless every record says the accelerator ran the whole model."""
+    name = backend or DEFAULT_BACKEND
+    if name == DEFAULT_BACKEND or not ok:
+        return name, False, []
+    applied = [m.extra.get(BACKEND_APPLIED) for m in ok]
+    fallbacks = list(dict.fromkeys(str(m.extra[BACKEND_FALLBACK]) for m in ok if m.extra.get(BACKEND_FALLBACK)))
+    if any(a is False for a in applied):
+        k = sum(a is False for a in applied)
+        some = f" in {k} of {len(ok)} launches" if len(ok) > 1 else ""
+        return f"{name} (CPU fallback)", k == len(ok), [f"{f}{some}" for f in fallbacks]
+    nodes = [m.extra.get(BACKEND_NODES) for m in ok if m.extra.get(BACKEND_FALLBACK) and m.extra.get(BACKEND_NODES)]
+    if nodes:
+        n = nodes[-1]
+        return f"{name} (partial {n.get('delegated')}/{n.get('total')})", False, fallbacks
+    if any(a is None for a in applied):
+        return f"{name} (unverified)", False, fallbacks
+    return name, False, fallbacks
 
 
 def _launch_warnings(ok: Sequence[Measurement]) -> list[str]:
@@ -122,7 +154,8 @@ def summary(measurements: Sequence[Measurement], params: Mapping[str, int] | Non
     groups: dict[tuple, list[Measurement]] = {}
     for m in measurements:
         # One row per case identity: the same name with another file or tool version is another row.
-        key = (m.device_id, m.model.name, m.runtime, m.threads, m.power_mode, m.model.sha256, m.tool, m.tool_version)
+        key = (m.device_id, m.model.name, m.runtime, m.threads, m.power_mode, m.backend or DEFAULT_BACKEND,
+               m.model.sha256, m.tool, m.tool_version)
         groups.setdefault(key, []).append(m)
     rows = [_row(g) for g in groups.values()]
     for row in rows:
@@ -138,7 +171,8 @@ def _name_collisions(rows: list[dict]) -> None:
     """Rows of one name and config that differ in file or tool version say so (they are never pooled)."""
     seen: dict[tuple, list[dict]] = {}
     for row in rows:
-        seen.setdefault((row["device"], row["model"], row["runtime"], row["threads"], row["power_mode"]), []).append(row)
+        seen.setdefault((row["device"], row["model"], row["runtime"], row["threads"], row["power_mode"],
+                         row["backend"]), []).append(row)
     for same in seen.values():
         if len(same) > 1:
             for row in same:
@@ -158,6 +192,8 @@ def visible_columns(df: pd.DataFrame) -> list[str]:
     cols = [c for c in COLUMNS if c in df.columns]
     if df["device"].nunique() <= 1:
         cols.remove("device")
+    if "backend" in cols and (df["backend"] == DEFAULT_BACKEND).all():
+        cols.remove("backend")  # a CPU-only table looks as it did before backends
     for col in OPTIONAL:
         if col in cols and df[col].isna().all():
             cols.remove(col)
@@ -222,6 +258,11 @@ def footer_lines(infos: Sequence[RunInfo], tools: Sequence[str] = (), timed: str
     if any(i.settings.get("source") == "parse" for i in infos):
         lines.append("parsed logs: the vendor tool's own figures (median only where the tool prints it; "
                      "Paddle Lite prints avg/min/max).")
+    if any(len(i.settings.get("backends") or ()) > 1 or any(b != DEFAULT_BACKEND for b in i.settings.get("backends") or ())
+           for i in measured):
+        lines.append("backend: what executed the case (run --backend); 'CPU fallback' = the tool says the accelerator "
+                     "ran no part of the model, so the figures are the CPU's (status fallback); 'partial N/M' = it ran "
+                     "N of M nodes; 'unverified' = the log does not say.")
     if timed:
         lines.append(f"timed region: {timed}")
     return lines

@@ -27,6 +27,7 @@ from segbench.runners.tools import (
     SHELL_ERROR,
     Draft,
     Line,
+    NoBackend,
     ParsedRun,
     Reader,
     ToolCase,
@@ -42,6 +43,8 @@ TOOL = "benchmark_bin"
 RUNTIME = "paddlelite"
 # benchmark_bin pins its worker threads itself (sched_setaffinity from --power_mode).
 SELF_BINDING = True
+# Per-operator times come only from a --with_profile=ON build (no runtime switch): op_profiling adds no flag.
+OP_PROFILING = False
 # Why `segbench eval --device` cannot use this tool (docs/eval.md).
 NO_OUTPUT_DUMP = ("benchmark_bin writes outputs only when built from Paddle Lite's development head "
                   "(--output_data_path, floats as text), which segbench does not read")
@@ -57,6 +60,26 @@ OPTION_CHOICES = {"cpu_precision": ("fp32", "fp16"), "gpu_precision": ("auto", "
                   "opencl_tune_mode": ("none", "rapid", "normal", "exhaustive")}
 NNADAPTER_DEVICES = ("imagination_nna", "rockchip_npu", "mediatek_apu", "huawei_kirin_npu", "huawei_ascend_npu",
                      "amlogic_npu", "verisilicon_timvx")
+
+
+# segbench backend (model.BACKENDS) -> (--backend, options) at v2.12: ARM CPU kernels, or OpenCL with the ARM
+# kernels for what OpenCL lacks; --gpu_precision picks fp32 or fp16 (its default is fp16, so plain gpu says fp32).
+SEGBENCH_BACKENDS = {"cpu": (None, ()), "gpu": ("opencl,arm", (("gpu_precision", "fp32"),)),
+                     "gpu-fp16": ("opencl,arm", (("gpu_precision", "fp16"),))}
+_NO_BACKEND = {
+    "xnnpack": "benchmark_bin has no XNNPACK (Paddle Lite runs its own ARM kernels: use cpu)",
+    "nnapi": "benchmark_bin v2.12 has no NNAPI: its NNAdapter devices are " + ", ".join(NNADAPTER_DEVICES),
+    "nnapi-fp16": "benchmark_bin v2.12 has no NNAPI: its NNAdapter devices are " + ", ".join(NNADAPTER_DEVICES),
+    "npu": "benchmark_bin v2.12 reaches NPUs only through NNAdapter (" + ", ".join(NNADAPTER_DEVICES) + "), none "
+           "of them a Qualcomm phone's",
+}
+
+
+def backend_args(backend: str, variant: str | None = None) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """segbench backend -> (ToolCase.backend, backend_options); NoBackend with the reason."""
+    if backend not in SEGBENCH_BACKENDS:
+        raise NoBackend(_NO_BACKEND.get(backend, f"benchmark_bin has no {backend} backend"))
+    return SEGBENCH_BACKENDS[backend]
 
 
 def build_command(tc: ToolCase) -> list[str]:

@@ -23,6 +23,7 @@ from segbench.runners.tools import (
     SHELL_ERROR,
     Draft,
     Line,
+    NoBackend,
     ParsedRun,
     Reader,
     ToolCase,
@@ -88,6 +89,33 @@ LITERT_OPTION_KEYS = {
 }
 LITERT_OPTION_CHOICES = {"gpu-precision": ("auto", "fp16", "fp32")}
 LITERT_NO_OUTPUT_DUMP = "LiteRT's benchmark_model has no --output_filepath: it cannot write its outputs"
+
+
+# segbench backend (model.BACKENDS) -> (ToolCase.backend, backend_options). The classic tool: "cpu" is its default
+# (no delegate flag: recent builds apply XNNPACK by default); the GPU delegate allows precision loss unless told
+# not to (gpu_precision_loss_allowed defaults to true), so plain "gpu" says false; NNAPI computes in fp32 unless
+# nnapi_allow_fp16.
+CLASSIC_BACKENDS = {"cpu": (None, ()), "xnnpack": ("xnnpack", ()),
+                    "gpu": ("gpu", (("gpu_precision_loss_allowed", "false"),)),
+                    "gpu-fp16": ("gpu", (("gpu_precision_loss_allowed", "true"),)),
+                    "nnapi": ("nnapi", ()), "nnapi-fp16": ("nnapi", (("nnapi_allow_fp16", "true"),))}
+# LiteRT 2.x: accelerators; its CPU accelerator is XNNPACK; --gpu-precision picks fp32 or fp16.
+LITERT_BACKENDS = {"cpu": (None, ()), "xnnpack": ("xnnpack", ()), "gpu": ("gpu", (("gpu-precision", "fp32"),)),
+                   "gpu-fp16": ("gpu", (("gpu-precision", "fp16"),)), "npu": ("npu", ())}
+_NO_BACKEND = {
+    (None, "npu"): "the classic benchmark_model reaches an NPU only through NNAPI (use nnapi) or LiteRT 2.x's tool "
+                   "(--tool litert)",
+    (LITERT, "nnapi"): "LiteRT 2.x's benchmark_model has no NNAPI (its accelerators are CPU, GPU and NPU)",
+    (LITERT, "nnapi-fp16"): "LiteRT 2.x's benchmark_model has no NNAPI (its accelerators are CPU, GPU and NPU)",
+}
+
+
+def backend_args(backend: str, variant: str | None = None) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """segbench backend -> (ToolCase.backend, backend_options) for this build; NoBackend with the reason."""
+    table = LITERT_BACKENDS if variant == LITERT else CLASSIC_BACKENDS
+    if backend not in table:
+        raise NoBackend(_NO_BACKEND.get((variant, backend), f"benchmark_model has no {backend} backend"))
+    return table[backend]
 
 
 def build_command(tc: ToolCase) -> list[str]:
@@ -215,7 +243,12 @@ _RESULT_KEYS = {"Model initialization": "init", "Warmup (first)": "first", "Firs
 # The op profiler's own timing of the profiled runs, under its per-node tables.
 _PROFILER_TIMINGS = re.compile(r"^Timings \(microseconds\):\s*count=(\d+)\b(.*)$")
 _SIZE = re.compile(rf"^The input model file size \(MB\):\s*({NUM})")
-_APPLIED = re.compile(r"^Explicitly applied (\w+) delegate, and the model graph will be (\w+) executed")
+_APPLIED = re.compile(r"^Explicitly applied (\w+) delegate, and the model graph will be (\w+) executed"
+                      r"(?: by the delegate w/ (\d+) delegate kernels)?")
+# The delegate took no node: the whole model runs on the CPU (TFLite's own kernels or XNNPACK).
+_NOT_APPLIED = re.compile(r"^Though (\w+) delegate is explicitly applied, the model graph will not be executed")
+# The runtime's count of what a delegate took (VERBOSE), per delegate kernel: the default XNNPACK one too.
+_REPLACING = re.compile(r"^Replacing (\d+) out of (\d+) node\(s\) with delegate \((\w+)\) node, yielding (\d+) partitions")
 _FAILURE = re.compile(
     r"^(Failed to .*|Benchmarking failed\.?|Please specify the name of your TF Lite input file.*|"
     r"Disallowed CPU fallback detected\.?|Inputs mismatch.*|The size of .* bytes\. It should be .*|"
@@ -331,8 +364,21 @@ def _settings(line: Line, reader: Reader) -> bool:
     if m:
         d = reader.touch(line)
         d.values.setdefault("applied", []).append(m.group(1).lower())
+        d.extra.setdefault("delegates", {})[m.group(1).lower()] = m.group(2)
         if m.group(2) != "completely":
             d.note(f"the {m.group(1)} delegate runs the model {m.group(2)}")
+        return True
+    m = _NOT_APPLIED.match(s)
+    if m:
+        d = reader.touch(line)
+        d.extra.setdefault("delegates", {})[m.group(1).lower()] = "not"
+        d.note(f"the {m.group(1)} delegate was applied but runs no part of the model: it ran on the CPU")
+        return True
+    m = _REPLACING.match(s)
+    if m:
+        d = reader.touch(line)
+        d.extra.setdefault("delegate_nodes", {})[m.group(3)] = {
+            "delegated": int(m.group(1)), "total": int(m.group(2)), "partitions": int(m.group(4))}
         return True
     return False
 
@@ -602,6 +648,40 @@ def _finish_litert(d: Draft) -> ParsedRun:
     ok = v["avg"] is not None and bool(v["count"]) and not v.get("failed_marker")
     d.errors[:] = _error_text(d) if d.errors else []
     return freeze(d, RUNTIME, TOOL, ok=ok, missing="LiteRT's BENCHMARK RESULTS block has no inference figure")
+
+
+# The delegate's name as the tool prints it ("Explicitly applied GPU delegate") and its kernel's ("Replacing N out
+# of M node(s) with delegate (TfLiteGpuDelegateV2) node"), per ToolCase.backend.
+_DELEGATE_NAMES = {"gpu": ("gpu", "TfLiteGpuDelegateV2"), "nnapi": ("nnapi", "TfLiteNnapiDelegate"),
+                   "xnnpack": ("xnnpack", "TfLiteXNNPackDelegate")}
+
+
+def backend_evidence(parsed: ParsedRun, backend: str, variant: str | None = None) -> dict[str, Any]:
+    """What the log says about the accelerator ``backend`` (model.BACKENDS) a run asked for: ``backend_applied``
+    (True: it ran the model, wholly or in part; False: the tool says it ran none of it, so the figures are the CPU's;
+    None: the log does not say), ``backend_nodes`` (what the runtime counted) and ``backend_fallback`` (one line for
+    the report, when it did not run the whole model)."""
+    if variant == LITERT:
+        # segbench runs a LiteRT accelerator with --use_cpu=false: a run that finished ran on it.
+        return {"backend_applied": True} if parsed.status == "ok" else {}
+    tool_backend, _ = CLASSIC_BACKENDS.get(backend, (None, ()))
+    if tool_backend not in _DELEGATE_NAMES:
+        return {}
+    name, kernel = _DELEGATE_NAMES[tool_backend]
+    said = (parsed.extra.get("delegates") or {}).get(name)
+    nodes = (parsed.extra.get("delegate_nodes") or {}).get(kernel)
+    out: dict[str, Any] = {"backend_applied": None if said is None else said != "not"}
+    if nodes:
+        out["backend_nodes"] = nodes
+    label = name.upper() if name != "xnnpack" else "XNNPACK"
+    if said == "not":
+        out["backend_fallback"] = f"the {label} delegate ran no node: CPU figures"
+    elif said == "partially":
+        where = f" ({nodes['delegated']} of {nodes['total']} nodes, {nodes['partitions']} partitions)" if nodes else ""
+        out["backend_fallback"] = f"the {label} delegate ran part of the model{where}, the CPU the rest"
+    elif said is None and parsed.status == "ok":
+        out["backend_fallback"] = f"the log does not say whether the {label} delegate ran the model"
+    return out
 
 
 def _first(v: dict, *keys: str) -> Any:

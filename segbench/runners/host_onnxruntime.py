@@ -26,7 +26,7 @@ def _ort_type_name(ort_type: str) -> str:
 
 
 class OrtSession:
-    def __init__(self, path: str, threads: int) -> None:
+    def __init__(self, path: str, threads: int, profile_prefix: str | None = None) -> None:
         try:
             import onnxruntime as ort
         except ImportError:
@@ -36,6 +36,9 @@ class OrtSession:
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3
+        if profile_prefix:  # run --profile: ORT's own trace, per node (end_profiling names the file)
+            opts.enable_profiling = True
+            opts.profile_file_prefix = profile_prefix
         try:
             self._sess = ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph/InvalidProtobuf types
@@ -61,6 +64,10 @@ class OrtSession:
 
     def outputs(self) -> list[np.ndarray]:
         return self._binding.copy_outputs_to_cpu()
+
+    def end_profiling(self) -> str:
+        """Stop profiling; the trace file's path."""
+        return self._sess.end_profiling()
 
 
 RUNTIME = HostRuntime("onnxruntime", "onnxruntime-python", OrtSession, lambda: package_version("onnxruntime"))

@@ -25,6 +25,7 @@ from segbench.runners.tools import (
     Draft,
     EchoedCommand,
     Line,
+    NoBackend,
     ParsedRun,
     Reader,
     ToolCase,
@@ -44,6 +45,57 @@ NO_OUTPUT_DUMP = ("onnxruntime_perf_test only times the model: it has no option 
                   "(output_N.pb files beside the inputs are ignored, not written)")
 
 PROVIDERS = ("cpu", "nnapi", "qnn", "xnnpack", "snpe", "acl", "armnn", "coreml", "webgpu")
+
+
+# segbench backend (model.BACKENDS) -> (-e provider, -i options). NNAPI takes bare flag words: fp16 is
+# NNAPI_FLAG_USE_FP16. A GPU is no execution provider of ORT's Android builds, and the NPU one (QNN's HTP) needs a
+# Hexagon v68 or newer and its own libraries, which segbench does not push.
+BACKENDS = {"cpu": (None, ()), "xnnpack": ("xnnpack", ()), "nnapi": ("nnapi", ()),
+            "nnapi-fp16": ("nnapi", (("NNAPI_FLAG_USE_FP16", ""),))}
+_NO_BACKEND = {
+    "gpu": "onnxruntime_perf_test has no GPU execution provider on Android (use nnapi, which may reach the GPU)",
+    "gpu-fp16": "onnxruntime_perf_test has no GPU execution provider on Android (use nnapi-fp16)",
+    "npu": "segbench maps no NPU provider for onnxruntime_perf_test (QNN's HTP needs its own libraries and a "
+           "Hexagon v68+; use nnapi)",
+}
+
+
+def backend_args(backend: str, variant: str | None = None) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """segbench backend -> (ToolCase.backend, backend_options); NoBackend with the reason."""
+    if backend not in BACKENDS:
+        raise NoBackend(_NO_BACKEND.get(backend, f"onnxruntime_perf_test has no {backend} backend"))
+    return BACKENDS[backend]
+
+
+_PROVIDER_NAMES = {"nnapi": "Nnapi", "xnnpack": "Xnnpack"}
+
+
+def backend_evidence(parsed: ParsedRun, backend: str, variant: str | None = None) -> dict:
+    """What the log says about the execution provider ``backend`` asked for (see benchmark_model.backend_evidence):
+    ORT's verbose node placement (``-v``), else NNAPI's partition summary; a log with neither does not say (on a
+    phone ORT may log to logcat instead of the tool's output)."""
+    provider, _ = BACKENDS.get(backend, (None, ()))
+    if provider not in _PROVIDER_NAMES:
+        return {}
+    name = _PROVIDER_NAMES[provider]
+    placed = parsed.extra.get("nodes_by_provider") or {}
+    cap = parsed.extra.get("nnapi_capability") if provider == "nnapi" else None
+    if placed:
+        ours, total = placed.get(name, 0), sum(placed.values())
+        nodes = {"delegated": ours, "total": total}
+    elif cap:
+        ours, total, nodes = cap["delegated"], cap["total"], cap
+    else:
+        out: dict = {"backend_applied": None}
+        if parsed.status == "ok":
+            out["backend_fallback"] = f"the log does not say which nodes the {name} execution provider ran"
+        return out
+    out = {"backend_applied": ours > 0, "backend_nodes": nodes}
+    if ours == 0:
+        out["backend_fallback"] = f"the {name} execution provider ran no node: CPU figures"
+    elif ours < total:
+        out["backend_fallback"] = f"the {name} execution provider ran {ours} of {total} nodes, the CPU the rest"
+    return out
 
 
 def build_command(tc: ToolCase) -> list[str]:
@@ -151,6 +203,11 @@ _FIELDS: tuple[tuple[re.Pattern[str], int, str, float | None], ...] = tuple(
     )
 )
 _PROVIDER = re.compile(r"^using (\w+?)(?:ExecutionProvider)?$")
+# ORT's own log (-v, verbose), with or without its "[V:onnxruntime:, session_state.cc:N Fn]" prefix: which execution
+# provider each node went to (VerifyEachNodeIsAssignedToAnEp), and NNAPI's partitioning summary.
+_PLACED = re.compile(r"(?:All nodes|Node\(s\)) placed on \[(\w+?)(?:ExecutionProvider)?\]\. Number of nodes: (\d+)")
+_CAPABILITY = re.compile(r"NnapiExecutionProvider::GetCapability, number of partitions supported by NNAPI: (\d+),? "
+                         r"number of nodes in the graph: (\d+),? number of nodes supported by NNAPI: (\d+)")
 _ITERATION = re.compile(rf"^iteration:(\d+),time_cost:({NUM})$")
 # The tool's own failure lines: what perf_test prints when it stops before measuring (a bad flag, a model
 # that does not load, missing test data, an execution provider that cannot be created). These alone make a run.
@@ -210,6 +267,16 @@ def _read_line(line: Line, reader: Reader) -> None:
     m = _PROVIDER.match(s)
     if m:
         reader.at(0, line).set("backend", m.group(1).lower())
+        return
+    m = _PLACED.search(s)
+    if m:
+        nodes = reader.touch(line).extra.setdefault("nodes_by_provider", {})
+        nodes[m.group(1)] = nodes.get(m.group(1), 0) + int(m.group(2))
+        return
+    m = _CAPABILITY.search(s)
+    if m:
+        reader.touch(line).extra["nnapi_capability"] = {"partitions": int(m.group(1)), "total": int(m.group(2)),
+                                                        "delegated": int(m.group(3))}
         return
     m = _ITERATION.match(s)
     if m:

@@ -92,6 +92,18 @@ class ToolCase:
     variant: str | None = None
 
 
+class NoBackend(Exception):
+    """A segbench backend (model.BACKENDS) that a tool, at the version segbench targets, does not have; the message
+    says why. A case asking for it is a ``skipped`` record with that reason, never run on something else."""
+
+
+def tool_backend(tool: ModuleType, backend: str, variant: str | None = None) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """The ToolCase ``backend`` and ``backend_options`` that run ``backend`` (model.BACKENDS) with ``tool`` (a runner
+    module; ``variant`` its build); NoBackend when the tool has no such thing. The default (cpu) is the tool's own
+    default CPU path: no backend flag at all, so CPU cases keep the command line they had before backends."""
+    return tool.backend_args(backend, variant)
+
+
 def taskset_prefix(mask: str | None) -> list[str]:
     """``["taskset", mask]`` when a mask is set (validated: hex digits only), else nothing."""
     if mask is None:

@@ -24,6 +24,26 @@ def tool_fault(tool: str) -> str | None:
     return None
 
 
+def delegate_fault(delegate: str) -> str | None:
+    """'fallback' or 'fail' when SEGBENCH_EMU_FAULT says so for ``delegate`` (gpu, nnapi, xnnpack)."""
+    for item in os.environ.get("SEGBENCH_EMU_FAULT", "").split(","):
+        kind, _, target = item.partition("=")
+        if target in (delegate, "any") and kind in ("fallback", "delegate-fail"):
+            return "fallback" if kind == "fallback" else "fail"
+    return None
+
+
+def accelerators() -> dict[str, str]:
+    """The emulated phone's accelerators (its sandbox writes them: ``gpu Adreno (TM) 640``, ``nnapi``); none
+    when the stand-in runs outside a phone."""
+    d = state_dir()
+    try:
+        lines = (d / "accelerators").read_text().splitlines() if d else []
+    except OSError:
+        lines = []
+    return {kind: rest for kind, _, rest in (ln.partition(" ") for ln in lines if ln.strip())}
+
+
 def _timing_faults() -> tuple[float | None, float]:
     """(latency=MS as seconds or None, slow=FACTOR or 1) from SEGBENCH_EMU_FAULT."""
     fixed, factor = None, 1.0

@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from segbench.emulator.tools.common import Busy, apply_fault, record, reported_s
+from segbench.emulator.tools.common import Busy, accelerators, apply_fault, delegate_fault, record, reported_s
 from segbench.emulator.tools.flags import FlagStop, parse_absl
 
 TOOL = "onnxruntime_perf_test"
@@ -188,12 +188,39 @@ def _inputs(sess, model_path: str, random_inputs: bool, seed: int) -> list[dict]
     return sets or f"there is no test data for model {name}"
 
 
+NNAPI_WORDS = ("NNAPI_FLAG_USE_FP16", "NNAPI_FLAG_USE_NCHW", "NNAPI_FLAG_CPU_DISABLED", "NNAPI_FLAG_CPU_ONLY")
+
+
+def _nnapi_options(text: str) -> bool | str:
+    """-e nnapi: the -i words as ort_test_session.cc reads them (whitespace-separated flag names; anything else
+    throws), the phone's NNAPI, and a delegate-fail fault; True when NNAPI_FLAG_USE_FP16 is set, or the error."""
+    words = text.split()
+    for word in words:
+        if word not in NNAPI_WORDS:
+            return ("[ERROR] [NNAPI] wrong key type entered. Choose from the following runtime key options that are "
+                    "available for NNAPI. ['NNAPI_FLAG_USE_FP16', 'NNAPI_FLAG_USE_NCHW', 'NNAPI_FLAG_CPU_DISABLED', "
+                    "'NNAPI_FLAG_CPU_ONLY'] ")
+    if "nnapi" not in accelerators():
+        return "NNAPI execution provider: NNAPI is not available on this device (API level < 27)"
+    if delegate_fault("nnapi") == "fail":
+        return ("[ONNXRuntimeError] : 1 : FAIL : model_builder.cc:768 Compile Failed to compile NNAPI model: "
+                "ANEURALNETWORKS_OP_FAILED")
+    # fallback: NNAPI takes no node and ORT runs them on its CPU provider; on a phone ORT logs that to logcat only.
+    return "NNAPI_FLAG_USE_FP16" in words
+
+
 def run(argv: list[str]) -> int:
     try:
         args = parse_args(argv)
     except FlagStop as stop:
         return stop.emit()
-    if args.e != "cpu":
+    half = False
+    if args.e == "nnapi":
+        half = _nnapi_options(args.i)
+        if isinstance(half, str):  # the session's ORT_THROW: main prints what() and returns -1
+            print(half, file=sys.stderr, flush=True)
+            return 255
+    elif args.e not in ("cpu", "xnnpack"):  # an Android build has the CPU, NNAPI and XNNPACK providers
         print(f"Run failed:{args.e} execution provider is not available on this phone's build", flush=True)
         return 255
     import onnxruntime as ort
@@ -222,6 +249,11 @@ def run(argv: list[str]) -> int:
         print(sets, file=sys.stderr)
         print("Run failed:failed to initialize.", flush=True)
         return 255
+    if half:  # NNAPI_FLAG_USE_FP16: the emulated NNAPI computes in fp16, acted out by rounding the inputs
+        import numpy as np
+
+        sets = [{k: v.astype(np.float16).astype(np.float32) if v.dtype == np.float32 else v for k, v in feeds.items()}
+                for feeds in sets]
     apply_fault(TOOL, print)
     times_mode = args.m == "times" or (args.m is None and args.r is not None)
     repeats, duration = (args.r or 1000), (args.t if args.t is not None else 600.0)
@@ -235,6 +267,8 @@ def run(argv: list[str]) -> int:
             t = time.perf_counter()
             sess.run(None, sets[len(lat) % len(sets)])
             lat.append(reported_s(time.perf_counter() - t))
+            if args.v:  # the verbose run prints every iteration's time
+                print(f"iteration:{len(lat)},time_cost:{lat[-1]:f}", flush=True)
         wall = time.perf_counter() - start
     usage1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (usage1.ru_utime + usage1.ru_stime - usage0.ru_utime - usage0.ru_stime) / wall * 100

@@ -18,7 +18,7 @@ import resource
 import sys
 import time
 
-from segbench.emulator.tools.common import Busy, apply_fault, record, reported_s
+from segbench.emulator.tools.common import Busy, accelerators, apply_fault, delegate_fault, record, reported_s
 from segbench.emulator.tools.flags import parse_tflite
 
 TOOL = "benchmark_model"
@@ -77,6 +77,12 @@ _LABELS = {"num_threads": "Num threads", "graph": "Graph", "num_runs": "Min num 
            "warmup_min_secs": "Min warmup runs duration (seconds)", "input_layer": "Input layers",
            "input_layer_shape": "Input shapes", "input_layer_value_files": "Input value files",
            "use_cpu": "Use CPU", "use_gpu": "Use GPU", "use_npu": "Use NPU"}
+# The classic tool's delegate providers log their own params (LOG_TOOL_PARAM), with these labels.
+CLASSIC_LABELS = {**_LABELS, "use_gpu": "Use gpu", "use_nnapi": "Use NNAPI", "use_xnnpack": "Use xnnpack",
+                  "gpu_precision_loss_allowed": "Allow lower precision in gpu", "nnapi_allow_fp16": "Allow fp16 in NNAPI",
+                  "require_full_delegation": "Require full delegation"}
+_DEFAULTS.update({"use_xnnpack": False, "gpu_precision_loss_allowed": True, "nnapi_allow_fp16": False,
+                  "require_full_delegation": False})
 LITERT_MARK = b"BenchmarkLiteRtModel"
 
 
@@ -176,7 +182,9 @@ def _validate(flags: dict, litert: bool) -> str | None:
     return None
 
 
-def _load_inputs(interp, flags: dict) -> bool:
+def _load_inputs(interp, flags: dict, half: bool = False) -> bool:
+    """Random or file inputs, as the tool makes them; ``half``: a delegate computing in fp16 sees them rounded to
+    float16 (the emulated accelerator's precision loss)."""
     import numpy as np
 
     details = interp.get_input_details()
@@ -201,11 +209,13 @@ def _load_inputs(interp, flags: dict) -> bool:
                       file=sys.stderr, flush=True)
                 os.abort()
             data = np.frombuffer(raw, dtype=d["dtype"]).reshape(d["shape"])
+        if half and np.dtype(d["dtype"]) == np.float32:
+            data = data.astype(np.float16).astype(np.float32)
         interp.set_tensor(d["index"], data)
     return True
 
 
-def _save_outputs(interp, path: str) -> None:
+def _save_outputs(interp, path: str, half: bool = False) -> None:
     """--output_filepath as the tool's OutputSaver writes it when the benchmark ends: the raw bytes of
     every output tensor of the last run, in output order, nothing between them; a path that cannot be
     opened is silently skipped (the real tool checks ofs.good() and says nothing)."""
@@ -214,9 +224,79 @@ def _save_outputs(interp, path: str) -> None:
     try:
         with open(path, "wb") as f:
             for d in interp.get_output_details():
-                f.write(interp.get_tensor(d["index"]).tobytes())
+                out = interp.get_tensor(d["index"])
+                if half and out.dtype.name == "float32":  # an fp16 delegate's outputs carry its rounding
+                    out = out.astype("float16").astype("float32")
+                f.write(out.tobytes())
     except OSError:
         pass
+
+
+# The delegates of the classic tool that the emulated phone has: its name in the tool's lines, its kernel's name in
+# the runtime's "Replacing ..." line, and the accelerator it needs (accelerators()).
+_DELEGATES = (("gpu", "GPU", "TfLiteGpuDelegateV2", "gpu"), ("nnapi", "NNAPI", "TfLiteNnapiDelegate", "nnapi"),
+              ("xnnpack", "XNNPACK", "TfLiteXNNPackDelegate", None))
+
+
+def _node_count(interp) -> int:
+    try:
+        return len(interp._get_ops_details())
+    except Exception:  # an interpreter without the private helper: one node is still "the graph"
+        return 1
+
+
+def _apply_delegates(interp, flags: dict) -> bool | None:
+    """Create and apply the delegates asked for, in the order the tool does (its providers' order), printing the
+    lines the real tool and runtime print; a delegate the phone lacks or a ``delegate-fail`` fault fails as the real
+    one does (None: the run stops). Returns whether the model then computes in fp16 (GPU with precision loss allowed,
+    NNAPI with fp16 allowed), which the emulation acts out by rounding through float16."""
+    have = accelerators()
+    chosen = [d for d in _DELEGATES if flags.get(f"use_{d[0]}")]
+    half = False
+    for key, name, _, needs in chosen:
+        if needs and needs not in have:
+            error(f"Failed to create the {name} delegate: no {name} on this device" if key == "gpu" else
+                  "NNAPI delegate: NNAPI is not available on this device")
+            error(f"Failed to apply {name} delegate.")
+            return None
+        info(f"Created TensorFlow Lite {'XNNPACK ' if key == 'xnnpack' else ''}delegate for "
+             f"{'CPU' if key == 'xnnpack' else name}.")
+        if key in ("gpu", "nnapi"):
+            info(f"{name} delegate created.")
+    if len(chosen) > 1:
+        info(f"Going to apply {len(chosen)} delegates one after another.")
+    total = _node_count(interp)
+    taken = False
+    for key, name, kernel, _ in chosen:
+        fault = delegate_fault(key)
+        if key == "gpu":
+            info("Loaded OpenCL library with dlopen.")
+        if fault == "fail":
+            if key == "nnapi":
+                error("NN API returned error ANEURALNETWORKS_OP_FAILED at line 3779 while completing NNAPI compilation.")
+                error(f"Node number {total} (TfLiteNnapiDelegate) failed to prepare.")
+            else:
+                error(f"TfLite{name.title()}Delegate Prepare: delegate failed to prepare the graph")
+                error(f"Node number {total} ({kernel}) failed to prepare.")
+            error("Restored original execution plan after delegate application failure.")
+            error(f"Failed to apply {name} delegate.")
+            return None
+        if fault == "fallback" or taken:  # a later delegate finds no node left
+            info(f"Though {name} delegate is explicitly applied, the model graph will not be executed by the delegate.")
+            continue
+        print(f"VERBOSE: Replacing {total} out of {total} node(s) with delegate ({kernel}) node, yielding 1 partitions "
+              "for subgraph 0.", flush=True)
+        if key == "gpu":
+            info("Initialized OpenCL-based API.")
+            info("Created 1 GPU delegate kernels.")
+        info(f"Explicitly applied {name} delegate, and the model graph will be completely executed by the delegate.")
+        taken = True
+        half = (key == "gpu" and bool(flags["gpu_precision_loss_allowed"])) or (
+            key == "nnapi" and bool(flags["nnapi_allow_fp16"]))
+    if chosen and not taken and flags.get("require_full_delegation"):
+        error("Disallowed CPU fallback detected.")
+        return None
+    return half
 
 
 def _timed(interp, min_runs: int, min_secs: float, max_secs: float) -> list[float]:
@@ -266,10 +346,11 @@ def run(argv: list[str]) -> int:
         error("Benchmarking failed.")
         return 1
     info("Log parameter values verbosely: [0]")
+    labels = _LABELS if litert else CLASSIC_LABELS
     for name in parsed.order:
-        if name in _LABELS:
+        if name in labels:
             value = flags[name]
-            info(f"{_LABELS[name]}: [{int(value) if isinstance(value, bool) else value}]")
+            info(f"{labels[name]}: [{int(value) if isinstance(value, bool) else value}]")
     threads = int(flags["num_threads"])
     info(f"#threads used for CPU inference: [{threads}]")
     if litert:
@@ -286,17 +367,21 @@ def run(argv: list[str]) -> int:
         return 1
     info(f"Loaded model {flags['graph']}")
     info("Initialized TensorFlow Lite runtime.")
-    for delegate in ("gpu", "nnapi", "hexagon"):
-        if flags[f"use_{delegate}"]:
-            error(f"Failed to apply {delegate.upper() if delegate != 'hexagon' else 'Hexagon'} delegate.")
-            error("Benchmarking failed.")
-            return 1
+    if flags["use_hexagon"]:  # no libhexagon_interface.so is pushed with the tool
+        error('dlopen failed: library "libhexagon_interface.so" not found')
+        error("Failed to apply Hexagon delegate.")
+        error("Benchmarking failed.")
+        return 1
+    half = _apply_delegates(interp, flags)
+    if half is None:
+        error("Benchmarking failed.")
+        return 1
     interp.allocate_tensors()
     init_us = (time.perf_counter() - t0) * 1e6
     mem_init = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - mem0) / 1024
     info(f"The input model file size (MB): {os.path.getsize(flags['graph']) / 1e6:g}")
     info(f"Initialized session in {init_us / 1000:g}ms.")
-    _load_inputs(interp, flags)
+    _load_inputs(interp, flags, half)
     apply_fault(TOOL, info)
     with Busy():
         info(f"Running benchmark for at least {flags['warmup_runs']} iterations and at least "
@@ -307,7 +392,7 @@ def run(argv: list[str]) -> int:
              f"{float(flags['min_secs']):g} seconds but terminate if exceeding {float(flags['max_secs']):g} seconds.")
         runs = _timed(interp, int(flags["num_runs"]), float(flags["min_secs"]), float(flags["max_secs"]))
         info(stat_line(runs) + "\n")
-    _save_outputs(interp, flags["output_filepath"])
+    _save_outputs(interp, flags["output_filepath"], half)
     avg = sum(int(round(x)) for x in runs) / len(runs)
     warm_avg = sum(int(round(x)) for x in warm) / len(warm)
     info(f"Inference timings in us: Init: {int(init_us)}, First inference: {int(round(warm[0]))}, "
@@ -316,6 +401,9 @@ def run(argv: list[str]) -> int:
          "the actual memory footprint of the model at runtime. Take the information at your discretion.")
     overall = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - mem0) / 1024
     info(f"Memory footprint delta from the start of the tool (MB): init={mem_init:g} overall={overall:g}")
+    if flags.get("report_peak_memory_footprint"):  # the tool's periodic monitor; here the process's peak RSS
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        info(f"Overall peak memory footprint (MB) via periodic monitoring: {peak:g}")
     record(TOOL, argv, threads=threads, warmup=len(warm), repeats=len(runs), init_ms=init_us / 1000,
            first_ms=warm[0] / 1000, latencies_ms=[int(round(x)) / 1000 for x in runs])
     return 0
@@ -344,9 +432,11 @@ def _run_litert(argv: list[str], flags: dict, threads: int) -> int:
         _litert("Failed to load model.", 309, "ERROR", "cc")
         error("Benchmarking failed.")
         return 1
+    # The emulated phone has the GPU it emulates (its OpenCL driver), no NPU dispatch library.
     wanted = [name for name in ("gpu", "npu") if flags[f"use_{name}"]]
-    if wanted or not flags["use_cpu"]:
-        why = (f"no {'/'.join(w.upper() for w in wanted)} accelerator is registered on this phone" if wanted
+    missing = [w for w in wanted if w not in accelerators()]
+    if missing or not (flags["use_cpu"] or wanted):
+        why = (f"no {'/'.join(w.upper() for w in missing)} accelerator is registered on this phone" if missing
                else "no accelerator selected (--use_cpu=false)")
         _litert(f"Failed to compile model.: {why}", 362, "ERROR", "cc")
         error("Benchmarking failed.")
@@ -356,7 +446,8 @@ def _run_litert(argv: list[str], flags: dict, threads: int) -> int:
     mem_init = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - mem0) / 1024
     info(f"The input model file size (MB): {os.path.getsize(flags['graph']) / 1e6:g}")
     info(f"Initialized session in {init_us / 1000:g}ms.")
-    _load_inputs(interp, {**flags, "input_layer_value_files": "", "input_layer": ""})  # random data
+    half = "gpu" in wanted and flags.get("gpu-precision", "auto") in ("auto", "fp16")  # GPU in fp16 unless fp32
+    _load_inputs(interp, {**flags, "input_layer_value_files": "", "input_layer": ""}, half)  # random data
     apply_fault(TOOL, info)
     with Busy():
         info(f"Running benchmark for at least {flags['warmup_runs']} iterations and at least "
