@@ -152,8 +152,8 @@ class RunDir:
                                                      if known else f"unknown schema {schema!r}"),
                              hint="upgrade segbench to read this run")
         try:
-            return RunInfo.from_dict(data)
-        except (KeyError, TypeError) as exc:
+            return RunInfo.from_dict(data, str(self.info_path))
+        except (KeyError, TypeError, ValueError) as exc:
             raise StoreError(f"{self.info_path} is damaged: {exc}") from None
 
     def append(self, record: Measurement | Accuracy) -> None:
@@ -220,8 +220,10 @@ class RunDir:
         """Every stored accuracy record (``segbench eval``), in order."""
         return self._records(KNOWN_ACCURACY_SCHEMAS, Accuracy.from_dict)
 
-    def _records(self, schemas: set[str], parse: Callable[[dict], T]) -> list[T]:
-        """The lines of results.jsonl whose schema is one of ``schemas``, parsed; unparseable lines are skipped."""
+    def _records(self, schemas: set[str], parse: Callable[[dict, str], T]) -> list[T]:
+        """The lines of results.jsonl whose schema is one of ``schemas``, parsed. Lines that are no record (a torn
+        line, a foreign one) are skipped; a record of a known schema with a value of the wrong type is a StoreError
+        naming the line and key (segbench.validate), not a record half read."""
         if not self.results_path.exists():
             return []
         try:
@@ -242,7 +244,7 @@ class RunDir:
                                  f"reads ({known})", hint="upgrade segbench to read this run")
             try:
                 if schema in schemas:
-                    out.append(parse(data))
+                    out.append(parse(data, f"{self.results_path} line {number}"))
             except (ValueError, TypeError, KeyError, AttributeError):
                 continue
         return out
