@@ -157,6 +157,23 @@ def recorded(records: list[Measurement], cases: list[Case]) -> set[str]:
             if any(c.is_recorded_by(m) for m in (*by_id.get(c.case_id, ()), *by_id.get(c.legacy_case_id, ())))}
 
 
+def phones_fault(m: Measurement) -> bool:
+    """Whether a record says its phone, not its model, kept the case from a result: a device failure (unplugged,
+    gone, disk full) or a case not run because its phone had been set aside. ``--resume`` runs such cases again."""
+    return bool(m.extra.get(DEVICE_FAILURE) or m.extra.get(SET_ASIDE))
+
+
+def current(records: list[Measurement], shard: bool = False) -> list[Measurement]:
+    """The records that count, in file order: of several records of one case's launch on one device (``shard``: on
+    any device, as a shard run has one record per launch), the later one. A resumed run's retry of a case its phone
+    failed thus replaces the failure in reports and verdicts; results.jsonl keeps both."""
+    last: dict[tuple[str | None, str], int] = {}
+    for i, m in enumerate(records):
+        last[(None if shard else m.device_id, m.run_key)] = i
+    keep = set(last.values())
+    return [m for i, m in enumerate(records) if i in keep]
+
+
 @dataclass(frozen=True)
 class DeviceInfo:
     """Where the numbers were measured: a phone or this host."""

@@ -25,7 +25,15 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from segbench.errors import StoreError
-from segbench.model import ACCURACY_SCHEMA, MEASUREMENT_SCHEMA, RUN_SCHEMA, Accuracy, Measurement, RunInfo
+from segbench.model import (
+    ACCURACY_SCHEMA,
+    MEASUREMENT_SCHEMA,
+    RUN_SCHEMA,
+    Accuracy,
+    Measurement,
+    RunInfo,
+    current,
+)
 
 KNOWN_MEASUREMENT_SCHEMAS = {MEASUREMENT_SCHEMA}
 KNOWN_ACCURACY_SCHEMAS = {ACCURACY_SCHEMA}
@@ -212,9 +220,20 @@ class RunDir:
             return path
         raise AssertionError("unreachable")
 
-    def measurements(self) -> list[Measurement]:
-        """Every stored latency record, in order. A torn or foreign line is skipped, not fatal."""
-        return self._records(KNOWN_MEASUREMENT_SCHEMAS, Measurement.from_dict)
+    def measurements(self, superseded: bool = False) -> list[Measurement]:
+        """The stored latency records that count, in order (model.current: of a case's launch recorded twice on one
+        device, as when --resume ran again a case its phone had failed, the later); ``superseded``: every record.
+        A torn or foreign line is skipped, not fatal."""
+        records = self._records(KNOWN_MEASUREMENT_SCHEMAS, Measurement.from_dict)
+        return records if superseded else current(records, shard=self._shard())
+
+    def _shard(self) -> bool:
+        """Whether the run shares its cases out among phones (settings.split shard: one record per case)."""
+        try:
+            settings = json.loads(self.info_path.read_text()).get("settings")
+            return isinstance(settings, dict) and settings.get("split") == "shard"
+        except (OSError, ValueError, AttributeError):
+            return False  # info() says what is wrong with run.json where it is read
 
     def accuracies(self) -> list[Accuracy]:
         """Every stored accuracy record (``segbench eval``), in order."""
