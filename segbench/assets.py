@@ -12,6 +12,7 @@ from pathlib import Path
 
 from segbench.compat import tomllib
 from segbench.errors import SegbenchError, UsageError
+from segbench.validate import item, items
 
 MANIFEST = "manifest.toml"
 
@@ -71,18 +72,27 @@ def read_manifest(assets: Path) -> dict[tuple[str, str, str], ToolSpec]:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SegbenchError(f"cannot read {path}: {exc}") from None
     specs: dict[tuple[str, str, str], ToolSpec] = {}
-    for i, entry in enumerate(data.get("tool", [])):
-        try:
-            spec = ToolSpec(
-                runtime=str(entry["runtime"]), binary=str(entry["binary"]), abi=str(entry["abi"]),
-                version=entry.get("version") or None, source=entry.get("source") or None, get=entry.get("get") or None,
-                libs=tuple(str(x) for x in entry.get("libs", ())), sha256=entry.get("sha256") or None,
-                variant=entry.get("variant") or None, url=entry.get("url") or None,
-            )
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise SegbenchError(f"{path}: [[tool]] entry {i + 1} is incomplete (missing {exc})") from None
+    for i, entry in enumerate(items(data, "tool", dict, str(path), optional=True) or ()):
+        spec = _spec(entry, f"{path}: [[tool]] {i + 1}")
         specs[(spec.runtime, spec.abi, spec.variant or "")] = spec
     return specs
+
+
+def _spec(entry: dict, where: str) -> ToolSpec:
+    """One [[tool]] table, every value of its documented type (device_assets/README.md)."""
+    from segbench.model import RUNTIMES
+
+    def text(key: str, **checks: object) -> str | None:
+        return item(entry, key, str, where, **checks) or None
+
+    return ToolSpec(
+        runtime=item(entry, "runtime", str, where, choices=RUNTIMES), binary=item(entry, "binary", str, where,
+                                                                                  nonempty=True),
+        abi=item(entry, "abi", str, where, nonempty=True), version=text("version", optional=True),
+        source=text("source", optional=True), get=text("get", optional=True),
+        libs=tuple(items(entry, "libs", str, where, optional=True, nonempty=True) or ()),
+        sha256=text("sha256", optional=True), variant=text("variant", optional=True), url=text("url", optional=True),
+    )
 
 
 def variants(assets: Path) -> set[str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from segbench.errors import StoreError
 from segbench.model import DeviceInfo, Measurement, RunInfo
 from segbench.store import safe_name, utc_now, write_atomic, write_error
+from segbench.validate import want
 
 BASELINE_SCHEMA = "segbench.baseline/1"
 
@@ -103,8 +104,10 @@ class Baselines:
             data = json.loads(path.read_text())
             if data.get("schema") != BASELINE_SCHEMA:
                 raise StoreError(f"{path}: unknown schema {data.get('schema')!r}", hint="upgrade segbench")
-            records = tuple(Measurement.from_dict(r) for r in data["records"])
-            return Baseline(key, data["run_id"], data["saved"], records, path)
+            want(data.get("records"), list, f"{path}: records", error=StoreError)
+            records = tuple(Measurement.from_dict(r, f"{path}: records[{i}]") for i, r in enumerate(data["records"]))
+            return Baseline(key, want(data.get("run_id"), str, f"{path}: run_id", error=StoreError),
+                            want(data.get("saved"), str, f"{path}: saved", error=StoreError), records, path)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StoreError(f"baseline {path} is damaged: {exc}", hint="save it again") from None
 

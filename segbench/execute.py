@@ -34,6 +34,7 @@ from segbench.model import (
     DeviceInfo,
     Measurement,
     TensorInfo,
+    phones_fault,
     recorded,
 )
 from segbench.runners.host import HostSession, close_session, runtime_for
@@ -162,7 +163,8 @@ class Sharing(Protocol):
 def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Progress,
             broken: dict[str, str] | None = None, *, set_aside: SetAside | None = None, log_dir: str | None = None,
             stop: threading.Event | None = None, shard: Sharing | None = None) -> Outcome:
-    """Run every case this device has no record of yet in the run; append each record as it finishes.
+    """Run every case this device has no record of yet in the run (or only one saying the phone kept it from a result:
+    a device failure, not run); append each record as it finishes.
 
     ``broken`` maps model paths that could not even be read to their error: their cases are
     recorded as failed without reaching the backend. ``set_aside`` decides when to stop trying the
@@ -177,8 +179,11 @@ def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Prog
     broken = broken or {}
     set_aside = set_aside or SetAside()
     device_id = backend.device.id
-    # Records are keyed by device: in a farm run every phone runs the same cases (unless they share them out).
-    done_ids = recorded([m for m in run.measurements() if shard or m.device_id in (None, device_id)], list(cases))
+    # Records are keyed by device: in a farm run every phone runs the same cases (unless they share them out). A case
+    # its phone kept from a result (a device failure, set aside: not run) is not done: a resume runs it again, and
+    # its new record is the one that counts (model.current).
+    done_ids = recorded([m for m in run.measurements() if (shard or m.device_id in (None, device_id))
+                         and not phones_fault(m)], list(cases))
     todo = [c for c in cases if c.run_key not in done_ids]
     progress.total = len(todo)
     progress.start()

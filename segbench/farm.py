@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 # After Ctrl-C, how long the workers get to finish the case in flight before the run ends without them.
 STOP_GRACE_S = 5.0
-SPLITS = ("each", "shard")
 
 
 class Shard:

@@ -175,6 +175,23 @@ def recorded(records: list[Measurement], cases: list[Case]) -> set[str]:
             if any(c.is_recorded_by(m) for m in (*by_id.get(c.case_id, ()), *by_id.get(c.legacy_case_id, ())))}
 
 
+def phones_fault(m: Measurement) -> bool:
+    """Whether a record says its phone, not its model, kept the case from a result: a device failure (unplugged,
+    gone, disk full) or a case not run because its phone had been set aside. ``--resume`` runs such cases again."""
+    return bool(m.extra.get(DEVICE_FAILURE) or m.extra.get(SET_ASIDE))
+
+
+def current(records: list[Measurement], shard: bool = False) -> list[Measurement]:
+    """The records that count, in file order: of several records of one case's launch on one device (``shard``: on
+    any device, as a shard run has one record per launch), the later one. A resumed run's retry of a case its phone
+    failed thus replaces the failure in reports and verdicts; results.jsonl keeps both."""
+    last: dict[tuple[str | None, str], int] = {}
+    for i, m in enumerate(records):
+        last[(None if shard else m.device_id, m.run_key)] = i
+    keep = set(last.values())
+    return [m for i, m in enumerate(records) if i in keep]
+
+
 @dataclass(frozen=True)
 class DeviceInfo:
     """Where the numbers were measured: a phone or this host."""
@@ -259,14 +276,16 @@ class Measurement:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Measurement:
-        """Build from a stored dict; unknown keys (from newer writers) are kept in ``extra``."""
+    def from_dict(cls, d: dict[str, Any], where: str = "record") -> Measurement:
+        """Build from a stored dict, every value of its type (a StoreError naming ``where`` and the key otherwise);
+        unknown keys (from newer writers) are kept in ``extra``."""
+        _check(d, _MEASUREMENT_TYPES, where)
         known = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in known}
         extra = dict(kwargs.get("extra") or {})
         extra.update({k: v for k, v in d.items() if k not in known})
         kwargs["extra"] = extra
-        kwargs["model"] = _model_ref(kwargs["model"])
+        kwargs["model"] = _model_ref(kwargs["model"], f"{where}: model")
         kwargs["latency_ms"] = Latency(
             **{k: v for k, v in (kwargs.get("latency_ms") or {}).items() if k in _LATENCY_FIELDS}
         )
@@ -320,22 +339,100 @@ class Accuracy:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Accuracy:
+    def from_dict(cls, d: dict[str, Any], where: str = "record") -> Accuracy:
+        _check(d, _ACCURACY_TYPES, where)
         known = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in known}
         kwargs["extra"] = {**(kwargs.get("extra") or {}), **{k: v for k, v in d.items() if k not in known}}
-        kwargs["model"] = _model_ref(kwargs["model"])
+        kwargs["model"] = _model_ref(kwargs["model"], f"{where}: model")
         for key in ("per_class_iou", "per_class_acc"):
             kwargs[key] = tuple(kwargs.get(key) or ())
         kwargs["confusion"] = tuple(tuple(int(x) for x in row) for row in kwargs.get("confusion") or ())
         return cls(**kwargs)
 
 
-def _model_ref(d: dict[str, Any]) -> ModelRef:
+def _model_ref(d: dict[str, Any], where: str = "model") -> ModelRef:
+    _check(d, _MODELREF_TYPES, where)
     model = dict(d)
     model["companions"] = tuple(model.get("companions") or ())
     model["companions_sha256"] = tuple(model.get("companions_sha256") or ())
     return ModelRef(**{k: v for k, v in model.items() if k in _MODELREF_FIELDS})
+
+
+# -- what each stored field must be (segbench.validate; docs/results-format.md) ------------------------------------
+# name -> (kind, checks); "list:" kinds are lists of that kind ("float?": or null), "map:" kinds tables of it (values
+# may be null, as absent figures are, except CPU frequencies); required names are marked with required=True.
+_R = {"required": True}
+_OPT_STR = ("str", {})
+_MODELREF_TYPES = {"name": ("str", _R), "path": ("str", _R), "format": ("str", _R), "sha256": _OPT_STR,
+                   "companions": ("list:str", {}), "companions_sha256": ("list:str", {})}
+_MEASUREMENT_TYPES = {
+    "run_id": ("str", _R), "case_id": ("str", _R), "model": ("dict", _R), "runtime": ("str", _R),
+    "status": ("str", {"required": True, "choices": STATUSES}), "threads": ("int", {}), "power_mode": _OPT_STR,
+    "tool": _OPT_STR, "tool_version": _OPT_STR, "device_id": _OPT_STR, "cpu_mask": _OPT_STR, "warmup": ("int", {}),
+    "repeats": ("int", {}), "count": ("int", {}), "latency_ms": ("map:float", {}), "samples_ms": ("list:float", {}),
+    "first_ms": ("float", {}), "init_ms": ("float", {}), "memory_mb": ("map:float", {}),
+    "ops_by_type": ("map:float", {}), "temps_before_c": ("map:float", {}), "temps_after_c": ("map:float", {}),
+    "cpu_khz_before": ("map:float", {}), "cpu_khz_after": ("map:float", {}), "throttled": ("bool", {}),
+    "throttled_at_start": ("bool", {}), "cooldown_s": ("float", {}), "emulated": ("bool", {}), "error": _OPT_STR,
+    "log_path": _OPT_STR, "started": _OPT_STR, "finished": _OPT_STR, "extra": ("dict", {}),
+    "launch": ("int", {"minimum": 1}), "schema": _OPT_STR,
+}
+_ACCURACY_TYPES = {
+    "run_id": ("str", _R), "case_id": ("str", _R), "model": ("dict", _R), "runtime": ("str", _R),
+    "status": ("str", {"required": True, "choices": STATUSES}), "dataset": ("dict", _R), "images": ("int", {}),
+    "miou": ("float", {}), "pixel_acc": ("float", {}), "mean_acc": ("float", {}),
+    "per_class_iou": ("list:float?", {}), "per_class_acc": ("list:float?", {}), "confusion": ("list:list", {}),
+    "prediction": _OPT_STR, "settings": ("dict", {}), "tool": _OPT_STR, "tool_version": _OPT_STR,
+    "device_id": _OPT_STR, "emulated": ("bool", {}), "seconds": ("float", {}), "error": _OPT_STR,
+    "started": _OPT_STR, "finished": _OPT_STR, "extra": ("dict", {}), "schema": _OPT_STR,
+}
+_DEVICE_TYPES = {
+    "id": ("str", _R), "kind": ("str", _R), "brand": _OPT_STR, "model": _OPT_STR, "device": _OPT_STR, "soc": _OPT_STR,
+    "os": _OPT_STR, "android_version": _OPT_STR, "api_level": ("int", {}), "abi": _OPT_STR, "cpu_model": _OPT_STR,
+    "cores": ("int", {"minimum": 0}), "cpu_max_khz": ("map:int", {}), "memory_mb": ("float", {}),
+    "extra": ("dict", {}), "emulated": ("bool", {}),
+}
+RUN_STATUSES = ("running", "completed", "interrupted", "failed")
+_RUN_TYPES = {
+    "run_id": ("str", _R), "started": ("str", _R), "harness_version": ("str", _R), "device": ("dict", _R),
+    "settings": ("dict", _R), "host": ("dict", {}), "versions": ("map:str?", {}), "git_sha": _OPT_STR,
+    "finished": _OPT_STR, "status": ("str", {"choices": RUN_STATUSES}), "cases_total": ("int", {"minimum": 0}),
+    "devices": ("list:dict", {}), "schema": _OPT_STR,
+}
+_KINDS = {"str": str, "int": int, "float": float, "bool": bool, "dict": dict, "list": list}
+
+
+def _check(d: object, types: dict[str, tuple[str, dict[str, Any]]], where: str) -> None:
+    """Every key of ``types`` in ``d`` of its kind (null allowed unless required); a StoreError naming ``where``
+    and the key otherwise."""
+    from segbench.errors import StoreError
+    from segbench.validate import MISSING, named, want, want_list, want_mapping
+
+    want(d, dict, where, error=StoreError)
+    assert isinstance(d, dict)
+    for key, (kind, checks) in types.items():
+        checks = dict(checks)
+        required = checks.pop("required", False)
+        value = d.get(key, MISSING)
+        name = named(where, key)
+        if not required and (value is None or value is MISSING):
+            continue
+        container, _, inner = kind.rpartition(":")
+        nullable = inner.endswith("?")
+        inner_kind = _KINDS[inner.rstrip("?")]
+        if container == "list":
+            if nullable:
+                want(value, list, name, error=StoreError)
+                for i, x in enumerate(value):
+                    want(x, inner_kind, f"{name}[{i}]", optional=True, error=StoreError)
+            else:
+                want_list(value, inner_kind, name, error=StoreError, **checks)
+        elif container == "map":
+            want_mapping(value, inner_kind, name, null_values=key != "cpu_max_khz",
+                         keys_as=int if key == "cpu_max_khz" else str, error=StoreError)
+        else:
+            want(value, inner_kind, name, error=StoreError, **checks)
 
 
 _MODELREF_FIELDS = {f.name for f in dataclasses.fields(ModelRef)}
@@ -373,15 +470,20 @@ class RunInfo:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RunInfo:
+    def from_dict(cls, d: dict[str, Any], where: str = "run.json") -> RunInfo:
+        """Build from a stored run.json, every value of its type (a StoreError naming ``where`` and the key
+        otherwise)."""
+        _check(d, _RUN_TYPES, where)
         known = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in d.items() if k in known}
-        kwargs["device"] = _device_info(kwargs["device"])
-        kwargs["devices"] = tuple(_device_info(x) for x in kwargs.get("devices") or ())
+        kwargs = {k: v for k, v in d.items() if k in known and v is not None}  # null: the field's default
+        kwargs["device"] = _device_info(kwargs["device"], f"{where}: device")
+        kwargs["devices"] = tuple(_device_info(x, f"{where}: devices[{i}]")
+                                  for i, x in enumerate(kwargs.get("devices") or ()))
         return cls(**kwargs)
 
 
-def _device_info(d: dict[str, Any]) -> DeviceInfo:
+def _device_info(d: dict[str, Any], where: str = "device") -> DeviceInfo:
+    _check(d, _DEVICE_TYPES, where)
     dev = dict(d)
     dev["cpu_max_khz"] = {int(k): int(v) for k, v in (dev.get("cpu_max_khz") or {}).items()}
     dev_fields = {f.name for f in dataclasses.fields(DeviceInfo)}

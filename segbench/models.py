@@ -22,7 +22,9 @@ manifest.toml, ``file = "."`` for the folder's export. A model without an entry 
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import re
 import stat
 from dataclasses import dataclass, field
@@ -33,6 +35,8 @@ from segbench.compat import tomllib
 from segbench.errors import ModelError, UsageError
 from segbench.model import RUNTIME_FOR_FORMAT, ModelRef
 from segbench.store import write_atomic
+from segbench.validate import item as item_of
+from segbench.validate import items
 
 MODEL_SUFFIXES = {".onnx": "onnx", ".tflite": "tflite", ".pdmodel": "paddle", ".nb": "paddle-nb"}
 MANIFEST = "manifest.toml"
@@ -81,21 +85,32 @@ def read_manifest(directory: Path) -> dict[str, ManifestEntry]:
     except tomllib.TOMLDecodeError as exc:
         raise ModelError(f"{path} is not valid TOML: {exc}") from None
     entries = {}
-    for i, item in enumerate(data.get("model", [])):
-        if not isinstance(item, dict) or "file" not in item:
-            raise ModelError(f"{path}: [[model]] entry {i + 1} has no 'file'")
-        known = {"name", "file", "backbone", "dataset", "input_size", "published"}
-        entry = ManifestEntry(
-            name=str(item.get("name") or Path(item["file"]).stem),
-            file=str(item["file"]),
-            backbone=item.get("backbone"),
-            dataset=item.get("dataset"),
-            input_size=tuple(item["input_size"]) if item.get("input_size") else None,
-            published=dict(item.get("published") or {}),
-            extra={k: v for k, v in item.items() if k not in known},
-        )
+    for i, item in enumerate(items(data, "model", dict, str(path), optional=True, error=ModelError) or ()):
+        entry = _entry(item, f"{path}: [[model]] {i + 1}")
         entries[entry.file] = entry
     return entries
+
+
+_ENTRY_KEYS = {"name", "file", "backbone", "dataset", "input_size", "published"}
+
+
+def _entry(item: dict[str, Any], where: str) -> ManifestEntry:
+    """One [[model]] table, every value of the type documented for it (docs/results-format.md)."""
+    file = item_of(item, "file", str, where, nonempty=True, error=ModelError)
+    size = items(item, "input_size", int, where, optional=True, minimum=1, error=ModelError)
+    published = item_of(item, "published", dict, where, optional=True, error=ModelError) or {}
+    for key in ("miou", "latency_ms", "params_m", "gmacs"):
+        item_of(published, key, float, f"{where}: published.", optional=True, error=ModelError)
+    for key in ("device", "source"):
+        item_of(published, key, str, f"{where}: published.", optional=True, error=ModelError)
+    name = item_of(item, "name", str, where, optional=True, error=ModelError)
+    return ManifestEntry(
+        name=name or Path(file).stem, file=file,
+        backbone=item_of(item, "backbone", str, where, optional=True, error=ModelError),
+        dataset=item_of(item, "dataset", str, where, optional=True, error=ModelError),
+        input_size=tuple(size) if size else None, published=dict(published),
+        extra={k: v for k, v in item.items() if k not in _ENTRY_KEYS},
+    )
 
 
 def write_manifest(directory: Path, entries: list[dict[str, Any]]) -> Path:
@@ -159,7 +174,9 @@ def special_file(path: Path) -> str | None:
     device), else None. Reading one would hang (a FIFO with no writer) or never end (/dev/zero): never read them."""
     try:
         mode = path.stat().st_mode
-    except OSError:
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a link to itself (or round a ring of links): nothing to read there
+            return "a symbolic link loop"
         return None  # missing or unreadable: reading it says so
     kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
              (stat.S_ISSOCK, "a socket"))
@@ -219,20 +236,26 @@ def export_program(folder: Path) -> Path | None:
     return None
 
 
+def real(path: Path) -> Path:
+    """``path`` with its links resolved, as far as they go: a symlink loop stays as it is (Path.resolve raises
+    RuntimeError for one on Python 3.11)."""
+    return Path(os.path.realpath(path))
+
+
 def default_name(path: Path, root: Path | None = None) -> str:
     """A model's name from where it lies: an export folder's program is named by the folder, anything else by
     its stem; below ``root`` the folders on the way are kept (``suite/pp_mobileseg_base``)."""
     folder = path.parent
     if export_program(folder) == path:
         rel = _relative(folder, root) if root is not None else None
-        return rel or folder.resolve().name or path.stem
+        return rel or real(folder).name or path.stem
     rel = _relative(folder, root) if root is not None else None
     return f"{rel}/{path.stem}" if rel else path.stem
 
 
 def _relative(folder: Path, root: Path) -> str | None:
     try:
-        rel = folder.resolve().relative_to(root.resolve())
+        rel = real(folder).relative_to(real(root))
     except ValueError:
         return None
     return rel.as_posix() if rel.parts else None
@@ -290,9 +313,9 @@ def _entry_for(path: Path, root: Path) -> ManifestEntry | None:
     for key in keys:
         if key in own:
             return own[key]
-    if path.parent.resolve() != root.resolve():
+    if real(path.parent) != real(root):
         top = read_manifest(root)
-        rel = path.resolve().relative_to(root.resolve())
+        rel = real(path).relative_to(real(root))
         for key in (rel.as_posix(), *([rel.parent.as_posix()] if export_program(path.parent) == path else [])):
             if key in top:
                 return top[key]
@@ -307,10 +330,10 @@ def find_models(target: str | Path) -> list[FoundModel]:
     share a name: derived names that would collide are replaced by the files' paths below the directory.
     """
     target = Path(target)
-    if not target.exists():
-        raise ModelError(f"{target}: no such file or directory")  # a missing file: exit 1 (README, Exit codes)
     if special_file(target):
         raise UsageError(f"{target} is {special_file(target)}, not a model file or directory")
+    if not target.exists():
+        raise ModelError(f"{target}: no such file or directory")  # a missing file: exit 1 (README, Exit codes)
     if target.is_file():
         model_format(target)  # raises for a non-model file
         return [describe(target, _entry_for(target, target.parent))]
@@ -338,7 +361,7 @@ def _distinct(found: list[FoundModel], root: Path) -> list[FoundModel]:
     out = []
     for f in found:
         if keys.count(key(f)) > 1 and f.entry is None:
-            rel = Path(f.ref.path).resolve().relative_to(root.resolve()).as_posix()
+            rel = real(Path(f.ref.path)).relative_to(real(root)).as_posix()
             f = replace(f, ref=replace(f.ref, name=rel))
         out.append(f)
     keys = [key(f) for f in out]

@@ -25,7 +25,15 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from segbench.errors import StoreError
-from segbench.model import ACCURACY_SCHEMA, MEASUREMENT_SCHEMA, RUN_SCHEMA, Accuracy, Measurement, RunInfo
+from segbench.model import (
+    ACCURACY_SCHEMA,
+    MEASUREMENT_SCHEMA,
+    RUN_SCHEMA,
+    Accuracy,
+    Measurement,
+    RunInfo,
+    current,
+)
 
 KNOWN_MEASUREMENT_SCHEMAS = {MEASUREMENT_SCHEMA}
 KNOWN_ACCURACY_SCHEMAS = {ACCURACY_SCHEMA}
@@ -152,8 +160,8 @@ class RunDir:
                                                      if known else f"unknown schema {schema!r}"),
                              hint="upgrade segbench to read this run")
         try:
-            return RunInfo.from_dict(data)
-        except (KeyError, TypeError) as exc:
+            return RunInfo.from_dict(data, str(self.info_path))
+        except (KeyError, TypeError, ValueError) as exc:
             raise StoreError(f"{self.info_path} is damaged: {exc}") from None
 
     def append(self, record: Measurement | Accuracy) -> None:
@@ -212,16 +220,29 @@ class RunDir:
             return path
         raise AssertionError("unreachable")
 
-    def measurements(self) -> list[Measurement]:
-        """Every stored latency record, in order. A torn or foreign line is skipped, not fatal."""
-        return self._records(KNOWN_MEASUREMENT_SCHEMAS, Measurement.from_dict)
+    def measurements(self, superseded: bool = False) -> list[Measurement]:
+        """The stored latency records that count, in order (model.current: of a case's launch recorded twice on one
+        device, as when --resume ran again a case its phone had failed, the later); ``superseded``: every record.
+        A torn or foreign line is skipped, not fatal."""
+        records = self._records(KNOWN_MEASUREMENT_SCHEMAS, Measurement.from_dict)
+        return records if superseded else current(records, shard=self._shard())
+
+    def _shard(self) -> bool:
+        """Whether the run shares its cases out among phones (settings.split shard: one record per case)."""
+        try:
+            settings = json.loads(self.info_path.read_text()).get("settings")
+            return isinstance(settings, dict) and settings.get("split") == "shard"
+        except (OSError, ValueError, AttributeError):
+            return False  # info() says what is wrong with run.json where it is read
 
     def accuracies(self) -> list[Accuracy]:
         """Every stored accuracy record (``segbench eval``), in order."""
         return self._records(KNOWN_ACCURACY_SCHEMAS, Accuracy.from_dict)
 
-    def _records(self, schemas: set[str], parse: Callable[[dict], T]) -> list[T]:
-        """The lines of results.jsonl whose schema is one of ``schemas``, parsed; unparseable lines are skipped."""
+    def _records(self, schemas: set[str], parse: Callable[[dict, str], T]) -> list[T]:
+        """The lines of results.jsonl whose schema is one of ``schemas``, parsed. Lines that are no record (a torn
+        line, a foreign one) are skipped; a record of a known schema with a value of the wrong type is a StoreError
+        naming the line and key (segbench.validate), not a record half read."""
         if not self.results_path.exists():
             return []
         try:
@@ -242,7 +263,7 @@ class RunDir:
                                  f"reads ({known})", hint="upgrade segbench to read this run")
             try:
                 if schema in schemas:
-                    out.append(parse(data))
+                    out.append(parse(data, f"{self.results_path} line {number}"))
             except (ValueError, TypeError, KeyError, AttributeError):
                 continue
         return out

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
-from segbench.errors import UsageError
-from segbench.model import BACKENDS, DEFAULT_BACKEND, RUNTIME_FOR_FORMAT, Case, ModelRef
+from segbench.errors import StoreError, UsageError
+from segbench.model import BACKENDS, DEFAULT_BACKEND, RUNTIME_FOR_FORMAT, RUNTIMES, Case, ModelRef
+from segbench.validate import MISSING, shown, want, want_list
 
 SUITE_KEYS = {"models", "threads", "power_modes", "warmup", "repeats", "input", "input_preset", "runtime", "device",
-              "include", "exclude", "timeout", "cooldown", "reconnect_wait", "set_aside_after", "split", "launches", "backends", "profile", "memory"}
+              "include", "exclude", "timeout", "cooldown", "reconnect_wait", "set_aside_after", "split", "launches",
+              "backends", "profile", "memory"}
 
 
 @dataclass(frozen=True)
@@ -51,29 +54,73 @@ class SweepSettings:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> SweepSettings:
-        fields = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        fields["threads"] = tuple(fields.get("threads", (1,)))
-        fields["power_modes"] = tuple(fields.get("power_modes", ("high",)))
-        fields["include"] = tuple(fields.get("include", ()))
-        fields["exclude"] = tuple(fields.get("exclude", ()))
-        fields["adb_servers"] = tuple(fields.get("adb_servers", ()))
-        fields["backends"] = tuple(fields.get("backends", (DEFAULT_BACKEND,)))  # runs from before backends: the CPU
+    def from_dict(cls, d: dict, where: str = "settings") -> SweepSettings:
+        """The settings a run.json keeps (``where`` names them in errors): every value of its type, or a StoreError
+        naming the key (a run.json edited or damaged by hand)."""
+        want(d, dict, where, error=StoreError)
+        fields: dict[str, Any] = {}
+        for key in cls.__dataclass_fields__:
+            if key not in d:
+                continue
+            if key in _SUITE_LISTS or key == "adb_servers":
+                kind, checks = _SUITE_LISTS.get(key, (str, {}))
+                fields[key] = tuple(want_list(d[key], kind, f"{where}: {key}", error=StoreError, **checks))
+            else:
+                kind, checks = _SUITE_TYPES[key]
+                checks = {k: v for k, v in checks.items() if k != "nonempty"} if key == "input" else checks
+                optional = key in ("input", "input_preset", "runtime", "device")
+                fields[key] = want(d[key], kind, f"{where}: {key}", optional=optional, error=StoreError, **checks)
+        if "models" not in fields:
+            want(MISSING, str, f"{where}: models", error=StoreError)
+        if "backends" not in fields:  # runs from before backends: the CPU
+            fields["backends"] = (DEFAULT_BACKEND,)
         return cls(**fields)
 
 
+# Each suite key's type and range, as the matching `segbench run` option takes it (threads and power_modes: a list,
+# or the option's comma-separated text).
+SPLITS = ("each", "shard")
+# Warmup and timed runs per case: the vendor tools read them as 32-bit ints, and a million runs is days of work.
+MAX_RUNS = 1_000_000
+_SUITE_TYPES: dict[str, tuple[type, dict]] = {
+    "name": (str, {}), "description": (str, {}), "models": (str, {"nonempty": True}), "warmup": (int, {"minimum": 0, "maximum": MAX_RUNS}),
+    "repeats": (int, {"minimum": 1, "maximum": MAX_RUNS}), "input": (str, {"nonempty": True}), "input_preset": (str, {}),
+    "runtime": (str, {"choices": RUNTIMES}), "device": (str, {}), "timeout": (float, {"minimum": 1, "unit": "seconds"}),
+    "cooldown": (str, {}), "reconnect_wait": (float, {"minimum": 0, "unit": "seconds"}),
+    "set_aside_after": (int, {"minimum": 1}), "split": (str, {"choices": SPLITS}),
+    "launches": (int, {"minimum": 1, "maximum": 1000}), "profile": (bool, {}), "memory": (bool, {}),
+}
+_SUITE_LISTS: dict[str, tuple[type, dict]] = {"threads": (int, {"minimum": 1}), "power_modes": (str, {}),
+                                              "include": (str, {}), "exclude": (str, {}),
+                                              "backends": (str, {"choices": BACKENDS})}
+
+
 def read_suite(text: str, source: str) -> dict:
-    """A suite TOML (bench/*.toml) as settings keys; unknown keys are an error, not ignored."""
+    """A suite TOML (bench/*.toml) as settings keys, each of its documented type (a usage error naming the file and
+    key otherwise); unknown keys are an error, not ignored."""
     from segbench.compat import tomllib
 
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source} is not valid TOML: {exc}") from None
-    suite = data.get("suite", data)
+    suite = want(data.get("suite", data), dict, f"{source}: [suite]", error=UsageError)
     unknown = sorted(set(suite) - SUITE_KEYS - {"name", "description"})
     if unknown:
         raise UsageError(f"{source}: unknown suite keys {', '.join(unknown)}", hint=f"known: {', '.join(sorted(SUITE_KEYS))}")
+    for key, value in suite.items():
+        if key in _SUITE_TYPES:
+            kind, checks = _SUITE_TYPES[key]
+            want(value, kind, f"{source}: {key}", error=UsageError, **checks)
+        elif key == "threads" and isinstance(value, str):  # "1,2,4" as on the command line
+            if not all(part.strip().isdigit() for part in value.split(",")):
+                raise UsageError(f"{source}: threads must be a list of whole numbers >= 1 or their text (\"1,2,4\"), "
+                                 f"not {shown(value)}")
+        elif key in ("power_modes", "backends") and isinstance(value, str):
+            continue  # "high,low" / "cpu,gpu" as on the command line: their parsers read them
+        elif key in _SUITE_LISTS:
+            kind, checks = _SUITE_LISTS[key]
+            want_list(value, kind, f"{source}: {key}", error=UsageError, **checks)
     return {k: v for k, v in suite.items() if k in SUITE_KEYS}
 
 

@@ -8,6 +8,7 @@ import click
 
 from segbench.errors import EXIT_CASES_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from segbench.model import RUNTIMES
+from segbench.sweep import MAX_RUNS
 
 
 @click.command("run")
@@ -25,8 +26,9 @@ from segbench.model import RUNTIMES
                    "profiling slows the timed runs, and the records say they were profiled.")
 @click.option("--memory", "memory", is_flag=True, default=None,
               help="The tools' memory figures (peak footprint) into memory_mb.")
-@click.option("--warmup", default=20, show_default=True, type=click.IntRange(min=0), help="Untimed runs first.")
-@click.option("--repeats", default=50, show_default=True, type=click.IntRange(min=1), help="Timed runs.")
+@click.option("--warmup", default=20, show_default=True, type=click.IntRange(min=0, max=MAX_RUNS),
+              help="Untimed runs first.")
+@click.option("--repeats", default=50, show_default=True, type=click.IntRange(min=1, max=MAX_RUNS), help="Timed runs.")
 @click.option("--input", "input_path", metavar="FILE",
               help="An image (made into each model's input by gen-input) or a tensor file (.npy, .pb, raw bytes); "
                    "default: seeded random.")
@@ -86,7 +88,7 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
     from segbench import farm, power
     from segbench.errors import UsageError
     from segbench.execute import InProcessBackend
-    from segbench.models import find_models
+    from segbench.models import find_models, real
     from segbench.ondevice import parse_cooldown
     from segbench.store import Store
     from segbench.sweep import SweepSettings, parse_backends, plan
@@ -99,7 +101,7 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             run = store.run(resume)
             stack.enter_context(run.lock())  # before anything reads which cases are missing
             info = run.info()
-            settings = SweepSettings.from_dict(info.settings)
+            settings = SweepSettings.from_dict(info.settings, f"{run.info_path}: settings")
         else:
             given = _from_suite(suite) if suite else {}
             ctx = click.get_current_context()
@@ -120,14 +122,14 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             modes_text = ",".join(given["power_modes"]) if isinstance(given["power_modes"], list) else given["power_modes"]
             backends_text = _names(given["backends"], "backends")
             settings = SweepSettings(
-                models=str(Path(given["models"]).resolve()),
+                models=str(real(Path(given["models"]))),
                 threads=tuple(power.parse_threads(str(threads_text))),
                 power_modes=tuple(power.parse_power_modes(modes_text)),
-                warmup=_count(given["warmup"], "warmup", 0), repeats=_count(given["repeats"], "repeats", 1),
-                input=str(Path(given["input"]).resolve()) if given.get("input") else None,
+                warmup=_count(given["warmup"], "warmup", 0, MAX_RUNS), repeats=_count(given["repeats"], "repeats", 1, MAX_RUNS),
+                input=str(real(Path(given["input"]))) if given.get("input") else None,
                 input_preset=given.get("input_preset"), runtime=given.get("runtime"),
                 include=tuple(given.get("include", ())), exclude=tuple(given.get("exclude", ())),
-                device=given.get("device") or None, timeout=float(given.get("timeout") or 600.0),
+                device=given.get("device") or None, timeout=_seconds(given.get("timeout"), "timeout", 600.0, minimum=1),
                 cooldown=str(given.get("cooldown") or "none"),
                 reconnect_wait=_seconds(given.get("reconnect_wait"), "reconnect_wait", 90.0),
                 set_aside_after=_count(_default(given.get("set_aside_after"), 3), "set_aside_after", 1),
@@ -271,25 +273,23 @@ def _from_suite(path: str) -> dict:
     """Suite keys, with relative paths taken relative to the suite file."""
     from pathlib import Path
 
+    from segbench.models import real
     from segbench.sweep import read_suite
 
     suite_path = Path(path)
     given = read_suite(suite_path.read_text(encoding="utf-8"), path)
     for key in ("models", "input"):
         if isinstance(given.get(key), str) and not Path(given[key]).is_absolute():
-            given[key] = str((suite_path.parent / given[key]).resolve())
+            given[key] = str(real(suite_path.parent / given[key]))
     return given
 
 
 def _split(value: object) -> str:
     from segbench.errors import UsageError
-    from segbench.farm import SPLITS
+    from segbench.sweep import SPLITS
+    from segbench.validate import want
 
-    if value is None:
-        return "each"
-    if value not in SPLITS:
-        raise UsageError(f"split must be one of {', '.join(SPLITS)}, not {value!r}")
-    return str(value)
+    return "each" if value is None else want(value, str, "split", choices=SPLITS, error=UsageError)
 
 
 def _check_split(split: str, devices) -> None:
@@ -328,19 +328,17 @@ def _default(value: object, default: object) -> object:
     return default if value is None else value
 
 
-def _seconds(value: object, name: str, default: float) -> float:
+def _seconds(value: object, name: str, default: float, minimum: float = 0) -> float:
     from segbench.errors import UsageError
+    from segbench.validate import want
 
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise UsageError(f"{name} must be a number of seconds >= 0, not {value!r}")
-    return float(value)
+    return want(value, float, name, minimum=minimum, unit="seconds", error=UsageError)
 
 
-def _count(value: object, name: str, minimum: int) -> int:
+def _count(value: object, name: str, minimum: int, maximum: int | None = None) -> int:
     from segbench.errors import UsageError
+    from segbench.validate import want
 
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise UsageError(f"{name} must be a whole number >= {minimum}, not {value!r}")
-    return value
+    return want(value, int, name, minimum=minimum, maximum=maximum, error=UsageError)

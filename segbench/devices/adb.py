@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from segbench.devices import Completed
-from segbench.errors import DeviceError, DeviceGone
+from segbench.errors import DeviceError, DeviceGone, UsageError
 from segbench.model import DeviceInfo
 from segbench.models import sha256_file
+from segbench.validate import want_port
 
 DEFAULT_SERVER_PORT = 5037
 SYNC_CHUNK = 64 * 1024
@@ -35,18 +36,26 @@ REMOTE_ROOT = "/data/local/tmp/segbench"
 
 
 def server_address(adb_server: str | None = None) -> tuple[str, int]:
-    """(host, port) of the adb server to use."""
+    """(host, port) of the adb server to use; a bad --adb-server or ANDROID_ADB_SERVER_PORT is a usage error."""
     if adb_server:
         host, _, port = adb_server.rpartition(":")
-        if not host or not port.isdigit():
-            raise DeviceError(f"--adb-server {adb_server!r} is not HOST:PORT", hint="e.g. --adb-server 127.0.0.1:5037")
-        return host, int(port)
+        if not host:
+            raise UsageError(f"--adb-server {adb_server!r} is not HOST:PORT", hint="e.g. --adb-server 127.0.0.1:5037")
+        return host, want_port(port, f"the port of --adb-server {adb_server!r}", error=UsageError)
     env = os.environ.get("ANDROID_ADB_SERVER_PORT")
     if env:
-        if not env.isdigit():
-            raise DeviceError(f"ANDROID_ADB_SERVER_PORT={env!r} is not a port number")
-        return os.environ.get("ANDROID_ADB_SERVER_ADDRESS", "127.0.0.1"), int(env)
+        return (os.environ.get("ANDROID_ADB_SERVER_ADDRESS", "127.0.0.1"),
+                want_port(env, "ANDROID_ADB_SERVER_PORT", error=UsageError))
     return "127.0.0.1", DEFAULT_SERVER_PORT
+
+
+def adbutils_module():
+    """adbutils, imported once ANDROID_ADB_SERVER_PORT is known to be a port: its import makes a client from it and
+    a bad value would be a ValueError from inside the library."""
+    server_address()
+    import adbutils
+
+    return adbutils
 
 
 def _listening(host: str, port: int) -> bool:
@@ -61,7 +70,7 @@ def ensure_server(host: str, port: int) -> None:
         return
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise DeviceError(f"no adb server at {host}:{port}", hint="start it there with `adb -a start-server`")
-    from adbutils import adb_path
+    adb_path = adbutils_module().adb_path
 
     try:
         subprocess.run([adb_path(), "-P", str(port), "start-server"], capture_output=True, timeout=30, check=False)
@@ -73,9 +82,8 @@ def ensure_server(host: str, port: int) -> None:
 
 def client(adb_server: str | None = None):
     """An adbutils client for the chosen server (started if local and down)."""
-    import adbutils
-
     host, port = server_address(adb_server)
+    adbutils = adbutils_module()
     ensure_server(host, port)
     return adbutils.AdbClient(host=host, port=port, socket_timeout=15)
 

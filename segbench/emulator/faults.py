@@ -79,6 +79,17 @@ def _positive(name: str, value: str, what: str) -> float:
     return number
 
 
+def _celsius(value: str) -> float:
+    """A CPU temperature a phone can report: finite, from absolute zero to 200 C (sysfs holds millidegrees)."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not -273.0 <= number <= 200.0:  # NaN fails both
+        raise UsageError(f"--fault throttle={value!r}: expected degrees Celsius from -273 to 200")
+    return number
+
+
 def _tool(name: str, value: str) -> str:
     if value not in (*TOOLS, "any"):
         raise UsageError(f"--fault {name}={value!r}: unknown tool", hint=f"use one of {', '.join(TOOLS)} or any")
@@ -103,10 +114,7 @@ def parse_faults(spec: str | None) -> Faults:
         elif name == "disk-full":
             fields["disk_full"] = _int(name, value) if has_value else 0
         elif name == "throttle":
-            try:
-                fields["throttle_c"] = float(value) if has_value else 85.0
-            except ValueError:
-                raise UsageError(f"--fault throttle={value!r}: expected degrees Celsius") from None
+            fields["throttle_c"] = _celsius(value) if has_value else 85.0
         elif name == "latency" and has_value:
             fields["latency_ms"] = _positive(name, value, "milliseconds")
         elif name == "slow" and has_value:

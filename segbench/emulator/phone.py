@@ -42,9 +42,9 @@ def free_port(ports: range) -> int:
 
 
 def adb_binary() -> str:
-    from adbutils import adb_path
+    from segbench.devices.adb import adbutils_module
 
-    return adb_path()
+    return adbutils_module().adb_path()
 
 
 def adb(adb_port: int, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segbench.errors import ModelError
+from segbench.validate import item as want_item
+from segbench.validate import items, shown, want
 
 if TYPE_CHECKING:
     from segbench.report.document import Document
@@ -52,17 +54,37 @@ def read_published(manifest: Path) -> list[PublishedRow]:
     except tomllib.TOMLDecodeError as exc:
         raise ModelError(f"{manifest} is not valid TOML: {exc}") from None
     rows = []
-    for i, item in enumerate(data.get("published", [])):
-        if not isinstance(item, dict) or not item.get("model") or not item.get("table"):
-            raise ModelError(f"{manifest}: [[published]] row {i + 1} needs 'model' and 'table'")
-        values = {k: float(item[k]) for k in METRICS if isinstance(item.get(k), (int, float))}
-        known = {"table", "source", "model", "label", "backbone", "baseline", "deltas", "device", *METRICS}
-        rows.append(PublishedRow(
-            table=str(item["table"]), source=str(item.get("source", "")), model=str(item["model"]),
-            label=str(item.get("label") or item["model"]), backbone=item.get("backbone"), values=values,
-            baseline=item.get("baseline"), deltas={k: str(v) for k, v in (item.get("deltas") or {}).items()},
-            device=item.get("device"), extra={k: v for k, v in item.items() if k not in known}))
+    for i, item in enumerate(items(data, "published", dict, str(manifest), optional=True, error=ModelError) or ()):
+        rows.append(_row(item, f"{manifest}: [[published]] {i + 1}"))
     return rows
+
+
+_ROW_KEYS = {"table", "source", "model", "label", "backbone", "baseline", "deltas", "device", *METRICS}
+
+
+def _row(item: dict[str, Any], where: str) -> PublishedRow:
+    """One [[published]] table, every value of its documented type; numeric extras (gmacs) finite."""
+    def text(key: str, **checks: Any) -> Any:
+        return want_item(item, key, str, where, error=ModelError, **checks)
+
+    values = {k: v for k in METRICS if (v := want_item(item, k, float, where, optional=True, error=ModelError))
+              is not None}
+    deltas = want_item(item, "deltas", dict, where, optional=True, error=ModelError) or {}
+    for key, printed in deltas.items():
+        try:
+            _parse_delta(printed if isinstance(printed, str) else "x")
+        except ValueError:
+            raise ModelError(f"{where}: deltas.{key} must be a delta as the table prints it (\"+1.7\", "
+                             f"\"-48.2%\"), not {shown(printed)}") from None
+    for key, value in item.items():
+        if key not in _ROW_KEYS and isinstance(value, (int, float)) and not isinstance(value, bool):
+            want(value, float, f"{where}: {key}", error=ModelError)
+    model = text("model", nonempty=True)
+    return PublishedRow(
+        table=text("table", nonempty=True), source=text("source", optional=True) or "", model=model,
+        label=text("label", optional=True) or model, backbone=text("backbone", optional=True), values=values,
+        baseline=text("baseline", optional=True), deltas={k: str(v) for k, v in deltas.items()}, device=text("device", optional=True),
+        extra={k: v for k, v in item.items() if k not in _ROW_KEYS})
 
 
 # Which statistic of the timed runs a published latency column is (``latency_stat`` in its [[published]] rows),
