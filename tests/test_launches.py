@@ -139,3 +139,21 @@ def test_run_launches_are_interleaved_kept_apart_reported_and_resumed(tmp_path):
     cmp = run_cli("compare", *ids, "--threshold", "90%", "--reports", str(reports))
     assert cmp.code == 0, cmp.err
     assert cmp.out.count("3+3 launches") == 2 and "weak" not in cmp.err
+
+
+def test_compare_says_what_differs_between_the_two_sides():
+    """A new model file or tool version is often the change under test: the verdict names it."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(3)
+    base = _launches(rng, "b", 3)
+    cand = [replace(m, model=replace(m.model, sha256="f" * 64), tool="benchmark_model", tool_version="v2")
+            for m in _launches(rng, "c", 3)]
+    for v in compare(base, cand, 0.05):
+        assert "; differs: model file" in v.reason and "-> ffffffff" in v.reason
+    cand = [replace(m, tool="onnxruntime-python", tool_version="1.20") for m in _launches(rng, "c", 3)]
+    base = [replace(m, tool="onnxruntime-python", tool_version="1.19") for m in base]
+    for v in compare(base, cand, 0.05):
+        assert v.reason.endswith("; differs: tool onnxruntime-python 1.19 -> onnxruntime-python 1.20")
+    same = compare(base, _launches(rng, "s", 3), 0.05)
+    assert all("differs" not in v.reason for v in same)

@@ -87,7 +87,21 @@ def judge(case: str, base: Measurement, cand: Measurement, threshold: float) -> 
         basis = f"95% CI {ci[0]:.3f}-{ci[1]:.3f} of the mean, from the tools' avg/std"
     else:
         basis = "threshold only (no samples)"
-    return Verdict(case, bm, cm, r, ci, _status(r, ci, threshold), f"{(r - 1) * 100:+.1f}% ({basis}){_heat([base], [cand])}")
+    reason = f"{(r - 1) * 100:+.1f}% ({basis}){_heat([base], [cand])}{_differs([base], [cand])}"
+    return Verdict(case, bm, cm, r, ci, _status(r, ci, threshold), reason)
+
+
+def _differs(base: Sequence[Measurement], cand: Sequence[Measurement]) -> str:
+    """'; differs: model file 3f2a9c1b -> 77d0e412, tool v2.12 -> v2.13': what changed between the two sides of a
+    pair (often the change under test), so a verdict is never read as being about the same file and tool."""
+    said = []
+    for what, get, short in (("model file", lambda m: m.model.sha256, lambda v: str(v)[:8]),
+                             ("tool", lambda m: " ".join(x for x in (m.tool, m.tool_version) if x), str),
+                             ("backend", lambda m: getattr(m, "backend", None) or "cpu", str)):
+        b, c = {v for m in base if (v := get(m))}, {v for m in cand if (v := get(m))}
+        if b != c and b and c:
+            said.append(f"{what} {', '.join(sorted(short(v) for v in b))} -> {', '.join(sorted(short(v) for v in c))}")
+    return f"; differs: {', '.join(said)}" if said else ""
 
 
 def _heat(base: Sequence[Measurement], cand: Sequence[Measurement]) -> str:
@@ -129,7 +143,8 @@ def judge_launches(case: str, base: Sequence[Measurement], cand: Sequence[Measur
         status = _status(r, (lo, hi), threshold)
         evidence = f"{len(b_fig)}+{len(c_fig)} launches"
         return Verdict(case, _gmean(b_fig), _gmean(c_fig), r, (lo, hi), status,
-                       f"{(r - 1) * 100:+.1f}% ({confidence:.1%} CI {lo:.3f}-{hi:.3f} over launches, Welch t){note}{_heat(b_ok, c_ok)}",
+                       f"{(r - 1) * 100:+.1f}% ({confidence:.1%} CI {lo:.3f}-{hi:.3f} over launches, Welch t){note}{_heat(b_ok, c_ok)}"
+                       f"{_differs(b_ok, c_ok)}",
                        evidence)
     verdict = judge(case, pooled(b_ok), pooled(c_ok), threshold)
     weak = (f"weak: {len(b_ok)}+{len(c_ok)} launch(es), the interval comes from within a launch and misses "
