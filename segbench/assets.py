@@ -15,6 +15,9 @@ from segbench.errors import SegbenchError, UsageError
 from segbench.validate import item, items
 
 MANIFEST = "manifest.toml"
+# What every stub for the emulated phone carries (segbench/emulator/assets.py), so that a real phone's run can say
+# the file is no real tool.
+STUB_MARK = b"segbench-emulator-stub"
 
 
 @dataclass(frozen=True)
@@ -100,9 +103,11 @@ def variants(assets: Path) -> set[str]:
     return {spec.variant for spec in read_manifest(assets).values() if spec.variant}
 
 
-def find_tool(assets: Path, abi: str | None, runtime: str, variant: str | None = None) -> Tool:
+def find_tool(assets: Path, abi: str | None, runtime: str, variant: str | None = None,
+              emulated: bool | None = None) -> Tool:
     """The tool for ``runtime`` on a phone of ``abi`` (``variant``: another build of it, e.g. ``litert``); a clear
-    error says where to get a missing one."""
+    error says where to get a missing one. On a phone that is not ``emulated``, the emulated phone's stub (what
+    `segbench emulator --assets` writes) is refused: it is no tool."""
     from segbench.models import sha256_file
 
     if not abi:
@@ -115,7 +120,11 @@ def find_tool(assets: Path, abi: str | None, runtime: str, variant: str | None =
     binary = assets / abi / spec.relpath
     if not binary.is_file():
         fetch = f"segbench assets fetch {spec.variant or spec.binary}, or " if spec.url else ""
-        raise SegbenchError(f"{spec.binary} for {abi} is missing: {fetch}put it at {binary}", hint=spec.where_to_get())
+        raise SegbenchError(f"{spec.binary} for {abi} is missing: {fetch}put it at {binary} (for the emulated phone, "
+                            f"`segbench emulator --assets {assets}` writes stand-ins)", hint=spec.where_to_get())
+    if emulated is False and is_stub(binary):
+        raise SegbenchError(f"{binary} is a stand-in for the emulated phone (`segbench emulator --assets`), not a tool "
+                            "a real phone can run: put the real one there", hint=spec.where_to_get())
     libs = [assets / abi / lib for lib in spec.libs]
     missing = [p for p in libs if not p.is_file()]
     if missing:
@@ -128,6 +137,16 @@ def find_tool(assets: Path, abi: str | None, runtime: str, variant: str | None =
             hint=f"update its sha256 in {assets / MANIFEST} if this build is intended",
         )
     return Tool(runtime, binary, (binary, *libs), spec.version, digest, spec.variant)
+
+
+def is_stub(path: Path) -> bool:
+    """Whether ``path`` is a stub for the emulated phone (an ELF magic, then STUB_MARK within its few bytes)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return False
+    return head.startswith(b"\x7fELF") and STUB_MARK in head
 
 
 # ---------------------------------------------------------------------------------------------

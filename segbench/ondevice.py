@@ -779,7 +779,7 @@ def open_backend(client, serial: str, runtimes: Iterable[str], assets: Path, ech
     phone = adb.AdbDevice(client, serial)
     with adb.device_lock(phone, device_id):
         info = replace(phone.info(), id=device_id)
-        tools = {rt: find_tool(assets, info.abi, rt, (variants or {}).get(rt)) for rt in sorted(set(runtimes))}
+        tools = {rt: find_tool(assets, info.abi, rt, (variants or {}).get(rt), info.emulated) for rt in sorted(set(runtimes))}
         shown = set() if shown is None else shown
         for tool in tools.values():
             if echo is not None and tool.binary not in shown:

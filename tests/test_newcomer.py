@@ -1,0 +1,117 @@
+"""A newcomer's path (issue 24): the emulated phone with its own stand-in tools, runs that resume from their
+run.json alone, and a demo dataset and model for eval. The real CLI, the real adb server, an emulated MI 9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, ROOT, assert_one_line_error, run_cli
+from segbench.emulator.phone import free_port
+
+pytestmark = pytest.mark.slow
+
+MODELS = FIXTURES / "models"  # selfie_segmentation.tflite (benchmark_model), tiny_seg.onnx (onnxruntime_perf_test)
+ADB_PORTS = range(35037, 35100)
+PHONE_PORTS = range(35100, 35400, 2)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "ANDROID_ADB_SERVER_PORT"}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return {**env, **extra}
+
+
+def _start_emulator(cwd: Path, adb_port: int, *args: str) -> tuple[subprocess.Popen, str]:
+    """`segbench emulator` as a user starts it, in the foreground of another terminal; returns it and its serial."""
+    port = free_port(PHONE_PORTS)
+    proc = subprocess.Popen([sys.executable, "-m", "segbench", "emulator", "--port", str(port), "--adb-port",
+                             str(adb_port), *args], cwd=cwd, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    serial = proc.stdout.readline().strip()
+    if serial != f"127.0.0.1:{port}":
+        proc.kill()
+        pytest.fail(f"emulator did not start: {serial!r} {proc.communicate()[1]}")
+    return proc, serial
+
+
+def _stop(proc: subprocess.Popen) -> str:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _records(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
+
+
+# ------------------------------------------------------------------ 1. the emulator brings its own stand-in tools
+
+def test_emulator_assets_make_the_readme_run_device_example_work_without_vendor_tools(adb_port, tmp_path):
+    # A fresh clone's device_assets/: the manifest and its README, no binaries (they are never committed).
+    clone = tmp_path / "clone"
+    (clone / "device_assets").mkdir(parents=True)
+    (clone / "device_assets" / "manifest.toml").write_bytes((ROOT / "device_assets" / "manifest.toml").read_bytes())
+    env = {"ANDROID_ADB_SERVER_PORT": str(adb_port)}
+
+    plain, serial = _start_emulator(clone, adb_port)
+    try:
+        missing = run_cli("run", "--device", serial, "--models", str(MODELS), "--reports", str(tmp_path / "r0"),
+                          cwd=clone, env=env)
+    finally:
+        _stop(plain)
+    assert_one_line_error(missing, 1)
+    assert "is missing" in missing.err and "segbench emulator --assets device_assets" in missing.err, missing.err
+
+    proc, serial = _start_emulator(clone, adb_port, "--assets", "device_assets")
+    try:
+        run = run_cli("run", "--device", serial, "--models", str(MODELS), "--threads", "1,2", "--warmup", "1",
+                      "--repeats", "3", "--reports", "reports", cwd=clone, env=env, timeout=600)
+    finally:
+        told = _stop(proc)
+    assert "device_assets: wrote 5 stand-in file(s) for the emulated phone" in told, told  # manifest kept
+    assert run.code == 0, run.err
+    (run_dir,) = (clone / "reports" / "runs").iterdir()
+    recs = _records(run_dir)
+    assert sorted((x["tool"], x["threads"]) for x in recs) == [
+        ("benchmark_model", 1), ("benchmark_model", 2), ("onnxruntime_perf_test", 1), ("onnxruntime_perf_test", 2)]
+    assert all(x["status"] == "ok" and x["emulated"] for x in recs), recs
+
+
+def test_stub_assets_takes_strings_keeps_what_is_there_and_ships_the_manifest(tmp_path):
+    from segbench.assets import find_tool
+    from segbench.emulator import stub_assets
+    from segbench.emulator.assets import SHIPPED_MANIFEST
+    from segbench.errors import SegbenchError
+
+    # The package's copy is the repository's manifest, byte for byte (an installed segbench has no clone).
+    assert SHIPPED_MANIFEST.read_bytes() == (ROOT / "device_assets" / "manifest.toml").read_bytes()
+    root = tmp_path / "assets"
+    (root / "arm64-v8a").mkdir(parents=True)
+    (root / "arm64-v8a" / "benchmark_model").write_bytes(b"a user's real tool")
+    assert stub_assets(str(root)) == root  # a str, no manifest: the shipped one
+    assert (root / "manifest.toml").read_bytes() == SHIPPED_MANIFEST.read_bytes()
+    assert (root / "arm64-v8a" / "benchmark_model").read_bytes() == b"a user's real tool"
+    assert (root / "arm64-v8a" / "onnxruntime_perf_test").is_file()
+    assert b"BenchmarkLiteRtModel" in (root / "arm64-v8a" / "litert" / "benchmark_model").read_bytes()
+    stub_assets(str(root), str(ROOT / "device_assets" / "manifest.toml"))  # again, over itself: fine
+    # A stub is refused for a real phone, with what it is; the emulated phone takes it.
+    assert find_tool(root, "arm64-v8a", "onnxruntime", emulated=True).binary.name == "onnxruntime_perf_test"
+    with pytest.raises(SegbenchError, match="stand-in for the emulated phone"):
+        find_tool(root, "arm64-v8a", "onnxruntime", emulated=False)
+
+
+def test_emulator_assets_that_is_a_file_is_one_usage_line(tmp_path):
+    (tmp_path / "f").write_text("x")
+    result = run_cli("emulator", "--port", str(free_port(PHONE_PORTS)), "--assets", str(tmp_path / "f"))
+    assert_one_line_error(result, 2)
+    assert "--assets" in result.err
