@@ -46,10 +46,14 @@ class SweepSettings:
     # Ask each tool for its per-operator times (ops_by_type) and its memory figures (memory_mb).
     profile: bool = False
     memory: bool = False
+    # On a device, what --resume needs besides the above (adb_servers too): the device_assets directory (absolute)
+    # and the --tool variants the run picked.
+    assets: str | None = None
+    tools: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        for key in ("threads", "power_modes", "include", "exclude", "adb_servers", "backends"):
+        for key in ("threads", "power_modes", "include", "exclude", "adb_servers", "backends", "tools"):
             d[key] = list(d[key])
         return d
 
@@ -62,13 +66,13 @@ class SweepSettings:
         for key in cls.__dataclass_fields__:
             if key not in d:
                 continue
-            if key in _SUITE_LISTS or key == "adb_servers":
+            if key in _SUITE_LISTS or key in ("adb_servers", "tools"):
                 kind, checks = _SUITE_LISTS.get(key, (str, {}))
                 fields[key] = tuple(want_list(d[key], kind, f"{where}: {key}", error=StoreError, **checks))
             else:
                 kind, checks = _SUITE_TYPES[key]
                 checks = {k: v for k, v in checks.items() if k != "nonempty"} if key == "input" else checks
-                optional = key in ("input", "input_preset", "runtime", "device")
+                optional = key in ("input", "input_preset", "runtime", "device", "assets")
                 fields[key] = want(d[key], kind, f"{where}: {key}", optional=optional, error=StoreError, **checks)
         if "models" not in fields:
             want(MISSING, str, f"{where}: models", error=StoreError)
@@ -89,6 +93,7 @@ _SUITE_TYPES: dict[str, tuple[type, dict]] = {
     "cooldown": (str, {}), "reconnect_wait": (float, {"minimum": 0, "unit": "seconds"}),
     "set_aside_after": (int, {"minimum": 1}), "split": (str, {"choices": SPLITS}),
     "launches": (int, {"minimum": 1, "maximum": 1000}), "profile": (bool, {}), "memory": (bool, {}),
+    "assets": (str, {}),  # run.json only: not a suite key
 }
 _SUITE_LISTS: dict[str, tuple[type, dict]] = {"threads": (int, {"minimum": 1}), "power_modes": (str, {}),
                                               "include": (str, {}), "exclude": (str, {}),

@@ -115,3 +115,67 @@ def test_emulator_assets_that_is_a_file_is_one_usage_line(tmp_path):
     result = run_cli("emulator", "--port", str(free_port(PHONE_PORTS)), "--assets", str(tmp_path / "f"))
     assert_one_line_error(result, 2)
     assert "--assets" in result.err
+
+
+# ------------------------------------------------------------------ 2. a run keeps every setting its resume needs
+
+def _tool_pids(phone, tool: str) -> list[int]:
+    """This phone's running stand-ins of ``tool`` (host processes whose SEGBENCH_EMU_STATE is the phone's)."""
+    mine = f"SEGBENCH_EMU_STATE={phone.state.state_dir}".encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"segbench.emulator.tools" in argv and tool.encode() in argv:
+                if mine in (proc / "environ").read_bytes().split(b"\0"):
+                    pids.append(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def test_interrupted_device_run_resumes_in_a_new_shell_from_its_run_json(adb_port, tmp_path):
+    import time
+
+    from segbench.emulator import EmulatedPhone, stub_assets
+
+    first_shell = tmp_path / "first"
+    stub_assets(str(first_shell / "assets"))
+    reports = tmp_path / "reports"
+    with EmulatedPhone(port=free_port(PHONE_PORTS), adb_port=adb_port, faults="hang=benchmark_model") as phone:
+        # The first shell: a relative --assets, LiteRT 2.x's tool (--tool litert), the adb server by environment.
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "segbench", "run", "--device", phone.serial, "--assets", "assets", "--tool",
+             "litert", "--reports", str(reports), "--models", str(MODELS), "--warmup", "1", "--repeats", "3"],
+            cwd=first_shell, env=_env(ANDROID_ADB_SERVER_PORT=str(adb_port)), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        try:  # selfie (tflite, first) hangs in its tool: interrupt once the tool really runs
+            deadline = time.monotonic() + 300
+            while not _tool_pids(phone, "benchmark_model") and time.monotonic() < deadline:
+                assert proc.poll() is None, proc.communicate()[1]
+                time.sleep(0.05)
+            assert _tool_pids(phone, "benchmark_model"), "the tool never started"
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 130, err
+        resume_line = next(ln for ln in err.splitlines() if "finish with: " in ln)
+        command = resume_line.split("finish with: ", 1)[1].split()
+        assert command[:3] == ["segbench", "run", "--resume"] and "--assets" not in command, command
+        phone.set_faults("")
+        # A new shell: another directory, no ANDROID_ADB_SERVER_PORT, nothing but the printed command.
+        elsewhere = tmp_path / "new_shell"
+        elsewhere.mkdir()
+        resumed = subprocess.run([sys.executable, "-m", "segbench", *command[1:]], cwd=elsewhere, env=_env(),
+                                 capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    (run_dir,) = (reports / "runs").iterdir()
+    settings = json.loads((run_dir / "run.json").read_text())["settings"]
+    assert settings["assets"] == str((first_shell / "assets").resolve()) and settings["tools"] == ["litert"]
+    assert settings["adb_servers"] == [f"127.0.0.1:{adb_port}"]
+    recs = {x["runtime"]: x for x in _records(run_dir)}
+    assert set(recs) == {"tflite", "onnxruntime"} and all(x["status"] == "ok" for x in recs.values()), recs
+    # the resumed tflite case ran LiteRT 2.x's tool, as the run asked, from the first shell's assets
+    assert recs["tflite"]["extra"].get("tool_detected") == "LiteRT 2.x", recs["tflite"]["extra"]

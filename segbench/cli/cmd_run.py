@@ -94,6 +94,7 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
     from segbench.sweep import SweepSettings, parse_backends, plan
 
     store = Store(reports)
+    ctx = click.get_current_context()
     echo = lambda msg: click.echo(msg, err=True)  # noqa: E731
     with contextlib.ExitStack() as stack:  # the run lock, then the phones; released in reverse order
         run = None
@@ -102,9 +103,13 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             stack.enter_context(run.lock())  # before anything reads which cases are missing
             info = run.info()
             settings = SweepSettings.from_dict(info.settings, f"{run.info_path}: settings")
+            # What the run was started with, unless given again: a new shell needs neither --assets, --tool nor
+            # the adb server (ANDROID_ADB_SERVER_PORT) it had.
+            if settings.assets and ctx.get_parameter_source("assets") != click.core.ParameterSource.COMMANDLINE:
+                assets = settings.assets
+            tool_variants = tool_variants or settings.tools
         else:
             given = _from_suite(suite) if suite else {}
-            ctx = click.get_current_context()
             cli_values = {"models": models, "threads": threads, "power_modes": power_mode, "warmup": warmup,
                           "repeats": repeats, "input": input_path, "input_preset": input_preset, "runtime": runtime,
                           "device": device, "timeout": timeout, "cooldown": cooldown, "reconnect_wait": reconnect_wait,
@@ -138,6 +143,14 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
                 backends=tuple(parse_backends(backends_text)),
                 profile=_flag(given.get("profile"), "profile"), memory=_flag(given.get("memory"), "memory"),
             )
+            if settings.device:  # kept for --resume: where the phones and their tools were found
+                from dataclasses import replace
+
+                from segbench.devices import adb
+
+                servers = adb_servers or (":".join(map(str, adb.server_address(None))),)
+                settings = replace(settings, adb_servers=tuple(servers), assets=str(real(Path(assets))),
+                                   tools=tuple(dict.fromkeys(tool_variants)))
             from segbench.inputs import PRESET_NAMES
 
             if settings.input_preset and settings.input_preset not in PRESET_NAMES:
