@@ -179,3 +179,53 @@ def test_interrupted_device_run_resumes_in_a_new_shell_from_its_run_json(adb_por
     assert set(recs) == {"tflite", "onnxruntime"} and all(x["status"] == "ok" for x in recs.values()), recs
     # the resumed tflite case ran LiteRT 2.x's tool, as the run asked, from the first shell's assets
     assert recs["tflite"]["extra"].get("tool_detected") == "LiteRT 2.x", recs["tflite"]["extra"]
+
+
+# ------------------------------------------------------------------ 3. a demo dataset and model to try eval on
+
+def _readme_eval_session() -> list[str]:
+    """The README's `segbench eval` console block, as lines."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("### `segbench eval`", 1)[1]
+    return section.split("```console\n", 1)[1].split("```", 1)[0].splitlines()
+
+
+def test_readme_eval_example_runs_as_written_on_the_demo(tmp_path):
+    import shlex
+
+    session = _readme_eval_session()
+    commands = [ln[2:].split("  #")[0] for ln in session if ln.startswith("$ segbench eval")]
+    assert len(commands) == 2 and "--demo" in commands[0], commands
+    made = run_cli(*shlex.split(commands[0])[1:], cwd=tmp_path)
+    assert made.code == 0, made.err
+    # it prints the command that evaluates what it wrote: the README's next one
+    assert made.out.strip() == commands[1] and made.out.strip() in session
+    assert (tmp_path / "demo" / "onehot_voc.onnx").is_file()
+    evaluated = run_cli(*shlex.split(commands[1])[1:], cwd=tmp_path)
+    assert evaluated.code == 0, evaluated.err
+    shown = [ln for ln in session if ln.startswith(("mIoU ", "| 0 ", "| 1 ", "| 2 "))]
+    assert len(shown) == 4 and all(ln in evaluated.out.splitlines() for ln in shown), evaluated.out
+    # the demo model has a fixed input, so `segbench run` times it as it is
+    timed = run_cli("run", "--models", "demo/onehot_voc.onnx", "--warmup", "1", "--repeats", "3", "-q", cwd=tmp_path)
+    assert timed.code == 0, timed.err
+
+
+def test_demo_is_what_the_tests_build_on():
+    import seg_synth
+    from segbench.accuracy import demo
+
+    assert seg_synth.build_model is demo.build_model and seg_synth.write_dataset is demo.write_dataset
+    assert seg_synth.MIOU == demo.MIOU
+
+
+@pytest.mark.parametrize("args, code, words", [
+    (["eval", "--demo", "d", "--model", "m.onnx"], 2, "it takes no --model"),
+    (["eval", "--dataset", "d", "--format", "voc"], 2, "missing --model FILE"),
+    (["eval", "--model", "m.onnx", "--dataset", "d"], 2, "missing --format"),
+    (["eval", "--demo", "afile"], 2, "--demo"),
+])
+def test_eval_demo_bad_input_is_one_usage_line(tmp_path, args, code, words):
+    (tmp_path / "afile").write_text("x")
+    result = run_cli(*args, cwd=tmp_path)
+    assert_one_line_error(result, code)
+    assert words in result.err, result.err

@@ -21,11 +21,14 @@ if TYPE_CHECKING:  # annotations only: the command module stays light to import
 
 
 @click.command("eval")
-@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), metavar="FILE",
-              help="The model file (.onnx or .tflite).")
-@click.option("--dataset", "dataset_dir", required=True, type=click.Path(path_type=Path), metavar="DIR",
-              help="The dataset directory (see --format).")
-@click.option("--format", "fmt", required=True, type=click.Choice(FORMATS), help="The dataset's layout.")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), metavar="FILE",
+              help="The model file (.onnx or .tflite).  [required]")
+@click.option("--dataset", "dataset_dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="The dataset directory (see --format).  [required]")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="The dataset's layout.  [required]")
+@click.option("--demo", "demo_dir", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              help="Instead of evaluating: write a tiny Pascal VOC dataset (DIR/voc, 2 images) and a one-hot ONNX "
+                   "model (DIR/onehot_voc.onnx) to try eval on, and print the command that evaluates them.")
 @click.option("--split", metavar="NAME", help="Split to evaluate (default: validation for ADE20K, val otherwise).")
 @click.option("--mapping", metavar="FILE|NAME",
               help="ade20k32: raw label -> class mapping file, or a shipped one: ade20k32_mlperf (default), ade20k32_ti.")
@@ -49,7 +52,8 @@ if TYPE_CHECKING:  # annotations only: the command module stays light to import
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def command(model_path: Path, dataset_dir: Path, fmt: str, split: str | None, mapping: str | None,
+def command(model_path: Path | None, dataset_dir: Path | None, fmt: str | None, demo_dir: Path | None,
+            split: str | None, mapping: str | None,
             image_list: Path | None, limit: int | None, preset: str | None, resize_mode: str, threads: int | None,
             device: str | None, adb_server: str | None, assets: str, tool_backend: str | None, timeout: float,
             as_json: bool, reports: str, quiet: bool) -> int:
@@ -60,8 +64,23 @@ def command(model_path: Path, dataset_dir: Path, fmt: str, split: str | None, ma
     gen-input's transform; score outputs are resized bilinearly to each label and argmaxed, class-map
     outputs are resized with nearest neighbour. The result is stored as a run in --reports, so
     `segbench report` shows the measured mIoU next to the model's latency.
+
+    No dataset at hand: --demo DIR writes one, with a model, to try it on.
     """
     import json
+
+    from segbench.errors import UsageError
+
+    if demo_dir is not None:
+        given = [f"--{n}" for n, v in (("model", model_path), ("dataset", dataset_dir), ("format", fmt)) if v]
+        if given:
+            raise UsageError(f"--demo writes a dataset and a model; it takes no {', '.join(given)}",
+                             hint="run the eval command it prints next")
+        return _demo(demo_dir)
+    for name, value, what in (("model", model_path, "FILE"), ("dataset", dataset_dir, "DIR"), ("format", fmt, "NAME")):
+        if value is None:
+            raise UsageError(f"missing --{name} {what}", hint="see `segbench eval --help`; no dataset at hand: "
+                                                             "segbench eval --demo DIR writes one to try")
 
     from segbench.accuracy.datasets import open_dataset
     from segbench.accuracy.evaluate import evaluate, model_input
@@ -73,8 +92,6 @@ def command(model_path: Path, dataset_dir: Path, fmt: str, split: str | None, ma
     ref = _model_ref(model_path)
     runtime = RUNTIME_FOR_FORMAT[ref.format]
     if tool_backend and not device:
-        from segbench.errors import UsageError
-
         raise UsageError("--backend is for --device", hint="on this machine the runtime's own CPU kernels run")
     if device:
         from segbench.ondevice import check_evaluable
@@ -109,6 +126,24 @@ def command(model_path: Path, dataset_dir: Path, fmt: str, split: str | None, ma
                 **target.settings}
     record = _store(reports, ref, target, dataset, outcome, result, settings, started)
     click.echo(json.dumps(_json(record), indent=2) if as_json else _table(record, reports))
+    return 0
+
+
+def _demo(root: Path) -> int:
+    """Write the demo dataset and model (segbench/accuracy/demo.py) and say how to evaluate them."""
+    import shlex
+
+    from segbench.accuracy.demo import DEMO_PAIRS, write_demo
+    from segbench.errors import SegbenchError
+
+    try:
+        model, dataset = write_demo(root)
+    except OSError as exc:
+        raise SegbenchError(f"cannot write the demo into {root}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {dataset} (Pascal VOC layout, {len(DEMO_PAIRS)} images) and {model} (one-hot: each pixel's "
+               "class is its red value; expect mIoU 85.00%)", err=True)
+    click.echo(f"segbench eval --model {shlex.quote(str(model))} --dataset {shlex.quote(str(dataset))} --format voc "
+               "--preset raw")
     return 0
 
 
