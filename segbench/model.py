@@ -13,6 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+# RUNTIMES lives in vocab so that the CLI offers the choice without importing this module.
+from segbench.vocab import RUNTIMES as RUNTIMES
+
 MEASUREMENT_SCHEMA = "segbench.measurement/1"
 ACCURACY_SCHEMA = "segbench.accuracy/1"
 RUN_SCHEMA = "segbench.run/1"
@@ -25,7 +28,6 @@ POWER_MODES = ("high", "low", "full", "no_bind", "rand_high", "rand_low")
 PADDLE_POWER_MODE = {"high": 0, "low": 1, "full": 2, "no_bind": 3, "rand_high": 4, "rand_low": 5}
 
 MODEL_FORMATS = ("onnx", "tflite", "paddle", "paddle-nb")
-RUNTIMES = ("onnxruntime", "tflite", "paddlelite")
 # Measurement.extra keys: a case that failed because of the phone or its link (unplugged, gone, disk full), not the
 # model; and a case that was not run because its phone had been set aside after several such failures in a row.
 DEVICE_FAILURE = "device_failure"

@@ -31,7 +31,7 @@ import numpy as np
 
 from segbench import power
 from segbench.assets import Tool
-from segbench.devices import Completed
+from segbench.devices import Completed, Facts
 from segbench.errors import DeviceError, DeviceGone, InputError, SegbenchError, UsageError
 from segbench.model import (
     BACKEND_FALLBACK,
@@ -105,6 +105,7 @@ class Phone(Protocol):
     def thermal_c(self) -> dict[str, float]: ...
     def cur_khz(self) -> dict[str, int]: ...
     def cap_khz(self) -> dict[str, int]: ...
+    # and, where the phone offers it (AdbDevice), facts(): the three readings above in one shell command
 
 
 @dataclass
@@ -165,6 +166,7 @@ class DeviceBackend:
     _closed: bool = False  # the run is over (Ctrl-C): no tool starts any more
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _runner: threading.Thread | None = None  # the thread whose command runs the tool
+    _last_facts: Facts | None = None  # read when the last case ended: the next case's start, unless time was let pass
 
     def summary(self) -> str | None:
         return f"{self.device.id}: {self.pushes.describe()}"
@@ -334,14 +336,17 @@ class DeviceBackend:
         except SegbenchError as exc:
             return replace(base, error=str(exc), finished=utc_now()), f"failed before running: {exc}\n".encode()
         cooled_s, cool = self._cool_down()
-        before_t, before_f = self._safe(self.phone.thermal_c), self._safe(self.phone.cur_khz)
+        # One reading per case boundary: the previous case's end is this one's start, unless a cooldown let time pass.
+        start, self._last_facts = (self._last_facts if cooled_s is None and self._last_facts else self._facts()), None
+        before_t, before_f = start.thermal_c, start.cur_khz
         libs = posixpath.dirname(tool_path) if len(tool.files) > 1 else None
         # Already hot when the case starts: its CPUs capped below their maximum, or still above the --cooldown limit.
-        at_start = _capped(self._safe(self.phone.cap_khz), self.device.cpu_max_khz, cpus)
+        at_start = _capped(start.cap_khz, self.device.cpu_max_khz, cpus)
         if not cool:
             at_start = True
         done = self._run_with_retries(argv, libs=libs, fresh=result_path)
-        after_t, after_f = self._safe(self.phone.thermal_c), self._safe(self.phone.cur_khz)
+        end = self._last_facts = self._facts()
+        after_t, after_f = end.thermal_c, end.cur_khz
         log = done.stdout + done.stderr
         during = _throttled(before_f, after_f, cpus)
         base = replace(
@@ -519,6 +524,18 @@ class DeviceBackend:
         else:
             return None, True
         return round(time.monotonic() - t0, 2), True
+
+    def _facts(self) -> Facts:
+        """Temperatures and frequencies now: one shell command where the phone batches them (AdbDevice.facts),
+        else one per reading (phones that offer only those)."""
+        batched = getattr(self.phone, "facts", None)
+        if batched is None:
+            return Facts(self._safe(self.phone.thermal_c), self._safe(self.phone.cur_khz),
+                         self._safe(self.phone.cap_khz))
+        try:
+            return batched()
+        except Exception:  # as _safe: a vanished phone shows up in the case itself
+            return Facts({}, {}, {})
 
     @staticmethod
     def _safe(read: Callable[[], dict]) -> dict:

@@ -40,6 +40,10 @@ KNOWN_ACCURACY_SCHEMAS = {ACCURACY_SCHEMA}
 T = TypeVar("T")
 KNOWN_RUN_SCHEMAS = {RUN_SCHEMA}
 KNOWN_SCHEMAS = KNOWN_MEASUREMENT_SCHEMAS | KNOWN_ACCURACY_SCHEMAS | KNOWN_RUN_SCHEMAS
+# <reports>/index/accuracies.json: each run's accuracy records, with the size and mtime of the results.jsonl they
+# were read from, so a report joins mIoU from every run without parsing every run's records (a cache: deleting it
+# costs one full read).
+ACCURACY_INDEX_SCHEMA = "segbench.accuracy-index/1"
 
 
 def _newer_than_known(schema: object) -> str | None:
@@ -239,6 +243,18 @@ class RunDir:
         """Every stored accuracy record (``segbench eval``), in order."""
         return self._records(KNOWN_ACCURACY_SCHEMAS, Accuracy.from_dict)
 
+    def _accuracy_dicts(self) -> list[dict]:
+        """The accuracy records as stored (each checked by Accuracy.from_dict), for the store's index."""
+        return self._records(KNOWN_ACCURACY_SCHEMAS, lambda data, where: (Accuracy.from_dict(data, where), data)[1])
+
+    def _stamp(self) -> list[int] | None:
+        """(size, mtime) of results.jsonl: it only grows, so any new record changes it."""
+        try:
+            st = self.results_path.stat()
+        except OSError:
+            return None
+        return [st.st_size, st.st_mtime_ns]
+
     def _records(self, schemas: set[str], parse: Callable[[dict, str], T]) -> list[T]:
         """The lines of results.jsonl whose schema is one of ``schemas``, parsed. Lines that are no record (a torn
         line, a foreign one) are skipped; a record of a known schema with a value of the wrong type is a StoreError
@@ -309,6 +325,57 @@ class Store:
         if not ids:
             raise StoreError(f"no runs in {self.runs_dir}", hint="run `segbench run` first, or pass --reports")
         return RunDir(self.runs_dir / ids[-1])
+
+    def accuracies_by_run(self, skip: Iterable[str] = (), skipped: Callable[[str, StoreError], None] | None = None,
+                          ) -> dict[str, list[Accuracy]]:
+        """Every run's accuracy records (run id -> records; runs in ``skip`` left out), read through the index
+        <reports>/index/accuracies.json: only runs whose results.jsonl changed since it was written are read again.
+        A run that cannot be read is left out and passed to ``skipped``. An index that cannot be written is no error
+        (a read-only reports directory): the records are read and the index is not kept."""
+        index_path = self.root / "index" / "accuracies.json"
+        try:
+            index = json.loads(index_path.read_text())
+            entries = index["runs"] if index.get("schema") == ACCURACY_INDEX_SCHEMA else {}
+            if not isinstance(entries, dict):
+                entries = {}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            entries = {}
+        out: dict[str, list[Accuracy]] = {}
+        fresh: dict[str, dict] = {}
+        exclude = set(skip)
+        for run_id in self.run_ids():
+            run = RunDir(self.runs_dir / run_id)
+            stamp = run._stamp()
+            entry = entries.get(run_id)
+            valid = isinstance(entry, dict) and entry.get("stamp") == stamp and isinstance(entry.get("records"), list)
+            if run_id in exclude:  # the caller reads these whole: indexed by a later call, not read twice now
+                if valid:
+                    fresh[run_id] = entry
+                continue
+            if not valid:
+                try:
+                    entry = {"stamp": stamp, "records": run._accuracy_dicts()}
+                except StoreError as exc:
+                    if skipped:
+                        skipped(run_id, exc)
+                    continue
+            fresh[run_id] = entry
+            where = f"{index_path} ({run.results_path})"
+            try:
+                out[run_id] = [Accuracy.from_dict(d, where) for d in entry["records"]]
+            except (ValueError, TypeError, KeyError, AttributeError):  # an edited index: read the run itself
+                try:
+                    out[run_id] = run.accuracies()
+                except StoreError as exc:
+                    if skipped:
+                        skipped(run_id, exc)
+                fresh.pop(run_id)
+        if fresh != entries:
+            with contextlib.suppress(OSError, ValueError):
+                index_path.parent.mkdir(exist_ok=True)
+                write_atomic(index_path, json.dumps({"schema": ACCURACY_INDEX_SCHEMA, "runs": fresh},
+                                                    sort_keys=True, allow_nan=False))
+        return out
 
     def import_run(self, info: RunInfo, measurements: Iterable[Measurement]) -> RunDir:
         """Store records that were measured elsewhere (parsed logs) as a completed run."""

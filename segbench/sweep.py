@@ -9,6 +9,7 @@ from typing import Any
 from segbench.errors import StoreError, UsageError
 from segbench.model import BACKENDS, DEFAULT_BACKEND, RUNTIME_FOR_FORMAT, RUNTIMES, Case, ModelRef
 from segbench.validate import MISSING, shown, want, want_list
+from segbench.vocab import MAX_RUNS  # the limit: vendor tools read counts as 32-bit ints
 
 SUITE_KEYS = {"models", "threads", "power_modes", "warmup", "repeats", "input", "input_preset", "runtime", "device",
               "include", "exclude", "timeout", "cooldown", "reconnect_wait", "set_aside_after", "split", "launches",
@@ -84,8 +85,6 @@ class SweepSettings:
 # Each suite key's type and range, as the matching `segbench run` option takes it (threads and power_modes: a list,
 # or the option's comma-separated text).
 SPLITS = ("each", "shard")
-# Warmup and timed runs per case: the vendor tools read them as 32-bit ints, and a million runs is days of work.
-MAX_RUNS = 1_000_000
 _SUITE_TYPES: dict[str, tuple[type, dict]] = {
     "name": (str, {}), "description": (str, {}), "models": (str, {"nonempty": True}), "warmup": (int, {"minimum": 0, "maximum": MAX_RUNS}),
     "repeats": (int, {"minimum": 1, "maximum": MAX_RUNS}), "input": (str, {"nonempty": True}), "input_preset": (str, {}),

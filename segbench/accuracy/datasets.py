@@ -22,8 +22,9 @@ import numpy as np
 from segbench.accuracy import labelmap
 from segbench.accuracy.labelmap import LabelMap
 from segbench.errors import InputError, UsageError
+from segbench.vocab import DATASET_FORMATS  # offered by `segbench eval --format` without numpy
 
-FORMATS = ("ade20k", "ade20k32", "cityscapes", "voc")
+FORMATS = DATASET_FORMATS
 DEFAULT_SPLIT = {"ade20k": "validation", "ade20k32": "validation", "cityscapes": "val", "voc": "val"}
 DEFAULT_MAPPING = "ade20k32_mlperf"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")

@@ -14,7 +14,6 @@ import sys
 
 import click
 
-from segbench import __version__
 from segbench.errors import EXIT_ERROR, EXIT_INTERRUPTED, SegbenchError
 
 
@@ -28,12 +27,21 @@ def _load_commands() -> list[click.Command]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="segbench")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=lambda ctx, _p, value:
+              _show_version(ctx) if value else None, help="Show the version and exit.")
 def cli() -> None:
     """Benchmark semantic-segmentation models on Android phones (over ADB) and on this machine.
 
     Exit codes: 0 ok, 1 error, 2 usage, 3 some cases failed, 4 regression, 130 interrupted.
     """
+
+
+def _show_version(ctx: click.Context) -> None:
+    # click.version_option takes the version when the module is imported; this reads it only when asked.
+    from segbench import __version__
+
+    click.echo(f"segbench, version {__version__}")
+    ctx.exit()
 
 
 for _command in _load_commands():

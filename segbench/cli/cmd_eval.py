@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from segbench.accuracy.datasets import FORMATS
+from segbench.vocab import DATASET_FORMATS as FORMATS
 
 if TYPE_CHECKING:  # annotations only: the command module stays light to import
     from segbench.accuracy.datasets import Dataset

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from segbench.model import ModelInfo, TensorInfo
+if TYPE_CHECKING:  # annotations only: the command module stays light to import
+    from segbench.model import ModelInfo, TensorInfo
 
 INSPECT_SCHEMA = "segbench.inspect/1"
 

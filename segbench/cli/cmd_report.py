@@ -78,9 +78,11 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
     else:
         runs = [_Loaded.of(store.run(i)) for i in run_ids] if run_ids else [_Loaded.of(store.latest())]
     measurements = [m for r in runs for m in r.measurements]
-    # mIoU is a property of the model file: join the newest `segbench eval` result from any (readable) run.
+    # mIoU is a property of the model file: join the newest `segbench eval` result from any (readable) run. The
+    # other runs' accuracy records come from the store's index: their records are not parsed again on every report.
     loaded = {r.run.run_id: r for r in runs}
-    known = [a for i in store.run_ids() if (r := loaded.get(i) or _readable(store, i, warn)) for a in r.accuracies]
+    others = store.accuracies_by_run(skip=loaded, skipped=lambda i, exc: warn.skipped(i, str(exc)))
+    known = [a for i in store.run_ids() for a in (loaded[i].accuracies if i in loaded else others.get(i, ()))]
     reported = [a for r in runs for a in r.accuracies]
     paths = {m.model.sha256: m.model.path for m in measurements if m.model.sha256}
     # Params and MACs come from inspecting the very file measured (tied by sha256), cached in the reports dir.

@@ -7,8 +7,7 @@ import contextlib
 import click
 
 from segbench.errors import EXIT_CASES_FAILED, EXIT_INTERRUPTED, EXIT_OK
-from segbench.model import RUNTIMES
-from segbench.sweep import MAX_RUNS
+from segbench.vocab import MAX_RUNS, RUNTIMES
 
 
 @click.command("run")

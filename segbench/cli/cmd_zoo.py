@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from segbench.zoo.registry import HEADS, MODELS
-
 
 @click.group("zoo")
 def command() -> None:
@@ -31,6 +29,7 @@ def list_models(as_json: bool) -> int:
 
     require_torch()
     from segbench.zoo.build import stats
+    from segbench.zoo.registry import HEADS, MODELS
 
     rows = []
     for model in MODELS:
@@ -182,7 +181,7 @@ def _why_not(name: str, head: str, fmt: str) -> str | None:
 
 def _selected(names: tuple[str, ...], all_models: bool) -> list:
     from segbench.errors import UsageError
-    from segbench.zoo.registry import get
+    from segbench.zoo.registry import MODELS, get
 
     if all_models and names:
         raise UsageError("give model names or --all, not both")
@@ -193,6 +192,7 @@ def _selected(names: tuple[str, ...], all_models: bool) -> list:
 
 def _heads(text: str) -> list[str]:
     from segbench.errors import UsageError
+    from segbench.zoo.registry import HEADS
 
     heads = [h.strip() for h in text.split(",") if h.strip()]
     bad = [h for h in heads if h not in (*HEADS, "default")]

@@ -27,6 +27,16 @@ class Completed:
         return self.returncode == 0 and not self.timed_out and not self.disconnected
 
 
+@dataclass(frozen=True)
+class Facts:
+    """What a phone's sensors said at one moment: zone temperatures (°C), each CPU's current and allowed kHz
+    (empty: not read)."""
+
+    thermal_c: dict[str, float]
+    cur_khz: dict[str, int]
+    cap_khz: dict[str, int]
+
+
 class Device(Protocol):
     serial: str
 

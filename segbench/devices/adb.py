@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from segbench.devices import Completed
+from segbench.devices import Completed, Facts
 from segbench.errors import DeviceError, DeviceGone, UsageError
 from segbench.model import DeviceInfo
 from segbench.models import sha256_file
@@ -191,6 +191,28 @@ _CPU_SCRIPT = ("for f in /sys/devices/system/cpu/cpu[0-9]*/cpufreq/{name}; do "
                "[ -r \"$f\" ] && echo \"$f $(cat \"$f\")\"; done")
 _THERMAL_SCRIPT = ("for z in /sys/class/thermal/thermal_zone*; do "
                    "[ -r \"$z/temp\" ] && echo \"$(cat \"$z/type\") $(cat \"$z/temp\")\"; done")
+
+
+_FACTS_MARK = "##segbench "
+_FACTS_SCRIPT = "; ".join((f"echo '{_FACTS_MARK}thermal'", _THERMAL_SCRIPT,
+                           f"echo '{_FACTS_MARK}cur'", _CPU_SCRIPT.format(name="scaling_cur_freq"),
+                           f"echo '{_FACTS_MARK}cap'", _CPU_SCRIPT.format(name="scaling_max_freq"),
+                           f"echo '{_FACTS_MARK}end'"))
+
+
+def _thermal(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name and value.lstrip("-").isdigit():
+            millis = int(value)
+            # Most kernels report millidegrees; a few report degrees.
+            out[name if name not in out else f"{name}.{len(out)}"] = millis / 1000.0 if abs(millis) > 500 else float(millis)
+    return out
+
+
+def _khz_of(text: str) -> dict[str, int]:
+    return {f"cpu{c}": int(v) for p, v in _pairs(text).items() if (c := _cpu_index(p)) is not None and v.isdigit()}
 
 
 def _cpu_index(path: str) -> int | None:
@@ -376,14 +398,7 @@ class AdbDevice:
         )
 
     def thermal_c(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for line in self.shell(_THERMAL_SCRIPT, 15).stdout.decode(errors="replace").splitlines():
-            name, _, value = line.rpartition(" ")
-            if name and value.lstrip("-").isdigit():
-                millis = int(value)
-                # Most kernels report millidegrees; a few report degrees.
-                out[name if name not in out else f"{name}.{len(out)}"] = millis / 1000.0 if abs(millis) > 500 else float(millis)
-        return out
+        return _thermal(self.shell(_THERMAL_SCRIPT, 15).stdout.decode(errors="replace"))
 
     def cur_khz(self) -> dict[str, int]:
         return self._khz("scaling_cur_freq")
@@ -392,9 +407,27 @@ class AdbDevice:
         """Each CPU's scaling_max_freq: the ceiling the thermal governor lets it reach now."""
         return self._khz("scaling_max_freq")
 
+    def facts(self) -> Facts:
+        """thermal_c, cur_khz and cap_khz read in one shell command: the readings around a case, one round trip
+        (a command costs the adb link a few ms, more on a busy farm host). A section the phone did not print whole
+        (the link went mid-command) is an empty reading, as a failed single read is."""
+        text = self.shell(_FACTS_SCRIPT, 15).stdout.decode(errors="replace")
+        sections: dict[str, list[str]] = {}
+        current: list[str] | None = None
+        for line in text.splitlines():
+            if line.startswith(_FACTS_MARK):
+                current = sections.setdefault(line[len(_FACTS_MARK):].strip(), [])
+            elif current is not None:
+                current.append(line)
+        # A section counts once the next one's marker came: the last one printed may have been cut short.
+        names = list(sections)
+        sections = {name: sections[name] for name in names[:-1]}
+        return Facts(thermal_c=_thermal("\n".join(sections.get("thermal", ()))),
+                     cur_khz=_khz_of("\n".join(sections.get("cur", ()))),
+                     cap_khz=_khz_of("\n".join(sections.get("cap", ()))))
+
     def _khz(self, name: str) -> dict[str, int]:
-        text = self.shell(_CPU_SCRIPT.format(name=name), 15).stdout.decode(errors="replace")
-        return {f"cpu{c}": int(v) for p, v in _pairs(text).items() if (c := _cpu_index(p)) is not None and v.isdigit()}
+        return _khz_of(self.shell(_CPU_SCRIPT.format(name=name), 15).stdout.decode(errors="replace"))
 
     def battery(self) -> dict[str, object]:
         text = self.shell("dumpsys battery", 15).stdout.decode(errors="replace")

@@ -197,6 +197,10 @@ class EmulatedPhone:
         self.unplug()
         threading.Timer(away_s, self.replug).start()
 
+    def shell_commands(self) -> list[str]:
+        """The shell commands the phone has received, oldest first (its round trips with the host)."""
+        return self.state.shell_commands()
+
     def tool_runs(self) -> list[dict]:
         """What the vendor-tool stand-ins ran: tool, argv, cpumask, threads, figures measured."""
         return self.state.tool_runs()

@@ -177,6 +177,17 @@ class PhoneState:
                 f"  present: true\n  level: {self.profile.battery_level}\n  scale: 100\n  voltage: 4213\n"
                 f"  temperature: {round(temp_c * 10)}\n  technology: Li-poly\n")
 
+    def log_command(self, command: str) -> None:
+        """Keep the text of each shell command received (shell.jsonl), so tests can count a host's round trips."""
+        with open(self.state_dir / "shell.jsonl", "a") as f:
+            f.write(json.dumps(command) + "\n")
+
+    def shell_commands(self) -> list[str]:
+        log = self.state_dir / "shell.jsonl"
+        if not log.exists():
+            return []
+        return [json.loads(ln) for ln in log.read_text().splitlines() if ln.strip()]
+
     def tool_runs(self) -> list[dict]:
         log = self.state_dir / "tool_runs.jsonl"
         if not log.exists():

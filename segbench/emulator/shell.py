@@ -105,6 +105,7 @@ class Shell:
     def start(self, command: str, merge_stderr: bool) -> subprocess.Popen[bytes]:
         """Start ``command`` (the device's text) in its own process group."""
         self.state.refresh()
+        self.state.log_command(command)
         argv = ["/system/bin/sh", "--norc", "--noprofile"]
         argv += ["-c", self.rewrite(command)] if command.strip() else ["-s"]
         return subprocess.Popen(
