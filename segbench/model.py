@@ -187,9 +187,10 @@ def current(records: list[Measurement], shard: bool = False) -> list[Measurement
     """The records that count, in file order: of several records of one case's launch on one device (``shard``: on
     any device, as a shard run has one record per launch), the later one. A resumed run's retry of a case its phone
     failed thus replaces the failure in reports and verdicts; results.jsonl keeps both."""
-    last: dict[tuple[str | None, str], int] = {}
+    last: dict[tuple, int] = {}
     for i, m in enumerate(records):
-        last[(None if shard else m.device_id, m.run_key)] = i
+        # The exact name and file too: ids written before they carried a hash are shared by `a b` and `a_b`.
+        last[(None if shard else m.device_id, m.run_key, m.model.name, m.model.sha256)] = i
     keep = set(last.values())
     return [m for i, m in enumerate(records) if i in keep]
 

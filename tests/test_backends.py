@@ -126,7 +126,7 @@ def test_bad_backend_is_one_usage_error_and_the_host_skips_accelerators(tmp_path
     suite.write_text(f'models = "{models}"\nbackends = 3\nrepeats = 2\nwarmup = 0\n')
     wrong = run_cli("run", "--suite", str(suite), "--reports", str(tmp_path))
     assert_one_line_error(wrong, 2)
-    assert "backends must be a list of names" in wrong.err
+    assert "backends must be a list of one of cpu, xnnpack, gpu" in wrong.err
     suite.write_text(f'models = "{models}"\nbackends = ["cpu", "gpu"]\nrepeats = 2\nwarmup = 0\n')
     r = run_cli("run", "--suite", str(suite), "--reports", str(tmp_path / "r"))
     assert r.code == 0, r.err

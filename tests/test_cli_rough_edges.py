@@ -22,7 +22,7 @@ MODELS = FIXTURES / "models"
 
 
 @pytest.mark.parametrize("args,words", [
-    (["run", "--warmup", "-1"], "'--warmup': -1 is not in the range x>=0"),
+    (["run", "--warmup", "-1"], "'--warmup': -1 is not in the range 0<=x<=1000000"),
     (["run", "--nope"], "No such option '--nope'"),
     (["report", "--format", "pdf"], "'--format': 'pdf' is not one of"),
     (["compare", "--threshold"], "Option '--threshold' requires an argument"),

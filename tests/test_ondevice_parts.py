@@ -120,7 +120,7 @@ def test_manifest_errors(tmp_path):
     with pytest.raises(SegbenchError, match="cannot read"):
         read_manifest(tmp_path)
     (tmp_path / "manifest.toml").write_text('[[tool]]\nruntime = "tflite"\n')
-    with pytest.raises(SegbenchError, match="incomplete"):
+    with pytest.raises(SegbenchError, match=r"manifest.toml: \[\[tool\]\] 1: binary must be a non-empty string, not missing"):
         read_manifest(tmp_path)
 
 
