@@ -157,3 +157,19 @@ def test_compare_says_what_differs_between_the_two_sides():
         assert v.reason.endswith("; differs: tool onnxruntime-python 1.19 -> onnxruntime-python 1.20")
     same = compare(base, _launches(rng, "s", 3), 0.05)
     assert all("differs" not in v.reason for v in same)
+
+
+def test_the_bootstrap_of_a_long_run_stays_in_bounded_memory():
+    """A run of a million repeats a side: the interval comes out, without allocating resamples of every run."""
+    import tracemalloc
+
+    from segbench.report.compare import ratio_ci
+
+    rng = np.random.default_rng(0)
+    base = 10.0 * np.exp(rng.normal(0, 0.02, 1_000_000))
+    tracemalloc.start()
+    lo, hi = ratio_ci(base, base * 1.1)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert 1.09 < lo < 1.1 < hi < 1.11
+    assert peak < 200 * 2**20  # 2000 resamples of a million would be 16 GB a side

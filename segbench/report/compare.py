@@ -46,15 +46,26 @@ class Verdict:
 BLOCKING = ("regression", "failed")
 
 
+# The bootstrap draws BOOTSTRAP resamples of each side; a side longer than this is first subsampled (without
+# replacement, seeded) so that memory stays bounded whatever a run's length: a million repeats would otherwise
+# need 2000 x 1e6 floats (16 GB) per side. A subsample can only widen the interval, never narrow it.
+BOOTSTRAP_MAX_N = 4096
+_CHUNK = 250  # resamples drawn at a time
+
+
 def ratio_ci(base: Sequence[float], cand: Sequence[float], seed: int = 0) -> tuple[float, float]:
-    """95% bootstrap interval of median(cand) / median(base)."""
+    """95% bootstrap interval of median(cand) / median(base), in bounded memory."""
     rng = np.random.default_rng(seed)
-    b = np.asarray(base, dtype=np.float64)
-    c = np.asarray(cand, dtype=np.float64)
-    bm = np.median(rng.choice(b, size=(BOOTSTRAP, b.size)), axis=1)
-    cm = np.median(rng.choice(c, size=(BOOTSTRAP, c.size)), axis=1)
-    lo, hi = np.percentile(cm / bm, [2.5, 97.5])
+    b, c = (_bounded(np.asarray(x, dtype=np.float64), rng) for x in (base, cand))
+    ratios = np.concatenate([
+        np.median(rng.choice(c, size=(n, c.size)), axis=1) / np.median(rng.choice(b, size=(n, b.size)), axis=1)
+        for n in [_CHUNK] * (BOOTSTRAP // _CHUNK)])
+    lo, hi = np.percentile(ratios, [2.5, 97.5])
     return float(lo), float(hi)
+
+
+def _bounded(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return rng.choice(a, size=BOOTSTRAP_MAX_N, replace=False) if a.size > BOOTSTRAP_MAX_N else a
 
 
 def summary_ratio_ci(base: Measurement, cand: Measurement) -> tuple[float, float] | None:
