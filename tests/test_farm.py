@@ -46,7 +46,7 @@ def _records(reports: Path) -> tuple[dict, list[dict]]:
 
 def test_a_phone_unplugged_for_good_is_set_aside_and_the_healthy_ones_finish(adb_port, assets, tmp_path):
     reports = tmp_path / "reports"
-    with _phone(adb_port) as a, _phone(adb_port) as b, _phone(adb_port, "drop-after=40") as bad:
+    with _phone(adb_port) as a, _phone(adb_port) as b, _phone(adb_port, "drop-after=30") as bad:
         r = run_cli("run", "--device", "all", "--models", str(MODELS), "--threads", "1,2,4", "--warmup", "1",
                     "--repeats", "3", "--assets", str(assets), "--reports", str(reports), "--reconnect-wait", "2",
                     "--set-aside-after", "2", env={"ANDROID_ADB_SERVER_PORT": str(adb_port)}, timeout=300)
