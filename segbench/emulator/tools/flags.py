@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 INT32 = (-(2 ** 31), 2 ** 31 - 1)
@@ -131,7 +132,11 @@ def _gflags_value(kind: str, text: str) -> tuple[bool, object]:
     return lo <= value <= hi, value
 
 
-def parse_gflags(argv: list[str], table: dict[str, str]) -> Parsed:
+def _parse_dashed(argv: list[str], table: dict[str, str], value_of: Callable[[str, str], tuple[bool, object]],
+                  unknown: Callable[[str], str], missing: Callable[[str, str], str],
+                  illegal: Callable[[str, str, str], str]) -> Parsed:
+    """The grammar gflags and absl share (``--name=value``, ``--name value``, ``-name``, ``--noname`` for a bool,
+    ``--`` ending the flags); each library's own value parsing and error lines come in as functions."""
     out = Parsed()
     errors: list[str] = []
     i = 0
@@ -152,7 +157,7 @@ def parse_gflags(argv: list[str], table: dict[str, str]) -> Parsed:
             out.order.append(name[2:])
             continue
         if kind is None:
-            errors.append(f"ERROR: unknown command line flag '{name}'")
+            errors.append(unknown(name))
             continue
         if not eq:
             if kind == "bool":
@@ -160,17 +165,25 @@ def parse_gflags(argv: list[str], table: dict[str, str]) -> Parsed:
             elif i < len(argv):
                 value, i = argv[i], i + 1
             else:
-                errors.append(f"ERROR: flag '{arg}' is missing its argument; flag description: {name}")
+                errors.append(missing(arg, name))
                 continue
-        ok, typed = _gflags_value(kind, value)
+        ok, typed = value_of(kind, value)
         if not ok:
-            errors.append(f"ERROR: illegal value '{value}' specified for {_GFLAGS_TYPE.get(kind, kind)} flag '{name}'")
+            errors.append(illegal(value, kind, name))
             continue
         out.values[name] = typed
         out.order.append(name)
     if errors:
         raise FlagStop(1, stderr="".join(e + "\n" for e in errors))
     return out
+
+
+def parse_gflags(argv: list[str], table: dict[str, str]) -> Parsed:
+    return _parse_dashed(
+        argv, table, _gflags_value, lambda name: f"ERROR: unknown command line flag '{name}'",
+        lambda arg, name: f"ERROR: flag '{arg}' is missing its argument; flag description: {name}",
+        lambda value, kind, name: f"ERROR: illegal value '{value}' specified for {_GFLAGS_TYPE.get(kind, kind)} "
+                                  f"flag '{name}'")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,43 +217,7 @@ def _absl_value(kind: str, text: str) -> tuple[bool, object]:
 
 
 def parse_absl(argv: list[str], table: dict[str, str]) -> Parsed:
-    out = Parsed()
-    errors: list[str] = []
-    full = {**ABSL_BUILTIN, **table}
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        i += 1
-        if arg == "--":
-            out.positional += argv[i:]
-            break
-        if not arg.startswith("-") or arg == "-":
-            out.positional.append(arg)
-            continue
-        body = arg[2:] if arg.startswith("--") else arg[1:]
-        name, eq, value = body.partition("=")
-        kind = full.get(name)
-        if kind is None and name.startswith("no") and full.get(name[2:]) == "bool" and not eq:
-            out.values[name[2:]] = False
-            out.order.append(name[2:])
-            continue
-        if kind is None:
-            errors.append(f"ERROR: Unknown command line flag '{name}'")
-            continue
-        if not eq:
-            if kind == "bool":
-                value = "true"
-            elif i < len(argv):
-                value, i = argv[i], i + 1
-            else:
-                errors.append(f"ERROR: Missing the value for the flag '{name}'")
-                continue
-        ok, typed = _absl_value(kind, value)
-        if not ok:
-            errors.append(f"ERROR: Illegal value '{value}' specified for flag '{name}'")
-            continue
-        out.values[name] = typed
-        out.order.append(name)
-    if errors:
-        raise FlagStop(1, stderr="".join(e + "\n" for e in errors))
-    return out
+    return _parse_dashed(
+        argv, {**ABSL_BUILTIN, **table}, _absl_value, lambda name: f"ERROR: Unknown command line flag '{name}'",
+        lambda arg, name: f"ERROR: Missing the value for the flag '{name}'",
+        lambda value, kind, name: f"ERROR: Illegal value '{value}' specified for flag '{name}'")
