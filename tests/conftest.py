@@ -76,6 +76,22 @@ def stop_adb_server(port: int) -> None:
     subprocess.run([adb_path(), "-P", str(port), "kill-server"], capture_output=True, timeout=30, check=False)
 
 
+def tool_pids(phone, tool: str) -> list[int]:
+    """This emulated phone's running stand-ins of ``tool``: host processes `python -m segbench.emulator.tools TOOL
+    ...` whose SEGBENCH_EMU_STATE is the phone's."""
+    mine = f"SEGBENCH_EMU_STATE={phone.state.state_dir}".encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"segbench.emulator.tools" in argv and tool.encode() in argv:
+                if mine in (proc / "environ").read_bytes().split(b"\0"):
+                    pids.append(int(proc.name))
+        except (OSError, ValueError):
+            continue  # not a process, or gone while we looked
+    return pids
+
+
 def make_device_assets(root: Path) -> Path:
     """device_assets as a user sets it up: the shipped manifest, the tools dropped into arm64-v8a/ (stubs:
     the emulated phone runs its stand-in for a pushed tool by the tool's name)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, ROOT, assert_one_line_error, run_cli
+from conftest import FIXTURES, ROOT, assert_one_line_error, run_cli, tool_pids
 from segbench.emulator.phone import free_port
 
 pytestmark = pytest.mark.slow
@@ -119,21 +119,6 @@ def test_emulator_assets_that_is_a_file_is_one_usage_line(tmp_path):
 
 # ------------------------------------------------------------------ 2. a run keeps every setting its resume needs
 
-def _tool_pids(phone, tool: str) -> list[int]:
-    """This phone's running stand-ins of ``tool`` (host processes whose SEGBENCH_EMU_STATE is the phone's)."""
-    mine = f"SEGBENCH_EMU_STATE={phone.state.state_dir}".encode()
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-            if b"segbench.emulator.tools" in argv and tool.encode() in argv:
-                if mine in (proc / "environ").read_bytes().split(b"\0"):
-                    pids.append(int(proc.name))
-        except (OSError, ValueError):
-            continue
-    return pids
-
-
 def test_interrupted_device_run_resumes_in_a_new_shell_from_its_run_json(adb_port, tmp_path):
     import time
 
@@ -151,10 +136,10 @@ def test_interrupted_device_run_resumes_in_a_new_shell_from_its_run_json(adb_por
             stderr=subprocess.PIPE, text=True)
         try:  # selfie (tflite, first) hangs in its tool: interrupt once the tool really runs
             deadline = time.monotonic() + 300
-            while not _tool_pids(phone, "benchmark_model") and time.monotonic() < deadline:
+            while not tool_pids(phone, "benchmark_model") and time.monotonic() < deadline:
                 assert proc.poll() is None, proc.communicate()[1]
                 time.sleep(0.05)
-            assert _tool_pids(phone, "benchmark_model"), "the tool never started"
+            assert tool_pids(phone, "benchmark_model"), "the tool never started"
             proc.send_signal(signal.SIGINT)
             _, err = proc.communicate(timeout=120)
         finally:

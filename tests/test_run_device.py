@@ -25,6 +25,7 @@ from conftest import (
     assert_one_line_error,
     case_label,
     run_cli,
+    tool_pids,
 )
 from segbench.emulator import EmulatedPhone
 from segbench.emulator.phone import adb, free_port
@@ -46,22 +47,6 @@ def phone(adb_port: int, request: pytest.FixtureRequest) -> Iterator[EmulatedPho
 def _run(phone: EmulatedPhone, adb_port: int, assets: Path, reports: Path, *args: str, timeout: float = 600):
     return run_cli("run", "--device", phone.serial, "--assets", str(assets), "--reports", str(reports), *args,
                    env={"ANDROID_ADB_SERVER_PORT": str(adb_port)}, timeout=timeout)
-
-
-def _tool_pids(phone: EmulatedPhone, tool: str) -> list[int]:
-    """This phone's running stand-ins of ``tool``: host processes `python -m segbench.emulator.tools TOOL ...`
-    whose SEGBENCH_EMU_STATE is the phone's."""
-    mine = f"SEGBENCH_EMU_STATE={phone.state.state_dir}".encode()
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-            if b"segbench.emulator.tools" in argv and tool.encode() in argv:
-                if mine in (proc / "environ").read_bytes().split(b"\0"):
-                    pids.append(int(proc.name))
-        except (OSError, ValueError):
-            continue  # not a process, or gone while we looked
-    return pids
 
 
 def _records(reports: Path) -> list[dict]:
@@ -259,7 +244,7 @@ def test_ctrl_c_mid_case_kills_the_tool_keeps_results_and_resume_finishes(phone,
     # a guessed pause (the case first reads the phone's temperatures and frequencies, slower on a loaded host).
     try:
         deadline = time.monotonic() + 120
-        while not (hung := _tool_pids(phone, "onnxruntime_perf_test")) and time.monotonic() < deadline:
+        while not (hung := tool_pids(phone, "onnxruntime_perf_test")) and time.monotonic() < deadline:
             assert proc.poll() is None, proc.communicate()[1]
             time.sleep(0.05)
         assert len(hung) == 1
@@ -274,7 +259,7 @@ def test_ctrl_c_mid_case_kills_the_tool_keeps_results_and_resume_finishes(phone,
     assert [x["runtime"] for x in _records(reports)] == ["tflite"]
     left = adb(adb_port, "-s", phone.serial, "shell", "ls /data/local/tmp/segbench/run.pid")
     assert left.returncode != 0, "the hung tool's pid file is still there: it was not killed"
-    assert not _tool_pids(phone, "onnxruntime_perf_test"), "the hung tool still runs"
+    assert not tool_pids(phone, "onnxruntime_perf_test"), "the hung tool still runs"
     phone.set_faults("")
     again = run_cli("run", "--resume", run_dir.name, "--reports", str(reports), "--assets", str(assets),
                     env={"ANDROID_ADB_SERVER_PORT": str(adb_port)})
