@@ -31,12 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from segbench.compat import tomllib
 from segbench.errors import ModelError, UsageError
 from segbench.model import RUNTIME_FOR_FORMAT, ModelRef
 from segbench.store import write_atomic
 from segbench.validate import item as item_of
-from segbench.validate import items
+from segbench.validate import items, read_toml
 
 MODEL_SUFFIXES = {".onnx": "onnx", ".tflite": "tflite", ".pdmodel": "paddle", ".nb": "paddle-nb"}
 MANIFEST = "manifest.toml"
@@ -78,12 +77,7 @@ def read_manifest(directory: Path) -> dict[str, ManifestEntry]:
     path = directory / MANIFEST
     if not path.is_file():
         return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"cannot read {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ModelError(f"{path} is not valid TOML: {exc}") from None
+    data = read_toml(path, ModelError)
     entries = {}
     for i, item in enumerate(items(data, "model", dict, str(path), optional=True, error=ModelError) or ()):
         entry = _entry(item, f"{path}: [[model]] {i + 1}")

@@ -22,6 +22,18 @@ _NAMES = {str: ("a string", "strings"), int: ("a whole number", "whole numbers")
           bool: ("true or false", "true or false values"), dict: ("a table", "tables"), list: ("a list", "lists")}
 
 
+def read_toml(path: Any, error: type[SegbenchError]) -> dict[str, Any]:
+    """A TOML file's tables; one ``error`` line for a file that cannot be read or is not TOML."""
+    from segbench.compat import tomllib
+
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"cannot read {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path} is not valid TOML: {exc}") from None
+
+
 def shown(value: object) -> str:
     """A value as the error line shows it: its repr, cut short."""
     if value is None:

@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from segbench.errors import ModelError
 from segbench.validate import item as want_item
-from segbench.validate import items, shown, want
+from segbench.validate import items, read_toml, shown, want
 
 if TYPE_CHECKING:
     from segbench.report.document import Document
 
-from segbench.compat import tomllib
 
 METRICS = ("miou", "latency_ms", "params_m")
 HEADERS = {"miou": "mIoU (%)", "latency_ms": "latency (ms)", "params_m": "params (M)"}
@@ -47,12 +46,7 @@ class PublishedRow:
 
 def read_published(manifest: Path) -> list[PublishedRow]:
     """The ``[[published]]`` rows of a manifest.toml, in file order."""
-    try:
-        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"cannot read {manifest}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ModelError(f"{manifest} is not valid TOML: {exc}") from None
+    data = read_toml(manifest, ModelError)
     rows = []
     for i, item in enumerate(items(data, "published", dict, str(manifest), optional=True, error=ModelError) or ()):
         rows.append(_row(item, f"{manifest}: [[published]] {i + 1}"))
