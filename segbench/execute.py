@@ -436,17 +436,21 @@ class InProcessBackend:
         log += [f"input warning: {w}" for w in fed.get("warnings") or ()]
         first_ms = None
         for _ in range(case.warmup):
-            ms = session.run_once()
+            ms = session.run_once().wall_ms
             first_ms = ms if first_ms is None else first_ms
-        samples = [session.run_once() for _ in range(case.repeats)]
+        runs = [session.run_once() for _ in range(case.repeats)]
+        samples = [r.wall_ms for r in runs]
+        cpu = tuple(round(r.cpu_ms, 6) for r in runs) if runs and all(r.cpu_ms is not None for r in runs) else None
         if first_ms is None and samples:
             first_ms = samples[0]
         log.append(f"warmup: {case.warmup}  repeats: {case.repeats}  first_ms: {first_ms}")
         log.append("samples_ms: " + " ".join(f"{s:.4f}" for s in samples))
+        if cpu:
+            log.append("cpu_samples_ms: " + " ".join(f"{s:.4f}" for s in cpu))
         lat = stats.summarize(samples)
         log.append(f"median_ms: {lat.median}  avg_ms: {lat.avg}  min_ms: {lat.min}  max_ms: {lat.max}")
         return replace(
-            base, status="ok", count=len(samples), latency_ms=lat, samples_ms=tuple(samples),
+            base, status="ok", count=len(samples), latency_ms=lat, samples_ms=tuple(samples), cpu_samples_ms=cpu,
             first_ms=first_ms, init_ms=init_ms, temps_before_c=temps_before or None,
             temps_after_c=host.thermal_c() or None, extra={**base.extra, "input": fed},
         )

@@ -242,6 +242,9 @@ class Measurement:
     count: int | None = None
     latency_ms: Latency = field(default_factory=Latency)
     samples_ms: tuple[float, ...] | None = None
+    # Host runs: the CPU time the process spent in each timed run (all its threads), beside its wall time in
+    # samples_ms; waiting for a CPU held by other work is not in it (`compare --clock cpu`). None from the tools.
+    cpu_samples_ms: tuple[float, ...] | None = None
     first_ms: float | None = None
     init_ms: float | None = None
     memory_mb: dict[str, float | None] | None = None
@@ -274,8 +277,11 @@ class Measurement:
         d = dataclasses.asdict(self)
         d["model"]["companions"] = list(self.model.companions)
         d["model"]["companions_sha256"] = list(self.model.companions_sha256)
-        if self.samples_ms is not None:
-            d["samples_ms"] = list(self.samples_ms)
+        for key in ("samples_ms", "cpu_samples_ms"):
+            if d[key] is not None:
+                d[key] = list(d[key])
+            elif key == "cpu_samples_ms":
+                del d[key]  # records without CPU times keep the shape they had
         return d
 
     @classmethod
@@ -292,8 +298,9 @@ class Measurement:
         kwargs["latency_ms"] = Latency(
             **{k: v for k, v in (kwargs.get("latency_ms") or {}).items() if k in _LATENCY_FIELDS}
         )
-        if kwargs.get("samples_ms") is not None:
-            kwargs["samples_ms"] = tuple(float(x) for x in kwargs["samples_ms"])
+        for key in ("samples_ms", "cpu_samples_ms"):
+            if kwargs.get(key) is not None:
+                kwargs[key] = tuple(float(x) for x in kwargs[key])
         return cls(**kwargs)
 
 
@@ -374,7 +381,7 @@ _MEASUREMENT_TYPES = {
     "status": ("str", {"required": True, "choices": STATUSES}), "threads": ("int", {}), "power_mode": _OPT_STR,
     "tool": _OPT_STR, "tool_version": _OPT_STR, "device_id": _OPT_STR, "cpu_mask": _OPT_STR, "warmup": ("int", {}),
     "repeats": ("int", {}), "count": ("int", {}), "latency_ms": ("map:float", {}), "samples_ms": ("list:float", {}),
-    "first_ms": ("float", {}), "init_ms": ("float", {}), "memory_mb": ("map:float", {}),
+    "cpu_samples_ms": ("list:float", {}), "first_ms": ("float", {}), "init_ms": ("float", {}), "memory_mb": ("map:float", {}),
     "ops_by_type": ("map:float", {}), "temps_before_c": ("map:float", {}), "temps_after_c": ("map:float", {}),
     "cpu_khz_before": ("map:float", {}), "cpu_khz_after": ("map:float", {}), "throttled": ("bool", {}),
     "throttled_at_start": ("bool", {}), "cooldown_s": ("float", {}), "emulated": ("bool", {}), "error": _OPT_STR,

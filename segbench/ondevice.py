@@ -44,6 +44,7 @@ from segbench.model import (
     ModelRef,
     TensorInfo,
 )
+from segbench.runners.host import Timed
 from segbench.store import utc_now
 
 REMOTE_ROOT = "/data/local/tmp/segbench"
@@ -589,8 +590,9 @@ class DeviceSession:
     def set_inputs(self, arrays: list[np.ndarray]) -> None:
         (self._tensor,) = arrays  # segbench.accuracy feeds single-input models
 
-    def run_once(self) -> float:
-        """One inference on the phone; its outputs are then in ``outputs()``. Returns the tool's time in ms.
+    def run_once(self) -> Timed:
+        """One inference on the phone; its outputs are then in ``outputs()``. Returns the tool's time in ms (no CPU
+        time: the run's process is on the phone).
 
         A phone that drops off the bus (DeviceGone: push, run, output check) is waited for and the whole
         image retried: a loose cable late in a long evaluation costs one image's round trip, not the evaluation.
@@ -598,7 +600,7 @@ class DeviceSession:
         if self._tensor is None:
             raise UsageError("set_inputs must come before run_once")
         tensor = self._tensor
-        return self.backend.with_reconnect(lambda: self._infer(tensor))
+        return Timed(self.backend.with_reconnect(lambda: self._infer(tensor)))
 
     def _infer(self, tensor: np.ndarray) -> float:
         from segbench.inputs import write_tensor

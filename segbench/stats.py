@@ -120,8 +120,14 @@ def stability_warnings(samples: Sequence[float]) -> list[str]:
 # launches a phone affords: with 2 launches a side the interval is wide, as it should be.
 
 
-def launch_figure(m: Measurement) -> float | None:
-    """One launch's figure: the median of its timed runs (the tool's own median, else its avg)."""
+CLOCKS = ("wall", "cpu")
+
+
+def launch_figure(m: Measurement, clock: str = "wall") -> float | None:
+    """One launch's figure: the median of its timed runs (the tool's own median, else its avg). ``clock="cpu"``:
+    the median CPU time of its runs (host runs), None for a record without CPU times."""
+    if clock == "cpu":
+        return float(np.median(np.asarray(m.cpu_samples_ms, dtype=np.float64))) if m.cpu_samples_ms else None
     if m.samples_ms:
         return float(np.median(np.asarray(m.samples_ms, dtype=np.float64)))
     return m.latency_ms.median if m.latency_ms.median is not None else m.latency_ms.avg

@@ -25,10 +25,14 @@ def _threshold(text: str) -> float:
               help="Compare the one run given with the saved baseline of each kind of phone and tool version in it "
                    "(segbench baseline save; docs/farm.md).")
 @click.option("--threshold", default="5%", show_default=True, help="Slowdown of the median that counts (5% or 0.05).")
+@click.option("--clock", type=click.Choice(["wall", "cpu"]), default="wall", show_default=True,
+              help="What to judge host runs on: wall time, or the CPU time of each run (not moved by other work "
+                   "holding the CPU: a gate on a shared, loaded machine). Phone runs are always wall time.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write JUnit XML here (one testcase per model/config).")
 @click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")
-def command(runs: tuple[str, ...], saved: bool, threshold: str, junit_path: Path | None, reports: str) -> int:
+def command(runs: tuple[str, ...], saved: bool, threshold: str, clock: str, junit_path: Path | None,
+            reports: str) -> int:
     """Pair the cases of two runs; exit 4 when one is slower by more than the threshold and the noise, or when the
     candidate failed or lacks a case (an empty comparison is never green).
 
@@ -45,9 +49,9 @@ def command(runs: tuple[str, ...], saved: bool, threshold: str, junit_path: Path
         raise UsageError("expected BASELINE_RUN CANDIDATE_RUN, or --baseline CANDIDATE_RUN",
                          hint=f"got {len(runs)} run id(s)")
     if saved:
-        verdicts, name = _against_saved(store, runs[0], reports, limit), f"segbench compare --baseline {runs[0]}"
+        verdicts, name = _against_saved(store, runs[0], reports, limit, clock), f"segbench compare --baseline {runs[0]}"
     else:
-        verdicts = compare(store.run(runs[0]).measurements(), store.run(runs[1]).measurements(), limit)
+        verdicts = compare(store.run(runs[0]).measurements(), store.run(runs[1]).measurements(), limit, clock)
         name = f"segbench compare {runs[0]} {runs[1]}"
     click.echo(render(verdicts))
     if junit_path:
@@ -60,7 +64,7 @@ def command(runs: tuple[str, ...], saved: bool, threshold: str, junit_path: Path
     return 0 if green else EXIT_REGRESSION
 
 
-def _against_saved(store, run_id: str, reports: str, limit: float) -> list:
+def _against_saved(store, run_id: str, reports: str, limit: float, clock: str) -> list:
     """The run's records of each device kind x tool version against that baseline; every kind needs one."""
     from segbench.baselines import Baselines, group
     from segbench.errors import StoreError
@@ -82,7 +86,7 @@ def _against_saved(store, run_id: str, reports: str, limit: float) -> list:
         baseline = found[key]
         _same_kind_of_device(baseline, records)
         click.echo(f"{key.describe()}: against baseline run {baseline.run_id} (saved {baseline.saved})", err=True)
-        verdicts += against_baseline(baseline.records, records, limit)
+        verdicts += against_baseline(baseline.records, records, limit, clock)
     return verdicts
 
 

@@ -9,6 +9,10 @@ is most of a benchmark's variance. A case regresses when r > 1 + threshold AND t
 1: the slowdown is both larger than the threshold and not explained by the noise. Improvements are the mirror
 image.
 
+``clock="cpu"`` judges host runs on the CPU time their process spent per run instead of wall time (time spent
+waiting for a CPU that other work holds is not in it): a gate on a shared, loaded machine. A pair whose records
+lack CPU times (tools on a phone) is judged on wall time, and its "why" says so.
+
 With one launch on a side the verdict is marked weak: the interval can then only come from within that launch,
 a bootstrap of the median ratio over its iterations (both sample sets resampled with replacement, 2000 times,
 fixed seed), or, for records with only a tool's summary, from its mean, standard deviation and run count
@@ -135,19 +139,27 @@ def _key(m: Measurement, by_device: bool = False) -> str:
 
 
 def judge_launches(case: str, base: Sequence[Measurement], cand: Sequence[Measurement], threshold: float,
-                   family: int = 1) -> Verdict:
+                   family: int = 1, clock: str = "wall") -> Verdict:
     """The verdict on one case from all its launches on each side (one record per launch). ``family`` is how many
     cases the comparison judges: each gets a 1 - 0.05 / family interval (Bonferroni), so that a gate over many
-    cases keeps its false-alarm rate near 5% for the whole comparison, not for each case."""
+    cases keeps its false-alarm rate near 5% for the whole comparison, not for each case. ``clock``: "wall", or
+    "cpu" (the module's docstring)."""
     b_ok, c_ok = [m for m in base if m.status == "ok"], [m for m in cand if m.status == "ok"]
     if not b_ok or not c_ok:
         which, records = ("baseline", base) if not b_ok else ("candidate", cand)
         return Verdict(case, None, None, None, None, "failed",
                        f"{which} case {records[-1].status}" + (f" in all {len(records)} launches" if len(records) > 1 else ""))
-    b_fig = [x for m in b_ok if (x := stats.launch_figure(m))]
-    c_fig = [x for m in c_ok if (x := stats.launch_figure(m))]
     dropped = sum(m.status != "ok" for m in cand)
     note = f"; {dropped} candidate launch(es) failed" if dropped else ""
+    if clock == "cpu":
+        if all(m.cpu_samples_ms for m in (*b_ok, *c_ok)):
+            b_ok = [replace(m, samples_ms=m.cpu_samples_ms) for m in b_ok]
+            c_ok = [replace(m, samples_ms=m.cpu_samples_ms) for m in c_ok]
+            note += "; CPU time"
+        else:
+            note += "; wall time (no CPU times recorded)"
+    b_fig = [x for m in b_ok if (x := stats.launch_figure(m))]
+    c_fig = [x for m in c_ok if (x := stats.launch_figure(m))]
     if len(b_fig) >= 2 and len(c_fig) >= 2:
         confidence = 1 - 0.05 / max(1, family)
         r, lo, hi = stats.launch_ratio_ci(b_fig, c_fig, confidence)  # type: ignore[misc]
@@ -183,8 +195,9 @@ def _groups(records: Sequence[Measurement], by_device: bool) -> dict[str, list[M
     return {k: list(v.values()) for k, v in out.items()}
 
 
-def compare(base: Sequence[Measurement], cand: Sequence[Measurement], threshold: float) -> list[Verdict]:
-    """One verdict per case of either run, from all its launches.
+def compare(base: Sequence[Measurement], cand: Sequence[Measurement], threshold: float,
+            clock: str = "wall") -> list[Verdict]:
+    """One verdict per case of either run, from all its launches, on ``clock`` (judge_launches).
 
     Runs of several phones (a farm) pair each case on each phone: the key then names the device.
     """
@@ -197,7 +210,7 @@ def compare(base: Sequence[Measurement], cand: Sequence[Measurement], threshold:
             where = "baseline" if key not in b else "candidate"
             out.append(Verdict(key, None, None, None, None, "missing", f"not in the {where} run"))
         else:
-            out.append(judge_launches(key, b[key], c[key], threshold, family))
+            out.append(judge_launches(key, b[key], c[key], threshold, family, clock))
     return out
 
 
@@ -246,7 +259,8 @@ def _pooled_heat(ok: Sequence[Measurement]) -> dict[str, bool | None]:
             "throttled_at_start": True if any(m.throttled_at_start for m in ok) else ok[-1].throttled_at_start}
 
 
-def against_baseline(base: Sequence[Measurement], cand: Sequence[Measurement], threshold: float) -> list[Verdict]:
+def against_baseline(base: Sequence[Measurement], cand: Sequence[Measurement], threshold: float,
+                     clock: str = "wall") -> list[Verdict]:
     """Each phone's launches of a case (every phone of one kind) against all the baseline's launches of that case
     (its phones' and launches' records together)."""
     by_device = len({m.device_id for m in cand}) > 1
@@ -259,7 +273,7 @@ def against_baseline(base: Sequence[Measurement], cand: Sequence[Measurement], t
     for label, records in groups.items():
         key = _key(records[0])
         if key in cases:
-            out.append(judge_launches(label, cases[key], records, threshold, family))
+            out.append(judge_launches(label, cases[key], records, threshold, family, clock))
         else:
             out.append(Verdict(label, None, None, None, None, "missing", "not in the baseline"))
     seen = {_key(m) for m in cand}

@@ -2,15 +2,18 @@
 
 Each ``open_session`` returns a HostSession whose ``run_once`` times only the runtime's
 inference call (ORT ``run_with_iobinding``, LiteRT ``invoke``, Paddle Lite ``run``): inputs
-are bound before the loop and outputs are never converted inside it.
+are bound before the loop and outputs are never converted inside it. Every run is timed on two
+clocks (``timed``): wall time, the latency, and the CPU time the process spent, which other work
+on a shared machine barely moves (``segbench compare --clock cpu``, docs/report.md).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -18,13 +21,30 @@ from segbench.errors import InputError, RuntimeUnavailable, UsageError
 from segbench.model import TensorInfo
 
 
+class Timed(NamedTuple):
+    """One timed call on two clocks."""
+
+    wall_ms: float
+    # CPU time the process that made the call spent during it, all its threads together (None where the call ran
+    # elsewhere, e.g. a phone's tool). Time spent waiting for a CPU that other work holds is not in it.
+    cpu_ms: float | None = None
+
+
+def timed(call: Callable[[], object]) -> Timed:
+    """Call once; its wall time and this process's CPU time during it, in milliseconds."""
+    w0, c0 = time.perf_counter_ns(), time.process_time_ns()
+    call()
+    c1, w1 = time.process_time_ns(), time.perf_counter_ns()
+    return Timed((w1 - w0) / 1e6, (c1 - c0) / 1e6)
+
+
 class HostSession(Protocol):
     inputs: list[TensorInfo]
 
     def set_inputs(self, arrays: list[np.ndarray]) -> None: ...
 
-    def run_once(self) -> float:
-        """One inference; returns its wall time in milliseconds."""
+    def run_once(self) -> Timed:
+        """One inference, timed (``timed``)."""
         ...
 
     def outputs(self) -> list[np.ndarray]: ...

@@ -7,7 +7,6 @@ import contextlib
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -15,7 +14,7 @@ import numpy as np
 from segbench.errors import ModelError
 from segbench.model import TensorInfo
 from segbench.modelinfo.io import guess_layout
-from segbench.runners.host import HostRuntime, missing, package_version
+from segbench.runners.host import HostRuntime, Timed, missing, package_version, timed
 
 
 def load_interpreter_class() -> type:
@@ -83,10 +82,8 @@ class LiteRtSession:
         for idx, arr in zip(self._input_idx, arrays):
             self._interp.set_tensor(idx, np.ascontiguousarray(arr))
 
-    def run_once(self) -> float:
-        t0 = time.perf_counter_ns()
-        self._interp.invoke()
-        return (time.perf_counter_ns() - t0) / 1e6
+    def run_once(self) -> Timed:
+        return timed(self._interp.invoke)
 
     def outputs(self) -> list[np.ndarray]:
         return [self._interp.get_tensor(i) for i in self._output_idx]

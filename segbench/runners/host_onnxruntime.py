@@ -3,14 +3,12 @@ outputs are left in ORT-allocated buffers and only converted when asked for."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from segbench.errors import ModelError
 from segbench.model import TensorInfo
 from segbench.modelinfo.io import guess_layout
-from segbench.runners.host import HostRuntime, missing, package_version
+from segbench.runners.host import HostRuntime, Timed, missing, package_version, timed
 
 _ORT_TYPES = {
     "tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
@@ -57,10 +55,8 @@ class OrtSession:
         for info, arr in zip(self.inputs, arrays):
             self._binding.bind_cpu_input(info.name, np.ascontiguousarray(arr))
 
-    def run_once(self) -> float:
-        t0 = time.perf_counter_ns()
-        self._sess.run_with_iobinding(self._binding)
-        return (time.perf_counter_ns() - t0) / 1e6
+    def run_once(self) -> Timed:
+        return timed(lambda: self._sess.run_with_iobinding(self._binding))
 
     def outputs(self) -> list[np.ndarray]:
         return self._binding.copy_outputs_to_cpu()

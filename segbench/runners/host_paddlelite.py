@@ -43,7 +43,7 @@ import numpy as np
 
 from segbench.errors import ModelError
 from segbench.model import TensorInfo
-from segbench.runners.host import HostRuntime, missing, package_version
+from segbench.runners.host import HostRuntime, Timed, missing, package_version, timed
 
 INSTALL_HINT = "pip install 'segbench[paddle]' on Python 3.10 (paddlelite has no wheels for newer Pythons)"
 LITE, INFERENCE = "paddlelite", "paddle-inference"
@@ -128,8 +128,8 @@ class PaddleLiteSession:
         name = self._inputs[0].name if self._inputs else "x"
         self._inputs = [TensorInfo(name, tuple(arr.shape), arr.dtype.name, "nchw")]
 
-    def run_once(self) -> float:
-        return self._call("run")
+    def run_once(self) -> Timed:
+        return Timed(*self._call("run"))  # timed in the worker: its wall time and its own CPU time
 
     def outputs(self) -> list[np.ndarray]:
         return self._call("outputs")
@@ -276,9 +276,7 @@ def _serve(path: str, engine: str) -> int:
                 runner.set(arg)
                 value = None
             elif command == "run":
-                t0 = time.perf_counter_ns()
-                runner.run()
-                value = (time.perf_counter_ns() - t0) / 1e6
+                value = tuple(timed(runner.run))
             elif command == "outputs":
                 value = runner.outputs()
             else:

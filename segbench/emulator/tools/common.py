@@ -57,10 +57,32 @@ def _timing_faults() -> tuple[float | None, float]:
 
 
 def reported_s(measured_s: float) -> float:
-    """The time a stand-in prints for one run: the host's, or the latency fault's fixed figure (so that a test's
-    verdict never hangs on this machine's noise), times the slow fault's factor (a phone that slowed down)."""
+    """The time a stand-in prints for one run: the phone clock's (``phone_s``), or the latency fault's fixed figure
+    (so that a test's verdict never hangs on this machine's noise), times the slow fault's factor (a phone that
+    slowed down)."""
     fixed, factor = _timing_faults()
     return (measured_s if fixed is None else fixed) * factor
+
+
+def cores_for(threads: int | None) -> int:
+    """How many cores a run of ``threads`` threads keeps busy here: the thread count (a tool's default, 0 or -1,
+    is its single-threaded CPU path), at most the CPUs this process may use."""
+    avail = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(threads if threads and threads > 0 else 1, avail))
+
+
+def phone_s(call: Callable[[], object], cores: int) -> float:
+    """Run ``call`` once; the seconds the emulated phone's clock gives it, before faults (``reported_s``).
+
+    A phone's cores run the phone's work only, but the stand-ins share this host's CPUs with whatever else runs
+    here (other phones of a farm, a test suite, a build). Wall time would hand the host's load to the phone's
+    figures: two identical nightlies under load "regress" by tens of percent. So the phone's clock is the CPU
+    time the stand-in's process spent on the call, all its threads together, over the cores its threads keep
+    busy (``cores_for``): the time the call takes on cores of its own. Waiting for a CPU that other work holds
+    costs no CPU time, so a concurrent load barely moves it (docs/device.md)."""
+    from segbench.runners.host import timed
+
+    return timed(call).cpu_ms / 1000.0 / cores
 
 
 def apply_fault(tool: str, out: Callable[[str], None]) -> None:

@@ -13,7 +13,16 @@ import sys
 import time
 from dataclasses import dataclass
 
-from segbench.emulator.tools.common import Busy, accelerators, apply_fault, delegate_fault, record, reported_s
+from segbench.emulator.tools.common import (
+    Busy,
+    accelerators,
+    apply_fault,
+    cores_for,
+    delegate_fault,
+    phone_s,
+    record,
+    reported_s,
+)
 from segbench.emulator.tools.flags import FlagStop, parse_absl
 
 TOOL = "onnxruntime_perf_test"
@@ -258,15 +267,13 @@ def run(argv: list[str]) -> int:
     times_mode = args.m == "times" or (args.m is None and args.r is not None)
     repeats, duration = (args.r or 1000), (args.t if args.t is not None else 600.0)
     usage0, lat = resource.getrusage(resource.RUSAGE_SELF), []
+    cores = cores_for(args.x if args.x > 0 else os.cpu_count())  # -x 0: ORT's pool has a thread per core
     with Busy():
-        t = time.perf_counter()
-        sess.run(None, sets[0])  # the warm-up run
-        first_ms = reported_s(time.perf_counter() - t) * 1000
+        first_ms = reported_s(phone_s(lambda: sess.run(None, sets[0]), cores)) * 1000  # the warm-up run
         start = time.perf_counter()
         while (len(lat) < repeats) if times_mode else (time.perf_counter() - start < duration or not lat):
-            t = time.perf_counter()
-            sess.run(None, sets[len(lat) % len(sets)])
-            lat.append(reported_s(time.perf_counter() - t))
+            feeds = sets[len(lat) % len(sets)]
+            lat.append(reported_s(phone_s(lambda feeds=feeds: sess.run(None, feeds), cores)))
             if args.v:  # the verbose run prints every iteration's time
                 print(f"iteration:{len(lat)},time_cost:{lat[-1]:f}", flush=True)
         wall = time.perf_counter() - start

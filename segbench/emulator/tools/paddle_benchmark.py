@@ -14,7 +14,7 @@ import shutil
 import sys
 import time
 
-from segbench.emulator.tools.common import Busy, apply_fault, record, reported_s, state_dir
+from segbench.emulator.tools.common import Busy, apply_fault, cores_for, record, reported_s, state_dir
 
 TOOL = "benchmark_bin"
 # Every flag v2.12 defines (lite/api/tools/benchmark/utils/flags.cc at tag v2.12), with its gflags type and default.
@@ -187,7 +187,10 @@ def run(argv: list[str]) -> int:
         sess.set_inputs([data])
         apply_fault(TOOL, print)
         with Busy():
-            times = [reported_s(sess.run_once() / 1000) * 1000 for _ in range(int(f["warmup"]) + int(f["repeats"]))]
+            # The phone's clock (common.phone_s): the worker's CPU time per run over the cores its threads use.
+            cores = cores_for(int(f["threads"]))
+            times = [reported_s(sess.run_once().cpu_ms / 1000 / cores) * 1000
+                     for _ in range(int(f["warmup"]) + int(f["repeats"]))]
         out = sess.outputs()[0].astype(np.float32)
     except SegbenchError as exc:  # e.g. an --input_shape the model does not take
         fatal("core/program.cc:798 Run", exc.message)

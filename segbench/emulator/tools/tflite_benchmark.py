@@ -18,7 +18,16 @@ import resource
 import sys
 import time
 
-from segbench.emulator.tools.common import Busy, accelerators, apply_fault, delegate_fault, record, reported_s
+from segbench.emulator.tools.common import (
+    Busy,
+    accelerators,
+    apply_fault,
+    cores_for,
+    delegate_fault,
+    phone_s,
+    record,
+    reported_s,
+)
 from segbench.emulator.tools.flags import parse_tflite
 
 TOOL = "benchmark_model"
@@ -299,15 +308,15 @@ def _apply_delegates(interp, flags: dict) -> bool | None:
     return half
 
 
-def _timed(interp, min_runs: int, min_secs: float, max_secs: float) -> list[float]:
+def _timed(interp, min_runs: int, min_secs: float, max_secs: float, threads: int) -> list[float]:
+    """Run times in us on the phone's clock (common.phone_s); the loop's bounds are the tool's, in wall time."""
     out: list[float] = []
+    cores = cores_for(threads)
     start = time.perf_counter()
     while len(out) < min_runs or time.perf_counter() - start < min_secs:
         if time.perf_counter() - start > max_secs:
             break
-        t = time.perf_counter()
-        interp.invoke()
-        out.append(reported_s(time.perf_counter() - t) * 1e6)
+        out.append(reported_s(phone_s(interp.invoke, cores)) * 1e6)
     return out
 
 
@@ -386,11 +395,13 @@ def run(argv: list[str]) -> int:
     with Busy():
         info(f"Running benchmark for at least {flags['warmup_runs']} iterations and at least "
              f"{float(flags['warmup_min_secs']):g} seconds but terminate if exceeding {float(flags['max_secs']):g} seconds.")
-        warm = _timed(interp, int(flags["warmup_runs"]), float(flags["warmup_min_secs"]), float(flags["max_secs"]))
+        warm = _timed(interp, int(flags["warmup_runs"]), float(flags["warmup_min_secs"]), float(flags["max_secs"]),
+                      threads)
         info(stat_line(warm) + "\n")
         info(f"Running benchmark for at least {flags['num_runs']} iterations and at least "
              f"{float(flags['min_secs']):g} seconds but terminate if exceeding {float(flags['max_secs']):g} seconds.")
-        runs = _timed(interp, int(flags["num_runs"]), float(flags["min_secs"]), float(flags["max_secs"]))
+        runs = _timed(interp, int(flags["num_runs"]), float(flags["min_secs"]), float(flags["max_secs"]),
+                      threads)
         info(stat_line(runs) + "\n")
     _save_outputs(interp, flags["output_filepath"], half)
     avg = sum(int(round(x)) for x in runs) / len(runs)
@@ -452,11 +463,13 @@ def _run_litert(argv: list[str], flags: dict, threads: int) -> int:
     with Busy():
         info(f"Running benchmark for at least {flags['warmup_runs']} iterations and at least "
              f"{float(flags['warmup_min_secs']):g} seconds but terminate if exceeding {float(flags['max_secs']):g} seconds.")
-        warm = _timed(interp, int(flags["warmup_runs"]), float(flags["warmup_min_secs"]), float(flags["max_secs"]))
+        warm = _timed(interp, int(flags["warmup_runs"]), float(flags["warmup_min_secs"]), float(flags["max_secs"]),
+                      threads)
         info(stat_line(warm) + "\n")
         info(f"Running benchmark for at least {flags['num_runs']} iterations and at least "
              f"{float(flags['min_secs']):g} seconds but terminate if exceeding {float(flags['max_secs']):g} seconds.")
-        runs = _timed(interp, int(flags["num_runs"]), float(flags["min_secs"]), float(flags["max_secs"]))
+        runs = _timed(interp, int(flags["num_runs"]), float(flags["min_secs"]), float(flags["max_secs"]),
+                      threads)
         info(stat_line(runs) + "\n")
     overall = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - mem0) / 1024
     ms = [x / 1000 for x in runs]
