@@ -435,6 +435,22 @@ def test_litert_mode_prints_its_results_block_and_refuses_classic_input_files(tm
     assert "WARN: Unconsumed cmdline flags: --input_layer_value_files=x:/d/a.raw\n" in done.stdout
     run = tools.parse_case_log(benchmark_model, done.stdout + done.stderr)
     assert run.status == "ok" and run.count == 3 and run.tool_version == benchmark_model.LITERT_VERSION
+    # --result_file_path: the BenchmarkResult message, its percentiles those of the log's stat line (us)
+    result = tmp_path / "result.pb"
+    done = _tool(tmp_path, "benchmark_model", f"--graph={model}", "--num_runs=4", "--min_secs=0", "--warmup_runs=1",
+                 "--warmup_min_secs=0", f"--result_file_path={result}", binary=b"\x7fELF BenchmarkLiteRtModel")
+    assert done.returncode == 0, done.stderr
+    assert f"Saved benchmark result to: {result}" in done.stdout
+    figures = benchmark_model.read_result_proto(result.read_bytes())
+    stat = [ln for ln in done.stdout.splitlines() if "count=4 " in ln][-1]
+    us = {k: int(v) for k, v in (kv.split("=") for kv in stat.split() if kv.split("=")[0] in ("p5", "median", "p95"))}
+    for key in ("p5", "median", "p95"):
+        assert figures[f"{key}_ms"] == pytest.approx(us[key] / 1000, abs=0.002)
+    assert figures["num_runs"] == 4 and figures["num_warmup_runs"] == 1
+    unwritable = _tool(tmp_path, "benchmark_model", f"--graph={model}", "--num_runs=1", "--min_secs=0",
+                       "--result_file_path=/nonexistent/dir/r.pb", binary=b"\x7fELF BenchmarkLiteRtModel")
+    assert unwritable.returncode == 0 and "Failed to save benchmark result to: /nonexistent/dir/r.pb" in \
+        unwritable.stderr
     gpu = _tool(tmp_path, "benchmark_model", f"--graph={model}", "--use_gpu=true",
                 binary=b"\x7fELF BenchmarkLiteRtModel")
     assert gpu.returncode == 1 and "Benchmarking failed." in gpu.stderr
