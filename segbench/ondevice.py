@@ -314,8 +314,12 @@ class DeviceBackend:
         # A tool whose report holds no per-run times but whose result file does (onnxruntime_perf_test)
         # writes one beside the model; it is read back after the run as the record's samples.
         read_samples = getattr(module, "read_result_file", None)
-        result_path = (f"{posixpath.dirname(prepared.model_path)}/perf_{hashlib.sha256(case.case_id.encode()).hexdigest()[:16]}.txt"
-                       if read_samples else None)
+        # One whose build writes a result message (LiteRT 2.x's --result_file_path) gets a path for it too: its
+        # median, p5 and p95 are read back after the run.
+        read_proto = (getattr(module, "read_result_proto", None)
+                      if tool.variant in getattr(module, "RESULT_FILE_VARIANTS", ()) else None)
+        stem = f"{posixpath.dirname(prepared.model_path)}/perf_{hashlib.sha256(case.case_id.encode()).hexdigest()[:16]}"
+        result_path = f"{stem}.txt" if read_samples else f"{stem}.pb" if read_proto else None
         # LiteRT 2.x's benchmark_model cannot read an input file: it runs on its own random data, said in the record.
         own_data = tool.variant == "litert"
         input_note = ("the tool's own random data (LiteRT's benchmark_model has no input-file flag)" if own_data
@@ -360,7 +364,8 @@ class DeviceBackend:
         measurement = _tool_version(self._outcome(module, done, log, base), tool)
         measurement = _backend_evidence(measurement, module, case.backend, tool.variant, log)
         if result_path and measurement.status == "ok":
-            measurement = self._with_samples(measurement, result_path, read_samples)
+            measurement = (self._with_samples(measurement, result_path, read_samples) if read_samples
+                           else self._with_result_proto(measurement, result_path, read_proto))
         if self.op_profiling or self.memory_profile:
             measurement = self._with_profile(measurement, module, tc)
         return replace(measurement, finished=utc_now()), log
@@ -422,6 +427,33 @@ class DeviceBackend:
         merged = Latency(**{k: getattr(lat, k) if getattr(lat, k) is not None else getattr(computed, k)
                             for k in Latency.__dataclass_fields__})
         return replace(m, samples_ms=samples, latency_ms=merged)
+
+    def _with_result_proto(self, m: Measurement, remote: str, read: Callable[[bytes], dict]) -> Measurement:
+        """The tool's result message (pulled from the phone, then removed there): its median and p95 fill the
+        record's latency and its p5 extra.p5_ms where the log gave none; the log's figures stay. A file that is
+        missing or unreadable is a warning in extra.result_file, never a failed record."""
+        from segbench.errors import ParseError
+
+        local = self.workdir / f"result_{posixpath.basename(remote)}"
+        local.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.with_reconnect(lambda: self.phone.pull(remote, str(local)))
+            figures = read(local.read_bytes())
+        except DeviceGone:
+            raise
+        except (DeviceError, OSError, ParseError) as exc:  # no such file on the phone, or no such message
+            return replace(m, extra={**m.extra, "result_file": f"warning: {remote} could not be read: {exc}"})
+        finally:
+            local.unlink(missing_ok=True)
+            self.phone.shell(f"rm -f {shlex.quote(remote)}", 30)
+        lat = m.latency_ms or Latency()
+        filled = {k: figures[f"{k}_ms"] for k in ("median", "p95")
+                  if getattr(lat, k) is None and figures.get(f"{k}_ms") is not None}
+        extra = {**m.extra, "result_file": "read: " + ", ".join(
+            k for k in ("median_ms", "p5_ms", "p95_ms") if figures.get(k) is not None) or "read: no percentiles"}
+        if extra.get("p5_ms") is None and figures.get("p5_ms") is not None:
+            extra["p5_ms"] = figures["p5_ms"]
+        return replace(m, latency_ms=replace(lat, **filled), extra=extra)
 
     def _outcome(self, module, done: Completed, log: bytes, base: Measurement) -> Measurement:
         from segbench.runners import tools

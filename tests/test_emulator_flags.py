@@ -101,7 +101,6 @@ def test_benchmark_bin_refuses_a_bad_value_before_running(name):
     (["--output_data_path=/d/o.txt"], 1, "ERROR: unknown command line flag 'output_data_path'"),
     (["--use_gpu=true"], 1, "ERROR: unknown command line flag 'use_gpu'"),
     (["--threads"], 1, "ERROR: flag '--threads' is missing its argument"),
-    (["--power_mode=9"], 134, "Unsupported power mode: 9"),
     (["--backend=opencl_buffer"], 134, "Wrong target 'opencl_buffer' found"),  # develop head only
     (["--backend=nnadapter,arm", "--nnadapter_device_names=qualcomm_hexagon"], 134, "Wrong target 'qualcomm_hexagon'"),
 ])
@@ -124,6 +123,78 @@ def test_benchmark_bin_usage_exits_0_as_the_real_tool(argv, says):
     with pytest.raises(FlagStop) as stop:
         paddle_benchmark._parse(argv)
     assert stop.value.code == 0 and says in stop.value.stderr and "--optimized_model_file" in stop.value.stdout
+
+
+# gflags' exact lines (gflags.cc at the commit Paddle Lite v2.12 vendors): errors filed by flag name, printed sorted
+# by name, one per name; a flag missing its value closes with the flag's help text and ends parsing.
+@pytest.mark.parametrize("argv, stderr", [
+    (["--threads"], "ERROR: flag '--threads' is missing its argument; flag description: threads num\n"),
+    (["--x=1", "--power_mode"], "ERROR: flag '--power_mode' is missing its argument; flag description: arm power "
+     "mode: 0 for big cluster, 1 for little cluster, 2 for all cores, 3 for no bind\nERROR: unknown command line "
+     "flag 'x'\n"),
+    (["--threads", "--y=2"], "ERROR: illegal value '--y=2' specified for int32 flag 'threads'\n"),  # the next word
+    (["--repeats", "--z=1", "--a=1"], "ERROR: unknown command line flag 'a'\nERROR: illegal value '--z=1' "
+     "specified for int32 flag 'repeats'\n"),
+    (["--flagfile"], "ERROR: flag '--flagfile' is missing its argument; flag description: load flags from file\n"),
+    (["--x=2", "--a=1", "--threads=abc"], "ERROR: unknown command line flag 'a'\nERROR: illegal value 'abc' "
+     "specified for int32 flag 'threads'\nERROR: unknown command line flag 'x'\n"),
+    (["--threads=a", "--threads=b"], "ERROR: illegal value 'b' specified for int32 flag 'threads'\n"),
+    (["--nothreads"], "ERROR: boolean value (nothreads) specified for int32 command line flag\n"),
+    (["--threads=-0x10"], "ERROR: illegal value '-0x10' specified for int32 flag 'threads'\n"),  # hex only at 0x
+    (["--threads=4 "], "ERROR: illegal value '4 ' specified for int32 flag 'threads'\n"),
+    (["--threads=2147483648"], "ERROR: illegal value '2147483648' specified for int32 flag 'threads'\n"),
+    (["--run_delay=1e999"], "ERROR: illegal value '1e999' specified for double flag 'run_delay'\n"),
+    (["--run_delay=1_0"], "ERROR: illegal value '1_0' specified for double flag 'run_delay'\n"),
+    (["--enable_memory_profile="], "ERROR: illegal value '' specified for bool flag 'enable_memory_profile'\n"),
+    (["--undefok=y", "--x=1", "--noy"], "ERROR: unknown command line flag 'x'\n"),
+])
+def test_benchmark_bin_gflags_lines(argv, stderr):
+    with pytest.raises(FlagStop) as stop:
+        paddle_benchmark._parse([*_NB, *argv])
+    assert (stop.value.code, stop.value.stderr, stop.value.stdout) == (1, stderr, "")
+
+
+@pytest.mark.parametrize("argv, flag, value", [
+    (["--threads= 4"], "threads", "4"), (["--threads=+4"], "threads", "4"), (["--threads=0x10"], "threads", "16"),
+    (["--run_delay=0x1p3"], "run_delay", "8.0"), (["--run_delay= 2"], "run_delay", "2.0"),
+    (["--run_delay=inf"], "run_delay", "inf"), (["--noenable_memory_profile=true"], "enable_memory_profile", "false"),
+    (["--undefok=x,y", "--x=1", "--noy"], "threads", "1"), (["--tab_completion_columns=9"], "threads", "1"),
+])
+def test_benchmark_bin_takes_what_gflags_takes(argv, flag, value):
+    assert paddle_benchmark._parse([*_NB, *argv])[flag] == value
+
+
+@pytest.mark.parametrize("argv, code, stdout", [
+    (["--help", "--x=2"], 1, "benchmark_bin: \nNote: \n"),  # help comes before the error report
+    (["--helpxml"], 1, "benchmark_bin: "), (["--helpon=benchmark"], 1, "benchmark_bin: "),
+    (["--version", "--threads=abc"], 0, "benchmark_bin version "),
+])
+def test_benchmark_bin_help_flags_act_before_errors(argv, code, stdout):
+    with pytest.raises(FlagStop) as stop:
+        paddle_benchmark._parse([*_NB, *argv])
+    assert stop.value.code == code and stop.value.stdout.startswith(stdout) and stop.value.stderr == ""
+
+
+def test_benchmark_bin_checks_power_mode_only_when_the_model_runs():
+    # The real tool passes --power_mode to the predictor, whose first Run() aborts on a mode it does not know:
+    # flag checks, the target check and the model file check all come first.
+    flags = paddle_benchmark._parse([*_NB, "--power_mode=9"])
+    assert "Unsupported power mode: 9" in paddle_benchmark.run_mode_problem(flags)
+    assert paddle_benchmark.run_mode_problem(paddle_benchmark._parse([*_NB, "--power_mode=5"])) is None
+    with pytest.raises(FlagStop) as stop:
+        paddle_benchmark._parse(["--optimized_model_file=/d/m.nb", "--backend=arm", "--power_mode=9"])
+    assert stop.value.code == 0 and stop.value.stderr == "Must set --input_shape option!\n"
+    with pytest.raises(FlagStop) as stop:
+        paddle_benchmark._parse([*_NB[:2], "--backend=cpu", "--power_mode=9"])
+    assert stop.value.code == 134 and "Wrong target 'cpu'" in stop.value.stderr
+
+
+def test_benchmark_bin_usage_is_the_tools_own():
+    with pytest.raises(FlagStop) as stop:
+        paddle_benchmark._parse(["--backend=arm"])
+    assert stop.value.stderr == "\nNo model path is set!\nMust set --input_shape option!\n"
+    assert stop.value.stdout.startswith("\nNote: \n  If load the optimized model, set --optimized_model_file. \n")
+    assert stop.value.stdout.endswith("For detailed usage info: ./benchmark_bin --help \n\n")
 
 
 def test_benchmark_bin_bool_forms():
@@ -227,6 +298,68 @@ def test_ort_absl_refusals_exit_1(argv, says):
     assert stop.value.code == 1 and says in stop.value.stderr
 
 
+_SINGLE = "A, C, D, F, I, M, P, R, S, T, X, Z, c, d, e, f, g, h, i, l, m, n, o, p, q, r, s, t, u, v, x, y, z"
+
+
+# absl's exact lines (absl/flags/parse.cc, 20240722 and 20250512 alike): bad values as they are met (the value
+# absl falls back to is parsed too, hence a second line), then unknown names with the registered flags nearest
+# to them (sorted by name, bools also as noNAME), unless --undefok names them.
+@pytest.mark.parametrize("argv, stderr", [
+    (["-x4", "m.onnx"], "ERROR: Unknown command line flag 'x4'. Did you mean: x ?\n"),
+    (["-sI", "m.onnx"], "ERROR: Unknown command line flag 'sI'. Did you mean: I, s ?\n"),
+    (["-Q", "m.onnx"], f"ERROR: Unknown command line flag 'Q'. Did you mean: {_SINGLE} ?\n"),
+    (["--thread", "2", "m.onnx"], "ERROR: Unknown command line flag 'thread'\n"),
+    (["--plugin_ep", "a", "m.onnx"], "ERROR: Unknown command line flag 'plugin_ep'. Did you mean: plugin_eps ?\n"),
+    (["--nolist_ep_device", "m.onnx"],
+     "ERROR: Unknown command line flag 'nolist_ep_device'. Did you mean: nolist_ep_devices ?\n"),
+    (["--undefok=Qz", "--Qzz", "m.onnx"], "ERROR: Unknown command line flag 'Qzz'. Did you mean: Qz (undefok) ?\n"),
+    (["m.onnx", "-x"], "ERROR: Missing the value for the flag 'x'\nERROR: Illegal value '' specified for flag 'x'\n"),
+    (["-s=", "m.onnx"], "ERROR: Missing the value after assignment for the boolean flag 's'\n"
+     "ERROR: Illegal value '' specified for flag 's'\n"),
+    (["--nos=1", "m.onnx"], "ERROR: Negative form with assignment is not valid for the boolean flag 's'\n"
+     "ERROR: Illegal value '' specified for flag 's'\n"),
+    (["--nox", "m.onnx"], "ERROR: Negative form is not valid for the flag 'x'\n"
+     "ERROR: Illegal value '' specified for flag 'x'\n"),
+    (["-x4", "-x", "abc", "m.onnx"], "ERROR: Illegal value 'abc' specified for flag 'x'\n"
+     "ERROR: Unknown command line flag 'x4'. Did you mean: x ?\n"),  # bad values first, whatever the order
+    (["-r", "-0", "m.onnx"], "ERROR: Illegal value '-0' specified for flag 'r'\n"),
+    (["-x", "0x", "m.onnx"], "ERROR: Illegal value '0x' specified for flag 'x'\n"),
+])
+def test_ort_absl_lines(argv, stderr):
+    with pytest.raises(FlagStop) as stop:
+        ort_perf_test.parse_args(argv)
+    assert (stop.value.code, stop.value.stderr, stop.value.stdout) == (1, stderr, "")
+
+
+@pytest.mark.parametrize("argv, field, value", [
+    (["-x", " 0x1f ", "m.onnx"], "x", 31), (["-x", "-0x2", "m.onnx"], "x", None), (["-s= TRUE ", "m.onnx"], "s", True),
+    (["--undefok=Q,z2", "-Q", "--noz2", "m.onnx"], "model_path", "m.onnx"), (["--nos", "m.onnx"], "s", False),
+])
+def test_ort_takes_what_absl_takes(argv, field, value):
+    if value is None:  # parsed, then refused by perf_test's own check (a negative thread count)
+        with pytest.raises(FlagStop) as stop:
+            ort_perf_test.parse_args(argv)
+        assert stop.value.code == 255
+        return
+    assert getattr(ort_perf_test.parse_args(argv), field) == value
+
+
+@pytest.mark.parametrize("argv, code, stdout, stderr", [
+    (["--help", "m.onnx"], 1, "usage: onnxruntime_perf_test", ""),
+    (["--helpmatch=x", "m.onnx"], 1, "usage: onnxruntime_perf_test", ""),
+    (["--help", "-Q", "m.onnx"], 1, "usage: onnxruntime_perf_test", "ERROR: Unknown command line flag 'Q'."),
+    (["--help", "-x", "abc", "m.onnx"], 1, "", "ERROR: Illegal value 'abc' specified for flag 'x'\nusage: "),
+    (["--version", "m.onnx"], 0, "onnxruntime_perf_test\n", ""),
+    (["--only_check_args", "m.onnx"], 0, "", ""),
+])
+def test_ort_absl_usage_flags(argv, code, stdout, stderr):
+    with pytest.raises(FlagStop) as stop:
+        ort_perf_test.parse_args(argv)
+    assert stop.value.code == code
+    assert stop.value.stdout.startswith(stdout) and (stop.value.stdout == "") == (stdout == "")
+    assert stop.value.stderr.startswith(stderr) and (stop.value.stderr == "") == (stderr == "")
+
+
 @pytest.mark.parametrize("argv", [["-m", "fast", "m.onnx"], ["-r", "0", "m.onnx"], ["-x", "-1", "m.onnx"],
                                   ["-o", "5", "m.onnx"], ["-e", "gpu", "m.onnx"], ["-f", "batch", "m.onnx"],
                                   ["-f", "batch:0", "m.onnx"], [], ["a.onnx", "b.txt", "c"]])
@@ -262,13 +395,16 @@ def _tool(tmp_path, tool: str, *args: str, binary: bytes | None = None) -> subpr
     ("benchmark_bin", ["--x=2", *_NB], 1, "err", "ERROR: unknown command line flag 'x'"),
     ("benchmark_bin", ["--model_file=/d/m.pdmodel", "--input_shape=1", "--backend=arm"], 0, "err",
      "No model path is set!"),
-    ("benchmark_bin", [*_NB, "--power_mode=9"], -6, "err", "Unsupported power mode: 9"),
+    # the missing .nb is found before the power mode, which only the predictor's first run checks
+    ("benchmark_bin", [*_NB, "--power_mode=9"], -6, "err", "Mode file[/d/m.nb] not exist!"),
+    ("benchmark_bin", [*_NB, "--threads"], 1, "err", "ERROR: flag '--threads' is missing its argument; flag "
+     "description: threads num\n"),
     ("benchmark_model", ["--graph=/nonexistent.tflite", "--use_xnnpack=yes"], 1, "err",
      "Failed to parse flag 'use_xnnpack' against argv '--use_xnnpack=yes'"),
     ("benchmark_model", ["--graph=/d/m.tflite", "--input_layer_value_files=x:/d/a.raw"], -6, "err",
      "FATAL: Cannot find the corresponding input_layer name(x)"),
     ("benchmark_model", ["--num_threads", "4"], 1, "out", "WARN: Unconsumed cmdline flags: --num_threads 4"),
-    ("onnxruntime_perf_test", ["-x4", "m.onnx"], 1, "err", "ERROR: Unknown command line flag 'x4'"),
+    ("onnxruntime_perf_test", ["-x4", "m.onnx"], 1, "err", "ERROR: Unknown command line flag 'x4'. Did you mean: x ?"),
     ("onnxruntime_perf_test", ["-sI", "m.onnx"], 1, "err", "ERROR: Unknown command line flag 'sI'"),
     ("onnxruntime_perf_test", ["-m", "fast", "m.onnx"], 255, "err", "See 'onnxruntime_perf_test --help'."),
 ])
@@ -299,6 +435,22 @@ def test_litert_mode_prints_its_results_block_and_refuses_classic_input_files(tm
     assert "WARN: Unconsumed cmdline flags: --input_layer_value_files=x:/d/a.raw\n" in done.stdout
     run = tools.parse_case_log(benchmark_model, done.stdout + done.stderr)
     assert run.status == "ok" and run.count == 3 and run.tool_version == benchmark_model.LITERT_VERSION
+    # --result_file_path: the BenchmarkResult message, its percentiles those of the log's stat line (us)
+    result = tmp_path / "result.pb"
+    done = _tool(tmp_path, "benchmark_model", f"--graph={model}", "--num_runs=4", "--min_secs=0", "--warmup_runs=1",
+                 "--warmup_min_secs=0", f"--result_file_path={result}", binary=b"\x7fELF BenchmarkLiteRtModel")
+    assert done.returncode == 0, done.stderr
+    assert f"Saved benchmark result to: {result}" in done.stdout
+    figures = benchmark_model.read_result_proto(result.read_bytes())
+    stat = [ln for ln in done.stdout.splitlines() if "count=4 " in ln][-1]
+    us = {k: int(v) for k, v in (kv.split("=") for kv in stat.split() if kv.split("=")[0] in ("p5", "median", "p95"))}
+    for key in ("p5", "median", "p95"):
+        assert figures[f"{key}_ms"] == pytest.approx(us[key] / 1000, abs=0.002)
+    assert figures["num_runs"] == 4 and figures["num_warmup_runs"] == 1
+    unwritable = _tool(tmp_path, "benchmark_model", f"--graph={model}", "--num_runs=1", "--min_secs=0",
+                       "--result_file_path=/nonexistent/dir/r.pb", binary=b"\x7fELF BenchmarkLiteRtModel")
+    assert unwritable.returncode == 0 and "Failed to save benchmark result to: /nonexistent/dir/r.pb" in \
+        unwritable.stderr
     gpu = _tool(tmp_path, "benchmark_model", f"--graph={model}", "--use_gpu=true",
                 binary=b"\x7fELF BenchmarkLiteRtModel")
     assert gpu.returncode == 1 and "Benchmarking failed." in gpu.stderr

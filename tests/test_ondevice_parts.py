@@ -231,6 +231,54 @@ def test_per_run_times_from_the_result_file_fill_what_the_summary_lacks(tmp_path
     assert gone.samples_ms is None and "could not be read" in gone.extra["samples"]
 
 
+class _PullPhone(_RecordingPhone):
+    """A phone whose result file holds ``data`` (None: there is no such file)."""
+
+    def __init__(self, data: bytes | None) -> None:
+        super().__init__()
+        self.data = data
+
+    def pull(self, remote: str, local: str) -> None:
+        if self.data is None:
+            from segbench.errors import DeviceError
+
+            raise DeviceError(f"pull of p:{remote} failed: No such file or directory")
+        Path(local).write_bytes(self.data)
+
+    def shell(self, command: str, timeout: float = 30.0) -> Completed:
+        self.commands.append(command)
+        return Completed(0, b"", b"")
+
+
+def test_litert_result_message_fills_median_p5_p95_and_a_bad_file_is_only_a_warning(tmp_path):
+    from segbench.model import DeviceInfo, Latency, Measurement, ModelRef
+    from segbench.runners.benchmark_model import read_result_proto, write_result_proto
+
+    m = Measurement(run_id="r", case_id="c", model=ModelRef("m", "/m.tflite", "tflite"), runtime="tflite",
+                    status="ok", count=3, latency_ms=Latency(avg=2.0, min=1.0, max=3.0, std=0.8))
+
+    def backend(phone):
+        return DeviceBackend(phone=phone, device=DeviceInfo(id="p", kind="android", cpu_max_khz={0: 1000}),
+                             tools={}, workdir=tmp_path)
+
+    data = write_result_proto({"avg_ms": 9.0, "median_ms": 2.25, "p5_ms": 1.5, "p95_ms": 2.75, "num_runs": 3})
+    phone = _PullPhone(data)
+    got = backend(phone)._with_result_proto(m, "/d/perf_x.pb", read_result_proto)
+    assert (got.latency_ms.median, got.latency_ms.p95, got.extra["p5_ms"]) == (2.25, 2.75, 1.5)
+    assert got.latency_ms.avg == 2.0 and got.latency_ms.std == 0.8  # the log's figures stay
+    assert got.extra["result_file"] == "read: median_ms, p5_ms, p95_ms" and got.status == "ok"
+    assert phone.commands == ["rm -f /d/perf_x.pb"] and not list(tmp_path.glob("result_*"))
+    logged = Measurement(**{**m.__dict__, "latency_ms": Latency(avg=2.0, median=2.0), "extra": {"p5_ms": 1.0}})
+    kept = backend(_PullPhone(data))._with_result_proto(logged, "/d/p.pb", read_result_proto)
+    assert (kept.latency_ms.median, kept.latency_ms.p95, kept.extra["p5_ms"]) == (2.0, 2.75, 1.0)
+    for bad, says in ((None, "No such file"), (b"\x0a\xff", "not a LiteRT benchmark result file"),
+                      (b"", "holds no figures")):
+        warned = backend(_PullPhone(bad))._with_result_proto(m, "/d/p.pb", read_result_proto)
+        assert warned.status == "ok" and warned.latency_ms == m.latency_ms
+        assert warned.extra["result_file"].startswith("warning: /d/p.pb could not be read") and says in \
+            warned.extra["result_file"]
+
+
 class _SlowToStartPhone:
     """A tool that hangs; the first kill comes before the tool wrote its pid (and misses), a later one hits."""
 

@@ -105,6 +105,9 @@ def test_litert_benchmark_model_runs_on_the_phone_and_records_its_version(phone,
     assert "/bin/litert/benchmark_model " in x["extra"]["command"] and "--input_layer" not in x["extra"]["command"]
     assert "own random data" in x["extra"]["input"]
     assert phone.tool_runs()[-1]["litert"] is True and x["cpu_mask"] == "f0"
+    # its result message, pulled from the phone: median, p5 and p95 where the log's block has none
+    assert "--result_file_path=" in x["extra"]["command"] and x["extra"]["result_file"] == "read: median_ms, p5_ms, p95_ms"
+    assert x["latency_ms"]["median"] is not None and x["latency_ms"]["p95"] is not None and x["extra"]["p5_ms"] > 0
     bad = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--tool", "tensorrt")
     assert_one_line_error(bad, 2)
     assert "names no tool variant 'tensorrt'" in bad.err and "variants: litert" in bad.err

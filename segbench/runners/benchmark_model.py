@@ -62,6 +62,57 @@ LITERT_VERSION = "LiteRT 2.x"
 MAX_SECS = 86400
 
 
+# LiteRT 2.x's --result_file_path: a serialized tflite.tools.benchmark.BenchmarkResult (proto2; the message in
+# LiteRT's tflite/tools/benchmark/proto/benchmark_result.proto). Field numbers -> our names, per sub-message
+# (2 latency, 3 memory, 4 misc); kind f = float, i = int32/int64. Name (1) is not read.
+LITERT = "litert"
+RESULT_FILE_VARIANTS = (LITERT,)
+RESULT_FIELDS = {
+    2: {1: ("avg_ms", "f"), 2: ("min_ms", "f"), 3: ("max_ms", "f"), 4: ("std_ms", "f"), 5: ("median_ms", "f"),
+        6: ("p5_ms", "f"), 7: ("p95_ms", "f"), 8: ("init_ms", "f"), 9: ("first_ms", "f"), 10: ("warmup_avg_ms", "f")},
+    3: {1: ("init_footprint_kb", "i"), 2: ("overall_footprint_kb", "i"), 3: ("peak_mem_mb", "f")},
+    4: {1: ("model_size_mb", "f"), 2: ("num_runs", "i"), 3: ("num_warmup_runs", "i"), 4: ("throughput_mb_s", "f")},
+}
+
+
+def read_result_proto(data: bytes) -> dict[str, float | int]:
+    """The figures of a BenchmarkResult file, by our names (RESULT_FIELDS); fields it does not set are absent and
+    unknown ones are skipped, as protobuf readers do. Raises ParseError for bytes that are no such message."""
+    from segbench import protowire
+    from segbench.errors import ParseError
+
+    out: dict[str, float | int] = {}
+    try:
+        top = protowire.fields(data)
+        for number, names in RESULT_FIELDS.items():
+            for raw_message in top.get(number, []):  # a repeated sub-message merges, the last value winning
+                for field, values in protowire.as_message(raw_message).items():
+                    if field in names:
+                        name, kind = names[field]
+                        out[name] = protowire.as_float(values[-1]) if kind == "f" else protowire.as_int64(values[-1])
+    except protowire.WireError as exc:
+        raise ParseError(f"not a LiteRT benchmark result file: {exc}") from None
+    if not out:
+        raise ParseError("the LiteRT benchmark result file holds no figures")
+    return out
+
+
+def write_result_proto(values: dict[str, float | int]) -> bytes:
+    """A BenchmarkResult message holding ``values`` (RESULT_FIELDS' names; others are ignored)."""
+    from segbench import protowire
+
+    out = b""
+    for number, names in RESULT_FIELDS.items():
+        body = b""
+        for field, (name, kind) in names.items():
+            if values.get(name) is not None:
+                body += (protowire.field_float(field, float(values[name])) if kind == "f"
+                         else protowire.field_varint(field, int(values[name])))
+        if body:
+            out += protowire.field_bytes(number, body)
+    return out
+
+
 # Option values the tool accepts (the rest fail to parse or are refused at start-up).
 OPTION_CHOICES = {"gpu_backend": ("cl", "gl"),
                   "nnapi_execution_preference": ("fast_single_answer", "sustained_speed", "low_power", "undefined"),
@@ -75,7 +126,6 @@ BOOL_OPTIONS = {"xnnpack_force_fp16", "gpu_precision_loss_allowed", "gpu_experim
 
 # LiteRT 2.x's benchmark_model (variant "litert"): hardware accelerators instead of delegate providers. Its CPU
 # accelerator is XNNPACK; there is no NNAPI or Hexagon, no input-file flag and no output dump.
-LITERT = "litert"
 LITERT_ACCELERATORS = {"cpu": ["--use_cpu=true"], "xnnpack": ["--use_cpu=true"],
                        "gpu": ["--use_gpu=true"], "npu": ["--use_npu=true"]}
 LITERT_OPTION_KEYS = {

@@ -65,9 +65,10 @@ class Args:
 def parse_args(argv: list[str]) -> Args:
     """absl::ParseCommandLine (a bad flag or value: exit 1), then ParseArguments' checks (false: the tool
     prints where to look for help and main returns -1, rc 255)."""
-    parsed = parse_absl(argv, FLAGS)
+    parsed = parse_absl(argv, FLAGS, usage=f"usage: {TOOL} [options...] model_path [result_file]\n",
+                        version=f"{TOOL}\n")
     v = parsed.values
-    if v.get("help") or v.get("helpfull") or v.get("helpshort") or v.get("h"):
+    if v.get("h"):
         raise FlagStop(255, stderr=f"usage: {TOOL} [options...] model_path [result_file]\n{_SEE_HELP}")
     bad = FlagStop(255, stderr=_SEE_HELP)
     args = Args()

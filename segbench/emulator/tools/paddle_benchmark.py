@@ -27,8 +27,7 @@ _FLAGS = {"optimized_model_file": "string", "uncombined_model_dir": "string", "m
           "opencl_kernel_cache_file": "string", "opencl_tuned_file": "string", "opencl_tune_mode": "string",
           "nnadapter_device_names": "string", "nnadapter_context_properties": "string",
           "enable_op_time_profile": "bool", "enable_memory_profile": "bool", "memory_check_interval_ms": "int32",
-          # gflags' own
-          "help": "bool", "helpfull": "bool", "helpshort": "bool", "version": "bool"}
+}
 _DEFAULTS = {"optimized_model_file": "", "model_file": "", "param_file": "", "uncombined_model_dir": "",
              "input_shape": "", "input_data_path": "", "validation_set": "", "config_path": "", "warmup": "0",
              "repeats": "1", "run_delay": "-1", "power_mode": "0", "threads": "1", "backend": "", "result_path": "",
@@ -39,15 +38,69 @@ _TARGETS = ("arm", "opencl", "metal", "arm_metal", "x86_metal", "x86", "x86_open
             "intel_fpga", "rockchip_npu", "mediatek_apu", "huawei_kirin_npu", "huawei_ascend_npu", "amlogic_npu",
             "verisilicon_timvx", "eeasytech_npu", "android_nnapi", "qualcomm_qnn", "kunlunxin_xtcl", "host")
 _POWER_MODES = range(6)  # HIGH LOW FULL NO_BIND RAND_HIGH RAND_LOW (lite/api/paddle_place.h)
-_USAGE = """
-Note:
-  A .nb from opt: --optimized_model_file=<model.nb>. A Paddle program: --model_file=<pdmodel> with
-  --param_file=<pdiparams>, or --uncombined_model_dir=<dir>. --backend and --input_shape are required.
-For example (Android):
-  ./benchmark_bin --optimized_model_file=/data/local/tmp/model.nb --input_shape=1,3,224,224 --backend=arm
-For detailed usage info: ./benchmark_bin --help
-
-"""
+# What the tool prints (lite/api/tools/benchmark/utils/flags.h at v2.12): a flag's help text closes gflags' message
+# for a flag given without its value.
+_HELP = {
+    "optimized_model_file": "The filename of the model that is optimized by opt.",
+    "uncombined_model_dir": "The dir of the uncombined model, the model and param files are under model_dir.",
+    "model_file": "The filename of model file. Set model_file when the model is combined format.",
+    "param_file": "The filename of param file. Set param_file when the model is combined format.",
+    "input_shape": "Set input shapes according to the model, separated by comma and colon, such as 1,3,224,224 "
+                   "for only one input, 1,3,224,224:1,5 for two inputs.",
+    "input_data_path": "Set the path(s) of model input, separated by comma and colon, such as /path/to/in.txt for "
+                       "only one input, /path/to/in0.txt:/path/to/in1.txt for two inputs.The input of model will "
+                       "be 1.0 if this option in not set.",
+    "validation_set": "Use validation images and lables as inputs. Only supports a minival dataset of ILSVRC_2012 "
+                      "as inputs.Supported set: ILSVRC_2012",
+    "show_output_elem": "Show each output tensor's all elements.",
+    "warmup": "warmup times", "repeats": "repeats times",
+    "run_delay": "The delay in seconds between subsequent benchmark runs. Non-positive values mean use no delay.",
+    "power_mode": "arm power mode: 0 for big cluster, 1 for little cluster, 2 for all cores, 3 for no bind",
+    "threads": "threads num", "result_path": "Save benchmark info to the file.",
+    "backend": "To use a particular backend for execution. Should be one of: arm|opencl|x86|x86_opencl|npu|xpu|"
+               "nnadapter|",
+    "cpu_precision": "Register fp32 or fp16 arm-cpu kernel when optimized model. Should be one of: fp32, fp16.",
+    "gpu_precision": "Set precision of computation in GPU. Should be one of: fp32, fp16.",
+    "opencl_cache_dir": "A directory in which kernel binary and tuned file will be stored.Kernel cache & tune both "
+                        "are OFF if --opencl_cache_dir is not set.",
+    "opencl_kernel_cache_file": "Set opencl kernel binary filename. We strongly recommend each model has a unique "
+                                "binary name.",
+    "opencl_tuned_file": "Set opencl tuned filename.We strongly recommend each model has a unique param name.",
+    "opencl_tune_mode": "Set opencl tune option: none, rapid, normal, exhaustive.",
+    "nnadapter_device_names": "Set nnadapter device names. Should be one of: huawei_kirin_npu|huawei_ascend_npu|"
+                              "rockchip_npu|imagination_nna|mediatek_apu|amlogic_npu|verisilicon_timvx|",
+    "nnadapter_context_properties": "Set nnadapter device hardware resources, default to null",
+    "enable_op_time_profile": "Whether to run with op time profiling. Not supported yet",
+    "enable_memory_profile": "Whether to report the memory usage by periodically checking the memory footprint. "
+                             "Internally, a separate thread  will be spawned for this periodic check. Therefore, "
+                             "the performance benchmark result could be affected. Not supported yet.",
+    "memory_check_interval_ms": "The interval in millisecond between two consecutive memory footprint checks. "
+                                "This is only used when --enable_memory_profile is set to true. Not supported yet.",
+    "config_path": "Configuration options."}
+# The usage message (benchmark.h PrintUsage at v2.12), printed on stdout when CheckFlagsValid fails.
+_USAGE = (
+    "\nNote: \n"
+    "  If load the optimized model, set --optimized_model_file. \n"
+    "  Otherwise, set --uncombined_model_dir for uncomnbined paddle model or set --model_file and param_file for "
+    "combined paddle model. \n"
+    "For example (Android): \n"
+    "  For optimized model : ./benchmark_bin --optimized_model_file=/data/local/tmp/mobilenetv1_opt.nb "
+    "--input_shape=1,3,224,224 --backend=arm \n\n"
+    "  For uncombined model: ./benchmark_bin --uncombined_model_dir=/data/local/tmp/mobilenetv1 "
+    "--input_shape=1,3,224,224 --backend=arm \n\n"
+    "  For combined model  : ./benchmark_bin --model_file=/data/local/tmp/mobilenetv1/model "
+    "--param_file=/data/local/tmp/mobilenetv1/params --input_shape=1,3,224,224 --backend=arm \n\n"
+    "For example (Linux/OSX): \n"
+    "  You should add the directory of libmklml_intel.so/libmklml.dylib. to LD_LIBRARY_PATH before running "
+    "benchmark_bin as following because benchmark_bin on Linux is dependent on it. \n"
+    "  export LD_LIBRARY_PATH=./build.lite.linux*/third_party/install/mklml/lib/:$LD_LIBRARY_PATH \n"
+    "  For optimized model : ./benchmark_bin --optimized_model_file=/path/to/mbilenetv1_opt.nb "
+    "--input_shape=1,3,224,224 --backend=x86 \n\n"
+    "  For uncombined model: ./benchmark_bin --uncombined_model_dir=/path/to/mobilenetv1 "
+    "--input_shape=1,3,224,224 --backend=x86 \n\n"
+    "  For combined model  : ./benchmark_bin --model_file=/path/to/mobilenetv1/model "
+    "--param_file=/path/to/mobilenetv1/params --input_shape=1,3,224,224 --backend=x86 \n\n"
+    "For detailed usage info: ./benchmark_bin --help \n\n")
 
 
 def _fatal_line(where: str, why: str) -> str:
@@ -56,15 +109,14 @@ def _fatal_line(where: str, why: str) -> str:
 
 
 def _parse(argv: list[str]) -> dict[str, str]:
-    """The flags as v2.12's gflags reads them, then CheckFlagsValid (benchmark.h): a FlagStop says how the tool
-    stops (unknown flag or bad value: exit 1; missing model, backend or shape: usage and exit 0)."""
+    """The flags as v2.12's gflags reads them, then CheckFlagsValid (benchmark.h) and OutputOptModel's target check,
+    in the tool's order: a FlagStop says how the tool stops (unknown flag or bad value: exit 1; missing model,
+    backend or shape: usage and exit 0; an unknown --backend target: abort). --power_mode is checked later, when
+    the predictor first runs (run_mode_problem)."""
     from segbench.emulator.tools.flags import FlagStop, parse_gflags
 
-    parsed = parse_gflags(argv, _FLAGS)
-    if any(parsed.values.get(k) for k in ("help", "helpfull", "helpshort")):
-        raise FlagStop(1, stdout=f"benchmark_bin: {_USAGE}")
-    if parsed.values.get("version"):
-        raise FlagStop(0, stdout="benchmark_bin version segbench-emulator\n")
+    parsed = parse_gflags(argv, _FLAGS, _HELP, usage=f"benchmark_bin: {_USAGE}",
+                          version="benchmark_bin version segbench-emulator\n")
     flags = dict(_DEFAULTS)
     for name in parsed.order:
         value = parsed.values[name]
@@ -100,10 +152,15 @@ def _parse(argv: list[str]) -> dict[str, str]:
             raise FlagStop(134, stderr=_fatal_line("api/tools/opt_base.cc:236 SetValidPlaces",
                                                    f"Wrong target '{item}' found, please check the command flag "
                                                    "'valid_targets'"))
-    if int(flags["power_mode"]) not in _POWER_MODES:  # DeviceInfo::SetRunMode: LOG(FATAL)
-        raise FlagStop(134, stderr=_fatal_line("core/device_info.cc:1337 SetRunMode",
-                                               f"Unsupported power mode: {flags['power_mode']}"))
     return flags
+
+
+def run_mode_problem(flags: dict[str, str]) -> str | None:
+    """DeviceInfo::SetRunMode's fatal line for a --power_mode it does not know. The real tool gets there only at the
+    predictor's first Run(): after the model file check, the conversion and the model's loading."""
+    if int(flags["power_mode"]) in _POWER_MODES:
+        return None
+    return _fatal_line("core/device_info.cc:1339 SetRunMode", f"Unsupported power mode: {flags['power_mode']}")
 
 
 def _props() -> dict[str, str]:
@@ -185,6 +242,10 @@ def run(argv: list[str]) -> int:
             data = data.reshape(shape)
     try:
         sess.set_inputs([data])
+        problem = run_mode_problem(f)
+        if problem:
+            print(problem, end="", file=sys.stderr, flush=True)
+            os.abort()
         apply_fault(TOOL, print)
         with Busy():
             # The phone's clock (common.phone_s): the worker's CPU time per run over the cores its threads use.

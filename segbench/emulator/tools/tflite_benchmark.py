@@ -429,6 +429,33 @@ def _litert(text: str, line: int, level: str = "INFO", kind: str = "h") -> None:
     print(f"{level}: [{_LITERT_SRC}.{kind}:{line}] {text}", file=stream, flush=True)
 
 
+def _write_result(path: str, init_us: float, warm: list[float], runs: list[float], mem_init_mb: float,
+                  overall_mb: float, size_mb: float, avg_ms: float) -> None:
+    """--result_file_path: the BenchmarkResult message the real tool serializes after its block (percentiles over
+    the runs' microseconds as its Stat gives them), logged as it does; a file it cannot open is said, not fatal."""
+    from segbench.runners.benchmark_model import write_result_proto
+
+    s = sorted(runs)
+    mean = sum(runs) / len(runs)
+    values = {"init_ms": init_us / 1000, "first_ms": warm[0] / 1000, "warmup_avg_ms": sum(warm) / len(warm) / 1000,
+              "min_ms": s[0] / 1000, "max_ms": s[-1] / 1000, "avg_ms": mean / 1000,
+              "std_ms": (sum((x - mean) ** 2 for x in runs) / len(runs)) ** 0.5 / 1000,
+              "median_ms": s[min(len(s) - 1, len(s) * 50 // 100)] / 1000,
+              "p5_ms": s[min(len(s) - 1, len(s) * 5 // 100)] / 1000,
+              "p95_ms": s[min(len(s) - 1, len(s) * 95 // 100)] / 1000,
+              "init_footprint_kb": int(mem_init_mb * 1024), "overall_footprint_kb": int(overall_mb * 1024),
+              "model_size_mb": size_mb, "num_runs": len(runs), "num_warmup_runs": len(warm),
+              "throughput_mb_s": size_mb / (avg_ms / 1000)}
+    try:
+        with open(path, "wb") as fh:
+            _litert(f"Saving benchmark result to: {path}", 175)
+            fh.write(write_result_proto(values))
+    except OSError:
+        _litert(f"Failed to save benchmark result to: {path}", 181, "ERROR")
+        return
+    _litert(f"Saved benchmark result to: {path}", 178)
+
+
 def _run_litert(argv: list[str], flags: dict, threads: int) -> int:
     """LiteRT 2.x's run: the CompiledModel on the CPU accelerator (XNNPACK); the emulated phone has no GPU or
     NPU accelerator, so asking for one fails as a build without it does."""
@@ -492,6 +519,8 @@ def _run_litert(argv: list[str], flags: dict, threads: int) -> int:
     _litert(f"Overall footprint:    {overall:.2f} MB", 127)
     _litert("Peak memory usage not available. (peak_mem_mb <= 0)", 134)
     _litert("======================================", 138)
+    if flags.get("result_file_path"):
+        _write_result(flags["result_file_path"], init_us, warm, runs, mem_init, overall, size_mb, avg)
     record(TOOL, argv, threads=threads, warmup=len(warm), repeats=len(runs), init_ms=init_us / 1000,
            first_ms=warm[0] / 1000, latencies_ms=ms, litert=True)
     return 0
