@@ -185,18 +185,15 @@ GFLAGS_BUILTIN = {"flagfile": "string", "fromenv": "string", "tryfromenv": "stri
                   "tab_completion_word": "string", "tab_completion_columns": "int32", "help": "bool",
                   "helpfull": "bool", "helpshort": "bool", "helpon": "string", "helpmatch": "string",
                   "helppackage": "bool", "helpxml": "bool", "version": "bool"}
-GFLAGS_BUILTIN_HELP = {
-    "flagfile": "load flags from file",
-    "fromenv": "set flags from the environment [use 'export FLAGS_flag1=value']",
-    "tryfromenv": "set flags from the environment if present",
-    "undefok": "comma-separated list of flag names that it is okay to specify on the command line even if the "
-               "program does not define a flag with that name.  IMPORTANT: flags in this list that have arguments "
-               "MUST use the flag=value format",
-    "tab_completion_word": "If non-empty, HandleCommandLineCompletions() will hijack the process and attempt to do "
-                           "bash-style command line flag completion on this value.",
-    "tab_completion_columns": "Number of columns to use in output for tab completion",
-    "helpon": "show help on the modules named by this flag value",
-    "helpmatch": "show help on modules whose name contains the specified substr"}
+GFLAGS_BUILTIN_HELP = {  # gflags' own flags, described in our words (the real library prints its own text)
+    "flagfile": "read more flags from this file",
+    "fromenv": "take these flags' values from FLAGS_<name> environment variables",
+    "tryfromenv": "take these flags' values from the environment where set",
+    "undefok": "flag names that may be given although the program does not define them (use name=value)",
+    "tab_completion_word": "complete this word as a flag name for the shell, then exit",
+    "tab_completion_columns": "output width for tab completion",
+    "helpon": "show help for the named modules",
+    "helpmatch": "show help for modules whose name contains this text"}
 # The help flags gflags acts on after parsing and before it reports errors (all exit 1 but --version, 0).
 GFLAGS_HELP = ("helpshort", "help", "helpfull", "helpon", "helpmatch", "helppackage", "helpxml")
 
