@@ -53,3 +53,16 @@ def test_timing_faults_make_every_reported_run_the_figure_asked_for(tmp_path, fa
                   "--min_secs=0", "--warmup_runs=2", "--warmup_min_secs=0", faults=faults)
     parsed = tools.parse_any(tfl)[0]
     assert (parsed.latency_ms.avg, parsed.latency_ms.std) == (pytest.approx(ms), 0)
+
+
+def test_the_emulated_phones_clock_counts_work_not_waiting():
+    """A stand-in's run time is the CPU time its process spent (common.phone_s): time spent waiting (here asleep,
+    as a run waits for a CPU that the host's other work holds) is not the phone's. No real timing is asserted
+    beyond 'a sleep costs far less CPU than its length'."""
+    import time
+
+    from segbench.emulator.tools.common import cores_for, phone_s
+
+    assert phone_s(lambda: time.sleep(0.3), 1) < 0.15
+    assert cores_for(-1) == 1 and cores_for(0) == 1 and cores_for(1) == 1
+    assert 1 <= cores_for(64) <= 64

@@ -6,6 +6,8 @@ The numbers are drawn with fixed seeds from the noise model that makes single-la
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -173,3 +175,56 @@ def test_the_bootstrap_of_a_long_run_stays_in_bounded_memory():
     tracemalloc.stop()
     assert 1.09 < lo < 1.1 < hi < 1.11
     assert peak < 200 * 2**20  # 2000 resamples of a million would be 16 GB a side
+
+
+def _contended(run_id: str, k: int, wait: float, slow: float = 1.0) -> list[Measurement]:
+    """Launches whose runs each spent the same CPU time (x slow) but waited ``wait`` x as long again for a CPU
+    (another process held it): wall = cpu * (1 + wait)."""
+    out = []
+    for launch in range(1, k + 1):
+        cpu = tuple(10.0 * slow * (1 + 0.002 * (i % 5 + launch)) for i in range(20))
+        wall = tuple(c * (1 + wait) for c in cpu)
+        out.append(Measurement(run_id=run_id, case_id="a__onnxruntime__t1__high", launch=launch,
+                               model=ModelRef("a", "/m/a.onnx", "onnx", "a" * 64), runtime="onnxruntime",
+                               status="ok", threads=1, power_mode="high", device_id="host", count=20,
+                               samples_ms=wall, cpu_samples_ms=cpu, latency_ms=stats.summarize(wall)))
+    return out
+
+
+def test_compare_clock_cpu_judges_the_time_spent_not_the_time_waited():
+    """A load on the host makes the candidate wait 60% longer for the CPU: on wall time that is a regression, on
+    CPU time the same; a real 20% slowdown is one on either clock. Records without CPU times (a phone's tools) are
+    judged on wall time, and the verdict says so."""
+    base, loaded = _contended("b", 3, 0.0), _contended("c", 3, 0.6)
+    (wall,) = compare(base, loaded, 0.05)
+    (cpu,) = compare(base, loaded, 0.05, clock="cpu")
+    assert wall.status == "regression" and cpu.status == "same" and "CPU time" in cpu.reason
+    (slow,) = compare(base, _contended("s", 3, 0.6, slow=1.2), 0.05, clock="cpu")
+    assert slow.status == "regression" and slow.ratio == pytest.approx(1.2, rel=0.01)
+    phone = [replace(m, cpu_samples_ms=None) for m in loaded]
+    (fallback,) = compare(base, phone, 0.05, clock="cpu")
+    assert fallback.status == "regression" and "wall time (no CPU times recorded)" in fallback.reason
+
+
+def test_host_runs_record_cpu_time_beside_wall_time_and_compare_takes_clock(tmp_path):
+    import json
+
+    from conftest import FIXTURES
+
+    models = tmp_path / "m"
+    models.mkdir()
+    (models / "tiny_seg.onnx").write_bytes((FIXTURES / "models" / "tiny_seg.onnx").read_bytes())
+    reports = tmp_path / "r"
+    for _ in range(2):
+        r = run_cli("run", "--models", str(models), "--launches", "2", "--warmup", "1", "--repeats", "4",
+                    "--reports", str(reports), "-q")
+        assert r.code == 0, r.err
+    ids = sorted(p.name for p in (reports / "runs").iterdir())
+    recs = [json.loads(x) for x in (reports / "runs" / ids[0] / "results.jsonl").read_text().splitlines()]
+    assert all(len(x["cpu_samples_ms"]) == len(x["samples_ms"]) == 4 for x in recs)
+    assert all(c >= 0 for x in recs for c in x["cpu_samples_ms"])
+    cmp = run_cli("compare", *ids, "--clock", "cpu", "--threshold", "90%", "--reports", str(reports))
+    assert cmp.code == 0, cmp.err
+    assert "CPU time" in cmp.out and "2+2 launches" in cmp.out
+    bad = run_cli("compare", *ids, "--clock", "gpu", "--reports", str(reports))
+    assert bad.code == 2 and len(bad.err.strip().splitlines()) == 1

@@ -254,7 +254,8 @@ def footer_lines(infos: Sequence[RunInfo], tools: Sequence[str] = (), timed: str
                      "CV = std / mean.")
     if any(d.emulated for i in measured for d in (i.device, *i.devices)):
         lines.append("emulated: measured on an emulated phone (the device reports ro.kernel.qemu / ro.boot.qemu); "
-                     "its latencies are this host's CPU running the model behind a phone's protocol, not the phone's.")
+                     "its latencies are this host's CPU running the model behind a phone's protocol (the CPU time of each "
+                     "run, docs/emulator.md), not the phone's.")
     if any(i.settings.get("source") == "parse" for i in infos):
         lines.append("parsed logs: the vendor tool's own figures (median only where the tool prints it; "
                      "Paddle Lite prints avg/min/max).")
