@@ -62,6 +62,17 @@ class ModelRef:
 
 
 @dataclass(frozen=True)
+class Architecture:
+    """Which architecture a model file is, in which format and precision: the runtime comparison's row and column
+    (segbench.models.architecture_of says how it is decided; docs/report.md)."""
+
+    name: str  # e.g. "topformer_tiny [argmax] 64x64" (a zoo export) or "deeplabv3_mnv2_ade20k" (a file's stem)
+    format: str  # onnx, tflite, paddle, nb
+    quant: str  # none (float), int8, uint8
+    source: str  # where it was read: "manifest" (the entry next to the file) or "name" (the model's name)
+
+
+@dataclass(frozen=True)
 class TensorInfo:
     """A model input or output as the file declares it.
 

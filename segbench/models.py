@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from segbench.errors import ModelError, UsageError
-from segbench.model import RUNTIME_FOR_FORMAT, ModelRef
+from segbench.model import RUNTIME_FOR_FORMAT, Architecture, ModelRef
 from segbench.store import write_atomic
 from segbench.validate import item as item_of
 from segbench.validate import items, read_toml
@@ -98,6 +98,8 @@ def _entry(item: dict[str, Any], where: str) -> ManifestEntry:
     for key in ("device", "source"):
         item_of(published, key, str, f"{where}: published.", optional=True, error=ModelError)
     name = item_of(item, "name", str, where, optional=True, error=ModelError)
+    for key in ("architecture", "format", "quant"):  # the runtime comparison's identity (architecture_of)
+        item_of(item, key, str, where, optional=True, error=ModelError)
     return ManifestEntry(
         name=name or Path(file).stem, file=file,
         backbone=item_of(item, "backbone", str, where, optional=True, error=ModelError),
@@ -314,6 +316,65 @@ def _entry_for(path: Path, root: Path) -> ManifestEntry | None:
             if key in top:
                 return top[key]
     return None
+
+
+# A precision token at the end of a model's name: MLPerf's deeplabv3_mnv2_ade20k_uint8, a zoo file's _int8.
+_QUANT_TOKEN = re.compile(r"^(?P<stem>.+?)[ _.-](?P<quant>int8|uint8|fp32|float32|float)$", re.IGNORECASE)
+_FLOAT_TOKENS = ("fp32", "float32", "float")
+# Model formats (MODEL_SUFFIXES) as the runtime comparison names them.
+_FORMAT_NAMES = {"paddle-nb": "nb"}
+
+
+def architecture_of(ref: ModelRef) -> Architecture:
+    """The architecture, format and precision of a measured model (docs/report.md, "Runtime comparison").
+
+    1. The manifest entry naming the file (its folder's manifest.toml; for an export folder's program also the one
+       beside the folder), when it names the architecture: ``architecture`` as given, else a zoo export's
+       ``zoo.model`` with its head and input size (``topformer_tiny [argmax] 64x64``); ``format`` and ``quant``
+       from the entry, else as in 2.
+    2. Otherwise the model's name: a trailing ``_int8``/``_uint8`` (or ``-``/space/``.``) is its precision and the
+       rest its architecture (``fp32``/``float32``/``float`` mean float); no such token: float. Format from the
+       file's suffix.
+    A manifest that cannot be read (moved, damaged) falls back to 2: a report never fails over it.
+    """
+    fmt = _FORMAT_NAMES.get(ref.format, ref.format)
+    try:
+        entry = _entry_beside(Path(ref.path))
+    except (ModelError, OSError):
+        entry = None
+    named = _named_architecture(entry) if entry else None
+    if named and entry:
+        quant = entry.extra.get("quant") or _split_quant(ref.name)[1]
+        return Architecture(named, entry.extra.get("format") or fmt, quant, "manifest")
+    stem, quant = _split_quant(ref.name)
+    return Architecture(stem, fmt, quant, "name")
+
+
+def _entry_beside(path: Path) -> ManifestEntry | None:
+    """The manifest entry of ``path`` in its folder, or beside its export folder for an export's program."""
+    program_of_folder = path.suffix.lower() != ".nb" and export_program(path.parent) == path
+    return _entry_for(path, path.parent.parent if program_of_folder else path.parent)
+
+
+def _named_architecture(entry: ManifestEntry) -> str | None:
+    given = entry.extra.get("architecture")
+    if given and given.strip():
+        return given.strip()
+    zoo = entry.extra.get("zoo")
+    if not isinstance(zoo, dict) or not isinstance(zoo.get("model"), str):
+        return None
+    head = f" [{zoo['head']}]" if isinstance(zoo.get("head"), str) else ""
+    size = entry.input_size
+    return f"{zoo['model']}{head}" + (f" {'x'.join(map(str, size))}" if size else "")
+
+
+def _split_quant(name: str) -> tuple[str, str]:
+    """("deeplabv3_mnv2_ade20k", "uint8") from "deeplabv3_mnv2_ade20k_uint8"; (name, "none") without a token."""
+    m = _QUANT_TOKEN.match(name)
+    if not m:
+        return name, "none"
+    quant = m["quant"].lower()
+    return m["stem"], "none" if quant in _FLOAT_TOKENS else quant
 
 
 def find_models(target: str | Path) -> list[FoundModel]:

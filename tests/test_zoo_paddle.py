@@ -57,10 +57,53 @@ def test_paddle_and_nb_exports_in_the_seeds_layout(tmp_path: Path) -> None:
     assert Path(DeployConfig(str(folder / "deploy.yaml")).model) == folder / "model.pdmodel"
     entries = {e["file"]: e for e in tomllib.loads((out / "manifest.toml").read_text())["model"]}
     assert "Paddle Lite 2.13rc0's opt rejects VIM's index_put on arm" in r.err  # said, and the .nb skipped
-    # Paddle Lite 2.13rc0's opt aborts on these paddle 2.6.2 programs (relu6 saved without its 'threshold'
-    # attribute): each is noted and not written, and the run goes on (docs/zoo.md, "not done")
-    assert "topformer_tiny [argmax] as nb: paddle_lite_opt cannot convert" in r.err and "relu6" in r.err
-    assert "(3 not convertible, noted above)" in r.out  # the VIM .nb is skipped before opt (index_put)
-    assert not [f for f in entries if f.endswith(".nb")] and not list(out.glob("*.nb"))
+    # paddle 2.6.2 saves relu6 without the 'threshold' attribute Paddle Lite 2.13rc0's opt reads; opt gets a copy
+    # of the program with it restored, so every non-VIM program becomes an ARM .nb (docs/zoo.md)
+    assert "not convertible" not in r.out and "paddle_lite_opt cannot convert" not in r.err
+    nbs = {f: e for f, e in entries.items() if f.endswith(".nb")}
+    assert sorted(nbs) == ["pp_mobileseg_tiny_logits_64.nb", "topformer_tiny_64.nb", "topformer_tiny_logits_64.nb"]
+    assert sorted(p.name for p in out.glob("*.nb")) == sorted(nbs)
+    for file, e in nbs.items():
+        assert e["format"] == "nb" and e["name"].endswith(" (nb)") and (out / file).stat().st_size > 100_000
+        assert e["zoo"]["check"]["relu6_threshold_added"] > 0  # both architectures use relu6
+    # the program in the export folder is as paddle saved it: only opt's copy carries the attribute
+    assert _relu6_thresholds(folder / "model.pdmodel") == (27, 0)
     assert {"pp_mobileseg_tiny_64", "topformer_tiny_64", "topformer_tiny_logits_64"} <= set(entries)
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def _relu6_thresholds(pdmodel: Path) -> tuple[int, int]:
+    """(relu6 ops, those with a 'threshold' attribute) in a saved program."""
+    from paddle.base.proto import framework_pb2
+
+    desc = framework_pb2.ProgramDesc()
+    desc.ParseFromString(pdmodel.read_bytes())
+    ops = [op for b in desc.blocks for op in b.ops if op.type == "relu6"]
+    return len(ops), sum(any(a.name == "threshold" for a in op.attrs) for op in ops)
+
+
+def test_relu6_threshold_restored_for_opt(tmp_path: Path) -> None:
+    """The attribute opt needs is added at relu6's own value, once, to the ops that lack it."""
+    import paddle
+
+    from segbench.zoo.paddle_export import relu6_with_threshold
+
+    layer = paddle.nn.Sequential(paddle.nn.Conv2D(3, 4, 1), paddle.nn.ReLU6(), paddle.nn.Conv2D(4, 4, 1),
+                                 paddle.nn.ReLU6())
+    spec = [paddle.static.InputSpec([1, 3, 8, 8], "float32", "x")]
+    paddle.jit.save(paddle.jit.to_static(layer, input_spec=spec, full_graph=True), str(tmp_path / "model"))
+    saved = tmp_path / "model.pdmodel"
+    assert _relu6_thresholds(saved) == (2, 0)  # what paddle 2.6.2 writes, and opt rejects
+    program, added = relu6_with_threshold(saved.read_bytes())
+    assert added == 2
+    patched = tmp_path / "patched.pdmodel"
+    patched.write_bytes(program)
+    assert _relu6_thresholds(patched) == (2, 2)
+    again, added_again = relu6_with_threshold(program)
+    assert added_again == 0 and again == program
+    from paddle.base.proto import framework_pb2
+
+    desc = framework_pb2.ProgramDesc()
+    desc.ParseFromString(program)
+    values = [a.f for b in desc.blocks for op in b.ops if op.type == "relu6" for a in op.attrs if a.name == "threshold"]
+    assert values == [6.0, 6.0]

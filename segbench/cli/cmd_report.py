@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from segbench.model import Accuracy, Measurement, RunInfo
+    from segbench.model import Accuracy, Architecture, Measurement, RunInfo
     from segbench.report.full import Context
     from segbench.report.published import PublishedRow
     from segbench.store import RunDir, Store
 
 T = TypeVar("T")
 FORMATS = ("markdown", "csv", "json", "html", "latex")
-VIEWS = ("cases", "comparison", "sweep", "ops", "all")
+VIEWS = ("cases", "comparison", "sweep", "runtimes", "ops", "all")
 
 
 @click.command("report")
@@ -26,10 +26,11 @@ VIEWS = ("cases", "comparison", "sweep", "ops", "all")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="markdown", show_default=True)
 @click.option("--view", type=click.Choice(VIEWS),
               help="Which tables: the per-case table (the default for markdown/csv/json), the paper's comparison "
-                   "(the default with --config/--baseline), the sweep, the per-operator breakdown, or all of them "
-                   "(the default for html/latex).")
+                   "(the default with --config/--baseline), the sweep, one architecture across runtimes and "
+                   "float/int8 (runtimes), the per-operator breakdown, or all of them (the default for html/latex).")
 @click.option("--config", "config_text", metavar="KEY=VALUE,...",
-              help="Which measured config fills the comparison's latency column, e.g. threads=1,power_mode=high "
+              help="Which measured config fills the comparison's latency column (and the runtimes table), e.g. "
+                   "threads=1,power_mode=high "
                    "(keys: threads, power_mode, runtime, device). Default: threads=1,power_mode=high when measured.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
 @click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")
@@ -96,7 +97,8 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
 
     ctx = Context(table=table, measurements=measurements, infos=infos, published=_table_rows(manifest, table_name),
                   models=_manifest_models(manifest), baselines=_baseline_map(baselines),
-                  config=parse_config(config_text), gmacs=gmacs)
+                  config=parse_config(config_text), gmacs=gmacs,
+                  architectures=_architectures(measurements) if view in ("runtimes", "all") else {})
     if view == "cases" and fmt in ("markdown", "csv", "json"):
         text = render(table, fmt, infos)  # the table `segbench run` prints; its json/csv shape is kept
         if asked_view is None and fmt == "markdown" and _compares(ctx):
@@ -107,6 +109,19 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
         return 0
     _document(ctx, view, fmt, output, plot_dir)
     return 0
+
+
+def _architectures(measurements: list[Measurement]) -> dict[str, Architecture]:
+    """Each measured model's architecture, format and precision, by sha256 (else name), from the manifest entry next
+    to its file or its name (segbench.models.architecture_of)."""
+    from segbench.models import architecture_of
+
+    out: dict[str, Architecture] = {}
+    for m in measurements:
+        key = m.model.sha256 or m.model.name
+        if key not in out:
+            out[key] = architecture_of(m.model)
+    return out
 
 
 def _compares(ctx: Context) -> bool:

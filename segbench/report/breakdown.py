@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from segbench.model import Measurement
+from segbench.model import Architecture, Measurement
 from segbench.report.comparison import digits, number
 from segbench.report.document import Section
 
@@ -103,3 +103,86 @@ def timed_region(models: Sequence[str], heads: Mapping[str, str]) -> str:
         what = HEAD_TIMING.get(head or "", "not known (no head in the model's manifest entry)")
         by_what.setdefault(f"{what}" + (f" (head {head})" if head in HEAD_TIMING else ""), []).append(name)
     return "; ".join(f"{', '.join(names)}: {what}" for what, names in by_what.items())
+
+
+# The runtime comparison's columns: float first, then the quantised precisions in this order.
+QUANT_ORDER = ("none", "int8", "uint8")
+QUANT_TITLES = {"none": "float"}
+
+
+def _quant_key(quant: str) -> tuple[int, str]:
+    return (QUANT_ORDER.index(quant) if quant in QUANT_ORDER else len(QUANT_ORDER), quant)
+
+
+def _runtime_label(fmt: str, runtime: str, backend: str | None) -> str:
+    """'tflite', 'onnx (onnxruntime)', 'nb (paddlelite)', + ' gpu' for an accelerator backend."""
+    label = fmt if fmt == runtime else f"{fmt} ({runtime})"
+    return label if backend in (None, "cpu") else f"{label} {backend}"
+
+
+def runtimes_section(rows: Sequence[Mapping], architectures: Mapping[str, Architecture], config: Mapping[str, str],
+                     ) -> Section | None:
+    """One architecture across runtimes (rows) and float vs quantised (columns), per device: each cell the
+    latency with its statistic, tool and backend. ``rows`` are the summary rows of one config (ok, with a
+    latency); ``architectures`` maps a row's model sha256 (else its name) to its identity. None when no
+    architecture has more than one cell (nothing is compared)."""
+    cells: dict[tuple, dict[str, dict]] = {}
+    notes: list[str] = []
+    for r in rows:
+        arch = architectures.get(str(r.get("sha256") or "")) or architectures.get(str(r["model"]))
+        if arch is None:
+            continue
+        stat = "median" if number(r.get("median_ms")) is not None else "avg"
+        value = number(r.get(f"{stat}_ms"))
+        if value is None:
+            continue
+        key = (r["device"], arch.name, _runtime_label(arch.format, str(r["runtime"]), r.get("backend")))
+        row_cells = cells.setdefault(key, {})
+        if arch.quant in row_cells:  # two files (or tools) of one architecture, runtime and precision: keep the last
+            notes.append(f"{arch.name}, {key[2]}, {QUANT_TITLES.get(arch.quant, arch.quant)}: several measured "
+                         f"models ({row_cells[arch.quant]['model']}, {r['model']}); showing {r['model']}")
+        row_cells[arch.quant] = {"model": r["model"], "stat": stat, "value": value, "tool": r.get("tool") or "",
+                                 "tool_version": r.get("tool_version"), "backend": r.get("backend") or "cpu",
+                                 "source": arch.source, "format": arch.format, "runtime": r["runtime"],
+                                 "n": r.get("n")}
+    per_arch: dict[tuple, int] = {}
+    for (device, name, _), row_cells in cells.items():
+        per_arch[(device, name)] = per_arch.get((device, name), 0) + len(row_cells)
+    if not any(n > 1 for n in per_arch.values()):
+        return None
+    quants = sorted({q for c in cells.values() for q in c}, key=_quant_key)
+    quantised = [q for q in quants if q != "none"]
+    with_float = [q for q in quantised if any("none" in c and q in c for c in cells.values())]
+    several_devices = len({k[0] for k in cells}) > 1
+    headers = (("device",) if several_devices else ()) + ("architecture", "runtime") + tuple(
+        f"{QUANT_TITLES.get(q, q)} (ms)" for q in quants) + tuple(f"{q} speed-up" for q in with_float)
+    display, records = [], []
+    for (device, name, runtime), row_cells in sorted(cells.items(), key=lambda kv: kv[0]):
+        shown = []
+        for q in quants:
+            c = row_cells.get(q)
+            shown.append(f"{_ms(c['value'])} ({c['stat']}; {c['tool'] or c['runtime']}; {c['backend']})" if c else "")
+            if c:
+                records.append({"device": device, "architecture": name, "runtime": c["runtime"],
+                                "format": c["format"], "backend": c["backend"], "quant": q, "model": c["model"],
+                                "latency_ms": c["value"], "statistic": c["stat"], "tool": c["tool"],
+                                "tool_version": c["tool_version"], "n": c["n"], "identity_from": c["source"],
+                                **{k: config.get(k) for k in ("threads", "power_mode")}})
+        for q in with_float:
+            f, c = row_cells.get("none"), row_cells.get(q)
+            same = f and c and f["stat"] == c["stat"]
+            shown.append(f"{f['value'] / c['value']:.2f}x" if same else "")  # type: ignore[index]
+        display.append(((device,) if several_devices else ()) + (name, runtime, *shown))
+    notes = [
+        "one row per architecture and runtime, one column per precision; architecture, format and precision from "
+        "the manifest entry next to each file (a zoo export's model, head and input size), else from the model's "
+        "name (a trailing _int8 / _uint8 is the precision; docs/report.md)",
+        "each cell: latency (ms) with its statistic (the median of the timed runs; avg where the tool prints no "
+        "median, e.g. benchmark_bin), the tool that timed it and the backend",
+        *([f"speed-up = float / {' or '.join(with_float)} latency of the same row, when both are the same statistic"]
+          if with_float else []),
+        *notes,
+    ]
+    setting = ", ".join(f"{k}={v}" for k, v in config.items())
+    title = "Runtimes: one architecture across runtimes and precisions" + (f" ({setting})" if setting else "")
+    return Section("runtimes", title, headers, tuple(display), tuple(records), tuple(notes))

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
-from segbench.model import Measurement, RunInfo
+from segbench.model import Architecture, Measurement, RunInfo
 from segbench.report import breakdown, comparison, plots
 from segbench.report.document import Document, Section
 from segbench.report.published import PublishedRow
@@ -29,6 +29,8 @@ class Context:
     baselines: Mapping[str, str]  # --baseline overrides
     config: Mapping[str, str]  # --config
     gmacs: Mapping[str, float]  # sha256 -> inspected GMACs
+    # model sha256 (else name) -> architecture, format, precision (segbench.models.architecture_of): --view runtimes
+    architectures: Mapping[str, Architecture] = field(default_factory=dict)
 
 
 def cases_section(df: pd.DataFrame) -> Section:
@@ -67,6 +69,13 @@ def comparison_section(ctx: Context) -> Section:
     return section
 
 
+def runtimes_section(ctx: Context) -> Section | None:
+    """The runtime comparison over the cases of one config (--config, else the seed's 1 thread on the big cores
+    when measured, else the first measured case's); every ok case has an avg, so none is left out for its tool."""
+    rows, config, _ = comparison.select_config(ctx.table, ctx.config, "avg")
+    return breakdown.runtimes_section(rows, ctx.architectures, config)
+
+
 def _footer(ctx: Context, shown: Sequence[str], with_published: bool) -> list[str]:
     tools = [" ".join(x for x in (m.tool, m.tool_version) if x) for m in ctx.measurements if m.tool]
     heads = {name: str(m["head"]) for name, m in ctx.models.items() if m.get("head")}
@@ -96,6 +105,9 @@ def build(ctx: Context, view: str, plot_dir: Path | None) -> Document:
         sections.append(comparison_section(ctx))
     sections += _optional(view, "sweep", lambda: breakdown.sweep_section(ctx.table), "Sweep: threads x power mode",
                           "no model was measured at more than one thread count or power mode")
+    sections += _optional(view, "runtimes", lambda: runtimes_section(ctx), "Runtimes: one architecture across "
+                          "runtimes and precisions", "no architecture was measured ok in more than one runtime or "
+                          "precision (architecture, format and precision: docs/report.md)")
     sections += _optional(view, "ops", lambda: breakdown.ops_section(ctx.measurements), "Per-operator breakdown",
                           "no record carries a per-operator profile (ops_by_type)")
     if view in ("cases", "all"):

@@ -8,7 +8,8 @@ Weights are PaddleSeg's own random init (``paddle.seed``) with BatchNorm statist
 so the label heads are not degenerate. Checks: the saved program run by Paddle Inference against the dygraph model
 (logits: max abs error; labels: equal except near-ties), and ``segbench inspect`` of the program (params, MACs).
 A ``.nb`` cannot be run here for these models (Paddle Lite's x86 build lacks linear_interp_v2 and VIM's ops); its
-entry names the checked program it was optimised from.
+entry names the checked program it was optimised from. opt reads a copy of the program with relu6's ``threshold``
+attribute restored (paddle 2.6.2 no longer writes it; see relu6_with_threshold).
 """
 
 from __future__ import annotations
@@ -164,10 +165,11 @@ def export_paddle(name: str, head: str, size: int | Size, out_dir: Path, seed: i
         info = inspect_model(folder / "model.pdmodel")
         if fmt == "nb":
             target = out_dir / f"{stem}.nb"
-            _opt(folder, work / stem)
+            added = _opt(folder, work / stem)
             os.replace(work / f"{stem}.nb", target)
             check = {**check, "nb": "not run here: Paddle Lite's x86 build lacks linear_interp_v2 (and VIM's ops); "
-                                    "optimised for arm from the program checked above"}
+                                    "optimised for arm from the program checked above",
+                     "relu6_threshold_added": added}
         else:
             target = out_dir / stem
             if target.exists():
@@ -229,16 +231,47 @@ opt.run()
 """
 
 
-def _opt(folder: Path, out_stem: Path) -> None:
-    """Paddle Lite's opt: the program as an ARM naive_buffer ``.nb`` (what benchmark_bin on a phone loads). In a
-    child process: opt aborts the process on programs it cannot read (e.g. relu6 without 'threshold')."""
+# relu6 is min(max(x, 0), 6). Paddle up to 2.4 saved it with a float attribute 'threshold' (6.0, the only value
+# its Python API ever set); paddle 2.6.2 saves it without one, and Paddle Lite 2.13rc0's opt, which reads the
+# attribute, aborts ("No attributes called threshold found for relu6"). opt gets a copy of the program with the
+# attribute restored at the value the op computes with; the program written to the export folder is untouched.
+RELU6_THRESHOLD = 6.0
+
+
+def relu6_with_threshold(program: bytes) -> tuple[bytes, int]:
+    """``program`` (a serialised ProgramDesc) with ``threshold = 6.0`` on every relu6 op that lacks it, and how
+    many ops were given it."""
+    from paddle.base.proto import framework_pb2
+
+    desc = framework_pb2.ProgramDesc()
+    desc.ParseFromString(program)
+    added = 0
+    for block in desc.blocks:
+        for op in block.ops:
+            if op.type == "relu6" and not any(a.name == "threshold" for a in op.attrs):
+                attr = op.attrs.add()
+                attr.name, attr.type, attr.f = "threshold", framework_pb2.FLOAT, RELU6_THRESHOLD
+                added += 1
+    return desc.SerializeToString(), added
+
+
+def _opt(folder: Path, out_stem: Path) -> int:
+    """Paddle Lite's opt: the program as an ARM naive_buffer ``.nb`` (what benchmark_bin on a phone loads), from a
+    copy with relu6's threshold restored (returns how many ops got it). In a child process: opt aborts the process
+    on programs it cannot read."""
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", _OPT, str(folder), str(out_stem)], capture_output=True, text=True,
+    source = out_stem.parent / f".opt-{folder.name}"
+    source.mkdir()
+    program, added = relu6_with_threshold((folder / "model.pdmodel").read_bytes())
+    (source / "model.pdmodel").write_bytes(program)
+    shutil.copyfile(folder / "model.pdiparams", source / "model.pdiparams")
+    proc = subprocess.run([sys.executable, "-c", _OPT, str(source), str(out_stem)], capture_output=True, text=True,
                           timeout=600)
     if proc.returncode != 0 or not out_stem.with_suffix(".nb").is_file():
         lines = [ln.strip() for ln in (proc.stdout + proc.stderr).splitlines()
                  if "Check failed" in ln or "Error" in ln or "not supported" in ln]
         raise ConversionFailed(f"paddle_lite_opt cannot convert {folder.name}: "
                                f"{lines[-1] if lines else f'exit {proc.returncode}'}"[:300])
+    return added
