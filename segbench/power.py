@@ -116,7 +116,7 @@ def binding(mode: str, max_khz: Mapping[int, int], all_cpus: Iterable[int] | Non
     known = {c: f for c, f in max_khz.items() if c in set(everything)}
     groups = clusters(known)
     if mode.startswith(CPUS_PREFIX):
-        wanted = parse_cpu_list(mode[len(CPUS_PREFIX):], "power mode")
+        wanted = parse_cpu_list(mode[len(CPUS_PREFIX):], f"power mode {mode!r}:")
         missing = [c for c in wanted if c not in set(everything)]
         if everything and missing:
             return Binding(mode, None, True, f"no CPU {cpu_list(missing)} here (CPUs {cpu_list(everything)})")
@@ -219,7 +219,7 @@ def normal_mode(mode: str) -> str:
     """A power mode as cases and records name it: ``cpus:`` lists in the kernel's form (``cpus:7,4-6`` ->
     ``cpus:4-7``), so one CPU set is one case; UsageError for a name that is no mode."""
     if mode.startswith(CPUS_PREFIX):
-        return CPUS_PREFIX + cpu_list(parse_cpu_list(mode[len(CPUS_PREFIX):], "power mode"))
+        return CPUS_PREFIX + cpu_list(parse_cpu_list(mode[len(CPUS_PREFIX):], f"power mode {mode!r}:"))
     if mode not in ALL_MODES:
         raise UsageError(f"unknown power mode {mode!r}", hint=MODES_HINT)
     return mode

@@ -6,6 +6,7 @@ the report's note on rows of one power mode that ran on different cores. End to 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,7 @@ def test_two_clusters_have_gold_but_no_prime():
 def test_power_mode_lists():
     assert power.parse_power_modes("prime, big,cpus:7,4-6,high,cpus:4-7") == ["prime", "big", "cpus:4-7", "high"]
     assert power.parse_power_modes("cpus:0,2-3") == ["cpus:0,2-3"]
-    for bad, said in [("turbo", "unknown power mode 'turbo'"), ("cpus:", "not a list of CPU numbers"),
+    for bad, said in [("turbo", "unknown power mode 'turbo'"), ("cpus:", "power mode 'cpus:': '' is not a list of CPU numbers"),
                       ("cpus:7-4", "not a list of CPU numbers"), ("cpus:a", "not a list of CPU numbers"), (" , ", "empty")]:
         with pytest.raises(UsageError, match=said):
             power.parse_power_modes(bad)
@@ -120,6 +121,8 @@ def test_the_report_says_when_one_power_mode_ran_on_different_cores():
     assert "(paddlelite on CPUs 7)" in notes[("tflite", "high", 1)]
     assert notes[("paddlelite", "prime", 1)] == notes[("tflite", "prime", 1)] == ""
     assert notes[("tflite", "high", 2)] == ""  # nothing else ran high at 2 threads
+    over = replace(_m("tflite", "prime", "80", threads=2), extra={"oversubscribed": "2 threads on 1 CPU"})
+    assert summary([over]).iloc[0]["notes"] == "2 threads on 1 CPU"
     # records of one case on other cores (another topology) are other rows, never pooled
     assert len(summary([_m("tflite", "big", "f0"), _m("tflite", "big", "f00")])) == 2
 

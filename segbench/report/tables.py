@@ -81,6 +81,7 @@ def _row(group: Sequence[Measurement]) -> dict:
         notes.append(str(group[-1].error or group[-1].status))
     notes += thermal_notes(group)
     notes += flags
+    notes += list(dict.fromkeys(str(m.extra["oversubscribed"]) for m in ok if m.extra.get("oversubscribed")))
     ci = stats.median_ci(samples) if samples else None
     # Launches (records of the case, in one run or several): the interval that counts is over their figures.
     figures = [x for m in ok if (x := stats.launch_figure(m)) is not None]
