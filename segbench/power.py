@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from segbench.errors import UsageError
-from segbench.model import CLUSTER_MODES, CPUS_PREFIX, POWER_MODES, is_explicit_mode
+from segbench.model import CLUSTER_MODES, CPUS_PREFIX, POWER_MODES
 
 ALL_MODES = (*CLUSTER_MODES, *POWER_MODES)
 MODES_HINT = f"use {', '.join(ALL_MODES)} or {CPUS_PREFIX}LIST (e.g. {CPUS_PREFIX}4-7)"

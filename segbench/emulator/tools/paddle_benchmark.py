@@ -14,7 +14,15 @@ import shutil
 import sys
 import time
 
-from segbench.emulator.tools.common import Busy, apply_fault, cpu_max_khz, inherited_cpus, record, reported_s, state_dir
+from segbench.emulator.tools.common import (
+    Busy,
+    apply_fault,
+    cpu_max_khz,
+    inherited_cpus,
+    record,
+    reported_s,
+    state_dir,
+)
 
 TOOL = "benchmark_bin"
 # Every flag v2.12 defines (lite/api/tools/benchmark/utils/flags.cc at tag v2.12), with its gflags type and default.
