@@ -335,12 +335,18 @@ class InProcessBackend:
         return None
 
     def measure(self, case: Case, run_id: str) -> tuple[Measurement, bytes]:
-        cpus = power.cpus_for_mode(case.power_mode, self.device.cpu_max_khz, host.available_cpus())
+        # Every host runner runs under the mode's CPU set (sched_setaffinity): none binds its threads by itself.
+        bound = power.binding(case.power_mode, self.device.cpu_max_khz, host.available_cpus())
+        cpus = list(bound.cpus) if bound.cpus is not None else None
         base = Measurement(
             run_id=run_id, case_id=case.case_id, model=case.model, runtime=case.runtime, status="failed",
             threads=case.threads, power_mode=case.power_mode, backend=case.backend, device_id=self.device.id,
             cpu_mask=power.mask_hex(cpus), warmup=case.warmup, repeats=case.repeats, started=utc_now(),
+            extra=power.thread_load(case.threads, cpus),
         )
+        if bound.lacking:
+            error = f"power mode {case.power_mode}: {bound.lacking} on this machine"
+            return replace(base, status="skipped", error=error, finished=utc_now()), f"skipped: {error}\n".encode()
         if case.backend != DEFAULT_BACKEND:
             # The host runners time each runtime's Python API on the CPU; an accelerator is a phone's (--device).
             error = (f"no {case.backend} backend: on this machine segbench runs {case.runtime} on the CPU only "

@@ -22,10 +22,27 @@ RUN_SCHEMA = "segbench.run/1"
 
 STATUSES = ("ok", "failed", "timeout", "skipped")
 
-# One vocabulary for every tool (docs/design.md, "Power modes and CPU binding").
+# Power modes (docs/design.md, "Power modes and CPU binding"). Paddle Lite's vocabulary: benchmark_bin binds its own
+# threads by it (its --power_mode numbers below), the other tools run under taskset on the cluster it names.
 POWER_MODES = ("high", "low", "full", "no_bind", "rand_high", "rand_low")
-# Paddle Lite's own --power_mode numbers for the same names.
 PADDLE_POWER_MODE = {"high": 0, "low": 1, "full": 2, "no_bind": 3, "rand_high": 4, "rand_low": 5}
+# Cluster modes, and ``cpus:LIST`` (``cpus:4-7``, ``cpus:0,7``): one CPU set, the same for every tool (every tool,
+# Paddle Lite too, runs under it; Paddle Lite is told NO_BIND so that it keeps to it). ``big`` is gold + prime.
+CLUSTER_MODES = ("prime", "gold", "silver", "big")
+CPUS_PREFIX = "cpus:"
+
+
+def is_explicit_mode(mode: str | None) -> bool:
+    """A mode naming CPUs for every tool alike (a cluster or ``cpus:LIST``), not a tool's own binding."""
+    return mode is not None and (mode in CLUSTER_MODES or mode.startswith(CPUS_PREFIX))
+
+
+def paddle_power_mode(mode: str) -> int | None:
+    """Paddle Lite's --power_mode number for a mode: its own for its vocabulary, NO_BIND for an explicit CPU set
+    (the taskset mask is then the only binding); None for a mode that is neither."""
+    if is_explicit_mode(mode):
+        return PADDLE_POWER_MODE["no_bind"]
+    return PADDLE_POWER_MODE.get(mode)
 
 MODEL_FORMATS = ("onnx", "tflite", "paddle", "paddle-nb")
 # Measurement.extra keys: a case that failed because of the phone or its link (unplugged, gone, disk full), not the

@@ -247,6 +247,29 @@ class DeviceBackend:
             self._push(local, remote_input)
         return _Prepared("", None, remote_input, (spec.name,), (tuple(int(d) for d in tensor.shape),), note)
 
+    # -- CPU binding -----------------------------------------------------------------------
+    def bound(self, module: ModuleType, case: Case) -> Bound:
+        """Where the case's tool runs: the power mode's CPU set on this phone (power.binding) under taskset, or, for
+        a tool that binds by itself in its own modes (Paddle Lite: high, low...), the cores its rule picks on this
+        phone's topology (power.paddle_binding; what its log says of it is read back after the run)."""
+        from segbench.runners import tools
+
+        every = sorted(self.device.cpu_max_khz) or list(range(self.device.cores or 0)) or None
+        b = power.binding(case.power_mode, self.device.cpu_max_khz, every)
+        if b.lacking:
+            return Bound(None, None, b.lacking, {})
+        taskset = tools.taskset_mask(module, b.mask, case.power_mode)
+        if taskset is not None or b.cpus is None or not getattr(module, "SELF_BINDING", False):
+            extra = {"bound_by": "taskset" if taskset else None, **power.thread_load(case.threads, b.cpus)}
+            return Bound(b.cpus, taskset, None, extra)
+        own = power.paddle_binding(case.power_mode, case.threads, self.device.cpu_max_khz)
+        extra = {"bound_by": f"{module.TOOL} --power_mode", **power.thread_load(own.threads, own.cpus)}
+        if own.threads != case.threads:
+            extra["threads_run"] = own.threads
+        if own.note and own.cpus is None:
+            extra["cpus_unknown"] = own.note
+        return Bound(own.cpus, None, None, extra)
+
     # -- accelerators ----------------------------------------------------------------------
     def lacks(self, backend: str) -> str | None:
         """Why the phone cannot run ``backend`` (model.BACKENDS), or None. A GPU needs the vendor's OpenCL driver
@@ -280,19 +303,22 @@ class DeviceBackend:
     def measure(self, case: Case, run_id: str) -> tuple[Measurement, bytes]:
         from segbench.runners import tools
 
-        cpus = power.cpus_for_mode(case.power_mode, self.device.cpu_max_khz)
-        mask = power.mask_hex(cpus)
         tool = self.tools.get(case.runtime)
+        module = tools.tool_for_runtime(case.runtime)
+        bound = self.bound(module, case)
+        cpus = list(bound.cpus) if bound.cpus is not None else None
         base = Measurement(
             run_id=run_id, case_id=case.case_id, model=case.model, runtime=case.runtime, status="failed",
             threads=case.threads, power_mode=case.power_mode, backend=case.backend, device_id=self.device.id,
-            cpu_mask=mask, warmup=case.warmup, repeats=case.repeats, started=utc_now(),
+            cpu_mask=power.mask_hex(cpus), warmup=case.warmup, repeats=case.repeats, started=utc_now(),
             tool=tool.binary.name if tool else None, tool_version=tool.version if tool else None,
         )
         if tool is None:
             return replace(base, status="skipped", error=f"no {case.runtime} tool for {self.device.abi} in the assets",
                            finished=utc_now()), b""
-        module = tools.tool_for_runtime(case.runtime)
+        if bound.lacking:
+            error = f"power mode {case.power_mode}: {bound.lacking} on {self.device.id}"
+            return replace(base, status="skipped", error=error, finished=utc_now()), f"skipped: {error}\n".encode()
         try:
             tool_backend, backend_options = tools.tool_backend(module, case.backend, tool.variant)
             lacking = self.with_reconnect(lambda: self.lacks(case.backend))
@@ -327,7 +353,7 @@ class DeviceBackend:
         tc = tools.ToolCase(
             case=case, tool_path=tool_path, model_path=prepared.model_path, params_path=prepared.params_path,
             input_path=None if own_data else prepared.input_path, input_names=prepared.input_names,
-            input_shapes=prepared.input_shapes, cpu_mask=tools.taskset_mask(module, mask), result_path=result_path,
+            input_shapes=prepared.input_shapes, cpu_mask=bound.taskset, result_path=result_path,
             variant=tool.variant, backend=tool_backend, backend_options=backend_options,
             # onnxruntime_perf_test says which provider ran each node only in its verbose log (-v)
             per_run_times=module.RUNTIME == "onnxruntime" and case.backend != DEFAULT_BACKEND,
@@ -358,10 +384,9 @@ class DeviceBackend:
             base, temps_before_c=before_t or None, temps_after_c=after_t or None, cpu_khz_before=before_f or None,
             cpu_khz_after=after_f or None, throttled=True if at_start else during, throttled_at_start=at_start,
             cooldown_s=cooled_s,
-            extra={"command": shlex.join(argv), "input": input_note, "returncode": done.returncode,
-                   "bound_by": "taskset" if tc.cpu_mask else f"{module.TOOL} --power_mode" if mask else None},
+            extra={"command": shlex.join(argv), "input": input_note, "returncode": done.returncode, **bound.extra},
         )
-        measurement = _tool_version(self._outcome(module, done, log, base), tool)
+        measurement = _bound_as_logged(_tool_version(self._outcome(module, done, log, base), tool))
         measurement = _backend_evidence(measurement, module, case.backend, tool.variant, log)
         if result_path and measurement.status == "ok":
             measurement = (self._with_samples(measurement, result_path, read_samples) if read_samples
@@ -787,6 +812,27 @@ def _backend_evidence(m: Measurement, module: ModuleType, backend: str, variant:
     if not found.get(BACKEND_FALLBACK):
         extra.pop(BACKEND_FALLBACK, None)
     return replace(m, extra=extra)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A case's CPUs on the phone: the set its tool runs on (None: unbound or not known), the taskset mask its command
+    carries, why the phone cannot run its power mode (the case is skipped), and what its record's extra says."""
+
+    cpus: tuple[int, ...] | None
+    taskset: str | None
+    lacking: str | None
+    extra: dict
+
+
+def _bound_as_logged(m: Measurement) -> Measurement:
+    """What a self-binding tool's log says of its binding, over what its rule predicted: the thread count it cut to
+    (extra.threads_run, parsed), or that it bound nothing (some cores offline): the record's CPUs are then unknown."""
+    said = m.extra.get("binding_said") or []
+    if any("NO BIND" in line for line in said):
+        extra = {k: v for k, v in m.extra.items() if k not in ("cpus", "oversubscribed")}
+        return replace(m, cpu_mask=None, extra={**extra, "cpus_unknown": "the tool bound no cores: " + said[-1]})
+    return m
 
 
 def _throttled(before: dict[str, int], after: dict[str, int], cpus: list[int] | None) -> bool | None:

@@ -271,8 +271,9 @@ def _backend_cases():
 
     builds = [(benchmark_model, None, "tflite", "tflite"), (benchmark_model, "litert", "tflite", "tflite"),
               (onnxruntime_perf_test, None, "onnxruntime", "onnx"), (benchmark_bin, None, "paddlelite", "nb")]
+    # Paddle Lite's own modes and explicit CPU sets (every tool under the mask, benchmark_bin told NO_BIND)
     for (module, variant, runtime, fmt), backend, power, prof, mem in itertools.product(
-            builds, BACKENDS, _POWER, (False, True), (False, True)):
+            builds, BACKENDS, (*_POWER, "prime", "cpus:0,7"), (False, True), (False, True)):
         try:
             tool_backend, options = tools.tool_backend(module, backend, variant)
         except tools.NoBackend:
@@ -282,7 +283,7 @@ def _backend_cases():
         yield module, variant, ToolCase(
             case=_case(runtime, fmt, power), tool_path=f"{D}/bin/tool", model_path=model,
             input_path=None if variant == "litert" else inp, input_names=("x",), input_shapes=((1, 3, 8, 8),),
-            cpu_mask=None if module is benchmark_bin else "f0", backend=tool_backend, backend_options=options,
+            cpu_mask=tools.taskset_mask(module, "f0", power), backend=tool_backend, backend_options=options,
             op_profiling=prof and module is not benchmark_bin, memory_profile=mem,
             per_run_times=module is onnxruntime_perf_test and backend != "cpu",
             result_path=f"{D}/m/perf.txt" if module is onnxruntime_perf_test else None, variant=variant)
@@ -368,3 +369,12 @@ def test_the_commands_run_device_builds_for_every_backend_pass_the_real_flag_tab
             else:
                 CHECKS[{"tflite": "benchmark_model", "onnxruntime": "onnxruntime_perf_test"}[rt]](argv)
     assert built == 2 * (6 + 5 + 4) and skipped == 2 * (1 + 2 + 3)
+    # Explicit CPU sets: the same taskset mask for every tool; a cluster this two-cluster phone lacks is skipped.
+    for mode, mask in (("gold", "f0"), ("cpus:0,7", "81"), ("prime", None)):
+        m, _ = DeviceBackend(phone, info, tools_, workdir=tmp_path).measure(Case(ref, rt, 2, mode, 1, 2), "r")
+        if mask is None:
+            assert m.status == "skipped" and m.error.startswith("power mode prime: no prime cluster: two clusters")
+            continue
+        argv = shlex.split(m.extra["command"])
+        assert argv[:2] == ["taskset", mask] and m.cpu_mask == mask
+        CHECKS["onnxruntime_perf_test"](argv)

@@ -15,7 +15,10 @@ from segbench.vocab import MAX_RUNS, RUNTIMES
 @click.option("--runtime", type=click.Choice(RUNTIMES), help="Only benchmark models this runtime executes.")
 @click.option("--threads", default="1", show_default=True, metavar="N[,N...]", help="Thread counts to sweep.")
 @click.option("--power-mode", "power_mode", default="high", show_default=True, metavar="MODE[,MODE...]",
-              help="high, low, full, no_bind, rand_high, rand_low (CPU affinity; see docs/design.md).")
+              help="CPUs to run on, the same for every tool: prime, gold, silver, big (gold + prime), or "
+                   "cpus:LIST (cpus:4-7, cpus:0,7); a cluster or CPU the machine lacks is a skipped record. Or Paddle "
+                   "Lite's own modes high, low, full, no_bind, rand_high, rand_low, in which benchmark_bin binds its "
+                   "threads itself (docs/device.md, \"Power modes\").")
 @click.option("--backend", "backend", default="cpu", show_default=True, metavar="NAME[,NAME...]",
               help="What executes each case: cpu (the tool's default CPU path), xnnpack, gpu, gpu-fp16, nnapi, "
                    "nnapi-fp16, npu; each tool maps them to its own flags, and a backend a tool or phone lacks is a "

@@ -124,6 +124,9 @@ class PhoneState:
         accel = [f"gpu {self.profile.gpu}"] if self.profile.gpu and any("OpenCL" in x for x in self.profile.vendor_libs) else []
         accel += ["nnapi"] if any("libneuralnetworks" in x for x in self.profile.vendor_libs) else []
         (self.state_dir / "accelerators").write_text("".join(f"{x}\n" for x in accel))
+        # The CPUs' max frequencies ("cpu khz" lines), as the tool stand-ins' own CPU binding reads the topology.
+        (self.state_dir / "cpufreq").write_text("".join(f"{cpu} {c.max_khz}\n" for c in self.profile.clusters
+                                                        for cpu in c.cpus))
 
     # -- dynamic files ----------------------------------------------------------------------
     def _busy_spans(self, now: float) -> list[tuple[float, float]]:

@@ -81,6 +81,7 @@ def _row(group: Sequence[Measurement]) -> dict:
         notes.append(str(group[-1].error or group[-1].status))
     notes += thermal_notes(group)
     notes += flags
+    notes += list(dict.fromkeys(str(m.extra["oversubscribed"]) for m in ok if m.extra.get("oversubscribed")))
     ci = stats.median_ci(samples) if samples else None
     # Launches (records of the case, in one run or several): the interval that counts is over their figures.
     figures = [x for m in ok if (x := stats.launch_figure(m)) is not None]
@@ -154,14 +155,16 @@ def summary(measurements: Sequence[Measurement], params: Mapping[str, int] | Non
     groups: dict[tuple, list[Measurement]] = {}
     for m in measurements:
         # One row per case identity: the same name with another file or tool version is another row.
+        # The CPUs it ran on too: records of one power mode on other cores (another topology) are never pooled.
         key = (m.device_id, m.model.name, m.runtime, m.threads, m.power_mode, m.backend or DEFAULT_BACKEND,
-               m.model.sha256, m.tool, m.tool_version)
+               m.model.sha256, m.tool, m.tool_version, m.cpu_mask)
         groups.setdefault(key, []).append(m)
     rows = [_row(g) for g in groups.values()]
     for row in rows:
         count = (params or {}).get(row["sha256"] or "")
         row["params_m"] = None if count is None else count / 1e6
     _name_collisions(rows)
+    _core_differences(rows)
     return keep_ints(pd.DataFrame(rows, columns=[*COLUMNS, "sha256", "run_ids", "cpu_mask", "tool", "tool_version",
                                                  "emulated", "ci_low_ms", "ci_high_ms", "launches", "launch_ci_low_ms",
                                                  "launch_ci_high_ms"]))
@@ -178,6 +181,30 @@ def _name_collisions(rows: list[dict]) -> None:
             for row in same:
                 what = f"file {str(row['sha256'] or '?')[:12]}, {row['tool'] or '?'} {row['tool_version'] or ''}".strip()
                 row["notes"] = "; ".join(x for x in (row["notes"], f"{len(same)} rows share this name: this is {what}") if x)
+
+
+def _core_differences(rows: list[dict]) -> None:
+    """Rows of one power mode (same device, threads and backend) that ran on different CPUs say so: a tool that binds
+    by itself (Paddle Lite's high puts 1 thread on the prime core) beside tools under the cluster's taskset mask (the
+    whole big cluster). The explicit modes (prime, gold, silver, big, cpus:LIST) give every tool the same CPUs."""
+    from segbench.power import cpu_list, cpus_of_mask
+
+    def cores(mask: str | None) -> str:
+        return f"CPUs {cpu_list(cpus_of_mask(mask) or ())}" if mask else "no known binding"
+
+    seen: dict[tuple, list[dict]] = {}
+    for row in rows:
+        if row["power_mode"] is not None:
+            seen.setdefault((row["device"], row["threads"], row["power_mode"], row["backend"]), []).append(row)
+    for same in seen.values():
+        if len({r["cpu_mask"] for r in same}) < 2:
+            continue
+        for row in same:
+            others = sorted({f"{r['runtime']} on {cores(r['cpu_mask'])}" for r in same
+                             if r["cpu_mask"] != row["cpu_mask"]})
+            said = (f"power mode {row['power_mode']} ran on {cores(row['cpu_mask'])} here, other rows of it on "
+                    f"other cores ({'; '.join(others)})")
+            row["notes"] = "; ".join(x for x in (row["notes"], said) if x)
 
 
 def fmt_cell(value: object) -> str:

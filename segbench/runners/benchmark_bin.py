@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 
 from segbench.errors import UsageError
-from segbench.model import PADDLE_POWER_MODE
+from segbench.model import PADDLE_POWER_MODE, is_explicit_mode, paddle_power_mode
 from segbench.runners.tools import (
     NUM,
     SHELL_ERROR,
@@ -85,15 +85,21 @@ def backend_args(backend: str, variant: str | None = None) -> tuple[str | None, 
 def build_command(tc: ToolCase) -> list[str]:
     """argv for one run: model, input, threads, ``--power_mode`` number, warmup, repeats, backend.
 
-    No taskset unless ``tc.cpu_mask`` is set: Paddle Lite binds its own threads from
-    ``--power_mode`` (0 high/big cores, 1 low, 2 full, 3 no_bind, 4 rand_high, 5 rand_low).
+    No taskset unless ``tc.cpu_mask`` is set: in its own modes Paddle Lite binds its threads from
+    ``--power_mode`` (0 high/big cores, 1 low, 2 full, 3 no_bind, 4 rand_high, 5 rand_low). An explicit CPU set
+    (a cluster mode or ``cpus:LIST``) is the taskset mask with ``--power_mode=3`` (NO_BIND), so that the tool's own
+    binding does not replace the mask: it needs ``tc.cpu_mask``.
     """
     if tc.output_path:
         raise UsageError(NO_OUTPUT_DUMP)
     case = tc.case
-    if case.power_mode not in PADDLE_POWER_MODE:
+    power_mode = paddle_power_mode(case.power_mode)
+    if power_mode is None:
         raise UsageError(f"benchmark_bin has no power mode {case.power_mode!r}",
-                         hint=f"use one of {', '.join(PADDLE_POWER_MODE)}")
+                         hint=f"use one of {', '.join(PADDLE_POWER_MODE)}, or a CPU set with its cpu_mask")
+    if is_explicit_mode(case.power_mode) and not tc.cpu_mask:
+        raise UsageError(f"power mode {case.power_mode} is a CPU set: benchmark_bin runs it under taskset "
+                         "(cpu_mask) with --power_mode=3, and no cpu_mask was given")
     if not tc.input_shapes:
         raise UsageError("benchmark_bin needs the input shape (--input_shape)",
                          hint="set input_shapes, e.g. ((1, 3, 512, 512),)")
@@ -110,7 +116,7 @@ def build_command(tc: ToolCase) -> list[str]:
         raise UsageError(f"input path {tc.input_path!r} contains ':', which benchmark_bin splits inputs on")
     if tc.input_path:
         argv.append(f"--input_data_path={tc.input_path}")
-    argv += [f"--threads={case.threads}", f"--power_mode={PADDLE_POWER_MODE[case.power_mode]}",
+    argv += [f"--threads={case.threads}", f"--power_mode={power_mode}",
              f"--warmup={case.warmup}", f"--repeats={case.repeats}", f"--backend={backend}"]
     argv += _options(tc.backend_options)
     if tc.memory_profile:
@@ -180,7 +186,24 @@ _OWN_ERRORS = re.compile(
 _ERRORS = re.compile(r"^(Error: .*|.*(?:error|Error|ERROR|failed|FAILED|Failed).*)$")
 # Said while the run goes on: worth a note, not a failure.
 _WARNINGS = re.compile(r"^(Open input image .* error\.|Fail to open result file: .*|"
-                       r"Request thread num: .*|Some cores are offline.*|Find and ignore unsupport nnadapter.*)$")
+                       r"Request thread num: .*|Some cores are offline.*|(?:HIGH|LOW) POWER MODE is not support.*|"
+                       r"Find and ignore unsupport nnadapter.*)$")
+# What SetRunMode says of its own binding (lite/core/device_info.cc): the thread count it cut to, a cluster the CPU
+# lacks (it takes the other), offline cores (it binds nothing). Read into extra.threads_run / extra.binding_said.
+_TRUNCATED = re.compile(r"^Request thread num: (\d+), exceed the (big|little) cores size: (\d+), "
+                        r"truncate thread num to (\d+)")
+_SWITCHED = re.compile(r"^(HIGH|LOW) POWER MODE is not support, switch to (big|little) cores")
+_UNBOUND = re.compile(r"^Some cores are offline, switch to NO BIND MODE")
+
+
+def _binding_said(s: str, extra: dict) -> None:
+    m = _TRUNCATED.match(s)
+    if m:
+        extra["threads_run"] = int(m.group(4))
+    if _TRUNCATED.match(s) or _SWITCHED.match(s) or _UNBOUND.match(s):
+        extra.setdefault("binding_said", []).append(s)
+
+
 # Lines only this tool prints (or its command line): they tell which tool a stretch of a log is from.
 MARKERS = re.compile(
     r"^(?:=+\s*(?:Opt|Device|Model|Runtime|Backend|Accurancy|Perf) Info\s*=+|benchmark_bin version:|"
@@ -375,7 +398,9 @@ def _key_values(line: Line, reader: Reader, state: _State) -> bool:
 def _messages(line: Line, reader: Reader, state: _State) -> bool:
     s = line.text
     if _WARNINGS.match(s):
-        reader.touch(line).note(f"tool warned: {s}")
+        draft = reader.touch(line)
+        draft.note(f"tool warned: {s}")
+        _binding_said(s, draft.extra)
         return True
     m = _PROFILER.match(s)
     if m:

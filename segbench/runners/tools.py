@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
-from segbench.model import PADDLE_POWER_MODE, Case, Latency, Measurement
+from segbench.model import PADDLE_POWER_MODE, Case, Latency, Measurement, is_explicit_mode
 
 # ---------------------------------------------------------------------------------------------
 # One invocation on the device
@@ -49,8 +49,9 @@ class ToolCase:
       in order, and needs the name of the input ``input_path`` feeds; ORT reads shapes from the model
       and the test data (``free_dims`` sets dynamic dimensions by name), so it ignores both.
     - ``cpu_mask``: hex ``taskset`` mask ("f0"); None runs without taskset. The device runner passes
-      None for tools with ``SELF_BINDING`` (Paddle Lite binds through ``--power_mode``); see
-      :func:`taskset_mask`.
+      None for tools with ``SELF_BINDING`` in their own power modes (Paddle Lite binds through
+      ``--power_mode``), and the mask to every tool for an explicit CPU set (``prime``, ``cpus:4-7``);
+      see :func:`taskset_mask`.
     - ``op_profiling``: per-operator times (TFLite ``--enable_op_profiling``; ORT ``-p`` to
       ``profile_prefix``; Paddle Lite needs a ``--with_profile=ON`` build, its tables are parsed).
     - ``backend``: Paddle Lite ``--backend`` (default ``arm``), TFLite delegate (``cpu``,
@@ -115,13 +116,16 @@ def taskset_prefix(mask: str | None) -> list[str]:
     return ["taskset", mask.lower().removeprefix("0x")]
 
 
-def taskset_mask(tool: ModuleType, mask: str | None) -> str | None:
-    """The taskset mask to use for a tool: None for tools that bind their own threads.
+def taskset_mask(tool: ModuleType, mask: str | None, power_mode: str | None = None) -> str | None:
+    """The taskset mask to use for a tool: None for tools that bind their own threads, unless the power mode is
+    an explicit CPU set (model.is_explicit_mode), which every tool runs under alike.
 
-    Paddle Lite's ``--power_mode`` calls sched_setaffinity on its worker threads, which replaces
-    whatever taskset set, so a mask would only be recorded, not applied.
+    In its own modes Paddle Lite's ``--power_mode`` calls sched_setaffinity on its worker threads, which
+    replaces whatever taskset set; under an explicit set it is told NO_BIND and keeps to the mask.
     """
-    return None if getattr(tool, "SELF_BINDING", False) else mask
+    if getattr(tool, "SELF_BINDING", False) and not is_explicit_mode(power_mode):
+        return None
+    return mask
 
 
 # ---------------------------------------------------------------------------------------------

@@ -123,11 +123,32 @@ class Busy:
             self.marker.unlink(missing_ok=True)
 
 
+def cpu_max_khz() -> dict[int, int]:
+    """The emulated phone's CPUs and their max frequencies (kHz); empty outside a phone."""
+    d = state_dir()
+    try:
+        lines = (d / "cpufreq").read_text().split("\n") if d else []
+    except OSError:
+        lines = []
+    return {int(cpu): int(khz) for cpu, _, khz in (ln.partition(" ") for ln in lines if ln.strip())}
+
+
+def inherited_cpus() -> list[int]:
+    """The CPUs this process may run on as its parent left it: the taskset applet's mask, else every CPU."""
+    mask = os.environ.get("SEGBENCH_EMU_CPUMASK")
+    if mask:
+        value = int(mask, 16)
+        return [i for i in range(value.bit_length()) if value >> i & 1]
+    return sorted(cpu_max_khz())
+
+
 def record(tool: str, argv: list[str], **figures: object) -> None:
-    """Append what ran, under which CPU mask, and what it measured (for tests and users)."""
+    """Append what ran, under which CPU mask, on which CPUs its threads were allowed (``cpus``: the inherited mask,
+    unless the tool bound its threads itself) and what it measured (for tests and users)."""
     d = state_dir()
     if not d:
         return
+    figures.setdefault("cpus", inherited_cpus())
     entry = {"tool": tool, "argv": argv, "cpumask": os.environ.get("SEGBENCH_EMU_CPUMASK"), **figures}
     with open(d / "tool_runs.jsonl", "a") as f:
         f.write(json.dumps(entry) + "\n")

@@ -14,7 +14,16 @@ import shutil
 import sys
 import time
 
-from segbench.emulator.tools.common import Busy, apply_fault, cores_for, record, reported_s, state_dir
+from segbench.emulator.tools.common import (
+    Busy,
+    apply_fault,
+    cores_for,
+    cpu_max_khz,
+    inherited_cpus,
+    record,
+    reported_s,
+    state_dir,
+)
 
 TOOL = "benchmark_bin"
 # Every flag v2.12 defines (lite/api/tools/benchmark/utils/flags.cc at tag v2.12), with its gflags type and default.
@@ -78,9 +87,39 @@ _USAGE = (
     "  All flags: ./benchmark_bin --help\n\n")
 
 
-def _fatal_line(where: str, why: str) -> str:
+def _fatal_line(where: str, why: str, level: str = "F") -> str:
     stamp = time.strftime("%m/%d %H:%M:%S")
-    return f"[F {stamp}. 0 ...lite/{where}] {why}\n"
+    return f"[{level} {stamp}. 0 ...lite/{where}] {why}\n"
+
+
+def _run_mode(mode: int, threads: int) -> tuple[list[int], int]:
+    """What DeviceInfo::SetRunMode does (lite/core/device_info.cc): the CPUs the worker threads end up allowed on and
+    how many threads run. Big cores are every cluster but the slowest (the SM8150 table: 4-7), little the slowest
+    (0-3). HIGH binds the last big cores (1 thread: CPU 7), LOW the first little ones, FULL big then little; more
+    threads than the cluster has are cut to its size, said on stderr as LOG(ERROR). NO_BIND binds nothing, so the
+    threads keep the mask the process was started with (taskset). The RAND modes start at a shifted core."""
+    khz = cpu_max_khz()
+    cores = sorted(khz) or inherited_cpus()
+    threads = min(threads, len(cores)) if cores else threads
+    slowest = min(khz.values()) if khz else 0
+    little = [c for c in cores if len(set(khz.values())) > 1 and khz[c] == slowest]
+    big = [c for c in cores if c not in little]
+    if mode == 3:
+        return inherited_cpus(), threads
+    if mode == 2:
+        return sorted((big + little)[:threads]), threads
+    high = mode in (0, 4)
+    pool, name = (big, "big") if high or not little else (little, "little")
+    if threads > len(pool):
+        func = "RequestPowerHighMode" if high else "RequestPowerLowMode"
+        print(_fatal_line(f"core/device_info.cc:{1080 if high else 1122} {func}",
+                          f"Request thread num: {threads}, exceed the {name} cores size: {len(pool)}, "
+                          f"truncate thread num to {len(pool)}", "E"), end="", file=sys.stderr, flush=True)
+        return list(pool), len(pool)
+    shift = 1 if mode in (4, 5) else 0  # the RAND modes rotate their start by a count the tool keeps
+    order = list(reversed(pool)) if name == "big" else list(pool)
+    order = order[shift:] + order[:shift]
+    return sorted(order[:threads]), threads
 
 
 def _parse(argv: list[str]) -> dict[str, str]:
@@ -178,11 +217,12 @@ def run(argv: list[str]) -> int:
         # The real tool removes the previous conversion first, so a stale .nb is never run.
         print(f"Delete previous optimized model: {model}", flush=True)
         os.remove(model)
+    cpus, threads = _run_mode(int(f["power_mode"]), int(f["threads"]))
     t0 = time.perf_counter()
     try:
         # Paddle Lite (x86) first, as the real tool converts with it; Paddle Inference stands in for the ops the
         # ARM build has and the x86 one lacks.
-        sess = PaddleLiteSession(source, int(f["threads"]), engines=(LITE, INFERENCE))
+        sess = PaddleLiteSession(source, threads, engines=(LITE, INFERENCE))
     except SegbenchError as exc:  # no Paddle runtime on the emulator's host, or none can load the model
         fatal("api/paddle_api.cc:375 CreatePaddlePredictor", f"cannot load {source}: {exc.message}")
     if f["model_file"]:
@@ -224,7 +264,7 @@ def run(argv: list[str]) -> int:
         apply_fault(TOOL, print)
         with Busy():
             # The phone's clock (common.phone_s): the worker's CPU time per run over the cores its threads use.
-            cores = cores_for(int(f["threads"]))
+            cores = cores_for(threads)
             times = [reported_s(sess.run_once().cpu_ms / 1000 / cores) * 1000
                      for _ in range(int(f["warmup"]) + int(f["repeats"]))]
         out = sess.outputs()[0].astype(np.float32)
@@ -248,6 +288,6 @@ def run(argv: list[str]) -> int:
              f"backend: {f['backend']}", f"cpu precision: {f['cpu_precision']}", "", "======= Perf Info =======",
              *perf_lines(init, times[0], lat)]
     print("\n".join(lines), flush=True)
-    record(TOOL, argv, threads=int(f["threads"]), warmup=int(f["warmup"]), repeats=len(lat), init_ms=init,
+    record(TOOL, argv, threads=threads, cpus=cpus, warmup=int(f["warmup"]), repeats=len(lat), init_ms=init,
            first_ms=times[0], latencies_ms=lat)
     return 0
