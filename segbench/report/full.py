@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from segbench.model import Measurement, RunInfo
+from segbench.columns import Columns
+from segbench.model import RunInfo
 from segbench.report import breakdown, comparison, plots
 from segbench.report.document import Document, Section
 from segbench.report.published import PublishedRow
@@ -22,13 +23,20 @@ class Context:
     """Everything the sections are built from (gathered by the CLI)."""
 
     table: pd.DataFrame  # tables.summary + accuracy.with_accuracy
-    measurements: Sequence[Measurement]
+    records: Columns  # the reported records (segbench.columns; whole records read back only where needed)
     infos: Sequence[RunInfo]
     published: Sequence[PublishedRow]  # rows of the chosen published table (may be empty)
     models: Mapping[str, Mapping[str, object]]  # manifest [[model]] by name: backbone, baseline, head
     baselines: Mapping[str, str]  # --baseline overrides
     config: Mapping[str, str]  # --config
     gmacs: Mapping[str, float]  # sha256 -> inspected GMACs
+
+
+def profiled(records: Columns) -> list:
+    """The records that carry a per-operator profile, whole (few: only profiled runs have one)."""
+    import numpy as np
+
+    return records.records(np.nonzero(records["has_ops"] == 1)[0].tolist())
 
 
 def cases_section(df: pd.DataFrame) -> Section:
@@ -68,7 +76,8 @@ def comparison_section(ctx: Context) -> Section:
 
 
 def _footer(ctx: Context, shown: Sequence[str], with_published: bool) -> list[str]:
-    tools = [" ".join(x for x in (m.tool, m.tool_version) if x) for m in ctx.measurements if m.tool]
+    tools = [" ".join(x for x in (tool, version) if x)
+             for tool, version in zip(ctx.records["tool"].tolist(), ctx.records["tool_version"].tolist()) if tool]
     heads = {name: str(m["head"]) for name, m in ctx.models.items() if m.get("head")}
     lines = footer_lines(ctx.infos, tools, breakdown.timed_region(shown, heads) if shown else None)
     published = ctx.published if with_published else ()
@@ -96,7 +105,7 @@ def build(ctx: Context, view: str, plot_dir: Path | None) -> Document:
         sections.append(comparison_section(ctx))
     sections += _optional(view, "sweep", lambda: breakdown.sweep_section(ctx.table), "Sweep: threads x power mode",
                           "no model was measured at more than one thread count or power mode")
-    sections += _optional(view, "ops", lambda: breakdown.ops_section(ctx.measurements), "Per-operator breakdown",
+    sections += _optional(view, "ops", lambda: breakdown.ops_section(profiled(ctx.records)), "Per-operator breakdown",
                           "no record carries a per-operator profile (ops_by_type)")
     if view in ("cases", "all"):
         sections.append(cases_section(ctx.table))
