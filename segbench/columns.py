@@ -151,6 +151,13 @@ class Columns:
                 f.close()
         return out
 
+    def values(self, name: str) -> list[Any]:
+        """A column as the records hold it (None for a missing value)."""
+        a = self.cols[name]
+        if a.dtype == object:
+            return a.tolist()
+        return [_py(a, i) for i in range(a.size)]
+
     def value(self, name: str, i: int) -> Any:
         """One cell as the record holds it (None for a missing value)."""
         return _py(self.cols[name], i)
@@ -161,7 +168,7 @@ class Columns:
         """Write to ``path`` through ``write`` (segbench.store.write_atomic) with ``meta`` (stamp, tags)."""
         kinds: dict[str, list[str]] = {"f": [], "i": [], "s": []}
         strings: dict[str, list[str | None]] = {}
-        ints, floats = [], []
+        ints, codes_, floats = [], [], []
         for name, a in self.cols.items():
             if name in ("src",):
                 continue
@@ -169,7 +176,7 @@ class Columns:
                 uniques, codes = _encode(a)
                 strings[name] = uniques
                 kinds["s"].append(name)
-                ints.append(codes)
+                codes_.append(codes)
             elif a.dtype.kind == "f":
                 kinds["f"].append(name)
                 floats.append(a)
@@ -177,6 +184,7 @@ class Columns:
                 kinds["i"].append(name)
                 ints.append(a.astype(np.int64))
         n = len(self)
+        ints += codes_  # load() reads the int columns first, then the string codes
         header = json.dumps({**meta, "schema": CACHE_SCHEMA, "n": n, "kinds": kinds, "strings": strings},
                             allow_nan=False).encode()
         arrays = {"meta": np.frombuffer(header, dtype=np.uint8),

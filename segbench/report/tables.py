@@ -297,13 +297,13 @@ def visible_columns(df: pd.DataFrame) -> list[str]:
 
 
 def to_markdown(df: pd.DataFrame) -> str:
-    from tabulate import tabulate
+    from segbench.report.markdown import github_table
 
     if df.empty:
         return "_no results_"
     cols = visible_columns(df)
     rows = [[fmt_cell(r[c]) for c in cols] for r in df.to_dict("records")]
-    return tabulate(rows, headers=[COLUMNS[c] for c in cols], tablefmt="github", disable_numparse=True)
+    return github_table([COLUMNS[c] for c in cols], rows)
 
 
 def device_label(info: RunInfo) -> str:
