@@ -7,6 +7,7 @@ from order statistics, so it holds for the skewed, multi-modal timings phones pr
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -53,28 +54,27 @@ def median_ci(samples: Sequence[float], confidence: float = 0.95) -> tuple[float
     if n < 2:
         return None
     a = np.sort(np.asarray(samples, dtype=np.float64))
-    cdf = _binom_half_cdf(n)
-    alpha = 1.0 - confidence
-    # Largest j (0-based lower rank) with P(B <= j - 1) <= alpha / 2; the interval is [a[j], a[n-1-j]].
-    j = -1
-    for cand in range(n // 2):
-        if cdf[cand] <= alpha / 2:
-            j = cand + 1
-        else:
-            break
+    j = _median_rank(n, confidence)
     if j <= 0:
         return None
     return float(a[j - 1]), float(a[n - j])
 
 
-def _binom_half_cdf(n: int) -> list[float]:
-    """P(B <= i) for B ~ Binomial(n, 1/2), i = 0..n, computed in log space (n can be large)."""
-    log_pmf = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2) for i in range(n + 1)]
-    out, acc = [], 0.0
-    for lp in log_pmf:
-        acc += math.exp(lp)
-        out.append(min(acc, 1.0))
-    return out
+@functools.lru_cache(maxsize=4096)
+def _median_rank(n: int, confidence: float) -> int:
+    """The rank j of median_ci's interval for n samples (0: none). It depends on n alone, so it is computed once
+    per n, and only as far as it is needed (the lower half of the distribution)."""
+    alpha = 1.0 - confidence
+    # Largest j (0-based lower rank) with P(B <= j - 1) <= alpha / 2; the interval is [a[j], a[n-1-j]].
+    # P(B <= i) for B ~ Binomial(n, 1/2), i = 0, 1, ..., summed in log space (n can be large).
+    j, acc = -1, 0.0
+    for cand in range(n // 2):
+        acc += math.exp(math.lgamma(n + 1) - math.lgamma(cand + 1) - math.lgamma(n - cand + 1) - n * math.log(2))
+        if min(acc, 1.0) <= alpha / 2:
+            j = cand + 1
+        else:
+            break
+    return j
 
 
 def outliers(samples: Sequence[float], k: float = 3.0) -> list[int]:

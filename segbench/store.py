@@ -14,6 +14,7 @@ import contextlib
 import datetime as _dt
 import errno
 import fcntl
+import hashlib
 import itertools
 import json
 import os
@@ -22,7 +23,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from segbench.errors import StoreError
 from segbench.model import (
@@ -34,6 +35,9 @@ from segbench.model import (
     RunInfo,
     current,
 )
+
+if TYPE_CHECKING:
+    from segbench.columns import Columns, Deriver
 
 KNOWN_MEASUREMENT_SCHEMAS = {MEASUREMENT_SCHEMA}
 KNOWN_ACCURACY_SCHEMAS = {ACCURACY_SCHEMA}
@@ -259,19 +263,29 @@ class RunDir:
         """The lines of results.jsonl whose schema is one of ``schemas``, parsed. Lines that are no record (a torn
         line, a foreign one) are skipped; a record of a known schema with a value of the wrong type is a StoreError
         naming the line and key (segbench.validate), not a record half read."""
-        if not self.results_path.exists():
-            return []
+        return [record for record, _, _ in self._located(schemas, parse, self._read())]
+
+    def _read(self) -> bytes:
         try:
-            text = self.results_path.read_text(encoding="utf-8", errors="replace")
+            return self.results_path.read_bytes()
+        except FileNotFoundError:
+            return b""
         except OSError as exc:
             raise StoreError(f"cannot read {self.results_path}: {exc.strerror or exc}") from None
+
+    def _located(self, schemas: set[str], parse: Callable[[dict, str], T], data: bytes,
+                 ) -> list[tuple[T, int, int]]:
+        """_records, each with the byte offset and length of its line in ``data`` (the file's bytes)."""
         out = []
-        for number, line in enumerate(text.splitlines(), 1):
+        start = 0
+        for number, raw in enumerate(data.split(b"\n"), 1):
+            at, start = start, start + len(raw) + 1
+            line = raw.decode("utf-8", errors="replace")
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
-                schema = data.get("schema")
+                record = json.loads(line)
+                schema = record.get("schema")
             except (ValueError, AttributeError):
                 continue  # a torn line (a crash mid-write), or no record at all
             if schema not in schemas and (known := _newer_than_known(schema)):
@@ -279,10 +293,63 @@ class RunDir:
                                  f"reads ({known})", hint="upgrade segbench to read this run")
             try:
                 if schema in schemas:
-                    out.append(parse(data, f"{self.results_path} line {number}"))
+                    out.append((parse(record, f"{self.results_path} line {number}"), at, len(raw)))
             except (ValueError, TypeError, KeyError, AttributeError):
                 continue
         return out
+
+    def columns(self, derive: Deriver | None = None, tag: str = "",
+                warn: Callable[[str], None] | None = None) -> Columns:
+        """The latency records that count (as ``measurements()``) as columns, from the run's cache file
+        <reports>/index/columns/<run_id>.npz when it was built from this very results.jsonl (same size and mtime,
+        or, after a copy, the same sha256) with the same ``derive`` ``tag``; otherwise read from results.jsonl and the
+        cache written again. A cache file that cannot be read is said to ``warn`` and replaced; one that cannot be
+        written (a read-only reports directory) only costs the speed-up. results.jsonl stays the only source."""
+        from segbench.columns import Columns
+
+        cache = self.path.parent.parent / "index" / "columns" / f"{self.run_id}.npz"
+        shard = self._shard()
+        stamp = self._stamp()
+        if stamp is None:
+            return Columns.of([], derive)  # no results yet: nothing to cache
+        meta: dict | None = None
+        try:
+            cols, meta = Columns.load(cache, str(self.results_path))
+        except FileNotFoundError:
+            cols = None
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+            cols = None
+            if warn:
+                warn(f"the cache {cache} cannot be read ({exc}); rebuilding it from {self.results_path}")
+        if cols is not None and meta is not None and meta.get("shard") == shard and meta.get("derive") == tag:
+            if meta.get("stamp") == stamp:
+                return cols
+            if meta.get("stamp", [None])[0] == stamp[0] and meta.get("sha256") == self._sha256():
+                self._save_columns(cache, cols, {**meta, "stamp": stamp})  # a copy of the same file: same records
+                return cols
+        data = self._read()
+        located = self._located(KNOWN_MEASUREMENT_SCHEMAS, Measurement.from_dict, data)
+        records = [m for m, _, _ in located]
+        keep = {id(m) for m in current(records, shard=shard)}
+        located = [x for x in located if id(x[0]) in keep]
+        cols = Columns.of([m for m, _, _ in located], derive,
+                          (str(self.results_path), [a for _, a, _ in located], [n for _, _, n in located]))
+        # The stamp is taken before reading: an append during the read makes the next reader build again.
+        self._save_columns(cache, cols, {"stamp": stamp, "sha256": hashlib.sha256(data[:stamp[0]]).hexdigest(),
+                                         "shard": shard, "derive": tag})
+        return cols
+
+    def _sha256(self) -> str | None:
+        try:
+            return hashlib.sha256(self.results_path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+
+    @staticmethod
+    def _save_columns(path: Path, cols: Columns, meta: dict) -> None:
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cols.save(path, meta, write_atomic)
 
 
 class Store:

@@ -49,7 +49,8 @@ def test_a_farm_run_is_judged_per_phone_against_the_saved_baseline_of_its_kind(t
             for line in r.out.splitlines() if line.startswith("| seg")}
     assert rows["seg onnxruntime t1 high @mi9-a"][:4] == ["10.000", "10.000", "1.000", "same"]
     assert rows["seg onnxruntime t1 high @mi9-b"][:4] == ["10.000", "12.000", "1.200", "regression"]
-    assert rows["seg onnxruntime t1 high @mi9-b"][4].startswith("+20.0% (95% CI")
+    # every run of the slow phone is slower than every baseline run: no bootstrap could change the verdict
+    assert rows["seg onnxruntime t1 high @mi9-b"][4].startswith("+20.0% (every candidate run")
     assert "against baseline run base" in r.err and "1 regression(s) of 2 case(s)" in r.err
     xml = junit.read_text()
     assert 'name="seg onnxruntime t1 high @mi9-b"' in xml and 'failures="1"' in xml

@@ -40,7 +40,7 @@ def command(runs: tuple[str, ...], saved: bool, threshold: str, clock: str, juni
     and the verdict says it is weak (docs/report.md).
     """
     from segbench.errors import EXIT_REGRESSION, StoreError, UsageError
-    from segbench.report.compare import compare, gate, junit, render
+    from segbench.report.compare import gate, junit, render
     from segbench.store import Store
 
     limit = _threshold(threshold)
@@ -51,7 +51,14 @@ def command(runs: tuple[str, ...], saved: bool, threshold: str, clock: str, juni
     if saved:
         verdicts, name = _against_saved(store, runs[0], reports, limit, clock), f"segbench compare --baseline {runs[0]}"
     else:
-        verdicts = compare(store.run(runs[0]).measurements(), store.run(runs[1]).measurements(), limit, clock)
+        from segbench.report.compare import compare_columns
+        from segbench.report.tables import derive_tag, record_rows
+
+        def note(text: str) -> None:
+            click.echo(f"segbench: warning: {text}", err=True)
+
+        base, cand = (store.run(r).columns(record_rows, derive_tag(), note) for r in runs)
+        verdicts = compare_columns(base, cand, limit, clock)
         name = f"segbench compare {runs[0]} {runs[1]}"
     click.echo(render(verdicts))
     if junit_path:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from segbench.model import Accuracy, Architecture, Measurement, RunInfo
+    from segbench.columns import Columns
+    from segbench.model import Architecture, RunInfo
     from segbench.report.full import Context
     from segbench.report.published import PublishedRow
     from segbench.store import RunDir, Store
@@ -57,7 +58,7 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
     from segbench.errors import StoreError, UsageError
     from segbench.modelinfo.cache import InspectCache
     from segbench.report.accuracy import with_accuracy
-    from segbench.report.tables import render, summary
+    from segbench.report.tables import render, summary_of
     from segbench.store import Store
 
     if published:
@@ -77,28 +78,34 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
         if not runs:
             raise StoreError(f"no readable runs in {store.runs_dir} (see the warnings above)")
     else:
-        runs = [_Loaded.of(store.run(i)) for i in run_ids] if run_ids else [_Loaded.of(store.latest())]
-    measurements = [m for r in runs for m in r.measurements]
-    # mIoU is a property of the model file: join the newest `segbench eval` result from any (readable) run. The
-    # other runs' accuracy records come from the store's index: their records are not parsed again on every report.
-    loaded = {r.run.run_id: r for r in runs}
-    others = store.accuracies_by_run(skip=loaded, skipped=lambda i, exc: warn.skipped(i, str(exc)))
-    known = [a for i in store.run_ids() for a in (loaded[i].accuracies if i in loaded else others.get(i, ()))]
-    reported = [a for r in runs for a in r.accuracies]
-    paths = {m.model.sha256: m.model.path for m in measurements if m.model.sha256}
+        runs = [_Loaded.of(store.run(i), warn) for i in run_ids] if run_ids else [_Loaded.of(store.latest(), warn)]
+    from segbench.columns import Columns
+    from segbench.model import ModelRef
+
+    records = Columns.concat([r.records for r in runs])
+    # mIoU is a property of the model file: join the newest `segbench eval` result from any (readable) run. Every
+    # run's accuracy records come from the store's index: they are parsed again only when a run's file changed.
+    accuracies = store.accuracies_by_run(skipped=lambda i, exc: warn.skipped(i, str(exc)))
+    known = [a for i in store.run_ids() for a in accuracies.get(i, ())]
+    reported = [a for r in runs for a in accuracies.get(r.run.run_id, ())]
+    shas, names = records["sha256"].tolist(), records["model"].tolist()
+    paths_, formats = records["model_path"].tolist(), records["model_format"].tolist()
+    paths = {sha: path for sha, path in zip(shas, paths_) if sha}
     # Params and MACs come from inspecting the very file measured (tied by sha256), cached in the reports dir.
-    inspected = InspectCache(store.root).infos(m.model for m in measurements)
+    first = {sha: i for i, sha in reversed(list(enumerate(shas))) if sha}
+    inspected = InspectCache(store.root).infos(ModelRef(names[i], paths_[i], formats[i], sha)
+                                               for sha, i in sorted(first.items(), key=lambda kv: kv[1]))
     params = {sha: info.params for sha, info in inspected.items()}
     gmacs = {sha: info.macs / 1e9 for sha, info in inspected.items() if info.macs}
-    table = with_accuracy(summary(measurements, params), known, reported, paths)
+    table = with_accuracy(summary_of(records, params), known, reported, paths)
     infos = [r.info for r in runs]
     from segbench.report.comparison import parse_config
     from segbench.report.full import Context
 
-    ctx = Context(table=table, measurements=measurements, infos=infos, published=_table_rows(manifest, table_name),
+    ctx = Context(table=table, records=records, infos=infos, published=_table_rows(manifest, table_name),
                   models=_manifest_models(manifest), baselines=_baseline_map(baselines),
                   config=parse_config(config_text), gmacs=gmacs,
-                  architectures=_architectures(measurements) if view in ("runtimes", "all") else {})
+                  architectures=_architectures(records) if view in ("runtimes", "all") else {})
     if view == "cases" and fmt in ("markdown", "csv", "json"):
         text = render(table, fmt, infos)  # the table `segbench run` prints; its json/csv shape is kept
         if asked_view is None and fmt == "markdown" and _compares(ctx):
@@ -111,23 +118,26 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
     return 0
 
 
-def _architectures(measurements: list[Measurement]) -> dict[str, Architecture]:
+def _architectures(records: Columns) -> dict[str, Architecture]:
     """Each measured model's architecture, format and precision, by sha256 (else name), from the manifest entry next
     to its file or its name (segbench.models.architecture_of)."""
+    from segbench.model import ModelRef
     from segbench.models import architecture_of
 
     out: dict[str, Architecture] = {}
-    for m in measurements:
-        key = m.model.sha256 or m.model.name
+    for name, path, fmt, sha in zip(records["model"].tolist(), records["model_path"].tolist(),
+                                    records["model_format"].tolist(), records["sha256"].tolist()):
+        key = sha or name
         if key not in out:
-            out[key] = architecture_of(m.model)
+            out[key] = architecture_of(ModelRef(name, path, fmt, sha))
     return out
 
 
 def _compares(ctx: Context) -> bool:
     """Whether the published table names a model measured ok in these runs."""
     names = {r.model for r in ctx.published}
-    return any(m.status == "ok" and m.model.name in names for m in ctx.measurements)
+    return any(status == "ok" and name in names
+               for status, name in zip(ctx.records["status"].tolist(), ctx.records["model"].tolist()))
 
 
 def _comparison_text(ctx: Context) -> str:
@@ -139,16 +149,19 @@ def _comparison_text(ctx: Context) -> str:
 
 @dataclass(frozen=True)
 class _Loaded:
-    """A run read whole: its run.json and records (StoreError when it is damaged or of a newer segbench)."""
+    """A run: its run.json and latency records as columns, through the store's cache (StoreError when it is
+    damaged or of a newer segbench)."""
 
     run: RunDir
     info: RunInfo
-    measurements: list[Measurement]
-    accuracies: list[Accuracy]
+    records: Columns
 
     @classmethod
-    def of(cls, run: RunDir) -> _Loaded:
-        return cls(run, run.info(), run.measurements(), run.accuracies())
+    def of(cls, run: RunDir, warn: _Warnings) -> _Loaded:
+        from segbench.report.tables import derive_tag, record_rows
+
+        info = run.info()
+        return cls(run, info, run.columns(record_rows, derive_tag(), warn.note))
 
 
 class _Warnings:
@@ -156,6 +169,9 @@ class _Warnings:
 
     def __init__(self) -> None:
         self.said: set[str] = set()
+
+    def note(self, text: str) -> None:
+        click.echo(f"segbench: warning: {text}", err=True)
 
     def skipped(self, run_id: str, why: str) -> None:
         if run_id not in self.said:
@@ -167,7 +183,7 @@ def _readable(store: Store, run_id: str, warn: _Warnings) -> _Loaded | None:
     from segbench.errors import StoreError
 
     try:
-        return _Loaded.of(store.run(run_id))
+        return _Loaded.of(store.run(run_id), warn)
     except StoreError as exc:
         warn.skipped(run_id, str(exc))
         return None

@@ -25,11 +25,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from segbench import stats
 from segbench.model import Measurement
+
+if TYPE_CHECKING:
+    from segbench.columns import Columns
 
 BOOTSTRAP = 2000
 
@@ -72,6 +76,22 @@ def _bounded(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return rng.choice(a, size=BOOTSTRAP_MAX_N, replace=False) if a.size > BOOTSTRAP_MAX_N else a
 
 
+def certain(r: float, base: Sequence[float], cand: Sequence[float], threshold: float) -> tuple[str, str] | None:
+    """(status, why) when the bootstrap's interval cannot change the verdict, so none is drawn; else None.
+
+    A ratio within the threshold is ``same`` whatever its interval. Outside it, every resample's median lies between
+    its side's smallest and largest run, so the interval lies within [min(cand) / max(base), max(cand) / min(base)]:
+    when that bound is past 1 on the ratio's side, the verdict is the threshold's."""
+    if 1 - threshold <= r <= 1 + threshold:
+        return "same", f"within the {threshold:.1%} threshold: no interval needed"
+    b, c = np.asarray(base, dtype=np.float64), np.asarray(cand, dtype=np.float64)
+    if r > 1 + threshold and c.min() > b.max():
+        return "regression", f"every candidate run {c.min() / b.max():.3f}x or more of every baseline run"
+    if r < 1 - threshold and c.max() < b.min():
+        return "improved", f"every candidate run {c.max() / b.min():.3f}x or less of every baseline run"
+    return None
+
+
 def summary_ratio_ci(base: Measurement, cand: Measurement) -> tuple[float, float] | None:
     """95% interval of mean(cand) / mean(base) from each record's avg, std and run count: the standard error
     of each log mean is (std / avg) / sqrt(count), and log(ratio) is taken as normal (delta method; the tools
@@ -95,6 +115,9 @@ def judge(case: str, base: Measurement, cand: Measurement, threshold: float) -> 
     if not bm or cm is None:
         return Verdict(case, bm, cm, None, None, "failed", "no latency figure")
     r = cm / bm
+    if base.samples_ms and cand.samples_ms and (clear := certain(r, base.samples_ms, cand.samples_ms, threshold)):
+        return Verdict(case, bm, cm, r, None, clear[0],
+                       f"{(r - 1) * 100:+.1f}% ({clear[1]}){_heat([base], [cand])}{_differs([base], [cand])}")
     if base.samples_ms and cand.samples_ms:
         ci = ratio_ci(base.samples_ms, cand.samples_ms)
         basis = f"95% CI {ci[0]:.3f}-{ci[1]:.3f}"
@@ -132,10 +155,16 @@ def _heat(base: Sequence[Measurement], cand: Sequence[Measurement]) -> str:
 
 
 def _key(m: Measurement, by_device: bool = False) -> str:
-    case = f"{m.model.name} {m.runtime} t{m.threads} {m.power_mode}"
-    if m.backend not in (None, "cpu"):  # CPU cases keep the keys they had before backends
-        case += f" {m.backend}"
-    return f"{case} @{m.device_id}" if by_device else case
+    return case_key(m.model.name, m.runtime, m.threads, m.power_mode, m.backend, m.device_id if by_device else None)
+
+
+def case_key(name: str, runtime: str, threads: int | None, mode: str | None, backend: str | None,
+             device: str | None = None) -> str:
+    """How compare pairs a case across two runs: name and configuration (and the phone, in a farm run)."""
+    case = f"{name} {runtime} t{threads} {mode}"
+    if backend not in (None, "cpu"):  # CPU cases keep the keys they had before backends
+        case += f" {backend}"
+    return f"{case} @{device}" if device is not None else case
 
 
 def judge_launches(case: str, base: Sequence[Measurement], cand: Sequence[Measurement], threshold: float,
@@ -170,9 +199,12 @@ def judge_launches(case: str, base: Sequence[Measurement], cand: Sequence[Measur
                        f"{_differs(b_ok, c_ok)}",
                        evidence)
     verdict = judge(case, pooled(b_ok), pooled(c_ok), threshold)
-    weak = (f"weak: {len(b_ok)}+{len(c_ok)} launch(es), the interval comes from within a launch and misses "
+    return replace(verdict, reason=verdict.reason + note, evidence=_weak(len(b_ok), len(c_ok)))
+
+
+def _weak(nb: int, nc: int) -> str:
+    return (f"weak: {nb}+{nc} launch(es), the interval comes from within a launch and misses "
             "launch-to-launch variation (run --launches 3 or more)")
-    return replace(verdict, reason=verdict.reason + note, evidence=weak)
 
 
 def _status(r: float, ci: tuple[float, float] | None, threshold: float) -> str:
@@ -212,6 +244,62 @@ def compare(base: Sequence[Measurement], cand: Sequence[Measurement], threshold:
         else:
             out.append(judge_launches(key, b[key], c[key], threshold, family, clock))
     return out
+
+
+def compare_columns(base: Columns, cand: Columns, threshold: float, clock: str = "wall") -> list[Verdict]:
+    """compare() of two runs' records as columns (segbench.columns, with report.tables.record_rows derived): a case
+    of one ok launch a side, same file, tool and backend, no heat, whose verdict ``certain`` settles on wall time, is
+    decided from the columns; every other case (and every case on ``clock="cpu"``) from its records read whole, by
+    judge_launches."""
+    by_device = max(len(set(base["device"].tolist())), len(set(cand["device"].tolist()))) > 1
+    b, c = _column_groups(base, by_device), _column_groups(cand, by_device)
+    family = sum(k in c for k in b)
+    out = []
+    for key in [*b, *(k for k in c if k not in b)]:
+        if key not in b or key not in c:
+            where = "baseline" if key not in b else "candidate"
+            out.append(Verdict(key, None, None, None, None, "missing", f"not in the {where} run"))
+            continue
+        verdict = _clear(key, base, b[key], cand, c[key], threshold) if clock == "wall" else None
+        if verdict is None:
+            verdict = judge_launches(key, base.records(b[key]), cand.records(c[key]), threshold, family, clock)
+        out.append(verdict)
+    return out
+
+
+def _column_groups(cols: Columns, by_device: bool) -> dict[str, list[int]]:
+    """_groups() as record indices."""
+    out: dict[str, dict[tuple[str | None, int], int]] = {}
+    names, runtimes, threads = cols["model"].tolist(), cols["runtime"].tolist(), cols.values("threads")
+    modes, backends, devices = cols["power_mode"].tolist(), cols["backend"].tolist(), cols["device"].tolist()
+    launches = cols.values("launch")
+    for i in range(len(cols)):
+        key = case_key(names[i], runtimes[i], threads[i], modes[i], backends[i], devices[i] if by_device else None)
+        out.setdefault(key, {})[(devices[i], launches[i] or 1)] = i
+    return {k: list(v.values()) for k, v in out.items()}
+
+
+def _clear(case: str, base: Columns, bi: list[int], cand: Columns, ci: list[int], threshold: float) -> Verdict | None:
+    """judge_launches' verdict on a plain one-launch-a-side case that ``certain`` settles, from columns; else None."""
+    if len(bi) != 1 or len(ci) != 1:
+        return None
+    i, j = bi[0], ci[0]
+    if base.value("status", i) != "ok" or cand.value("status", j) != "ok":
+        return None
+    if base.value("throttled", i) or cand.value("throttled", j):
+        return None  # the reason says so: judged from the records
+    same = all(base.value(k, i) == cand.value(k, j) for k in ("sha256", "tool", "tool_version"))
+    if not same or (base.value("backend", i) or "cpu") != (cand.value("backend", j) or "cpu"):
+        return None
+    bm, cm = base.value("d_launch_figure", i), cand.value("d_launch_figure", j)
+    bs, cs = base.sample_slice(i), cand.sample_slice(j)
+    if not bm or cm is None or not bs.size or not cs.size:
+        return None
+    r = cm / bm
+    clear = certain(r, bs, cs, threshold)
+    if clear is None:
+        return None
+    return Verdict(case, bm, cm, r, None, clear[0], f"{(r - 1) * 100:+.1f}% ({clear[1]})", _weak(1, 1))
 
 
 def gate(verdicts: Sequence[Verdict]) -> tuple[bool, str]:
@@ -298,12 +386,12 @@ def junit(verdicts: Sequence[Verdict], name: str) -> str:
 
 
 def render(verdicts: Sequence[Verdict]) -> str:
-    from tabulate import tabulate
+    from segbench.report.markdown import github_table
 
     def f(x: float | None) -> str:
         return "" if x is None else f"{x:.3f}"
 
     rows = [[v.case, f(v.baseline_ms), f(v.candidate_ms), f(v.ratio), v.status, v.reason, v.evidence]
             for v in verdicts]
-    return tabulate(rows, headers=["case", "baseline median (ms)", "candidate median (ms)", "ratio", "verdict", "why",
-                                   "evidence"], tablefmt="github", disable_numparse=True)
+    return github_table(["case", "baseline median (ms)", "candidate median (ms)", "ratio", "verdict", "why",
+                         "evidence"], rows)

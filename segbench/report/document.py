@@ -55,11 +55,11 @@ def render(doc: Document, fmt: str) -> str:
 
 
 def _table_md(section: Section) -> str:
-    from tabulate import tabulate
+    from segbench.report.markdown import github_table
 
     if not section.rows:
         return "_no rows_"
-    return tabulate(section.rows, headers=section.headers, tablefmt="github", disable_numparse=True)
+    return github_table(section.headers, section.rows)
 
 
 def to_markdown(doc: Document) -> str:

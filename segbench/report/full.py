@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from segbench.model import Architecture, Measurement, RunInfo
+from segbench.columns import Columns
+from segbench.model import Architecture, RunInfo
 from segbench.report import breakdown, comparison, plots
 from segbench.report.document import Document, Section
 from segbench.report.published import PublishedRow
@@ -22,7 +23,7 @@ class Context:
     """Everything the sections are built from (gathered by the CLI)."""
 
     table: pd.DataFrame  # tables.summary + accuracy.with_accuracy
-    measurements: Sequence[Measurement]
+    records: Columns  # the reported records (segbench.columns; whole records read back only where needed)
     infos: Sequence[RunInfo]
     published: Sequence[PublishedRow]  # rows of the chosen published table (may be empty)
     models: Mapping[str, Mapping[str, object]]  # manifest [[model]] by name: backbone, baseline, head
@@ -31,6 +32,13 @@ class Context:
     gmacs: Mapping[str, float]  # sha256 -> inspected GMACs
     # model sha256 (else name) -> architecture, format, precision (segbench.models.architecture_of): --view runtimes
     architectures: Mapping[str, Architecture] = field(default_factory=dict)
+
+
+def profiled(records: Columns) -> list:
+    """The records that carry a per-operator profile, whole (few: only profiled runs have one)."""
+    import numpy as np
+
+    return records.records(np.nonzero(records["has_ops"] == 1)[0].tolist())
 
 
 def cases_section(df: pd.DataFrame) -> Section:
@@ -77,7 +85,8 @@ def runtimes_section(ctx: Context) -> Section | None:
 
 
 def _footer(ctx: Context, shown: Sequence[str], with_published: bool) -> list[str]:
-    tools = [" ".join(x for x in (m.tool, m.tool_version) if x) for m in ctx.measurements if m.tool]
+    tools = [" ".join(x for x in (tool, version) if x)
+             for tool, version in zip(ctx.records["tool"].tolist(), ctx.records["tool_version"].tolist()) if tool]
     heads = {name: str(m["head"]) for name, m in ctx.models.items() if m.get("head")}
     lines = footer_lines(ctx.infos, tools, breakdown.timed_region(shown, heads) if shown else None)
     published = ctx.published if with_published else ()
@@ -108,7 +117,7 @@ def build(ctx: Context, view: str, plot_dir: Path | None) -> Document:
     sections += _optional(view, "runtimes", lambda: runtimes_section(ctx), "Runtimes: one architecture across "
                           "runtimes and precisions", "no architecture was measured ok in more than one runtime or "
                           "precision (architecture, format and precision: docs/report.md)")
-    sections += _optional(view, "ops", lambda: breakdown.ops_section(ctx.measurements), "Per-operator breakdown",
+    sections += _optional(view, "ops", lambda: breakdown.ops_section(profiled(ctx.records)), "Per-operator breakdown",
                           "no record carries a per-operator profile (ops_by_type)")
     if view in ("cases", "all"):
         sections.append(cases_section(ctx.table))

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from segbench import stats
@@ -22,6 +24,9 @@ from segbench.model import (
     Measurement,
     RunInfo,
 )
+
+if TYPE_CHECKING:
+    from segbench.columns import Columns
 
 REPORT_SCHEMA = "segbench.report/1"
 GROUP_KEYS = ("device", "model", "runtime", "threads", "power_mode", "backend")
@@ -146,44 +151,135 @@ def thermal_notes(group: Sequence[Measurement]) -> list[str]:
     return notes
 
 
+ROW_COLUMNS = [*COLUMNS, "sha256", "run_ids", "cpu_mask", "tool", "tool_version", "emulated", "ci_low_ms", "ci_high_ms",
+               "launches", "launch_ci_low_ms", "launch_ci_high_ms"]
+# The row of a group of one record, and its launch figure, kept per record in the store's columns (the figures
+# of any number of records of one case come from them, not from per-row statistics at every report).
+DERIVED = ("backend", "status", "n", "median_ms", "p90_ms", "min_ms", "avg_ms", "std_ms", "cv_pct", "notes", "ci_low_ms",
+           "ci_high_ms", "launches", "launch_ci_low_ms", "launch_ci_high_ms")
+
+
+def record_rows(records: Sequence[Measurement]) -> dict[str, list]:
+    """Per record: the figures of its row as a group of one (``_row([m])``) and its launch figure (compare's)."""
+    rows = [_row([m]) for m in records]
+    out = {k: [r[k] for r in rows] for k in DERIVED}
+    out["launch_figure"] = [stats.launch_figure(m) for m in records]
+    return out
+
+
+def derive_tag() -> str:
+    """The version of record_rows: a hash of the code it runs, so that cached figures are made again by any change
+    of how a row is computed (a cache is never trusted across versions)."""
+    import hashlib
+    from pathlib import Path
+
+    h = hashlib.sha256()
+    for module in (__file__, stats.__file__, Path(stats.__file__).with_name("model.py")):
+        h.update(Path(module).read_bytes())
+    return "rows:" + h.hexdigest()[:16]
+
+
 def summary(measurements: Sequence[Measurement], params: Mapping[str, int] | None = None) -> pd.DataFrame:
     """The grouped table, in first-seen order of groups.
 
     ``params`` maps a model's sha256 to its inspected params (segbench.modelinfo.cache); rows whose
     model is not in it have no params value.
     """
-    groups: dict[tuple, list[Measurement]] = {}
-    for m in measurements:
-        # One row per case identity: the same name with another file or tool version is another row.
-        # The CPUs it ran on too: records of one power mode on other cores (another topology) are never pooled.
-        key = (m.device_id, m.model.name, m.runtime, m.threads, m.power_mode, m.backend or DEFAULT_BACKEND,
-               m.model.sha256, m.tool, m.tool_version, m.cpu_mask)
-        groups.setdefault(key, []).append(m)
-    rows = [_row(g) for g in groups.values()]
-    for row in rows:
-        count = (params or {}).get(row["sha256"] or "")
-        row["params_m"] = None if count is None else count / 1e6
-    _name_collisions(rows)
-    _core_differences(rows)
-    return keep_ints(pd.DataFrame(rows, columns=[*COLUMNS, "sha256", "run_ids", "cpu_mask", "tool", "tool_version",
-                                                 "emulated", "ci_low_ms", "ci_high_ms", "launches", "launch_ci_low_ms",
-                                                 "launch_ci_high_ms"]))
+    from segbench.columns import Columns
+
+    return summary_of(Columns.of(measurements, record_rows), params)
 
 
-def _name_collisions(rows: list[dict]) -> None:
+def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """summary() of records as columns (segbench.columns, with record_rows derived): groups of one record take the
+    row cached with it; the records of larger groups are read whole and grouped as summary() always has."""
+    n = len(cols)
+    if n == 0:
+        return keep_ints(pd.DataFrame([], columns=ROW_COLUMNS))
+    backend = cols["backend"].copy()
+    backend[backend == None] = DEFAULT_BACKEND  # noqa: E711 (elementwise)
+    # One row per case identity: the same name with another file or tool version is another row.
+    # The CPUs it ran on too: records of one power mode on other cores (another topology) are never pooled.
+    gid = _factorize([cols["device"], cols["model"], cols["runtime"], cols["threads"], cols["power_mode"], backend,
+                      cols["sha256"], cols["tool"], cols["tool_version"], cols["cpu_mask"]])
+    groups = int(gid.max()) + 1
+    sizes = np.bincount(gid, minlength=groups)
+    first = np.full(groups, n, dtype=np.int64)
+    np.minimum.at(first, gid, np.arange(n))
+    out: dict[str, np.ndarray] = {}
+    for key, col in (("device", "device"), ("model", "model"), ("runtime", "runtime"), ("threads", "threads"),
+                     ("power_mode", "power_mode"), ("sha256", "sha256"), ("cpu_mask", "cpu_mask"), ("tool", "tool"),
+                     ("tool_version", "tool_version"), ("emulated", "emulated")):
+        out[key] = _values(cols[col][first])
+    for key in DERIVED:
+        out[key] = _values(cols["d_" + key][first])
+    run_ids = cols["run_id"][first]
+    out["run_ids"] = _objects([[r] for r in run_ids])
+    pooled = np.nonzero(sizes > 1)[0]
+    if pooled.size:
+        members = np.nonzero(sizes[gid] > 1)[0]  # file order
+        whole = dict(zip(members.tolist(), cols.records(members.tolist())))
+        by_group: dict[int, list[Measurement]] = {}
+        for i in members.tolist():
+            by_group.setdefault(int(gid[i]), []).append(whole[i])
+        for g, records in by_group.items():
+            row = _row(records)
+            for key in (*DERIVED, "run_ids"):
+                out[key][g] = row[key]
+    counts = [(params or {}).get(sha or "") for sha in out["sha256"].tolist()]
+    out["params_m"] = _objects([None if c is None else c / 1e6 for c in counts])
+    _name_collisions_of(out)
+    _core_differences_of(out)
+    # Columns no row sets (mIoU: with_accuracy's) are NaN, as pandas makes them from rows that lack the key.
+    data = {k: out[k].tolist() if k in out else [math.nan] * groups for k in ROW_COLUMNS}
+    return keep_ints(pd.DataFrame(data, columns=ROW_COLUMNS))
+
+
+def _factorize(keys: Sequence[np.ndarray]) -> np.ndarray:
+    """Group ids (0, 1, ... in first-seen order) of the rows of several key columns (None is a value)."""
+    gid = np.zeros(len(keys[0]), dtype=np.int64)
+    for key in keys:
+        codes, uniques = pd.factorize(key, use_na_sentinel=False)
+        gid, _ = pd.factorize(gid * (len(uniques) + 1) + codes, use_na_sentinel=False)
+    return gid.astype(np.int64)
+
+
+def _objects(values: list) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _values(a: np.ndarray) -> np.ndarray:
+    """A column as an object array of the Python values the records hold (None where missing)."""
+    from segbench.columns import NONE_INT
+
+    if a.dtype == object:
+        return a.copy()
+    if a.dtype.kind == "f":
+        out = a.astype(object)
+        out[np.isnan(a)] = None
+    elif a.dtype == np.int8:  # tri-state bools
+        out = (a == 1).astype(object)
+        out[a < 0] = None
+    else:
+        out = a.astype(object)
+        out[a == NONE_INT] = None
+    return out
+
+
+def _name_collisions_of(out: dict[str, np.ndarray]) -> None:
     """Rows of one name and config that differ in file or tool version say so (they are never pooled)."""
-    seen: dict[tuple, list[dict]] = {}
-    for row in rows:
-        seen.setdefault((row["device"], row["model"], row["runtime"], row["threads"], row["power_mode"],
-                         row["backend"]), []).append(row)
-    for same in seen.values():
-        if len(same) > 1:
-            for row in same:
-                what = f"file {str(row['sha256'] or '?')[:12]}, {row['tool'] or '?'} {row['tool_version'] or ''}".strip()
-                row["notes"] = "; ".join(x for x in (row["notes"], f"{len(same)} rows share this name: this is {what}") if x)
+    gid = _factorize([out[k] for k in ("device", "model", "runtime", "threads", "power_mode", "backend")])
+    sizes = np.bincount(gid)
+    for i in np.nonzero(sizes[gid] > 1)[0].tolist():
+        same = int(sizes[gid[i]])
+        sha, tool, version = out["sha256"][i], out["tool"][i], out["tool_version"][i]
+        what = f"file {str(sha or '?')[:12]}, {tool or '?'} {version or ''}".strip()
+        out["notes"][i] = "; ".join(x for x in (out["notes"][i], f"{same} rows share this name: this is {what}") if x)
 
 
-def _core_differences(rows: list[dict]) -> None:
+def _core_differences_of(out: dict[str, np.ndarray]) -> None:
     """Rows of one power mode (same device, threads and backend) that ran on different CPUs say so: a tool that binds
     by itself (Paddle Lite's high puts 1 thread on the prime core) beside tools under the cluster's taskset mask (the
     whole big cluster). The explicit modes (prime, gold, silver, big, cpus:LIST) give every tool the same CPUs."""
@@ -192,19 +288,20 @@ def _core_differences(rows: list[dict]) -> None:
     def cores(mask: str | None) -> str:
         return f"CPUs {cpu_list(cpus_of_mask(mask) or ())}" if mask else "no known binding"
 
-    seen: dict[tuple, list[dict]] = {}
-    for row in rows:
-        if row["power_mode"] is not None:
-            seen.setdefault((row["device"], row["threads"], row["power_mode"], row["backend"]), []).append(row)
+    seen: dict[tuple, list[int]] = {}
+    for i, key in enumerate(zip(out["device"].tolist(), out["threads"].tolist(), out["power_mode"].tolist(),
+                                out["backend"].tolist())):
+        if key[2] is not None:
+            seen.setdefault(key, []).append(i)
+    masks = out["cpu_mask"].tolist()
     for same in seen.values():
-        if len({r["cpu_mask"] for r in same}) < 2:
+        if len({masks[i] for i in same}) < 2:
             continue
-        for row in same:
-            others = sorted({f"{r['runtime']} on {cores(r['cpu_mask'])}" for r in same
-                             if r["cpu_mask"] != row["cpu_mask"]})
-            said = (f"power mode {row['power_mode']} ran on {cores(row['cpu_mask'])} here, other rows of it on "
+        for i in same:
+            others = sorted({f"{out['runtime'][j]} on {cores(masks[j])}" for j in same if masks[j] != masks[i]})
+            said = (f"power mode {out['power_mode'][i]} ran on {cores(masks[i])} here, other rows of it on "
                     f"other cores ({'; '.join(others)})")
-            row["notes"] = "; ".join(x for x in (row["notes"], said) if x)
+            out["notes"][i] = "; ".join(x for x in (out["notes"][i], said) if x)
 
 
 def fmt_cell(value: object) -> str:
@@ -228,13 +325,13 @@ def visible_columns(df: pd.DataFrame) -> list[str]:
 
 
 def to_markdown(df: pd.DataFrame) -> str:
-    from tabulate import tabulate
+    from segbench.report.markdown import github_table
 
     if df.empty:
         return "_no results_"
     cols = visible_columns(df)
     rows = [[fmt_cell(r[c]) for c in cols] for r in df.to_dict("records")]
-    return tabulate(rows, headers=[COLUMNS[c] for c in cols], tablefmt="github", disable_numparse=True)
+    return github_table([COLUMNS[c] for c in cols], rows)
 
 
 def device_label(info: RunInfo) -> str:

@@ -1,0 +1,165 @@
+"""The columnar cache of a run's records (segbench.columns, RunDir.columns): built from results.jsonl, rebuilt when
+missing, stale or damaged, never the only copy; a merged history of several hosts' runs reads as one."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from tabulate import tabulate
+
+from segbench.cli import cli
+from segbench.model import DeviceInfo, Measurement, ModelRef, RunInfo
+from segbench.report.compare import compare, compare_columns
+from segbench.report.markdown import github_table
+from segbench.report.tables import derive_tag, record_rows, summary, summary_of
+from segbench.store import Store
+
+HOST = DeviceInfo(id="host-a", kind="host", model="box", cpu_model="cpu", cores=4, os="Linux")
+
+
+def _m(run_id: str, k: int, median: float = 10.0, device: str = "host-a", seed: int = 0) -> Measurement:
+    rng = np.random.default_rng(seed + k)
+    return Measurement(run_id=run_id, case_id=f"m{k}", model=ModelRef(f"m{k % 3}", f"/m/{k}.onnx", "onnx", f"{k % 3:064x}"),
+                       runtime="onnxruntime", status="ok", threads=1 + k % 2, power_mode="high", device_id=device,
+                       tool="ort", tool_version="1", samples_ms=tuple(float(x) for x in median * np.exp(
+                           rng.normal(0, 0.02, 30))))
+
+
+def _store(root: Path, run_id: str, records: list[Measurement], device: DeviceInfo = HOST) -> Store:
+    store = Store(root)
+    info = RunInfo(run_id=run_id, started="2026-01-01T00:00:00+00:00", harness_version="t", device=device,
+                   settings={"warmup": 1, "repeats": 30}, versions={}, status="completed")
+    store.import_run(info, records)
+    return store
+
+
+def _cols(store: Store, run_id: str, said: list[str] | None = None):
+    return store.run(run_id).columns(record_rows, derive_tag(), (said if said is not None else []).append)
+
+
+def _cache(root: Path, run_id: str) -> Path:
+    return root / "index" / "columns" / f"{run_id}.npz"
+
+
+def test_missing_cache_is_built_and_then_read(tmp_path):
+    store = _store(tmp_path, "r1", [_m("r1", k) for k in range(6)])
+    assert not _cache(tmp_path, "r1").exists()
+    first = _cols(store, "r1")
+    assert _cache(tmp_path, "r1").is_file() and len(first) == 6
+    stamp = _cache(tmp_path, "r1").stat().st_mtime_ns
+    again = _cols(store, "r1")
+    assert _cache(tmp_path, "r1").stat().st_mtime_ns == stamp  # read, not written again
+    assert again["case_id"].tolist() == first["case_id"].tolist()
+    assert np.array_equal(again.samples, first.samples)
+    # the table from the cache is the table from the records themselves
+    records = store.run("r1").measurements()
+    assert summary_of(again).to_json() == summary(records).to_json()
+
+
+def test_records_appended_after_caching_are_seen(tmp_path):
+    store = _store(tmp_path, "r1", [_m("r1", k) for k in range(4)])
+    assert len(_cols(store, "r1")) == 4
+    store.run("r1").append(_m("r1", 9))
+    cols = _cols(store, "r1")
+    assert len(cols) == 5 and cols["case_id"].tolist()[-1] == "m9"
+
+
+def test_a_corrupt_cache_is_said_ignored_and_rebuilt(tmp_path):
+    store = _store(tmp_path, "r1", [_m("r1", k) for k in range(4)])
+    _cols(store, "r1")
+    _cache(tmp_path, "r1").write_bytes(b"not a zip file at all")
+    said: list[str] = []
+    cols = _cols(store, "r1", said)
+    assert len(cols) == 4
+    assert len(said) == 1 and "cannot be read" in said[0] and "rebuilding" in said[0]
+    assert _cols(store, "r1", said) is not None and len(said) == 1  # rebuilt: no second warning
+
+
+def test_the_cache_is_never_the_only_copy(tmp_path):
+    store = _store(tmp_path, "r1", [_m("r1", k) for k in range(4)])
+    _cols(store, "r1")
+    shutil.rmtree(tmp_path / "index")
+    assert len(_cols(store, "r1")) == 4
+
+
+def test_a_copied_cache_of_the_same_file_is_kept(tmp_path):
+    """A run and its cache copied elsewhere (new mtimes): the content hash shows the cache still holds its records."""
+    _store(tmp_path / "a", "r1", [_m("r1", k) for k in range(4)])
+    _cols(Store(tmp_path / "a"), "r1")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # copies get new mtimes
+    os.utime(tmp_path / "b" / "runs" / "r1" / "results.jsonl", ns=(1, 1))
+    cache = _cache(tmp_path / "b", "r1")
+    before = cache.read_bytes()
+    assert len(_cols(Store(tmp_path / "b"), "r1")) == 4
+    assert cache.read_bytes() != before  # its stamp renewed; its columns the same
+    store = Store(tmp_path / "b")
+    assert summary_of(_cols(store, "r1")).to_json() == summary(store.run("r1").measurements()).to_json()
+
+
+def test_merged_history_of_two_hosts(tmp_path):
+    """Each host's runs copied into one reports directory: `report --all` reads them all, no server."""
+    other = DeviceInfo(id="host-b", kind="host", model="other", cpu_model="cpu", cores=8, os="Linux")
+    _store(tmp_path / "a", "20260101-000000-000-aaaa", [_m("20260101-000000-000-aaaa", k) for k in range(3)])
+    _store(tmp_path / "b", "20260102-000000-000-bbbb",
+           [_m("20260102-000000-000-bbbb", k, device="host-b") for k in range(3)], other)
+    for host in ("a", "b"):  # each host has built its own caches
+        CliRunner().invoke(cli, ["report", "--all", "--reports", str(tmp_path / host), "--manifest", str(tmp_path / "no.toml")], catch_exceptions=False)
+    merged = tmp_path / "team"
+    for host in ("a", "b"):
+        shutil.copytree(tmp_path / host / "runs", merged / "runs", dirs_exist_ok=True)
+    result = CliRunner().invoke(cli, ["report", "--all", "--format", "csv", "--reports", str(merged),
+                                      "--manifest", str(tmp_path / "no.toml")],
+                                catch_exceptions=False)
+    assert result.exit_code == 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 + 6
+    assert {"host-a", "host-b"} <= {line.split(",")[5] for line in lines[1:]}
+    # a report of the merged store is the report of all its records
+    store = Store(merged)
+    records = [m for i in store.run_ids() for m in store.run(i).measurements()]
+    assert summary(records).shape == (6, summary(records).shape[1])
+
+
+def test_pooled_groups_read_whole_records_from_their_lines(tmp_path):
+    """A case in several runs is one row, pooled from the records read back from results.jsonl."""
+    _store(tmp_path, "r1", [_m("r1", k) for k in range(3)])
+    _store(tmp_path, "r2", [_m("r2", k, median=11.0, seed=7) for k in range(3)])
+    store = Store(tmp_path)
+    from segbench.columns import Columns
+
+    cols = Columns.concat([_cols(store, "r1"), _cols(store, "r2")])
+    records = store.run("r1").measurements() + store.run("r2").measurements()
+    assert summary_of(cols).to_json() == summary(records).to_json()
+    assert summary_of(cols)["launches"].tolist() == [2, 2, 2]
+
+
+def test_github_table_is_tabulates_text():
+    rng = random.Random(1)
+    alpha = "ab-|.0123 x"
+    for _ in range(500):
+        ncol, nrow = rng.randint(1, 6), rng.randint(0, 5)
+        word = lambda: "".join(rng.choice(alpha) for _ in range(rng.randint(0, 9))).strip()  # noqa: E731
+        heads = [word() for _ in range(ncol)]
+        rows = [[word() for _ in range(ncol)] for _ in range(nrow)]
+        assert github_table(heads, rows) == tabulate(rows, headers=heads, tablefmt="github", disable_numparse=True)
+
+
+@pytest.mark.parametrize("slower", [1.0, 1.02, 1.3, 0.7])
+def test_compare_from_columns_gives_the_records_verdicts(tmp_path, slower):
+    base = [_m("base", k) for k in range(6)]
+    cand = [_m("cand", k, median=10.0 * slower, seed=99) for k in range(6)]
+    _store(tmp_path, "base", base)
+    _store(tmp_path, "cand", cand)
+    store = Store(tmp_path)
+    fast = compare_columns(_cols(store, "base"), _cols(store, "cand"), 0.05)
+    slow = compare(store.run("base").measurements(), store.run("cand").measurements(), 0.05)
+    assert [(v.case, v.status, v.ratio, v.reason, v.evidence) for v in fast] == \
+        [(v.case, v.status, v.ratio, v.reason, v.evidence) for v in slow]
+    expected = {1.0: "same", 1.02: "same", 1.3: "regression", 0.7: "improved"}[slower]
+    assert {v.status for v in fast} == {expected}
