@@ -63,6 +63,9 @@ def test_quiet_run_prints_no_runtime_info_line(tmp_path):
     res = run_cli("run", "--models", str(SELFIE), "--warmup", "0", "--repeats", "2", "--reports", str(tmp_path), "-q")
     assert res.code == 0, res.err
     assert "INFO:" not in res.err and "XNNPACK" not in res.err, res.err
+    # -q keeps the table and nothing else here (no warnings or errors in this run): not even the run line
+    assert res.err == "", res.err
+    assert "| selfie_segmentation" in res.out
 
 
 @pytest.fixture(scope="module")
