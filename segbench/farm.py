@@ -196,8 +196,10 @@ def _one(name: str, found: list[tuple[str | None, str, str]], ready: list[Target
 
 @contextlib.contextmanager
 def open_phones(targets: Sequence[Target], settings: SweepSettings, cases: Sequence[Case], assets: Path,
-                echo: Callable[[str], None], variants: dict[str, str] | None = None) -> Iterator[list[Backend]]:
-    """Each phone locked for this run, with its facts read and the vendor tools its cases need."""
+                echo: Callable[[str], None], variants: dict[str, str] | None = None,
+                announce: Callable[[str], None] | None = None) -> Iterator[list[Backend]]:
+    """Each phone locked for this run, with its facts read and the vendor tools its cases need (each tool named
+    once through ``announce``, default ``echo``; warnings always through ``echo``)."""
     from segbench.devices import adb
     from segbench.ondevice import open_backend, parse_cooldown
 
@@ -208,7 +210,7 @@ def open_phones(targets: Sequence[Target], settings: SweepSettings, cases: Seque
         for t in targets:
             try:
                 backends.append(stack.enter_context(open_backend(
-                    adb.client(t.server), t.serial, runtimes, assets, echo, device_id=t.device_id, shown=shown,
+                    adb.client(t.server), t.serial, runtimes, assets, announce or echo, device_id=t.device_id, shown=shown,
                     variants=variants,
                     timeout_s=settings.timeout, cooldown=parse_cooldown(settings.cooldown),
                     reconnect_wait_s=settings.reconnect_wait, op_profiling=settings.profile,

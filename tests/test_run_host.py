@@ -2,6 +2,7 @@
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -148,10 +149,10 @@ def test_truncated_and_unreadable_models_fail_alone(tmp_path, earlier_run):
 def test_sigint_keeps_finished_cases_and_resume_completes(tmp_path):
     reports = tmp_path / "r"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # a relative --reports: the printed resume command must work from anywhere
         [sys.executable, "-m", "segbench", "run", "--models", str(MODELS / "tiny_seg.onnx"), "--threads", "1,2",
-         "--power-mode", "high,full,no_bind", "--warmup", "0", "--repeats", "1500", "--reports", str(reports)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--power-mode", "high,full,no_bind", "--warmup", "0", "--repeats", "1500", "--reports", "r"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     results = None
     while time.monotonic() < deadline:
@@ -169,8 +170,13 @@ def test_sigint_keeps_finished_cases_and_resume_completes(tmp_path):
     saved = Store(reports).run(run_id).measurements()
     assert 1 <= len(saved) < 6 and all(m.status == "ok" for m in saved)
     assert Store(reports).run(run_id).info().status == "interrupted"
-    r = run_cli("run", "--resume", run_id, "--reports", str(reports))
+    printed = err.split("finish with: ", 1)[1].splitlines()[0]
+    assert printed == f"segbench run --resume {run_id} --reports {reports.resolve()}", printed
+    elsewhere = tmp_path / "another_shell"
+    elsewhere.mkdir()
+    r = run_cli(*shlex.split(printed)[1:], cwd=elsewhere)
     assert r.code == 0, r.err
+    assert not (elsewhere / "r").exists()
     ids = [m.case_id for m in Store(reports).run(run_id).measurements()]
     assert len(ids) == 6 and len(set(ids)) == 6
     assert ids[: len(saved)] == [m.case_id for m in saved]

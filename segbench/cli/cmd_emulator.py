@@ -7,8 +7,9 @@ import click
 
 @click.command("emulator")
 @click.option("--port", type=click.IntRange(1, 65535), required=True, help="Listen on 127.0.0.1:PORT.")
-@click.option("--adb-port", type=click.IntRange(1, 65535), default=5037, show_default=True,
-              help="adb server to `adb connect` through (started if not running).")
+@click.option("--adb-port", type=click.IntRange(1, 65535), default=None,
+              help="adb server to `adb connect` through (started if not running) [default: ANDROID_ADB_SERVER_PORT "
+                   "or 5037, the server `segbench devices` and `run --device` use].")
 @click.option("--profile", default="sd855-mi9", show_default=True, help="Emulated hardware.")
 @click.option("--root", type=click.Path(file_okay=False), help="Sandbox root for the phone's files (default: a temp dir).")
 @click.option("--fault", "fault", metavar="SPEC", help="Faults to inject, e.g. drop-after=3,crash=benchmark_bin.")
@@ -16,15 +17,18 @@ import click
               help="First write a device_assets directory for this phone into DIR: the manifest (kept if DIR has "
                    "one) and stand-ins for its tools where they are missing; then `run --device --assets DIR` "
                    "needs no vendor binaries.")
-def command(port: int, adb_port: int, profile: str, root: str | None, fault: str | None, assets: str | None) -> int:
+def command(port: int, adb_port: int | None, profile: str, root: str | None, fault: str | None, assets: str | None) -> int:
     """Run an emulated phone (Xiaomi MI 9, Snapdragon 855) until Ctrl-C / SIGTERM.
 
     Prints the serial to use with adb and segbench (127.0.0.1:PORT).
     """
     import threading
 
+    from segbench.devices.adb import server_address
     from segbench.emulator import EmulatedPhone
 
+    if adb_port is None:  # where the other commands will look for it (a bad ANDROID_ADB_SERVER_PORT: exit 2)
+        adb_port = server_address(None)[1]
     if assets is not None:
         _write_assets(assets)
     with EmulatedPhone(port=port, adb_port=adb_port, profile=profile, root=root, faults=fault) as phone:

@@ -68,7 +68,8 @@ from segbench.vocab import MAX_RUNS, RUNTIMES
 @click.option("--suite", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Settings from a suite TOML (bench/*.toml); options given on the command line win.")
 @click.option("--resume", metavar="RUN_ID", help="Finish an interrupted run: only its missing cases run.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Only the table (stdout), warnings and errors: no run line, progress, tool or push lines.")
 def command(models: str | None, runtime: str | None, threads: str, power_mode: str, backend: str,
             profile: bool | None, memory: bool | None, warmup: int, repeats: int,
             input_path: str | None, input_preset: str | None, device: str | None, adb_servers: tuple[str, ...],
@@ -98,6 +99,8 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
     store = Store(reports)
     ctx = click.get_current_context()
     echo = lambda msg: click.echo(msg, err=True)  # noqa: E731
+    # -q keeps the table (stdout), warnings and errors; what is only news (the run line, tools, push totals) goes
+    news = (lambda msg: None) if quiet else echo  # noqa: E731
     with contextlib.ExitStack() as stack:  # the run lock, then the phones; released in reverse order
         run = None
         if resume:
@@ -172,10 +175,11 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             servers = adb_servers or settings.adb_servers  # a resumed run finds its phones where they were
             targets = farm.select(servers, settings.device)
             variants = _variants(Path(assets), tool_variants)
-            backends = stack.enter_context(farm.open_phones(targets, settings, cases, Path(assets), echo, variants))
+            backends = stack.enter_context(farm.open_phones(targets, settings, cases, Path(assets), echo, variants,
+                                                               announce=news))
         else:
             backends = [InProcessBackend(op_profiling=settings.profile, memory_profile=settings.memory)]
-        return _execute(store, run, settings, cases, found, backends, reports, quiet, echo, stack)
+        return _execute(store, run, settings, cases, found, backends, reports, quiet, echo, news, stack)
 
 
 def _variants(assets, names: tuple[str, ...]) -> dict[str, str]:
@@ -197,8 +201,10 @@ def _variants(assets, names: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _execute(store, run, settings, cases, found, backends, reports: str, quiet: bool, echo, stack) -> int:
+def _execute(store, run, settings, cases, found, backends, reports: str, quiet: bool, echo, news, stack) -> int:
+    import shlex
     from dataclasses import replace
+    from pathlib import Path
 
     from segbench import __version__, farm, power
     from segbench.execute import running
@@ -228,7 +234,7 @@ def _execute(store, run, settings, cases, found, backends, reports: str, quiet: 
     split = "every case on each" if settings.split == "each" else "each case once, on a free phone"
     where = (f"{devices[0].id} ({devices[0].cpu_model or 'unknown CPU'})" if len(devices) == 1
              else f"{len(devices)} phones ({', '.join(d.id for d in devices)}), {split}")
-    echo(f"run {run.run_id}: {len(cases)} cases on {where}; results in {run.path}")
+    news(f"run {run.run_id}: {len(cases)} cases on {where}; results in {run.path}")
     for f in found:
         if f.error:
             echo(f"segbench: warning: {f.error}")
@@ -240,17 +246,17 @@ def _execute(store, run, settings, cases, found, backends, reports: str, quiet: 
         life.status = "interrupted" if interrupted else "completed"
     measurements = run.measurements()
     click.echo(render_summary(measurements, run.info()))
-    if len(phones) > 1:
+    if len(phones) > 1:  # a result, as the table is: which phone ran what, and which was set aside
         echo(farm.summary(phones))
     elif backends[0].summary():
-        echo(backends[0].summary())
+        news(backends[0].summary())
     if interrupted:
         echo(f"segbench: interrupted: {len(measurements)} of {total} cases saved in {run.path}; "
-             f"finish with: segbench run --resume {run.run_id} --reports {reports}")
+             f"finish with: segbench run --resume {run.run_id} --reports {shlex.quote(str(Path(reports).resolve()))}")
         return EXIT_INTERRUPTED
     resumed = sum(p.outcome.skipped_existing for p in phones)
     if resumed:
-        echo(f"resumed: {resumed} cases were already done, ran {sum(len(p.outcome.measurements) for p in phones)}")
+        news(f"resumed: {resumed} cases were already done, ran {sum(len(p.outcome.measurements) for p in phones)}")
     return _verdict(measurements, run.path, echo)
 
 
