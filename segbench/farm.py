@@ -203,7 +203,7 @@ def open_phones(targets: Sequence[Target], settings: SweepSettings, cases: Seque
     from segbench.devices import adb
     from segbench.ondevice import open_backend, parse_cooldown
 
-    shown: set[Path] = set()
+    shown: set[Path | tuple[str, str]] = set()
     runtimes = {c.runtime for c in cases}
     with contextlib.ExitStack() as stack:
         backends: list[Backend] = []
@@ -211,7 +211,7 @@ def open_phones(targets: Sequence[Target], settings: SweepSettings, cases: Seque
             try:
                 backends.append(stack.enter_context(open_backend(
                     adb.client(t.server), t.serial, runtimes, assets, announce or echo, device_id=t.device_id, shown=shown,
-                    variants=variants,
+                    variants=variants, skip_missing=settings.missing_tools == "skip",
                     timeout_s=settings.timeout, cooldown=parse_cooldown(settings.cooldown),
                     reconnect_wait_s=settings.reconnect_wait, op_profiling=settings.profile,
                     memory_profile=settings.memory)))

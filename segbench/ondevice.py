@@ -150,6 +150,7 @@ class DeviceBackend:
     phone: Phone
     device: DeviceInfo
     tools: dict[str, Tool]  # runtime -> tool for the phone's ABI
+    missing: dict[str, str] = field(default_factory=dict)  # runtime -> why its tool is not there (skip_missing)
     workdir: Path = Path("inputs")  # host directory for prepared inputs; the run sets it inside its directory
     timeout_s: float = 600.0
     cooldown: Cooldown = field(default_factory=Cooldown)
@@ -314,8 +315,8 @@ class DeviceBackend:
             tool=tool.binary.name if tool else None, tool_version=tool.version if tool else None,
         )
         if tool is None:
-            return replace(base, status="skipped", error=f"no {case.runtime} tool for {self.device.abi} in the assets",
-                           finished=utc_now()), b""
+            why = self.missing.get(case.runtime) or f"no {case.runtime} tool for {self.device.abi} in the assets"
+            return replace(base, status="skipped", error=why, finished=utc_now()), f"skipped: {why}\n".encode()
         if bound.lacking:
             error = f"power mode {case.power_mode}: {bound.lacking} on {self.device.id}"
             return replace(base, status="skipped", error=error, finished=utc_now()), f"skipped: {error}\n".encode()
@@ -860,13 +861,15 @@ __all__ = ["Cooldown", "DeviceBackend", "DeviceSession", "PushStats", "check_eva
 
 @contextlib.contextmanager
 def open_backend(client, serial: str, runtimes: Iterable[str], assets: Path, echo: Callable[[str], None] | None = None,
-                 device_id: str | None = None, shown: set[Path] | None = None,
-                 variants: dict[str, str] | None = None, **options) -> Iterator[DeviceBackend]:
+                 device_id: str | None = None, shown: set[Path | tuple[str, str]] | None = None,
+                 variants: dict[str, str] | None = None, skip_missing: bool = False,
+                 **options) -> Iterator[DeviceBackend]:
     """One phone for a run or an evaluation: locked, its facts read, the vendor tools its runtimes need found
     (each announced once through ``echo``), reconnected when it drops; its tool is killed if Ctrl-C cuts a case.
 
     ``device_id`` names the phone in records (a farm qualifies serials seen on several adb servers); ``variants``
-    picks another build of a runtime's tool from the manifest (``{"tflite": "litert"}``);
+    picks another build of a runtime's tool from the manifest (``{"tflite": "litert"}``); with ``skip_missing``, a
+    runtime whose tool cannot be found is left out (its cases are skipped with the reason) instead of an error;
     ``options`` go to DeviceBackend (timeout_s, cooldown, reconnect_wait_s, workdir).
     """
     from segbench.assets import find_tool
@@ -876,13 +879,25 @@ def open_backend(client, serial: str, runtimes: Iterable[str], assets: Path, ech
     phone = adb.AdbDevice(client, serial)
     with adb.device_lock(phone, device_id):
         info = replace(phone.info(), id=device_id)
-        tools = {rt: find_tool(assets, info.abi, rt, (variants or {}).get(rt), info.emulated) for rt in sorted(set(runtimes))}
+        tools: dict[str, Tool] = {}
+        missing: dict[str, str] = {}
+        for rt in sorted(set(runtimes)):
+            try:
+                tools[rt] = find_tool(assets, info.abi, rt, (variants or {}).get(rt), info.emulated)
+            except SegbenchError as exc:
+                if not skip_missing:
+                    raise
+                missing[rt] = exc.message
         shown = set() if shown is None else shown
+        for rt, why in missing.items():
+            if echo is not None and ("missing", rt) not in shown:
+                shown.add(("missing", rt))
+                echo(f"segbench: warning: {rt} cases are skipped: {why}")
         for tool in tools.values():
             if echo is not None and tool.binary not in shown:
                 shown.add(tool.binary)
                 echo(f"{tool.runtime}: {tool.binary} ({tool.version or 'version unknown'}, sha256 {tool.sha256[:12]})")
-        backend = DeviceBackend(phone, info, tools, reconnect=lambda wait_s: adb.wait_online(client, serial, wait_s),
+        backend = DeviceBackend(phone, info, tools, missing=missing, reconnect=lambda wait_s: adb.wait_online(client, serial, wait_s),
                                 **options)
         try:
             yield backend

@@ -13,7 +13,7 @@ from segbench.vocab import MAX_RUNS  # the limit: vendor tools read counts as 32
 
 SUITE_KEYS = {"models", "threads", "power_modes", "warmup", "repeats", "input", "input_preset", "runtime", "device",
               "include", "exclude", "timeout", "cooldown", "reconnect_wait", "set_aside_after", "split", "launches",
-              "backends", "profile", "memory"}
+              "backends", "profile", "memory", "missing_tools"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,10 @@ class SweepSettings:
     # Ask each tool for its per-operator times (ops_by_type) and its memory figures (memory_mb).
     profile: bool = False
     memory: bool = False
+    # On a device, a runtime whose vendor tool is not in the assets: "error" stops the run before it starts, "skip"
+    # records that runtime's cases as skipped with the reason (a nightly suite over every runtime, on a farm that
+    # lacks one tool, still times the others).
+    missing_tools: str = "error"
     # On a device, what --resume needs besides the above (adb_servers too): the device_assets directory (absolute)
     # and the --tool variants the run picked.
     assets: str | None = None
@@ -85,6 +89,7 @@ class SweepSettings:
 # Each suite key's type and range, as the matching `segbench run` option takes it (threads and power_modes: a list,
 # or the option's comma-separated text).
 SPLITS = ("each", "shard")
+MISSING_TOOLS = ("error", "skip")
 _SUITE_TYPES: dict[str, tuple[type, dict]] = {
     "name": (str, {}), "description": (str, {}), "models": (str, {"nonempty": True}), "warmup": (int, {"minimum": 0, "maximum": MAX_RUNS}),
     "repeats": (int, {"minimum": 1, "maximum": MAX_RUNS}), "input": (str, {"nonempty": True}), "input_preset": (str, {}),
@@ -92,6 +97,7 @@ _SUITE_TYPES: dict[str, tuple[type, dict]] = {
     "cooldown": (str, {}), "reconnect_wait": (float, {"minimum": 0, "unit": "seconds"}),
     "set_aside_after": (int, {"minimum": 1}), "split": (str, {"choices": SPLITS}),
     "launches": (int, {"minimum": 1, "maximum": 1000}), "profile": (bool, {}), "memory": (bool, {}),
+    "missing_tools": (str, {"choices": MISSING_TOOLS}),
     "assets": (str, {}),  # run.json only: not a suite key
 }
 _SUITE_LISTS: dict[str, tuple[type, dict]] = {"threads": (int, {"minimum": 1}), "power_modes": (str, {}),

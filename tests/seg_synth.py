@@ -28,12 +28,13 @@ from segbench.accuracy.demo import (  # noqa: F401  (re-exported for the tests)
 )
 
 
-def build_paddle(path: Path, num_classes: int) -> Path:
+def build_paddle(path: Path, num_classes: int, size: tuple[int, int] | None = None) -> Path:
     """The same prediction as a Paddle program (``path``: the .pdmodel; its .pdiparams beside it): a 1x1 conv
     and a bias score class c with 2cR - c^2 = R^2 - (R - c)^2, whose argmax over c is R for R in 0..C-1.
-    Input [-1, 3, -1, -1], scores [-1, C, -1, -1]."""
+    Input [-1, 3, -1, -1], scores [-1, C, -1, -1]; with ``size`` (height, width), [1, 3, h, w] and [1, C, h, w]."""
     from paddle_build import Program, params_file
 
+    n, h, w = (1, *size) if size else (-1, -1, -1)
     c = np.arange(num_classes, dtype=np.float32)
     weights = np.zeros((num_classes, 3, 1, 1), np.float32)
     weights[:, 0, 0, 0] = 2 * c
@@ -42,9 +43,9 @@ def build_paddle(path: Path, num_classes: int) -> Path:
     p.var("fetch", kind=10, persistable=True)
     p.var("bias", [num_classes], persistable=True)
     p.var("conv_w", list(weights.shape), persistable=True)
-    p.var("image", [-1, 3, -1, -1])
-    p.var("lin", [-1, num_classes, -1, -1])
-    p.var("scores", [-1, num_classes, -1, -1])
+    p.var("image", [n, 3, h, w])
+    p.var("lin", [n, num_classes, h, w])
+    p.var("scores", [n, num_classes, h, w])
     p.op("feed", {"X": ["feed"]}, {"Out": ["image"]}, col=0)
     p.op("conv2d", {"Input": ["image"], "Filter": ["conv_w"]}, {"Output": ["lin"]}, strides=[1, 1], paddings=[0, 0],
          groups=1, dilations=[1, 1], data_format="NCHW", padding_algorithm="EXPLICIT")

@@ -1,5 +1,6 @@
 """The nightly job: .github/workflows/nightly.yml runs bench/nightly.sh, and so does this test, on two emulated
-phones: save a baseline, compare with it (ok), then with the phones four times as slow (regression, exit 4).
+phones over an ONNX, a TFLite and a Paddle model (the three runtimes): save a baseline, compare with it (ok), then
+with the phones four times as slow (regression, exit 4).
 
 The phones' tool stand-ins report a fixed time per run (the emulator's latency fault) and the slowdown is the slow
 fault, so the verdicts follow from what the test injects, never from this machine's timing noise: two phones
@@ -7,24 +8,31 @@ sharing two loaded CPUs once made the "same" step fail now and then."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import FIXTURES, ROOT, make_device_assets, start_adb_server, stop_adb_server
+from conftest import FIXTURES, ROOT, SELFIE, make_device_assets, start_adb_server, stop_adb_server
+from seg_synth import build_paddle
 from segbench.emulator import EmulatedPhone
 from segbench.emulator.phone import free_port
 from segbench.sweep import read_suite
 
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
 SCRIPT = ROOT / "bench" / "nightly.sh"
+NIGHTLY = ROOT / "bench" / "nightly.toml"
+# The emulated phones' benchmark_bin stands in with this machine's Paddle Lite (Python 3.10, the paddle extra).
+PADDLE_HERE = importlib.util.find_spec("paddlelite") is not None
 
 
 def _workflow() -> tuple[dict, dict]:
@@ -48,6 +56,29 @@ def test_the_workflow_runs_the_nightly_script_on_a_schedule_and_uploads_its_arti
     assert read_suite(suite.read_text(), str(suite))["models"]
     (upload,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
     assert upload["if"] == "always()" and upload["with"]["path"].rstrip("/") == job["env"]["OUT"]
+
+
+def test_the_nightly_suite_covers_onnx_tflite_and_paddle():
+    """bench/nightly.toml names models of all three runtimes, by the names their manifest entries get: the tracked
+    manifest's ONNX zoo models, and what docs/farm.md's `zoo export` commands write into models_dir (TFLite float and
+    int8 of MLPerf's DeepLabv3; PP-MobileSeg-Tiny's .nb for benchmark_bin)."""
+    from segbench.models import read_manifest
+    from segbench.zoo.registry import export_title, get
+
+    suite = read_suite(NIGHTLY.read_text(), str(NIGHTLY))
+    include = suite["include"]
+    onnx = [e.name for e in read_manifest(ROOT / "models_dir").values() if e.file.endswith(".onnx")]
+    deeplab, pp = get("mlperf_deeplabv3_mnv2"), get("pp_mobileseg_tiny")
+    tflite = export_title(deeplab, "argmax", deeplab.input_size)
+    nb = f"{export_title(pp, 'argmax', pp.input_size)} (nb)"  # opt cannot take VIM for ARM (docs/zoo.md)
+    def named(name: str) -> bool:
+        return any(fnmatchcase(name, p) for p in include)  # include patterns are shell-style
+
+    assert any(named(n) for n in onnx) and all(named(n) for n in (tflite, f"{tflite} int8", nb)), include
+    assert suite["missing_tools"] == "skip"  # a farm without benchmark_bin still times ONNX and TFLite
+    farm = (ROOT / "docs" / "farm.md").read_text()
+    assert "zoo export mlperf_deeplabv3_mnv2 --format tflite --quant none,int8 -o models_dir" in farm
+    assert "zoo export pp_mobileseg_tiny --head argmax --format nb -o models_dir" in farm
 
 
 STEADY = "latency=2"  # every run of every tool is reported as 2 ms
@@ -75,8 +106,18 @@ def test_nightly_script_on_two_emulated_phones(farm, tmp_path):
     port, phones = farm
     serials = [p.serial for p in phones]
     assets = make_device_assets(tmp_path / "assets")
+    if not PADDLE_HERE:
+        # No Paddle Lite for the stand-in to run: the farm's assets hold no benchmark_bin, as a farm host without
+        # one, and the Paddle case is skipped with the harness's reason instead of aborting on every phone.
+        (assets / "arm64-v8a" / "benchmark_bin").unlink()
+    models = tmp_path / "models"  # one model per runtime: ONNX, TFLite and a Paddle program for benchmark_bin
+    models.mkdir()
+    shutil.copy(FIXTURES / "models" / "tiny_seg.onnx", models)
+    shutil.copy(SELFIE, models)
+    build_paddle(models / "onehot.pdmodel", 8, size=(8, 8))
     suite = tmp_path / "suite.toml"
-    suite.write_text(f'[suite]\nmodels = "{FIXTURES / "models"}"\nthreads = [1]\nwarmup = 2\nrepeats = 20\n')
+    suite.write_text(f'[suite]\nmodels = "{models}"\nthreads = [1]\nwarmup = 2\nrepeats = 20\n'
+                     'missing_tools = "skip"\n')  # as bench/nightly.toml
     out, reports = tmp_path / "out", tmp_path / "reports"
     env = {"SEGBENCH": f"{sys.executable} -m segbench", "PYTHONPATH": str(ROOT), "SUITE": str(suite),
            "ANDROID_ADB_SERVER_PORT": str(port), "ASSETS": str(assets), "REPORTS": str(reports), "OUT": str(out)}
@@ -85,21 +126,32 @@ def test_nightly_script_on_two_emulated_phones(farm, tmp_path):
     assert first.returncode == 0, first.stderr
     for name in ("report.md", "report.html", "report.json", "summary.md", "run.log", "baseline.txt"):
         assert (out / name).stat().st_size > 0, name
-    assert len(json.loads((out / "report.json").read_text())["rows"]) == 4  # 2 models x 2 phones
+    rows = json.loads((out / "report.json").read_text())["rows"]
+    assert len(rows) == 6  # 3 models (one per runtime) x 2 phones
+    assert {r["runtime"] for r in rows} == {"onnxruntime", "tflite", "paddlelite"}
+    records = [json.loads(ln) for ln in next((reports / "runs").iterdir()).joinpath("results.jsonl").read_text()
+               .splitlines()]
+    paddle = [x for x in records if x["runtime"] == "paddlelite"]
+    assert len(paddle) == 2 and all(x["status"] == ("ok" if PADDLE_HERE else "skipped") for x in paddle), paddle
+    if not PADDLE_HERE:  # said, once per phone, and in the log: the night is not failed for it
+        assert all(x["error"].startswith("benchmark_bin for arm64-v8a is missing") for x in paddle)
+        assert "segbench: warning: paddlelite cases are skipped: benchmark_bin for arm64-v8a is missing" in first.stderr
+    timed = 6 if PADDLE_HERE else 4
     saved = sorted(p.name for p in (reports / "baselines").iterdir())
     assert len(saved) == 2 and all(n.startswith("xiaomi_mi_9_emulated__") for n in saved)  # an emulated phone is a kind of its own
 
     second = _nightly(env)  # the default threshold, 5%: the same figures are the same, however busy this machine is
     assert second.returncode == 0, second.stdout + second.stderr
     xml = (out / "junit.xml").read_text()
-    assert 'tests="4"' in xml and 'failures="0"' in xml
+    assert f'tests="{timed}"' in xml and 'failures="0"' in xml, xml
     assert all(f"@{s}" in second.stdout for s in serials)
-    assert len(re.findall(r"\| same +\| \+0\.0% \(95% CI 1\.000-1\.000", (out / "compare.md").read_text())) == 4
+    compare = (out / "compare.md").read_text()
+    assert len(re.findall(r"\| same +\| \+0\.0% \(95% CI 1\.000-1\.000", compare)) == timed, compare
 
     for phone in phones:  # the phones slow down fourfold: every case regresses
         phone.set_faults(SLOWER)
     third = _nightly(env)
     assert third.returncode == 4, third.stdout + third.stderr
-    assert 'failures="4"' in (out / "junit.xml").read_text()
+    assert f'failures="{timed}"' in (out / "junit.xml").read_text()
     compare = (out / "compare.md").read_text()
-    assert len(re.findall(r"\| regression +\| \+300\.0% \(95% CI 4\.000-4\.000", compare)) == 4, compare
+    assert len(re.findall(r"\| regression +\| \+300\.0% \(95% CI 4\.000-4\.000", compare)) == timed, compare

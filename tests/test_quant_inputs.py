@@ -68,6 +68,19 @@ def test_saturation_warns_only_above_one_percent() -> None:
     assert w_few == [] and len(w_many) == 1 and w_many[0].startswith("1.1% of the values saturate")
 
 
+def test_values_a_few_steps_past_a_calibrated_range_do_not_count_as_saturating() -> None:
+    # A post-training quantiser's calibrated range (a moving average of min and max) clips an image's brightest
+    # pixels by a step or two: that is the producer's range, not a wrong recipe. Beyond the margin they count.
+    spec = TensorInfo("q", (1, 1, 1, 1000), "int8", "nhwc", scale=1.0, zero_point=0)
+    near, past = np.full(1000, 0.0), np.full(1000, 0.0)
+    near[:500] = 127 + inputs.SATURATION_MARGIN_STEPS  # clipped, by the margin at most
+    past[:500] = 127 + inputs.SATURATION_MARGIN_STEPS + 1
+    w_near: list[str] = []
+    w_past: list[str] = []
+    assert inputs.cast(near, spec, w_near).max() == 127 == inputs.cast(past, spec, w_past).max()  # both clipped
+    assert w_near == [] and len(w_past) == 1 and w_past[0].startswith("50.0% of the values saturate (more than 4")
+
+
 def _run_tflite(model: Path, tensor: np.ndarray) -> np.ndarray:
     from ai_edge_litert.interpreter import Interpreter
 

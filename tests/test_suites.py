@@ -39,8 +39,13 @@ def test_sota_suite_is_the_published_comparison_under_its_protocol():
 def test_nightly_suite_sweeps_threads_and_power_modes():
     s = _settings(NIGHTLY)
     assert (s.threads, s.power_modes, s.reconnect_wait, s.set_aside_after) == ((1, 4), ("high", "low"), 120, 3)
-    models = [ModelRef(t, f"/m/{t}.onnx", "onnx") for t in s.include]
-    assert len(plan(models, s)) == 7 * 2 * 2
+    models = [ModelRef(t, f"/m/{t}.onnx", "onnx") for t in _comparison()]
+    models += [ModelRef("DeepLabv3-MobileNetV2 (MLPerf)", "/m/d.tflite", "tflite"),
+               ModelRef("DeepLabv3-MobileNetV2 (MLPerf) int8", "/m/d_int8.tflite", "tflite"),
+               ModelRef("PP-MobileSeg-Tiny [argmax] (nb)", "/m/p.nb", "paddle-nb")]
+    cases = plan(models, s)
+    assert len(cases) == 10 * 2 * 2  # ONNX, TFLite and Paddle Lite
+    assert {c.runtime for c in cases} == {"onnxruntime", "tflite", "paddlelite"}
 
 
 def test_a_suite_whose_models_are_absent_says_so(tmp_path):

@@ -265,7 +265,9 @@ def _json(record: Accuracy) -> dict[str, Any]:
         "runtime": record.runtime, "tool": record.tool, "device": record.device_id, "dataset": record.dataset["format"], "split": record.dataset["split"],
         "images": record.images, "miou": record.miou, "pixel_acc": record.pixel_acc, "mean_acc": record.mean_acc,
         "per_class_iou": list(record.per_class_iou), "per_class_acc": list(record.per_class_acc),
-        "classes": record.dataset["classes"], "prediction": record.prediction, "seconds": record.seconds,
+        "classes": record.dataset["classes"], "prediction": record.prediction,
+        "input": {"preset": record.settings.get("preset"), "recipe": record.settings.get("recipe")},
+        "seconds": record.seconds,
     }
 
 
@@ -288,6 +290,7 @@ def _table(record: Accuracy, reports: str) -> str:
             f"results in {Path(reports) / 'runs' / record.run_id}\n"
             f"mIoU {_pct(record.miou)}%  pixel acc {_pct(record.pixel_acc)}%  mean acc {_pct(record.mean_acc)}%  "
             f"({len(rows)} of {evaluated} classes present in labels or predictions; the others are not listed)\n"
-            f"prediction: {record.prediction}\n\n")
+            f"prediction: {record.prediction}\n"
+            f"input recipe: {record.settings.get('recipe')} (preset {record.settings.get('preset')})\n\n")
     return head + tabulate(rows, headers=["id", "class", "IoU (%)", "acc (%)"], tablefmt="github",
                            disable_numparse=True)

@@ -147,6 +147,7 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
                 launches=_count(_default(given.get("launches"), 1), "launches", 1),
                 backends=tuple(parse_backends(backends_text)),
                 profile=_flag(given.get("profile"), "profile"), memory=_flag(given.get("memory"), "memory"),
+                missing_tools=_missing_tools(given.get("missing_tools")),
             )
             if settings.device:  # kept for --resume: where the phones and their tools were found
                 from dataclasses import replace
@@ -303,6 +304,14 @@ def _from_suite(path: str) -> dict:
         if isinstance(given.get(key), str) and not Path(given[key]).is_absolute():
             given[key] = str(real(suite_path.parent / given[key]))
     return given
+
+
+def _missing_tools(value: object) -> str:
+    from segbench.errors import UsageError
+    from segbench.sweep import MISSING_TOOLS
+    from segbench.validate import want
+
+    return "error" if value is None else want(value, str, "missing_tools", choices=MISSING_TOOLS, error=UsageError)
 
 
 def _split(value: object) -> str:
