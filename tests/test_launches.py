@@ -1,7 +1,7 @@
 """Launches as the unit of evidence: intervals over launches, a gate that does not cry wolf, never green on nothing.
 
 The numbers are drawn with fixed seeds from the noise model that makes single-launch comparisons fail: each launch
-(a fresh process) lands at its own level (here 4% between launches) while the iterations of one launch agree to
+(a fresh process) lands at its own level (here 3% between launches) while the iterations of one launch agree to
 1%. Nothing here reads a clock."""
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ from segbench.store import Store
 
 HOST = DeviceInfo(id="host", kind="host", cpu_model="test")
 MODELS = ("a", "b", "c")
+LAUNCH_SD = 0.03  # the spread between launches (within one: 1%)
 
 
-def _launches(rng: np.random.Generator, run_id: str, k: int, slow: float = 1.0, n: int = 30) -> list[Measurement]:
+def _launches(rng: np.random.Generator, run_id: str, k: int, slow: float = 1.0, n: int = 30,
+              sd: float = LAUNCH_SD) -> list[Measurement]:
     out = []
     for launch in range(1, k + 1):
         for name in MODELS:
-            level = 10.0 * slow * float(np.exp(rng.normal(0.0, 0.04)))  # this launch's level
+            level = 10.0 * slow * float(np.exp(rng.normal(0.0, sd)))  # this launch's level
             samples = tuple(float(x) for x in level * np.exp(rng.normal(0.0, 0.01, n)))
             out.append(Measurement(run_id=run_id, case_id=f"{name}__onnxruntime__t1__high", launch=launch,
                                    model=ModelRef(name, f"/m/{name}.onnx", "onnx", name * 64), runtime="onnxruntime",
@@ -65,6 +67,18 @@ def test_identical_runs_never_regress_and_a_20_percent_slowdown_always_does():
     assert false_alarms == 0
     assert detected == 20
     assert single_launch_alarms > 5  # why launches: the within-launch interval is far too narrow
+
+
+def test_drift_between_two_runs_within_the_threshold_is_not_a_regression():
+    """Two runs taken at different times differ by drift no launch of either shows (the machine's state moved): every
+    launch of the second 4.5% slower, with launch intervals tight enough to be sure it is slower. The threshold (5%)
+    is the slowdown that counts, so the verdict needs its whole interval beyond it: same. 8% is a regression."""
+    rng = np.random.default_rng(7)
+    base, drifted = _launches(rng, "base", 5, sd=0.005), _launches(rng, "drift", 5, slow=1.045, sd=0.005)
+    verdicts = compare(base, drifted, 0.05)
+    assert all(v.status == "same" and v.ci[0] > 1.0 for v in verdicts)  # sure it is slower, not by 5%
+    slower = _launches(rng, "slower", 5, slow=1.08, sd=0.005)
+    assert all(v.status == "regression" for v in compare(base, slower, 0.05))
 
 
 def test_one_launch_a_side_is_said_to_be_weak():

@@ -5,9 +5,8 @@ Rule (docs/report.md). Launches are the unit of evidence: each record of a case 
 two launches on each side, r is the ratio of the geometric means of the launch figures and its interval is
 Welch's t interval on the log scale, at 1 - 0.05 / (cases compared) confidence (Bonferroni: the gate's false-alarm
 rate stays near 5% for the whole comparison, not for each case): the noise the comparison allows for is the launch-to-launch variation, which
-is most of a benchmark's variance. A case regresses when r > 1 + threshold AND the interval's lower end is above
-1: the slowdown is both larger than the threshold and not explained by the noise. Improvements are the mirror
-image.
+is most of a benchmark's variance. A case regresses when the whole interval lies above 1 + threshold: the noise
+cannot explain a slowdown of the threshold's size. Improvements are the mirror image.
 
 ``clock="cpu"`` judges host runs on the CPU time their process spent per run instead of wall time (time spent
 waiting for a CPU that other work holds is not in it): a gate on a shared, loaded machine. A pair whose records
@@ -81,13 +80,13 @@ def certain(r: float, base: Sequence[float], cand: Sequence[float], threshold: f
 
     A ratio within the threshold is ``same`` whatever its interval. Outside it, every resample's median lies between
     its side's smallest and largest run, so the interval lies within [min(cand) / max(base), max(cand) / min(base)]:
-    when that bound is past 1 on the ratio's side, the verdict is the threshold's."""
+    when that bound is past the threshold on the ratio's side, so is the interval, and the verdict is settled."""
     if 1 - threshold <= r <= 1 + threshold:
         return "same", f"within the {threshold:.1%} threshold: no interval needed"
     b, c = np.asarray(base, dtype=np.float64), np.asarray(cand, dtype=np.float64)
-    if r > 1 + threshold and c.min() > b.max():
+    if r > 1 + threshold and c.min() / b.max() > 1 + threshold:
         return "regression", f"every candidate run {c.min() / b.max():.3f}x or more of every baseline run"
-    if r < 1 - threshold and c.max() < b.min():
+    if r < 1 - threshold and c.max() / b.min() < 1 - threshold:
         return "improved", f"every candidate run {c.max() / b.min():.3f}x or less of every baseline run"
     return None
 
@@ -208,9 +207,13 @@ def _weak(nb: int, nc: int) -> str:
 
 
 def _status(r: float, ci: tuple[float, float] | None, threshold: float) -> str:
-    if r > 1 + threshold and (ci is None or ci[0] > 1.0):
+    """A regression is a slowdown the interval puts wholly beyond the threshold: not only "slower" (an interval above
+    1) but "slower by more than the threshold" (above 1 + threshold). Two runs taken at different times differ by a
+    few percent of drift that no launch of either run can show (the machine's state moved between them); the
+    threshold is the slowdown that counts, so a verdict must be sure of that much (docs/report.md)."""
+    if r > 1 + threshold and (ci is None or ci[0] > 1.0 + threshold):
         return "regression"
-    if r < 1 - threshold and (ci is None or ci[1] < 1.0):
+    if r < 1 - threshold and (ci is None or ci[1] < 1.0 - threshold):
         return "improved"
     return "same"
 
