@@ -5,8 +5,11 @@
 - Device: ``--device SERIAL``, else ``ANDROID_SERIAL``, else the only attached device.
 - Commands use shell protocol v2 with a deadline of our own, so exit codes are real and a
   command whose exit status never arrives (device gone, timeout) is a failure.
-- Pushes use the sync protocol with 64 KiB DATA packets (adbutils' own push writes 4 KiB
-  packets, several times slower) and skip files whose sha256 already matches on the device.
+- Commands and files go over the adb server's protocol directly (segbench.devices.adbwire says why):
+  one connection per command, one kept ``sync:`` connection per phone for its pushes and pulls.
+  adbutils still lists, connects and disconnects devices and carries the adb binary.
+- Pushes send 64 KiB DATA packets (adbutils' own push writes 4 KiB packets, several times slower)
+  and skip files whose sha256 already matches on the device (hashed only when the sizes match).
 """
 
 from __future__ import annotations
@@ -14,24 +17,27 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import posixpath
 import re
 import shlex
 import socket
 import struct
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from segbench.devices import Completed, Facts
+from segbench.devices import Completed, Facts, adbwire
 from segbench.errors import DeviceError, DeviceGone, UsageError
 from segbench.model import DeviceInfo
-from segbench.models import sha256_file
+from segbench.models import sha256_cached
 from segbench.validate import want_port
 
 DEFAULT_SERVER_PORT = 5037
-SYNC_CHUNK = 64 * 1024
+T = TypeVar("T")
 REMOTE_ROOT = "/data/local/tmp/segbench"
 
 
@@ -223,35 +229,43 @@ def _cpu_index(path: str) -> int | None:
 
 
 class AdbDevice:
-    """One phone. Every call has a timeout; a vanished device raises DeviceError."""
+    """One phone. Every call has a timeout; a vanished device raises DeviceError.
+
+    Commands and files go over the adb server's own protocol (segbench.devices.adbwire): a command is one
+    connection, and one ``sync:`` connection carries all the phone's pushes and pulls while it lasts."""
 
     def __init__(self, adb, serial: str) -> None:
         self._adb = adb
         self.serial = serial
-        self._dev = adb.device(serial)
+        self._address = (adb.host, adb.port)
+        self._sync: adbwire.Sync | None = None
+        self._sync_lock = threading.Lock()
+        self._features: frozenset[str] | None = None
+        self._made_dirs: set[str] = set()
+
+    def close(self) -> None:
+        """End the kept sync connection (the next push or pull opens a new one)."""
+        with self._sync_lock:
+            self._drop_sync()
 
     # -- commands ---------------------------------------------------------------------------
     def shell(self, command: str, timeout: float = 30.0) -> Completed:
         """Run a shell command string with shell v2 and a total deadline."""
-        from adbutils import AdbError
-
         deadline = time.monotonic() + timeout
         try:
-            conn = self._dev.open_transport(timeout=min(timeout, 15))
-        except (AdbError, OSError) as exc:
+            sock = adbwire.open_service(self._address, self.serial, f"shell,v2,raw:{command}", min(timeout, 15))
+        except (adbwire.ServerRefused, OSError, EOFError) as exc:  # not attached, offline, no server
             return Completed(None, b"", str(exc).encode(), disconnected=True)
         out, err = bytearray(), bytearray()
         try:
-            conn.send_command(f"shell,v2,raw:{command}")
-            conn.check_okay()
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return Completed(None, bytes(out), bytes(err), timed_out=True)
-                conn.conn.settimeout(remaining)
-                header = _read_exact(conn.conn, 5)
+                sock.settimeout(remaining)
+                header = adbwire.read_exact(sock, 5)
                 kind, length = header[0], struct.unpack("<I", header[1:])[0]
-                data = _read_exact(conn.conn, length) if length else b""
+                data = adbwire.read_exact(sock, length) if length else b""
                 if kind == 1:
                     out += data
                 elif kind == 2:
@@ -260,11 +274,11 @@ class AdbDevice:
                     return Completed(data[0] if data else None, bytes(out), bytes(err))
         except TimeoutError:
             return Completed(None, bytes(out), bytes(err), timed_out=True)
-        except (AdbError, OSError, EOFError) as exc:
+        except (OSError, EOFError) as exc:
             return Completed(None, bytes(out), bytes(err) + f"\n{exc}".encode(), disconnected=True)
         finally:
             with contextlib.suppress(OSError):
-                conn.conn.close()
+                sock.close()
 
     def run(self, argv: list[str], timeout: float) -> Completed:
         return self.shell(" ".join(shlex.quote(a) for a in argv), timeout)
@@ -281,6 +295,16 @@ class AdbDevice:
             raise DeviceError(f"`{command}` failed on {self.serial}: {msg[-1] if msg else done.returncode}")
         return done.stdout.decode(errors="replace")
 
+    def features(self) -> frozenset[str]:
+        """What the phone's adbd says it can do (the adb server keeps it from the connection; read once)."""
+        if self._features is None:
+            try:
+                text = adbwire.host_query(self._address, f"host-serial:{self.serial}:features", 15)
+            except (adbwire.ServerRefused, OSError, EOFError):
+                return frozenset()  # asked again next time; meanwhile assume an old phone
+            self._features = frozenset(f.strip() for f in text.split(",") if f.strip())
+        return self._features
+
     # -- files ------------------------------------------------------------------------------
     def remote_sha256(self, remote: str) -> str | None:
         done = self.shell(f"sha256sum {shlex.quote(remote)} 2>/dev/null", 60)
@@ -292,65 +316,70 @@ class AdbDevice:
     def push(self, local: str, remote: str, digest: str | None = None) -> bool:
         """Copy ``local`` to ``remote`` unless the device already has the same bytes there.
 
-        The skip decision hashes on the phone (only when the file exists); after a push the size is
-        checked over sync STAT: the transport is checksummed, a second remote hash would halve throughput.
+        A sync STAT first (on the kept connection: no new connection, one round trip): a file that is not there,
+        or not of this size, is sent at once; only one of the same size is hashed, on the phone and here (``digest``,
+        else this process's cache by size and mtime). After DONE the size is checked by the STAT sent behind it:
+        the transport is checksummed, a second remote hash would halve throughput.
         """
-        digest = digest or sha256_file(Path(local))
-        if self.remote_sha256(remote) == digest:
-            return False
-        self.check(f"mkdir -p {shlex.quote(os.path.dirname(remote))}")
         st = os.stat(local)
-        try:
-            arrived = self._sync_send(local, remote, st.st_mode & 0o777)
-        except (OSError, EOFError) as exc:
-            raise DeviceGone(f"push of {local} to {self.serial}:{remote} broke off: {exc}") from None
-        if arrived != st.st_size & 0xFFFFFFFF:  # sync STAT carries 32 bits of size
+        there = self._synced(lambda sync: sync.stat(remote), f"push of {local} to {self.serial}:{remote}")
+        if there.regular and there.size == st.st_size & 0xFFFFFFFF:
+            if self.remote_sha256(remote) == (digest or sha256_cached(Path(local), st)):
+                return False
+        self._make_dir(posixpath.dirname(remote))
+        with open(local, "rb") as source:
+            arrived = self._synced(
+                lambda sync: sync.send(source, remote, st.st_mode & 0o777, int(st.st_mtime)),
+                f"push of {local} to {self.serial}:{remote}", again=False)
+        if arrived.size != st.st_size & 0xFFFFFFFF:  # sync STAT carries 32 bits of size
             raise DeviceError(f"push of {local} to {self.serial}:{remote} arrived truncated "
-                              f"({arrived} of {st.st_size} bytes)")
+                              f"({arrived.size} of {st.st_size} bytes)")
         return True
 
-    def _sync_send(self, local: str, remote: str, mode: int) -> int:
-        """SEND ``local`` as ``remote``; the size the device then has."""
-        from adbutils import AdbError
+    def _make_dir(self, remote_dir: str) -> None:
+        """adbd makes a pushed file's directories itself when it has ``fixed_push_mkdir`` (Android 7 and newer);
+        an older one gets `mkdir -p`, once per directory, as the adb client does for it."""
+        if remote_dir in self._made_dirs or "fixed_push_mkdir" in self.features():
+            return
+        self.check(f"mkdir -p {shlex.quote(remote_dir)}")
+        self._made_dirs.add(remote_dir)
 
-        try:
-            conn = self._dev.open_transport(timeout=30)
-            conn.send_command("sync:")
-            conn.check_okay()
-        except (AdbError, OSError) as exc:
-            raise DeviceGone(f"cannot open a sync connection to {self.serial}: {exc}") from None
-        sock = conn.conn
-        sock.settimeout(60)
-        try:
-            target = f"{remote},{mode | 0o100000:d}".encode()
-            sock.sendall(b"SEND" + struct.pack("<I", len(target)) + target)
-            with open(local, "rb") as f:
-                while block := f.read(SYNC_CHUNK):
-                    sock.sendall(b"DATA" + struct.pack("<I", len(block)) + block)
-            sock.sendall(b"DONE" + struct.pack("<I", int(time.time())))
-            reply = _read_exact(sock, 8)
-            if reply[:4] != b"OKAY":
-                msg = _read_exact(sock, struct.unpack("<I", reply[4:])[0]).decode(errors="replace")
-                raise DeviceError(f"push of {local} to {self.serial}:{remote} failed: {msg or 'the device refused it'}")
-            # The size that arrived, on the same connection (STAT: id, mode, size, mtime).
-            path = remote.encode()
-            sock.sendall(b"STAT" + struct.pack("<I", len(path)) + path)
-            _, _, size, _ = struct.unpack("<4sIII", _read_exact(sock, 16))
-            sock.sendall(b"QUIT" + struct.pack("<I", 0))
-            return size
-        finally:
-            with contextlib.suppress(OSError):
-                sock.close()
+    def _synced(self, step: Callable[[adbwire.Sync], T], what: str, again: bool = True) -> T:
+        """``step`` on the kept sync connection (opened when there is none).
+
+        A kept connection may have died since its last use (the phone was unplugged and came back): a step that
+        breaks on a kept connection before anything changed on the phone (``again``: STAT, RECV) is tried once
+        more on a new one. A break on a new connection is DeviceGone; a FAIL from the phone is DeviceError."""
+        with self._sync_lock:
+            for attempt in (1, 2):
+                kept = self._sync is not None
+                if self._sync is None:
+                    try:
+                        self._sync = adbwire.Sync.open(self._address, self.serial, 30)
+                    except (adbwire.ServerRefused, OSError, EOFError) as exc:
+                        raise DeviceGone(f"cannot open a sync connection to {self.serial}: {exc}") from None
+                try:
+                    return step(self._sync)
+                except adbwire.SyncFailed as exc:
+                    self._drop_sync()  # adbd ends the service after a FAIL
+                    raise DeviceError(f"{what} failed: {exc}") from None
+                except (OSError, EOFError) as exc:
+                    self._drop_sync()
+                    if not (kept and again and attempt == 1):
+                        raise DeviceGone(f"{what} broke off: {exc}") from None
+            raise AssertionError("unreachable")
+
+    def _drop_sync(self) -> None:
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
 
     def pull(self, remote: str, local: str) -> None:
-        from adbutils import AdbError
+        def receive(sync: adbwire.Sync) -> int:
+            with open(local, "wb") as sink:  # a retry on a new connection starts the file again
+                return sync.recv(remote, sink)
 
-        try:
-            self._dev.sync.pull(remote, local)
-        except AdbError as exc:  # the phone answered: no such file, permission denied
-            raise DeviceError(f"pull of {self.serial}:{remote} failed: {exc}") from None
-        except (OSError, EOFError) as exc:  # the connection broke: worth waiting for the phone
-            raise DeviceGone(f"pull of {self.serial}:{remote} broke off: {exc}") from None
+        self._synced(receive, f"pull of {self.serial}:{remote}")
 
     def read_text(self, remote: str, timeout: float = 30.0) -> str:
         return self.check(f"cat {shlex.quote(remote)}", timeout)
@@ -439,16 +468,6 @@ class AdbDevice:
             "charging": any(fields.get(k) == "true" for k in ("AC powered", "USB powered", "Wireless powered")),
             "temperature_c": int(temp) / 10 if temp.lstrip("-").isdigit() else None,
         }
-
-
-def _read_exact(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise EOFError("connection closed")
-        buf += chunk
-    return bytes(buf)
 
 
 def lock_path(ident: str) -> Path:
