@@ -120,3 +120,22 @@ def test_local_hashes_are_remembered_only_for_files_that_stood_still(tmp_path, m
     assert calls == ["young.bin"]  # written just now: its mtime could hide a rewrite in the same clock tick
     old.write_bytes(b"c" * 10)  # rewritten: a new mtime and ctime, so hashed again
     assert models.sha256_cached(old) == models.sha256_file(old) != want_old
+
+
+def test_facts_and_info_are_one_command_each_and_a_cut_reading_is_empty(adb_port, phone, monkeypatch):
+    from segbench.devices import Completed
+
+    dev = _device(adb_port, phone)
+    info = dev.info()
+    assert len(phone.shell_commands()) == 1
+    assert info.model == "MI 9" and info.cpu_max_khz[7] == 2841600 and info.extra["thermal_c"]["cpu-1-0-usr"] > 20
+    assert info.memory_mb and info.extra["battery"]["level"] is not None and info.extra["governor"]
+    facts = dev.facts()
+    assert len(phone.shell_commands()) == 2
+    whole = dev.shell(phone.shell_commands()[-1]).stdout
+    assert facts.cur_khz["cpu7"] > 0 and facts.cap_khz["cpu7"] > 0 and set(facts.thermal_c) == set(dev.thermal_c())
+    cut = whole[: whole.index(b"scaling_max_freq")]  # the link went while the phone printed
+    monkeypatch.setattr(dev, "shell", lambda *a, **k: Completed(None, cut, b"", disconnected=True))
+    assert dev.facts() == type(facts)({}, {}, {})
+    with pytest.raises(DeviceGone):
+        dev.info()

@@ -183,33 +183,35 @@ def _parse_getprop(text: str) -> dict[str, str]:
     return props
 
 
-def _pairs(text: str) -> dict[str, str]:
-    """'path value' lines -> {path: value}."""
-    out = {}
+_CPUFREQ = "/sys/devices/system/cpu/cpu[0-9]*/cpufreq"
+_ZONES = "/sys/class/thermal/thermal_zone*"
+_MARK = "##segbench "
+
+
+def _grep(*globs: str) -> str:
+    """A command printing every readable file of ``globs`` as PATH:VALUE lines: one process for them all (a shell
+    loop with ``$(cat FILE)`` forks one per file, some 30 for a phone's zones and CPUs: on the emulated phone that
+    made a reading 3x as long as a command that does nothing)."""
+    return "grep -H . " + " ".join(globs) + " 2>/dev/null"
+
+
+def _grepped(text: str) -> dict[str, str]:
+    """PATH:VALUE lines -> {path: value} (a file's first line)."""
+    out: dict[str, str] = {}
     for line in text.splitlines():
-        parts = line.split(None, 1)
-        if len(parts) == 2:
-            out[parts[0]] = parts[1].strip()
+        path, sep, value = line.partition(":")
+        if sep and path.startswith("/"):
+            out.setdefault(path, value.strip())
     return out
 
 
-_CPU_SCRIPT = ("for f in /sys/devices/system/cpu/cpu[0-9]*/cpufreq/{name}; do "
-               "[ -r \"$f\" ] && echo \"$f $(cat \"$f\")\"; done")
-_THERMAL_SCRIPT = ("for z in /sys/class/thermal/thermal_zone*; do "
-                   "[ -r \"$z/temp\" ] && echo \"$(cat \"$z/type\") $(cat \"$z/temp\")\"; done")
-
-
-_FACTS_MARK = "##segbench "
-_FACTS_SCRIPT = "; ".join((f"echo '{_FACTS_MARK}thermal'", _THERMAL_SCRIPT,
-                           f"echo '{_FACTS_MARK}cur'", _CPU_SCRIPT.format(name="scaling_cur_freq"),
-                           f"echo '{_FACTS_MARK}cap'", _CPU_SCRIPT.format(name="scaling_max_freq"),
-                           f"echo '{_FACTS_MARK}end'"))
-
-
-def _thermal(text: str) -> dict[str, float]:
+def _thermal(files: dict[str, str]) -> dict[str, float]:
+    """Each zone's type -> °C, in the order the phone lists its zones."""
     out: dict[str, float] = {}
-    for line in text.splitlines():
-        name, _, value = line.rpartition(" ")
+    for path, name in files.items():
+        if not path.endswith("/type"):
+            continue
+        value = files.get(path[: -len("type")] + "temp", "")
         if name and value.lstrip("-").isdigit():
             millis = int(value)
             # Most kernels report millidegrees; a few report degrees.
@@ -217,8 +219,36 @@ def _thermal(text: str) -> dict[str, float]:
     return out
 
 
-def _khz_of(text: str) -> dict[str, int]:
-    return {f"cpu{c}": int(v) for p, v in _pairs(text).items() if (c := _cpu_index(p)) is not None and v.isdigit()}
+def _khz_of(files: dict[str, str], name: str) -> dict[str, int]:
+    return {f"cpu{c}": int(v) for p, v in files.items()
+            if p.endswith(f"/{name}") and (c := _cpu_index(p)) is not None and v.isdigit()}
+
+
+_FACTS_SCRIPT = (_grep(f"{_ZONES}/type", f"{_ZONES}/temp", f"{_CPUFREQ}/scaling_cur_freq",
+                       f"{_CPUFREQ}/scaling_max_freq") + f"; echo '{_MARK}end'")
+# Everything info() needs, in one command: sections after "##segbench NAME" lines.
+_INFO_SCRIPT = "; ".join((
+    f"echo '{_MARK}props'", "getprop",
+    f"echo '{_MARK}cpufreq'", _grep(f"{_CPUFREQ}/cpuinfo_max_freq", f"{_CPUFREQ}/scaling_governor"),
+    f"echo '{_MARK}meminfo'", "cat /proc/meminfo",
+    f"echo '{_MARK}cpuinfo'", "cat /proc/cpuinfo",
+    f"echo '{_MARK}battery'", "dumpsys battery",
+    f"echo '{_MARK}thermal'", _grep(f"{_ZONES}/type", f"{_ZONES}/temp"),
+    f"echo '{_MARK}end'"))
+
+
+def _sections(text: str) -> dict[str, str]:
+    """'##segbench NAME' lines -> {NAME: the text up to the next such line}; only sections whose next marker came
+    (the last one printed may have been cut short by the link going)."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith(_MARK):
+            current = sections.setdefault(line[len(_MARK):].strip(), [])
+        elif current is not None:
+            current.append(line)
+    names = list(sections)
+    return {name: "\n".join(sections[name]) for name in names[:-1]}
 
 
 def _cpu_index(path: str) -> int | None:
@@ -391,17 +421,18 @@ class AdbDevice:
         return value if value and value.lower() != "unknown" else None
 
     def info(self) -> DeviceInfo:
-        props = _parse_getprop(self.check("getprop"))
-        max_khz = {
-            cpu: int(v) for p, v in _pairs(self.check(_CPU_SCRIPT.format(name="cpuinfo_max_freq"))).items()
-            if (cpu := _cpu_index(p)) is not None and v.isdigit()
-        }
-        governors = set(_pairs(self.check(_CPU_SCRIPT.format(name="scaling_governor"))).values())
-        meminfo = self.shell("cat /proc/meminfo", 15).stdout.decode(errors="replace")
-        mem = next((int(ln.split()[1]) / 1024 for ln in meminfo.splitlines() if ln.startswith("MemTotal:")), None)
-        hardware = next((ln.split(":", 1)[1].strip() for ln in
-                         self.shell("cat /proc/cpuinfo", 15).stdout.decode(errors="replace").splitlines()
-                         if ln.startswith("Hardware")), None)
+        """What the phone is, in one shell command (props, CPUs, memory, battery, temperatures)."""
+        sections = _sections(self.check(_INFO_SCRIPT, 30))
+        if "thermal" not in sections:  # no end marker: the output was cut short
+            raise DeviceGone(f"device {self.serial} stopped answering while its facts were read")
+        props = _parse_getprop(sections["props"])
+        cpufreq = _grepped(sections["cpufreq"])
+        max_khz = {int(cpu[3:]): khz for cpu, khz in _khz_of(cpufreq, "cpuinfo_max_freq").items()}
+        governors = {v for p, v in cpufreq.items() if p.endswith("/scaling_governor")}
+        mem = next((int(ln.split()[1]) / 1024 for ln in sections["meminfo"].splitlines()
+                    if ln.startswith("MemTotal:") and len(ln.split()) > 1 and ln.split()[1].isdigit()), None)
+        hardware = next((ln.split(":", 1)[1].strip() for ln in sections["cpuinfo"].splitlines()
+                         if ln.startswith("Hardware") and ":" in ln), None)
         sdk = props.get("ro.build.version.sdk", "")
 
         def prop(*names: str) -> str | None:
@@ -419,55 +450,52 @@ class AdbDevice:
             abi=prop("ro.product.cpu.abi"),
             cpu_model=hardware,
             cores=len(max_khz) or None,
-            cpu_max_khz=max_khz,
+            cpu_max_khz=dict(sorted(max_khz.items())),
             memory_mb=round(mem, 1) if mem else None,
-            extra={"governor": ",".join(sorted(governors)) or None, "battery": self.battery(),
-                   "thermal_c": self.thermal_c(), "fingerprint": props.get("ro.build.fingerprint")},
+            extra={"governor": ",".join(sorted(governors)) or None, "battery": _battery(sections["battery"]),
+                   "thermal_c": _thermal(_grepped(sections["thermal"])),
+                   "fingerprint": props.get("ro.build.fingerprint")},
             emulated=is_emulated(props),
         )
 
     def thermal_c(self) -> dict[str, float]:
-        return _thermal(self.shell(_THERMAL_SCRIPT, 15).stdout.decode(errors="replace"))
+        return _thermal(self._read(f"{_ZONES}/type", f"{_ZONES}/temp"))
 
     def cur_khz(self) -> dict[str, int]:
-        return self._khz("scaling_cur_freq")
+        return _khz_of(self._read(f"{_CPUFREQ}/scaling_cur_freq"), "scaling_cur_freq")
 
     def cap_khz(self) -> dict[str, int]:
         """Each CPU's scaling_max_freq: the ceiling the thermal governor lets it reach now."""
-        return self._khz("scaling_max_freq")
+        return _khz_of(self._read(f"{_CPUFREQ}/scaling_max_freq"), "scaling_max_freq")
+
+    def _read(self, *globs: str) -> dict[str, str]:
+        return _grepped(self.shell(_grep(*globs), 15).stdout.decode(errors="replace"))
 
     def facts(self) -> Facts:
-        """thermal_c, cur_khz and cap_khz read in one shell command: the readings around a case, one round trip
-        (a command costs the adb link a few ms, more on a busy farm host). A section the phone did not print whole
-        (the link went mid-command) is an empty reading, as a failed single read is."""
+        """thermal_c, cur_khz and cap_khz read in one shell command of one process: the readings around a case, one
+        round trip. Output the phone did not print whole (no end marker: the link went mid-command) is an empty
+        reading, as a failed single read is."""
         text = self.shell(_FACTS_SCRIPT, 15).stdout.decode(errors="replace")
-        sections: dict[str, list[str]] = {}
-        current: list[str] | None = None
-        for line in text.splitlines():
-            if line.startswith(_FACTS_MARK):
-                current = sections.setdefault(line[len(_FACTS_MARK):].strip(), [])
-            elif current is not None:
-                current.append(line)
-        # A section counts once the next one's marker came: the last one printed may have been cut short.
-        names = list(sections)
-        sections = {name: sections[name] for name in names[:-1]}
-        return Facts(thermal_c=_thermal("\n".join(sections.get("thermal", ()))),
-                     cur_khz=_khz_of("\n".join(sections.get("cur", ()))),
-                     cap_khz=_khz_of("\n".join(sections.get("cap", ()))))
-
-    def _khz(self, name: str) -> dict[str, int]:
-        return _khz_of(self.shell(_CPU_SCRIPT.format(name=name), 15).stdout.decode(errors="replace"))
+        if f"{_MARK}end" not in text:
+            return Facts({}, {}, {})
+        files = _grepped(text)
+        return Facts(thermal_c=_thermal(files), cur_khz=_khz_of(files, "scaling_cur_freq"),
+                     cap_khz=_khz_of(files, "scaling_max_freq"))
 
     def battery(self) -> dict[str, object]:
-        text = self.shell("dumpsys battery", 15).stdout.decode(errors="replace")
-        fields = {k.strip(): v.strip() for k, _, v in (ln.partition(":") for ln in text.splitlines()) if v}
-        level = fields.get("level", "")
-        temp = fields.get("temperature", "")
-        return {
-            "level": int(level) if level.isdigit() else None,
-            "charging": any(fields.get(k) == "true" for k in ("AC powered", "USB powered", "Wireless powered")),
-            "temperature_c": int(temp) / 10 if temp.lstrip("-").isdigit() else None,
-        }
+        return _battery(self.shell("dumpsys battery", 15).stdout.decode(errors="replace"))
+
+
+def _battery(text: str) -> dict[str, object]:
+    """`dumpsys battery` -> level, charging, temperature."""
+    fields = {k.strip(): v.strip() for k, _, v in (ln.partition(":") for ln in text.splitlines()) if v}
+    level = fields.get("level", "")
+    temp = fields.get("temperature", "")
+    return {
+        "level": int(level) if level.isdigit() else None,
+        "charging": any(fields.get(k) == "true" for k in ("AC powered", "USB powered", "Wireless powered")),
+        "temperature_c": int(temp) / 10 if temp.lstrip("-").isdigit() else None,
+    }
 
 
 def lock_path(ident: str) -> Path:
