@@ -61,6 +61,32 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+# (path, device, inode, size, mtime_ns, ctime_ns) -> sha256, for files that stood still while they were hashed.
+_DIGESTS: dict[tuple, str] = {}
+_SETTLED_NS = 2_000_000_000
+
+
+def sha256_cached(path: Path, st: os.stat_result | None = None) -> str:
+    """sha256_file, remembered for this process while the file's inode, size, mtime and ctime stay the same.
+
+    Only a file whose mtime was more than 2 s old when it was hashed is remembered: a file rewritten within the
+    clock's granularity keeps its mtime (the racy case git's index guards against the same way), so a young
+    file is hashed every time. ctime in the key catches a rewrite whose mtime was then set back (cp -p)."""
+    import time
+
+    st = st or os.stat(path)
+    key = (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if key in _DIGESTS:
+        return _DIGESTS[key]
+    now = time.time_ns()
+    digest = sha256_file(path)
+    if now - st.st_mtime_ns > _SETTLED_NS:
+        if len(_DIGESTS) > 4096:
+            _DIGESTS.clear()
+        _DIGESTS[key] = digest
+    return digest
+
+
 @dataclass(frozen=True)
 class ManifestEntry:
     name: str

@@ -667,9 +667,10 @@ class DeviceSession:
         spec, module = self.inputs[0], tools.tool_for_runtime(self.runtime)
         remote_in, remote_out = f"{EVAL_DIR}/input.raw", f"{EVAL_DIR}/output.raw"
         local = write_tensor(tensor, "raw", self.backend.workdir / "eval_input.raw", spec.name)
+        # A dump left by the previous image must never be read as this image's outputs; and the previous image's
+        # input, of the same size, would make the push compare hashes before sending this one anyway.
+        self._shell(f"rm -f {shlex.quote(remote_out)} {shlex.quote(remote_in)}")
         self.backend._push(local, remote_in)
-        # A dump left by the previous image must never be read as this image's outputs.
-        self._shell(f"rm -f {shlex.quote(remote_out)}")
         # One warm-up (the tool's default) and one timed run; the dump holds the timed run's outputs.
         case = Case(self.model, self.runtime, self.threads, "no_bind", warmup=1, repeats=1)
         tc = tools.ToolCase(case=case, tool_path=self.tool_remote, model_path=self.model_remote, input_path=remote_in,
@@ -903,3 +904,4 @@ def open_backend(client, serial: str, runtimes: Iterable[str], assets: Path, ech
             yield backend
         finally:
             backend.close()
+            phone.close()

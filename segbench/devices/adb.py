@@ -5,8 +5,11 @@
 - Device: ``--device SERIAL``, else ``ANDROID_SERIAL``, else the only attached device.
 - Commands use shell protocol v2 with a deadline of our own, so exit codes are real and a
   command whose exit status never arrives (device gone, timeout) is a failure.
-- Pushes use the sync protocol with 64 KiB DATA packets (adbutils' own push writes 4 KiB
-  packets, several times slower) and skip files whose sha256 already matches on the device.
+- Commands and files go over the adb server's protocol directly (segbench.devices.adbwire says why):
+  one connection per command, one kept ``sync:`` connection per phone for its pushes and pulls.
+  adbutils still lists, connects and disconnects devices and carries the adb binary.
+- Pushes send 64 KiB DATA packets (adbutils' own push writes 4 KiB packets, several times slower)
+  and skip files whose sha256 already matches on the device (hashed only when the sizes match).
 """
 
 from __future__ import annotations
@@ -14,24 +17,27 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import posixpath
 import re
 import shlex
 import socket
 import struct
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from segbench.devices import Completed, Facts
+from segbench.devices import Completed, Facts, adbwire
 from segbench.errors import DeviceError, DeviceGone, UsageError
 from segbench.model import DeviceInfo
-from segbench.models import sha256_file
+from segbench.models import sha256_cached
 from segbench.validate import want_port
 
 DEFAULT_SERVER_PORT = 5037
-SYNC_CHUNK = 64 * 1024
+T = TypeVar("T")
 REMOTE_ROOT = "/data/local/tmp/segbench"
 
 
@@ -177,33 +183,35 @@ def _parse_getprop(text: str) -> dict[str, str]:
     return props
 
 
-def _pairs(text: str) -> dict[str, str]:
-    """'path value' lines -> {path: value}."""
-    out = {}
+_CPUFREQ = "/sys/devices/system/cpu/cpu[0-9]*/cpufreq"
+_ZONES = "/sys/class/thermal/thermal_zone*"
+_MARK = "##segbench "
+
+
+def _grep(*globs: str) -> str:
+    """A command printing every readable file of ``globs`` as PATH:VALUE lines: one process for them all (a shell
+    loop with ``$(cat FILE)`` forks one per file, some 30 for a phone's zones and CPUs: on the emulated phone that
+    made a reading 3x as long as a command that does nothing)."""
+    return "grep -H . " + " ".join(globs) + " 2>/dev/null"
+
+
+def _grepped(text: str) -> dict[str, str]:
+    """PATH:VALUE lines -> {path: value} (a file's first line)."""
+    out: dict[str, str] = {}
     for line in text.splitlines():
-        parts = line.split(None, 1)
-        if len(parts) == 2:
-            out[parts[0]] = parts[1].strip()
+        path, sep, value = line.partition(":")
+        if sep and path.startswith("/"):
+            out.setdefault(path, value.strip())
     return out
 
 
-_CPU_SCRIPT = ("for f in /sys/devices/system/cpu/cpu[0-9]*/cpufreq/{name}; do "
-               "[ -r \"$f\" ] && echo \"$f $(cat \"$f\")\"; done")
-_THERMAL_SCRIPT = ("for z in /sys/class/thermal/thermal_zone*; do "
-                   "[ -r \"$z/temp\" ] && echo \"$(cat \"$z/type\") $(cat \"$z/temp\")\"; done")
-
-
-_FACTS_MARK = "##segbench "
-_FACTS_SCRIPT = "; ".join((f"echo '{_FACTS_MARK}thermal'", _THERMAL_SCRIPT,
-                           f"echo '{_FACTS_MARK}cur'", _CPU_SCRIPT.format(name="scaling_cur_freq"),
-                           f"echo '{_FACTS_MARK}cap'", _CPU_SCRIPT.format(name="scaling_max_freq"),
-                           f"echo '{_FACTS_MARK}end'"))
-
-
-def _thermal(text: str) -> dict[str, float]:
+def _thermal(files: dict[str, str]) -> dict[str, float]:
+    """Each zone's type -> °C, in the order the phone lists its zones."""
     out: dict[str, float] = {}
-    for line in text.splitlines():
-        name, _, value = line.rpartition(" ")
+    for path, name in files.items():
+        if not path.endswith("/type"):
+            continue
+        value = files.get(path[: -len("type")] + "temp", "")
         if name and value.lstrip("-").isdigit():
             millis = int(value)
             # Most kernels report millidegrees; a few report degrees.
@@ -211,8 +219,36 @@ def _thermal(text: str) -> dict[str, float]:
     return out
 
 
-def _khz_of(text: str) -> dict[str, int]:
-    return {f"cpu{c}": int(v) for p, v in _pairs(text).items() if (c := _cpu_index(p)) is not None and v.isdigit()}
+def _khz_of(files: dict[str, str], name: str) -> dict[str, int]:
+    return {f"cpu{c}": int(v) for p, v in files.items()
+            if p.endswith(f"/{name}") and (c := _cpu_index(p)) is not None and v.isdigit()}
+
+
+_FACTS_SCRIPT = (_grep(f"{_ZONES}/type", f"{_ZONES}/temp", f"{_CPUFREQ}/scaling_cur_freq",
+                       f"{_CPUFREQ}/scaling_max_freq") + f"; echo '{_MARK}end'")
+# Everything info() needs, in one command: sections after "##segbench NAME" lines.
+_INFO_SCRIPT = "; ".join((
+    f"echo '{_MARK}props'", "getprop",
+    f"echo '{_MARK}cpufreq'", _grep(f"{_CPUFREQ}/cpuinfo_max_freq", f"{_CPUFREQ}/scaling_governor"),
+    f"echo '{_MARK}meminfo'", "cat /proc/meminfo",
+    f"echo '{_MARK}cpuinfo'", "cat /proc/cpuinfo",
+    f"echo '{_MARK}battery'", "dumpsys battery",
+    f"echo '{_MARK}thermal'", _grep(f"{_ZONES}/type", f"{_ZONES}/temp"),
+    f"echo '{_MARK}end'"))
+
+
+def _sections(text: str) -> dict[str, str]:
+    """'##segbench NAME' lines -> {NAME: the text up to the next such line}; only sections whose next marker came
+    (the last one printed may have been cut short by the link going)."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith(_MARK):
+            current = sections.setdefault(line[len(_MARK):].strip(), [])
+        elif current is not None:
+            current.append(line)
+    names = list(sections)
+    return {name: "\n".join(sections[name]) for name in names[:-1]}
 
 
 def _cpu_index(path: str) -> int | None:
@@ -223,35 +259,43 @@ def _cpu_index(path: str) -> int | None:
 
 
 class AdbDevice:
-    """One phone. Every call has a timeout; a vanished device raises DeviceError."""
+    """One phone. Every call has a timeout; a vanished device raises DeviceError.
+
+    Commands and files go over the adb server's own protocol (segbench.devices.adbwire): a command is one
+    connection, and one ``sync:`` connection carries all the phone's pushes and pulls while it lasts."""
 
     def __init__(self, adb, serial: str) -> None:
         self._adb = adb
         self.serial = serial
-        self._dev = adb.device(serial)
+        self._address = (adb.host, adb.port)
+        self._sync: adbwire.Sync | None = None
+        self._sync_lock = threading.Lock()
+        self._features: frozenset[str] | None = None
+        self._made_dirs: set[str] = set()
+
+    def close(self) -> None:
+        """End the kept sync connection (the next push or pull opens a new one)."""
+        with self._sync_lock:
+            self._drop_sync()
 
     # -- commands ---------------------------------------------------------------------------
     def shell(self, command: str, timeout: float = 30.0) -> Completed:
         """Run a shell command string with shell v2 and a total deadline."""
-        from adbutils import AdbError
-
         deadline = time.monotonic() + timeout
         try:
-            conn = self._dev.open_transport(timeout=min(timeout, 15))
-        except (AdbError, OSError) as exc:
+            sock = adbwire.open_service(self._address, self.serial, f"shell,v2,raw:{command}", min(timeout, 15))
+        except (adbwire.ServerRefused, OSError, EOFError) as exc:  # not attached, offline, no server
             return Completed(None, b"", str(exc).encode(), disconnected=True)
         out, err = bytearray(), bytearray()
         try:
-            conn.send_command(f"shell,v2,raw:{command}")
-            conn.check_okay()
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return Completed(None, bytes(out), bytes(err), timed_out=True)
-                conn.conn.settimeout(remaining)
-                header = _read_exact(conn.conn, 5)
+                sock.settimeout(remaining)
+                header = adbwire.read_exact(sock, 5)
                 kind, length = header[0], struct.unpack("<I", header[1:])[0]
-                data = _read_exact(conn.conn, length) if length else b""
+                data = adbwire.read_exact(sock, length) if length else b""
                 if kind == 1:
                     out += data
                 elif kind == 2:
@@ -260,11 +304,11 @@ class AdbDevice:
                     return Completed(data[0] if data else None, bytes(out), bytes(err))
         except TimeoutError:
             return Completed(None, bytes(out), bytes(err), timed_out=True)
-        except (AdbError, OSError, EOFError) as exc:
+        except (OSError, EOFError) as exc:
             return Completed(None, bytes(out), bytes(err) + f"\n{exc}".encode(), disconnected=True)
         finally:
             with contextlib.suppress(OSError):
-                conn.conn.close()
+                sock.close()
 
     def run(self, argv: list[str], timeout: float) -> Completed:
         return self.shell(" ".join(shlex.quote(a) for a in argv), timeout)
@@ -281,6 +325,16 @@ class AdbDevice:
             raise DeviceError(f"`{command}` failed on {self.serial}: {msg[-1] if msg else done.returncode}")
         return done.stdout.decode(errors="replace")
 
+    def features(self) -> frozenset[str]:
+        """What the phone's adbd says it can do (the adb server keeps it from the connection; read once)."""
+        if self._features is None:
+            try:
+                text = adbwire.host_query(self._address, f"host-serial:{self.serial}:features", 15)
+            except (adbwire.ServerRefused, OSError, EOFError):
+                return frozenset()  # asked again next time; meanwhile assume an old phone
+            self._features = frozenset(f.strip() for f in text.split(",") if f.strip())
+        return self._features
+
     # -- files ------------------------------------------------------------------------------
     def remote_sha256(self, remote: str) -> str | None:
         done = self.shell(f"sha256sum {shlex.quote(remote)} 2>/dev/null", 60)
@@ -292,65 +346,70 @@ class AdbDevice:
     def push(self, local: str, remote: str, digest: str | None = None) -> bool:
         """Copy ``local`` to ``remote`` unless the device already has the same bytes there.
 
-        The skip decision hashes on the phone (only when the file exists); after a push the size is
-        checked over sync STAT: the transport is checksummed, a second remote hash would halve throughput.
+        A sync STAT first (on the kept connection: no new connection, one round trip): a file that is not there,
+        or not of this size, is sent at once; only one of the same size is hashed, on the phone and here (``digest``,
+        else this process's cache by size and mtime). After DONE the size is checked by the STAT sent behind it:
+        the transport is checksummed, a second remote hash would halve throughput.
         """
-        digest = digest or sha256_file(Path(local))
-        if self.remote_sha256(remote) == digest:
-            return False
-        self.check(f"mkdir -p {shlex.quote(os.path.dirname(remote))}")
         st = os.stat(local)
-        try:
-            arrived = self._sync_send(local, remote, st.st_mode & 0o777)
-        except (OSError, EOFError) as exc:
-            raise DeviceGone(f"push of {local} to {self.serial}:{remote} broke off: {exc}") from None
-        if arrived != st.st_size & 0xFFFFFFFF:  # sync STAT carries 32 bits of size
+        there = self._synced(lambda sync: sync.stat(remote), f"push of {local} to {self.serial}:{remote}")
+        if there.regular and there.size == st.st_size & 0xFFFFFFFF:
+            if self.remote_sha256(remote) == (digest or sha256_cached(Path(local), st)):
+                return False
+        self._make_dir(posixpath.dirname(remote))
+        with open(local, "rb") as source:
+            arrived = self._synced(
+                lambda sync: sync.send(source, remote, st.st_mode & 0o777, int(st.st_mtime)),
+                f"push of {local} to {self.serial}:{remote}", again=False)
+        if arrived.size != st.st_size & 0xFFFFFFFF:  # sync STAT carries 32 bits of size
             raise DeviceError(f"push of {local} to {self.serial}:{remote} arrived truncated "
-                              f"({arrived} of {st.st_size} bytes)")
+                              f"({arrived.size} of {st.st_size} bytes)")
         return True
 
-    def _sync_send(self, local: str, remote: str, mode: int) -> int:
-        """SEND ``local`` as ``remote``; the size the device then has."""
-        from adbutils import AdbError
+    def _make_dir(self, remote_dir: str) -> None:
+        """adbd makes a pushed file's directories itself when it has ``fixed_push_mkdir`` (Android 7 and newer);
+        an older one gets `mkdir -p`, once per directory, as the adb client does for it."""
+        if remote_dir in self._made_dirs or "fixed_push_mkdir" in self.features():
+            return
+        self.check(f"mkdir -p {shlex.quote(remote_dir)}")
+        self._made_dirs.add(remote_dir)
 
-        try:
-            conn = self._dev.open_transport(timeout=30)
-            conn.send_command("sync:")
-            conn.check_okay()
-        except (AdbError, OSError) as exc:
-            raise DeviceGone(f"cannot open a sync connection to {self.serial}: {exc}") from None
-        sock = conn.conn
-        sock.settimeout(60)
-        try:
-            target = f"{remote},{mode | 0o100000:d}".encode()
-            sock.sendall(b"SEND" + struct.pack("<I", len(target)) + target)
-            with open(local, "rb") as f:
-                while block := f.read(SYNC_CHUNK):
-                    sock.sendall(b"DATA" + struct.pack("<I", len(block)) + block)
-            sock.sendall(b"DONE" + struct.pack("<I", int(time.time())))
-            reply = _read_exact(sock, 8)
-            if reply[:4] != b"OKAY":
-                msg = _read_exact(sock, struct.unpack("<I", reply[4:])[0]).decode(errors="replace")
-                raise DeviceError(f"push of {local} to {self.serial}:{remote} failed: {msg or 'the device refused it'}")
-            # The size that arrived, on the same connection (STAT: id, mode, size, mtime).
-            path = remote.encode()
-            sock.sendall(b"STAT" + struct.pack("<I", len(path)) + path)
-            _, _, size, _ = struct.unpack("<4sIII", _read_exact(sock, 16))
-            sock.sendall(b"QUIT" + struct.pack("<I", 0))
-            return size
-        finally:
-            with contextlib.suppress(OSError):
-                sock.close()
+    def _synced(self, step: Callable[[adbwire.Sync], T], what: str, again: bool = True) -> T:
+        """``step`` on the kept sync connection (opened when there is none).
+
+        A kept connection may have died since its last use (the phone was unplugged and came back): a step that
+        breaks on a kept connection before anything changed on the phone (``again``: STAT, RECV) is tried once
+        more on a new one. A break on a new connection is DeviceGone; a FAIL from the phone is DeviceError."""
+        with self._sync_lock:
+            for attempt in (1, 2):
+                kept = self._sync is not None
+                if self._sync is None:
+                    try:
+                        self._sync = adbwire.Sync.open(self._address, self.serial, 30)
+                    except (adbwire.ServerRefused, OSError, EOFError) as exc:
+                        raise DeviceGone(f"cannot open a sync connection to {self.serial}: {exc}") from None
+                try:
+                    return step(self._sync)
+                except adbwire.SyncFailed as exc:
+                    self._drop_sync()  # adbd ends the service after a FAIL
+                    raise DeviceError(f"{what} failed: {exc}") from None
+                except (OSError, EOFError) as exc:
+                    self._drop_sync()
+                    if not (kept and again and attempt == 1):
+                        raise DeviceGone(f"{what} broke off: {exc}") from None
+            raise AssertionError("unreachable")
+
+    def _drop_sync(self) -> None:
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
 
     def pull(self, remote: str, local: str) -> None:
-        from adbutils import AdbError
+        def receive(sync: adbwire.Sync) -> int:
+            with open(local, "wb") as sink:  # a retry on a new connection starts the file again
+                return sync.recv(remote, sink)
 
-        try:
-            self._dev.sync.pull(remote, local)
-        except AdbError as exc:  # the phone answered: no such file, permission denied
-            raise DeviceError(f"pull of {self.serial}:{remote} failed: {exc}") from None
-        except (OSError, EOFError) as exc:  # the connection broke: worth waiting for the phone
-            raise DeviceGone(f"pull of {self.serial}:{remote} broke off: {exc}") from None
+        self._synced(receive, f"pull of {self.serial}:{remote}")
 
     def read_text(self, remote: str, timeout: float = 30.0) -> str:
         return self.check(f"cat {shlex.quote(remote)}", timeout)
@@ -362,17 +421,18 @@ class AdbDevice:
         return value if value and value.lower() != "unknown" else None
 
     def info(self) -> DeviceInfo:
-        props = _parse_getprop(self.check("getprop"))
-        max_khz = {
-            cpu: int(v) for p, v in _pairs(self.check(_CPU_SCRIPT.format(name="cpuinfo_max_freq"))).items()
-            if (cpu := _cpu_index(p)) is not None and v.isdigit()
-        }
-        governors = set(_pairs(self.check(_CPU_SCRIPT.format(name="scaling_governor"))).values())
-        meminfo = self.shell("cat /proc/meminfo", 15).stdout.decode(errors="replace")
-        mem = next((int(ln.split()[1]) / 1024 for ln in meminfo.splitlines() if ln.startswith("MemTotal:")), None)
-        hardware = next((ln.split(":", 1)[1].strip() for ln in
-                         self.shell("cat /proc/cpuinfo", 15).stdout.decode(errors="replace").splitlines()
-                         if ln.startswith("Hardware")), None)
+        """What the phone is, in one shell command (props, CPUs, memory, battery, temperatures)."""
+        sections = _sections(self.check(_INFO_SCRIPT, 30))
+        if "thermal" not in sections:  # no end marker: the output was cut short
+            raise DeviceGone(f"device {self.serial} stopped answering while its facts were read")
+        props = _parse_getprop(sections["props"])
+        cpufreq = _grepped(sections["cpufreq"])
+        max_khz = {int(cpu[3:]): khz for cpu, khz in _khz_of(cpufreq, "cpuinfo_max_freq").items()}
+        governors = {v for p, v in cpufreq.items() if p.endswith("/scaling_governor")}
+        mem = next((int(ln.split()[1]) / 1024 for ln in sections["meminfo"].splitlines()
+                    if ln.startswith("MemTotal:") and len(ln.split()) > 1 and ln.split()[1].isdigit()), None)
+        hardware = next((ln.split(":", 1)[1].strip() for ln in sections["cpuinfo"].splitlines()
+                         if ln.startswith("Hardware") and ":" in ln), None)
         sdk = props.get("ro.build.version.sdk", "")
 
         def prop(*names: str) -> str | None:
@@ -390,65 +450,52 @@ class AdbDevice:
             abi=prop("ro.product.cpu.abi"),
             cpu_model=hardware,
             cores=len(max_khz) or None,
-            cpu_max_khz=max_khz,
+            cpu_max_khz=dict(sorted(max_khz.items())),
             memory_mb=round(mem, 1) if mem else None,
-            extra={"governor": ",".join(sorted(governors)) or None, "battery": self.battery(),
-                   "thermal_c": self.thermal_c(), "fingerprint": props.get("ro.build.fingerprint")},
+            extra={"governor": ",".join(sorted(governors)) or None, "battery": _battery(sections["battery"]),
+                   "thermal_c": _thermal(_grepped(sections["thermal"])),
+                   "fingerprint": props.get("ro.build.fingerprint")},
             emulated=is_emulated(props),
         )
 
     def thermal_c(self) -> dict[str, float]:
-        return _thermal(self.shell(_THERMAL_SCRIPT, 15).stdout.decode(errors="replace"))
+        return _thermal(self._read(f"{_ZONES}/type", f"{_ZONES}/temp"))
 
     def cur_khz(self) -> dict[str, int]:
-        return self._khz("scaling_cur_freq")
+        return _khz_of(self._read(f"{_CPUFREQ}/scaling_cur_freq"), "scaling_cur_freq")
 
     def cap_khz(self) -> dict[str, int]:
         """Each CPU's scaling_max_freq: the ceiling the thermal governor lets it reach now."""
-        return self._khz("scaling_max_freq")
+        return _khz_of(self._read(f"{_CPUFREQ}/scaling_max_freq"), "scaling_max_freq")
+
+    def _read(self, *globs: str) -> dict[str, str]:
+        return _grepped(self.shell(_grep(*globs), 15).stdout.decode(errors="replace"))
 
     def facts(self) -> Facts:
-        """thermal_c, cur_khz and cap_khz read in one shell command: the readings around a case, one round trip
-        (a command costs the adb link a few ms, more on a busy farm host). A section the phone did not print whole
-        (the link went mid-command) is an empty reading, as a failed single read is."""
+        """thermal_c, cur_khz and cap_khz read in one shell command of one process: the readings around a case, one
+        round trip. Output the phone did not print whole (no end marker: the link went mid-command) is an empty
+        reading, as a failed single read is."""
         text = self.shell(_FACTS_SCRIPT, 15).stdout.decode(errors="replace")
-        sections: dict[str, list[str]] = {}
-        current: list[str] | None = None
-        for line in text.splitlines():
-            if line.startswith(_FACTS_MARK):
-                current = sections.setdefault(line[len(_FACTS_MARK):].strip(), [])
-            elif current is not None:
-                current.append(line)
-        # A section counts once the next one's marker came: the last one printed may have been cut short.
-        names = list(sections)
-        sections = {name: sections[name] for name in names[:-1]}
-        return Facts(thermal_c=_thermal("\n".join(sections.get("thermal", ()))),
-                     cur_khz=_khz_of("\n".join(sections.get("cur", ()))),
-                     cap_khz=_khz_of("\n".join(sections.get("cap", ()))))
-
-    def _khz(self, name: str) -> dict[str, int]:
-        return _khz_of(self.shell(_CPU_SCRIPT.format(name=name), 15).stdout.decode(errors="replace"))
+        if f"{_MARK}end" not in text:
+            return Facts({}, {}, {})
+        files = _grepped(text)
+        return Facts(thermal_c=_thermal(files), cur_khz=_khz_of(files, "scaling_cur_freq"),
+                     cap_khz=_khz_of(files, "scaling_max_freq"))
 
     def battery(self) -> dict[str, object]:
-        text = self.shell("dumpsys battery", 15).stdout.decode(errors="replace")
-        fields = {k.strip(): v.strip() for k, _, v in (ln.partition(":") for ln in text.splitlines()) if v}
-        level = fields.get("level", "")
-        temp = fields.get("temperature", "")
-        return {
-            "level": int(level) if level.isdigit() else None,
-            "charging": any(fields.get(k) == "true" for k in ("AC powered", "USB powered", "Wireless powered")),
-            "temperature_c": int(temp) / 10 if temp.lstrip("-").isdigit() else None,
-        }
+        return _battery(self.shell("dumpsys battery", 15).stdout.decode(errors="replace"))
 
 
-def _read_exact(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise EOFError("connection closed")
-        buf += chunk
-    return bytes(buf)
+def _battery(text: str) -> dict[str, object]:
+    """`dumpsys battery` -> level, charging, temperature."""
+    fields = {k.strip(): v.strip() for k, _, v in (ln.partition(":") for ln in text.splitlines()) if v}
+    level = fields.get("level", "")
+    temp = fields.get("temperature", "")
+    return {
+        "level": int(level) if level.isdigit() else None,
+        "charging": any(fields.get(k) == "true" for k in ("AC powered", "USB powered", "Wireless powered")),
+        "temperature_c": int(temp) / 10 if temp.lstrip("-").isdigit() else None,
+    }
 
 
 def lock_path(ident: str) -> Path:

@@ -89,6 +89,7 @@ class EmulatedPhone:
         self._connections: set[Connection] = set()
         self._lock = threading.Lock()
         self._commands = 0
+        self._services: list[str] = []
         self.unplugged = False
         self._owns_server = False
 
@@ -184,6 +185,7 @@ class EmulatedPhone:
         self.state.faults = self.faults
         self.state._write_state_files()
         self._commands = 0
+        self._services: list[str] = []
 
     def unplug(self) -> None:
         """Like pulling the cable: connections die, new ones are refused until replug()."""
@@ -200,6 +202,11 @@ class EmulatedPhone:
     def shell_commands(self) -> list[str]:
         """The shell commands the phone has received, oldest first (its round trips with the host)."""
         return self.state.shell_commands()
+
+    def services(self) -> list[str]:
+        """The kind of each service opened on the phone, oldest first (``shell,v2,raw``, ``sync``): its connections."""
+        with self._lock:
+            return list(self._services)
 
     def tool_runs(self) -> list[dict]:
         """What the vendor-tool stand-ins ran: tool, argv, cpumask, threads, figures measured."""
@@ -245,6 +252,7 @@ class EmulatedPhone:
         with self._lock:
             self._commands += 1
             count = self._commands
+            self._services.append(service.split(":", 1)[0])
         if self.faults.drop_after is not None and count > self.faults.drop_after:
             self.unplug()
             return None
