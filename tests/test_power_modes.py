@@ -17,7 +17,7 @@ from segbench.errors import UsageError
 from segbench.model import Case, DeviceInfo, Latency, Measurement, ModelRef
 from segbench.runners import benchmark_bin, benchmark_model, tools
 
-# The MI 9's cpufreq (docs: /work/shared/reference sd855_msmnile_device_facts.md): silver 0-3, gold 4-6, prime 7.
+# The MI 9's cpufreq (Snapdragon 855: silver 0-3 @1.785 GHz, gold 4-6 @2.42, prime 7 @2.84): silver 0-3, gold 4-6, prime 7.
 SD855 = {**{c: 1785600 for c in range(4)}, **{c: 2419200 for c in range(4, 7)}, 7: 2841600}
 ONE_CLUSTER = {0: 3000000, 1: 3000000}
 TWO_CLUSTERS = {**{c: 1766400 for c in range(4)}, **{c: 2803200 for c in range(4, 8)}}
