@@ -10,7 +10,16 @@ from conftest import FIXTURES
 from segbench.assets import Tool, find_tool, read_manifest
 from segbench.devices import Completed
 from segbench.errors import DeviceGone, SegbenchError, UsageError
-from segbench.ondevice import Cooldown, DeviceBackend, Frame, Framed, PushStats, _throttled, cpu_zones, parse_cooldown
+from segbench.ondevice import (
+    Cooldown,
+    DeviceBackend,
+    Frame,
+    Framed,
+    PushStats,
+    _throttled,
+    cpu_zones,
+    parse_cooldown,
+)
 
 MODELS = FIXTURES / "models"
 
