@@ -7,7 +7,8 @@ The phone runs in a process of its own behind an adb server of its own (bench/em
 count, called in this process (interpreter start-up and imports are bench/startup.py's business; the in-memory
 hash cache is emptied before each sweep, as a new process has it). A first sweep, untimed, pushes the files and
 warms the server, so the timed ones push nothing (as a nightly's). The tool commands are the ones the phone
-logged during a sweep (the lines that run a tool, word for word), replayed one after another with `adb shell`,
+logged during a sweep (the words that run a tool, without the readings and result file its command carries),
+replayed one after another with `adb shell`,
 a process each, as the plainest script would run them. Each round runs the sweep and the replay, in alternating
 order (sweep first in even rounds). Printed: each side's seconds, median and range, the per-round ratio sweep /
 tool commands (goal <= 1.1), and the shell commands a sweep sends per case besides its tools. Run on demand
@@ -58,7 +59,10 @@ def main() -> None:
 
         _, commands = sweep()  # pushes the tools, models and inputs; warms the server and the page cache
         _, commands = sweep()
-        tools = [c for c in commands if "run.pid; " in c and "exec " in c]
+        # A tool's command also carries the readings around it and its result file (ondevice.Frame): the replay
+        # runs only the tool's own words, as the plainest script would.
+        framed = [c for c in commands if " & echo $! > " in c]
+        tools = [next(p for p in c.split("; ") if " & echo $! > " in p).split(" & echo $! > ")[0] for c in framed]
 
         def replay() -> float:
             t = time.perf_counter()
@@ -79,7 +83,7 @@ def main() -> None:
             walls.append(s)
             bare.append(b)
             ratios.append(s / b)
-    others = len(commands) - len(tools)
+    others = len(commands) - len(framed)
     print(f"sweep of {len(tools)} cases ({args.threads} threads x 2 models, {args.repeats} repeats), "
           f"{args.rounds} rounds (alternating order), after an untimed sweep that pushed the files")
     print(f"segbench run --device      {spread(walls)} s  median (range)")

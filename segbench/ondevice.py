@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import posixpath
 import re
+import secrets
 import shlex
 import threading
 import time
@@ -101,7 +102,7 @@ class Phone(Protocol):
 
     def info(self) -> DeviceInfo: ...
     def shell(self, command: str, timeout: float = 30.0) -> Completed: ...
-    def push(self, local: str, remote: str, digest: str | None = None) -> bool: ...
+    def push(self, local: str, remote: str, digest: str | None = None, mode: int | None = None) -> bool: ...
     def pull(self, remote: str, local: str) -> None: ...
     def thermal_c(self) -> dict[str, float]: ...
     def cur_khz(self) -> dict[str, int]: ...
@@ -180,18 +181,19 @@ class DeviceBackend:
         return {**tools, "adbutils": package_version("adbutils")}
 
     # -- pushing ---------------------------------------------------------------------------
-    def _push(self, local: Path, remote: str, digest: str | None = None) -> None:
-        pushed = self.phone.push(str(local), remote, digest)
+    def _push(self, local: Path, remote: str, digest: str | None = None, mode: int | None = None) -> None:
+        pushed = (self.phone.push(str(local), remote, digest, mode) if mode is not None
+                  else self.phone.push(str(local), remote, digest))
         self.pushes.add(pushed, local.stat().st_size)
 
     def _tool_path(self, tool: Tool) -> str:
         if tool.runtime not in self._tool_paths:
             # A variant (LiteRT's benchmark_model) keeps the upstream name in a directory of its own.
             remote_dir = f"{REMOTE_ROOT}/bin/{tool.variant}" if tool.variant else f"{REMOTE_ROOT}/bin"
+            # Executable as it arrives (the mode travels in the push itself): no `chmod` round trip.
             for f in tool.files:
-                self._push(f, f"{remote_dir}/{f.name}", None)
+                self._push(f, f"{remote_dir}/{f.name}", None, 0o755 if f == tool.binary else None)
             remote = f"{remote_dir}/{tool.binary.name}"
-            self.phone.shell(f"chmod 755 {shlex.quote(remote)}", 30)
             self._tool_paths[tool.runtime] = remote
         return self._tool_paths[tool.runtime]
 
@@ -368,16 +370,21 @@ class DeviceBackend:
         except SegbenchError as exc:
             return replace(base, error=str(exc), finished=utc_now()), f"failed before running: {exc}\n".encode()
         cooled_s, cool = self._cool_down()
-        # One reading per case boundary: the previous case's end is this one's start, unless a cooldown let time pass.
-        start, self._last_facts = (self._last_facts if cooled_s is None and self._last_facts else self._facts()), None
-        before_t, before_f = start.thermal_c, start.cur_khz
+        # One reading per case boundary: the previous case's end is this one's start, unless a cooldown let time
+        # pass. Both readings, and the tool's result file, travel in the tool's own command (run_framed).
+        shared, self._last_facts = (self._last_facts if cooled_s is None else None), None
+        if shared is None and getattr(self.phone, "facts_command", None) is None:
+            shared = self._facts()  # a phone whose reading cannot ride in the tool's command: one of its own
         libs = posixpath.dirname(tool_path) if len(tool.files) > 1 else None
-        # Already hot when the case starts: its CPUs capped below their maximum, or still above the --cooldown limit.
+        done, framed = self._run_with_retries(argv, libs=libs, fresh=result_path, read_back=result_path is not None,
+                                              facts_before=shared is None)
+        start = shared if shared is not None else framed.before or Facts({}, {}, {})  # cut off with the link: none
+        end = self._last_facts = framed.after if framed.after is not None else self._facts()
+        before_t, before_f = start.thermal_c, start.cur_khz
+        # Already hot when the case started: its CPUs capped below their maximum, or still above the --cooldown limit.
         at_start = _capped(start.cap_khz, self.device.cpu_max_khz, cpus)
         if not cool:
             at_start = True
-        done = self._run_with_retries(argv, libs=libs, fresh=result_path)
-        end = self._last_facts = self._facts()
         after_t, after_f = end.thermal_c, end.cur_khz
         log = done.stdout + done.stderr
         during = _throttled(before_f, after_f, cpus)
@@ -390,8 +397,8 @@ class DeviceBackend:
         measurement = _bound_as_logged(_tool_version(self._outcome(module, done, log, base), tool))
         measurement = _backend_evidence(measurement, module, case.backend, tool.variant, log)
         if result_path and measurement.status == "ok":
-            measurement = (self._with_samples(measurement, result_path, read_samples) if read_samples
-                           else self._with_result_proto(measurement, result_path, read_proto))
+            measurement = (self._with_samples(measurement, result_path, read_samples, framed.file) if read_samples
+                           else self._with_result_proto(measurement, result_path, read_proto, framed.file))
         if self.op_profiling or self.memory_profile:
             measurement = self._with_profile(measurement, module, tc)
         return replace(measurement, finished=utc_now()), log
@@ -436,14 +443,14 @@ class DeviceBackend:
         except ParseError as exc:
             return None, f"its profile could not be read: {exc}"
 
-    def _with_samples(self, m: Measurement, remote: str, read: Callable[[str], tuple[float, ...]]) -> Measurement:
-        """The per-run times of the tool's result file as the record's samples; the figures the tool printed
-        stay, those it does not print (std) come from the samples. Without them the record keeps the
-        summary and says why."""
+    def _with_samples(self, m: Measurement, remote: str, read: Callable[[str], tuple[float, ...]],
+                      data: bytes | None) -> Measurement:
+        """The per-run times of the tool's result file (``data``, read back by the tool's own command; None: there
+        was none) as the record's samples; the figures the tool printed stay, those it does not print (std) come
+        from the samples. Without them the record keeps the summary and says why."""
         from segbench import stats
 
-        done = self.phone.shell(f"cat {shlex.quote(remote)}; rm -f {shlex.quote(remote)}", 30)
-        samples = read(done.stdout.decode("utf-8", errors="replace")) if done.returncode == 0 else ()
+        samples = read(data.decode("utf-8", errors="replace")) if data is not None else ()
         if not samples or (m.count is not None and len(samples) != m.count):
             why = (f"its result file holds {len(samples)} run(s) for {m.count}" if samples
                    else f"its result file {remote} could not be read")
@@ -454,24 +461,20 @@ class DeviceBackend:
                             for k in Latency.__dataclass_fields__})
         return replace(m, samples_ms=samples, latency_ms=merged)
 
-    def _with_result_proto(self, m: Measurement, remote: str, read: Callable[[bytes], dict]) -> Measurement:
-        """The tool's result message (pulled from the phone, then removed there): its median and p95 fill the
-        record's latency and its p5 extra.p5_ms where the log gave none; the log's figures stay. A file that is
-        missing or unreadable is a warning in extra.result_file, never a failed record."""
+    def _with_result_proto(self, m: Measurement, remote: str, read: Callable[[bytes], dict],
+                           data: bytes | None) -> Measurement:
+        """The tool's result message (``data``, read back by the tool's own command and removed on the phone; None:
+        there was none): its median and p95 fill the record's latency and its p5 extra.p5_ms where the log gave
+        none; the log's figures stay. A file that is missing or unreadable is a warning in extra.result_file, never
+        a failed record."""
         from segbench.errors import ParseError
 
-        local = self.workdir / f"result_{posixpath.basename(remote)}"
-        local.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.with_reconnect(lambda: self.phone.pull(remote, str(local)))
-            figures = read(local.read_bytes())
-        except DeviceGone:
-            raise
-        except (DeviceError, OSError, ParseError) as exc:  # no such file on the phone, or no such message
+            if data is None:
+                raise DeviceError("no such file on the phone")
+            figures = read(data)
+        except (DeviceError, ParseError) as exc:  # no such file on the phone, or no such message
             return replace(m, extra={**m.extra, "result_file": f"warning: {remote} could not be read: {exc}"})
-        finally:
-            local.unlink(missing_ok=True)
-            self.phone.shell(f"rm -f {shlex.quote(remote)}", 30)
         lat = m.latency_ms or Latency()
         filled = {k: figures[f"{k}_ms"] for k in ("median", "p95")
                   if getattr(lat, k) is None and figures.get(f"{k}_ms") is not None}
@@ -498,30 +501,47 @@ class DeviceBackend:
         return tools.to_measurement(parsed, base)
 
     def run_tool(self, argv: list[str], libs: str | None, fresh: str | None = None) -> Completed:
-        """One run of a tool's argv; the shell records its pid, then becomes the tool (exec), so a timeout
-        can kill exactly it. ``libs``: the directory of the libraries pushed beside it (LD_LIBRARY_PATH).
-        ``fresh``: a file the tool appends to, removed first."""
-        env = f"export LD_LIBRARY_PATH={shlex.quote(libs)}; " if libs else ""
-        clear = f"rm -f {shlex.quote(fresh)}; " if fresh else ""
+        """One run of a tool's argv (``libs``: the directory of the libraries pushed beside it, LD_LIBRARY_PATH;
+        ``fresh``: a file the tool writes, removed first); run_framed says how."""
+        return self.run_framed(argv, libs, fresh)[0]
+
+    def run_framed(self, argv: list[str], libs: str | None, fresh: str | None = None, read_back: bool = False,
+                   facts_before: bool = False, facts_after: bool = False) -> tuple[Completed, Framed]:
+        """One run of a tool, and what the case needs next to it, in one shell command (one round trip): the phone's
+        reading before it (``facts_before``) and after it (``facts_after``), and the file ``fresh`` it wrote
+        (``read_back``: read, then removed). The tool runs in the background of that shell, its pid in run.pid, so
+        that a timeout or Ctrl-C can kill exactly it; the shell waits for it and exits with its exit status.
+        The Completed is the tool's own: its stdout cut at the frame's marker, the shell's exit status its own."""
+        facts = getattr(self.phone, "facts_command", None)  # phones that cannot batch a reading get none here
+        frame = Frame(secrets.token_hex(8), fresh if read_back else None,
+                      facts if facts_before else None, facts if facts_after else None)
         with self._lock:
             if self._closed:  # Ctrl-C came while this case was being prepared: it is not run (nor recorded)
                 raise KeyboardInterrupt
             self._running = True  # stays set when Ctrl-C cuts the run off: close() then kills the tool
             self._runner = threading.current_thread()
-        done = self.phone.shell(f"{clear}echo $$ > {REMOTE_ROOT}/run.pid; {env}exec {shlex.join(argv)}",
-                                self.timeout_s)
+        done = self.phone.shell(frame.command(argv, libs, fresh), self.timeout_s)
         self._running = False
         if self._closed:  # close() killed it (Ctrl-C): the case was cut off, not failed, and is not recorded
             raise KeyboardInterrupt
-        return done
+        done, framed = frame.split(done)
+        read = getattr(self.phone, "read_facts", None)
+        if read is not None:
+            framed = replace(framed, before=None if framed.before_text is None else read(framed.before_text),
+                             after=None if framed.after_text is None else read(framed.after_text))
+        return done, framed
 
-    def _run_with_retries(self, argv: list[str], libs: str | None, fresh: str | None = None) -> Completed:
-        done = self.run_tool(argv, libs, fresh)
-        for _ in range(self.retries):
-            if not done.disconnected or not self._reconnect():
+    def _run_with_retries(self, argv: list[str], libs: str | None, fresh: str | None = None, read_back: bool = False,
+                          facts_before: bool = False) -> tuple[Completed, Framed]:
+        """The tool run again (``retries`` times at most) when the phone dropped off during it and came back. The
+        reading after it comes with the last run; the one before it with the first that brought one."""
+        before: Facts | None = None
+        for attempt in range(self.retries + 1):
+            done, framed = self.run_framed(argv, libs, fresh, read_back, facts_before and before is None, True)
+            before = before if before is not None else framed.before
+            if not done.disconnected or attempt == self.retries or not self._reconnect():
                 break
-            done = self.run_tool(argv, libs, fresh)
-        return done
+        return done, replace(framed, before=before)
 
     def close(self, wait_s: float = 5.0) -> None:
         """End of the run: a case cut off by Ctrl-C leaves its tool running on the phone; kill it. A phone worker
@@ -602,6 +622,77 @@ class DeviceBackend:
             return read()
         except Exception:  # a reading is a nice-to-have; a vanished phone shows up in the case itself
             return {}
+
+
+
+@dataclass(frozen=True)
+class Framed:
+    """What a tool's command brought besides the tool's own output: the readings printed before and after it (text,
+    then Facts where the phone reads them; None: not asked, or cut off with the link) and the file it wrote (None:
+    not asked, or not there)."""
+
+    before_text: str | None = None
+    after_text: str | None = None
+    file: bytes | None = None
+    before: Facts | None = None
+    after: Facts | None = None
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One shell command that runs a tool between markers no tool can print (a fresh random ``nonce`` each):
+
+        [reading; MARK start]  TOOL & echo $! > run.pid; wait $!; rc=$?; MARK tool RC
+        [reading; MARK after]  [MARK file; the result file's bytes; rm]  exit RC
+
+    so the tool's stdout is exactly the bytes before "MARK tool", and the shell ends with the tool's exit status
+    (shell v2 carries it). Every part printed after the tool comes only once the tool has ended; a part whose
+    closing marker never came (the link went) is taken as not read."""
+
+    nonce: str
+    read_back: str | None = None  # the file to print after the tool (then removed)
+    before: str | None = None  # a reading command to print before the tool
+    after: str | None = None  # and after it
+
+    @property
+    def mark(self) -> str:
+        return f"##segbench-{self.nonce}"
+
+    def command(self, argv: list[str], libs: str | None, fresh: str | None) -> str:
+        q, mark = shlex.quote, self.mark
+        env = f"LD_LIBRARY_PATH={q(libs)} " if libs else ""
+        parts = [f"rm -f {q(fresh)}"] if fresh else []
+        if self.before:
+            parts.append(f"{self.before}; echo '{mark} start'")
+        parts += [f"{env}{shlex.join(argv)} & echo $! > {REMOTE_ROOT}/run.pid", "wait $!", "rc=$?",
+                  f"printf '%s tool %d\\n' '{mark}' $rc"]
+        if self.after:
+            parts.append(f"{self.after}; echo '{mark} after'")
+        if self.read_back:
+            f = q(self.read_back)
+            parts.append(f"if [ -f {f} ]; then echo '{mark} file'; cat {f}; rm -f {f}; fi")
+        return "; ".join([*parts, "exit $rc"])
+
+    def split(self, done: Completed) -> tuple[Completed, Framed]:
+        """The command's output -> the tool's own Completed and the rest."""
+        mark = self.mark.encode()
+        out, framed = done.stdout, Framed()
+        if self.before:
+            head, sep, out = out.partition(mark + b" start\n")
+            if not sep:  # cut off before the tool even started
+                return replace(done, stdout=b""), framed
+            framed = replace(framed, before_text=head.decode(errors="replace"))
+        tool_out, sep, rest = out.partition(mark + b" tool ")
+        if not sep:
+            return replace(done, stdout=out), framed
+        rest = rest.partition(b"\n")[2]
+        if self.after:
+            text, sep, rest = rest.partition(mark + b" after\n")
+            framed = replace(framed, after_text=text.decode(errors="replace") if sep else None)
+        if self.read_back and done.returncode is not None:  # the whole output came: the file is all of its tail
+            _, sep, data = rest.partition(mark + b" file\n")
+            framed = replace(framed, file=data if sep else None)
+        return replace(done, stdout=tool_out), framed
 
 
 # ----------------------------------------------------------------------------- eval on the phone

@@ -10,7 +10,16 @@ from conftest import FIXTURES
 from segbench.assets import Tool, find_tool, read_manifest
 from segbench.devices import Completed
 from segbench.errors import DeviceGone, SegbenchError, UsageError
-from segbench.ondevice import Cooldown, DeviceBackend, PushStats, _throttled, cpu_zones, parse_cooldown
+from segbench.ondevice import (
+    Cooldown,
+    DeviceBackend,
+    Frame,
+    Framed,
+    PushStats,
+    _throttled,
+    cpu_zones,
+    parse_cooldown,
+)
 
 MODELS = FIXTURES / "models"
 
@@ -196,16 +205,50 @@ def test_one_program_with_two_sets_of_weights_gets_two_directories_on_the_phone(
     assert {remote.rsplit("/", 1)[0] for _, remote in phone.pushed} == set(dirs)
 
 
-class _CatPhone(_RecordingPhone):
-    """A phone whose `cat` of the result file answers with ``text`` (exit status ``rc``)."""
+class _BashPhone(_RecordingPhone):
+    """A phone whose shell is this machine's bash in a directory of its own (device paths under /d map into it), for
+    the framed tool command: its tool writes the result file ``data`` (None: none) and prints a log line."""
 
-    def __init__(self, text: str, rc: int = 0) -> None:
+    def __init__(self, root: Path, data: bytes | None, rc: int = 0) -> None:
         super().__init__()
-        self.text, self.rc = text, rc
+        self.root, self.data, self.rc = root, data, rc
+        (root / "d").mkdir(parents=True, exist_ok=True)
+        (root / "data/local/tmp/segbench").mkdir(parents=True, exist_ok=True)
 
     def shell(self, command: str, timeout: float = 30.0) -> Completed:
+        import subprocess
+
         self.commands.append(command)
-        return Completed(self.rc, self.text.encode(), b"" if self.rc == 0 else b"No such file or directory")
+        text = command.replace("/d/", f"{self.root}/d/").replace("/data/", f"{self.root}/data/")
+        done = subprocess.run(["bash", "-c", text], capture_output=True, timeout=timeout, check=False)
+        return Completed(done.returncode, done.stdout.replace(str(self.root).encode(), b""), done.stderr)
+
+    def tool(self, remote: str) -> list[str]:
+        """argv of a tool that prints a line without a newline at its end and writes ``remote``."""
+        source = self.root / "result.src"  # outside /d/ and /data/: not mapped
+        if self.data is not None:
+            source.write_bytes(self.data)
+        write = f"cp {source} {remote}; " if self.data is not None else ""  # mapped by shell() as any path
+        return ["bash", "-c", f"{write}printf 'log line'; exit {self.rc}"]
+
+
+def _framed_file(tmp_path: Path, data: bytes | None, remote: str = "/d/perf_x.txt") -> tuple[bytes | None, bytes]:
+    from segbench.model import DeviceInfo
+
+    phone = _BashPhone(tmp_path / "phone", data)
+    backend = DeviceBackend(phone=phone, device=DeviceInfo(id="p", kind="android", cpu_max_khz={0: 1000}),
+                            tools={}, workdir=tmp_path)
+    (tmp_path / "phone" / remote.lstrip("/")).write_bytes(b"stale, from an earlier run")
+    done, framed = backend.run_framed(phone.tool(remote), None, remote, read_back=True)
+    assert done.returncode == 0 and done.stdout == b"log line"  # the tool's own bytes, not the frame's
+    assert not (tmp_path / "phone" / remote.lstrip("/")).exists()  # read once, then removed
+    return framed.file, done.stdout
+
+
+def test_the_result_file_comes_back_in_the_tools_own_command_and_a_stale_one_never(tmp_path):
+    rows = b"m,0.001,5,1,0\nm,0.002,5,1,1\n"
+    assert _framed_file(tmp_path / "a", rows)[0] == rows
+    assert _framed_file(tmp_path / "b", None)[0] is None  # the stale file was removed before the tool ran
 
 
 def test_per_run_times_from_the_result_file_fill_what_the_summary_lacks(tmp_path):
@@ -214,40 +257,16 @@ def test_per_run_times_from_the_result_file_fill_what_the_summary_lacks(tmp_path
 
     m = Measurement(run_id="r", case_id="c", model=ModelRef("m", "/m.onnx", "onnx"), runtime="onnxruntime",
                     status="ok", count=3, latency_ms=Latency(avg=2.0, min=1.0, max=3.0, median=2.0))
-
-    def backend(phone):
-        return DeviceBackend(phone=phone, device=DeviceInfo(id="p", kind="android", cpu_max_khz={0: 1000}),
-                             tools={}, workdir=tmp_path)
-
-    rows = "m,0.001,5,1,0\nm,0.002,5,1,1\nm,0.003,5,1,2\n\nMin Latency is 0.001 sec\n"
-    phone = _CatPhone(rows)
-    got = backend(phone)._with_samples(m, "/d/perf_x.txt", read_result_file)
+    backend = DeviceBackend(phone=_RecordingPhone(), device=DeviceInfo(id="p", kind="android", cpu_max_khz={0: 1000}),
+                            tools={}, workdir=tmp_path)
+    rows = b"m,0.001,5,1,0\nm,0.002,5,1,1\nm,0.003,5,1,2\n\nMin Latency is 0.001 sec\n"
+    got = backend._with_samples(m, "/d/perf_x.txt", read_result_file, rows)
     assert got.samples_ms == (1.0, 2.0, 3.0) and got.latency_ms.std == pytest.approx(1.0)  # std from the samples
     assert got.latency_ms.avg == 2.0 and got.latency_ms.median == 2.0  # the tool's own figures stay
-    assert phone.commands == ["cat /d/perf_x.txt; rm -f /d/perf_x.txt"]
-    short = backend(_CatPhone("m,0.001,5,1,0\n"))._with_samples(m, "/d/p.txt", read_result_file)
+    short = backend._with_samples(m, "/d/p.txt", read_result_file, b"m,0.001,5,1,0\n")
     assert short.samples_ms is None and "holds 1 run(s) for 3" in short.extra["samples"]
-    gone = backend(_CatPhone("", rc=1))._with_samples(m, "/d/p.txt", read_result_file)
+    gone = backend._with_samples(m, "/d/p.txt", read_result_file, None)
     assert gone.samples_ms is None and "could not be read" in gone.extra["samples"]
-
-
-class _PullPhone(_RecordingPhone):
-    """A phone whose result file holds ``data`` (None: there is no such file)."""
-
-    def __init__(self, data: bytes | None) -> None:
-        super().__init__()
-        self.data = data
-
-    def pull(self, remote: str, local: str) -> None:
-        if self.data is None:
-            from segbench.errors import DeviceError
-
-            raise DeviceError(f"pull of p:{remote} failed: No such file or directory")
-        Path(local).write_bytes(self.data)
-
-    def shell(self, command: str, timeout: float = 30.0) -> Completed:
-        self.commands.append(command)
-        return Completed(0, b"", b"")
 
 
 def test_litert_result_message_fills_median_p5_p95_and_a_bad_file_is_only_a_warning(tmp_path):
@@ -256,27 +275,38 @@ def test_litert_result_message_fills_median_p5_p95_and_a_bad_file_is_only_a_warn
 
     m = Measurement(run_id="r", case_id="c", model=ModelRef("m", "/m.tflite", "tflite"), runtime="tflite",
                     status="ok", count=3, latency_ms=Latency(avg=2.0, min=1.0, max=3.0, std=0.8))
-
-    def backend(phone):
-        return DeviceBackend(phone=phone, device=DeviceInfo(id="p", kind="android", cpu_max_khz={0: 1000}),
-                             tools={}, workdir=tmp_path)
-
+    backend = DeviceBackend(phone=_RecordingPhone(), device=DeviceInfo(id="p", kind="android", cpu_max_khz={0: 1000}),
+                            tools={}, workdir=tmp_path)
     data = write_result_proto({"avg_ms": 9.0, "median_ms": 2.25, "p5_ms": 1.5, "p95_ms": 2.75, "num_runs": 3})
-    phone = _PullPhone(data)
-    got = backend(phone)._with_result_proto(m, "/d/perf_x.pb", read_result_proto)
+    # A binary message survives the trip through the tool's command byte for byte.
+    back, _ = _framed_file(tmp_path / "phone_pb", data, "/d/perf_x.pb")
+    assert back == data
+    got = backend._with_result_proto(m, "/d/perf_x.pb", read_result_proto, back)
     assert (got.latency_ms.median, got.latency_ms.p95, got.extra["p5_ms"]) == (2.25, 2.75, 1.5)
     assert got.latency_ms.avg == 2.0 and got.latency_ms.std == 0.8  # the log's figures stay
     assert got.extra["result_file"] == "read: median_ms, p5_ms, p95_ms" and got.status == "ok"
-    assert phone.commands == ["rm -f /d/perf_x.pb"] and not list(tmp_path.glob("result_*"))
     logged = Measurement(**{**m.__dict__, "latency_ms": Latency(avg=2.0, median=2.0), "extra": {"p5_ms": 1.0}})
-    kept = backend(_PullPhone(data))._with_result_proto(logged, "/d/p.pb", read_result_proto)
+    kept = backend._with_result_proto(logged, "/d/p.pb", read_result_proto, data)
     assert (kept.latency_ms.median, kept.latency_ms.p95, kept.extra["p5_ms"]) == (2.0, 2.75, 1.0)
-    for bad, says in ((None, "No such file"), (b"\x0a\xff", "not a LiteRT benchmark result file"),
+    for bad, says in ((None, "no such file"), (b"\x0a\xff", "not a LiteRT benchmark result file"),
                       (b"", "holds no figures")):
-        warned = backend(_PullPhone(bad))._with_result_proto(m, "/d/p.pb", read_result_proto)
+        warned = backend._with_result_proto(m, "/d/p.pb", read_result_proto, bad)
         assert warned.status == "ok" and warned.latency_ms == m.latency_ms
         assert warned.extra["result_file"].startswith("warning: /d/p.pb could not be read") and says in \
             warned.extra["result_file"]
+
+
+def test_the_tools_exit_status_and_a_cut_frame_are_kept(tmp_path):
+    from segbench.model import DeviceInfo
+
+    phone = _BashPhone(tmp_path / "phone", None, rc=3)
+    backend = DeviceBackend(phone=phone, device=DeviceInfo(id="p", kind="android"), tools={}, workdir=tmp_path)
+    done, _ = backend.run_framed(phone.tool("/d/x"), None, "/d/x", read_back=True)
+    assert done.returncode == 3 and done.stdout == b"log line"
+    # The link went while the tool ran: no marker, no exit status; what came is the tool's, and nothing else is read.
+    frame = Frame("ab" * 8, "/d/x", None, "grep")
+    cut, framed = frame.split(Completed(None, b"half a log", b"", disconnected=True))
+    assert cut.stdout == b"half a log" and cut.disconnected and framed == Framed()
 
 
 class _SlowToStartPhone:
@@ -290,7 +320,7 @@ class _SlowToStartPhone:
 
     def shell(self, command: str, timeout: float = 30.0) -> Completed:
         self.commands.append(command)
-        if " exec " in command:
+        if " & echo $! > " in command:  # the tool, started in the background of its command
             self.started.set()
             self.killed.wait(20)
             return Completed(137, b"", b"Killed")
@@ -321,4 +351,4 @@ def test_close_kills_a_phone_workers_tool_until_it_stops_and_no_tool_starts_afte
     assert len(outcome) == 1 and isinstance(outcome[0], KeyboardInterrupt)  # not a failed case (exit 137)
     with pytest.raises(KeyboardInterrupt):  # a case prepared meanwhile does not start its tool
         backend.run_tool(["tool"], False)
-    assert sum(" exec " in c for c in phone.commands) == 1
+    assert sum(" & echo $! > " in c for c in phone.commands) == 1

@@ -224,8 +224,8 @@ def _khz_of(files: dict[str, str], name: str) -> dict[str, int]:
             if p.endswith(f"/{name}") and (c := _cpu_index(p)) is not None and v.isdigit()}
 
 
-_FACTS_SCRIPT = (_grep(f"{_ZONES}/type", f"{_ZONES}/temp", f"{_CPUFREQ}/scaling_cur_freq",
-                       f"{_CPUFREQ}/scaling_max_freq") + f"; echo '{_MARK}end'")
+_FACTS_GREP = _grep(f"{_ZONES}/type", f"{_ZONES}/temp", f"{_CPUFREQ}/scaling_cur_freq", f"{_CPUFREQ}/scaling_max_freq")
+_FACTS_SCRIPT = f"{_FACTS_GREP}; echo '{_MARK}end'"
 # Everything info() needs, in one command: sections after "##segbench NAME" lines.
 _INFO_SCRIPT = "; ".join((
     f"echo '{_MARK}props'", "getprop",
@@ -343,8 +343,12 @@ class AdbDevice:
         first = done.stdout.decode(errors="replace").split()
         return first[0] if first else None
 
-    def push(self, local: str, remote: str, digest: str | None = None) -> bool:
+    def push(self, local: str, remote: str, digest: str | None = None, mode: int | None = None) -> bool:
         """Copy ``local`` to ``remote`` unless the device already has the same bytes there.
+
+        ``mode``: the permission bits the file gets on the phone (a tool: 0o755), carried by the SEND request itself
+        so that no `chmod` follows; a file already there without its execute bits is sent again. Default: the local
+        file's bits.
 
         A sync STAT first (on the kept connection: no new connection, one round trip): a file that is not there,
         or not of this size, is sent at once; only one of the same size is hashed, on the phone and here (``digest``,
@@ -352,14 +356,16 @@ class AdbDevice:
         the transport is checksummed, a second remote hash would halve throughput.
         """
         st = os.stat(local)
+        mode = st.st_mode & 0o777 if mode is None else mode
         there = self._synced(lambda sync: sync.stat(remote), f"push of {local} to {self.serial}:{remote}")
-        if there.regular and there.size == st.st_size & 0xFFFFFFFF:
+        runnable = there.mode & mode & 0o111 == mode & 0o111
+        if there.regular and runnable and there.size == st.st_size & 0xFFFFFFFF:
             if self.remote_sha256(remote) == (digest or sha256_cached(Path(local), st)):
                 return False
         self._make_dir(posixpath.dirname(remote))
         with open(local, "rb") as source:
             arrived = self._synced(
-                lambda sync: sync.send(source, remote, st.st_mode & 0o777, int(st.st_mtime)),
+                lambda sync: sync.send(source, remote, mode, int(st.st_mtime)),
                 f"push of {local} to {self.serial}:{remote}", again=False)
         if arrived.size != st.st_size & 0xFFFFFFFF:  # sync STAT carries 32 bits of size
             raise DeviceError(f"push of {local} to {self.serial}:{remote} arrived truncated "
@@ -471,6 +477,17 @@ class AdbDevice:
     def _read(self, *globs: str) -> dict[str, str]:
         return _grepped(self.shell(_grep(*globs), 15).stdout.decode(errors="replace"))
 
+    # The reading facts() takes, as a command another command may carry (ondevice runs it around a tool, in the
+    # tool's own command): it prints PATH:VALUE lines and never fails.
+    facts_command = _FACTS_GREP
+
+    @staticmethod
+    def read_facts(text: str) -> Facts:
+        """What ``facts_command`` printed (whole: the caller checks its output was not cut) -> Facts."""
+        files = _grepped(text)
+        return Facts(thermal_c=_thermal(files), cur_khz=_khz_of(files, "scaling_cur_freq"),
+                     cap_khz=_khz_of(files, "scaling_max_freq"))
+
     def facts(self) -> Facts:
         """thermal_c, cur_khz and cap_khz read in one shell command of one process: the readings around a case, one
         round trip. Output the phone did not print whole (no end marker: the link went mid-command) is an empty
@@ -478,9 +495,7 @@ class AdbDevice:
         text = self.shell(_FACTS_SCRIPT, 15).stdout.decode(errors="replace")
         if f"{_MARK}end" not in text:
             return Facts({}, {}, {})
-        files = _grepped(text)
-        return Facts(thermal_c=_thermal(files), cur_khz=_khz_of(files, "scaling_cur_freq"),
-                     cap_khz=_khz_of(files, "scaling_max_freq"))
+        return self.read_facts(text)
 
     def battery(self) -> dict[str, object]:
         return _battery(self.shell("dumpsys battery", 15).stdout.decode(errors="replace"))
