@@ -374,8 +374,13 @@ def to_markdown(df: pd.DataFrame) -> str:
     if df.empty:
         return "_no results_"
     cols = visible_columns(df)
-    rows = [[fmt_cell(r[c]) for c in cols] for r in df.to_dict("records")]
-    return github_table([COLUMNS[c] for c in cols], rows)
+    return github_table([COLUMNS[c] for c in cols], formatted_rows(df, cols))
+
+
+def formatted_rows(df: pd.DataFrame, cols: Sequence[str]) -> list[tuple[str, ...]]:
+    """``df``'s rows as the text of their ``cols`` (fmt_cell of each cell), a column at a time."""
+    columns = [[v if type(v) is str else fmt_cell(v) for v in df[c].tolist()] for c in cols]
+    return list(zip(*columns)) if columns else [() for _ in range(len(df))]
 
 
 def device_label(info: RunInfo) -> str:
@@ -455,7 +460,9 @@ def render(df: pd.DataFrame, fmt: str, infos: Sequence[RunInfo] = ()) -> str:
     if fmt == "json":
         records = json.loads(df.to_json(orient="records", double_precision=15))
         runs = [i.to_dict() for i in infos]
-        return json.dumps({"schema": REPORT_SCHEMA, "rows": records, "runs": runs}, indent=2)
+        from segbench.jsontext import dumps
+
+        return dumps({"schema": REPORT_SCHEMA, "rows": records, "runs": runs})  # json.dumps(..., indent=2)
     raise ValueError(f"unknown format {fmt}")
 
 
