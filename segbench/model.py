@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 # RUNTIMES lives in vocab so that the CLI offers the choice without importing this module.
+from segbench.validate import of_kind
 from segbench.vocab import RUNTIMES as RUNTIMES
 
 MEASUREMENT_SCHEMA = "segbench.measurement/1"
@@ -449,16 +451,13 @@ def _check(d: object, types: dict[str, tuple[str, dict[str, Any]]], where: str) 
 
     want(d, dict, where, error=StoreError)
     assert isinstance(d, dict)
-    for key, (kind, checks) in types.items():
-        checks = dict(checks)
-        required = checks.pop("required", False)
+    for key, required, container, nullable, inner_kind, checks in _plan(types):
         value = d.get(key, MISSING)
-        name = named(where, key)
         if not required and (value is None or value is MISSING):
             continue
-        container, _, inner = kind.rpartition(":")
-        nullable = inner.endswith("?")
-        inner_kind = _KINDS[inner.rstrip("?")]
+        if _plainly_valid(value, key, container, nullable, inner_kind, checks):
+            continue  # the common case, decided without building the error's names
+        name = named(where, key)
         if container == "list":
             if nullable:
                 want(value, list, name, error=StoreError)
@@ -471,6 +470,40 @@ def _check(d: object, types: dict[str, tuple[str, dict[str, Any]]], where: str) 
                          keys_as=int if key == "cpu_max_khz" else str, error=StoreError)
         else:
             want(value, inner_kind, name, error=StoreError, **checks)
+
+
+_Plan = list[tuple[str, bool, str, bool, type, dict[str, Any]]]
+_PLANS: dict[int, _Plan] = {}
+
+
+def _plan(types: dict[str, tuple[str, dict[str, Any]]]) -> _Plan:
+    """``types`` taken apart once: (key, required, container, nullable, inner kind, other checks) per key."""
+    plan = _PLANS.get(id(types))
+    if plan is None:
+        plan = []
+        for key, (kind, checks) in types.items():
+            rest = dict(checks)
+            required = bool(rest.pop("required", False))
+            container, _, inner = kind.rpartition(":")
+            plan.append((key, required, container, inner.endswith("?"), _KINDS[inner.rstrip("?")], rest))
+        _PLANS[id(types)] = plan
+    return plan
+
+
+def _plainly_valid(value: object, key: str, container: str, nullable: bool, kind: type, checks: dict) -> bool:
+    """Whether ``value`` passes _check's test of ``key`` for certain, by a quick look (False: ask the full test,
+    which also says what is wrong). Only checks without limits or choices are decided here."""
+    if checks:
+        return False
+    if not container:
+        return of_kind(value, kind)
+    if container == "list" and not nullable and type(value) is list:
+        if kind is float:  # every element a float and their sum finite: no NaN or infinity among them
+            return all(type(x) is float for x in value) and math.isfinite(sum(value))
+        return all(of_kind(x, kind) for x in value)
+    if container == "map" and key != "cpu_max_khz" and type(value) is dict:
+        return all(v is None or of_kind(v, kind) for v in value.values())
+    return False
 
 
 _MODELREF_FIELDS = {f.name for f in dataclasses.fields(ModelRef)}

@@ -60,7 +60,7 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def _of_kind(value: object, kind: type) -> bool:
+def of_kind(value: object, kind: type) -> bool:
     if kind is float:  # a finite int or float; not a bool, NaN or infinity
         return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if kind is int:
@@ -76,7 +76,7 @@ def want(value: Any, kind: type, where: str, *, optional: bool = False, minimum:
     ``error("<where> must be <what>, not <value>")`` (``unit``: "a number of seconds")."""
     if optional and (value is None or value is MISSING):
         return None
-    ok = _of_kind(value, kind) and (choices is None or value in choices)
+    ok = of_kind(value, kind) and (choices is None or value in choices)
     if ok and kind in (int, float):
         ok = (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
     if ok and nonempty and isinstance(value, str):
@@ -127,7 +127,7 @@ def want_mapping(value: Any, kind: type, where: str, *, optional: bool = False, 
     out = {}
     for k, v in value.items():
         if keys_as is int:
-            if not (isinstance(k, str) and k.strip().isdigit()) and not _of_kind(k, int):
+            if not (isinstance(k, str) and k.strip().isdigit()) and not of_kind(k, int):
                 raise error(f"{where} keys must be whole numbers, not {shown(k)}")
             k = int(k)
         out[k] = want(v, kind, f"{where}[{k!r}]", optional=null_values, error=error)

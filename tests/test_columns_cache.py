@@ -163,3 +163,72 @@ def test_compare_from_columns_gives_the_records_verdicts(tmp_path, slower):
         [(v.case, v.status, v.ratio, v.reason, v.evidence) for v in slow]
     expected = {1.0: "same", 1.02: "same", 1.3: "regression", 0.7: "improved"}[slower]
     assert {v.status for v in fast} == {expected}
+
+
+def _mixed_records() -> list[Measurement]:
+    """Every kind of record a row is made of: samples of many lengths (1, 2, under 6, under 10, 20 and more, with
+    outliers, drift, ties, zeros, a mean <= 0), failures with and without samples, summary-only tool records (ints,
+    None figures, an empty samples tuple), throttling, cooldowns, oversubscription, accelerator backends."""
+    from segbench.model import BACKEND_APPLIED, BACKEND_FALLBACK, BACKEND_NODES, Latency
+
+    rng = np.random.default_rng(5)
+    out: list[Measurement] = []
+    base = dict(run_id="r", model=ModelRef("m", "/m.tflite", "tflite", "a" * 64), runtime="tflite", threads=1,
+                power_mode="high", device_id="d", tool="benchmark_model", tool_version="2.16")
+    lengths = [1, 2, 3, 5, 6, 7, 8, 9, 10, 16, 19, 20, 21, 50, 129, 300]
+    for k, n in enumerate(lengths * 3):
+        s = 10.0 * np.exp(rng.normal(0, (0.01, 0.08, 0.3)[k % 3], n))
+        if k % 4 == 1 and n >= 3:
+            s[rng.integers(0, n)] *= 5.0  # an outlier
+        if k % 5 == 2 and n >= 20:
+            s[n // 2:] *= 1.4  # slowed in its second half
+        if k % 7 == 3:
+            s = np.round(s)  # ties (a zero MAD for the steadiest)
+        if k % 11 == 4:
+            s = -s  # a mean <= 0: no CV
+        out.append(Measurement(case_id=f"s{k}", status="ok", samples_ms=tuple(float(x) for x in s),
+                               throttled=k % 6 == 0 or None, throttled_at_start=k % 12 == 0,
+                               cooldown_s=1.25 * k if k % 4 == 0 else None, launch=1 + k % 3, **base))
+    out.append(Measurement(case_id="zeros", status="ok", samples_ms=(0.0,) * 12, **base))
+    out.append(Measurement(case_id="flat", status="ok", samples_ms=(3.0,) * 25, **base))
+    out.append(Measurement(case_id="failed", status="failed", error="tool crashed", **base))
+    out.append(Measurement(case_id="failed-samples", status="timeout", samples_ms=(1.0, 2.0, 3.0), **base))
+    out.append(Measurement(case_id="skipped", status="skipped", **base))
+    out.append(Measurement(case_id="summary", status="ok", count=50, latency_ms=Latency(avg=12, min=10.5, max=20.0,
+                                                                                         std=None, median=None), **base))
+    out.append(Measurement(case_id="summary-median", status="ok", count=None, latency_ms=Latency(avg=3.5, median=3.25),
+                           **base))
+    out.append(Measurement(case_id="empty", status="ok", samples_ms=(), latency_ms=Latency(avg=7.0), **base))
+    out.append(Measurement(case_id="oversub", status="ok", samples_ms=(4.0, 5.0, 6.0, 4.5, 5.5, 5.0, 4.9),
+                           extra={"oversubscribed": "4 threads on 1 CPU"}, **base))
+    for name, extra in (("gpu-whole", {BACKEND_APPLIED: True}), ("gpu-none", {BACKEND_APPLIED: False,
+                                                                              BACKEND_FALLBACK: "no GPU delegate"}),
+                        ("gpu-partial", {BACKEND_APPLIED: True, BACKEND_FALLBACK: "12 ops on CPU",
+                                         BACKEND_NODES: {"delegated": 37, "total": 49}}),
+                        ("gpu-unknown", {})):
+        out.append(Measurement(case_id=name, status="ok", backend="gpu", samples_ms=(8.0, 8.5, 9.0, 8.2, 8.1, 8.3),
+                               extra=extra, **base))
+    out.append(Measurement(case_id="gpu-failed", status="failed", backend="gpu", error=None, **base))
+    return out
+
+
+def test_record_rows_are_each_records_row_of_one():
+    """record_rows computes all records at once; each value is the one-record row's, bit for bit and of its type."""
+    from segbench import stats
+    from segbench.report.tables import DERIVED, _row
+
+    records = _mixed_records()
+    got = record_rows(records)
+    rows = [_row([m]) for m in records]
+    for key in DERIVED:
+        want = [r[key] for r in rows]
+        assert [(type(v), v) for v in got[key]] == [(type(v), v) for v in want], key
+    want_fig = [stats.launch_figure(m) for m in records]
+    assert [(type(v), v) for v in got["launch_figure"]] == [(type(v), v) for v in want_fig]
+    # the mix does reach every branch
+    notes = " | ".join(got["notes"])
+    for said in ("only 1 samples", "CV ", "outlier(s)", "slowed", "throttled (at start)", "cooldown", "tool crashed",
+                 "4 threads on 1 CPU", "no GPU delegate"):
+        assert said in notes, said
+    assert None in got["cv_pct"] and None in got["ci_low_ms"] and 12 in got["avg_ms"]
+    assert record_rows([]) == {k: [] for k in (*DERIVED, "launch_figure")}

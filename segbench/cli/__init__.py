@@ -17,16 +17,38 @@ import click
 from segbench.errors import EXIT_ERROR, EXIT_INTERRUPTED, SegbenchError
 
 
-def _load_commands() -> list[click.Command]:
-    commands = []
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("cmd_"):
-            module = importlib.import_module(f"{__name__}.{info.name}")
-            commands.append(module.command)
-    return commands
+class _Commands(click.Group):
+    """The commands of ``cmd_*.py``, each module imported when its command is named (``segbench report`` imports
+    cmd_report alone, by the file-name convention cmd_<name with - as _>); listing them (``--help``) imports all."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for name in _modules():
+            self._load(name)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            guess = "cmd_" + cmd_name.replace("-", "_")
+            if guess in _modules():
+                self._load(guess)
+            if cmd_name not in self.commands:  # a command named otherwise than its file: look at them all
+                self.list_commands(ctx)
+        return super().get_command(ctx, cmd_name)
+
+    def _load(self, module_name: str) -> None:
+        if module_name not in _LOADED:
+            _LOADED.add(module_name)
+            self.add_command(importlib.import_module(f"{__name__}.{module_name}").command)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+_LOADED: set[str] = set()
+
+
+def _modules() -> list[str]:
+    return [info.name for info in pkgutil.iter_modules(__path__) if info.name.startswith("cmd_")]
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=lambda ctx, _p, value:
               _show_version(ctx) if value else None, help="Show the version and exit.")
 def cli() -> None:
@@ -42,10 +64,6 @@ def _show_version(ctx: click.Context) -> None:
 
     click.echo(f"segbench, version {__version__}")
     ctx.exit()
-
-
-for _command in _load_commands():
-    cli.add_command(_command)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

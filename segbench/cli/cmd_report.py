@@ -86,7 +86,7 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
     # mIoU is a property of the model file: join the newest `segbench eval` result from any (readable) run. Every
     # run's accuracy records come from the store's index: they are parsed again only when a run's file changed.
     accuracies = store.accuracies_by_run(skipped=lambda i, exc: warn.skipped(i, str(exc)))
-    known = [a for i in store.run_ids() for a in accuracies.get(i, ())]
+    known = [a for records_ in accuracies.values() for a in records_]  # in run order, as accuracies_by_run reads
     reported = [a for r in runs for a in accuracies.get(r.run.run_id, ())]
     shas, names = records["sha256"].tolist(), records["model"].tolist()
     paths_, formats = records["model_path"].tolist(), records["model_format"].tolist()

@@ -72,7 +72,13 @@ def with_accuracy(df: pd.DataFrame, known: Sequence[Accuracy], reported: Sequenc
     latest = _latest(known)
     paths = paths or {}
     df = df.copy()
-    values = [miou_for(r["sha256"], r["model"], paths.get(r["sha256"] or ""), latest) for r in df.to_dict("records")]
+    found: dict[tuple, tuple[float | None, str | None]] = {}  # per model file: rows are many, models few
+    values = []
+    for sha, name in zip(df["sha256"].tolist(), df["model"].tolist()):
+        key = (sha, name, paths.get(sha or ""))
+        if key not in found:
+            found[key] = miou_for(*key, latest)
+        values.append(found[key])
     df["miou_pct"] = [v for v, _ in values]
     df["miou_source"] = [s for _, s in values]
     seen = set(df["sha256"].dropna()) | set(df["model"])

@@ -71,10 +71,6 @@ def parse_config(text: str | None) -> dict[str, str]:
     return out
 
 
-def _matches(row: Mapping[str, object], config: Mapping[str, str]) -> bool:
-    return all(str(row.get(k)) == v for k, v in config.items())
-
-
 def select_config(measured: pd.DataFrame, config: Mapping[str, str], stat: str = "median",
                   ) -> tuple[list[dict], dict[str, str], list[str]]:
     """The measured rows (ok, with the statistic) of the chosen config, that config, and notes naming the ok
@@ -84,20 +80,36 @@ def select_config(measured: pd.DataFrame, config: Mapping[str, str], stat: str =
     every latency in the column comes from the same setting.
     """
     column = LATENCY_STATS[stat]
-    ok = [r for r in measured.to_dict("records") if r.get("status") == "ok"]
-    rows = [r for r in ok if number(r.get(column))]
-    lacking = [r for r in ok if not number(r.get(column))]
+    # Rows are chosen on a few columns' values; only the chosen ones are made into dicts (a farm's table has
+    # 100,000 rows, the comparison a few). The values are those to_dict("records") gives (the same boxing).
+    keys = [k for k in dict.fromkeys(("status", column, *CONFIG_KEYS, *config)) if k in measured.columns]
+    values = measured[keys].to_dict("list") if keys else {}
+
+    def get(key: str, i: int) -> object:
+        return values[key][i] if key in values else None
+
+    def matches(i: int, config: Mapping[str, str]) -> bool:
+        return all(str(get(k, i)) == v for k, v in config.items())
+
+    def records(index: list[int]) -> list[dict]:
+        return measured.iloc[index].to_dict("records") if index else []
+
+    ok = [i for i in range(len(measured)) if get("status", i) == "ok"]
+    rows = [i for i in ok if number(get(column, i))]
+    lacking = [i for i in ok if not number(get(column, i))]
     if not rows:
-        notes = [_lacks(r, stat) for r in lacking]
+        notes = [_lacks(r, stat) for r in records(lacking)]
         return [], dict(config), notes
     if not config:
-        config = SEED_CONFIG if any(_matches(r, SEED_CONFIG) for r in rows) else \
-            {"threads": str(rows[0]["threads"]), "power_mode": str(rows[0]["power_mode"])}
-    chosen = [r for r in rows if _matches(r, config)]
+        first = rows[0]
+        config = SEED_CONFIG if any(matches(i, SEED_CONFIG) for i in rows) else \
+            {"threads": str(get("threads", first)), "power_mode": str(get("power_mode", first))}
+    chosen = [i for i in rows if matches(i, config)]
     if not chosen:
-        have = sorted({f"threads={r['threads']},power_mode={r['power_mode']},runtime={r['runtime']}" for r in rows})
+        have = sorted({f"threads={get('threads', i)},power_mode={get('power_mode', i)},runtime={get('runtime', i)}"
+                       for i in rows})
         raise UsageError(f"no measured case matches --config {_config_text(config)}", hint=f"measured: {'; '.join(have)}")
-    return chosen, dict(config), [_lacks(r, stat) for r in lacking if _matches(r, config)]
+    return records(chosen), dict(config), [_lacks(r, stat) for r in records([i for i in lacking if matches(i, config)])]
 
 
 def _lacks(row: Mapping[str, object], stat: str) -> str:

@@ -91,7 +91,9 @@ def to_json(doc: Document) -> str:
             "sections": {s.key: {"title": s.title, "columns": list(s.headers), "rows": list(s.records),
                                  "notes": list(s.notes)} for s in doc.sections},
             "footer": list(doc.footer), "runs": list(doc.runs)}
-    return json.dumps(body, indent=2, default=str)
+    from segbench.jsontext import dumps
+
+    return dumps(body, default=str)  # json.dumps(body, indent=2, default=str)
 
 
 # A few lines of JS: click a header to sort by it (numbers by their leading value, else text); again to reverse.

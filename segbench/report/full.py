@@ -15,7 +15,7 @@ from segbench.model import Architecture, RunInfo
 from segbench.report import breakdown, comparison, plots
 from segbench.report.document import Document, Section
 from segbench.report.published import PublishedRow
-from segbench.report.tables import COLUMNS, device_label, fmt_cell, footer_lines, visible_columns
+from segbench.report.tables import COLUMNS, device_label, footer_lines, formatted_rows, visible_columns
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def profiled(records: Columns) -> list:
 def cases_section(df: pd.DataFrame) -> Section:
     """The per-case table `segbench report` has always printed, as a Section."""
     cols = visible_columns(df) if not df.empty else list(COLUMNS)
-    rows = [tuple(fmt_cell(r[c]) for c in cols) for r in df.to_dict("records")]
+    rows = formatted_rows(df, cols)
     records = json.loads(df.to_json(orient="records", double_precision=15)) if not df.empty else []
     return Section("cases", "All measured cases", tuple(COLUMNS[c] for c in cols), tuple(rows), tuple(records))
 

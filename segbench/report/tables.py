@@ -160,11 +160,55 @@ DERIVED = ("backend", "status", "n", "median_ms", "p90_ms", "min_ms", "avg_ms", 
 
 
 def record_rows(records: Sequence[Measurement]) -> dict[str, list]:
-    """Per record: the figures of its row as a group of one (``_row([m])``) and its launch figure (compare's)."""
-    rows = [_row([m]) for m in records]
-    out = {k: [r[k] for r in rows] for k in DERIVED}
-    out["launch_figure"] = [stats.launch_figure(m) for m in records]
+    """Per record: the figures of its row as a group of one (``_row([m])``) and its launch figure (compare's),
+    computed for all records at once (stats.segments): building a run's cache costs about what reading it does.
+    The values are ``_row([m])``'s and ``stats.launch_figure(m)``'s, of the same Python types."""
+    n = len(records)
+    lengths = np.fromiter((len(m.samples_ms or ()) for m in records), dtype=np.int64, count=n)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = np.fromiter((x for m in records for x in (m.samples_ms or ())), dtype=np.float64, count=int(offsets[-1]))
+    seg = stats.segments(flat, offsets)
+    fig = {k: _nan_none(v.tolist()) for k, v in seg.items() if k != "outliers"}
+    n_outliers = seg["outliers"].tolist()
+    out: dict[str, list] = {k: [] for k in (*DERIVED, "launch_figure")}
+    for i, m in enumerate(records):
+        ok = m.status == "ok"
+        backend, fell_back, flags = backend_cell(m.backend, [m] if ok else [])
+        k = int(lengths[i])
+        notes: list[str] = []
+        if ok and k:
+            median, p90, low, avg, std = (fig[f][i] for f in ("median", "p90", "min", "avg", "std"))
+            cv = fig["cv"][i]
+            halves = (fig["first_half"][i], fig["second_half"][i]) if k >= 20 else None
+            notes += stats.warnings_of(k, cv, n_outliers[i], halves)
+            count: int | None = k
+            ci = (fig["ci_low"][i], fig["ci_high"][i])
+        elif ok:  # the tool's summary only
+            lat = m.latency_ms
+            median, p90, low, avg, std, cv, count, ci = lat.median, lat.p90, lat.min, lat.avg, lat.std, None, m.count, None
+        else:
+            median = p90 = low = avg = std = cv = ci = None
+            count = 0
+            notes.append(str(m.error or m.status))
+        notes += thermal_notes([m])
+        notes += flags
+        if ok and m.extra.get("oversubscribed"):
+            notes.append(str(m.extra["oversubscribed"]))
+        for key, value in (("backend", backend), ("status", ("fallback" if fell_back else "ok") if ok else m.status),
+                           ("n", count), ("median_ms", median), ("p90_ms", p90), ("min_ms", low), ("avg_ms", avg),
+                           ("std_ms", std), ("cv_pct", None if cv is None else 100.0 * cv), ("notes", "; ".join(notes)),
+                           ("ci_low_ms", ci[0] if ci else None), ("ci_high_ms", ci[1] if ci else None),
+                           ("launches", int(ok)), ("launch_ci_low_ms", None), ("launch_ci_high_ms", None)):
+            out[key].append(value)
+        # stats.launch_figure: the median of its samples whatever its status, else the tool's median or avg
+        out["launch_figure"].append(fig["median"][i] if k else
+                                    m.latency_ms.median if m.latency_ms.median is not None else m.latency_ms.avg)
     return out
+
+
+def _nan_none(values: list[float]) -> list[float | None]:
+    return [None if v != v else v for v in values]
 
 
 def derive_tag() -> str:
@@ -330,8 +374,13 @@ def to_markdown(df: pd.DataFrame) -> str:
     if df.empty:
         return "_no results_"
     cols = visible_columns(df)
-    rows = [[fmt_cell(r[c]) for c in cols] for r in df.to_dict("records")]
-    return github_table([COLUMNS[c] for c in cols], rows)
+    return github_table([COLUMNS[c] for c in cols], formatted_rows(df, cols))
+
+
+def formatted_rows(df: pd.DataFrame, cols: Sequence[str]) -> list[tuple[str, ...]]:
+    """``df``'s rows as the text of their ``cols`` (fmt_cell of each cell), a column at a time."""
+    columns = [[v if type(v) is str else fmt_cell(v) for v in df[c].tolist()] for c in cols]
+    return list(zip(*columns)) if columns else [() for _ in range(len(df))]
 
 
 def device_label(info: RunInfo) -> str:
@@ -411,7 +460,9 @@ def render(df: pd.DataFrame, fmt: str, infos: Sequence[RunInfo] = ()) -> str:
     if fmt == "json":
         records = json.loads(df.to_json(orient="records", double_precision=15))
         runs = [i.to_dict() for i in infos]
-        return json.dumps({"schema": REPORT_SCHEMA, "rows": records, "runs": runs}, indent=2)
+        from segbench.jsontext import dumps
+
+        return dumps({"schema": REPORT_SCHEMA, "rows": records, "runs": runs})  # json.dumps(..., indent=2)
     raise ValueError(f"unknown format {fmt}")
 
 
