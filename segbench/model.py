@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any

@@ -806,7 +806,7 @@ class DeviceSession:
         if stat.disconnected:
             raise DeviceGone(f"device {self.backend.phone.serial} disconnected after {tool} ran")
         size = stat.stdout.decode(errors="replace").strip()
-        if stat.returncode != 0 or not size.isdigit():
+        if stat.returncode != 0 or not (size.isascii() and size.isdigit()):
             unknown = b"Unconsumed cmdline flags" in done.stdout + done.stderr
             raise DeviceError(f"{tool} wrote no output file ({remote_out})" + (
                 ": this build does not know --output_filepath" if unknown else ""),

@@ -57,7 +57,7 @@ def _newer_than_known(schema: object) -> str | None:
         return None
     kind, _, version = schema.rpartition("/")
     known = sorted(s for s in KNOWN_SCHEMAS if s.rpartition("/")[0] == kind)
-    if not known or not version.isdigit():
+    if not known or not (version.isascii() and version.isdigit()):
         return None
     if int(version) > max(int(s.rpartition("/")[2]) for s in known):
         return ", ".join(known)

@@ -123,7 +123,7 @@ def read_suite(text: str, source: str) -> dict:
             kind, checks = _SUITE_TYPES[key]
             want(value, kind, f"{source}: {key}", error=UsageError, **checks)
         elif key == "threads" and isinstance(value, str):  # "1,2,4" as on the command line
-            if not all(part.strip().isdigit() for part in value.split(",")):
+            if not all(part.strip().isascii() and part.strip().isdigit() for part in value.split(",")):
                 raise UsageError(f"{source}: threads must be a list of whole numbers >= 1 or their text (\"1,2,4\"), "
                                  f"not {shown(value)}")
         elif key in ("power_modes", "backends") and isinstance(value, str):

@@ -127,7 +127,7 @@ def want_mapping(value: Any, kind: type, where: str, *, optional: bool = False, 
     out = {}
     for k, v in value.items():
         if keys_as is int:
-            if not (isinstance(k, str) and k.strip().isdigit()) and not of_kind(k, int):
+            if not (isinstance(k, str) and k.strip().isascii() and k.strip().isdigit()) and not of_kind(k, int):
                 raise error(f"{where} keys must be whole numbers, not {shown(k)}")
             k = int(k)
         out[k] = want(v, kind, f"{where}[{k!r}]", optional=null_values, error=error)

@@ -212,7 +212,7 @@ def _thermal(files: dict[str, str]) -> dict[str, float]:
         if not path.endswith("/type"):
             continue
         value = files.get(path[: -len("type")] + "temp", "")
-        if name and value.lstrip("-").isdigit():
+        if name and value.isascii() and value.lstrip("-").isdigit():
             millis = int(value)
             # Most kernels report millidegrees; a few report degrees.
             out[name if name not in out else f"{name}.{len(out)}"] = millis / 1000.0 if abs(millis) > 500 else float(millis)
@@ -221,7 +221,7 @@ def _thermal(files: dict[str, str]) -> dict[str, float]:
 
 def _khz_of(files: dict[str, str], name: str) -> dict[str, int]:
     return {f"cpu{c}": int(v) for p, v in files.items()
-            if p.endswith(f"/{name}") and (c := _cpu_index(p)) is not None and v.isdigit()}
+            if p.endswith(f"/{name}") and (c := _cpu_index(p)) is not None and v.isascii() and v.isdigit()}
 
 
 _FACTS_GREP = _grep(f"{_ZONES}/type", f"{_ZONES}/temp", f"{_CPUFREQ}/scaling_cur_freq", f"{_CPUFREQ}/scaling_max_freq")

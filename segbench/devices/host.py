@@ -26,7 +26,7 @@ def cpu_max_khz(sys_cpu: Path = SYS_CPU) -> dict[int, int]:
     out = {}
     for cpu in sorted(available_cpus()):
         value = _read(sys_cpu / f"cpu{cpu}" / "cpufreq" / "cpuinfo_max_freq")
-        if value and value.isdigit():
+        if value and value.isascii() and value.isdigit():
             out[cpu] = int(value)
     return out
 
@@ -91,6 +91,6 @@ def thermal_c(root: Path = Path("/sys/class/thermal")) -> dict[str, float]:
     out: dict[str, float] = {}
     for zone in sorted(root.glob("thermal_zone*")):
         kind, temp = _read(zone / "type"), _read(zone / "temp")
-        if kind and temp and temp.lstrip("-").isdigit():
+        if kind and temp and temp.isascii() and temp.lstrip("-").isdigit():
             out[kind if kind not in out else f"{kind}.{zone.name}"] = int(temp) / 1000.0
     return out

@@ -64,7 +64,7 @@ class Faults:
 
 
 def _int(name: str, value: str) -> int:
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise UsageError(f"--fault {name}={value!r}: expected a non-negative whole number")
     return int(value)
 

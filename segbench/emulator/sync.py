@@ -116,7 +116,7 @@ class SyncSession:
     # -- push -------------------------------------------------------------------------------
     def do_send(self, spec: str) -> bool:
         path, _, mode = spec.rpartition(",")
-        if not path or not mode.isdigit():
+        if not path or not (mode.isascii() and mode.isdigit()):
             path, mode = spec, str(0o100644)
         return self._receive_file(path, int(mode))
 
