@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,19 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SELFIE = FIXTURES / "models" / "selfie_segmentation.tflite"
 ASTRONAUT = FIXTURES / "images" / "astronaut.png"
 LOGS = FIXTURES / "logs"
+
+
+def published_manifest(directory: Path, keep=lambda line: True) -> Path:
+    """The repository's `[[published]]` tables alone, in ``directory/manifest.toml`` (lines ``keep`` refuses left out).
+
+    Its `[[model]]` entries are not copied: the README's `segbench zoo export ... -o models_dir` rewrites them (head,
+    zoo figures), and no test may depend on the state of a file that a documented command changes."""
+    chunks = re.split(r"(?m)^(?=\[\[)", (ROOT / "models_dir" / "manifest.toml").read_text(encoding="utf-8"))
+    text = "".join(c for c in chunks if c.startswith("[[published]]"))
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "manifest.toml"
+    path.write_text("".join(ln for ln in text.splitlines(keepends=True) if keep(ln)), encoding="utf-8")
+    return path
 
 
 @dataclass

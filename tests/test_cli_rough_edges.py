@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from report_runs import phone_run
 
-from conftest import FIXTURES, ROOT, SELFIE, assert_one_line_error, run_cli
+from conftest import FIXTURES, ROOT, SELFIE, assert_one_line_error, published_manifest, run_cli
 
 MODELS = FIXTURES / "models"
 
@@ -76,7 +76,7 @@ def phone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _report(reports: Path, fmt: str, *args: str) -> str:
-    res = run_cli("report", "--reports", str(reports), "--manifest", str(ROOT / "models_dir" / "manifest.toml"),
+    res = run_cli("report", "--reports", str(reports), "--manifest", str(published_manifest(reports / "tables")),
                   "--format", fmt, *args)
     assert res.code == 0, res.err
     return res.out

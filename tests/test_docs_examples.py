@@ -60,26 +60,17 @@ SKIP = {
         "the comparison's 7 zoo models under its protocol (20 + 50 runs each): tens of minutes on an emulated "
         "phone; the README's farm example runs a farm of three",
     ("docs/farm.md", "segbench zoo export --all"): "16 zoo exports, minutes (bench/zoo_export_all.sh times them)",
+    ("docs/farm.md", "segbench zoo export mlperf_deeplabv3_mnv2 --format tflite"):
+        "the nightly suite's TFLite files at their published 512x512 through litert-torch, minutes; the README's "
+        "topformer_tiny example exports tflite and int8 at 64x64",
+    ("docs/farm.md", "segbench zoo export pp_mobileseg_tiny --head argmax --format nb"):
+        "Paddle Lite's opt needs Python 3.10 with the paddle extra (tests/test_zoo_paddle.py)",
     ("docs/farm.md", "segbench run --suite bench/nightly.toml --device 3a1f0c2e,R58M41XXXXX"):
         "serials of real phones",
     ("docs/farm.md", "segbench run ... --device all --adb-server"): "`...` and a second host, lab2, are placeholders",
     ("docs/zoo.md", "segbench zoo export --all"): "16 zoo exports, minutes (bench/zoo_export_all.sh times them)",
     ("docs/inspect.md", "segbench inspect pd/model.pdmodel"):
         "pd/ is the small Paddle program with BatchNorm that tests/test_inspect_paddle.py writes",
-    # Not yet runnable as written (open: each needs its document reworked, see issue 24):
-    ("docs/device.md", "segbench devices"): "NOT YET: shows a phone the document has not started",
-    ("docs/device.md", "segbench emulator --port 16020 --adb-port 15043 &"):
-        "NOT YET: the example's emulated phone gets no stand-in tools (--assets) in this document",
-    ("docs/device.md", "segbench run --device auto --models models --threads 1,2"): "NOT YET: as above",
-    ("docs/emulator.md", "segbench emulator --port 16020 --assets device_assets &"):
-        "NOT YET: the document's first example holds port 16020 still",
-    ("docs/emulator.md", "segbench run --device 127.0.0.1:16020"): "NOT YET: as above",
-    ("docs/farm.md", "segbench run --device all --models tests/fixtures/models --threads 1,2,4"):
-        "NOT YET: the document starts no phones (its three have an unplugged one, tests/test_farm.py)",
-    ("docs/farm.md", "segbench baseline save 2026"): "NOT YET: run ids of the document's own session",
-    ("docs/farm.md", "segbench compare --baseline 2026"): "NOT YET: run ids of the document's own session",
-    ("docs/report.md", "segbench report  "): "NOT YET: the document's first examples assume runs it does not make",
-    ("docs/report.md", "segbench report --all"): "NOT YET: the document's first examples assume runs it does not make",
 }
 # Lines that are not segbench commands: not run here, and why.
 NOT_SEGBENCH = {

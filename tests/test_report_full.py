@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from report_runs import phone_run
 
-from conftest import FIXTURES, ROOT, assert_one_line_error, run_cli
+from conftest import FIXTURES, assert_one_line_error, published_manifest, run_cli
 
-REPO_MANIFEST = ROOT / "models_dir" / "manifest.toml"
-# The repository's tables with no latency_stat: their latency column is then the median (the tests below were
-# written around the synthetic runs' medians); test_the_published_statistic_fills_the_column uses the real one.
-MANIFEST = Path(tempfile.mkdtemp(prefix="segbench-manifest-")) / "manifest.toml"
-MANIFEST.write_text("".join(ln for ln in REPO_MANIFEST.read_text().splitlines(keepends=True)
-                            if not ln.startswith("latency_stat")))
+_TABLES = Path(tempfile.mkdtemp(prefix="segbench-manifest-"))
+# The repository's published tables (never its [[model]] entries, which `zoo export -o models_dir` rewrites).
+PUBLISHED = published_manifest(_TABLES / "published")
+# The same with no latency_stat: their latency column is then the median (the tests below were written around the
+# synthetic runs' medians); test_the_published_statistic_fills_the_column uses the real one.
+MANIFEST = published_manifest(_TABLES / "median", keep=lambda line: not line.startswith("latency_stat"))
 FORMATS = ("markdown", "csv", "json", "html", "latex")
 PLOTS = ("latency_vs_miou", "params_vs_latency", "thread_scaling", "power_modes", "ops_stacked")
 
@@ -70,7 +70,7 @@ def test_the_published_statistic_fills_the_column(phone: Path):
     """PP-MobileSeg's table is benchmark_bin's min: the measured min fills it, and the title and source say so."""
     from segbench.store import Store
 
-    res = run_cli("report", "--reports", str(phone), "--manifest", str(REPO_MANIFEST), "--view", "comparison")
+    res = run_cli("report", "--reports", str(phone), "--manifest", str(PUBLISHED), "--view", "comparison")
     assert res.code == 0, res.err
     assert "## Comparison (latency: min of the timed runs, threads=1,power_mode=high)" in res.out
     tiny = next(m for m in Store(phone).run("phone-sweep").measurements()
@@ -310,7 +310,7 @@ def test_measured_rows_the_statistic_cannot_fill_are_named_not_dropped(tmp_path:
                     runtime="paddlelite", status="ok", threads=1, power_mode="high", device_id=PHONE.id,
                     tool="some_tool", count=50, latency_ms=Latency(avg=210.0))
     Store(tmp_path).import_run(info, [m])
-    res = run_cli("report", "--reports", str(tmp_path), "--manifest", str(REPO_MANIFEST), "--view", "comparison")
+    res = run_cli("report", "--reports", str(tmp_path), "--manifest", str(PUBLISHED), "--view", "comparison")
     assert res.code == 0, res.err
     assert "no measured runs" not in res.out
     assert "## Comparison (latency: min of the timed runs, which no measured case gives)" in res.out
