@@ -328,7 +328,7 @@ def test_the_commands_run_device_builds_for_every_backend_pass_the_real_flag_tab
                 return Completed(0, b"/vendor/lib64/libOpenCL.so /system/lib64/libneuralnetworks.so\n", b"")
             return Completed(0, b"", b"")
 
-        def push(self, local, remote, digest=None):
+        def push(self, local, remote, digest=None, mode=None):
             return False
 
         def pull(self, remote, local):

@@ -145,7 +145,7 @@ class _GonePhone:
         self.commands.append(command)
         return Completed(None, b"", b"connection reset", disconnected=True)
 
-    def push(self, local: str, remote: str, digest: str | None = None) -> bool:
+    def push(self, local: str, remote: str, digest: str | None = None, mode: int | None = None) -> bool:
         raise DeviceGone(f"push of {local} to {self.serial}:{remote} broke off: connection reset")
 
     def thermal_c(self) -> dict[str, float]:
@@ -180,7 +180,7 @@ class _RecordingPhone(_GonePhone):
         super().__init__()
         self.pushed: list[tuple[str, str]] = []
 
-    def push(self, local: str, remote: str, digest: str | None = None) -> bool:
+    def push(self, local: str, remote: str, digest: str | None = None, mode: int | None = None) -> bool:
         self.pushed.append((local, remote))
         return True
 
