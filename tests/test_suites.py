@@ -44,7 +44,8 @@ def test_nightly_suite_sweeps_threads_and_power_modes():
                ModelRef("DeepLabv3-MobileNetV2 (MLPerf) int8", "/m/d_int8.tflite", "tflite"),
                ModelRef("PP-MobileSeg-Tiny [argmax] (nb)", "/m/p.nb", "paddle-nb")]
     cases = plan(models, s)
-    assert len(cases) == 10 * 2 * 2  # ONNX, TFLite and Paddle Lite
+    assert len(cases) == 10 * 2 * 2 * s.launches and s.launches >= 5  # ONNX, TFLite and Paddle Lite; launches
+    assert [c.launch for c in cases[:40]] == [1] * 40  # interleaved: launch 1 of every case first
     assert {c.runtime for c in cases} == {"onnxruntime", "tflite", "paddlelite"}
 
 
