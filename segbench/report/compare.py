@@ -22,9 +22,9 @@ Such an interval misses launch-to-launch variation, so it is narrower than the t
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from segbench.columns import Columns
 
 BOOTSTRAP = 2000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,13 @@ def compare(base: Sequence[Measurement], cand: Sequence[Measurement], threshold:
     Runs of several phones (a farm) pair each case on each phone: the key then names the device.
     """
     by_device = max(len({m.device_id for m in base}), len({m.device_id for m in cand})) > 1
-    b, c = _groups(base, by_device), _groups(cand, by_device)
+    return _paired(_groups(base, by_device), _groups(cand, by_device),
+                   lambda key, b, c, family: judge_launches(key, b, c, threshold, family, clock))
+
+
+def _paired(b: Mapping[str, T], c: Mapping[str, T], judge: Callable[[str, T, T, int], Verdict]) -> list[Verdict]:
+    """A verdict for every case of either side, baseline's order first: ``missing`` where one side lacks it, else
+    ``judge(case, baseline's, candidate's, family)`` with family = the number of cases both sides have."""
     family = sum(k in c for k in b)
     out = []
     for key in [*b, *(k for k in c if k not in b)]:
@@ -245,7 +252,7 @@ def compare(base: Sequence[Measurement], cand: Sequence[Measurement], threshold:
             where = "baseline" if key not in b else "candidate"
             out.append(Verdict(key, None, None, None, None, "missing", f"not in the {where} run"))
         else:
-            out.append(judge_launches(key, b[key], c[key], threshold, family, clock))
+            out.append(judge(key, b[key], c[key], family))
     return out
 
 
@@ -255,19 +262,12 @@ def compare_columns(base: Columns, cand: Columns, threshold: float, clock: str =
     decided from the columns; every other case (and every case on ``clock="cpu"``) from its records read whole, by
     judge_launches."""
     by_device = max(len(set(base["device"].tolist())), len(set(cand["device"].tolist()))) > 1
-    b, c = _column_groups(base, by_device), _column_groups(cand, by_device)
-    family = sum(k in c for k in b)
-    out = []
-    for key in [*b, *(k for k in c if k not in b)]:
-        if key not in b or key not in c:
-            where = "baseline" if key not in b else "candidate"
-            out.append(Verdict(key, None, None, None, None, "missing", f"not in the {where} run"))
-            continue
-        verdict = _clear(key, base, b[key], cand, c[key], threshold) if clock == "wall" else None
-        if verdict is None:
-            verdict = judge_launches(key, base.records(b[key]), cand.records(c[key]), threshold, family, clock)
-        out.append(verdict)
-    return out
+
+    def judge(key: str, bi: list[int], ci: list[int], family: int) -> Verdict:
+        clear = _clear(key, base, bi, cand, ci, threshold) if clock == "wall" else None
+        return clear or judge_launches(key, base.records(bi), cand.records(ci), threshold, family, clock)
+
+    return _paired(_column_groups(base, by_device), _column_groups(cand, by_device), judge)
 
 
 def _column_groups(cols: Columns, by_device: bool) -> dict[str, list[int]]:
