@@ -79,7 +79,7 @@ def phone_s(call: Callable[[], object], cores: int) -> float:
     figures: two identical nightlies under load "regress" by tens of percent. So the phone's clock is the CPU
     time the stand-in's process spent on the call, all its threads together, over the cores its threads keep
     busy (``cores_for``): the time the call takes on cores of its own. Waiting for a CPU that other work holds
-    costs no CPU time, so a concurrent load barely moves it (docs/device.md)."""
+    costs no CPU time, so a concurrent load barely moves it (docs/emulator.md, "The phone's clock")."""
     from segbench.runners.host import timed
 
     return timed(call).cpu_ms / 1000.0 / cores
