@@ -135,11 +135,10 @@ def cpu_max_khz() -> dict[int, int]:
 
 def inherited_cpus() -> list[int]:
     """The CPUs this process may run on as its parent left it: the taskset applet's mask, else every CPU."""
+    from segbench.power import cpus_of_mask
+
     mask = os.environ.get("SEGBENCH_EMU_CPUMASK")
-    if mask:
-        value = int(mask, 16)
-        return [i for i in range(value.bit_length()) if value >> i & 1]
-    return sorted(cpu_max_khz())
+    return (cpus_of_mask(mask) or []) if mask else sorted(cpu_max_khz())
 
 
 def record(tool: str, argv: list[str], **figures: object) -> None:
