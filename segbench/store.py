@@ -383,15 +383,23 @@ class Store:
 
     def run_ids(self) -> list[str]:
         """Run ids, oldest first (ids sort by time)."""
-        if not self.runs_dir.is_dir():
+        runs = str(self.runs_dir)
+        return [name for name in self._names() if os.path.isfile(os.path.join(runs, name, "run.json"))]
+
+    def _names(self) -> list[str]:
+        """The names in runs/, sorted (strings, not Paths: a farm's history holds thousands)."""
+        try:
+            with os.scandir(self.runs_dir) as entries:
+                return sorted(e.name for e in entries)
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(p.name for p in self.runs_dir.iterdir() if (p / "run.json").is_file())
 
     def latest(self) -> RunDir:
-        ids = self.run_ids()
-        if not ids:
-            raise StoreError(f"no runs in {self.runs_dir}", hint="run `segbench run` first, or pass --reports")
-        return RunDir(self.runs_dir / ids[-1])
+        runs = str(self.runs_dir)
+        for name in reversed(self._names()):  # the newest run with a run.json, without looking at older ones
+            if os.path.isfile(os.path.join(runs, name, "run.json")):
+                return RunDir(self.runs_dir / name)
+        raise StoreError(f"no runs in {self.runs_dir}", hint="run `segbench run` first, or pass --reports")
 
     def accuracies_by_run(self, skip: Iterable[str] = (), skipped: Callable[[str, StoreError], None] | None = None,
                           ) -> dict[str, list[Accuracy]]:
