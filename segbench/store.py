@@ -198,10 +198,11 @@ class RunDir:
         finally:
             os.close(fd)  # closing releases the lock
 
-    def write_log(self, case_id: str, data: bytes, device: str | None = None) -> Path:
+    def write_log(self, case_id: str, data: bytes | BinaryIO, device: str | None = None) -> Path:
         """Save a tool's raw output byte for byte, in a new file: an existing log is never overwritten (an
         earlier attempt at the case, kept when a crash cut it off before its record), the new one takes the
-        next free name ``<case_id>.2.log``, ``.3.log``, ... Returns the path written."""
+        next free name ``<case_id>.2.log``, ``.3.log``, ... ``data``: the bytes, or a file to copy them from a
+        block at a time (a log imported by `segbench parse` can be large). Returns the path written."""
         first = self.log_path(case_id, device)
         try:
             first.parent.mkdir(parents=True, exist_ok=True)
@@ -217,9 +218,10 @@ class RunDir:
             except OSError as exc:
                 raise write_error(exc, path) from None
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
+                for block in [data] if isinstance(data, bytes) else iter(lambda: data.read(2**20), b""):
+                    view = memoryview(block)
+                    while view:
+                        view = view[os.write(fd, view):]
             except OSError as exc:
                 path.unlink(missing_ok=True)  # no half log behind (a full disk)
                 raise write_error(exc, path) from None
