@@ -3,26 +3,44 @@
 Percentiles use linear interpolation (numpy's default), std is the sample standard
 deviation (ddof=1), and the median's confidence interval is the distribution-free one
 from order statistics, so it holds for the skewed, multi-modal timings phones produce.
+
+The figures of one record's samples (a few hundred, typically) are computed in plain Python up to SMALL samples,
+bit for bit what numpy computes (its pairwise summation, its median and its linear percentile, reproduced below;
+tests/test_stats_small.py compares them), so that a report of one run never imports numpy; more samples, or any
+that is not finite, take numpy itself. numpy is imported where it is used.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from segbench.model import Latency, Measurement
 
+if TYPE_CHECKING:
+    import numpy as np
+
 # Coefficient of variation above which a cell is flagged as unstable in reports.
 UNSTABLE_CV = 0.05
+# Samples up to which one record's figures are computed without numpy (a sort and a few sums of this many floats
+# cost well under the import of numpy).
+SMALL = 4096
 
 
 def summarize(samples: Sequence[float]) -> Latency:
     """Latency figures of per-iteration times; all None for no samples."""
     if len(samples) == 0:
         return Latency()
+    if (xs := _small(samples)) is not None:
+        ordered = sorted(xs)
+        return Latency(avg=_sum(xs) / len(xs), min=ordered[0], max=ordered[-1],
+                       std=_std(xs) if len(xs) > 1 else 0.0, median=_median(ordered),
+                       p90=_percentile(ordered, 90), p95=_percentile(ordered, 95))
+    import numpy as np
+
     a = np.asarray(samples, dtype=np.float64)
     return Latency(
         avg=float(a.mean()),
@@ -39,6 +57,11 @@ def cv(samples: Sequence[float]) -> float | None:
     """Coefficient of variation (std / mean); None when undefined."""
     if len(samples) < 2:
         return None
+    if (xs := _small(samples)) is not None:
+        mean = _sum(xs) / len(xs)
+        return _std(xs) / mean if mean > 0 else None
+    import numpy as np
+
     a = np.asarray(samples, dtype=np.float64)
     mean = a.mean()
     return float(a.std(ddof=1) / mean) if mean > 0 else None
@@ -53,10 +76,15 @@ def median_ci(samples: Sequence[float], confidence: float = 0.95) -> tuple[float
     n = len(samples)
     if n < 2:
         return None
-    a = np.sort(np.asarray(samples, dtype=np.float64))
     j = _median_rank(n, confidence)
     if j <= 0:
         return None
+    if (xs := _small(samples)) is not None:
+        ordered = sorted(xs)
+        return ordered[j - 1], ordered[n - j]
+    import numpy as np
+
+    a = np.sort(np.asarray(samples, dtype=np.float64))
     return float(a[j - 1]), float(a[n - j])
 
 
@@ -81,6 +109,13 @@ def outliers(samples: Sequence[float], k: float = 3.0) -> list[int]:
     """Indices of samples farther than k scaled MADs from the median (robust to the outliers themselves)."""
     if len(samples) < 3:
         return []
+    if (xs := _small(samples)) is not None:
+        middle = _median(sorted(xs))
+        dev = [abs(x - middle) for x in xs]
+        scaled = 1.4826 * _median(sorted(dev))
+        return [i for i, d in enumerate(dev) if d > k * scaled] if scaled != 0 else []
+    import numpy as np
+
     a = np.asarray(samples, dtype=np.float64)
     med = np.median(a)
     mad = 1.4826 * np.median(np.abs(a - med))
@@ -97,7 +132,7 @@ def stability_warnings(samples: Sequence[float]) -> list[str]:
     halves = None
     if n >= 20:
         half = n // 2
-        halves = float(np.median(samples[:half])), float(np.median(samples[half:]))
+        halves = _median_of(samples[:half]), _median_of(samples[half:])
     return warnings_of(n, cv(samples), len(outliers(samples)), halves)
 
 
@@ -118,6 +153,74 @@ def warnings_of(n: int, c: float | None, n_outliers: int, halves: tuple[float, f
     return warnings
 
 
+def _median_of(samples: Sequence[float]) -> float:
+    """np.median of samples (at least one)."""
+    if (xs := _small(samples)) is not None:
+        return _median(sorted(xs))
+    import numpy as np
+
+    return float(np.median(np.asarray(samples, dtype=np.float64)))
+
+
+# -- numpy's arithmetic in plain Python, for few samples ----------------------------------------------------------
+
+
+def _small(samples: Sequence[float]) -> list[float] | None:
+    """The samples as floats when the plain-Python figures apply (at most SMALL, all finite), else None (numpy's)."""
+    if len(samples) > SMALL:
+        return None
+    xs = [float(x) for x in samples]
+    return xs if all(math.isfinite(x) for x in xs) else None
+
+
+def _sum(xs: Sequence[float], lo: int = 0, n: int | None = None) -> float:
+    """numpy's sum of float64: pairwise summation (blocks of at most 128 summed in eight interleaved partial sums,
+    larger runs split in two at a multiple of 8), whose rounding differs from a left-to-right sum."""
+    n = len(xs) - lo if n is None else n
+    if n < 8:
+        total = -0.0
+        for i in range(lo, lo + n):
+            total += xs[i]
+        return total
+    if n <= 128:
+        whole = lo + n - n % 8
+        # Partial sum j: xs[lo + j] + xs[lo + j + 8] + ..., left to right (reduce adds in order; the built-in sum
+        # of floats is compensated from Python 3.12 on, so it is not numpy's).
+        r = [functools.reduce(operator.add, xs[lo + j:whole:8]) for j in range(8)]
+        total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        for i in range(whole, lo + n):
+            total += xs[i]
+        return total
+    half = n // 2
+    half -= half % 8
+    return _sum(xs, lo, half) + _sum(xs, lo + half, n - half)
+
+
+def _std(xs: Sequence[float]) -> float:
+    """numpy's std(ddof=1): the root of the sum of squared deviations from the mean over n - 1."""
+    mean = _sum(xs) / len(xs)
+    return math.sqrt(_sum([(x - mean) * (x - mean) for x in xs]) / (len(xs) - 1))
+
+
+def _median(ordered: Sequence[float]) -> float:
+    """numpy's median of sorted values: the middle one, or the mean of the middle two."""
+    n = len(ordered)
+    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+
+
+def _percentile(ordered: Sequence[float], q: float) -> float:
+    """numpy's percentile (method "linear") of sorted values, with its interpolation: from the lower neighbour
+    below the midpoint of the gap, from the upper one at or above it."""
+    n = len(ordered)
+    at = (n - 1) * (q / 100)
+    if at >= n - 1:
+        return ordered[-1]
+    below = math.floor(at)
+    t = at - below
+    lo, hi = ordered[below], ordered[below + 1]
+    return hi - (hi - lo) * (1 - t) if t >= 0.5 else lo + (hi - lo) * t
+
+
 # -- many records at once ----------------------------------------------------------------------------------------
 #
 # A cold report of a farm's history computes the figures above for 100k records; one numpy call per figure per
@@ -135,6 +238,8 @@ def segments(samples: np.ndarray, offsets: np.ndarray) -> dict[str, np.ndarray]:
     median_ci's bounds, the number of outliers, and the medians of the first and second half of its samples (as
     stability_warnings takes them). NaN where the one-record function gives None (no samples, too few for the
     figure, a mean <= 0 for cv); ``outliers`` is 0 for fewer than 3 samples."""
+    import numpy as np
+
     lengths = np.diff(offsets)
     out = {k: np.full(lengths.size, np.nan) for k in SEGMENT_FIGURES}
     out["outliers"] = np.zeros(lengths.size, dtype=np.int64)
@@ -149,6 +254,8 @@ def segments(samples: np.ndarray, offsets: np.ndarray) -> dict[str, np.ndarray]:
 
 def _segment_figures(a: np.ndarray, rows: np.ndarray, out: dict[str, np.ndarray]) -> None:
     """segments() for records ``rows`` of one sample count, their samples the rows of ``a``."""
+    import numpy as np
+
     n = a.shape[1]
     mean = a.mean(axis=1)
     out["avg"][rows] = mean
@@ -195,14 +302,15 @@ def launch_figure(m: Measurement, clock: str = "wall") -> float | None:
     """One launch's figure: the median of its timed runs (the tool's own median, else its avg). ``clock="cpu"``:
     the median CPU time of its runs (host runs), None for a record without CPU times."""
     if clock == "cpu":
-        return float(np.median(np.asarray(m.cpu_samples_ms, dtype=np.float64))) if m.cpu_samples_ms else None
+        return _median_of(m.cpu_samples_ms) if m.cpu_samples_ms else None
     if m.samples_ms:
-        return float(np.median(np.asarray(m.samples_ms, dtype=np.float64)))
+        return _median_of(m.samples_ms)
     return m.latency_ms.median if m.latency_ms.median is not None else m.latency_ms.avg
 
 
 def launch_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float] | None:
     """(geometric mean, low, high) of per-launch figures: a t interval of the mean log. None for < 2 launches."""
+    import numpy as np
     from scipy.stats import t as student_t
 
     a = np.log(np.asarray(values, dtype=np.float64))
@@ -217,6 +325,7 @@ def launch_ratio_ci(base: Sequence[float], cand: Sequence[float], confidence: fl
                     ) -> tuple[float, float, float] | None:
     """(ratio, low, high): candidate over baseline geometric mean of per-launch figures, with Welch's t interval
     on the log scale (Welch-Satterthwaite degrees of freedom). None unless both sides have >= 2 launches."""
+    import numpy as np
     from scipy.stats import t as student_t
 
     b = np.log(np.asarray(base, dtype=np.float64))

@@ -198,10 +198,11 @@ class RunDir:
         finally:
             os.close(fd)  # closing releases the lock
 
-    def write_log(self, case_id: str, data: bytes, device: str | None = None) -> Path:
+    def write_log(self, case_id: str, data: bytes | BinaryIO, device: str | None = None) -> Path:
         """Save a tool's raw output byte for byte, in a new file: an existing log is never overwritten (an
         earlier attempt at the case, kept when a crash cut it off before its record), the new one takes the
-        next free name ``<case_id>.2.log``, ``.3.log``, ... Returns the path written."""
+        next free name ``<case_id>.2.log``, ``.3.log``, ... ``data``: the bytes, or a file to copy them from a
+        block at a time (a log imported by `segbench parse` can be large). Returns the path written."""
         first = self.log_path(case_id, device)
         try:
             first.parent.mkdir(parents=True, exist_ok=True)
@@ -217,9 +218,10 @@ class RunDir:
             except OSError as exc:
                 raise write_error(exc, path) from None
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
+                for block in [data] if isinstance(data, bytes) else iter(lambda: data.read(2**20), b""):
+                    view = memoryview(block)
+                    while view:
+                        view = view[os.write(fd, view):]
             except OSError as exc:
                 path.unlink(missing_ok=True)  # no half log behind (a full disk)
                 raise write_error(exc, path) from None
@@ -383,15 +385,23 @@ class Store:
 
     def run_ids(self) -> list[str]:
         """Run ids, oldest first (ids sort by time)."""
-        if not self.runs_dir.is_dir():
+        runs = str(self.runs_dir)
+        return [name for name in self._names() if os.path.isfile(os.path.join(runs, name, "run.json"))]
+
+    def _names(self) -> list[str]:
+        """The names in runs/, sorted (strings, not Paths: a farm's history holds thousands)."""
+        try:
+            with os.scandir(self.runs_dir) as entries:
+                return sorted(e.name for e in entries)
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(p.name for p in self.runs_dir.iterdir() if (p / "run.json").is_file())
 
     def latest(self) -> RunDir:
-        ids = self.run_ids()
-        if not ids:
-            raise StoreError(f"no runs in {self.runs_dir}", hint="run `segbench run` first, or pass --reports")
-        return RunDir(self.runs_dir / ids[-1])
+        runs = str(self.runs_dir)
+        for name in reversed(self._names()):  # the newest run with a run.json, without looking at older ones
+            if os.path.isfile(os.path.join(runs, name, "run.json")):
+                return RunDir(self.runs_dir / name)
+        raise StoreError(f"no runs in {self.runs_dir}", hint="run `segbench run` first, or pass --reports")
 
     def accuracies_by_run(self, skip: Iterable[str] = (), skipped: Callable[[str, StoreError], None] | None = None,
                           ) -> dict[str, list[Accuracy]]:

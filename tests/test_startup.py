@@ -34,3 +34,43 @@ def test_version_is_still_printed():
                          timeout=60)
     assert out.returncode == 0
     assert out.stdout.startswith("segbench, version ")
+
+
+def _small_store(root: Path) -> None:
+    """Two runs of a few records and an eval run (the mIoU join), written by the store."""
+    from segbench.model import Accuracy, DeviceInfo, Measurement, ModelRef, RunInfo
+    from segbench.store import Store
+
+    phone = DeviceInfo(id="R58M12ABCDE", kind="android", brand="Xiaomi", model="MI 9", soc="SM8150",
+                       android_version="11", api_level=30)
+    tiny = ModelRef("tiny_seg", "/m/tiny_seg.tflite", "tflite", "a" * 64)
+    store = Store(root)
+    for r in range(2):
+        run_id = f"20260101-00000{r}-000-bench"
+        info = RunInfo(run_id=run_id, started="2026-01-01T00:00:00+00:00", harness_version="t", device=phone,
+                       settings={"warmup": 1, "repeats": 30}, versions={}, status="completed")
+        store.import_run(info, [Measurement(
+            run_id=run_id, case_id=f"tiny_seg__tflite__t{t}__high", model=tiny, runtime="tflite", status="ok",
+            threads=t, power_mode="high", device_id=phone.id, tool="benchmark_model", tool_version="2.16",
+            cpu_mask="f0", warmup=1, repeats=30, count=30,
+            samples_ms=tuple(20.0 + ((t * 7 + k * 13) % 17) * 0.25 for k in range(30))) for t in (1, 2, 4)])
+    run = store.create_run(RunInfo(run_id="20260101-000000-500-eval", started="2026-01-01T00:00:00+00:00",
+                                   harness_version="t", device=phone, settings={"command": "eval"}, versions={},
+                                   status="completed"))
+    run.append(Accuracy(run_id=run.run_id, case_id="eval", model=tiny, runtime="tflite", status="ok", miou=0.3625,
+                        images=8, dataset={"name": "ADE20K", "split": "validation"}, finished="2026-01-01T00:00:01"))
+
+
+def test_report_of_a_small_store_imports_no_pandas_nor_numpy(tmp_path):
+    """`segbench report` of the latest run (markdown, the default) prints its table without pandas or numpy, whose
+    import costs several times a bare reader of the run (bench/startup.py)."""
+    _small_store(tmp_path)
+    args = ["report", "--reports", str(tmp_path), "--manifest", str(tmp_path / "none.toml")]
+    loaded = imported_after(args)
+    assert "segbench.cli.cmd_report" in loaded and "segbench.report.tables" in loaded  # the report was made
+    assert not {m for m in HEAVY if m in loaded}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-m", "segbench", *args], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "| tiny_seg | tflite    | 4         | high" in out.stdout and "36.250" in out.stdout

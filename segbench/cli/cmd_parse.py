@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
+import os
 import re
 import sys
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
@@ -15,12 +19,17 @@ if TYPE_CHECKING:  # types only: the modules themselves are imported where used 
     from segbench.runners.tools import ParsedRun
     from segbench.store import RunDir
 
-    Parsed = list[tuple[Path, bytes, list[ParsedRun]]]
-    Member = tuple[Path, bytes, ParsedRun]
+    Parsed = list[tuple[Path, "_Log", list[ParsedRun]]]
+    Member = tuple[Path, "_Log", ParsedRun]
 
 # A benchmark log is a few KB; a pasted session with op profiles a few MB. Anything far larger is
 # not a log (a model, a video) and would only be read to be rejected.
 MAX_BYTES = 64 * 2**20
+# Logs are read a block at a time and parsed as they stream by (tools.Scan): memory holds a block, the open run
+# and the runs parsed, not the file (a farm's logs concatenated may hold thousands of runs).
+BLOCK = 2**20
+# How much of the text tools.foreign_tool looks at (ncnn's and MNN's markers are near the top).
+FOREIGN_CHARS = 1_000_000
 SUPPORTED = "Paddle Lite benchmark_bin, TFLite benchmark_model and onnxruntime_perf_test"
 
 
@@ -49,11 +58,11 @@ def command(files: tuple[Path, ...], as_json: bool, store: bool, reports: str) -
     problems: list[str] = []
     for path in _expand(files):
         try:
-            raw, runs = _parse_file(path)
+            log, runs = _parse_file(path, android=store)
         except ParseError as exc:
             problems.append(str(exc))
             continue
-        parsed.append((path, raw, runs))
+        parsed.append((path, log, runs))
     if not parsed:
         if len(problems) == 1:
             raise ParseError(problems[0])
@@ -86,69 +95,162 @@ def _expand(files: tuple[Path, ...]) -> list[Path]:
     return out
 
 
-def _read_text(path: Path) -> tuple[bytes, str]:
-    """The file's bytes and text; one clear ParseError for anything that is not a readable text log."""
+@dataclass
+class _Log:
+    """A log read: where its bytes are (the file, or a temporary copy of stdin or a pipe, which cannot be read
+    twice), and whether it names an Android device (``--store``: _ANDROID)."""
+
+    path: Path
+    spool: BinaryIO | None = None
+    android: bool = False
+
+    def open(self) -> BinaryIO:
+        """The bytes from the start (the caller closes them; the temporary copy stays open until the end)."""
+        if self.spool is not None:
+            f = open(os.dup(self.spool.fileno()), "rb")  # noqa: SIM115 (the caller closes it)
+            f.seek(0)
+            return f
+        return open(self.path, "rb")  # noqa: SIM115 (the caller closes it)
+
+
+def _open_log(path: Path) -> _Log:
+    """The log to read; one clear ParseError for a missing, unreadable or too big one. Standard input and pipes
+    (<(adb shell ...), which have no size to check first) are copied to a temporary file, at most MAX_BYTES + 1."""
     from segbench.errors import ParseError
 
     if str(path) == "-":
-        raw = sys.stdin.buffer.read(MAX_BYTES + 1)
-    else:
-        raw = _read_file(path)
-    if len(raw) > MAX_BYTES:
-        raise ParseError(f"{path} is more than {MAX_BYTES // 2**20} MB, too big for a benchmark log",
-                         hint="is it the right file?")
-    if not raw.strip():
-        raise ParseError(f"{path} is empty")
-    text = _decode(raw)
-    sample = text[:65536]
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v\x1b")
-    if "\x00" in sample or controls > len(sample) * 0.05 or sample.count("\ufffd") > len(sample) * 0.3:
-        raise ParseError(f"{path} is binary data, not a text log")
-    return raw, text
-
-
-def _read_file(path: Path) -> bytes:
-    """At most MAX_BYTES + 1 bytes (pipes such as <(adb shell ...) have no size to check first)."""
-    from segbench.errors import ParseError
-
+        return _spooled(path, sys.stdin.buffer)
     if not path.exists():
         raise ParseError(f"{path}: no such file")
     if path.is_dir():
         raise ParseError(f"{path} is a directory with no files in it")
     try:
+        if not path.is_file():
+            with open(path, "rb") as f:
+                return _spooled(path, f)
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise ParseError(f"{path} is {size / 2**20:.0f} MB, too big for a benchmark log "
                              f"(limit {MAX_BYTES // 2**20} MB)", hint="is it the right file?")
-        with open(path, "rb") as f:
-            return f.read(MAX_BYTES + 1)
+        with open(path, "rb"):
+            pass  # readable (a permission problem is said here, as for any file that cannot be opened)
+        return _Log(path)
     except OSError as exc:
         raise ParseError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def _decode(raw: bytes) -> str:
-    """UTF-8, or UTF-16 with a BOM (what PowerShell's `>` writes); undecodable bytes become U+FFFD."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16", errors="replace")
-    return raw.decode("utf-8-sig", errors="replace")
+def _spooled(path: Path, stream: BinaryIO) -> _Log:
+    from segbench.errors import ParseError
+
+    spool = tempfile.TemporaryFile(prefix="segbench-parse-")  # noqa: SIM115 (closed with the process)
+    left = MAX_BYTES + 1
+    while left > 0 and (block := stream.read(min(BLOCK, left))):
+        spool.write(block)
+        left -= len(block)
+    spool.flush()
+    if left <= 0:
+        raise ParseError(f"{path} is more than {MAX_BYTES // 2**20} MB, too big for a benchmark log",
+                         hint="is it the right file?")
+    return _Log(path, spool)
 
 
-def _parse_file(path: Path) -> tuple[bytes, list[ParsedRun]]:
+def _blocks(log: _Log) -> Iterator[bytes]:
+    """The log's bytes a block at a time; ParseError past MAX_BYTES (a file that grew while read)."""
+    from segbench.errors import ParseError
+
+    total = 0
+    try:
+        with log.open() as f:
+            while block := f.read(BLOCK):
+                total += len(block)
+                if total > MAX_BYTES:
+                    raise ParseError(f"{log.path} is more than {MAX_BYTES // 2**20} MB, too big for a benchmark "
+                                     "log", hint="is it the right file?")
+                yield block
+    except OSError as exc:
+        raise ParseError(f"cannot read {log.path}: {exc.strerror or exc}") from None
+
+
+def _check(log: _Log) -> str:
+    """The text's encoding: UTF-8, or UTF-16 with a BOM (what PowerShell's `>` writes). ParseError for a log too
+    big, empty (only whitespace) or binary, in that order (its first block tells all but the first two)."""
+    from segbench.errors import ParseError
+
+    first, blank = b"", True
+    for block in _blocks(log):  # to the end only while it is blank (and so to say too big before empty)
+        first = first or block
+        blank = not block.strip()
+        if not blank:
+            break
+    if blank:
+        raise ParseError(f"{log.path} is empty")
+    encoding = "utf-16" if first.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    sample = decoder.decode(first, final=len(first) < BLOCK)[:65536]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v\x1b")
+    if "\x00" in sample or controls > len(sample) * 0.05 or sample.count("\ufffd") > len(sample) * 0.3:
+        raise ParseError(f"{log.path} is binary data, not a text log")
+    return encoding
+
+
+def _lines(blocks: Iterable[bytes], encoding: str, head: list[str] | None = None) -> Iterator[str]:
+    """The text's lines as ``str.splitlines()`` of the whole decoded text gives them (undecodable bytes become
+    U+FFFD), decoded and split a block at a time: a break cut between blocks (\\r, then \\n) is one break.
+    ``head`` gets the text's first FOREIGN_CHARS characters."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    carry, kept = "", 0
+    for block in _ended(blocks):
+        text = decoder.decode(block, final=not block)
+        if head is not None and kept < FOREIGN_CHARS:
+            head.append(text[:FOREIGN_CHARS - kept])
+            kept += len(head[-1])
+        parts = (carry + text).splitlines(keepends=True)
+        # The last part may go on in the next block (a line, or a \\r whose \\n is to come); at the end it is a line.
+        carry = parts.pop() if parts and block else ""
+        for part in parts:
+            yield part.splitlines()[0]
+
+
+def _ended(blocks: Iterable[bytes]) -> Iterator[bytes]:
+    """The blocks, then b"" for the end."""
+    yield from blocks
+    yield b""
+
+
+def _android_in(blocks: Iterable[bytes]) -> bool:
+    """_ANDROID found in the bytes read as UTF-8 (as a whole: its patterns never span a line), a line at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    carry = ""
+    for block in _ended(blocks):
+        parts = (carry + decoder.decode(block, final=not block)).split("\n")
+        carry = parts.pop() if block else ""
+        if any(_ANDROID.search(part) for part in parts):
+            return True
+    return False
+
+
+def _parse_file(path: Path, android: bool = False) -> tuple[_Log, list[ParsedRun]]:
+    """The runs in one log, read as it streams by; ``android``: also whether it names an Android device."""
     from segbench.errors import ParseError
     from segbench.runners import tools
 
-    raw, text = _read_text(path)
-    runs = tools.parse_any(text)
-    foreign = tools.foreign_tool(text)
+    log = _open_log(path)
+    encoding = _check(log)
+    head: list[str] = []
+    scan = tools.Scan().read(tools.iter_lines(_lines(_blocks(log), encoding, head)))
+    runs = scan.runs
+    foreign = tools.foreign_tool("".join(head))
     if runs:
+        if android:
+            log.android = _android_in(_blocks(log))
         if foreign:  # a session that also ran ncnn or MNN: say what was left out
             click.echo(f"segbench: warning: {path} also holds {foreign} output, which segbench does not parse",
                        err=True)
-        return raw, runs
+        return log, runs
     if foreign:
         raise ParseError(f"{path}: not a log of a supported tool (looks like {foreign} output)",
                          hint=f"segbench parses {SUPPORTED}")
-    tool = tools.detect(text)
+    tool = scan.tool()
     if tool is not None:
         raise ParseError(f"{path}: {tool.TOOL} output, but no benchmark run in it (no timing summary or profile)")
     raise ParseError(f"{path}: no benchmark run found", hint=f"segbench parses {SUPPORTED} logs")
@@ -195,12 +297,11 @@ _ANDROID = re.compile(r"/data/local/tmp|\badb shell\b|^\d\d-\d\d \d\d:\d\d:\d\d\
 def _store(parsed: Parsed, reports: str) -> list[tuple[RunDir, int]]:
     """One run per device the logs name (logs that name none form their own run)."""
     groups: dict[tuple, list[Member]] = {}
-    for path, raw, runs in parsed:
-        android = bool(_ANDROID.search(raw.decode("utf-8", errors="replace")))
+    for path, log, runs in parsed:
         for run in runs:
             key = (run.device.brand, run.device.model, run.device.android_version, run.device.api_level,
-                   run.device.device, android or run.device.known)
-            groups.setdefault(key, []).append((path, raw, run))
+                   run.device.device, log.android or run.device.known)
+            groups.setdefault(key, []).append((path, log, run))
     return [_store_group(key, members, reports) for key, members in groups.items()]
 
 
@@ -224,8 +325,9 @@ def _store_group(key: tuple, members: list[Member], reports: str) -> tuple[RunDi
     info = RunInfo(run_id=new_run_id(), started=utc_now(), harness_version=__version__, device=device,
                    settings=settings, host=host_details(), versions=versions, cases_total=len(measurements))
     run_dir = Store(reports).import_run(info, measurements)
-    for path, raw, _ in members:
-        run_dir.write_log(log_names[path], raw)
+    for path, log, _ in members:
+        with log.open() as f:  # copied a block at a time
+            run_dir.write_log(log_names[path], f)
     return run_dir, len(measurements)
 
 

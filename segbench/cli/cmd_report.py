@@ -11,7 +11,7 @@ import click
 
 if TYPE_CHECKING:
     from segbench.columns import Columns
-    from segbench.model import Architecture, RunInfo
+    from segbench.model import Accuracy, Architecture, Measurement, RunInfo
     from segbench.report.full import Context
     from segbench.report.published import PublishedRow
     from segbench.store import RunDir, Store
@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 FORMATS = ("markdown", "csv", "json", "html", "latex")
 VIEWS = ("cases", "comparison", "sweep", "runtimes", "ops", "all")
+# Reported runs whose results.jsonl files hold at most this many bytes together (some 700 records) are tabled from
+# the records themselves, in plain Python (_small_table), when the report is the per-case markdown table: reading
+# them costs less than importing numpy and pandas, which the columnar cache and the documents need.
+SMALL_BYTES = 1 << 20
 
 
 @click.command("report")
@@ -56,7 +60,6 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
     measurements), cached in DIR/inspect/; see docs/report.md and docs/inspect.md.
     """
     from segbench.errors import StoreError, UsageError
-    from segbench.modelinfo.cache import InspectCache
     from segbench.report.accuracy import with_accuracy
     from segbench.report.tables import render, summary_of
     from segbench.store import Store
@@ -78,23 +81,21 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
         if not runs:
             raise StoreError(f"no readable runs in {store.runs_dir} (see the warnings above)")
     else:
-        runs = [_Loaded.of(store.run(i), warn) for i in run_ids] if run_ids else [_Loaded.of(store.latest(), warn)]
+        chosen = [store.run(i) for i in run_ids] if run_ids else [store.latest()]
+        if view == "cases" and fmt == "markdown" and not plot_dir and _small(chosen):
+            text = _small_table(store, chosen, asked_view is None and _table_rows(manifest, table_name), warn)
+            if text is not None:
+                _write(text, output)
+                return 0
+        runs = [_Loaded.of(run, warn) for run in chosen]
     from segbench.columns import Columns
-    from segbench.model import ModelRef
 
     records = Columns.concat([r.records for r in runs])
-    # mIoU is a property of the model file: join the newest `segbench eval` result from any (readable) run. Every
-    # run's accuracy records come from the store's index: they are parsed again only when a run's file changed.
-    accuracies = store.accuracies_by_run(skipped=lambda i, exc: warn.skipped(i, str(exc)))
-    known = [a for records_ in accuracies.values() for a in records_]  # in run order, as accuracies_by_run reads
-    reported = [a for r in runs for a in accuracies.get(r.run.run_id, ())]
+    known, reported = _accuracies(store, [r.run.run_id for r in runs], warn)
     shas, names = records["sha256"].tolist(), records["model"].tolist()
     paths_, formats = records["model_path"].tolist(), records["model_format"].tolist()
     paths = {sha: path for sha, path in zip(shas, paths_) if sha}
-    # Params and MACs come from inspecting the very file measured (tied by sha256), cached in the reports dir.
-    first = {sha: i for i, sha in reversed(list(enumerate(shas))) if sha}
-    inspected = InspectCache(store.root).infos(ModelRef(names[i], paths_[i], formats[i], sha)
-                                               for sha, i in sorted(first.items(), key=lambda kv: kv[1]))
+    inspected = _inspected(store, shas, names, paths_, formats)
     params = {sha: info.params for sha, info in inspected.items()}
     gmacs = {sha: info.macs / 1e9 for sha, info in inspected.items() if info.macs}
     table = with_accuracy(summary_of(records, params), known, reported, paths)
@@ -116,6 +117,64 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
         return 0
     _document(ctx, view, fmt, output, plot_dir)
     return 0
+
+
+def _accuracies(store: Store, run_ids: list[str], warn: _Warnings) -> tuple[list[Accuracy], list[Accuracy]]:
+    """Every accuracy record of the store (to join on), and those of the reported runs. mIoU is a property of the
+    model file: the report joins the newest `segbench eval` result from any (readable) run. Every run's accuracy
+    records come from the store's index: they are parsed again only when a run's file changed."""
+    accuracies = store.accuracies_by_run(skipped=lambda i, exc: warn.skipped(i, str(exc)))
+    known = [a for records in accuracies.values() for a in records]  # in run order, as accuracies_by_run reads
+    return known, [a for run_id in run_ids for a in accuracies.get(run_id, ())]
+
+
+def _inspected(store: Store, shas: list[str | None], names: list[str], paths: list[str | None],
+               formats: list[str | None]) -> dict:
+    """sha256 -> ModelInfo of each measured file (records' columns): params and MACs come from inspecting the very
+    file measured (tied by sha256), cached in the reports dir."""
+    from segbench.model import ModelRef
+    from segbench.modelinfo.cache import InspectCache
+
+    first = {sha: i for i, sha in reversed(list(enumerate(shas))) if sha}
+    return InspectCache(store.root).infos(ModelRef(names[i], paths[i], formats[i], sha)
+                                          for sha, i in sorted(first.items(), key=lambda kv: kv[1]))
+
+
+def _small(runs: list[RunDir]) -> bool:
+    """Whether the runs' records are few enough (SMALL_BYTES) to table without the columnar cache."""
+    total = 0
+    for run in runs:
+        try:
+            total += run.results_path.stat().st_size
+        except OSError:
+            return False  # missing or unreadable: the usual path says what is wrong
+    return total <= SMALL_BYTES
+
+
+def _small_table(store: Store, runs: list[RunDir], published: list[PublishedRow] | bool,
+                 warn: _Warnings) -> str | None:
+    """The per-case markdown table of a few records, as the columnar path prints it, from the records themselves
+    (tables.summary_rows: no numpy, no pandas). None when the paper's comparison follows the table (``published``:
+    the published table's rows, when the comparison may be added): that one is the documents' (full.build)."""
+    from segbench.report.accuracy import accuracy_rows
+    from segbench.report.tables import render, summary_rows
+
+    infos = [run.info() for run in runs]
+    measured: list[Measurement] = [m for run in runs for m in run.measurements()]
+    if published and _names_measured(measured) & {r.model for r in published}:
+        return None
+    known, reported = _accuracies(store, [run.run_id for run in runs], warn)
+    shas = [m.model.sha256 for m in measured]
+    names = [m.model.name for m in measured]
+    paths_ = [m.model.path for m in measured]
+    inspected = _inspected(store, shas, names, paths_, [m.model.format for m in measured])
+    params = {sha: info.params for sha, info in inspected.items()}
+    paths = {sha: path for sha, path in zip(shas, paths_) if sha}
+    return render(accuracy_rows(summary_rows(measured, params), known, reported, paths), "markdown", infos)
+
+
+def _names_measured(records: list[Measurement]) -> set[str]:
+    return {m.model.name for m in records if m.status == "ok"}
 
 
 def _architectures(records: Columns) -> dict[str, Architecture]:

@@ -7,13 +7,16 @@ Accuracy records of the reported runs whose model has no latency row get a row o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from segbench.model import Accuracy
 from segbench.report.tables import keep_ints
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _latest(records: Sequence[Accuracy]) -> dict[str, Accuracy]:
@@ -69,19 +72,43 @@ def with_accuracy(df: pd.DataFrame, known: Sequence[Accuracy], reported: Sequenc
     ``known``: every accuracy record in the store (to join on); ``reported``: those of the reported runs;
     ``paths``: model sha256 -> file path, to find a manifest's published figure.
     """
-    latest = _latest(known)
-    paths = paths or {}
+    import pandas as pd
+
     df = df.copy()
+    values, extra = _joined(df["sha256"].tolist(), df["model"].tolist(), known, reported, paths or {})
+    df["miou_pct"] = [v for v, _ in values]
+    df["miou_source"] = [s for _, s in values]
+    if extra:
+        df = pd.concat([df, pd.DataFrame(extra)], ignore_index=True) if not df.empty else pd.DataFrame(extra, columns=df.columns)
+    return keep_ints(df)  # the eval-only rows have no threads: keep the others' 1, not 1.0
+
+
+def accuracy_rows(table: dict[str, list], known: Sequence[Accuracy], reported: Sequence[Accuracy] = (),
+                  paths: dict[str, str] | None = None) -> dict[str, list]:
+    """with_accuracy of a table as columns of Python values (tables.summary_rows): the same cells, no pandas. A
+    cell an eval-only row lacks is NaN, as pandas leaves it."""
+    values, extra = _joined(table["sha256"], table["model"], known, reported, paths or {})
+    out = {k: list(v) for k, v in table.items()}
+    out["miou_pct"] = [v for v, _ in values]
+    out["miou_source"] = [s for _, s in values]
+    for row in extra:
+        for k, column in out.items():
+            column.append(row.get(k, math.nan))
+    return out
+
+
+def _joined(shas: list[str | None], names: list[str], known: Sequence[Accuracy], reported: Sequence[Accuracy],
+            paths: dict[str, str]) -> tuple[list[tuple[float | None, str | None]], list[dict]]:
+    """Each row's (mIoU, source), and the rows of ``reported`` accuracy records whose model has no latency row."""
+    latest = _latest(known)
     found: dict[tuple, tuple[float | None, str | None]] = {}  # per model file: rows are many, models few
     values = []
-    for sha, name in zip(df["sha256"].tolist(), df["model"].tolist()):
+    for sha, name in zip(shas, names):
         key = (sha, name, paths.get(sha or ""))
         if key not in found:
             found[key] = miou_for(*key, latest)
         values.append(found[key])
-    df["miou_pct"] = [v for v, _ in values]
-    df["miou_source"] = [s for _, s in values]
-    seen = set(df["sha256"].dropna()) | set(df["model"])
+    seen = {sha for sha in shas if isinstance(sha, str)} | set(names)
     extra = []
     for rec in _latest(reported).values():
         if rec.model.sha256 in seen or rec.model.name in seen:
@@ -91,6 +118,4 @@ def with_accuracy(df: pd.DataFrame, known: Sequence[Accuracy], reported: Sequenc
                       "n": 0, "sha256": rec.model.sha256, "run_ids": [rec.run_id], "tool": rec.tool,
                       "tool_version": rec.tool_version, "miou_pct": _pct(rec),
                       "miou_source": _describe(rec, "measured"), "notes": "accuracy only (segbench eval)"})
-    if extra:
-        df = pd.concat([df, pd.DataFrame(extra)], ignore_index=True) if not df.empty else pd.DataFrame(extra, columns=df.columns)
-    return keep_ints(df)  # the eval-only rows have no threads: keep the others' 1, not 1.0
+    return values, extra

@@ -2,17 +2,20 @@
 
 Statistics are computed here, when reading, from the stored per-iteration samples; records
 that carry only a tool's summary (parsed logs) contribute their stored figures.
+
+A table is built as columns of Python values (``summary_rows``: a dict of lists, one per ROW_COLUMNS name), which
+the markdown renderer prints as it is; pandas makes a DataFrame of it for csv/json and the document's tables
+(``summary``, ``summary_of``). numpy and pandas are imported where they are used: the table of one run in markdown
+(`segbench report`'s default) needs neither.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Union
 
 from segbench import stats
 from segbench.model import (
@@ -26,7 +29,13 @@ from segbench.model import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
     from segbench.columns import Columns
+
+# A table: a DataFrame, or its columns as lists of Python values (summary_rows, accuracy.accuracy_rows).
+Table = Union["pd.DataFrame", dict[str, list]]
 
 REPORT_SCHEMA = "segbench.report/1"
 GROUP_KEYS = ("device", "model", "runtime", "threads", "power_mode", "backend")
@@ -47,6 +56,8 @@ INT_COLUMNS = ("threads", "n", "launches")
 
 def keep_ints(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with its INT_COLUMNS as object columns of Python ints and None (the stored values, not floats)."""
+    import pandas as pd
+
     df = df.copy()
     for col in INT_COLUMNS:
         if col in df.columns:
@@ -163,6 +174,8 @@ def record_rows(records: Sequence[Measurement]) -> dict[str, list]:
     """Per record: the figures of its row as a group of one (``_row([m])``) and its launch figure (compare's),
     computed for all records at once (stats.segments): building a run's cache costs about what reading it does.
     The values are ``_row([m])``'s and ``stats.launch_figure(m)``'s, of the same Python types."""
+    import numpy as np
+
     n = len(records)
     lengths = np.fromiter((len(m.samples_ms or ()) for m in records), dtype=np.int64, count=n)
     offsets = np.zeros(n + 1, dtype=np.int64)
@@ -229,32 +242,61 @@ def summary(measurements: Sequence[Measurement], params: Mapping[str, int] | Non
     ``params`` maps a model's sha256 to its inspected params (segbench.modelinfo.cache); rows whose
     model is not in it have no params value.
     """
-    from segbench.columns import Columns
+    return frame(summary_rows(measurements, params))
 
-    return summary_of(Columns.of(measurements, record_rows), params)
+
+# One row per case identity: the same name with another file or tool version is another row. The CPUs it ran on
+# too: records of one power mode on other cores (another topology) are never pooled.
+IDENTITY = ("device", "model", "runtime", "threads", "power_mode", "backend", "sha256", "tool", "tool_version",
+            "cpu_mask")
+# The values of a row that come from its group's first record; the rest (DERIVED, run_ids) from all of its records.
+FIRST = ("device", "model", "runtime", "threads", "power_mode", "sha256", "cpu_mask", "tool", "tool_version",
+         "emulated")
+
+
+def summary_rows(measurements: Sequence[Measurement], params: Mapping[str, int] | None = None) -> dict[str, list]:
+    """summary()'s table as columns of Python values (ROW_COLUMNS -> one value per row), from the records
+    themselves: each group's row is ``_row`` of its records (for one record, what record_rows caches for it)."""
+    groups: dict[tuple, list[Measurement]] = {}
+    for m in measurements:
+        key = (m.device_id, m.model.name, m.runtime, m.threads, m.power_mode,
+               DEFAULT_BACKEND if m.backend is None else m.backend, m.model.sha256, m.tool, m.tool_version, m.cpu_mask)
+        groups.setdefault(key, []).append(m)
+    rows = [_row(records) for records in groups.values()]
+    return _finish({k: [row[k] for row in rows] for k in (*FIRST, *DERIVED, "run_ids")}, params, len(rows))
+
+
+def frame(table: Table) -> pd.DataFrame:
+    """A table as the DataFrame csv, json and the report's documents take (ints kept as ints)."""
+    import pandas as pd
+
+    if isinstance(table, pd.DataFrame):
+        return table
+    if not table or not next(iter(table.values())):
+        return keep_ints(pd.DataFrame([], columns=list(table) or ROW_COLUMNS))
+    return keep_ints(pd.DataFrame(table, columns=list(table)))
 
 
 def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.DataFrame:
     """summary() of records as columns (segbench.columns, with record_rows derived): groups of one record take the
     row cached with it; the records of larger groups are read whole and grouped as summary() always has."""
+    import numpy as np
+
     n = len(cols)
     if n == 0:
-        return keep_ints(pd.DataFrame([], columns=ROW_COLUMNS))
+        return frame({k: [] for k in ROW_COLUMNS})
     backend = cols["backend"].copy()
     backend[backend == None] = DEFAULT_BACKEND  # noqa: E711 (elementwise)
     # One row per case identity: the same name with another file or tool version is another row.
     # The CPUs it ran on too: records of one power mode on other cores (another topology) are never pooled.
-    gid = _factorize([cols["device"], cols["model"], cols["runtime"], cols["threads"], cols["power_mode"], backend,
-                      cols["sha256"], cols["tool"], cols["tool_version"], cols["cpu_mask"]])
+    gid = _factorize([backend if k == "backend" else cols[k] for k in IDENTITY])
     groups = int(gid.max()) + 1
     sizes = np.bincount(gid, minlength=groups)
     first = np.full(groups, n, dtype=np.int64)
     np.minimum.at(first, gid, np.arange(n))
     out: dict[str, np.ndarray] = {}
-    for key, col in (("device", "device"), ("model", "model"), ("runtime", "runtime"), ("threads", "threads"),
-                     ("power_mode", "power_mode"), ("sha256", "sha256"), ("cpu_mask", "cpu_mask"), ("tool", "tool"),
-                     ("tool_version", "tool_version"), ("emulated", "emulated")):
-        out[key] = _values(cols[col][first])
+    for key in FIRST:
+        out[key] = _values(cols[key][first])
     for key in DERIVED:
         out[key] = _values(cols["d_" + key][first])
     run_ids = cols["run_id"][first]
@@ -270,17 +312,25 @@ def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.Dat
             row = _row(records)
             for key in (*DERIVED, "run_ids"):
                 out[key][g] = row[key]
-    counts = [(params or {}).get(sha or "") for sha in out["sha256"].tolist()]
-    out["params_m"] = _objects([None if c is None else c / 1e6 for c in counts])
+    return frame(_finish({k: v.tolist() for k, v in out.items()}, params, groups))
+
+
+def _finish(out: dict[str, list], params: Mapping[str, int] | None, groups: int) -> dict[str, list]:
+    """The rows' params and the notes that compare rows with each other, added to ``out`` (one list per column);
+    every ROW_COLUMNS name, in order."""
+    counts = [(params or {}).get(sha or "") for sha in out["sha256"]]
+    out["params_m"] = [None if c is None else c / 1e6 for c in counts]
     _name_collisions_of(out)
     _core_differences_of(out)
     # Columns no row sets (mIoU: with_accuracy's) are NaN, as pandas makes them from rows that lack the key.
-    data = {k: out[k].tolist() if k in out else [math.nan] * groups for k in ROW_COLUMNS}
-    return keep_ints(pd.DataFrame(data, columns=ROW_COLUMNS))
+    return {k: out[k] if k in out else [math.nan] * groups for k in ROW_COLUMNS}
 
 
 def _factorize(keys: Sequence[np.ndarray]) -> np.ndarray:
     """Group ids (0, 1, ... in first-seen order) of the rows of several key columns (None is a value)."""
+    import numpy as np
+    import pandas as pd
+
     gid = np.zeros(len(keys[0]), dtype=np.int64)
     for key in keys:
         codes, uniques = pd.factorize(key, use_na_sentinel=False)
@@ -289,6 +339,8 @@ def _factorize(keys: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def _objects(values: list) -> np.ndarray:
+    import numpy as np
+
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
@@ -296,6 +348,8 @@ def _objects(values: list) -> np.ndarray:
 
 def _values(a: np.ndarray) -> np.ndarray:
     """A column as an object array of the Python values the records hold (None where missing)."""
+    import numpy as np
+
     from segbench.columns import NONE_INT
 
     if a.dtype == object:
@@ -312,18 +366,20 @@ def _values(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _name_collisions_of(out: dict[str, np.ndarray]) -> None:
+def _name_collisions_of(out: dict[str, list]) -> None:
     """Rows of one name and config that differ in file or tool version say so (they are never pooled)."""
-    gid = _factorize([out[k] for k in ("device", "model", "runtime", "threads", "power_mode", "backend")])
-    sizes = np.bincount(gid)
-    for i in np.nonzero(sizes[gid] > 1)[0].tolist():
-        same = int(sizes[gid[i]])
+    keys = list(zip(*(out[k] for k in ("device", "model", "runtime", "threads", "power_mode", "backend"))))
+    sizes = Counter(keys)
+    for i, key in enumerate(keys):
+        same = sizes[key]
+        if same < 2:
+            continue
         sha, tool, version = out["sha256"][i], out["tool"][i], out["tool_version"][i]
         what = f"file {str(sha or '?')[:12]}, {tool or '?'} {version or ''}".strip()
         out["notes"][i] = "; ".join(x for x in (out["notes"][i], f"{same} rows share this name: this is {what}") if x)
 
 
-def _core_differences_of(out: dict[str, np.ndarray]) -> None:
+def _core_differences_of(out: dict[str, list]) -> None:
     """Rows of one power mode (same device, threads and backend) that ran on different CPUs say so: a tool that binds
     by itself (Paddle Lite's high puts 1 thread on the prime core) beside tools under the cluster's taskset mask (the
     whole big cluster). The explicit modes (prime, gold, silver, big, cpus:LIST) give every tool the same CPUs."""
@@ -333,11 +389,10 @@ def _core_differences_of(out: dict[str, np.ndarray]) -> None:
         return f"CPUs {cpu_list(cpus_of_mask(mask) or ())}" if mask else "no known binding"
 
     seen: dict[tuple, list[int]] = {}
-    for i, key in enumerate(zip(out["device"].tolist(), out["threads"].tolist(), out["power_mode"].tolist(),
-                                out["backend"].tolist())):
+    for i, key in enumerate(zip(out["device"], out["threads"], out["power_mode"], out["backend"])):
         if key[2] is not None:
             seen.setdefault(key, []).append(i)
-    masks = out["cpu_mask"].tolist()
+    masks = out["cpu_mask"]
     for same in seen.values():
         if len({masks[i] for i in same}) < 2:
             continue
@@ -356,31 +411,48 @@ def fmt_cell(value: object) -> str:
     return str(value)
 
 
-def visible_columns(df: pd.DataFrame) -> list[str]:
-    cols = [c for c in COLUMNS if c in df.columns]
-    if df["device"].nunique() <= 1:
+def columns_of(table: Table) -> dict[str, list]:
+    """A table's columns as lists of Python values (a DataFrame's NaN stays NaN: both are a missing cell)."""
+    if isinstance(table, dict):
+        return table
+    return {c: table[c].tolist() for c in table.columns}
+
+
+def row_count(table: Table) -> int:
+    return len(next(iter(table.values()), ())) if isinstance(table, dict) else len(table)
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def visible_columns(table: Table) -> list[str]:
+    data = columns_of(table)
+    cols = [c for c in COLUMNS if c in data]
+    if len({v for v in data["device"] if not _missing(v)}) <= 1:
         cols.remove("device")
-    if "backend" in cols and (df["backend"] == DEFAULT_BACKEND).all():
+    if "backend" in cols and all(v == DEFAULT_BACKEND for v in data["backend"]):
         cols.remove("backend")  # a CPU-only table looks as it did before backends
     for col in OPTIONAL:
-        if col in cols and df[col].isna().all():
+        if col in cols and all(_missing(v) for v in data[col]):
             cols.remove(col)
     return cols
 
 
-def to_markdown(df: pd.DataFrame) -> str:
+def to_markdown(table: Table) -> str:
     from segbench.report.markdown import github_table
 
-    if df.empty:
+    if row_count(table) == 0:
         return "_no results_"
-    cols = visible_columns(df)
-    return github_table([COLUMNS[c] for c in cols], formatted_rows(df, cols))
+    cols = visible_columns(table)
+    return github_table([COLUMNS[c] for c in cols], formatted_rows(table, cols))
 
 
-def formatted_rows(df: pd.DataFrame, cols: Sequence[str]) -> list[tuple[str, ...]]:
-    """``df``'s rows as the text of their ``cols`` (fmt_cell of each cell), a column at a time."""
-    columns = [[v if type(v) is str else fmt_cell(v) for v in df[c].tolist()] for c in cols]
-    return list(zip(*columns)) if columns else [() for _ in range(len(df))]
+def formatted_rows(table: Table, cols: Sequence[str]) -> list[tuple[str, ...]]:
+    """``table``'s rows as the text of their ``cols`` (fmt_cell of each cell), a column at a time."""
+    data = columns_of(table)
+    columns = [[v if type(v) is str else fmt_cell(v) for v in data[c]] for c in cols]
+    return list(zip(*columns)) if columns else [() for _ in range(row_count(table))]
 
 
 def device_label(info: RunInfo) -> str:
@@ -446,13 +518,14 @@ def footer(infos: Sequence[RunInfo]) -> str:
     return "\n".join(f"- {line}" for line in footer_lines(infos))
 
 
-def render(df: pd.DataFrame, fmt: str, infos: Sequence[RunInfo] = ()) -> str:
+def render(table: Table, fmt: str, infos: Sequence[RunInfo] = ()) -> str:
     if fmt == "markdown":
         notes = footer(infos) if infos else ""
-        if "miou_pct" in df.columns and df["miou_pct"].notna().any():
+        if any(not _missing(v) for v in columns_of(table).get("miou_pct", ())):
             notes += ("\n- mIoU: measured by `segbench eval` on this machine (newest result for the same model file), "
                       "else published in the models' manifest.toml; the source column says which.")
-        return to_markdown(df) + ("\n\n" + notes.lstrip("\n") if notes else "")
+        return to_markdown(table) + ("\n\n" + notes.lstrip("\n") if notes else "")
+    df = frame(table)
     if fmt == "csv":
         out = df.copy()
         out["run_ids"] = out["run_ids"].map(lambda ids: " ".join(ids))

@@ -18,7 +18,7 @@ Formats read (docs/vendor-tools.md has examples of each):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from segbench.errors import UsageError
 from segbench.model import PADDLE_POWER_MODE, is_explicit_mode, paddle_power_mode
@@ -233,9 +233,14 @@ class _State:
 def parse_log(text: str, *, invocation: bool = False) -> list[ParsedRun]:
     """Every benchmark_bin run in the text, in order. ``invocation``: the text is one run of the tool
     (its own log), so every error line in it is the tool's (tools.Reader.error)."""
+    return parse_lines(lines_of(text), invocation=invocation)
+
+
+def parse_lines(lines: Iterable[Line], *, invocation: bool = False) -> list[ParsedRun]:
+    """parse_log of the text's lines (tools.iter_lines), read one at a time: only the open run is held."""
     reader = Reader(_finish, invocation=invocation)
     state = _State()
-    for line in lines_of(text):
+    for line in lines:
         _read_line(line, reader, state)
     _close_table(reader, state)
     return reader.done()

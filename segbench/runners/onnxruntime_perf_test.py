@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import posixpath
 import re
+from collections.abc import Iterable
 
 from segbench.errors import UsageError
 from segbench.runners.tools import (
@@ -248,8 +249,13 @@ def read_result_file(text: str) -> tuple[float, ...]:
 def parse_log(text: str, *, invocation: bool = False) -> list[ParsedRun]:
     """Every onnxruntime_perf_test run in the text, in order. ``invocation``: the text is one run of the tool
     (its own log), so every error line in it is the tool's (tools.Reader.error)."""
+    return parse_lines(lines_of(text), invocation=invocation)
+
+
+def parse_lines(lines: Iterable[Line], *, invocation: bool = False) -> list[ParsedRun]:
+    """parse_log of the text's lines (tools.iter_lines), read one at a time: only the open run is held."""
     reader = Reader(_finish, invocation=invocation)
-    for line in lines_of(text):
+    for line in lines:
         if line.text:
             _read_line(line, reader)
     return reader.done()

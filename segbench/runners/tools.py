@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
@@ -286,8 +286,12 @@ class Line:
 
 def lines_of(text: str) -> list[Line]:
     """Every line, 1-based, stripped of logcat/glog/level prefixes and surrounding whitespace."""
-    out = []
-    for no, raw in enumerate(text.splitlines(), 1):
+    return list(iter_lines(text.splitlines()))
+
+
+def iter_lines(raw_lines: Iterable[str]) -> Iterator[Line]:
+    """lines_of of a text given as its lines (``str.splitlines()``'s, or a stream's), one at a time."""
+    for no, raw in enumerate(raw_lines, 1):
         s = raw.replace("\x00", "").strip()
         s = _LOGCAT.sub("", s, count=1)
         s = _GLOG.sub("", s, count=1)
@@ -296,8 +300,7 @@ def lines_of(text: str) -> list[Line]:
         if m:
             level, s = m.group(1), s[m.end():]
         s = _SOURCE.sub("", s, count=1)
-        out.append(Line(no, s.strip(), level, raw))
-    return out
+        yield Line(no, s.strip(), level, raw)
 
 
 def num(text: str | None) -> float | None:
@@ -630,36 +633,69 @@ def tool_for_runtime(runtime: str) -> ModuleType:
 
 def detect(text: str) -> ModuleType | None:
     """The tool whose output this is (the one with the most marker lines), or None."""
-    texts = [ln.text for ln in lines_of(text) if ln.text]
-    scores = [(sum(1 for s in texts if tool.MARKERS.search(s)), i) for i, tool in enumerate(TOOLS)]
-    best, i = max(scores)
-    return TOOLS[i] if best > 0 else None
+    return Scan().read(iter_lines(text.splitlines())).tool()
 
 
-def _chunks(text: str) -> Iterator[tuple[ModuleType, int, str]]:
-    """Consecutive stretches of lines by tool: (tool, first line index, text). A stretch ends
-    where another tool's marker line begins; untagged lines stay with the tool before them."""
-    raw = text.splitlines()
-    tags = [next((t for t in TOOLS if t.MARKERS.search(ln.text)), None) if ln.text else None
-            for ln in lines_of(text)]
-    current, start = None, 0
-    for i, tag in enumerate(tags):
-        if tag is not None and tag is not current:
-            if current is not None:
-                yield current, start, "\n".join(raw[start:i])
-                start = i
-            current = tag
-    if current is not None:
-        yield current, start, "\n".join(raw[start:])
+class Scan:
+    """parse_any of a text read one line at a time, with what else is said of the text as a whole: how many
+    lines carry each tool's markers (detect). Only the open run's state is held, never the text: a pasted
+    session or a farm's concatenated logs of any length is read in memory of the order of one run.
+
+    The text is cut into stretches by tool: a stretch ends where another tool's marker line begins; untagged
+    lines stay with the tool before them (those before the first marker, with the first tool). Each stretch is
+    read by its tool's parser (``parse_lines``) as it streams by."""
+
+    def __init__(self) -> None:
+        self.runs: list[ParsedRun] = []
+        self.markers = [0] * len(TOOLS)  # lines that match each tool's MARKERS
+
+    def read(self, lines: Iterable[Line]) -> Scan:
+        it = iter(lines)
+        head: list[Line] = []  # lines before the first marker: they join the first stretch
+        tool: ModuleType | None = None
+        for line in it:
+            head.append(line)
+            tool = self._tag(line)
+            if tool is not None:
+                break
+        while tool is not None:
+            stop: list[tuple[Line, ModuleType]] = []
+            self.runs.extend(tool.parse_lines(self._stretch(head, it, tool, stop)))
+            head, tool = ([stop[0][0]], stop[0][1]) if stop else ([], None)
+        return self
+
+    def tool(self) -> ModuleType | None:
+        """detect: the tool with the most marker lines (the last of equals), or None."""
+        best, i = max((n, i) for i, n in enumerate(self.markers))
+        return TOOLS[i] if best > 0 else None
+
+    def _stretch(self, head: list[Line], it: Iterator[Line], tool: ModuleType,
+                 stop: list[tuple[Line, ModuleType]]) -> Iterator[Line]:
+        """The stretch's lines: ``head``, then the stream's until a line of another tool (left in ``stop``)."""
+        yield from head
+        head.clear()
+        for line in it:
+            tag = self._tag(line)
+            if tag is not None and tag is not tool:
+                stop.append((line, tag))
+                return
+            yield line
+
+    def _tag(self, line: Line) -> ModuleType | None:
+        """The first tool whose marker the line carries, and every tool's marker counted."""
+        if not line.text:
+            return None
+        tag = None
+        for i, tool in enumerate(TOOLS):
+            if tool.MARKERS.search(line.text):
+                self.markers[i] += 1
+                tag = tag or tool
+        return tag
 
 
 def parse_any(text: str) -> list[ParsedRun]:
     """Every run of every supported tool in the text, in order (line numbers refer to the whole text)."""
-    out: list[ParsedRun] = []
-    for tool, offset, chunk in _chunks(text):
-        for run in tool.parse_log(chunk):
-            out.append(replace(run, lines=(run.lines[0] + offset, run.lines[1] + offset)))
-    return out
+    return Scan().read(iter_lines(text.splitlines())).runs
 
 
 def parse_case_log(tool: ModuleType, text: str) -> ParsedRun:
