@@ -9,7 +9,8 @@
   one connection per command, one kept ``sync:`` connection per phone for its pushes and pulls.
   adbutils still lists, connects and disconnects devices and carries the adb binary.
 - Pushes send 64 KiB DATA packets (adbutils' own push writes 4 KiB packets, several times slower)
-  and skip files whose sha256 already matches on the device (hashed only when the sizes match).
+  and skip files whose sha256 already matches on the device (hashed only when the sizes match). A run
+  that knows its files beforehand has them all hashed by one command (``look_ahead``), not one each.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -186,6 +187,7 @@ def _parse_getprop(text: str) -> dict[str, str]:
 _CPUFREQ = "/sys/devices/system/cpu/cpu[0-9]*/cpufreq"
 _ZONES = "/sys/class/thermal/thermal_zone*"
 _MARK = "##segbench "
+_HEX = re.compile(rb"[0-9a-f]+")
 
 
 def _grep(*globs: str) -> str:
@@ -272,6 +274,9 @@ class AdbDevice:
         self._sync_lock = threading.Lock()
         self._features: frozenset[str] | None = None
         self._made_dirs: set[str] = set()
+        # look_ahead's findings: remote path -> (its STAT then, the phone's sha256 of it then); each used once.
+        self._looked: dict[str, tuple[adbwire.Stat, str]] = {}
+        self._props: dict[str, str] | None = None  # getprop as info() read it
 
     def close(self) -> None:
         """End the kept sync connection (the next push or pull opens a new one)."""
@@ -337,11 +342,50 @@ class AdbDevice:
 
     # -- files ------------------------------------------------------------------------------
     def remote_sha256(self, remote: str) -> str | None:
-        done = self.shell(f"sha256sum {shlex.quote(remote)} 2>/dev/null", 60)
-        if done.returncode != 0:
-            return None
-        first = done.stdout.decode(errors="replace").split()
-        return first[0] if first else None
+        return self.remote_sha256s([remote]).get(remote)
+
+    def remote_sha256s(self, remotes: list[str]) -> dict[str, str]:
+        """The phone's sha256 of each of ``remotes``, in one command: {remote: hex digest} for each file it read.
+
+        sha256sum (toybox's on Android) prints "HEX  NAME" for each file it read, in the order given, and for each
+        it could not (missing, unreadable) a line on stderr and exit status 1, going on with the rest. A line is
+        matched to its file by the very name asked for: a file missing from the answer was not hashed, and a name
+        printed otherwise (GNU's sha256sum escapes a backslash or newline) leaves that file unknown, as does a
+        command cut off (no exit status): the caller then takes it as not there."""
+        if not remotes:
+            return {}
+        done = self.shell("sha256sum " + " ".join(shlex.quote(r) for r in remotes) + " 2>/dev/null",
+                          60.0 * len(remotes))
+        if done.returncode is None:
+            return {}
+        asked = {r.encode(): r for r in remotes}
+        found: dict[str, str] = {}
+        for line in done.stdout.split(b"\n")[:-1]:  # complete lines only
+            digest, sep, name = line.partition(b"  ")
+            if sep and name in asked and len(digest) == 64 and _HEX.fullmatch(digest):
+                found[asked[name]] = digest.decode()
+        return found
+
+    def look_ahead(self, files: Iterable[tuple[str, str]]) -> int:
+        """Files a run is about to push, as (local, remote), checked in one go: each remote one STATed on the kept
+        sync connection and those of the local file's size hashed by one `sha256sum` for them all. Pushing one of
+        them then asks no hash of its own while it stands as it stood (the same mode, size and mtime in the push's
+        own STAT); one that changed or vanished since is hashed or sent as before. Returns how many were hashed."""
+        stats: dict[str, adbwire.Stat] = {}
+        for local, remote in files:
+            there = self._synced(lambda sync, r=remote: sync.stat(r), f"look at {self.serial}:{remote}")
+            if there.regular and there.size == os.stat(local).st_size & 0xFFFFFFFF:
+                stats[remote] = there
+        digests = self.remote_sha256s(list(stats))
+        self._looked.update((remote, (stats[remote], digest)) for remote, digest in digests.items())
+        return len(digests)
+
+    def _phone_digest(self, remote: str, there: adbwire.Stat) -> str | None:
+        """The phone's sha256 of ``remote``, which stands as ``there`` says: look_ahead's if it still stands as then."""
+        looked = self._looked.pop(remote, None)
+        if looked is not None and looked[0] == there:
+            return looked[1]
+        return self.remote_sha256(remote)
 
     def push(self, local: str, remote: str, digest: str | None = None, mode: int | None = None) -> bool:
         """Copy ``local`` to ``remote`` unless the device already has the same bytes there.
@@ -360,7 +404,7 @@ class AdbDevice:
         there = self._synced(lambda sync: sync.stat(remote), f"push of {local} to {self.serial}:{remote}")
         runnable = there.mode & mode & 0o111 == mode & 0o111
         if there.regular and runnable and there.size == st.st_size & 0xFFFFFFFF:
-            if self.remote_sha256(remote) == (digest or sha256_cached(Path(local), st)):
+            if self._phone_digest(remote, there) == (digest or sha256_cached(Path(local), st)):
                 return False
         self._make_dir(posixpath.dirname(remote))
         with open(local, "rb") as source:
@@ -422,8 +466,10 @@ class AdbDevice:
 
     # -- facts ------------------------------------------------------------------------------
     def hardware_serial(self) -> str | None:
-        """The phone's own serial number (``ro.serialno``), whatever address it is reached at; None when unset."""
-        value = self.check("getprop ro.serialno", 15).strip()
+        """The phone's own serial number (``ro.serialno``), whatever address it is reached at; None when unset.
+        Taken from info()'s properties when it read them (no command of its own)."""
+        value = (self._props.get("ro.serialno", "") if self._props is not None
+                 else self.check("getprop ro.serialno", 15)).strip()
         return value if value and value.lower() != "unknown" else None
 
     def info(self) -> DeviceInfo:
@@ -431,7 +477,7 @@ class AdbDevice:
         sections = _sections(self.check(_INFO_SCRIPT, 30))
         if "thermal" not in sections:  # no end marker: the output was cut short
             raise DeviceGone(f"device {self.serial} stopped answering while its facts were read")
-        props = _parse_getprop(sections["props"])
+        props = self._props = _parse_getprop(sections["props"])
         cpufreq = _grepped(sections["cpufreq"])
         max_khz = {int(cpu[3:]): khz for cpu, khz in _khz_of(cpufreq, "cpuinfo_max_freq").items()}
         governors = {v for p, v in cpufreq.items() if p.endswith("/scaling_governor")}
