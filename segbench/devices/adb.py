@@ -190,14 +190,16 @@ _MARK = "##segbench "
 _HEX = re.compile(rb"[0-9a-f]+")
 
 
-def _grep(*globs: str) -> str:
-    """A command printing every readable file of ``globs`` as PATH:VALUE lines: one process for them all (a shell
-    loop with ``$(cat FILE)`` forks one per file, some 30 for a phone's zones and CPUs: on the emulated phone that
-    made a reading 3x as long as a command that does nothing)."""
-    return "grep -H . " + " ".join(globs) + " 2>/dev/null"
+def _first_lines(*globs: str) -> str:
+    """A command printing the first line of every readable, non-empty file of ``globs`` as PATH:VALUE lines, in the
+    shell itself: the glob, ``read`` and ``echo`` are builtins of every phone's shell (mksh), so it starts no process
+    at all. (A loop with ``$(cat FILE)`` forks one per file, some 30 for a phone's zones and CPUs: on the emulated
+    phone that made a reading 3x as long as a command that does nothing; ``grep -H .`` forked one for them all, the
+    one process a case boundary still cost.) A file that cannot be read (a sensor that is off) is left out."""
+    return f'for f in {" ".join(globs)}; do v=; read -r v < "$f"; [ -n "$v" ] && echo "$f:$v"; done 2>/dev/null'
 
 
-def _grepped(text: str) -> dict[str, str]:
+def _by_path(text: str) -> dict[str, str]:
     """PATH:VALUE lines -> {path: value} (a file's first line)."""
     out: dict[str, str] = {}
     for line in text.splitlines():
@@ -226,16 +228,16 @@ def _khz_of(files: dict[str, str], name: str) -> dict[str, int]:
             if p.endswith(f"/{name}") and (c := _cpu_index(p)) is not None and v.isascii() and v.isdigit()}
 
 
-_FACTS_GREP = _grep(f"{_ZONES}/type", f"{_ZONES}/temp", f"{_CPUFREQ}/scaling_cur_freq", f"{_CPUFREQ}/scaling_max_freq")
-_FACTS_SCRIPT = f"{_FACTS_GREP}; echo '{_MARK}end'"
+_FACTS_READ = _first_lines(f"{_ZONES}/type", f"{_ZONES}/temp", f"{_CPUFREQ}/scaling_cur_freq", f"{_CPUFREQ}/scaling_max_freq")
+_FACTS_SCRIPT = f"{_FACTS_READ}; echo '{_MARK}end'"
 # Everything info() needs, in one command: sections after "##segbench NAME" lines.
 _INFO_SCRIPT = "; ".join((
     f"echo '{_MARK}props'", "getprop",
-    f"echo '{_MARK}cpufreq'", _grep(f"{_CPUFREQ}/cpuinfo_max_freq", f"{_CPUFREQ}/scaling_governor"),
+    f"echo '{_MARK}cpufreq'", _first_lines(f"{_CPUFREQ}/cpuinfo_max_freq", f"{_CPUFREQ}/scaling_governor"),
     f"echo '{_MARK}meminfo'", "cat /proc/meminfo",
     f"echo '{_MARK}cpuinfo'", "cat /proc/cpuinfo",
     f"echo '{_MARK}battery'", "dumpsys battery",
-    f"echo '{_MARK}thermal'", _grep(f"{_ZONES}/type", f"{_ZONES}/temp"),
+    f"echo '{_MARK}thermal'", _first_lines(f"{_ZONES}/type", f"{_ZONES}/temp"),
     f"echo '{_MARK}end'"))
 
 
@@ -478,7 +480,7 @@ class AdbDevice:
         if "thermal" not in sections:  # no end marker: the output was cut short
             raise DeviceGone(f"device {self.serial} stopped answering while its facts were read")
         props = self._props = _parse_getprop(sections["props"])
-        cpufreq = _grepped(sections["cpufreq"])
+        cpufreq = _by_path(sections["cpufreq"])
         max_khz = {int(cpu[3:]): khz for cpu, khz in _khz_of(cpufreq, "cpuinfo_max_freq").items()}
         governors = {v for p, v in cpufreq.items() if p.endswith("/scaling_governor")}
         mem = next((int(ln.split()[1]) / 1024 for ln in sections["meminfo"].splitlines()
@@ -505,7 +507,7 @@ class AdbDevice:
             cpu_max_khz=dict(sorted(max_khz.items())),
             memory_mb=round(mem, 1) if mem else None,
             extra={"governor": ",".join(sorted(governors)) or None, "battery": _battery(sections["battery"]),
-                   "thermal_c": _thermal(_grepped(sections["thermal"])),
+                   "thermal_c": _thermal(_by_path(sections["thermal"])),
                    "fingerprint": props.get("ro.build.fingerprint")},
             emulated=is_emulated(props),
         )
@@ -521,21 +523,21 @@ class AdbDevice:
         return _khz_of(self._read(f"{_CPUFREQ}/scaling_max_freq"), "scaling_max_freq")
 
     def _read(self, *globs: str) -> dict[str, str]:
-        return _grepped(self.shell(_grep(*globs), 15).stdout.decode(errors="replace"))
+        return _by_path(self.shell(_first_lines(*globs), 15).stdout.decode(errors="replace"))
 
     # The reading facts() takes, as a command another command may carry (ondevice runs it around a tool, in the
     # tool's own command): it prints PATH:VALUE lines and never fails.
-    facts_command = _FACTS_GREP
+    facts_command = _FACTS_READ
 
     @staticmethod
     def read_facts(text: str) -> Facts:
         """What ``facts_command`` printed (whole: the caller checks its output was not cut) -> Facts."""
-        files = _grepped(text)
+        files = _by_path(text)
         return Facts(thermal_c=_thermal(files), cur_khz=_khz_of(files, "scaling_cur_freq"),
                      cap_khz=_khz_of(files, "scaling_max_freq"))
 
     def facts(self) -> Facts:
-        """thermal_c, cur_khz and cap_khz read in one shell command of one process: the readings around a case, one
+        """thermal_c, cur_khz and cap_khz read in one shell command that starts no process: the readings around a case, one
         round trip. Output the phone did not print whole (no end marker: the link went mid-command) is an empty
         reading, as a failed single read is."""
         text = self.shell(_FACTS_SCRIPT, 15).stdout.decode(errors="replace")
