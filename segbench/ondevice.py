@@ -50,6 +50,9 @@ from segbench.store import utc_now
 
 REMOTE_ROOT = "/data/local/tmp/segbench"
 T = TypeVar("T")
+# A reading taken when a case ended is the next case's start if that starts within this many seconds; later, the
+# phone may have cooled (or heated) since, and the next case takes its own (in its tool's command: no round trip).
+FACTS_SHARED_S = 5.0
 # Input format each tool reads (segbench.inputs writers).
 TOOL_INPUT_FORMAT = {"paddlelite": "paddle-txt", "tflite": "raw", "onnxruntime": "ort-pb"}
 
@@ -182,6 +185,7 @@ class DeviceBackend:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _runner: threading.Thread | None = None  # the thread whose command runs the tool
     _last_facts: Facts | None = None  # read when the last case ended: the next case's start, unless time was let pass
+    _last_facts_at: float = 0.0  # time.monotonic() when it came
 
     def summary(self) -> str | None:
         return f"{self.device.id}: {self.pushes.describe()}"
@@ -429,9 +433,11 @@ class DeviceBackend:
         except SegbenchError as exc:
             return replace(base, error=str(exc), finished=utc_now()), f"failed before running: {exc}\n".encode()
         cooled_s, cool = self._cool_down()
-        # One reading per case boundary: the previous case's end is this one's start, unless a cooldown let time
-        # pass. Both readings, and the tool's result file, travel in the tool's own command (run_framed).
-        shared, self._last_facts = (self._last_facts if cooled_s is None else None), None
+        # One reading per case boundary: the previous case's end is this one's start, unless time passed since (a
+        # cooldown, a long push, a farm phone waiting for a case handed back): then this case reads its own start,
+        # at no cost. Both readings, and the tool's result file, travel in the tool's own command (run_framed).
+        fresh = time.monotonic() - self._last_facts_at <= FACTS_SHARED_S
+        shared, self._last_facts = (self._last_facts if cooled_s is None and fresh else None), None
         if shared is None and getattr(self.phone, "facts_command", None) is None:
             shared = self._facts()  # a phone whose reading cannot ride in the tool's command: one of its own
         libs = posixpath.dirname(tool_path) if len(tool.files) > 1 else None
@@ -439,6 +445,7 @@ class DeviceBackend:
                                               facts_before=shared is None)
         start = shared if shared is not None else framed.before or Facts({}, {}, {})  # cut off with the link: none
         end = self._last_facts = framed.after if framed.after is not None else self._facts()
+        self._last_facts_at = time.monotonic()
         before_t, before_f = start.thermal_c, start.cur_khz
         # Already hot when the case started: its CPUs capped below their maximum, or still above the --cooldown limit.
         at_start = _capped(start.cap_khz, self.device.cpu_max_khz, cpus)
