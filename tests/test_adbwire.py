@@ -87,6 +87,17 @@ def test_one_sha256sum_names_each_file_and_leaves_out_the_missing_as_toybox_does
     assert len([c for c in phone.shell_commands() if c.startswith("sha256sum ")]) == 2
 
 
+def test_stats_sent_together_come_back_in_order_over_one_connection(adb_port, phone, tmp_path):
+    dev = _device(adb_port, phone)
+    dev.push(_file(tmp_path / "x", b"x" * 7), f"{REMOTE}/st/x")
+    paths = [f"{REMOTE}/st/x" if i % 100 == 0 else f"{REMOTE}/st/none{i}" for i in range(300)]  # two batches
+    got = dev._synced(lambda sync: sync.stats(paths), "stats")
+    assert [g.size for g in got] == [7 if i % 100 == 0 else 0 for i in range(300)]
+    assert [g.regular for g in got] == [i % 100 == 0 for i in range(300)]
+    assert dev._synced(lambda sync: sync.stat(f"{REMOTE}/st/x"), "stat").size == 7  # the connection is still in step
+    assert phone.services().count("sync") == 1
+
+
 def test_look_ahead_hashes_once_and_still_catches_a_file_that_changed_or_vanished(adb_port, phone, tmp_path):
     dev = _device(adb_port, phone)
     files = {name: (_file(tmp_path / name, name.encode() * 1000), f"{REMOTE}/ahead/{name}")

@@ -369,15 +369,16 @@ class AdbDevice:
         return found
 
     def look_ahead(self, files: Iterable[tuple[str, str]]) -> int:
-        """Files a run is about to push, as (local, remote), checked in one go: each remote one STATed on the kept
-        sync connection and those of the local file's size hashed by one `sha256sum` for them all. Pushing one of
-        them then asks no hash of its own while it stands as it stood (the same mode, size and mtime in the push's
-        own STAT); one that changed or vanished since is hashed or sent as before. Returns how many were hashed."""
-        stats: dict[str, adbwire.Stat] = {}
-        for local, remote in files:
-            there = self._synced(lambda sync, r=remote: sync.stat(r), f"look at {self.serial}:{remote}")
-            if there.regular and there.size == os.stat(local).st_size & 0xFFFFFFFF:
-                stats[remote] = there
+        """Files a run is about to push, as (local, remote), checked in one go: the remote ones STATed on the kept
+        sync connection (the requests sent together) and those of the local file's size hashed by one `sha256sum`
+        for them all. Pushing one of them then asks no hash of its own while it stands as it stood (the same mode,
+        size and mtime in the push's own STAT); one that changed or vanished since is hashed or sent as before.
+        Returns how many were hashed."""
+        pairs = list(files)
+        remotes = [remote for _, remote in pairs]
+        seen = self._synced(lambda sync: sync.stats(remotes), f"look at {len(remotes)} file(s) on {self.serial}")
+        stats = {remote: there for (local, remote), there in zip(pairs, seen)
+                 if there.regular and there.size == os.stat(local).st_size & 0xFFFFFFFF}
         digests = self.remote_sha256s(list(stats))
         self._looked.update((remote, (stats[remote], digest)) for remote, digest in digests.items())
         return len(digests)
