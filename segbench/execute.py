@@ -57,6 +57,9 @@ class Backend(Protocol):
         """The software that measures: host runtime packages, or the vendor tools on a phone."""
         ...
 
+    # and, where the backend has files to send (ondevice.DeviceBackend), look_ahead(cases): the files those cases will
+    # push checked in one go before the first of them, instead of one check each as each case comes
+
 
 @dataclass
 class Progress:
@@ -220,6 +223,9 @@ def execute(cases: Sequence[Case], backend: Backend, run: RunDir, progress: Prog
         return Outcome(results, True, len(cases) - len(todo), set_aside.reason)
 
     try:
+        ahead = getattr(backend, "look_ahead", None)
+        if ahead is not None and shard is None:  # shared out, a phone may never get most cases: no point
+            ahead([c for c in todo if c.model.path not in broken])
         for i, case in enumerate(todo, 1):
             if stop is not None and stop.is_set():
                 return interrupted()

@@ -50,6 +50,9 @@ from segbench.store import utc_now
 
 REMOTE_ROOT = "/data/local/tmp/segbench"
 T = TypeVar("T")
+# A reading taken when a case ended is the next case's start if that starts within this many seconds; later, the
+# phone may have cooled (or heated) since, and the next case takes its own (in its tool's command: no round trip).
+FACTS_SHARED_S = 5.0
 # Input format each tool reads (segbench.inputs writers).
 TOOL_INPUT_FORMAT = {"paddlelite": "paddle-txt", "tflite": "raw", "onnxruntime": "ort-pb"}
 
@@ -108,6 +111,7 @@ class Phone(Protocol):
     def cur_khz(self) -> dict[str, int]: ...
     def cap_khz(self) -> dict[str, int]: ...
     # and, where the phone offers it (AdbDevice), facts(): the three readings above in one shell command
+    # and look_ahead(files): the phone's hashes of the files a run will push, read by one command for them all
 
 
 @dataclass
@@ -130,6 +134,16 @@ class PushStats:
     def describe(self) -> str:
         return (f"pushed {self.pushed_files} file(s), {self.pushed_bytes / 1e6:.1f} MB; "
                 f"{self.cached_files} file(s), {self.cached_bytes / 1e6:.1f} MB already on the device")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file for the phone: where it goes, its sha256 when known, the mode it gets (None: the local file's)."""
+
+    local: Path
+    remote: str
+    digest: str | None = None
+    mode: int | None = None
 
 
 @dataclass
@@ -160,6 +174,7 @@ class DeviceBackend:
     retries: int = 2
     pushes: PushStats = field(default_factory=PushStats)
     _prepared: dict[tuple[str, str | None, str | None], _Prepared] = field(default_factory=dict)
+    _plans: dict[tuple[str, str | None, str | None], tuple[_Prepared, list[Upload]]] = field(default_factory=dict)
     _tool_paths: dict[str, str] = field(default_factory=dict)
     op_profiling: bool = False  # run --profile: per-operator times from the tool (ops_by_type)
     memory_profile: bool = False  # run --memory: the tool's memory figures (memory_mb)
@@ -170,6 +185,7 @@ class DeviceBackend:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _runner: threading.Thread | None = None  # the thread whose command runs the tool
     _last_facts: Facts | None = None  # read when the last case ended: the next case's start, unless time was let pass
+    _last_facts_at: float = 0.0  # time.monotonic() when it came
 
     def summary(self) -> str | None:
         return f"{self.device.id}: {self.pushes.describe()}"
@@ -181,24 +197,37 @@ class DeviceBackend:
         return {**tools, "adbutils": package_version("adbutils")}
 
     # -- pushing ---------------------------------------------------------------------------
-    def _push(self, local: Path, remote: str, digest: str | None = None, mode: int | None = None) -> None:
-        pushed = (self.phone.push(str(local), remote, digest, mode) if mode is not None
-                  else self.phone.push(str(local), remote, digest))
-        self.pushes.add(pushed, local.stat().st_size)
+    def _push(self, upload: Upload) -> None:
+        pushed = (self.phone.push(str(upload.local), upload.remote, upload.digest, upload.mode)
+                  if upload.mode is not None else self.phone.push(str(upload.local), upload.remote, upload.digest))
+        self.pushes.add(pushed, upload.local.stat().st_size)
+
+    def _tool_uploads(self, tool: Tool) -> tuple[str, list[Upload]]:
+        """Where the tool's binary goes on the phone, and its files' uploads."""
+        # A variant (LiteRT's benchmark_model) keeps the upstream name in a directory of its own.
+        remote_dir = f"{REMOTE_ROOT}/bin/{tool.variant}" if tool.variant else f"{REMOTE_ROOT}/bin"
+        # Executable as it arrives (the mode travels in the push itself): no `chmod` round trip.
+        uploads = [Upload(f, f"{remote_dir}/{f.name}", None, 0o755 if f == tool.binary else None) for f in tool.files]
+        return f"{remote_dir}/{tool.binary.name}", uploads
 
     def _tool_path(self, tool: Tool) -> str:
         if tool.runtime not in self._tool_paths:
-            # A variant (LiteRT's benchmark_model) keeps the upstream name in a directory of its own.
-            remote_dir = f"{REMOTE_ROOT}/bin/{tool.variant}" if tool.variant else f"{REMOTE_ROOT}/bin"
-            # Executable as it arrives (the mode travels in the push itself): no `chmod` round trip.
-            for f in tool.files:
-                self._push(f, f"{remote_dir}/{f.name}", None, 0o755 if f == tool.binary else None)
-            remote = f"{remote_dir}/{tool.binary.name}"
+            remote, uploads = self._tool_uploads(tool)
+            for upload in uploads:
+                self._push(upload)
             self._tool_paths[tool.runtime] = remote
         return self._tool_paths[tool.runtime]
 
     def push_model(self, model: ModelRef) -> tuple[str, str, str | None]:
-        """The model (and a Paddle .pdiparams beside it) on the phone: (its directory, model, params).
+        """The model (and a Paddle .pdiparams beside it) on the phone: (its directory, model, params)."""
+        remote_dir, model_remote, params_remote, uploads = self._model_uploads(model)
+        for upload in uploads:
+            self._push(upload)
+        return remote_dir, model_remote, params_remote
+
+    @staticmethod
+    def _model_uploads(model: ModelRef) -> tuple[str, str, str | None, list[Upload]]:
+        """Where the model (and a Paddle .pdiparams beside it) goes: (its directory, model, params, uploads).
 
         The directory is keyed by content: the model's sha256 and its companions' (one program with two sets of
         weights, e.g. PaddleSeg's model.pdmodel/model.pdiparams exported twice, gets two directories)."""
@@ -210,25 +239,59 @@ class DeviceBackend:
             key = hashlib.sha256("".join([key, *(digest for _, digest in companions)]).encode()).hexdigest()
         remote_dir = f"{REMOTE_ROOT}/models/{key[:16]}"
         model_remote = f"{remote_dir}/{Path(model.path).name}"
-        self._push(Path(model.path), model_remote, model.sha256)
+        uploads = [Upload(Path(model.path), model_remote, model.sha256)]
         params_remote = None
         for companion, digest in companions:
             params_remote = f"{remote_dir}/{companion.name}"
-            self._push(companion, params_remote, digest)
-        return remote_dir, model_remote, params_remote
+            uploads.append(Upload(companion, params_remote, digest))
+        return remote_dir, model_remote, params_remote, uploads
 
     def _prepare(self, case: Case) -> _Prepared:
         key = (case.model.path, case.input_path, case.input_preset)
         if key in self._prepared:
             return self._prepared[key]
-        remote_dir, model_remote, params_remote = self.push_model(case.model)
-        prepared = self._prepare_input(case, remote_dir)
-        prepared.model_path, prepared.params_path = model_remote, params_remote
+        prepared, uploads = self._plan(case)
+        for upload in uploads:
+            self._push(upload)
         self._prepared[key] = prepared
         return prepared
 
-    def _prepare_input(self, case: Case, remote_dir: str) -> _Prepared:
-        """The case's input in the tool's format, pushed; seeded random when no --input was given."""
+    def _plan(self, case: Case) -> tuple[_Prepared, list[Upload]]:
+        """What the case's model and input make on the phone, and the uploads that put them there (kept: the input
+        is made once, whether look_ahead or the case itself asks first)."""
+        key = (case.model.path, case.input_path, case.input_preset)
+        if key not in self._plans:
+            remote_dir, model_remote, params_remote, uploads = self._model_uploads(case.model)
+            prepared, upload = self._prepare_input(case, remote_dir)
+            prepared.model_path, prepared.params_path = model_remote, params_remote
+            self._plans[key] = (prepared, [*uploads, upload])
+        return self._plans[key]
+
+    def look_ahead(self, cases: Iterable[Case]) -> None:
+        """Before a sweep: the files its cases will push, checked on the phone all at once where it can
+        (AdbDevice.look_ahead: one `sha256sum` for all), so that a file already there costs its push no command of
+        its own. It only reads: each push still STATs its file, and one that changed or vanished since is hashed or
+        sent as before. A case whose files cannot be made now is left out here; its own turn says why."""
+        from segbench.runners import tools
+
+        ahead = getattr(self.phone, "look_ahead", None)
+        if ahead is None:
+            return
+        files: dict[str, Upload] = {}
+        for case in cases:
+            tool = self.tools.get(case.runtime)
+            try:
+                if tool is None or self.bound(tools.tool_for_runtime(case.runtime), case).lacking:
+                    continue  # skipped at its turn: it pushes nothing
+                uploads = [*self._tool_uploads(tool)[1], *self._plan(case)[1]]
+            except Exception:  # noqa: BLE001 - measure() meets it again, inside the case's error boundary
+                continue
+            files.update((u.remote, u) for u in uploads)
+        with contextlib.suppress(SegbenchError, OSError):  # the pushes then check each file themselves
+            ahead([(str(u.local), u.remote) for u in files.values()])
+
+    def _prepare_input(self, case: Case, remote_dir: str) -> tuple[_Prepared, Upload]:
+        """The case's input in the tool's format, and its upload; seeded random when no --input was given."""
         from segbench.inputs import SUFFIX, case_inputs, write_tensor
         from segbench.modelinfo.io import read_io
 
@@ -242,13 +305,13 @@ class DeviceBackend:
         local_dir = self.workdir / digest
         if fmt == "ort-pb":
             local = write_tensor(tensor, fmt, local_dir / "test_data_set_0", spec.name)
-            self._push(local, f"{remote_dir}/test_data_set_0/input_0.pb")
+            upload = Upload(local, f"{remote_dir}/test_data_set_0/input_0.pb")
             remote_input = f"{remote_dir}/test_data_set_0"
         else:
             local = write_tensor(tensor, fmt, local_dir / f"input{SUFFIX[fmt]}", spec.name)
             remote_input = f"{REMOTE_ROOT}/inputs/{digest}{SUFFIX[fmt]}"
-            self._push(local, remote_input)
-        return _Prepared("", None, remote_input, (spec.name,), (tuple(int(d) for d in tensor.shape),), note)
+            upload = Upload(local, remote_input)
+        return _Prepared("", None, remote_input, (spec.name,), (tuple(int(d) for d in tensor.shape),), note), upload
 
     # -- CPU binding -----------------------------------------------------------------------
     def bound(self, module: ModuleType, case: Case) -> Bound:
@@ -370,9 +433,11 @@ class DeviceBackend:
         except SegbenchError as exc:
             return replace(base, error=str(exc), finished=utc_now()), f"failed before running: {exc}\n".encode()
         cooled_s, cool = self._cool_down()
-        # One reading per case boundary: the previous case's end is this one's start, unless a cooldown let time
-        # pass. Both readings, and the tool's result file, travel in the tool's own command (run_framed).
-        shared, self._last_facts = (self._last_facts if cooled_s is None else None), None
+        # One reading per case boundary: the previous case's end is this one's start, unless time passed since (a
+        # cooldown, a long push, a farm phone waiting for a case handed back): then this case reads its own start,
+        # at no cost. Both readings, and the tool's result file, travel in the tool's own command (run_framed).
+        fresh = time.monotonic() - self._last_facts_at <= FACTS_SHARED_S
+        shared, self._last_facts = (self._last_facts if cooled_s is None and fresh else None), None
         if shared is None and getattr(self.phone, "facts_command", None) is None:
             shared = self._facts()  # a phone whose reading cannot ride in the tool's command: one of its own
         libs = posixpath.dirname(tool_path) if len(tool.files) > 1 else None
@@ -380,6 +445,7 @@ class DeviceBackend:
                                               facts_before=shared is None)
         start = shared if shared is not None else framed.before or Facts({}, {}, {})  # cut off with the link: none
         end = self._last_facts = framed.after if framed.after is not None else self._facts()
+        self._last_facts_at = time.monotonic()
         before_t, before_f = start.thermal_c, start.cur_khz
         # Already hot when the case started: its CPUs capped below their maximum, or still above the --cooldown limit.
         at_start = _capped(start.cap_khz, self.device.cpu_max_khz, cpus)
@@ -761,7 +827,7 @@ class DeviceSession:
         # A dump left by the previous image must never be read as this image's outputs; and the previous image's
         # input, of the same size, would make the push compare hashes before sending this one anyway.
         self._shell(f"rm -f {shlex.quote(remote_out)} {shlex.quote(remote_in)}")
-        self.backend._push(local, remote_in)
+        self.backend._push(Upload(local, remote_in))
         # One warm-up (the tool's default) and one timed run; the dump holds the timed run's outputs.
         case = Case(self.model, self.runtime, self.threads, "no_bind", warmup=1, repeats=1)
         tc = tools.ToolCase(case=case, tool_path=self.tool_remote, model_path=self.model_remote, input_path=remote_in,
@@ -969,8 +1035,9 @@ def open_backend(client, serial: str, runtimes: Iterable[str], assets: Path, ech
 
     device_id = device_id or serial
     phone = adb.AdbDevice(client, serial)
+    facts = phone.info()  # first: its properties name the phone for the lock (no command of the lock's own)
     with adb.device_lock(phone, device_id):
-        info = replace(phone.info(), id=device_id)
+        info = replace(facts, id=device_id)
         tools: dict[str, Tool] = {}
         missing: dict[str, str] = {}
         for rt in sorted(set(runtimes)):

@@ -3,6 +3,7 @@ push skip rules, and a phone that goes away, through the real adb server and the
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from pathlib import Path
@@ -67,6 +68,58 @@ def test_a_push_is_skipped_only_when_the_bytes_match(adb_port, phone, tmp_path):
     assert dev.push(_file(tmp_path / "longer.bin", b"y" * 5001), remote) is True  # other size: no hash asked
     assert len([c for c in phone.shell_commands() if "sha256sum" in c]) == 2
     assert _on_phone(phone, remote) == b"y" * 5001
+
+
+def test_one_sha256sum_names_each_file_and_leaves_out_the_missing_as_toybox_does(adb_port, phone, tmp_path):
+    """toybox's sha256sum prints "HASH  NAME" per file it read, the name as given (no escaping, unlike GNU's), and a
+    line on stderr with exit status 1 for one it cannot read, going on with the rest; the emulated phone's does too."""
+    dev = _device(adb_port, phone)
+    blobs = {f"{REMOTE}/h/a.bin": b"a", f"{REMOTE}/h/back\\slash.bin": b"b", f"{REMOTE}/h/with space.bin": b"c"}
+    for i, (remote, data) in enumerate(blobs.items()):
+        dev.push(_file(tmp_path / f"{i}.bin", data), remote)
+    missing = f"{REMOTE}/h/missing.bin"
+    raw = dev.shell(f"sha256sum {REMOTE}/h/a.bin {missing} '{REMOTE}/h/back\\slash.bin'")
+    assert raw.returncode == 1 and raw.stderr == f"sha256sum: {missing}: No such file or directory\n".encode()
+    assert raw.stdout.decode().splitlines() == [f"{hashlib.sha256(b'a').hexdigest()}  {REMOTE}/h/a.bin",
+                                                f"{hashlib.sha256(b'b').hexdigest()}  {REMOTE}/h/back\\slash.bin"]
+    found = dev.remote_sha256s([*blobs, missing])
+    assert found == {remote: hashlib.sha256(data).hexdigest() for remote, data in blobs.items()}
+    assert len([c for c in phone.shell_commands() if c.startswith("sha256sum ")]) == 2
+
+
+def test_stats_sent_together_come_back_in_order_over_one_connection(adb_port, phone, tmp_path):
+    dev = _device(adb_port, phone)
+    dev.push(_file(tmp_path / "x", b"x" * 7), f"{REMOTE}/st/x")
+    paths = [f"{REMOTE}/st/x" if i % 100 == 0 else f"{REMOTE}/st/none{i}" for i in range(300)]  # two batches
+    got = dev._synced(lambda sync: sync.stats(paths), "stats")
+    assert [g.size for g in got] == [7 if i % 100 == 0 else 0 for i in range(300)]
+    assert [g.regular for g in got] == [i % 100 == 0 for i in range(300)]
+    assert dev._synced(lambda sync: sync.stat(f"{REMOTE}/st/x"), "stat").size == 7  # the connection is still in step
+    assert phone.services().count("sync") == 1
+
+
+def test_look_ahead_hashes_once_and_still_catches_a_file_that_changed_or_vanished(adb_port, phone, tmp_path):
+    dev = _device(adb_port, phone)
+    files = {name: (_file(tmp_path / name, name.encode() * 1000), f"{REMOTE}/ahead/{name}")
+             for name in ("same", "edit", "gone", "late", "new1")}
+    for local, remote in list(files.values())[:4]:
+        assert dev.push(local, remote) is True
+    dev.close()
+    dev = _device(adb_port, phone)  # a new run: nothing known of the phone
+    edited = phone.root / files["edit"][1].lstrip("/")
+    edited.write_bytes(b"x" * len(edited.read_bytes()))  # changed before the look: its hash differs
+    seen = len(phone.shell_commands())
+    assert dev.look_ahead(files.values()) == 4  # "new1" is not there: nothing to hash
+    assert len(phone.shell_commands()) == seen + 1
+    (phone.root / files["gone"][1].lstrip("/")).unlink()  # vanished after the look
+    late = phone.root / files["late"][1].lstrip("/")
+    late.write_bytes(b"y" * len(late.read_bytes()))  # changed after the look: a new mtime, hashed again
+    os.utime(late, (time.time() + 5, time.time() + 5))
+    pushed = {name: dev.push(local, remote) for name, (local, remote) in files.items()}
+    assert pushed == {"same": False, "edit": True, "gone": True, "late": True, "new1": True}
+    for local, remote in files.values():
+        assert _on_phone(phone, remote) == Path(local).read_bytes()
+    assert [c for c in phone.shell_commands()[seen + 1:] if "sha256sum" in c] == [f"sha256sum {files['late'][1]} 2>/dev/null"]
 
 
 def test_a_phone_refusing_a_file_is_a_device_error_and_the_next_push_works(adb_port, phone, tmp_path):

@@ -46,10 +46,10 @@ def _records(reports: Path) -> tuple[dict, list[dict]]:
 
 def test_a_phone_unplugged_for_good_is_set_aside_and_the_healthy_ones_finish(adb_port, assets, tmp_path):
     reports = tmp_path / "reports"
-    # A phone opens 3 services before its first tool runs (its serial number for the lock, its facts, the sync
-    # connection), then 1 a case (the tool's command, which carries the readings around it): dropping at the 6th
-    # leaves two cases done.
-    with _phone(adb_port) as a, _phone(adb_port) as b, _phone(adb_port, "drop-after=5") as bad:
+    # A new phone opens 2 services before its first tool runs (its facts, which also name it for the lock; the sync
+    # connection, which finds none of the files there: nothing to hash), then 1 a case (the tool's command, which
+    # carries the readings around it): dropping at the 5th leaves two cases done.
+    with _phone(adb_port) as a, _phone(adb_port) as b, _phone(adb_port, "drop-after=4") as bad:
         r = run_cli("run", "--device", "all", "--models", str(MODELS), "--threads", "1,2,4", "--warmup", "1",
                     "--repeats", "3", "--assets", str(assets), "--reports", str(reports), "--reconnect-wait", "2",
                     "--set-aside-after", "2", env={"ANDROID_ADB_SERVER_PORT": str(adb_port)}, timeout=300)
@@ -180,8 +180,8 @@ def test_split_shard_runs_each_case_once_and_a_dropped_phone_leaves_its_cases_to
     """The phone that drops fails the case in flight for its own sake: that case is handed back and run on a
     healthy phone (its record names the failed attempt), so every case ends ok, once."""
     reports = tmp_path / "reports"
-    # 3 services before a phone's first tool (see above): the bad phone drops at its first case's command.
-    with _phone(adb_port) as a, _phone(adb_port) as b, _phone(adb_port, "drop-after=3") as bad:
+    # 2 services before a phone's first tool (see above): the bad phone drops at its first case's command.
+    with _phone(adb_port) as a, _phone(adb_port) as b, _phone(adb_port, "drop-after=2") as bad:
         r = run_cli("run", "--device", f"{a.serial},{b.serial},{bad.serial}", "--split", "shard", "--models",
                     str(MODELS), "--threads", "1,2,3,4", "--warmup", "1", "--repeats", "3", "--assets", str(assets),
                     "--reports", str(reports), "--reconnect-wait", "2", "--set-aside-after", "2",
@@ -204,7 +204,7 @@ def test_split_shard_runs_each_case_once_and_a_dropped_phone_leaves_its_cases_to
 
 def test_split_shard_with_every_phone_set_aside_records_the_rest_as_not_run(adb_port, assets, tmp_path):
     reports = tmp_path / "reports"
-    with _phone(adb_port, "drop-after=3") as a, _phone(adb_port, "drop-after=3") as b:  # at the first tool
+    with _phone(adb_port, "drop-after=2") as a, _phone(adb_port, "drop-after=2") as b:  # at the first tool
         r = run_cli("run", "--device", f"{a.serial},{b.serial}", "--split", "shard", "--models", str(MODELS),
                     "--threads", "1,2,3,4", "--warmup", "1", "--repeats", "3", "--assets", str(assets), "--reports",
                     str(reports), "--reconnect-wait", "1", "--set-aside-after", "1",

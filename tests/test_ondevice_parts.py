@@ -205,6 +205,58 @@ def test_one_program_with_two_sets_of_weights_gets_two_directories_on_the_phone(
     assert {remote.rsplit("/", 1)[0] for _, remote in phone.pushed} == set(dirs)
 
 
+class _ReadingPhone(_RecordingPhone):
+    """A phone whose reading rides in the tool's command (facts_command): each reading it prints is the next number,
+    read back as the temperature of a zone "cpu"; its tool prints a log line and exits 0."""
+
+    facts_command = "READ"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.readings = 0
+
+    def _reading(self, mark: str, where: str) -> bytes:
+        self.readings += 1
+        return f"{self.readings}\n{mark} {where}\n".encode()
+
+    def shell(self, command: str, timeout: float = 30.0) -> Completed:
+        import re
+
+        self.commands.append(command)
+        mark = re.search(r"##segbench-[0-9a-f]{16}", command).group(0)
+        out = self._reading(mark, "start") if f"READ; echo '{mark} start'" in command else b""
+        out += f"a log line\n{mark} tool 0\n".encode()
+        if f"READ; echo '{mark} after'" in command:
+            out += self._reading(mark, "after")
+        return Completed(0, out, b"")
+
+    @staticmethod
+    def read_facts(text: str):
+        from segbench.devices import Facts
+
+        return Facts({"cpu": float(text)}, {}, {})
+
+
+@pytest.mark.parametrize(("shared_s", "temps"), [
+    (3600.0, [(1, 2), (2, 3), (3, 4)]),  # one reading per boundary: a case's end is the next one's start
+    (-1.0, [(1, 2), (3, 4), (5, 6)]),  # as if each case started long after the last ended: a reading of its own
+])
+def test_a_case_boundary_is_one_reading_unless_time_passed_since(tmp_path, monkeypatch, shared_s, temps):
+    from segbench import ondevice
+    from segbench.model import Case, DeviceInfo, ModelRef
+
+    monkeypatch.setattr(ondevice, "FACTS_SHARED_S", shared_s)
+    (tmp_path / "benchmark_model").write_bytes(b"tool")
+    tool = Tool("tflite", tmp_path / "benchmark_model", (tmp_path / "benchmark_model",), "1.0", "")
+    phone = _ReadingPhone()
+    backend = DeviceBackend(phone=phone, device=DeviceInfo(id="p", kind="android", cpu_max_khz={0: 1000, 1: 2000}),
+                            tools={"tflite": tool}, workdir=tmp_path)
+    model = ModelRef("selfie", str(MODELS / "selfie_segmentation.tflite"), "tflite", "ab" * 32)
+    seen = [backend.measure(Case(model, "tflite", t, "high", 1, 3), "run")[0] for t in (1, 2, 4)]
+    assert [(m.temps_before_c["cpu"], m.temps_after_c["cpu"]) for m in seen] == temps
+    assert len(phone.commands) == 3  # the readings rode in the tools' commands either way
+
+
 class _BashPhone(_RecordingPhone):
     """A phone whose shell is this machine's bash in a directory of its own (device paths under /d map into it), for
     the framed tool command: its tool writes the result file ``data`` (None: none) and prints a log line."""

@@ -86,9 +86,27 @@ def test_sweep_on_the_emulated_mi9_and_a_second_run_pushes_nothing(phone, adb_po
     assert run_json["settings"]["device"] == phone.serial
     assert "pushed " in r.err and "pushed 0 file(s)" not in r.err
 
+    seen = len(phone.shell_commands())
     again = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--warmup", "1", "--repeats", "3")
     assert again.code == 0, again.err
     assert "pushed 0 file(s), 0.0 MB" in again.err
+    # Every file already there was checked by one sha256sum for them all (was one each), and the lock took the
+    # phone's serial number from its facts (was a getprop of its own): a tool's command per case, and one more each.
+    commands = phone.shell_commands()[seen:]
+    hashed = [c for c in commands if c.startswith("sha256sum ")]
+    assert len(hashed) == 1 and hashed[0].count("/data/local/tmp/segbench/") >= 5, commands
+    assert not [c for c in commands if "ro.serialno" in c]
+    assert len(commands) == 2 + len(_records(reports)) - 8, commands
+
+    # A file that changed on the phone (same size, other bytes) and one that vanished are caught and sent again.
+    on_phone = phone.root / "data/local/tmp/segbench"
+    model = next(on_phone.glob("models/*/tiny_seg.onnx"))
+    model.write_bytes(bytes(len(model.read_bytes())))
+    next(on_phone.glob("inputs/*")).unlink()
+    third = _run(phone, adb_port, assets, reports, "--models", str(MODELS), "--warmup", "1", "--repeats", "3")
+    assert third.code == 0, third.err
+    assert "pushed 2 file(s)" in third.err, third.err
+    assert model.read_bytes() == (MODELS / "tiny_seg.onnx").read_bytes()
 
 
 def test_litert_benchmark_model_runs_on_the_phone_and_records_its_version(phone, adb_port, assets, tmp_path):

@@ -9,7 +9,8 @@
   one connection per command, one kept ``sync:`` connection per phone for its pushes and pulls.
   adbutils still lists, connects and disconnects devices and carries the adb binary.
 - Pushes send 64 KiB DATA packets (adbutils' own push writes 4 KiB packets, several times slower)
-  and skip files whose sha256 already matches on the device (hashed only when the sizes match).
+  and skip files whose sha256 already matches on the device (hashed only when the sizes match). A run
+  that knows its files beforehand has them all hashed by one command (``look_ahead``), not one each.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -186,16 +187,19 @@ def _parse_getprop(text: str) -> dict[str, str]:
 _CPUFREQ = "/sys/devices/system/cpu/cpu[0-9]*/cpufreq"
 _ZONES = "/sys/class/thermal/thermal_zone*"
 _MARK = "##segbench "
+_HEX = re.compile(rb"[0-9a-f]+")
 
 
-def _grep(*globs: str) -> str:
-    """A command printing every readable file of ``globs`` as PATH:VALUE lines: one process for them all (a shell
-    loop with ``$(cat FILE)`` forks one per file, some 30 for a phone's zones and CPUs: on the emulated phone that
-    made a reading 3x as long as a command that does nothing)."""
-    return "grep -H . " + " ".join(globs) + " 2>/dev/null"
+def _first_lines(*globs: str) -> str:
+    """A command printing the first line of every readable, non-empty file of ``globs`` as PATH:VALUE lines, in the
+    shell itself: the glob, ``read`` and ``echo`` are builtins of every phone's shell (mksh), so it starts no process
+    at all. (A loop with ``$(cat FILE)`` forks one per file, some 30 for a phone's zones and CPUs: on the emulated
+    phone that made a reading 3x as long as a command that does nothing; ``grep -H .`` forked one for them all, the
+    one process a case boundary still cost.) A file that cannot be read (a sensor that is off) is left out."""
+    return f'for f in {" ".join(globs)}; do v=; read -r v < "$f"; [ -n "$v" ] && echo "$f:$v"; done 2>/dev/null'
 
 
-def _grepped(text: str) -> dict[str, str]:
+def _by_path(text: str) -> dict[str, str]:
     """PATH:VALUE lines -> {path: value} (a file's first line)."""
     out: dict[str, str] = {}
     for line in text.splitlines():
@@ -224,16 +228,16 @@ def _khz_of(files: dict[str, str], name: str) -> dict[str, int]:
             if p.endswith(f"/{name}") and (c := _cpu_index(p)) is not None and v.isascii() and v.isdigit()}
 
 
-_FACTS_GREP = _grep(f"{_ZONES}/type", f"{_ZONES}/temp", f"{_CPUFREQ}/scaling_cur_freq", f"{_CPUFREQ}/scaling_max_freq")
-_FACTS_SCRIPT = f"{_FACTS_GREP}; echo '{_MARK}end'"
+_FACTS_READ = _first_lines(f"{_ZONES}/type", f"{_ZONES}/temp", f"{_CPUFREQ}/scaling_cur_freq", f"{_CPUFREQ}/scaling_max_freq")
+_FACTS_SCRIPT = f"{_FACTS_READ}; echo '{_MARK}end'"
 # Everything info() needs, in one command: sections after "##segbench NAME" lines.
 _INFO_SCRIPT = "; ".join((
     f"echo '{_MARK}props'", "getprop",
-    f"echo '{_MARK}cpufreq'", _grep(f"{_CPUFREQ}/cpuinfo_max_freq", f"{_CPUFREQ}/scaling_governor"),
+    f"echo '{_MARK}cpufreq'", _first_lines(f"{_CPUFREQ}/cpuinfo_max_freq", f"{_CPUFREQ}/scaling_governor"),
     f"echo '{_MARK}meminfo'", "cat /proc/meminfo",
     f"echo '{_MARK}cpuinfo'", "cat /proc/cpuinfo",
     f"echo '{_MARK}battery'", "dumpsys battery",
-    f"echo '{_MARK}thermal'", _grep(f"{_ZONES}/type", f"{_ZONES}/temp"),
+    f"echo '{_MARK}thermal'", _first_lines(f"{_ZONES}/type", f"{_ZONES}/temp"),
     f"echo '{_MARK}end'"))
 
 
@@ -272,6 +276,9 @@ class AdbDevice:
         self._sync_lock = threading.Lock()
         self._features: frozenset[str] | None = None
         self._made_dirs: set[str] = set()
+        # look_ahead's findings: remote path -> (its STAT then, the phone's sha256 of it then); each used once.
+        self._looked: dict[str, tuple[adbwire.Stat, str]] = {}
+        self._props: dict[str, str] | None = None  # getprop as info() read it
 
     def close(self) -> None:
         """End the kept sync connection (the next push or pull opens a new one)."""
@@ -337,11 +344,51 @@ class AdbDevice:
 
     # -- files ------------------------------------------------------------------------------
     def remote_sha256(self, remote: str) -> str | None:
-        done = self.shell(f"sha256sum {shlex.quote(remote)} 2>/dev/null", 60)
-        if done.returncode != 0:
-            return None
-        first = done.stdout.decode(errors="replace").split()
-        return first[0] if first else None
+        return self.remote_sha256s([remote]).get(remote)
+
+    def remote_sha256s(self, remotes: list[str]) -> dict[str, str]:
+        """The phone's sha256 of each of ``remotes``, in one command: {remote: hex digest} for each file it read.
+
+        sha256sum (toybox's on Android) prints "HEX  NAME" for each file it read, in the order given, and for each
+        it could not (missing, unreadable) a line on stderr and exit status 1, going on with the rest. A line is
+        matched to its file by the very name asked for: a file missing from the answer was not hashed, and a name
+        printed otherwise (GNU's sha256sum escapes a backslash or newline) leaves that file unknown, as does a
+        command cut off (no exit status): the caller then takes it as not there."""
+        if not remotes:
+            return {}
+        done = self.shell("sha256sum " + " ".join(shlex.quote(r) for r in remotes) + " 2>/dev/null",
+                          60.0 * len(remotes))
+        if done.returncode is None:
+            return {}
+        asked = {r.encode(): r for r in remotes}
+        found: dict[str, str] = {}
+        for line in done.stdout.split(b"\n")[:-1]:  # complete lines only
+            digest, sep, name = line.partition(b"  ")
+            if sep and name in asked and len(digest) == 64 and _HEX.fullmatch(digest):
+                found[asked[name]] = digest.decode()
+        return found
+
+    def look_ahead(self, files: Iterable[tuple[str, str]]) -> int:
+        """Files a run is about to push, as (local, remote), checked in one go: the remote ones STATed on the kept
+        sync connection (the requests sent together) and those of the local file's size hashed by one `sha256sum`
+        for them all. Pushing one of them then asks no hash of its own while it stands as it stood (the same mode,
+        size and mtime in the push's own STAT); one that changed or vanished since is hashed or sent as before.
+        Returns how many were hashed."""
+        pairs = list(files)
+        remotes = [remote for _, remote in pairs]
+        seen = self._synced(lambda sync: sync.stats(remotes), f"look at {len(remotes)} file(s) on {self.serial}")
+        stats = {remote: there for (local, remote), there in zip(pairs, seen)
+                 if there.regular and there.size == os.stat(local).st_size & 0xFFFFFFFF}
+        digests = self.remote_sha256s(list(stats))
+        self._looked.update((remote, (stats[remote], digest)) for remote, digest in digests.items())
+        return len(digests)
+
+    def _phone_digest(self, remote: str, there: adbwire.Stat) -> str | None:
+        """The phone's sha256 of ``remote``, which stands as ``there`` says: look_ahead's if it still stands as then."""
+        looked = self._looked.pop(remote, None)
+        if looked is not None and looked[0] == there:
+            return looked[1]
+        return self.remote_sha256(remote)
 
     def push(self, local: str, remote: str, digest: str | None = None, mode: int | None = None) -> bool:
         """Copy ``local`` to ``remote`` unless the device already has the same bytes there.
@@ -360,7 +407,7 @@ class AdbDevice:
         there = self._synced(lambda sync: sync.stat(remote), f"push of {local} to {self.serial}:{remote}")
         runnable = there.mode & mode & 0o111 == mode & 0o111
         if there.regular and runnable and there.size == st.st_size & 0xFFFFFFFF:
-            if self.remote_sha256(remote) == (digest or sha256_cached(Path(local), st)):
+            if self._phone_digest(remote, there) == (digest or sha256_cached(Path(local), st)):
                 return False
         self._make_dir(posixpath.dirname(remote))
         with open(local, "rb") as source:
@@ -422,8 +469,10 @@ class AdbDevice:
 
     # -- facts ------------------------------------------------------------------------------
     def hardware_serial(self) -> str | None:
-        """The phone's own serial number (``ro.serialno``), whatever address it is reached at; None when unset."""
-        value = self.check("getprop ro.serialno", 15).strip()
+        """The phone's own serial number (``ro.serialno``), whatever address it is reached at; None when unset.
+        Taken from info()'s properties when it read them (no command of its own)."""
+        value = (self._props.get("ro.serialno", "") if self._props is not None
+                 else self.check("getprop ro.serialno", 15)).strip()
         return value if value and value.lower() != "unknown" else None
 
     def info(self) -> DeviceInfo:
@@ -431,8 +480,8 @@ class AdbDevice:
         sections = _sections(self.check(_INFO_SCRIPT, 30))
         if "thermal" not in sections:  # no end marker: the output was cut short
             raise DeviceGone(f"device {self.serial} stopped answering while its facts were read")
-        props = _parse_getprop(sections["props"])
-        cpufreq = _grepped(sections["cpufreq"])
+        props = self._props = _parse_getprop(sections["props"])
+        cpufreq = _by_path(sections["cpufreq"])
         max_khz = {int(cpu[3:]): khz for cpu, khz in _khz_of(cpufreq, "cpuinfo_max_freq").items()}
         governors = {v for p, v in cpufreq.items() if p.endswith("/scaling_governor")}
         mem = next((int(ln.split()[1]) / 1024 for ln in sections["meminfo"].splitlines()
@@ -459,7 +508,7 @@ class AdbDevice:
             cpu_max_khz=dict(sorted(max_khz.items())),
             memory_mb=round(mem, 1) if mem else None,
             extra={"governor": ",".join(sorted(governors)) or None, "battery": _battery(sections["battery"]),
-                   "thermal_c": _thermal(_grepped(sections["thermal"])),
+                   "thermal_c": _thermal(_by_path(sections["thermal"])),
                    "fingerprint": props.get("ro.build.fingerprint")},
             emulated=is_emulated(props),
         )
@@ -475,21 +524,21 @@ class AdbDevice:
         return _khz_of(self._read(f"{_CPUFREQ}/scaling_max_freq"), "scaling_max_freq")
 
     def _read(self, *globs: str) -> dict[str, str]:
-        return _grepped(self.shell(_grep(*globs), 15).stdout.decode(errors="replace"))
+        return _by_path(self.shell(_first_lines(*globs), 15).stdout.decode(errors="replace"))
 
     # The reading facts() takes, as a command another command may carry (ondevice runs it around a tool, in the
     # tool's own command): it prints PATH:VALUE lines and never fails.
-    facts_command = _FACTS_GREP
+    facts_command = _FACTS_READ
 
     @staticmethod
     def read_facts(text: str) -> Facts:
         """What ``facts_command`` printed (whole: the caller checks its output was not cut) -> Facts."""
-        files = _grepped(text)
+        files = _by_path(text)
         return Facts(thermal_c=_thermal(files), cur_khz=_khz_of(files, "scaling_cur_freq"),
                      cap_khz=_khz_of(files, "scaling_max_freq"))
 
     def facts(self) -> Facts:
-        """thermal_c, cur_khz and cap_khz read in one shell command of one process: the readings around a case, one
+        """thermal_c, cur_khz and cap_khz read in one shell command that starts no process: the readings around a case, one
         round trip. Output the phone did not print whole (no end marker: the link went mid-command) is an empty
         reading, as a failed single read is."""
         text = self.shell(_FACTS_SCRIPT, 15).stdout.decode(errors="replace")

@@ -1,5 +1,6 @@
 """The phone's shell: commands run by the host's bash (as /system/bin/sh) with device paths mapped
-into the sandbox, and small stand-ins for Android's getprop, dumpsys and toybox taskset on PATH.
+into the sandbox, and small stand-ins for Android's getprop, dumpsys and toybox's taskset and sha256sum on
+PATH.
 
 A word whose basename is one of the vendor tools is routed through ``segbench-tool``, which
 checks the pushed file like exec would and then runs the Python stand-in
@@ -44,6 +45,16 @@ printf '%%s %%s\n' "$mask" "$*" >> "$SEGBENCH_EMU_STATE/taskset.log"
 SEGBENCH_EMU_CPUMASK=$(printf '%%x' $(( 0x$mask & %(all)d ))) exec "$@"
 """
 
+# toybox sha256sum FILE...: "HASH  NAME" for each file it read, the name printed as given (GNU's escapes a backslash
+# or newline in it and marks the line with a leading backslash); for one it cannot open, "sha256sum: NAME: REASON"
+# on stderr and exit status 1, going on with the rest. GNU's -z ends lines with NUL instead and escapes nothing.
+# Not emulated: what toybox prints for a directory (segbench hashes only files a sync STAT found regular).
+_SHA256SUM = r"""#!/bin/bash
+case "$1" in -?*) exec -a sha256sum /usr/bin/sha256sum "$@" ;; esac
+set -o pipefail
+(exec -a sha256sum /usr/bin/sha256sum -z "$@") | tr '\0' '\n'
+"""
+
 # Checks the pushed binary like execve would, then runs the Python stand-in (told which file it is: the
 # benchmark_model stand-in acts as LiteRT 2.x's tool when the file is that build).
 _TOOL = r"""#!/bin/sh
@@ -75,7 +86,7 @@ class Shell:
         self.bin_dir.mkdir(parents=True, exist_ok=True)
         all_cpus = (1 << self.state.profile.cpu_count) - 1
         for name, text in (("getprop", _GETPROP), ("dumpsys", _DUMPSYS), ("segbench-tool", _TOOL),
-                           ("taskset", _TASKSET % {"all": all_cpus})):
+                           ("taskset", _TASKSET % {"all": all_cpus}), ("sha256sum", _SHA256SUM)):
             path = self.bin_dir / name
             path.write_text(text)
             path.chmod(0o755)
