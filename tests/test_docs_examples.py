@@ -13,8 +13,9 @@ a newcomer would after its set-up commands. What is checked is the output's shap
 
 `segbench emulator` runs until stopped, so it is started in the background (as the docs' `&` says) and its serial
 line awaited; every emulator a document started is stopped after its last example. `ANDROID_ADB_SERVER_PORT` points
-at an adb server of this test's own, so the docs' default server is a private one (docs that name another port, such
-as 15043, get that one: the emulator starts and stops it). Placeholders a reader fills in (RUN, BASE_RUN,
+at an adb server of this test's own, so the docs' default server is a private one. The ports the docs name (an
+emulator's 16020, a second adb server's 15043) become free ports of this run's own, in commands and in the output
+they show (Session.ports), so two runs of the suite can share a machine. Placeholders a reader fills in (RUN, BASE_RUN,
 CANDIDATE_RUN) become the newest runs of the working directory (see Session.substitute). Lines that are not segbench (ls, adb, python
 bench/...) and examples that cannot run here are listed below with the reason, and reported as skipped."""
 
@@ -38,6 +39,11 @@ from conftest import ASTRONAUT, FIXTURES, LOGS, ROOT, start_adb_server, stop_adb
 pytestmark = pytest.mark.slow
 
 ADB_PORTS = range(36037, 36100)
+# Where the ports the docs name are moved to; even ports (adb probes odd 5555-5585 for emulators), tried in a
+# random order so two suites on one machine are unlikely to reach for the same one at once.
+DOC_PORTS = range(40000, 48000, 2)
+_PORT_IN_DOCS = re.compile(r"(?<=127\.0\.0\.1:)\d{4,5}\b|(?<=--port )\d{4,5}\b|(?<=--adb-port )\d{4,5}\b"
+                           r"|(?<=ANDROID_ADB_SERVER_PORT=)\d{4,5}\b")
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 # (document, start of the command) -> why it cannot run in this test. Keep it short: fix an example rather than
@@ -183,6 +189,22 @@ def _make_clone(where: Path) -> Path:
     return clone
 
 
+def _free_port(taken: set[str]) -> int:
+    import random
+    import socket
+
+    for port in random.sample(DOC_PORTS, len(DOC_PORTS)):
+        if str(port) in taken:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {DOC_PORTS.start}-{DOC_PORTS.stop - 1}")
+
+
 class Session:
     """One document's working directory, environment and background emulators."""
 
@@ -192,6 +214,17 @@ class Session:
         self.doc: str | None = None
         self.background: list[subprocess.Popen] = []
         self.last_code: int | None = None
+        self.ports: dict[str, str] = {}  # a port the docs name -> this run's
+
+    def local(self, text: str) -> str:
+        """``text`` with each port the docs name replaced by this run's own (a free one, the same one each time)."""
+
+        def moved(found: re.Match) -> str:
+            if found.group() not in self.ports:
+                self.ports[found.group()] = str(_free_port(set(self.ports.values())))
+            return self.ports[found.group()]
+
+        return _PORT_IN_DOCS.sub(moved, text)
 
     def enter(self, doc: str) -> None:
         if doc == self.doc:
@@ -209,6 +242,7 @@ class Session:
                         ANDROID_ADB_SERVER_PORT=str(self.adb_port), COLUMNS="400")
 
     def substitute(self, command: str) -> str:
+        command = self.local(command)
         runs = sorted(p.name for p in (self.dir / "reports" / "runs").glob("*")) if (self.dir / "reports").is_dir() else []
         # RUN: the newest. BASE_RUN the newest and CANDIDATE_RUN the one before: in the README's tour that is the
         # phone run (8 cases) against the host run (4 of them), so the regression its `# exit 4` shows is there
@@ -315,7 +349,7 @@ def test_example(ex: Example, session: Session):
     program = next((w for w in words if not re.fullmatch(r"[A-Z_]+=\S*", w)), "")
     if words[:1] == ["export"]:
         name, _, value = words[1].partition("=")
-        session.env[name] = value
+        session.env[name] = session.local(f"{name}={value}").partition("=")[2]
         return
     if program != "segbench":
         pytest.skip(f"not a segbench command: {NOT_SEGBENCH[program]}")
@@ -329,4 +363,4 @@ def test_example(ex: Example, session: Session):
     else:
         code, output = session.run(command)
     assert code == ex.exit_code, f"exit {code}, the docs imply {ex.exit_code} ({time.monotonic() - started:.0f} s):\n{output}"
-    check_shape(ex.shown, output)
+    check_shape([session.local(line) for line in ex.shown], output)
