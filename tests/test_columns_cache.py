@@ -142,9 +142,13 @@ def test_pooled_groups_read_whole_records_from_their_lines(tmp_path):
 def test_github_table_is_tabulates_text():
     rng = random.Random(1)
     alpha = "ab-|.0123 x"
-    for _ in range(500):
+    for k in range(800):
         ncol, nrow = rng.randint(1, 6), rng.randint(0, 5)
-        word = lambda: "".join(rng.choice(alpha) for _ in range(rng.randint(0, 9))).strip()  # noqa: E731
+        # Now and then cells tabulate measures otherwise: spaces at an end (k % 4 == 1), several lines, tabs, a wide
+        # or accented character (k % 4 == 2).
+        chars, strip = alpha + ("\n\u00e9\u4e2d\t" if k % 4 == 2 else ""), k % 4 != 1
+        word = lambda: (lambda w: w.strip() if strip else w)(  # noqa: E731
+            "".join(rng.choice(chars) for _ in range(rng.randint(0, 9))))
         heads = [word() for _ in range(ncol)]
         rows = [[word() for _ in range(ncol)] for _ in range(nrow)]
         assert github_table(heads, rows) == tabulate(rows, headers=heads, tablefmt="github", disable_numparse=True)

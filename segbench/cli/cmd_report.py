@@ -161,7 +161,8 @@ class _Loaded:
         from segbench.report.tables import derive_tag, record_rows
 
         info = run.info()
-        return cls(run, info, run.columns(record_rows, derive_tag(), warn.note))
+        # The report reads the figures cached per record, never the samples themselves (compare does).
+        return cls(run, info, run.columns(record_rows, derive_tag(), warn.note, samples=False))
 
 
 class _Warnings:

@@ -50,16 +50,23 @@ def _published(model_path: str | None) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def miou_for(sha256: str | None, name: str, path: str | None, latest: dict[str, Accuracy]) -> tuple[float | None, str | None]:
-    """(mIoU in percent, where it comes from) for one model."""
+def miou_for(sha256: str | None, name: str, path: str | None, latest: dict[str, Accuracy],
+             published: dict[str | None, float | None] | None = None) -> tuple[float | None, str | None]:
+    """(mIoU in percent, where it comes from) for one model; ``published`` keeps the manifests' figures by path
+    (many files of a farm's history share a path: each export of the night)."""
     rec = latest.get(f"sha:{sha256}") if sha256 else None
     if rec is not None:
         return _pct(rec), _describe(rec, "measured")
     rec = latest.get(f"name:{name}")
     if rec is not None:
         return _pct(rec), _describe(rec, "measured (same name, other file)")
-    published = _published(path)
-    return (published, "published (manifest.toml)") if published is not None else (None, None)
+    if published is None:
+        value = _published(path)
+    elif path in published:
+        value = published[path]
+    else:
+        value = published[path] = _published(path)
+    return (value, "published (manifest.toml)") if value is not None else (None, None)
 
 
 def with_accuracy(df: pd.DataFrame, known: Sequence[Accuracy], reported: Sequence[Accuracy] = (),
@@ -73,15 +80,17 @@ def with_accuracy(df: pd.DataFrame, known: Sequence[Accuracy], reported: Sequenc
     paths = paths or {}
     df = df.copy()
     found: dict[tuple, tuple[float | None, str | None]] = {}  # per model file: rows are many, models few
+    published: dict[str | None, float | None] = {}
     values = []
-    for sha, name in zip(df["sha256"].tolist(), df["model"].tolist()):
+    shas, models = df["sha256"].tolist(), df["model"].tolist()
+    for sha, name in zip(shas, models):
         key = (sha, name, paths.get(sha or ""))
         if key not in found:
-            found[key] = miou_for(*key, latest)
+            found[key] = miou_for(*key, latest, published)
         values.append(found[key])
     df["miou_pct"] = [v for v, _ in values]
     df["miou_source"] = [s for _, s in values]
-    seen = set(df["sha256"].dropna()) | set(df["model"])
+    seen = {sha for sha in shas if sha is not None and sha == sha} | set(models)
     extra = []
     for rec in _latest(reported).values():
         if rec.model.sha256 in seen or rec.model.name in seen:

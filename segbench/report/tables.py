@@ -50,7 +50,11 @@ def keep_ints(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     for col in INT_COLUMNS:
         if col in df.columns:
-            df[col] = pd.Series([_int_or_none(v) for v in df[col]], index=df.index, dtype=object)
+            values = df[col].tolist()  # Python ints (an int64 column), floats (float64) or objects
+            if df[col].dtype.kind == "i" or set(map(type, values)) <= {int, type(None)}:
+                df[col] = pd.Series(values, index=df.index, dtype=object)  # ints already: no None to make
+            else:
+                df[col] = pd.Series([_int_or_none(v) for v in values], index=df.index, dtype=object)
     return df
 
 
@@ -316,11 +320,19 @@ def _name_collisions_of(out: dict[str, np.ndarray]) -> None:
     """Rows of one name and config that differ in file or tool version say so (they are never pooled)."""
     gid = _factorize([out[k] for k in ("device", "model", "runtime", "threads", "power_mode", "backend")])
     sizes = np.bincount(gid)
-    for i in np.nonzero(sizes[gid] > 1)[0].tolist():
-        same = int(sizes[gid[i]])
-        sha, tool, version = out["sha256"][i], out["tool"][i], out["tool_version"][i]
-        what = f"file {str(sha or '?')[:12]}, {tool or '?'} {version or ''}".strip()
-        out["notes"][i] = "; ".join(x for x in (out["notes"][i], f"{same} rows share this name: this is {what}") if x)
+    rows = np.nonzero(sizes[gid] > 1)[0]
+    if not rows.size:
+        return
+    said = []
+    texts: dict[tuple, str] = {}  # one text per file and tool: a night's export is in many rows
+    for key, notes in zip(zip(sizes[gid[rows]].tolist(), out["sha256"][rows].tolist(), out["tool"][rows].tolist(),
+                              out["tool_version"][rows].tolist()), out["notes"][rows].tolist()):
+        if key not in texts:
+            same, sha, tool, version = key
+            what = f"file {str(sha or '?')[:12]}, {tool or '?'} {version or ''}".strip()
+            texts[key] = f"{same} rows share this name: this is {what}"
+        said.append(f"{notes}; {texts[key]}" if notes else texts[key])
+    out["notes"][rows] = _objects(said)
 
 
 def _core_differences_of(out: dict[str, np.ndarray]) -> None:
@@ -369,18 +381,35 @@ def visible_columns(df: pd.DataFrame) -> list[str]:
 
 
 def to_markdown(df: pd.DataFrame) -> str:
-    from segbench.report.markdown import github_table
+    from segbench.report.markdown import github_columns
 
     if df.empty:
         return "_no results_"
     cols = visible_columns(df)
-    return github_table([COLUMNS[c] for c in cols], formatted_rows(df, cols))
+    return github_columns([COLUMNS[c] for c in cols], formatted_columns(df, cols))
 
 
 def formatted_rows(df: pd.DataFrame, cols: Sequence[str]) -> list[tuple[str, ...]]:
-    """``df``'s rows as the text of their ``cols`` (fmt_cell of each cell), a column at a time."""
-    columns = [[v if type(v) is str else fmt_cell(v) for v in df[c].tolist()] for c in cols]
+    """``df``'s rows as the text of their ``cols`` (fmt_cell of each cell)."""
+    columns = formatted_columns(df, cols)
     return list(zip(*columns)) if columns else [() for _ in range(len(df))]
+
+
+def formatted_columns(df: pd.DataFrame, cols: Sequence[str]) -> list[list[str]]:
+    """The text of ``df``'s ``cols`` (fmt_cell of each cell), a column at a time."""
+    return [_formatted(df[c].tolist()) for c in cols]
+
+
+def _formatted(values: list) -> list[str]:
+    """fmt_cell of each value, with the common columns (all text, all floats) done without a call per cell."""
+    kinds = set(map(type, values))
+    if kinds <= {str}:
+        return values
+    if kinds <= {float}:  # NaN is not equal to itself; fmt_cell's abs(v) < 1000, inf included
+        return ["" if v != v else "%.3f" % v if -1000.0 < v < 1000.0 else "%.1f" % v for v in values]
+    if kinds <= {int, type(None)}:
+        return ["" if v is None else int.__repr__(v) for v in values]
+    return [v if type(v) is str else fmt_cell(v) for v in values]
 
 
 def device_label(info: RunInfo) -> str:
