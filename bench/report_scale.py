@@ -58,23 +58,43 @@ def _cases(cases: int, night: int, rng: np.random.Generator, samples: int, run_i
            slow: np.ndarray | None = None, seed_sha: bool = True) -> list[str]:
     lines = []
     for k in range(cases):
-        model, threads, mode, phone = f"model-{k % 50:02d}", (1, 2, 4)[(k // 50) % 3], ("high", "low")[(k // 150) % 2], PHONES[(k // 300) % 10]
         sha = f"{(night * 1000003 + k % 50) if seed_sha else k % 50:064x}"
         median = 20.0 + (k % 50) * 3.0
         if slow is not None and slow[k]:
             median *= 1.2
         s = median * np.exp(rng.normal(0.0, 0.02, samples))
-        m = Measurement(run_id=run_id, case_id=f"{model}__tflite__t{threads}__{mode}__{k // 300}__{k}",
-                        model=ModelRef(model, f"/m/{model}.tflite", "tflite", sha), runtime="tflite", status="ok",
-                        threads=threads, power_mode=mode, device_id=phone.id, tool="benchmark_model",
-                        tool_version="2.16", cpu_mask="f0", warmup=10, repeats=samples, count=samples,
-                        samples_ms=tuple(float(x) for x in s), temps_before_c={"cpu": 41.0},
+        model, threads, mode, phone = _config(k)
+        text = _template(k, samples, run_id).replace('"@@C@@"', f'"{model}__tflite__t{threads}__{mode}__{k // 300}__{k}"')
+        lines.append(text.replace('"@@H@@"', f'"{sha}"').replace('"@@S@@"', "[" + ", ".join(map(float.__repr__, s.tolist())) + "]"))
+    return lines
+
+
+def _config(k: int) -> tuple[str, int, str, DeviceInfo]:
+    return f"model-{k % 50:02d}", (1, 2, 4)[(k // 50) % 3], ("high", "low")[(k // 150) % 2], PHONES[(k // 300) % 10]
+
+
+_TEMPLATES: dict[tuple[int, int, str], str] = {}
+
+
+def _template(k: int, samples: int, run_id: str) -> str:
+    """A record's line as Measurement.to_dict writes it, with "@@C@@", "@@H@@" and "@@S@@" for its case id, model
+    sha256 and samples: made once per configuration (300 x 10 phones) instead of a Measurement per record, so that
+    synthesising a million records takes a minute, not an hour."""
+    key = (k % 3000, samples, run_id)
+    if key not in _TEMPLATES:
+        model, threads, mode, phone = _config(k)
+        m = Measurement(run_id=run_id, case_id="c", model=ModelRef(model, f"/m/{model}.tflite", "tflite", "0" * 64),
+                        runtime="tflite", status="ok", threads=threads, power_mode=mode, device_id=phone.id,
+                        tool="benchmark_model", tool_version="2.16", cpu_mask="f0", warmup=10, repeats=samples,
+                        count=samples, samples_ms=(1.0,) * samples, temps_before_c={"cpu": 41.0},
                         temps_after_c={"cpu": 44.5}, cpu_khz_before={"7": 2841600}, cpu_khz_after={"7": 2841600},
                         throttled=False, throttled_at_start=False, emulated=False, launch=1,
                         log_path=f"logs/{model}.log", started="2026-01-01T00:00:00+00:00",
                         finished="2026-01-01T00:00:01+00:00")
-        lines.append(json.dumps(m.to_dict(), sort_keys=True, allow_nan=False))
-    return lines
+        d = m.to_dict()
+        d.update(case_id="@@C@@", samples_ms="@@S@@", model={**d["model"], "sha256": "@@H@@"})
+        _TEMPLATES[key] = json.dumps(d, sort_keys=True, allow_nan=False)
+    return _TEMPLATES[key]
 
 
 def _run(store: Store, run_id: str, lines: list[str], cases: int) -> None:
