@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -58,7 +59,7 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
     from segbench.errors import StoreError, UsageError
     from segbench.modelinfo.cache import InspectCache
     from segbench.report.accuracy import with_accuracy
-    from segbench.report.tables import render, summary_of
+    from segbench.report.tables import render_chunks, summary_of
     from segbench.store import Store
 
     if published:
@@ -107,10 +108,10 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
                   config=parse_config(config_text), gmacs=gmacs,
                   architectures=_architectures(records) if view in ("runtimes", "all") else {})
     if view == "cases" and fmt in ("markdown", "csv", "json"):
-        text = render(table, fmt, infos)  # the table `segbench run` prints; its json/csv shape is kept
+        parts = render_chunks(table, fmt, infos)  # the table `segbench run` prints; its json/csv shape is kept
         if asked_view is None and fmt == "markdown" and _compares(ctx):
-            text += "\n\n" + _comparison_text(ctx)  # the paper's table, when its models were measured
-        _write(text, output)
+            parts = itertools.chain(parts, ["\n\n" + _comparison_text(ctx)])  # the paper's table, when measured
+        _write(parts, output)
         if plot_dir:  # the per-case table has no plots of its own: draw those of the full report
             _plots_only(ctx, plot_dir)
         return 0
@@ -286,14 +287,26 @@ def _published(manifest: Path, table: str, baselines: tuple[str, ...], fmt: str,
     return 0
 
 
-def _write(text: str, output: Path | None) -> None:
+def _write(text: str | Iterable[str], output: Path | None) -> None:
+    """The report's text (or its pieces, written as they come) to ``output`` (ending in a newline) or stdout."""
     from segbench.errors import StoreError
 
-    if output:
-        try:
-            output.write_text(text if text.endswith("\n") else text + "\n")
-        except OSError as exc:
-            raise StoreError(f"cannot write {output}: {exc.strerror or exc}") from None
-        click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(text)
+    parts = [text] if isinstance(text, str) else text
+    if not output:
+        for part in parts:
+            if part:
+                click.echo(part, nl=False)
+        click.echo()
+        return
+    try:
+        with output.open("w") as f:
+            last = ""
+            for part in parts:
+                if part:
+                    f.write(part)
+                    last = part
+            if not last.endswith("\n"):
+                f.write("\n")
+    except OSError as exc:
+        raise StoreError(f"cannot write {output}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {output}", err=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,6 +27,7 @@ from segbench.model import (
 
 if TYPE_CHECKING:
     from segbench.columns import Columns
+    from segbench.jsontext import Rows
 
 REPORT_SCHEMA = "segbench.report/1"
 GROUP_KEYS = ("device", "model", "runtime", "threads", "power_mode", "backend")
@@ -475,7 +476,55 @@ def footer(infos: Sequence[RunInfo]) -> str:
     return "\n".join(f"- {line}" for line in footer_lines(infos))
 
 
+def json_rows(df: pd.DataFrame) -> Rows:
+    """``json.loads(df.to_json(orient="records", double_precision=15))`` as columns (segbench.jsontext.Rows): the
+    same values, floats rounded as pandas writes them, without a dict per row. Columns of text, ints, bools and
+    None are taken as they are (pandas' json gives them back unchanged); the others go through pandas' json a
+    column at a time."""
+    from segbench.jsontext import Rows
+
+    columns = {}
+    for name in df.columns:
+        s = df[name]
+        if s.dtype.kind == "f":
+            values = _pandas_floats(s)
+        else:
+            values = s.tolist()
+            if s.dtype.kind not in "iub" and not set(map(type, values)) <= {str, int, bool, type(None)}:
+                values = json.loads(s.to_json(orient="records", double_precision=15))
+        columns[str(name)] = values
+    return Rows(columns)
+
+
+def _pandas_floats(s: pd.Series) -> list[float | None]:
+    """A float column as pandas' json writes it and json.loads reads it back (None for NaN and infinities, which
+    it writes as null), its text parsed by numpy at once (correctly rounded, as json.loads is)."""
+    text = s.to_json(orient="records", double_precision=15)
+    a = np.fromstring(text[1:-1].replace("null", "nan"), sep=",") if len(s) else np.zeros(0)
+    if a.size != len(s):  # not the plain list of numbers expected: the slow reading
+        return json.loads(text)
+    values = a.tolist()
+    for i in np.flatnonzero(np.isnan(a)).tolist():
+        values[i] = None
+    return values
+
+
 def render(df: pd.DataFrame, fmt: str, infos: Sequence[RunInfo] = ()) -> str:
+    return "".join(render_chunks(df, fmt, infos))
+
+
+def render_chunks(df: pd.DataFrame, fmt: str, infos: Sequence[RunInfo] = ()) -> Iterator[str]:
+    """render's text in pieces: json a block of rows at a time (a report of a million rows is written without
+    holding its text whole), the other formats whole."""
+    if fmt == "json":
+        from segbench.jsontext import chunks
+
+        # json.dumps(..., indent=2)'s text
+        return chunks({"schema": REPORT_SCHEMA, "rows": json_rows(df), "runs": [i.to_dict() for i in infos]})
+    return iter([_render_text(df, fmt, infos)])
+
+
+def _render_text(df: pd.DataFrame, fmt: str, infos: Sequence[RunInfo]) -> str:
     if fmt == "markdown":
         notes = footer(infos) if infos else ""
         if "miou_pct" in df.columns and df["miou_pct"].notna().any():
@@ -486,12 +535,6 @@ def render(df: pd.DataFrame, fmt: str, infos: Sequence[RunInfo] = ()) -> str:
         out = df.copy()
         out["run_ids"] = out["run_ids"].map(lambda ids: " ".join(ids))
         return out.to_csv(index=False)
-    if fmt == "json":
-        records = json.loads(df.to_json(orient="records", double_precision=15))
-        runs = [i.to_dict() for i in infos]
-        from segbench.jsontext import dumps
-
-        return dumps({"schema": REPORT_SCHEMA, "rows": records, "runs": runs})  # json.dumps(..., indent=2)
     raise ValueError(f"unknown format {fmt}")
 
 
