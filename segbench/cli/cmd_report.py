@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -56,6 +57,21 @@ def command(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
     each marked with its source). Params come from inspecting each model (by the sha256 recorded with its
     measurements), cached in DIR/inspect/; see docs/report.md and docs/inspect.md.
     """
+    # A farm's report makes millions of small lists, tuples and dicts and no reference cycles worth collecting:
+    # the cycle collector would walk them again and again as they are made (a tenth of the time at 100k rows).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _report(run_ids, all_runs, fmt, view, config_text, output, reports, published, table_name, baselines,
+                       plot_dir, manifest)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _report(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None, config_text: str | None,
+            output: Path | None, reports: str, published: bool, table_name: str, baselines: tuple[str, ...],
+            plot_dir: Path | None, manifest: Path) -> int:
     from segbench.errors import StoreError, UsageError
     from segbench.modelinfo.cache import InspectCache
     from segbench.report.accuracy import with_accuracy
