@@ -148,7 +148,7 @@ def test_github_table_is_tabulates_text():
         # Now and then cells tabulate measures otherwise: spaces at an end (k % 4 == 1), several lines, tabs, a wide
         # or accented character (k % 4 == 2).
         chars, strip = alpha + ("\n\u00e9\u4e2d\t" if k % 4 == 2 else ""), k % 4 != 1
-        word = lambda: (lambda w: w.strip() if strip else w)(  # noqa: E731
+        word = lambda chars=chars, strip=strip: (lambda w: w.strip() if strip else w)(  # noqa: E731
             "".join(rng.choice(chars) for _ in range(rng.randint(0, 9))))
         heads = [word() for _ in range(ncol)]
         rows = [[word() for _ in range(ncol)] for _ in range(nrow)]

@@ -14,7 +14,14 @@ from segbench.model import Architecture, RunInfo
 from segbench.report import breakdown, comparison, plots
 from segbench.report.document import Document, Section
 from segbench.report.published import PublishedRow
-from segbench.report.tables import COLUMNS, device_label, footer_lines, formatted_rows, json_rows, visible_columns
+from segbench.report.tables import (
+    COLUMNS,
+    device_label,
+    footer_lines,
+    formatted_rows,
+    json_rows,
+    visible_columns,
+)
 
 
 @dataclass(frozen=True)

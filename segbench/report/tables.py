@@ -407,7 +407,7 @@ def _formatted(values: list) -> list[str]:
     if kinds <= {str}:
         return values
     if kinds <= {float}:  # NaN is not equal to itself; fmt_cell's abs(v) < 1000, inf included
-        return ["" if v != v else "%.3f" % v if -1000.0 < v < 1000.0 else "%.1f" % v for v in values]
+        return ["" if v != v else f"{v:.3f}" if -1000.0 < v < 1000.0 else f"{v:.1f}" for v in values]
     if kinds <= {int, type(None)}:
         return ["" if v is None else int.__repr__(v) for v in values]
     return [v if type(v) is str else fmt_cell(v) for v in values]
