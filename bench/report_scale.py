@@ -1,6 +1,7 @@
 """`segbench report` and `segbench compare` at a farm's scale, against a bare reader: paired, alternating, medians.
 
     python bench/report_scale.py [--records 100000] [--rounds 3] [--cases 1000] [--samples 50] [--skip-compare]
+                                 [--store DIR]
 
 Stores synthesised in a temporary directory, in the store's own format (run.json through Store, each record a line
 of Measurement.to_dict as RunDir.append writes it, without its per-line fsync):
@@ -11,10 +12,13 @@ of Measurement.to_dict as RunDir.append writes it, without its per-line fsync):
 - latest-1 / latest-1000: one run of 100 cases alone, and after 999 runs of history (report of the latest run);
 - compare: two runs of RECORDS cases, one launch each, 2% of them 20% slower in the candidate.
 
-Pairs (target vs baseline), each side a fresh process: `segbench report --all` (markdown, json, --view comparison)
+Pairs (target vs baseline), each side a fresh process: `segbench report --all` (markdown, json, csv, --view
+comparison)
 vs a bare reader (json.loads of every line and numpy's median of its samples); `segbench report` of the latest run
 with 1 vs 1000 runs of history; `segbench compare` vs the bare reader of its two runs. The first launch of each
-target builds the columnar cache (reports/index/columns), printed apart as "cold"; the rounds then time the warm
+target builds the columnar cache (reports/index/columns), printed apart as "cold" (with --store DIR the stores are
+synthesised into DIR once and kept: a later launch reuses them and their caches, its first launch is then "first",
+not cold); the rounds then time the warm
 cache. In each round both sides run once, the target first in every other round. Printed: medians and ranges (s),
 the median of the per-round ratios with its range, and each side's peak memory (max RSS of the process, from
 os.wait4). Run on demand (not a test): a shared machine's timings are noisy.
@@ -52,29 +56,50 @@ BARE = ("import json, sys\nimport numpy as np\nfrom pathlib import Path\nn = 0\n
         "            n += 1\n"
         "print(n)\n")
 SEGBENCH = [sys.executable, "-m", "segbench"]
+COLD = True  # the first launch builds the caches (a fresh store)
 
 
 def _cases(cases: int, night: int, rng: np.random.Generator, samples: int, run_id: str,
            slow: np.ndarray | None = None, seed_sha: bool = True) -> list[str]:
     lines = []
     for k in range(cases):
-        model, threads, mode, phone = f"model-{k % 50:02d}", (1, 2, 4)[(k // 50) % 3], ("high", "low")[(k // 150) % 2], PHONES[(k // 300) % 10]
         sha = f"{(night * 1000003 + k % 50) if seed_sha else k % 50:064x}"
         median = 20.0 + (k % 50) * 3.0
         if slow is not None and slow[k]:
             median *= 1.2
         s = median * np.exp(rng.normal(0.0, 0.02, samples))
-        m = Measurement(run_id=run_id, case_id=f"{model}__tflite__t{threads}__{mode}__{k // 300}__{k}",
-                        model=ModelRef(model, f"/m/{model}.tflite", "tflite", sha), runtime="tflite", status="ok",
-                        threads=threads, power_mode=mode, device_id=phone.id, tool="benchmark_model",
-                        tool_version="2.16", cpu_mask="f0", warmup=10, repeats=samples, count=samples,
-                        samples_ms=tuple(float(x) for x in s), temps_before_c={"cpu": 41.0},
+        model, threads, mode, phone = _config(k)
+        text = _template(k, samples, run_id).replace('"@@C@@"', f'"{model}__tflite__t{threads}__{mode}__{k // 300}__{k}"')
+        lines.append(text.replace('"@@H@@"', f'"{sha}"').replace('"@@S@@"', "[" + ", ".join(map(float.__repr__, s.tolist())) + "]"))
+    return lines
+
+
+def _config(k: int) -> tuple[str, int, str, DeviceInfo]:
+    return f"model-{k % 50:02d}", (1, 2, 4)[(k // 50) % 3], ("high", "low")[(k // 150) % 2], PHONES[(k // 300) % 10]
+
+
+_TEMPLATES: dict[tuple[int, int, str], str] = {}
+
+
+def _template(k: int, samples: int, run_id: str) -> str:
+    """A record's line as Measurement.to_dict writes it, with "@@C@@", "@@H@@" and "@@S@@" for its case id, model
+    sha256 and samples: made once per configuration (300 x 10 phones) instead of a Measurement per record, so that
+    synthesising a million records takes a minute, not an hour."""
+    key = (k % 3000, samples, run_id)
+    if key not in _TEMPLATES:
+        model, threads, mode, phone = _config(k)
+        m = Measurement(run_id=run_id, case_id="c", model=ModelRef(model, f"/m/{model}.tflite", "tflite", "0" * 64),
+                        runtime="tflite", status="ok", threads=threads, power_mode=mode, device_id=phone.id,
+                        tool="benchmark_model", tool_version="2.16", cpu_mask="f0", warmup=10, repeats=samples,
+                        count=samples, samples_ms=(1.0,) * samples, temps_before_c={"cpu": 41.0},
                         temps_after_c={"cpu": 44.5}, cpu_khz_before={"7": 2841600}, cpu_khz_after={"7": 2841600},
                         throttled=False, throttled_at_start=False, emulated=False, launch=1,
                         log_path=f"logs/{model}.log", started="2026-01-01T00:00:00+00:00",
                         finished="2026-01-01T00:00:01+00:00")
-        lines.append(json.dumps(m.to_dict(), sort_keys=True, allow_nan=False))
-    return lines
+        d = m.to_dict()
+        d.update(case_id="@@C@@", samples_ms="@@S@@", model={**d["model"], "sha256": "@@H@@"})
+        _TEMPLATES[key] = json.dumps(d, sort_keys=True, allow_nan=False)
+    return _TEMPLATES[key]
 
 
 def _run(store: Store, run_id: str, lines: list[str], cases: int) -> None:
@@ -127,7 +152,8 @@ def pair(name: str, target: list[str], base: list[str], rounds: int, ok: tuple[i
         got = {id(argv): launch(argv) for argv in order}
         (tw, tm, _), (bw, bm, _) = got[id(target)], got[id(base)]
         t_s.append(tw), b_s.append(bw), ratios.append(tw / bw), t_mb.append(tm), b_mb.append(bm)
-    print(f"{name}: cold (cache built) {cold[0]:.2f} s, {cold[1]:.0f} MB")
+    print(f"{name}: {'cold (cache built)' if COLD else 'first launch (stores reused)'} {cold[0]:.2f} s, "
+          f"{cold[1]:.0f} MB")
     print(f"  target   median {statistics.median(t_s):.2f} s (range {min(t_s):.2f}-{max(t_s):.2f}), "
           f"peak {max(t_mb):.0f} MB")
     print(f"  baseline median {statistics.median(b_s):.2f} s (range {min(b_s):.2f}-{max(b_s):.2f}), "
@@ -143,23 +169,33 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--skip-compare", action="store_true")
+    ap.add_argument("--store", metavar="DIR", help="synthesise into DIR and keep it; reuse it when it is there")
     ap.add_argument("--synth-into", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.synth_into:
         synth(Path(args.synth_into), args.records, args.cases, args.samples, not args.skip_compare)
         return
+    global COLD
     with tempfile.TemporaryDirectory(prefix="segbench-scale-") as tmp:
         t = time.perf_counter()
-        # Synthesised in a child: a forked process starts with its parent's resident size, which would then count in
-        # every timed process's peak memory.
-        subprocess.run([sys.executable, __file__, *sys.argv[1:], "--synth-into", tmp], check=True)
-        d = {name: Path(tmp) / name for name in ("history", "latest-1", "latest-1000", "compare")
-             if (Path(tmp) / name).is_dir()}
-        print(f"synthesised {args.records} records x {args.samples} samples in {time.perf_counter() - t:.0f} s",
-              flush=True)
+        where = Path(args.store) if args.store else Path(tmp)
+        if args.store and (where / "done").is_file():
+            COLD = False
+            print(f"reusing the stores in {where}", flush=True)
+        else:
+            # Synthesised in a child: a forked process starts with its parent's resident size, which would then count
+            # in every timed process's peak memory.
+            subprocess.run([sys.executable, __file__, "--records", str(args.records), "--cases", str(args.cases),
+                            "--samples", str(args.samples), *(["--skip-compare"] if args.skip_compare else []),
+                            "--synth-into", str(where)], check=True)
+            (where / "done").write_text(f"{args.records} {args.cases} {args.samples} {args.skip_compare}\n")
+            print(f"synthesised {args.records} records x {args.samples} samples in {time.perf_counter() - t:.0f} s",
+                  flush=True)
+        d = {name: where / name for name in ("history", "latest-1", "latest-1000", "compare")
+             if (where / name).is_dir()}
         bare = [sys.executable, "-c", BARE]
         h = str(d["history"])
-        for view in (["--format", "markdown"], ["--format", "json"], ["--view", "comparison"]):
+        for view in (["--format", "markdown"], ["--format", "json"], ["--format", "csv"], ["--view", "comparison"]):
             pair(f"report --all {' '.join(view)} ({args.records} records)",
                  [*SEGBENCH, "report", "--all", "--reports", h, *view, "-o", os.devnull], [*bare, h], args.rounds)
         latest = [*SEGBENCH, "report", "-o", os.devnull, "--reports"]

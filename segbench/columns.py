@@ -59,10 +59,10 @@ Deriver = Callable[[Sequence[Measurement]], dict[str, list[Any]]]
 class Columns:
     """Columns of records in order; ``source`` tells how to get a record back whole."""
 
-    def __init__(self, cols: dict[str, np.ndarray], samples: np.ndarray, offsets: np.ndarray,
+    def __init__(self, cols: dict[str, np.ndarray], samples: np.ndarray | None, offsets: np.ndarray,
                  paths: list[str], records: Sequence[Measurement] | None = None) -> None:
         self.cols = cols
-        self.samples = samples  # every record's samples_ms, one after another
+        self.samples = samples  # every record's samples_ms, one after another (None: not loaded, see load)
         self.offsets = offsets  # record i's samples are samples[offsets[i]:offsets[i + 1]]
         self.paths = paths  # results.jsonl files the "src" column indexes
         self._records = records  # the Measurements themselves, when built from them
@@ -124,11 +124,14 @@ class Columns:
         for p in parts:
             if records is not None:
                 records.extend(p._records or ())
-        return cls(cols, np.concatenate([p.samples for p in parts]), offsets, paths, records)
+        samples = None if any(p.samples is None for p in parts) else np.concatenate([p.samples for p in parts])
+        return cls(cols, samples, offsets, paths, records)
 
     # -- reading back ----------------------------------------------------------------------------------------------
 
     def sample_slice(self, i: int) -> np.ndarray:
+        if self.samples is None:
+            raise ValueError("these columns were loaded without their samples")
         return self.samples[self.offsets[i]:self.offsets[i + 1]]
 
     def records(self, index: Sequence[int]) -> list[Measurement]:
@@ -166,6 +169,8 @@ class Columns:
 
     def save(self, path: Path, meta: dict[str, Any], write: Callable[[Path, Callable], None]) -> None:
         """Write to ``path`` through ``write`` (segbench.store.write_atomic) with ``meta`` (stamp, tags)."""
+        if self.samples is None:
+            raise ValueError("columns loaded without their samples cannot be saved")
         kinds: dict[str, list[str]] = {"f": [], "i": [], "s": []}
         strings: dict[str, list[str | None]] = {}
         ints, codes_, floats = [], [], []
@@ -194,16 +199,19 @@ class Columns:
         write(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
-    def load(cls, path: Path, results_path: str) -> tuple[Columns, dict[str, Any]]:
-        """The columns in ``path`` and its meta; ValueError (or OSError) when it is not a whole cache file."""
+    def load(cls, path: Path, results_path: str, samples: bool = True) -> tuple[Columns, dict[str, Any]]:
+        """The columns in ``path`` and its meta; ValueError (or OSError) when it is not a whole cache file. Without
+        ``samples`` the per-iteration samples are not read (a report needs only the per-record figures: at a farm's
+        scale the samples are most of the file) and ``sample_slice`` raises."""
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(z["meta"].tobytes())
-            ints, floats, samples, offsets = z["i"], z["f"], z["samples"], z["offsets"]
+            ints, floats, offsets = z["i"], z["f"], z["offsets"]
+            flat = z["samples"] if samples else None
         if not isinstance(meta, dict) or meta.get("schema") != CACHE_SCHEMA:
             raise ValueError(f"not a {CACHE_SCHEMA} file")
         n, kinds, strings = int(meta["n"]), meta["kinds"], meta["strings"]
         if ints.shape != (n, len(kinds["i"]) + len(kinds["s"])) or floats.shape != (n, len(kinds["f"])) \
-                or offsets.shape != (n + 1,) or int(offsets[-1]) != samples.size:
+                or offsets.shape != (n + 1,) or (flat is not None and int(offsets[-1]) != flat.size):
             raise ValueError("its arrays do not match its header")
         cols: dict[str, np.ndarray] = {}
         at = 0
@@ -222,7 +230,7 @@ class Columns:
         missing = [k for k in (*STRINGS, *INTS, *FLOATS, *TRIS, "line_start", "line_len") if k not in cols]
         if missing:
             raise ValueError(f"it lacks column(s) {', '.join(missing)}")
-        return cls(cols, samples, offsets, [results_path]), meta
+        return cls(cols, flat, offsets, [results_path]), meta
 
 
 def _running(parts: Sequence[Columns], paths: list[str]):

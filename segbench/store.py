@@ -301,12 +301,13 @@ class RunDir:
         return out
 
     def columns(self, derive: Deriver | None = None, tag: str = "",
-                warn: Callable[[str], None] | None = None) -> Columns:
+                warn: Callable[[str], None] | None = None, samples: bool = True) -> Columns:
         """The latency records that count (as ``measurements()``) as columns, from the run's cache file
         <reports>/index/columns/<run_id>.npz when it was built from this very results.jsonl (same size and mtime,
         or, after a copy, the same sha256) with the same ``derive`` ``tag``; otherwise read from results.jsonl and the
         cache written again. A cache file that cannot be read is said to ``warn`` and replaced; one that cannot be
-        written (a read-only reports directory) only costs the speed-up. results.jsonl stays the only source."""
+        written (a read-only reports directory) only costs the speed-up. results.jsonl stays the only source.
+        Without ``samples`` a cached run's per-iteration samples are left unread (Columns.load)."""
         from segbench.columns import Columns
 
         cache = self.path.parent.parent / "index" / "columns" / f"{self.run_id}.npz"
@@ -316,7 +317,7 @@ class RunDir:
             return Columns.of([], derive)  # no results yet: nothing to cache
         meta: dict | None = None
         try:
-            cols, meta = Columns.load(cache, str(self.results_path))
+            cols, meta = Columns.load(cache, str(self.results_path), samples)
         except FileNotFoundError:
             cols = None
         except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
@@ -327,6 +328,11 @@ class RunDir:
             if meta.get("stamp") == stamp:
                 return cols
             if meta.get("stamp", [None])[0] == stamp[0] and meta.get("sha256") == self._sha256():
+                if cols.samples is None:  # written again whole: read it whole
+                    with contextlib.suppress(OSError, ValueError, KeyError, TypeError, EOFError):
+                        self._save_columns(cache, Columns.load(cache, str(self.results_path))[0],
+                                           {**meta, "stamp": stamp})
+                    return cols
                 self._save_columns(cache, cols, {**meta, "stamp": stamp})  # a copy of the same file: same records
                 return cols
         data = self._read()

@@ -3,6 +3,7 @@ missing, stale or damaged, never the only copy; a merged history of several host
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import shutil
@@ -142,9 +143,13 @@ def test_pooled_groups_read_whole_records_from_their_lines(tmp_path):
 def test_github_table_is_tabulates_text():
     rng = random.Random(1)
     alpha = "ab-|.0123 x"
-    for _ in range(500):
+    for k in range(800):
         ncol, nrow = rng.randint(1, 6), rng.randint(0, 5)
-        word = lambda: "".join(rng.choice(alpha) for _ in range(rng.randint(0, 9))).strip()  # noqa: E731
+        # Now and then cells tabulate measures otherwise: spaces at an end (k % 4 == 1), several lines, tabs, a wide
+        # or accented character (k % 4 == 2).
+        chars, strip = alpha + ("\n\u00e9\u4e2d\t" if k % 4 == 2 else ""), k % 4 != 1
+        word = lambda chars=chars, strip=strip: (lambda w: w.strip() if strip else w)(  # noqa: E731
+            "".join(rng.choice(chars) for _ in range(rng.randint(0, 9))))
         heads = [word() for _ in range(ncol)]
         rows = [[word() for _ in range(ncol)] for _ in range(nrow)]
         assert github_table(heads, rows) == tabulate(rows, headers=heads, tablefmt="github", disable_numparse=True)
@@ -232,3 +237,18 @@ def test_record_rows_are_each_records_row_of_one():
         assert said in notes, said
     assert None in got["cv_pct"] and None in got["ci_low_ms"] and 12 in got["avg_ms"]
     assert record_rows([]) == {k: [] for k in (*DERIVED, "launch_figure")}
+
+
+def test_json_rows_are_the_values_of_pandas_json():
+    import json
+
+    import pandas as pd
+
+    from segbench.report.tables import json_rows
+
+    rng = np.random.default_rng(3)
+    floats = [math.nan, math.inf, -math.inf, 1e300, 1e-20, -0.0, 123.456789012345678, *rng.normal(50, 30, 200)]
+    df = pd.DataFrame({"f": floats, "mixed": pd.Series([None, 1.5, 2, "x", *[None] * (len(floats) - 4)], dtype=object),
+                       "i": range(len(floats)), "s": [f"r{i}" for i in range(len(floats))],
+                       "ids": [["a", "b"]] * len(floats)})
+    assert list(json_rows(df)) == json.loads(df.to_json(orient="records", double_precision=15))

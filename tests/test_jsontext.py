@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segbench.jsontext import dumps
+from segbench.jsontext import Rows, chunks, dumps
 
 LEAVES = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
           | st.text(max_size=8))
@@ -40,3 +40,32 @@ def test_default_and_unserialisable():
         dumps({"x": object()})
     with pytest.raises(TypeError, match="keys must be"):
         dumps({(1, 2): 3})
+
+
+ROW_VALUES = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) \
+    | st.text(max_size=5) | st.lists(st.text(max_size=3), max_size=2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b%s", "c d", "\u00e9"]), unique=True, min_size=1, max_size=4).flatmap(
+    lambda keys: st.tuples(st.just(keys), st.lists(st.tuples(*[ROW_VALUES] * len(keys)), max_size=6))))
+def test_rows_are_written_as_the_list_of_dicts_they_stand_for(table):
+    keys, rows = table
+    dicts = [dict(zip(keys, row)) for row in rows]
+    columns = {k: [row[j] for row in rows] for j, k in enumerate(keys)}
+    doc = {"schema": "x", "rows": Rows(columns), "nested": [{"more": Rows(columns)}], "runs": []}
+    expected = json.dumps({"schema": "x", "rows": dicts, "nested": [{"more": dicts}], "runs": []}, indent=2)
+    assert dumps(doc) == expected
+    assert "".join(chunks(doc)) == expected
+    assert list(Rows(columns)) == dicts and Rows(columns)[-1:] == dicts[-1:]
+
+
+def test_rows_come_a_block_at_a_time(monkeypatch):
+    import segbench.jsontext as jt
+
+    monkeypatch.setattr(jt, "_BLOCK", 3)
+    columns = {"x": [1.5, None, math.inf, 2.0, -0.0, math.nan, 7.25], "s": list("abcdefg")}
+    dicts = [dict(zip(columns, row)) for row in zip(*columns.values())]
+    parts = list(chunks({"rows": Rows(columns)}))
+    assert "".join(parts) == json.dumps({"rows": dicts}, indent=2)
+    assert len(parts) >= 4  # the text around, and three blocks of rows

@@ -144,3 +144,23 @@ def test_damaged_records_say_the_same_either_way(tmp_path, monkeypatch):
     columnar = CliRunner().invoke(cli, ["report", "--reports", str(tmp_path), "--manifest", "none.toml"])
     assert small.exit_code == columnar.exit_code
     assert small.output == columnar.output
+
+
+def test_a_report_that_fails_midway_leaves_the_previous_file_whole(tmp_path):
+    """-o is written beside its place and moved there whole: a json report streamed a block of rows at a time that
+    fails (an error, Ctrl-C, a full disk) after its first block leaves the previous report, and no temporary file."""
+    from segbench.cli.cmd_report import _write
+
+    out = tmp_path / "report.json"
+    out.write_text("the previous report\n")
+
+    def pieces():
+        yield '{"rows": ['
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _write(pieces(), out)
+    assert out.read_text() == "the previous report\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+    _write(iter(['{"rows": []}']), out)
+    assert out.read_text() == '{"rows": []}\n'

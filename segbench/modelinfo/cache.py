@@ -70,10 +70,22 @@ class InspectCache:
         """sha256 -> inspection for every model that can be inspected."""
         out: dict[str, ModelInfo] = {}
         tried: set[str] = set()  # one attempt per model, however many measurements it has
+        # A farm's history holds tens of thousands of model files (each night's export), most of them gone: the
+        # cache directory is listed once and each path looked at once, instead of two failed opens per model.
+        try:
+            cached = set(os.listdir(self.dir))
+        except OSError:
+            cached = set()
+        exists: dict[str, bool] = {}
         for ref in refs:
             if not ref.sha256 or ref.sha256 in tried:
                 continue
             tried.add(ref.sha256)
+            if f"{ref.sha256}.json" not in cached:
+                if ref.path not in exists:
+                    exists[ref.path] = Path(ref.path).is_file()
+                if not exists[ref.path]:
+                    continue  # neither cached nor inspectable: lookup would find nothing
             if (info := self.lookup(ref)) is not None:
                 out[ref.sha256] = info
         return out

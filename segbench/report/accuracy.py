@@ -53,16 +53,23 @@ def _published(model_path: str | None) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def miou_for(sha256: str | None, name: str, path: str | None, latest: dict[str, Accuracy]) -> tuple[float | None, str | None]:
-    """(mIoU in percent, where it comes from) for one model."""
+def miou_for(sha256: str | None, name: str, path: str | None, latest: dict[str, Accuracy],
+             published: dict[str | None, float | None] | None = None) -> tuple[float | None, str | None]:
+    """(mIoU in percent, where it comes from) for one model; ``published`` keeps the manifests' figures by path
+    (many files of a farm's history share a path: each export of the night)."""
     rec = latest.get(f"sha:{sha256}") if sha256 else None
     if rec is not None:
         return _pct(rec), _describe(rec, "measured")
     rec = latest.get(f"name:{name}")
     if rec is not None:
         return _pct(rec), _describe(rec, "measured (same name, other file)")
-    published = _published(path)
-    return (published, "published (manifest.toml)") if published is not None else (None, None)
+    if published is None:
+        value = _published(path)
+    elif path in published:
+        value = published[path]
+    else:
+        value = published[path] = _published(path)
+    return (value, "published (manifest.toml)") if value is not None else (None, None)
 
 
 def with_accuracy(df: pd.DataFrame, known: Sequence[Accuracy], reported: Sequence[Accuracy] = (),
@@ -102,11 +109,12 @@ def _joined(shas: list[str | None], names: list[str], known: Sequence[Accuracy],
     """Each row's (mIoU, source), and the rows of ``reported`` accuracy records whose model has no latency row."""
     latest = _latest(known)
     found: dict[tuple, tuple[float | None, str | None]] = {}  # per model file: rows are many, models few
+    published: dict[str | None, float | None] = {}
     values = []
     for sha, name in zip(shas, names):
         key = (sha, name, paths.get(sha or ""))
         if key not in found:
-            found[key] = miou_for(*key, latest)
+            found[key] = miou_for(*key, latest, published)
         values.append(found[key])
     seen = {sha for sha in shas if isinstance(sha, str)} | set(names)
     extra = []

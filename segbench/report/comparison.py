@@ -18,6 +18,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from segbench.errors import UsageError
@@ -83,7 +84,7 @@ def select_config(measured: pd.DataFrame, config: Mapping[str, str], stat: str =
     # Rows are chosen on a few columns' values; only the chosen ones are made into dicts (a farm's table has
     # 100,000 rows, the comparison a few). The values are those to_dict("records") gives (the same boxing).
     keys = [k for k in dict.fromkeys(("status", column, *CONFIG_KEYS, *config)) if k in measured.columns]
-    values = measured[keys].to_dict("list") if keys else {}
+    values = {k: _native(measured[k]) for k in keys}
 
     def get(key: str, i: int) -> object:
         return values[key][i] if key in values else None
@@ -92,7 +93,11 @@ def select_config(measured: pd.DataFrame, config: Mapping[str, str], stat: str =
         return all(str(get(k, i)) == v for k, v in config.items())
 
     def records(index: list[int]) -> list[dict]:
-        return measured.iloc[index].to_dict("records") if index else []
+        if not index:
+            return []
+        chosen = measured.iloc[index]
+        names = list(chosen.columns)
+        return [dict(zip(names, row)) for row in zip(*(_native(chosen[c]) for c in names))]
 
     ok = [i for i in range(len(measured)) if get("status", i) == "ok"]
     rows = [i for i in ok if number(get(column, i))]
@@ -110,6 +115,14 @@ def select_config(measured: pd.DataFrame, config: Mapping[str, str], stat: str =
                        for i in rows})
         raise UsageError(f"no measured case matches --config {_config_text(config)}", hint=f"measured: {'; '.join(have)}")
     return records(chosen), dict(config), [_lacks(r, stat) for r in records([i for i in lacking if matches(i, config)])]
+
+
+def _native(column: pd.Series) -> list:
+    """A column's values as to_dict gives them (numpy scalars as Python's), a column at a time."""
+    values = column.tolist()  # Python scalars for numeric columns
+    if column.dtype == object and any(issubclass(t, np.generic) for t in set(map(type, values))):
+        values = [v.item() if isinstance(v, np.generic) else v for v in values]
+    return values
 
 
 def _lacks(row: Mapping[str, object], stat: str) -> str:

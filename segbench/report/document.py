@@ -11,6 +11,7 @@ import base64
 import html
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,8 @@ class Section:
     title: str
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
-    records: tuple[dict[str, Any], ...] = ()  # machine values (csv, json): unrounded, sources in their own fields
+    # machine values (csv, json): unrounded, sources in their own fields; a large table's as jsontext.Rows (columns)
+    records: Sequence[dict[str, Any]] = ()
     notes: tuple[str, ...] = ()
 
 
@@ -86,12 +88,13 @@ def to_csv(doc: Document) -> str:
 
 
 def to_json(doc: Document) -> str:
+    from segbench.jsontext import Rows, dumps
+
     body = {"schema": REPORT_SCHEMA, "title": doc.title,
-            "sections": {s.key: {"title": s.title, "columns": list(s.headers), "rows": list(s.records),
+            "sections": {s.key: {"title": s.title, "columns": list(s.headers),
+                                 "rows": s.records if isinstance(s.records, Rows) else list(s.records),
                                  "notes": list(s.notes)} for s in doc.sections},
             "footer": list(doc.footer), "runs": list(doc.runs)}
-    from segbench.jsontext import dumps
-
     return dumps(body, default=str)  # json.dumps(body, indent=2, default=str)
 
 

@@ -3,7 +3,6 @@ the footer and the plots, for the views `segbench report --view` offers."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,7 +14,14 @@ from segbench.model import Architecture, RunInfo
 from segbench.report import breakdown, comparison, plots
 from segbench.report.document import Document, Section
 from segbench.report.published import PublishedRow
-from segbench.report.tables import COLUMNS, device_label, footer_lines, formatted_rows, visible_columns
+from segbench.report.tables import (
+    COLUMNS,
+    device_label,
+    footer_lines,
+    formatted_rows,
+    json_rows,
+    visible_columns,
+)
 
 
 @dataclass(frozen=True)
@@ -45,8 +51,8 @@ def cases_section(df: pd.DataFrame) -> Section:
     """The per-case table `segbench report` has always printed, as a Section."""
     cols = visible_columns(df) if not df.empty else list(COLUMNS)
     rows = formatted_rows(df, cols)
-    records = json.loads(df.to_json(orient="records", double_precision=15)) if not df.empty else []
-    return Section("cases", "All measured cases", tuple(COLUMNS[c] for c in cols), tuple(rows), tuple(records))
+    records = json_rows(df) if not df.empty else ()  # the rows' json values, as columns
+    return Section("cases", "All measured cases", tuple(COLUMNS[c] for c in cols), tuple(rows), records)
 
 
 def _baselines(ctx: Context) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """GitHub-flavoured markdown tables, written directly: the same text as tabulate's ``github`` format with
 ``disable_numparse`` (every cell a string, left-aligned; a column at least its header plus two wide), at a cost
-that stays small for tables of 100,000 rows. Cells tabulate would measure otherwise (non-ASCII, whose display width
-wcwidth decides, several lines, or spaces at either end, which it trims) are left to tabulate itself."""
+that stays small for tables of a million rows (the checks are made a column at a time over its joined text, each
+line is one %-format). Cells tabulate would measure otherwise (non-ASCII, whose display width wcwidth decides,
+several lines, or spaces at either end, which it trims) are left to tabulate itself."""
 
 from __future__ import annotations
 
@@ -9,23 +10,35 @@ from collections.abc import Sequence
 
 
 def github_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    cells = [list(map(str, row)) for row in rows]
-    heads = [str(h) for h in headers]
-    if not _plain(heads) or not all(_plain(row) for row in cells):
+    if rows and set(map(len, rows)) != {len(headers)}:
         from tabulate import tabulate
 
         return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
-    widths = [len(h) + 2 for h in heads]
-    for row in cells:
-        for j, cell in enumerate(row):
-            if len(cell) > widths[j]:
-                widths[j] = len(cell)
+    return github_columns(headers, [list(col) for col in zip(*rows)] if rows else [[] for _ in headers])
 
-    def line(values: Sequence[str]) -> str:
-        return "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths)) + " |"
 
-    return "\n".join([line(heads), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells)])
+def github_columns(headers: Sequence[str], columns: Sequence[Sequence[str]]) -> str:
+    """github_table of the table given a column at a time (each as long as the others)."""
+    heads = [str(h) for h in headers]
+    columns = [col if set(map(type, col)) <= {str} else list(map(str, col)) for col in columns]
+    if not _plain(heads) or not all(map(_plain, columns)):
+        from tabulate import tabulate
+
+        return tabulate(list(zip(*columns)), headers=headers, tablefmt="github", disable_numparse=True)
+    widths = [max(len(h) + 2, max(map(len, col), default=0)) for h, col in zip(heads, columns)]
+    # "%-*s" pads as str.ljust does; a literal % in a cell is a value, never part of the template.
+    template = "| " + " | ".join(f"%-{w}s" for w in widths) + " |"
+    lines = [template % tuple(heads), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += [template % row for row in zip(*columns)]
+    return "\n".join(lines)
 
 
 def _plain(values: Sequence[str]) -> bool:
-    return all(v.isascii() and v.isprintable() and v == v.strip() for v in values)
+    """Every value ASCII, printable and without a space at either end. Checked on the values' joined text: printable
+    ASCII holds no other whitespace than the space, and a newline (not printable) separates them only here."""
+    if not values:
+        return True
+    text = "\n".join(values)
+    if not text.isascii() or text.count("\n") != len(values) - 1 or not text.replace("\n", "").isprintable():
+        return False
+    return not (text.startswith(" ") or text.endswith(" ") or " \n" in text or "\n " in text)

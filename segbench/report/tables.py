@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Union
 
 from segbench import stats
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from segbench.columns import Columns
+    from segbench.jsontext import Rows
 
 # A table: a DataFrame, or its columns as lists of Python values (summary_rows, accuracy.accuracy_rows).
 Table = Union["pd.DataFrame", dict[str, list]]
@@ -61,7 +62,11 @@ def keep_ints(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     for col in INT_COLUMNS:
         if col in df.columns:
-            df[col] = pd.Series([_int_or_none(v) for v in df[col]], index=df.index, dtype=object)
+            values = df[col].tolist()  # Python ints (an int64 column), floats (float64) or objects
+            if df[col].dtype.kind == "i" or set(map(type, values)) <= {int, type(None)}:
+                df[col] = pd.Series(values, index=df.index, dtype=object)  # ints already: no None to make
+            else:
+                df[col] = pd.Series([_int_or_none(v) for v in values], index=df.index, dtype=object)
     return df
 
 
@@ -370,13 +375,18 @@ def _name_collisions_of(out: dict[str, list]) -> None:
     """Rows of one name and config that differ in file or tool version say so (they are never pooled)."""
     keys = list(zip(*(out[k] for k in ("device", "model", "runtime", "threads", "power_mode", "backend"))))
     sizes = Counter(keys)
+    texts: dict[tuple, str] = {}  # one text per file and tool: a night's export is in many rows
     for i, key in enumerate(keys):
         same = sizes[key]
         if same < 2:
             continue
-        sha, tool, version = out["sha256"][i], out["tool"][i], out["tool_version"][i]
-        what = f"file {str(sha or '?')[:12]}, {tool or '?'} {version or ''}".strip()
-        out["notes"][i] = "; ".join(x for x in (out["notes"][i], f"{same} rows share this name: this is {what}") if x)
+        said = (same, out["sha256"][i], out["tool"][i], out["tool_version"][i])
+        if said not in texts:
+            _, sha, tool, version = said
+            what = f"file {str(sha or '?')[:12]}, {tool or '?'} {version or ''}".strip()
+            texts[said] = f"{same} rows share this name: this is {what}"
+        notes = out["notes"][i]
+        out["notes"][i] = f"{notes}; {texts[said]}" if notes else texts[said]
 
 
 def _core_differences_of(out: dict[str, list]) -> None:
@@ -440,19 +450,35 @@ def visible_columns(table: Table) -> list[str]:
 
 
 def to_markdown(table: Table) -> str:
-    from segbench.report.markdown import github_table
+    from segbench.report.markdown import github_columns
 
     if row_count(table) == 0:
         return "_no results_"
     cols = visible_columns(table)
-    return github_table([COLUMNS[c] for c in cols], formatted_rows(table, cols))
+    return github_columns([COLUMNS[c] for c in cols], formatted_columns(table, cols))
 
 
 def formatted_rows(table: Table, cols: Sequence[str]) -> list[tuple[str, ...]]:
-    """``table``'s rows as the text of their ``cols`` (fmt_cell of each cell), a column at a time."""
-    data = columns_of(table)
-    columns = [[v if type(v) is str else fmt_cell(v) for v in data[c]] for c in cols]
+    """``table``'s rows as the text of their ``cols`` (fmt_cell of each cell)."""
+    columns = formatted_columns(table, cols)
     return list(zip(*columns)) if columns else [() for _ in range(row_count(table))]
+
+
+def formatted_columns(table: Table, cols: Sequence[str]) -> list[list[str]]:
+    """The text of ``table``'s ``cols`` (fmt_cell of each cell), a column at a time."""
+    return [_formatted(table[c] if isinstance(table, dict) else table[c].tolist()) for c in cols]
+
+
+def _formatted(values: list) -> list[str]:
+    """fmt_cell of each value, with the common columns (all text, all floats) done without a call per cell."""
+    kinds = set(map(type, values))
+    if kinds <= {str}:
+        return values
+    if kinds <= {float}:  # NaN is not equal to itself; fmt_cell's abs(v) < 1000, inf included
+        return ["" if v != v else f"{v:.3f}" if -1000.0 < v < 1000.0 else f"{v:.1f}" for v in values]
+    if kinds <= {int, type(None)}:
+        return ["" if v is None else int.__repr__(v) for v in values]
+    return [v if type(v) is str else fmt_cell(v) for v in values]
 
 
 def device_label(info: RunInfo) -> str:
@@ -518,7 +544,57 @@ def footer(infos: Sequence[RunInfo]) -> str:
     return "\n".join(f"- {line}" for line in footer_lines(infos))
 
 
+def json_rows(df: pd.DataFrame) -> Rows:
+    """``json.loads(df.to_json(orient="records", double_precision=15))`` as columns (segbench.jsontext.Rows): the
+    same values, floats rounded as pandas writes them, without a dict per row. Columns of text, ints, bools and
+    None are taken as they are (pandas' json gives them back unchanged); the others go through pandas' json a
+    column at a time."""
+    from segbench.jsontext import Rows
+
+    columns = {}
+    for name in df.columns:
+        s = df[name]
+        if s.dtype.kind == "f":
+            values = _pandas_floats(s)
+        else:
+            values = s.tolist()
+            if s.dtype.kind not in "iub" and not set(map(type, values)) <= {str, int, bool, type(None)}:
+                values = json.loads(s.to_json(orient="records", double_precision=15))
+        columns[str(name)] = values
+    return Rows(columns)
+
+
+def _pandas_floats(s: pd.Series) -> list[float | None]:
+    """A float column as pandas' json writes it and json.loads reads it back (None for NaN and infinities, which
+    it writes as null), its text parsed by numpy at once (correctly rounded, as json.loads is)."""
+    import numpy as np
+
+    text = s.to_json(orient="records", double_precision=15)
+    a = np.fromstring(text[1:-1].replace("null", "nan"), sep=",") if len(s) else np.zeros(0)
+    if a.size != len(s):  # not the plain list of numbers expected: the slow reading
+        return json.loads(text)
+    values = a.tolist()
+    for i in np.flatnonzero(np.isnan(a)).tolist():
+        values[i] = None
+    return values
+
+
 def render(table: Table, fmt: str, infos: Sequence[RunInfo] = ()) -> str:
+    return "".join(render_chunks(table, fmt, infos))
+
+
+def render_chunks(table: Table, fmt: str, infos: Sequence[RunInfo] = ()) -> Iterator[str]:
+    """render's text in pieces: json a block of rows at a time (a report of a million rows is written without
+    holding its text whole), the other formats whole."""
+    if fmt == "json":
+        from segbench.jsontext import chunks
+
+        # json.dumps(..., indent=2)'s text
+        return chunks({"schema": REPORT_SCHEMA, "rows": json_rows(frame(table)), "runs": [i.to_dict() for i in infos]})
+    return iter([_render_text(table, fmt, infos)])
+
+
+def _render_text(table: Table, fmt: str, infos: Sequence[RunInfo]) -> str:
     if fmt == "markdown":
         notes = footer(infos) if infos else ""
         if any(not _missing(v) for v in columns_of(table).get("miou_pct", ())):
@@ -530,12 +606,6 @@ def render(table: Table, fmt: str, infos: Sequence[RunInfo] = ()) -> str:
         out = df.copy()
         out["run_ids"] = out["run_ids"].map(lambda ids: " ".join(ids))
         return out.to_csv(index=False)
-    if fmt == "json":
-        records = json.loads(df.to_json(orient="records", double_precision=15))
-        runs = [i.to_dict() for i in infos]
-        from segbench.jsontext import dumps
-
-        return dumps({"schema": REPORT_SCHEMA, "rows": records, "runs": runs})  # json.dumps(..., indent=2)
     raise ValueError(f"unknown format {fmt}")
 
 
