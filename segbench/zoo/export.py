@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from segbench.errors import SegbenchError
 from segbench.zoo.build import build_net, count_bn_channels, count_params, gmacs
+from segbench.zoo.convert import CALIBRATION_PRESET, ExportCheckFailed
 from segbench.zoo.heads import Segmenter, valid_interpolate
 from segbench.zoo.layers import resize
 from segbench.zoo.registry import Size, as_size, export_stem, export_title, get
@@ -35,13 +35,6 @@ OPSET = 17
 LOGITS_TOLERANCE = 1e-4
 INPUT_NAME = "image"
 OUTPUT_NAMES = {"logits": "logits", "argmax": "label", "vim": "label"}
-# The normalisation the calibration images go through (gen-input's transform), and so what an int8 file's input
-# scale and zero point stand for: its manifest entry says so (input_preset), and the recipe follows it.
-CALIBRATION_PRESET = "paddleseg"
-
-
-class ExportCheckFailed(SegbenchError):
-    """An exported file that does not compute what the torch model computes."""
 
 
 @dataclass(frozen=True)
@@ -181,19 +174,12 @@ def _int8(name: str, head: str, module: Segmenter, float_file: Path, out: Path, 
         convert.quantize_onnx(float_file, out, tensors, INPUT_NAME)
     else:
         convert.quantize_tflite(float_file, out, tensors)
-    agree = total = 0
+    pairs = []
     for t in tensors:
         with torch.no_grad():
             want = convert.labels(module(torch.from_numpy(t)).numpy())
-        got = convert.labels(_run_onnx(out, t) if fmt == "onnx" else convert.run_tflite(out, t))
-        agree += int((got.reshape(want.shape) == want).sum())
-        total += want.size
-    share = agree / total
-    if share < convert.INT8_MIN_AGREEMENT:
-        raise ExportCheckFailed(f"{name} [{head}] int8 {fmt}: labels agree with the float model on only {share:.1%} "
-                                f"of the calibration pixels (< {convert.INT8_MIN_AGREEMENT:.0%})")
-    return {"calibration": [str(p) for p in images], "images": len(images), "preset": CALIBRATION_PRESET,
-            "argmax_agreement": round(share, 4)}
+        pairs.append((want, _run_onnx(out, t) if fmt == "onnx" else convert.run_tflite(out, t)))
+    return convert.int8_check(f"{name} [{head}] int8 {fmt}", pairs, images)
 
 
 def _input_size(path: Path, fmt: str) -> tuple[int, int]:
