@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,7 +167,9 @@ def export_paddle(name: str, head: str, size: int | Size, out_dir: Path, seed: i
         folder = work / stem
         folder.mkdir()
         spec = [paddle.static.InputSpec([1, 3, h, w], "float32", "x")]
-        paddle.jit.save(paddle.jit.to_static(layer, input_spec=spec, full_graph=True), str(folder / "model"))
+        with warnings.catch_warnings():  # paddle's own deprecation notes about the ops its to_static writes
+            warnings.simplefilter("ignore")
+            paddle.jit.save(paddle.jit.to_static(layer, input_spec=spec, full_graph=True), str(folder / "model"))
         (folder / "deploy.yaml").write_text(DEPLOY.format(h=h, w=w, op=op, dtype=dtype))
         x = np.random.default_rng(seed).standard_normal((1, 3, h, w)).astype(np.float32)
         check = _check(name, head, layer, folder, x)
