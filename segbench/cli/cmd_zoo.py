@@ -133,24 +133,28 @@ def export(names: tuple[str, ...], all_models: bool, heads: str, size_text: str 
     for n, h, f in dict.fromkeys((n, h, f) for n, h, f, _ in skipped):  # once for all its quantisations
         click.echo(f"segbench: note: {n} [{h}] as {f}: {_why_not(n, h, f)}", err=True)
     done = failed = 0
-    for i, (name, head, f, q) in enumerate(jobs, 1):
+    # One model, head and format at a time, every quantisation of it: int8 is made from the float file just checked.
+    groups = {(n, h, f): [q for m, g, e, q in jobs if (m, g, e) == (n, h, f)] for n, h, f, _ in jobs}
+    i = 0
+    for (name, head, f), qs in groups.items():
+        made = 0
         try:
-            result = _export_one(name, head, sizes[name], out_dir, seed, f, q, images)
+            for result in _export_quants(name, head, sizes[name], out_dir, seed, f, qs, images):
+                i, made = i + 1, made + 1
+                write_manifest(out_dir, [result.manifest_entry()])  # after each file: Ctrl-C keeps both in step
+                done += 1
+                if not quiet:
+                    h, w = result.size
+                    inspected = result.inspected or {}
+                    click.echo(f"[{i}/{len(jobs)}] {result.path.name}: {result.title}, {head}, {f} {result.quant}, "
+                               f"{h}x{w}; params {result.params:,} ({f} {inspected.get('params', result.params_onnx):,}"
+                               f"), MACs {inspected.get('macs', 0) / 1e9:.3f} G; {result.check_text}; "
+                               f"{result.seconds:.1f} s", err=True)
         except Exception as exc:  # a converter that cannot take the model: said, and the others go on
             if type(exc).__name__ != "ConversionFailed":
                 raise
-            failed += 1
+            failed, i = failed + len(qs) - made, i + len(qs) - made
             click.echo(f"segbench: note: [{i}/{len(jobs)}] {name} [{head}] as {f}: {exc}; not written", err=True)
-            continue
-        write_manifest(out_dir, [result.manifest_entry()])  # after each file: Ctrl-C keeps both in step
-        done += 1
-        if not quiet:
-            h, w = result.size
-            inspected = result.inspected or {}
-            click.echo(f"[{i}/{len(jobs)}] {result.path.name}: {result.title}, {head}, {f} {q}, {h}x{w}; "
-                       f"params {result.params:,} ({f} {inspected.get('params', result.params_onnx):,}), "
-                       f"MACs {inspected.get('macs', 0) / 1e9:.3f} G; {result.check_text}; "
-                       f"{result.seconds:.1f} s", err=True)
     not_made = [f"{failed} not convertible, noted above"] if failed else []
     if unavailable:
         not_made.append("skipped on this " + convert.PYTHON + ": " + ", ".join(f"{f} {q}" for f, q in unavailable))
@@ -159,15 +163,18 @@ def export(names: tuple[str, ...], all_models: bool, heads: str, size_text: str 
     return 0
 
 
-def _export_one(name: str, head: str, size: tuple[int, int], out_dir: Path, seed: int, fmt: str, quant: str,
-                images: list[Path]):  # noqa: ANN202 - an ExportResult of either module
+def _export_quants(name: str, head: str, size: tuple[int, int], out_dir: Path, seed: int, fmt: str,
+                   quants: list[str], images: list[Path]):  # noqa: ANN202 - ExportResults of either module
+    """Each quantisation's file, checked and in ``out_dir``, as it is made."""
     if fmt in ("paddle", "nb"):
         from segbench.zoo.paddle_export import export_paddle
 
-        return export_paddle(name, head, size, out_dir, seed, fmt, quant, images)
-    from segbench.zoo.export import export_model
+        for quant in quants:
+            yield export_paddle(name, head, size, out_dir, seed, fmt, quant, images)
+        return
+    from segbench.zoo.export import export_quants
 
-    return export_model(name, head, size, out_dir, seed, fmt, quant, images)
+    yield from export_quants(name, head, size, out_dir, seed, fmt, tuple(quants), images)
 
 
 def _convertible(name: str, head: str, fmt: str) -> bool:
