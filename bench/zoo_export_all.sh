@@ -34,11 +34,13 @@ for py in "$PY" "$PY310"; do
         "$(cut -d' ' -f1-3 /proc/loadavg)"
 done
 # The summary reads the manifest the exports wrote (each entry's check) and the progress lines (each file's time).
-"${PY/#-/.venv/bin/python}" - "$OUT/models" "$OUT"/.log-* <<'EOF'
+if [ "$PY" = "-" ]; then SUMMARY_PY=$PY310; else SUMMARY_PY=$PY; fi
+"$SUMMARY_PY" - "$OUT/models" "$OUT"/.log-* <<'EOF'
 import re
 import sys
-import tomllib
 from pathlib import Path
+
+from segbench.compat import tomllib
 
 models, logs = Path(sys.argv[1]), sys.argv[2:]
 seconds: dict[tuple[str, str], float] = {}

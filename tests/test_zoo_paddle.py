@@ -164,3 +164,32 @@ def _op_count(pdmodel: Path, op_type: str) -> int:
     desc = framework_pb2.ProgramDesc()
     desc.ParseFromString(pdmodel.read_bytes())
     return sum(op.type == op_type for b in desc.blocks for op in b.ops)
+
+
+def test_the_reference_is_the_dygraph_model_not_its_saved_conversion(tmp_path: Path) -> None:
+    """paddle.jit.to_static replaces a layer's forward in place: the check's reference must still run the Python
+    forward (each call executes it), not the converted program (whose Python ran once, when it was converted)."""
+    import numpy as np
+    import paddle
+
+    from segbench.zoo.paddle_export import _dygraph
+
+    class Counting(paddle.nn.Layer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.calls = paddle.nn.Conv2D(3, 4, 1), []
+
+        def forward(self, x):  # noqa: ANN001, ANN202
+            self.calls.append(1)
+            return self.conv(x)
+
+    layer = Counting()
+    layer.eval()
+    spec = [paddle.static.InputSpec([1, 3, 8, 8], "float32", "x")]
+    paddle.jit.save(paddle.jit.to_static(layer, input_spec=spec, full_graph=True), str(tmp_path / "model"))
+    before = len(layer.calls)
+    x = np.ones((1, 3, 8, 8), np.float32)
+    for _ in range(2):
+        _dygraph(layer, x)
+    assert len(layer.calls) - before == 2
+    assert paddle.jit.api.ProgramTranslator().enable_to_static  # switched back on for everything else

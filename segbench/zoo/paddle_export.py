@@ -257,10 +257,16 @@ def _quantize(folder: Path, out: Path, tensors: list[np.ndarray]) -> None:
 
 
 def _dygraph(layer: Any, x: np.ndarray) -> np.ndarray:
+    """The source model's output: its Python forward run eagerly. paddle.jit.to_static replaces ``layer.forward``
+    in place, so after the save a plain call would run the converted program, the very thing under check."""
     import paddle
 
-    with paddle.no_grad():
-        out = layer(paddle.to_tensor(x))
+    paddle.jit.enable_to_static(False)
+    try:
+        with paddle.no_grad():
+            out = layer(paddle.to_tensor(x))
+    finally:
+        paddle.jit.enable_to_static(True)
     return (out[0] if isinstance(out, (list, tuple)) else out).numpy()
 
 
