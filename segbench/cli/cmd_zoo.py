@@ -95,6 +95,7 @@ def export(names: tuple[str, ...], all_models: bool, heads: str, size_text: str 
            calibration: tuple[str, ...], seed: int, output: str, quiet: bool) -> int:
     """Export models in each format and quantisation, check each against its source model, and add them to the
     manifest next to the files."""
+    from segbench.errors import EXIT_CASES_FAILED
     from segbench.models import read_manifest, write_manifest
     from segbench.zoo import convert
     from segbench.zoo.registry import check_size
@@ -132,7 +133,7 @@ def export(names: tuple[str, ...], all_models: bool, heads: str, size_text: str 
     jobs = [j for j in jobs if j not in skipped]
     for n, h, f in dict.fromkeys((n, h, f) for n, h, f, _ in skipped):  # once for all its quantisations
         click.echo(f"segbench: note: {n} [{h}] as {f}: {_why_not(n, h, f)}", err=True)
-    done = failed = 0
+    done = failed = check_failed = 0
     # One model, head and format at a time, every quantisation of it: int8 is made from the float file just checked.
     groups = {(n, h, f): [q for m, g, e, q in jobs if (m, g, e) == (n, h, f)] for n, h, f, _ in jobs}
     i = 0
@@ -150,17 +151,21 @@ def export(names: tuple[str, ...], all_models: bool, heads: str, size_text: str 
                                f"{h}x{w}; params {result.params:,} ({f} {inspected.get('params', result.params_onnx):,}"
                                f"), MACs {inspected.get('macs', 0) / 1e9:.3f} G; {result.check_text}; "
                                f"{result.seconds:.1f} s", err=True)
+        except convert.ExportCheckFailed as exc:  # a file that does not compute what its source does: not written
+            check_failed, i = check_failed + len(qs) - made, i + len(qs) - made
+            click.echo(f"segbench: error: [{i}/{len(jobs)}] {exc}; not written, the others go on", err=True)
         except Exception as exc:  # a converter that cannot take the model: said, and the others go on
             if type(exc).__name__ != "ConversionFailed":
                 raise
             failed, i = failed + len(qs) - made, i + len(qs) - made
             click.echo(f"segbench: note: [{i}/{len(jobs)}] {name} [{head}] as {f}: {exc}; not written", err=True)
-    not_made = [f"{failed} not convertible, noted above"] if failed else []
+    not_made = [f"{check_failed} failed the check, not written"] if check_failed else []
+    not_made += [f"{failed} not convertible, noted above"] if failed else []
     if unavailable:
         not_made.append("skipped on this " + convert.PYTHON + ": " + ", ".join(f"{f} {q}" for f, q in unavailable))
     more = f" ({'; '.join(not_made)})" if not_made else ""
     click.echo(f"exported {done} model(s) to {out_dir}{more}; entries in {out_dir / 'manifest.toml'}")
-    return 0
+    return EXIT_CASES_FAILED if check_failed else 0
 
 
 def _export_quants(name: str, head: str, size: tuple[int, int], out_dir: Path, seed: int, fmt: str,
