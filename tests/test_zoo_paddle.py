@@ -107,3 +107,89 @@ def test_relu6_threshold_restored_for_opt(tmp_path: Path) -> None:
     desc.ParseFromString(program)
     values = [a.f for b in desc.blocks for op in b.ops if op.type == "relu6" for a in op.attrs if a.name == "threshold"]
     assert values == [6.0, 6.0]
+
+
+@pytest.mark.slow
+def test_paddle_int8_is_quantised_by_paddle_calibrated_and_checked(tmp_path: Path) -> None:
+    """`--quant int8` for paddle: Paddle's own post-training quantisation, calibrated on the images, its labels
+    checked against the dygraph model's, written with int8 weights next to the float export (docs/zoo.md)."""
+    import numpy as np
+
+    from conftest import ASTRONAUT
+
+    out = tmp_path / "md"
+    r = run_cli("zoo", "export", "topformer_tiny", "--size", "64", "--format", "onnx,paddle", "--quant", "none,int8",
+                "--calibration", str(ASTRONAUT), "-o", str(out), cwd=ROOT, timeout=900)
+    assert r.code == 0, r.err
+    try:
+        import torch  # noqa: F401
+    except ImportError:  # this Python makes the paddle formats only, and says so in one line
+        assert "segbench: note: --format onnx needs torch" in r.err and "onnx none/int8 skipped" in r.err, r.err
+    entries = {e["file"]: e for e in tomllib.loads((out / "manifest.toml").read_text())["model"]}
+    fp, q = entries["topformer_tiny_64"], entries["topformer_tiny_64_int8"]
+    assert (q["format"], q["quant"], q["input_preset"]) == ("paddle", "int8", "paddleseg")
+    assert q["name"] == "TopFormer-Tiny @64 int8" and "published" not in q
+    check = q["zoo"]["check"]
+    assert check["calibration"] == [str(ASTRONAUT)] and 0.2 <= check["argmax_agreement"] <= 1.0
+    assert check["float_graph"]["label_mismatches"] == fp["zoo"]["check"]["label_mismatches"]
+    assert "PostTrainingQuantization" in q["zoo"]["exporter"]
+    folder = out / "topformer_tiny_64_int8"
+    assert sorted(p.name for p in folder.iterdir()) == ["deploy.yaml", "model.pdiparams", "model.pdmodel"]
+    assert q["inspect"]["macs"] == fp["inspect"]["macs"] > 0
+    # real int8: quantize/dequantize ops in the program, and the weights stored as int8 (under half the bytes)
+    assert _op_count(folder / "model.pdmodel", "quantize_linear") > 0
+    assert (folder / "model.pdiparams").stat().st_size < 0.5 * (out / "topformer_tiny_64" / "model.pdiparams").stat().st_size
+    # the int8 program runs in Paddle Inference from its own folder, as `segbench run` will
+    from segbench.zoo.paddle_export import _run_program
+
+    labels = _run_program(folder, np.zeros((1, 3, 64, 64), np.float32))
+    assert labels.shape == (1, 64, 64)
+
+
+def test_paddle_int8_below_the_agreement_floor_fails_and_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
+    from conftest import ASTRONAUT
+    from segbench.zoo import convert
+    from segbench.zoo.convert import ExportCheckFailed
+    from segbench.zoo.paddle_export import export_paddle
+
+    monkeypatch.setattr(convert, "INT8_MIN_AGREEMENT", 1.01)  # no quantised model agrees on more than everything
+    with pytest.raises(ExportCheckFailed, match="int8 paddle: labels agree with the float model on only"):
+        export_paddle("topformer_tiny", "argmax", 64, tmp_path, quant="int8", calibration=[ASTRONAUT])
+    assert list(tmp_path.iterdir()) == []
+
+
+def _op_count(pdmodel: Path, op_type: str) -> int:
+    from paddle.base.proto import framework_pb2
+
+    desc = framework_pb2.ProgramDesc()
+    desc.ParseFromString(pdmodel.read_bytes())
+    return sum(op.type == op_type for b in desc.blocks for op in b.ops)
+
+
+def test_the_reference_is_the_dygraph_model_not_its_saved_conversion(tmp_path: Path) -> None:
+    """paddle.jit.to_static replaces a layer's forward in place: the check's reference must still run the Python
+    forward (each call executes it), not the converted program (whose Python ran once, when it was converted)."""
+    import numpy as np
+    import paddle
+
+    from segbench.zoo.paddle_export import _dygraph
+
+    class Counting(paddle.nn.Layer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.calls = paddle.nn.Conv2D(3, 4, 1), []
+
+        def forward(self, x):  # noqa: ANN001, ANN202
+            self.calls.append(1)
+            return self.conv(x)
+
+    layer = Counting()
+    layer.eval()
+    spec = [paddle.static.InputSpec([1, 3, 8, 8], "float32", "x")]
+    paddle.jit.save(paddle.jit.to_static(layer, input_spec=spec, full_graph=True), str(tmp_path / "model"))
+    before = len(layer.calls)
+    x = np.ones((1, 3, 8, 8), np.float32)
+    for _ in range(2):
+        _dygraph(layer, x)
+    assert len(layer.calls) - before == 2
+    assert paddle.jit.api.ProgramTranslator().enable_to_static  # switched back on for everything else

@@ -83,7 +83,7 @@ def _list_row(r: dict) -> list[str]:
               help="onnx, tflite (litert-torch), paddle (PaddleSeg's own classes; Python 3.10), nb (Paddle Lite; "
                    "Python 3.10).")
 @click.option("--quant", default="none", show_default=True, metavar="Q[,Q...]",
-              help="none (float32) and/or int8 (post-training, calibrated; onnx and tflite).")
+              help="none (float32) and/or int8 (post-training, calibrated; onnx, tflite and paddle).")
 @click.option("--calibration", multiple=True, metavar="IMAGE|DIR",
               help="int8 calibration images (repeatable; default tests/fixtures/images/astronaut.png), "
                    "through gen-input's transform.")
@@ -95,6 +95,7 @@ def export(names: tuple[str, ...], all_models: bool, heads: str, size_text: str 
            calibration: tuple[str, ...], seed: int, output: str, quiet: bool) -> int:
     """Export models in each format and quantisation, check each against its source model, and add them to the
     manifest next to the files."""
+    from segbench.errors import EXIT_CASES_FAILED
     from segbench.models import read_manifest, write_manifest
     from segbench.zoo import convert
     from segbench.zoo.registry import check_size
@@ -109,11 +110,20 @@ def export(names: tuple[str, ...], all_models: bool, heads: str, size_text: str 
         check_size(m, sizes[m.name])
     combos = [(f, q) for f in formats for q in quants if (f, q) in convert.NEEDS]
     if not combos:
-        raise convert.UsageError(f"--format {fmt} --quant {quant}: nothing to make",
-                                 hint="int8 is made for onnx and tflite; paddle and nb are float")
-    for f, q in combos:
-        convert.require(f, q)  # a missing converter stops us before any work
-    images = convert.collect_calibration(calibration) if "int8" in quants else []
+        raise convert.UsageError(f"--format {fmt} --quant {quant}: nothing to make", hint=convert.UNSUPPORTED_HINT)
+    for f, q in [(f, q) for f in formats for q in quants if (f, q) not in convert.NEEDS]:
+        click.echo(f"segbench: note: --format {f} --quant {q}: not made ({convert.UNSUPPORTED_HINT})", err=True)
+    # A format whose converter this Python lacks is skipped with one line naming the package and the Python that has
+    # it, and the others are made (torch formats on 3.11, paddle on 3.10); with nothing left it is the error, exit 1.
+    unavailable = {c: err for c in combos if (err := convert.missing(*c))}
+    if len(unavailable) == len(combos):
+        raise next(iter(unavailable.values()))
+    for f in dict.fromkeys(f for f, _ in unavailable):
+        qs = [q for g, q in unavailable if g == f]
+        click.echo(f"segbench: note: {unavailable[(f, qs[0])]}; {f} {'/'.join(qs)} skipped on this "
+                   f"{convert.PYTHON}, the other formats go on", err=True)
+    combos = [c for c in combos if c not in unavailable]
+    images = convert.collect_calibration(calibration) if any(q == "int8" for _, q in combos) else []
     out_dir = _output_dir(Path(output))
     read_manifest(out_dir)  # an unreadable manifest stops us before any work
     jobs = [(m.name, m.default_head if h == "default" else h, f, q) for m in models for h in head_list
@@ -121,41 +131,55 @@ def export(names: tuple[str, ...], all_models: bool, heads: str, size_text: str 
     jobs = list(dict.fromkeys(jobs))  # 'default' may repeat an explicit head
     skipped = [(n, h, f, q) for n, h, f, q in jobs if not _convertible(n, h, f)]
     jobs = [j for j in jobs if j not in skipped]
-    for n, h, f, _ in skipped:
+    for n, h, f in dict.fromkeys((n, h, f) for n, h, f, _ in skipped):  # once for all its quantisations
         click.echo(f"segbench: note: {n} [{h}] as {f}: {_why_not(n, h, f)}", err=True)
-    done = failed = 0
-    for i, (name, head, f, q) in enumerate(jobs, 1):
+    done = failed = check_failed = 0
+    # One model, head and format at a time, every quantisation of it: int8 is made from the float file just checked.
+    groups = {(n, h, f): [q for m, g, e, q in jobs if (m, g, e) == (n, h, f)] for n, h, f, _ in jobs}
+    i = 0
+    for (name, head, f), qs in groups.items():
+        made = 0
         try:
-            result = _export_one(name, head, sizes[name], out_dir, seed, f, q, images)
+            for result in _export_quants(name, head, sizes[name], out_dir, seed, f, qs, images):
+                i, made = i + 1, made + 1
+                write_manifest(out_dir, [result.manifest_entry()])  # after each file: Ctrl-C keeps both in step
+                done += 1
+                if not quiet:
+                    h, w = result.size
+                    inspected = result.inspected or {}
+                    click.echo(f"[{i}/{len(jobs)}] {result.path.name}: {result.title}, {head}, {f} {result.quant}, "
+                               f"{h}x{w}; params {result.params:,} ({f} {inspected.get('params', result.params_onnx):,}"
+                               f"), MACs {inspected.get('macs', 0) / 1e9:.3f} G; {result.check_text}; "
+                               f"{result.seconds:.1f} s", err=True)
+        except convert.ExportCheckFailed as exc:  # a file that does not compute what its source does: not written
+            check_failed, i = check_failed + len(qs) - made, i + len(qs) - made
+            click.echo(f"segbench: error: [{i}/{len(jobs)}] {exc}; not written, the others go on", err=True)
         except Exception as exc:  # a converter that cannot take the model: said, and the others go on
             if type(exc).__name__ != "ConversionFailed":
                 raise
-            failed += 1
+            failed, i = failed + len(qs) - made, i + len(qs) - made
             click.echo(f"segbench: note: [{i}/{len(jobs)}] {name} [{head}] as {f}: {exc}; not written", err=True)
-            continue
-        write_manifest(out_dir, [result.manifest_entry()])  # after each file: Ctrl-C keeps both in step
-        done += 1
-        if not quiet:
-            h, w = result.size
-            inspected = result.inspected or {}
-            click.echo(f"[{i}/{len(jobs)}] {result.path.name}: {result.title}, {head}, {f} {q}, {h}x{w}; "
-                       f"params {result.params:,} ({f} {inspected.get('params', result.params_onnx):,}), "
-                       f"MACs {inspected.get('macs', 0) / 1e9:.3f} G; {result.check_text}; "
-                       f"{result.seconds:.1f} s", err=True)
-    not_made = f" ({failed} not convertible, noted above)" if failed else ""
-    click.echo(f"exported {done} model(s) to {out_dir}{not_made}; entries in {out_dir / 'manifest.toml'}")
-    return 0
+    not_made = [f"{check_failed} failed the check, not written"] if check_failed else []
+    not_made += [f"{failed} not convertible, noted above"] if failed else []
+    if unavailable:
+        not_made.append("skipped on this " + convert.PYTHON + ": " + ", ".join(f"{f} {q}" for f, q in unavailable))
+    more = f" ({'; '.join(not_made)})" if not_made else ""
+    click.echo(f"exported {done} model(s) to {out_dir}{more}; entries in {out_dir / 'manifest.toml'}")
+    return EXIT_CASES_FAILED if check_failed else 0
 
 
-def _export_one(name: str, head: str, size: tuple[int, int], out_dir: Path, seed: int, fmt: str, quant: str,
-                images: list[Path]):  # noqa: ANN202 - an ExportResult of either module
+def _export_quants(name: str, head: str, size: tuple[int, int], out_dir: Path, seed: int, fmt: str,
+                   quants: list[str], images: list[Path]):  # noqa: ANN202 - ExportResults of either module
+    """Each quantisation's file, checked and in ``out_dir``, as it is made."""
     if fmt in ("paddle", "nb"):
         from segbench.zoo.paddle_export import export_paddle
 
-        return export_paddle(name, head, size, out_dir, seed, fmt)
-    from segbench.zoo.export import export_model
+        for quant in quants:
+            yield export_paddle(name, head, size, out_dir, seed, fmt, quant, images)
+        return
+    from segbench.zoo.export import export_quants
 
-    return export_model(name, head, size, out_dir, seed, fmt, quant, images)
+    yield from export_quants(name, head, size, out_dir, seed, fmt, tuple(quants), images)
 
 
 def _convertible(name: str, head: str, fmt: str) -> bool:

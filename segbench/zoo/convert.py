@@ -1,8 +1,10 @@
-"""Formats beyond ONNX and int8: TFLite through litert-torch, post-training int8 through ai-edge-quantizer (TFLite)
-and ONNX Runtime's static quantisation (ONNX), calibrated on real images through gen-input's transform.
+"""Formats beyond ONNX and int8: TFLite through litert-torch, post-training int8 through ai-edge-quantizer (TFLite),
+ONNX Runtime's static quantisation (ONNX) and Paddle's PostTrainingQuantization (paddle, in paddle_export),
+calibrated on real images through gen-input's transform.
 
-Each converter is optional: a format whose converter is not importable here is one error naming the extra (and
-the Python) that brings it (:func:`require`). Everything here runs a converted file to check it; nothing writes
+Each converter is optional: a format whose converter is not importable here is one line naming the package and
+the extra (and the Python) that brings it (:func:`missing`, :func:`require`); `zoo export` skips such a format
+with that line and makes the others. Everything here runs a converted file to check it; nothing writes
 into the models directory (export.py moves a file there only after its check).
 """
 
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segbench.errors import RuntimeUnavailable, UsageError
+from segbench.errors import RuntimeUnavailable, SegbenchError, UsageError
 
 FORMATS = ("onnx", "tflite", "paddle", "nb")
 QUANTS = ("none", "int8")
@@ -33,6 +35,8 @@ NEEDS: dict[tuple[str, str], tuple[tuple[str, str, str], ...]] = {
     ("tflite", "int8"): (("torch", "torch", _TORCH_HINT), ("litert_torch", "litert-torch", _TFLITE_HINT),
                          ("ai_edge_quantizer", "ai-edge-quantizer", _TFLITE_HINT)),
     ("paddle", "none"): (("paddle", "paddlepaddle", _PADDLE_HINT), ("paddleseg", "paddleseg", _PADDLE_HINT)),
+    # paddle.static.quantization.PostTrainingQuantization ships with paddlepaddle itself (no paddleslim needed)
+    ("paddle", "int8"): (("paddle", "paddlepaddle", _PADDLE_HINT), ("paddleseg", "paddleseg", _PADDLE_HINT)),
     ("nb", "none"): (("paddle", "paddlepaddle", _PADDLE_HINT), ("paddleseg", "paddleseg", _PADDLE_HINT),
                      ("paddlelite", "paddlelite", _PADDLE_HINT)),
 }
@@ -40,6 +44,9 @@ NEEDS: dict[tuple[str, str], tuple[tuple[str, str, str], ...]] = {
 # are untrained, so their 150 logits are close together and int8 rounding flips many near-ties (measured 0.3-0.9);
 # this floor catches a broken conversion (wrong input scale, collapsed output: about 1/num_classes), not drift.
 INT8_MIN_AGREEMENT = 0.2
+# The normalisation the calibration images go through (gen-input's transform), and so what an int8 file's input
+# scale and zero point (or its activation scales) stand for: its manifest entry says so (input_preset).
+CALIBRATION_PRESET = "paddleseg"
 PYTHON = f"Python {sys.version_info.major}.{sys.version_info.minor}"
 
 
@@ -51,18 +58,49 @@ def parse_list(text: str, allowed: tuple[str, ...], option: str) -> list[str]:
     return items
 
 
+UNSUPPORTED_HINT = "int8 is made for onnx, tflite and paddle; nb is float"
+
+
+def missing(fmt: str, quant: str) -> RuntimeUnavailable | None:
+    """The one-line error for a converter of ``fmt`` at ``quant`` that this Python lacks (None: all importable)."""
+    for module, dist, hint in NEEDS[(fmt, quant)]:
+        try:
+            with quiet():  # litert_torch's import logs through absl and loads torchao's kernels
+                __import__(module)
+        except ImportError:
+            package = module if module == dist else f"{module} ({dist})"
+            return RuntimeUnavailable(f"--format {fmt}{' int8' if quant == 'int8' else ''} needs {package}, which is "
+                                      f"not installed on this {PYTHON}", hint=hint)
+    return None
+
+
 def require(fmt: str, quant: str) -> None:
     """One error line when this Python lacks the converter for ``fmt`` at ``quant``."""
     if (fmt, quant) not in NEEDS:
-        raise UsageError(f"--format {fmt} --quant {quant}: not supported",
-                         hint="int8 is made for onnx and tflite; paddle and nb are float")
-    for module, _, hint in NEEDS[(fmt, quant)]:
-        try:
-            with _quiet():  # litert_torch's import logs through absl and loads torchao's kernels
-                __import__(module)
-        except ImportError:
-            raise RuntimeUnavailable(f"--format {fmt}{' int8' if quant == 'int8' else ''} needs {module}, which is not "
-                                     f"installed on this {PYTHON}", hint=hint) from None
+        raise UsageError(f"--format {fmt} --quant {quant}: not supported", hint=UNSUPPORTED_HINT)
+    error = missing(fmt, quant)
+    if error:
+        raise error
+
+
+class ExportCheckFailed(SegbenchError):
+    """An exported file that does not compute what its source model computes (nothing is written)."""
+
+
+def int8_check(what: str, pairs: list[tuple[np.ndarray, np.ndarray]], images: list[Path]) -> dict:
+    """Argmax agreement of (float labels, int8 output) pairs, one per calibration image; raises below the floor.
+    ``what`` names the export in the error line."""
+    agree = total = 0
+    for want, got in pairs:
+        got = labels(got).reshape(want.shape)
+        agree += int((got == want).sum())
+        total += want.size
+    share = agree / total
+    if share < INT8_MIN_AGREEMENT:
+        raise ExportCheckFailed(f"{what}: labels agree with the float model on only {share:.1%} of the calibration "
+                              f"pixels (< {INT8_MIN_AGREEMENT:.0%})")
+    return {"calibration": [str(p) for p in images], "images": len(images), "preset": CALIBRATION_PRESET,
+            "argmax_agreement": round(share, 4)}
 
 
 def versions(fmt: str, quant: str) -> dict[str, str]:
@@ -104,7 +142,7 @@ def collect_calibration(args: tuple[str, ...]) -> list[Path]:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
     """litert-torch, its absl/TF logging (written by C++ straight to file descriptor 2) and ai-edge-quantizer print
     progress and notices; segbench prints its own. Exceptions still propagate with their messages."""
     sys.stdout.flush()
@@ -131,7 +169,7 @@ def _quiet() -> Iterator[None]:
 def torch_to_tflite(module: object, x: object, path: Path) -> None:
     import warnings
 
-    with _quiet(), warnings.catch_warnings():
+    with quiet(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import litert_torch
 
@@ -142,12 +180,12 @@ def quantize_tflite(float_path: Path, out_path: Path, calibration: list[np.ndarr
     """Static int8 (weights and activations, ai-edge-quantizer's static_wi8_ai8) calibrated on ``calibration``."""
     from ai_edge_litert.interpreter import Interpreter
 
-    with _quiet():
+    with quiet():
         from ai_edge_quantizer import quantizer, recipe
     signatures = Interpreter(model_path=str(float_path)).get_signature_list()
     (sig, spec), = signatures.items()
     (name,) = spec["inputs"]
-    with _quiet():
+    with quiet():
         q = quantizer.Quantizer(str(float_path), recipe.static_wi8_ai8())
         result = q.quantize(q.calibrate({sig: [{name: x} for x in calibration]}, num_threads=1))
         result.export_model(str(out_path), overwrite=True)
@@ -189,7 +227,7 @@ def quantize_onnx(float_path: Path, out_path: Path, calibration: list[np.ndarray
         def get_next(self) -> dict | None:
             return next(self.items, None)
 
-    with _quiet():
+    with quiet():
         quantize_static(str(float_path), str(out_path), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
 
