@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -151,3 +152,16 @@ def test_tflite_float_and_int8_through_litert_torch_and_ai_edge_quantizer(tmp_pa
     (inp,) = interp.get_input_details()
     assert inp["dtype"] == np.int8 and inp["quantization"][0] > 0  # a real int8 model: quantised input
     assert q["inspect"]["macs"] == fp["inspect"]["macs"]
+
+
+def test_a_model_the_onnx_exporter_cannot_take_at_a_size_is_one_note_and_exit_3(tmp_path):
+    """MobileSeg's pooling at 64x64 is not a whole factor of its input: torch.onnx refuses it and prints the traced
+    graph; segbench says it in one line, writes nothing and exits 3 (the other exports would go on)."""
+    r = subprocess.run([sys.executable, "-m", "segbench", "zoo", "export", "mobileseg_base", "--size", "64",
+                        "-o", str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 3, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and "Torch IR graph" not in r.stderr
+    notes = [ln for ln in r.stderr.splitlines() if ln.startswith("segbench: note: [1/1] mobileseg_base")]
+    assert len(notes) == 1 and "torch.onnx cannot convert it: Unsupported: ONNX export of operator" in notes[0]
+    assert "1 not convertible" in r.stdout
+    assert not list((tmp_path / "out").glob("*.onnx"))

@@ -154,9 +154,7 @@ def export(names: tuple[str, ...], all_models: bool, heads: str, size_text: str 
         except convert.ExportCheckFailed as exc:  # a file that does not compute what its source does: not written
             check_failed, i = check_failed + len(qs) - made, i + len(qs) - made
             click.echo(f"segbench: error: [{i}/{len(jobs)}] {exc}; not written, the others go on", err=True)
-        except Exception as exc:  # a converter that cannot take the model: said, and the others go on
-            if type(exc).__name__ != "ConversionFailed":
-                raise
+        except convert.ConversionFailed as exc:  # a converter that cannot take the model: said, the others go on
             failed, i = failed + len(qs) - made, i + len(qs) - made
             click.echo(f"segbench: note: [{i}/{len(jobs)}] {name} [{head}] as {f}: {exc}; not written", err=True)
     not_made = [f"{check_failed} failed the check, not written"] if check_failed else []
@@ -165,7 +163,7 @@ def export(names: tuple[str, ...], all_models: bool, heads: str, size_text: str 
         not_made.append("skipped on this " + convert.PYTHON + ": " + ", ".join(f"{f} {q}" for f, q in unavailable))
     more = f" ({'; '.join(not_made)})" if not_made else ""
     click.echo(f"exported {done} model(s) to {out_dir}{more}; entries in {out_dir / 'manifest.toml'}")
-    return EXIT_CASES_FAILED if check_failed else 0
+    return EXIT_CASES_FAILED if check_failed or failed else 0
 
 
 def _export_quants(name: str, head: str, size: tuple[int, int], out_dir: Path, seed: int, fmt: str,

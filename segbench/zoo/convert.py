@@ -87,6 +87,18 @@ class ExportCheckFailed(SegbenchError):
     """An exported file that does not compute what its source model computes (nothing is written)."""
 
 
+class ConversionFailed(SegbenchError):
+    """A converter that cannot take this model (its own error line); the other exports go on."""
+
+
+def conversion_failed(what: str, exc: BaseException) -> ConversionFailed:
+    """A converter's exception as one line: torch's exporters put the whole traced graph after their message's
+    first line, which says what they could not do."""
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    first = first.split(" [Caused by", 1)[0].split(" Please feel free to request support", 1)[0].rstrip(". ")
+    return ConversionFailed(f"{what} cannot convert it: {first[:300]}")
+
+
 def int8_check(what: str, pairs: list[tuple[np.ndarray, np.ndarray]], images: list[Path]) -> dict:
     """Argmax agreement of (float labels, int8 output) pairs, one per calibration image; raises below the floor.
     ``what`` names the export in the error line."""
@@ -173,7 +185,10 @@ def torch_to_tflite(module: object, x: object, path: Path) -> None:
         warnings.simplefilter("ignore")
         import litert_torch
 
-        litert_torch.convert(module, (x,)).export(str(path))
+        try:
+            litert_torch.convert(module, (x,)).export(str(path))
+        except Exception as exc:  # its own errors and torch.export's: the model, not segbench, is the cause
+            raise conversion_failed("litert-torch", exc) from None
 
 
 def quantize_tflite(float_path: Path, out_path: Path, calibration: list[np.ndarray]) -> None:

@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from segbench.zoo.build import build_net, count_bn_channels, count_params, gmacs
-from segbench.zoo.convert import CALIBRATION_PRESET, ExportCheckFailed
+from segbench.zoo.convert import CALIBRATION_PRESET, ExportCheckFailed, conversion_failed
+from segbench.zoo.convert import quiet as convert_quiet
 from segbench.zoo.heads import Segmenter, valid_interpolate
 from segbench.zoo.layers import resize
 from segbench.zoo.registry import Size, as_size, export_stem, export_title, get
@@ -205,11 +206,14 @@ def _input_size(path: Path, fmt: str) -> tuple[int, int]:
 
 
 def _torch_export(module: Segmenter, x: torch.Tensor, path: Path, head: str) -> None:
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), convert_quiet():
         # The TorchScript exporter announces its deprecation on every call; the choice is documented.
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, (x,), str(path), dynamo=False, opset_version=OPSET,
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAMES[head]], do_constant_folding=True)
+        try:
+            torch.onnx.export(module, (x,), str(path), dynamo=False, opset_version=OPSET,
+                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAMES[head]], do_constant_folding=True)
+        except Exception as exc:  # an operator the exporter cannot take at this size (torch.onnx.errors.*)
+            raise conversion_failed("torch.onnx", exc) from None
 
 
 def _torch_outputs(net: torch.nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from segbench.errors import SegbenchError
-from segbench.zoo.convert import CALIBRATION_PRESET, ExportCheckFailed
+from segbench.zoo.convert import CALIBRATION_PRESET, ConversionFailed, ExportCheckFailed
 from segbench.zoo.registry import PADDLESEG_CLASSES, Size, as_size, export_stem, export_title, get
 
 LOGITS_TOLERANCE = 1e-4
@@ -301,10 +301,6 @@ def _check(name: str, head: str, layer: Any, folder: Path, x: np.ndarray) -> dic
     if wrong > 0.001 * want.size:  # near-ties only: float rounding of the same program
         raise ExportCheckFailed(f"{name} [{head}]: {wrong} pixels get a different class in Paddle Inference")
     return {**base, "label_mismatches": wrong}
-
-
-class ConversionFailed(SegbenchError):
-    """A converter that cannot take this model (its own error line); the other exports go on."""
 
 
 _OPT = """
