@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Union
@@ -257,6 +258,10 @@ IDENTITY = ("device", "model", "runtime", "threads", "power_mode", "backend", "s
 # The values of a row that come from its group's first record; the rest (DERIVED, run_ids) from all of its records.
 FIRST = ("device", "model", "runtime", "threads", "power_mode", "sha256", "cpu_mask", "tool", "tool_version",
          "emulated")
+# A record's IDENTITY values: the Measurement attribute of each column's name, but for these.
+_identity_of = operator.attrgetter(*({"device": "device_id", "model": "model.name", "sha256": "model.sha256"}
+                                     .get(k, k) for k in IDENTITY))
+_BACKEND_AT = IDENTITY.index("backend")
 
 
 def summary_rows(measurements: Sequence[Measurement], params: Mapping[str, int] | None = None) -> dict[str, list]:
@@ -264,8 +269,9 @@ def summary_rows(measurements: Sequence[Measurement], params: Mapping[str, int] 
     themselves: each group's row is ``_row`` of its records (for one record, what record_rows caches for it)."""
     groups: dict[tuple, list[Measurement]] = {}
     for m in measurements:
-        key = (m.device_id, m.model.name, m.runtime, m.threads, m.power_mode,
-               DEFAULT_BACKEND if m.backend is None else m.backend, m.model.sha256, m.tool, m.tool_version, m.cpu_mask)
+        key = _identity_of(m)
+        if m.backend is None:  # the default backend, as summary_of pools it
+            key = (*key[:_BACKEND_AT], DEFAULT_BACKEND, *key[_BACKEND_AT + 1:])
         groups.setdefault(key, []).append(m)
     rows = [_row(records) for records in groups.values()]
     return _finish({k: [row[k] for row in rows] for k in (*FIRST, *DERIVED, "run_ids")}, params, len(rows))
