@@ -27,8 +27,7 @@ import numpy as np
 import torch
 
 from segbench.zoo.build import build_net, count_bn_channels, count_params, gmacs
-from segbench.zoo.convert import CALIBRATION_PRESET, ExportCheckFailed, conversion_failed
-from segbench.zoo.convert import quiet as convert_quiet
+from segbench.zoo.convert import CALIBRATION_PRESET, ExportCheckFailed, conversion_failed, quiet
 from segbench.zoo.heads import Segmenter, valid_interpolate
 from segbench.zoo.layers import resize
 from segbench.zoo.registry import Size, as_size, export_stem, export_title, get
@@ -206,7 +205,7 @@ def _input_size(path: Path, fmt: str) -> tuple[int, int]:
 
 
 def _torch_export(module: Segmenter, x: torch.Tensor, path: Path, head: str) -> None:
-    with warnings.catch_warnings(), convert_quiet():
+    with warnings.catch_warnings(), quiet():
         # The TorchScript exporter announces its deprecation on every call; the choice is documented.
         warnings.simplefilter("ignore")
         try:
