@@ -14,7 +14,7 @@ import pytest
 from conftest import run_cli
 from segbench import stats
 from segbench.model import DeviceInfo, Measurement, ModelRef, RunInfo
-from segbench.report.compare import compare, gate
+from segbench.report.compare import compare, gate, junit
 from segbench.store import Store
 
 HOST = DeviceInfo(id="host", kind="host", cpu_model="test")
@@ -112,6 +112,8 @@ def test_a_change_past_the_threshold_the_launches_cannot_confirm_is_unclear_unti
     green, line = gate([v])
     assert green and line == "0 regression(s) of 1 case(s); 1 unclear (past the threshold, not yet sure: more " \
                              "launches decide)", line
+    xml = junit([v], "t")
+    assert 'failures="0"' in xml and "<system-out>unclear: +" in xml and "more launches decide</system-out>" in xml
     (v,) = compare(base, _levels("more", [12.1, 11.0, 12.0, 11.8, 12.3, 11.9, 12.2, 11.7]), 0.05)
     assert v.status == "regression", v
     (v,) = compare(base, _levels("faster", [8.1, 9.2]), 0.05)  # the mirror image

@@ -384,7 +384,8 @@ def against_baseline(base: Sequence[Measurement], cand: Sequence[Measurement], t
 
 
 def junit(verdicts: Sequence[Verdict], name: str) -> str:
-    """JUnit XML: one testsuite, one testcase per case; a regression is a <failure>, a missing case <skipped>."""
+    """JUnit XML: one testsuite, one testcase per case; a regression is a <failure>, a missing case <skipped>, an
+    unclear one passes with its reason in <system-out>."""
     import xml.etree.ElementTree as ET
 
     failures = sum(v.status in BLOCKING for v in verdicts)
@@ -396,6 +397,8 @@ def junit(verdicts: Sequence[Verdict], name: str) -> str:
             ET.SubElement(tc, "failure", message=f"{v.status}: {v.reason}", type=v.status).text = v.reason
         elif v.status == "missing":
             ET.SubElement(tc, "skipped", message=v.reason)
+        elif v.status == "unclear":
+            ET.SubElement(tc, "system-out").text = f"unclear: {v.reason}; more launches decide"
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
