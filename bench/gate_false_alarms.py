@@ -4,7 +4,8 @@
 
 Each repeat of the experiment makes three runs of the same suite, under --load busy processes hogging CPUs:
 a baseline, an identical candidate, and a candidate 20% slower; then `segbench compare` judges each candidate
-against the baseline. As bench/nightly.sh does, a comparison with unclear verdicts (past the threshold, not yet
+against the baseline. As bench/nightly.sh does, the baseline gets --baseline-launches launches per case (the
+nightly's BASELINE_LAUNCHES) and a comparison with unclear verdicts (past the threshold, not yet
 sure) gets more evidence: the candidate run's launches are doubled (`run --resume RUN --launches 2K`, up to
 --max-launches) and it is compared again. It prints the rate of repeats with a false alarm (any regression between
 identical runs: should be 0), the rate of repeats where the slowdown was flagged on every case (should be 1), and
@@ -106,7 +107,7 @@ def _host(tmp: Path, args: argparse.Namespace) -> tuple[int, int]:
     used: list[int] = []
     for i in range(args.repeats):
         reports = tmp / f"host_{i}"
-        base = _run(reports, same_dir, args.launches)
+        base = _run(reports, same_dir, args.baseline_launches)
         same = _run(reports, same_dir, args.launches)
         slow = _run(reports, slow_dir, args.launches)
         reg, _, k = _verdicts(reports, base, same, "same", args.launches, args.max_launches, args.host_clock)
@@ -140,7 +141,7 @@ def _phones(tmp: Path, args: argparse.Namespace) -> tuple[int, int]:
             device = ("--device", f"{a.serial},{b.serial}", "--assets", str(assets))
             for i in range(args.repeats):
                 reports = tmp / f"phones_{i}"
-                base = _run(reports, models, args.launches, device, env)
+                base = _run(reports, models, args.baseline_launches, device, env)
                 same = _run(reports, models, args.launches, device, env)
                 for p in (a, b):
                     p.set_faults("slow=1.2")
@@ -168,6 +169,8 @@ def main() -> None:
     ap.add_argument("--launches", type=int, default=5)
     ap.add_argument("--max-launches", type=int, default=20,
                     help="launches an unclear comparison's candidate may grow to (bench/nightly.sh's MAX_LAUNCHES)")
+    ap.add_argument("--baseline-launches", type=int, default=20,
+                    help="launches per case of each baseline run (bench/nightly.sh's BASELINE_LAUNCHES)")
     ap.add_argument("--load", type=int, default=1, help="busy processes running meanwhile")
     ap.add_argument("--where", default="host,phones")
     ap.add_argument("--host-clock", default="cpu", choices=("wall", "cpu"),
@@ -177,7 +180,8 @@ def main() -> None:
         for where in args.where.split(","):
             false_alarms, caught, used = (_host if where == "host" else _phones)(Path(tmp), args)
             clock = f", --clock {args.host_clock}" if where == "host" else ""
-            print(f"{where}: {args.repeats} repeats, {args.launches} launches a side (a candidate's doubled while unclear), {args.load} busy process(es)"
+            print(f"{where}: {args.repeats} repeats, baselines of {args.baseline_launches} launches, "
+                  f"candidates of {args.launches} (doubled while unclear), {args.load} busy process(es)"
                   f"{clock}: "
                   f"false-alarm rate {false_alarms / args.repeats:.2f} (identical runs), "
                   f"detection rate {caught / args.repeats:.2f} (20% slower, every case flagged); "
