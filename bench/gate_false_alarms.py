@@ -4,8 +4,12 @@
 
 Each repeat of the experiment makes three runs of the same suite, under --load busy processes hogging CPUs:
 a baseline, an identical candidate, and a candidate 20% slower; then `segbench compare` judges each candidate
-against the baseline. It prints the rate of repeats with a false alarm (any regression between identical runs:
-should be 0) and the rate of repeats where the slowdown was flagged on every case (should be 1).
+against the baseline. As bench/nightly.sh does, the baseline gets --baseline-launches launches per case (the
+nightly's BASELINE_LAUNCHES) and a comparison with unclear verdicts (past the threshold, not yet
+sure) gets more evidence: the candidate run's launches are doubled (`run --resume RUN --launches 2K`, up to
+--max-launches) and it is compared again. It prints the rate of repeats with a false alarm (any regression between
+identical runs: should be 0), the rate of repeats where the slowdown was flagged on every case (should be 1), and
+how many launches the candidates ended with.
 
 - host: two ONNX models of known cost (chains of matrix products); the slow candidate is the same models with
   20% more of the same products, under the same names, so compare pairs them. Judged with `compare --clock cpu`
@@ -60,15 +64,26 @@ def _run(reports: Path, models: Path, launches: int, extra: tuple[str, ...] = ()
     return sorted(p.name for p in (reports / "runs").iterdir())[-1]
 
 
-def _verdicts(reports: Path, base: str, cand: str, expect: str, clock: str = "wall") -> tuple[int, int, int]:
-    """(regressions, cases, exit code) of `segbench compare BASE CAND --clock CLOCK`; the rows that are not
+def _verdicts(reports: Path, base: str, cand: str, expect: str, launches: int, max_launches: int,
+              clock: str = "wall", env: dict | None = None) -> tuple[int, int, int]:
+    """(regressions, cases, the candidate's launches per case) of `segbench compare BASE CAND --clock CLOCK`, after
+    doubling the candidate's launches while a verdict is unclear (bench/nightly.sh's loop); the rows that are not
     ``expect`` are printed on stderr (what a miss or a false alarm looked like)."""
-    done = _segbench("compare", base, cand, "--reports", str(reports), "--clock", clock)
-    rows = [ln for ln in done.stdout.splitlines() if ln.startswith("| ") and not ln.startswith("| case")]
-    for ln in rows:
-        if f"| {expect} " not in ln:
-            print(f"  {ln}", file=sys.stderr)
-    return sum("| regression |" in ln for ln in rows), len(rows), done.returncode
+    while True:
+        done = _segbench("compare", base, cand, "--reports", str(reports), "--clock", clock)
+        rows = [ln.split("|")[1:-1] for ln in done.stdout.splitlines()
+                if ln.startswith("| ") and not ln.startswith("| case")]
+        statuses = [r[4].strip() for r in rows]
+        if "unclear" not in statuses or launches >= max_launches:
+            break
+        launches = min(2 * launches, max_launches)
+        more = _segbench("run", "--resume", cand, "--launches", str(launches), "--reports", str(reports), "-q", env=env)
+        if more.returncode != 0:
+            sys.exit(f"segbench run --resume failed ({more.returncode}): {more.stderr.strip().splitlines()[-1:]}")
+    for r, status in zip(rows, statuses):
+        if status != expect:
+            print(f"  |{'|'.join(r)}|", file=sys.stderr)
+    return statuses.count("regression"), len(rows), launches
 
 
 @contextlib.contextmanager
@@ -89,16 +104,19 @@ def _host(tmp: Path, args: argparse.Namespace) -> tuple[int, int]:
         _cost_model(d / "cost_a.onnx", 5 + extra)  # 5 -> 6 products: +20%
         _cost_model(d / "cost_b.onnx", 10 + 2 * extra)  # 10 -> 12
     false_alarms = caught = 0
+    used: list[int] = []
     for i in range(args.repeats):
         reports = tmp / f"host_{i}"
-        base = _run(reports, same_dir, args.launches)
+        base = _run(reports, same_dir, args.baseline_launches)
         same = _run(reports, same_dir, args.launches)
         slow = _run(reports, slow_dir, args.launches)
-        reg, _, _ = _verdicts(reports, base, same, "same", args.host_clock)
+        reg, _, k = _verdicts(reports, base, same, "same", args.launches, args.max_launches, args.host_clock)
         false_alarms += reg > 0
-        reg, n, _ = _verdicts(reports, base, slow, "regression", args.host_clock)
+        used.append(k)
+        reg, n, k = _verdicts(reports, base, slow, "regression", args.launches, args.max_launches, args.host_clock)
         caught += reg == n > 0
-    return false_alarms, caught
+        used.append(k)
+    return false_alarms, caught, used
 
 
 def _phones(tmp: Path, args: argparse.Namespace) -> tuple[int, int]:
@@ -116,32 +134,43 @@ def _phones(tmp: Path, args: argparse.Namespace) -> tuple[int, int]:
     subprocess.run([adbutils.adb_path(), "-P", str(port), "start-server"], capture_output=True, check=False)
     env = {"ANDROID_ADB_SERVER_PORT": str(port)}
     false_alarms = caught = 0
+    used: list[int] = []
     try:
         with EmulatedPhone(port=free_port(range(29100, 29200, 2)), adb_port=port) as a, \
                 EmulatedPhone(port=free_port(range(29150, 29200, 2)), adb_port=port) as b:
             device = ("--device", f"{a.serial},{b.serial}", "--assets", str(assets))
             for i in range(args.repeats):
                 reports = tmp / f"phones_{i}"
-                base = _run(reports, models, args.launches, device, env)
+                base = _run(reports, models, args.baseline_launches, device, env)
                 same = _run(reports, models, args.launches, device, env)
                 for p in (a, b):
                     p.set_faults("slow=1.2")
                 slow = _run(reports, models, args.launches, device, env)
                 for p in (a, b):
                     p.set_faults(None)
-                reg, _, _ = _verdicts(reports, base, same, "same")
+                reg, _, k = _verdicts(reports, base, same, "same", args.launches, args.max_launches, env=env)
                 false_alarms += reg > 0
-                reg, n, _ = _verdicts(reports, base, slow, "regression")
+                used.append(k)
+                for p in (a, b):  # launches added to the slow candidate are slow too
+                    p.set_faults("slow=1.2")
+                reg, n, k = _verdicts(reports, base, slow, "regression", args.launches, args.max_launches, env=env)
+                for p in (a, b):
+                    p.set_faults(None)
                 caught += reg == n > 0
+                used.append(k)
     finally:
         subprocess.run([adbutils.adb_path(), "-P", str(port), "kill-server"], capture_output=True, check=False)
-    return false_alarms, caught
+    return false_alarms, caught, used
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--launches", type=int, default=5)
+    ap.add_argument("--max-launches", type=int, default=20,
+                    help="launches an unclear comparison's candidate may grow to (bench/nightly.sh's MAX_LAUNCHES)")
+    ap.add_argument("--baseline-launches", type=int, default=20,
+                    help="launches per case of each baseline run (bench/nightly.sh's BASELINE_LAUNCHES)")
     ap.add_argument("--load", type=int, default=1, help="busy processes running meanwhile")
     ap.add_argument("--where", default="host,phones")
     ap.add_argument("--host-clock", default="cpu", choices=("wall", "cpu"),
@@ -149,12 +178,15 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp, _load(args.load):
         for where in args.where.split(","):
-            false_alarms, caught = (_host if where == "host" else _phones)(Path(tmp), args)
+            false_alarms, caught, used = (_host if where == "host" else _phones)(Path(tmp), args)
             clock = f", --clock {args.host_clock}" if where == "host" else ""
-            print(f"{where}: {args.repeats} repeats, {args.launches} launches a side, {args.load} busy process(es)"
+            print(f"{where}: {args.repeats} repeats, baselines of {args.baseline_launches} launches, "
+                  f"candidates of {args.launches} (doubled while unclear), {args.load} busy process(es)"
                   f"{clock}: "
                   f"false-alarm rate {false_alarms / args.repeats:.2f} (identical runs), "
-                  f"detection rate {caught / args.repeats:.2f} (20% slower, every case flagged)")
+                  f"detection rate {caught / args.repeats:.2f} (20% slower, every case flagged); "
+                  f"candidates ended with {min(used)}-{max(used)} launches (median {sorted(used)[len(used) // 2]}, "
+                  f"up to {args.max_launches})")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import pytest
 from conftest import run_cli
 from segbench import stats
 from segbench.model import DeviceInfo, Measurement, ModelRef, RunInfo
-from segbench.report.compare import compare, gate
+from segbench.report.compare import compare, gate, junit
 from segbench.store import Store
 
 HOST = DeviceInfo(id="host", kind="host", cpu_model="test")
@@ -91,6 +91,41 @@ def test_one_launch_a_side_is_said_to_be_weak():
     assert all(v.evidence == "3+3 launches" and "over launches, Welch t" in v.reason for v in many)
 
 
+def _levels(run_id: str, levels: list[float]) -> list[Measurement]:
+    """One case's launches at these levels (ms), 10 runs each spread 1% around it."""
+    out = []
+    for launch, level in enumerate(levels, 1):
+        samples = tuple(level * (1 + 0.01 * (i - 4.5) / 4.5) for i in range(10))
+        out.append(Measurement(run_id=run_id, case_id="a__onnxruntime__t1__high", launch=launch,
+                               model=ModelRef("a", "/m/a.onnx", "onnx", "a" * 64), runtime="onnxruntime",
+                               status="ok", threads=1, power_mode="high", device_id="host", count=10,
+                               samples_ms=samples, latency_ms=stats.summarize(samples)))
+    return out
+
+
+def test_a_change_past_the_threshold_the_launches_cannot_confirm_is_unclear_until_more_launches_decide():
+    """Pinpoint's third answer: a ratio past the threshold whose interval is not wholly past it is neither a
+    regression nor the same. It keeps the gate green, says so, and more launches of the candidate settle it."""
+    base = _levels("base", [10.0, 10.4, 9.7, 10.2, 9.9])
+    (v,) = compare(base, _levels("few", [12.1, 11.0]), 0.05)
+    assert v.status == "unclear" and v.ratio > 1.05 and v.ci[0] <= 1.05, v
+    green, line = gate([v])
+    assert green and line == "0 regression(s) of 1 case(s); 1 unclear (past the threshold, not yet sure: more " \
+                             "launches decide)", line
+    xml = junit([v], "t")
+    assert 'failures="0"' in xml and "<system-out>unclear: +" in xml and "more launches decide</system-out>" in xml
+    (v,) = compare(base, _levels("more", [12.1, 11.0, 12.0, 11.8, 12.3, 11.9, 12.2, 11.7]), 0.05)
+    assert v.status == "regression", v
+    (v,) = compare(base, _levels("faster", [8.1, 9.2]), 0.05)  # the mirror image
+    assert v.status == "unclear" and v.ratio < 0.95 and v.ci[1] >= 0.95, v
+    # a ratio within the threshold is the same, however wide its interval: nothing for more launches to decide
+    (v,) = compare(base, _levels("same", [10.9, 9.4]), 0.05)
+    assert v.status == "same" and v.ci[0] < 0.95 and v.ci[1] > 1.05, v
+    # one launch a side: weak, never unclear (its interval is not over launches)
+    (v,) = compare(base[:1], _levels("one", [12.1]), 0.05)
+    assert v.status != "unclear" and v.evidence.startswith("weak"), v
+
+
 def _store(tmp_path, run_id: str, records: list[Measurement]) -> None:
     info = RunInfo(run_id=run_id, started="2026-12-01T00:00:00+00:00", harness_version="t", device=HOST,
                    settings={}, status="completed")
@@ -148,13 +183,24 @@ def test_run_launches_are_interleaved_kept_apart_reported_and_resumed(tmp_path):
     again = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
     assert sorted((x["model"]["name"], x["launch"]) for x in again) == sorted(
         (x["model"]["name"], x["launch"]) for x in recs)
+    # --resume with more launches adds them to every case, interleaved, and the run keeps the new count
+    r = run_cli("run", "--resume", run_dir.name, "--launches", "5", "--reports", str(reports), "-q")
+    assert r.code == 0, r.err
+    grown = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+    assert [(x["model"]["name"], x["launch"]) for x in grown[len(again):]] == [
+        ("selfie_segmentation", 4), ("tiny_seg", 4), ("selfie_segmentation", 5), ("tiny_seg", 5)]
+    assert json.loads((run_dir / "run.json").read_text())["settings"]["launches"] == 5
+    fewer = run_cli("run", "--resume", run_dir.name, "--launches", "2", "--reports", str(reports))
+    assert fewer.code == 2 and fewer.err.strip().splitlines() == [
+        f"segbench: error: --launches 2: run {run_dir.name} already has 5 launches per case (a resume can add "
+        "launches, not take them away)"], fewer.err
     # two such runs compare on launch-level evidence
     r = run_cli("run", "--models", str(models), "--launches", "3", "--warmup", "1", "--repeats", "5",
                 "--reports", str(reports), "-q")
     ids = sorted(p.name for p in (reports / "runs").iterdir())
     cmp = run_cli("compare", *ids, "--threshold", "90%", "--reports", str(reports))
     assert cmp.code == 0, cmp.err
-    assert cmp.out.count("3+3 launches") == 2 and "weak" not in cmp.err
+    assert cmp.out.count("5+3 launches") == 2 and "weak" not in cmp.err
 
 
 def test_compare_says_what_differs_between_the_two_sides():

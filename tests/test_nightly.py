@@ -120,10 +120,12 @@ def test_nightly_script_on_two_emulated_phones(farm, tmp_path):
                      'missing_tools = "skip"\n')  # as bench/nightly.toml
     out, reports = tmp_path / "out", tmp_path / "reports"
     env = {"SEGBENCH": f"{sys.executable} -m segbench", "PYTHONPATH": str(ROOT), "SUITE": str(suite),
-           "ANDROID_ADB_SERVER_PORT": str(port), "ASSETS": str(assets), "REPORTS": str(reports), "OUT": str(out)}
+           "ANDROID_ADB_SERVER_PORT": str(port), "ASSETS": str(assets), "REPORTS": str(reports), "OUT": str(out),
+           "BASELINE_LAUNCHES": "2"}  # the baseline's launches are added before it is saved (the suite has 1)
 
     first = _nightly(env, "--save-baseline")
     assert first.returncode == 0, first.stderr
+    assert "nightly: the baseline gets 2 launches per case (it had 1)" in first.stderr
     for name in ("report.md", "report.html", "report.json", "summary.md", "run.log", "baseline.txt"):
         assert (out / name).stat().st_size > 0, name
     rows = json.loads((out / "report.json").read_text())["rows"]
@@ -131,8 +133,9 @@ def test_nightly_script_on_two_emulated_phones(farm, tmp_path):
     assert {r["runtime"] for r in rows} == {"onnxruntime", "tflite", "paddlelite"}
     records = [json.loads(ln) for ln in next((reports / "runs").iterdir()).joinpath("results.jsonl").read_text()
                .splitlines()]
+    assert sorted({x["launch"] for x in records}) == [1, 2]
     paddle = [x for x in records if x["runtime"] == "paddlelite"]
-    assert len(paddle) == 2 and all(x["status"] == ("ok" if PADDLE_HERE else "skipped") for x in paddle), paddle
+    assert len(paddle) == 4 and all(x["status"] == ("ok" if PADDLE_HERE else "skipped") for x in paddle), paddle
     if not PADDLE_HERE:  # said, once per phone, and in the log: the night is not failed for it
         assert all(x["error"].startswith("benchmark_bin for arm64-v8a is missing") for x in paddle)
         assert "segbench: warning: paddlelite cases are skipped: benchmark_bin for arm64-v8a is missing" in first.stderr
@@ -157,3 +160,71 @@ def test_nightly_script_on_two_emulated_phones(farm, tmp_path):
     assert f'failures="{timed}"' in (out / "junit.xml").read_text()
     compare = (out / "compare.md").read_text()
     assert len(re.findall(r"\| regression +\| \+300\.0% \((95% CI 4\.000-4\.000|every candidate run 4\.000x)", compare)) == timed, compare
+
+
+# A stand-in for segbench that answers the nightly script's calls: its compare finds the case unclear until the run
+# has UNTIL launches, then VERDICT. It tests the script's loop, not segbench (the test above runs the real one).
+FAKE = r'''#!/usr/bin/env bash
+echo "$*" >> "$CALLS"
+run_json="$REPORTS/runs/20261205-000000-000-abcd/run.json"
+case "$1" in
+  run)
+    if [ "$2" = --resume ]; then
+      sed -i "s/\"launches\": [0-9]*/\"launches\": $5/" "$run_json"
+    else
+      mkdir -p "$(dirname "$run_json")" && echo '{"settings": {"launches": 5, "threads": [1]}}' > "$run_json"
+    fi
+    echo "run 20261205-000000-000-abcd: 1 cases on host" >&2; echo "| table |" ;;
+  baseline) echo saved ;;
+  report) for a in "$@"; do [ "$prev" = -o ] && echo report > "$a"; prev=$a; done ;;
+  compare)
+    have=$(sed -n 's/.*"launches": \([0-9]*\).*/\1/p' "$run_json")
+    verdict=unclear; [ "$have" -ge "$UNTIL" ] && verdict=$VERDICT
+    echo "| case | baseline median (ms) | candidate median (ms) | ratio | verdict | why | evidence |"
+    echo "|---|---|---|---|---|---|---|"
+    echo "| a onnxruntime t1 high | 10.000 | 12.000 | 1.200 | $verdict | +20.0% | $have+5 launches |"
+    [ "$verdict" = regression ] && exit 4 ;;
+esac
+exit 0
+'''
+
+
+@pytest.mark.parametrize("until, verdict, max_launches, calls, code", [
+    (20, "regression", "20", ["--launches 10", "--launches 20"], 4),  # doubled until it is sure
+    (10, "same", "20", ["--launches 10"], 0),  # settled as soon as it is
+    (40, "regression", "12", ["--launches 10", "--launches 12"], 0),  # up to MAX_LAUNCHES: still unclear, green
+])
+def test_the_nightly_adds_launches_while_a_verdict_is_unclear(tmp_path, until, verdict, max_launches, calls, code):
+    fake = tmp_path / "segbench"
+    fake.write_text(FAKE)
+    fake.chmod(0o755)
+    reports, log = tmp_path / "reports", tmp_path / "calls"
+    env = {"SEGBENCH": str(fake), "REPORTS": str(reports), "OUT": str(tmp_path / "out"), "CALLS": str(log),
+           "UNTIL": str(until), "VERDICT": verdict, "MAX_LAUNCHES": max_launches}
+    done = _nightly(env)
+    assert done.returncode == code, done.stdout + done.stderr
+    resumes = [ln for ln in log.read_text().splitlines() if ln.startswith("run --resume")]
+    assert [ln.split(" --assets")[0] for ln in resumes] == [
+        f"run --resume 20261205-000000-000-abcd {c}" for c in calls]
+    said = [ln for ln in done.stderr.splitlines() if ln.startswith("nightly: unclear")]
+    assert len(said) == len(calls)
+    assert f"| {verdict if until <= int(max_launches) else 'unclear'} |" in (tmp_path / "out" / "compare.md").read_text()
+    # the reports are written after the last launches, from the whole run
+    order = [ln.split()[0] for ln in log.read_text().splitlines()]
+    assert order.index("report") > max(i for i, c in enumerate(order) if c == "run")
+
+
+def test_the_nightly_gives_a_baseline_its_launches_before_saving_it(tmp_path):
+    fake = tmp_path / "segbench"
+    fake.write_text(FAKE)
+    fake.chmod(0o755)
+    reports, log = tmp_path / "reports", tmp_path / "calls"
+    env = {"SEGBENCH": str(fake), "REPORTS": str(reports), "OUT": str(tmp_path / "out"), "CALLS": str(log),
+           "UNTIL": "1", "VERDICT": "same", "BASELINE_LAUNCHES": "10"}
+    done = _nightly(env, "--save-baseline")
+    assert done.returncode == 0, done.stdout + done.stderr
+    calls = [ln.split(" --assets")[0].split(" --reports")[0] for ln in log.read_text().splitlines()]
+    assert [c for c in calls if c.startswith(("run", "baseline", "compare"))] == [
+        "run --suite bench/nightly.toml --device all", "run --resume 20261205-000000-000-abcd --launches 10",
+        "baseline save 20261205-000000-000-abcd"]
+    assert "nightly: the baseline gets 10 launches per case (it had 5)" in done.stderr

@@ -67,7 +67,9 @@ from segbench.vocab import MAX_RUNS, RUNTIMES
 @click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")
 @click.option("--suite", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Settings from a suite TOML (bench/*.toml); options given on the command line win.")
-@click.option("--resume", metavar="RUN_ID", help="Finish an interrupted run: only its missing cases run.")
+@click.option("--resume", metavar="RUN_ID",
+              help="Finish an interrupted run: only its missing cases run. With --launches K (more than it had): "
+                   "add launches to every case, for the verdicts compare found unclear.")
 @click.option("-q", "--quiet", is_flag=True,
               help="Only the table (stdout), warnings and errors: no run line, progress, tool or push lines.")
 def command(models: str | None, runtime: str | None, threads: str, power_mode: str, backend: str,
@@ -84,7 +86,7 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
     Several phones (a farm) each run every case, in parallel; a phone that keeps failing is set
     aside and its remaining cases are recorded as not run (exit 3).
     Every case's record is saved as soon as it finishes; Ctrl-C keeps them (exit 130) and
-    --resume RUN_ID finishes the run.
+    --resume RUN_ID finishes the run; --resume RUN_ID --launches K gives each of its cases K launches.
     """
     from pathlib import Path
 
@@ -113,6 +115,8 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             if settings.assets and ctx.get_parameter_source("assets") != click.core.ParameterSource.COMMANDLINE:
                 assets = settings.assets
             tool_variants = tool_variants or settings.tools
+            if ctx.get_parameter_source("launches") == click.core.ParameterSource.COMMANDLINE and launches is not None:
+                settings = _more_launches(run, info, settings, launches)
         else:
             given = _from_suite(suite) if suite else {}
             cli_values = {"models": models, "threads": threads, "power_modes": power_mode, "warmup": warmup,
@@ -181,6 +185,21 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
         else:
             backends = [InProcessBackend(op_profiling=settings.profile, memory_profile=settings.memory)]
         return _execute(store, run, settings, cases, found, backends, reports, quiet, echo, news, stack)
+
+
+def _more_launches(run, info, settings, launches: int):
+    """A resumed run's settings with ``launches`` launches per case, kept in its run.json first (so that a resume
+    of this resume, or a report, sees them): launches can be added, never taken away."""
+    from dataclasses import replace
+
+    from segbench.errors import UsageError
+
+    if launches < settings.launches:
+        raise UsageError(f"--launches {launches}: run {run.run_id} already has {settings.launches} launches per case",
+                         hint="a resume can add launches, not take them away")
+    if launches > settings.launches:
+        run.write_info(replace(info, settings={**info.settings, "launches": launches}))
+    return replace(settings, launches=launches)
 
 
 def _variants(assets, names: tuple[str, ...]) -> dict[str, str]:

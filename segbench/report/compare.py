@@ -6,7 +6,10 @@ two launches on each side, r is the ratio of the geometric means of the launch f
 Welch's t interval on the log scale, at 1 - 0.05 / (cases compared) confidence (Bonferroni: the gate's false-alarm
 rate stays near 5% for the whole comparison, not for each case): the noise the comparison allows for is the launch-to-launch variation, which
 is most of a benchmark's variance. A case regresses when the whole interval lies above 1 + threshold: the noise
-cannot explain a slowdown of the threshold's size. Improvements are the mirror image.
+cannot explain a slowdown of the threshold's size. Improvements are the mirror image. A case whose ratio is past the
+threshold but whose interval is not wholly past it is ``unclear``: the launches suggest a change they cannot yet
+confirm, and more launches (``run --resume RUN --launches 2K``) decide it, as Chromium's Pinpoint adds repeats to a
+comparison that is neither clearly different nor clearly the same. Unclear cases keep the gate green.
 
 ``clock="cpu"`` judges host runs on the CPU time their process spent per run instead of wall time (time spent
 waiting for a CPU that other work holds is not in it): a gate on a shared, loaded machine. A pair whose records
@@ -45,7 +48,7 @@ class Verdict:
     candidate_ms: float | None
     ratio: float | None
     ci: tuple[float, float] | None
-    status: str  # regression | improved | same | missing | failed
+    status: str  # regression | improved | same | unclear | missing | failed
     reason: str
     evidence: str = ""  # "3+3 launches", or why the verdict is weak
 
@@ -192,7 +195,7 @@ def judge_launches(case: str, base: Sequence[Measurement], cand: Sequence[Measur
     if len(b_fig) >= 2 and len(c_fig) >= 2:
         confidence = 1 - 0.05 / max(1, family)
         r, lo, hi = stats.launch_ratio_ci(b_fig, c_fig, confidence)  # type: ignore[misc]
-        status = _status(r, (lo, hi), threshold)
+        status = _status(r, (lo, hi), threshold, unclear=True)
         evidence = f"{len(b_fig)}+{len(c_fig)} launches"
         return Verdict(case, _gmean(b_fig), _gmean(c_fig), r, (lo, hi), status,
                        f"{(r - 1) * 100:+.1f}% ({confidence:.1%} CI {lo:.3f}-{hi:.3f} over launches, Welch t){note}{_heat(b_ok, c_ok)}"
@@ -207,15 +210,20 @@ def _weak(nb: int, nc: int) -> str:
             "launch-to-launch variation (run --launches 3 or more)")
 
 
-def _status(r: float, ci: tuple[float, float] | None, threshold: float) -> str:
+def _status(r: float, ci: tuple[float, float] | None, threshold: float, unclear: bool = False) -> str:
     """A regression is a slowdown the interval puts wholly beyond the threshold: not only "slower" (an interval above
     1) but "slower by more than the threshold" (above 1 + threshold). Two runs taken at different times differ by a
     few percent of drift that no launch of either run can show (the machine's state moved between them); the
-    threshold is the slowdown that counts, so a verdict must be sure of that much (docs/report.md)."""
+    threshold is the slowdown that counts, so a verdict must be sure of that much (docs/report.md).
+
+    ``unclear`` (an interval over launches, which more launches narrow): a ratio past the threshold whose interval
+    is not wholly past it is "unclear" rather than "same"."""
     if r > 1 + threshold and (ci is None or ci[0] > 1.0 + threshold):
         return "regression"
     if r < 1 - threshold and (ci is None or ci[1] < 1.0 - threshold):
         return "improved"
+    if unclear and ci is not None and not 1 - threshold <= r <= 1 + threshold:
+        return "unclear"
     return "same"
 
 
@@ -312,10 +320,13 @@ def gate(verdicts: Sequence[Verdict]) -> tuple[bool, str]:
     lost = [v for v in verdicts if v.status == "missing" and "candidate" in v.reason]
     blocking = [v for v in verdicts if v.status in BLOCKING]
     weak = sum(bool(v.evidence.startswith("weak")) for v in judged)
+    unclear = sum(v.status == "unclear" for v in verdicts)
     failed = sum(v.status == "failed" for v in verdicts)
     line = f"{sum(v.status == 'regression' for v in verdicts)} regression(s) of {len(verdicts)} case(s)"
     line += f", {failed} failed" if failed else ""
     line += f", {len(lost)} missing in the candidate" if lost else ""
+    if unclear:
+        line += f"; {unclear} unclear (past the threshold, not yet sure: more launches decide)"
     if weak:
         line += f"; {weak} verdict(s) weak (one launch on a side)"
     if not judged:
@@ -373,7 +384,8 @@ def against_baseline(base: Sequence[Measurement], cand: Sequence[Measurement], t
 
 
 def junit(verdicts: Sequence[Verdict], name: str) -> str:
-    """JUnit XML: one testsuite, one testcase per case; a regression is a <failure>, a missing case <skipped>."""
+    """JUnit XML: one testsuite, one testcase per case; a regression is a <failure>, a missing case <skipped>, an
+    unclear one passes with its reason in <system-out>."""
     import xml.etree.ElementTree as ET
 
     failures = sum(v.status in BLOCKING for v in verdicts)
@@ -385,6 +397,8 @@ def junit(verdicts: Sequence[Verdict], name: str) -> str:
             ET.SubElement(tc, "failure", message=f"{v.status}: {v.reason}", type=v.status).text = v.reason
         elif v.status == "missing":
             ET.SubElement(tc, "skipped", message=v.reason)
+        elif v.status == "unclear":
+            ET.SubElement(tc, "system-out").text = f"unclear: {v.reason}; more launches decide"
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
