@@ -599,6 +599,14 @@ class ModelInfo:
         """FLOPs as papers count them: one multiply-accumulate is two operations."""
         return 2 * self.macs
 
+    def counts(self) -> dict[str, Any]:
+        """params and macs, and ``macs_unknown`` (the ops whose shapes were not known) when ``macs`` is a lower
+        bound: what a zoo manifest entry keeps of an inspection (its ``inspect`` table)."""
+        out: dict[str, Any] = {"params": self.params, "macs": self.macs}
+        if self.macs_unknown:
+            out["macs_unknown"] = list(self.macs_unknown)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["flops"] = self.flops

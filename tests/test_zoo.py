@@ -197,3 +197,17 @@ def test_cli_without_torch(tmp_path) -> None:
     r = run_cli("zoo", "list", env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
     assert_one_line_error(r, 1)
     assert "[zoo]" in r.err, r.err
+
+
+def test_an_export_whose_macs_are_a_lower_bound_says_so(tmp_path) -> None:
+    """SeaFormer's ONNX graph leaves some Conv/MatMul shapes unknown to inspect: its MACs are a lower bound, and the
+    export line and the manifest entry say which ops were not counted; a fully known graph has no such key."""
+    r = run_cli("zoo", "export", "seaformer_tiny", "topformer_tiny", "--size", "64", "-o", str(tmp_path))
+    assert r.code == 0, r.err
+    lines = {ln.split(": ")[0].split("] ")[-1]: ln for ln in r.err.splitlines() if ln.startswith("[")}
+    assert "G (lower bound);" in lines["seaformer_tiny_64.onnx"]
+    assert "(lower bound)" not in lines["topformer_tiny_64.onnx"]
+    entries = read_manifest(tmp_path)
+    sea, top = entries["seaformer_tiny_64.onnx"].extra["inspect"], entries["topformer_tiny_64.onnx"].extra["inspect"]
+    assert sea["macs"] > 0 and set(sea["macs_unknown"]) <= {"Conv", "MatMul", "Gemm", "ConvTranspose"} and sea["macs_unknown"]
+    assert set(top) == {"params", "macs"}

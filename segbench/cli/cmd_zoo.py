@@ -149,7 +149,8 @@ def export(names: tuple[str, ...], all_models: bool, heads: str, size_text: str 
                     inspected = result.inspected or {}
                     click.echo(f"[{i}/{len(jobs)}] {result.path.name}: {result.title}, {head}, {f} {result.quant}, "
                                f"{h}x{w}; params {result.params:,} ({f} {inspected.get('params', result.params_onnx):,}"
-                               f"), MACs {inspected.get('macs', 0) / 1e9:.3f} G; {result.check_text}; "
+                               f"), MACs {inspected.get('macs', 0) / 1e9:.3f} G"
+                               f"{' (lower bound)' if inspected.get('macs_unknown') else ''}; {result.check_text}; "
                                f"{result.seconds:.1f} s", err=True)
         except convert.ExportCheckFailed as exc:  # a file that does not compute what its source does: not written
             check_failed, i = check_failed + len(qs) - made, i + len(qs) - made

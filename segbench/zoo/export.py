@@ -58,7 +58,7 @@ class ExportResult:
     quant: str = "none"
     converters: dict[str, str] | None = None  # distribution -> version
     int8_check: dict[str, Any] | None = None  # argmax agreement on the calibration images
-    inspected: dict[str, int] | None = None  # segbench inspect of the written file: params, macs
+    inspected: dict[str, Any] | None = None  # segbench inspect of the written file: ModelInfo.counts()
 
     @property
     def check_text(self) -> str:
@@ -171,7 +171,7 @@ def export_quants(name: str, head: str, size: int | Size, out_dir: Path, seed: i
                 params_onnx=params_graph, max_abs_diff=diff, label_mismatches=mismatches, vim_vs_argmax=vim_diff,
                 seconds=time.perf_counter() - t0, seed=seed, format=fmt, quant=quant,
                 converters=convert.versions(fmt, quant), int8_check=int8_check,
-                inspected={"params": info.params, "macs": info.macs}, **counts,
+                inspected=info.counts(), **counts,
             )
             t0 = time.perf_counter()
     finally:

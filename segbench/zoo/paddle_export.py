@@ -57,7 +57,7 @@ class PaddleExportResult:
     format: str
     params: int  # trainable parameters of the PaddleSeg model (sum of numel), the reference code's convention
     params_onnx: int  # what segbench inspect counts in the program (same field as the other exporters print)
-    inspected: dict[str, int]
+    inspected: dict[str, Any]  # ModelInfo.counts() of the written program
     check: dict[str, Any]
     converters: dict[str, str]
     seconds: float
@@ -194,7 +194,7 @@ def export_paddle(name: str, head: str, size: int | Size, out_dir: Path, seed: i
         shutil.rmtree(work, ignore_errors=True)
     return PaddleExportResult(
         model=name, head=head, size=(h, w), path=target, title=export_title(model, head, (h, w)), format=fmt,
-        params=params, params_onnx=info.params, inspected={"params": info.params, "macs": info.macs}, check=check,
+        params=params, params_onnx=info.params, inspected=info.counts(), check=check,
         converters=convert.versions(fmt, quant), seconds=time.perf_counter() - t0, seed=seed, quant=quant)
 
 
