@@ -590,13 +590,19 @@ def render(table: Table, fmt: str, infos: Sequence[RunInfo] = ()) -> str:
 
 
 def render_chunks(table: Table, fmt: str, infos: Sequence[RunInfo] = ()) -> Iterator[str]:
-    """render's text in pieces: json a block of rows at a time (a report of a million rows is written without
-    holding its text whole), the other formats whole."""
+    """render's text in pieces: json and csv a block of rows at a time (a report of a million rows is written
+    without holding its text whole), markdown whole."""
     if fmt == "json":
         from segbench.jsontext import chunks
 
         # json.dumps(..., indent=2)'s text
         return chunks({"schema": REPORT_SCHEMA, "rows": json_rows(frame(table)), "runs": [i.to_dict() for i in infos]})
+    if fmt == "csv":
+        from segbench import csvtext
+
+        out = frame(table).copy()
+        out["run_ids"] = [" ".join(ids) for ids in out["run_ids"].tolist()]
+        return csvtext.frame_chunks(out)  # out.to_csv(index=False)
     return iter([_render_text(table, fmt, infos)])
 
 
@@ -607,11 +613,6 @@ def _render_text(table: Table, fmt: str, infos: Sequence[RunInfo]) -> str:
             notes += ("\n- mIoU: measured by `segbench eval` on this machine (newest result for the same model file), "
                       "else published in the models' manifest.toml; the source column says which.")
         return to_markdown(table) + ("\n\n" + notes.lstrip("\n") if notes else "")
-    df = frame(table)
-    if fmt == "csv":
-        out = df.copy()
-        out["run_ids"] = out["run_ids"].map(lambda ids: " ".join(ids))
-        return out.to_csv(index=False)
     raise ValueError(f"unknown format {fmt}")
 
 
