@@ -117,6 +117,14 @@ def chunks(obj: Any, default: Callable[[Any], Any] | None = None) -> Iterator[st
         kinds = set(map(type, values))
         if kinds <= {str}:
             return list(map(encode_basestring_ascii, values))
+        if kinds <= {type(None)}:  # a column no row has a value in (mIoU of a latency-only report)
+            return ["null"] * len(values)
+        if kinds <= {list}:  # lists of text (run ids): each one join
+            inner, sep, end = nl(level + 1), "," + nl(level + 1), nl(level) + "]"
+            try:
+                return ["[" + inner + sep.join(map(encode_basestring_ascii, v)) + end if v else "[]" for v in values]
+            except TypeError:  # an item that is not text
+                return [enc(v, level) for v in values]
         if kinds <= {float, type(None)}:
             return float_texts(values)
         if kinds <= {int, type(None)}:
