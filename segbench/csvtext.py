@@ -72,9 +72,10 @@ def frame_chunks(df: pd.DataFrame) -> Iterator[str]:
     yield from _lines(list(df.columns), columns)
 
 
-def _values(df: pd.DataFrame) -> list[list[Any]] | None:
-    """The frame's columns as lists of the Python values to_csv writes (None where it writes ""); None for a frame
-    of something else (then pandas writes it)."""
+def _values(df: pd.DataFrame) -> list[Sequence[Any]] | None:
+    """The frame's columns as the Python values to_csv writes (None where it writes ""): lists, or numpy arrays of
+    numbers and bools (made Python values a block at a time); None for a frame of something else (then pandas
+    writes it)."""
     import numpy as np
     import pandas as pd
 
@@ -87,12 +88,14 @@ def _values(df: pd.DataFrame) -> list[list[Any]] | None:
         text = isinstance(s.dtype, pd.StringDtype)
         if s.dtype.kind not in "fiubO" and not text:
             return None
-        values = s.tolist()  # Python floats (NaN), ints, bools, objects; a str column's missing values as NaN
-        if s.dtype.kind == "O" or text:
-            if not set(map(type, values)) <= _PLAIN:
-                return None
-            for i in np.flatnonzero(pd.isna(s).to_numpy()).tolist():  # what pandas writes as ""
-                values[i] = None
+        if s.dtype.kind in "fiub" and not text:
+            columns.append(s.to_numpy())  # floats (NaN), ints, bools
+            continue
+        values = s.tolist()  # objects; a str column's missing values as NaN
+        if not set(map(type, values)) <= _PLAIN:
+            return None
+        for i in np.flatnonzero(pd.isna(s).to_numpy()).tolist():  # what pandas writes as ""
+            values[i] = None
         columns.append(values)
     return columns
 
@@ -103,10 +106,15 @@ def _lines(headers: Sequence[str], columns: Sequence[Sequence[Any]]) -> Iterator
     yield buf.getvalue()
     n = len(columns[0])
     for start in range(0, n, _BLOCK):
-        cells = [_cells(col[start:start + _BLOCK]) for col in columns]
+        cells = [_cells(_listed(col[start:start + _BLOCK])) for col in columns]
         if len(cells) == 1:  # one column: an empty cell is a line of its own, which the csv module writes as ""
             cells = [['""' if c == "" else c for c in cells[0]]]
         yield LINE.join(map(",".join, zip(*cells))) + LINE
+
+
+def _listed(values: Any) -> Sequence[Any]:
+    """A block of a column as Python values (a numpy array's, as tolist makes them)."""
+    return values.tolist() if hasattr(values, "tolist") else values
 
 
 def _cells(values: Sequence[Any]) -> list[str]:

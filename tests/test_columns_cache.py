@@ -188,6 +188,16 @@ def test_github_table_is_tabulates_text():
         assert github_table(heads, rows) == tabulate(rows, headers=heads, tablefmt="github", disable_numparse=True)
 
 
+def test_github_table_comes_a_block_of_rows_at_a_time(monkeypatch):
+    import segbench.report.markdown as md
+
+    heads, rows = ["a", "b%"], [[f"x{i}", "1" * (i % 4)] for i in range(7)]
+    whole = tabulate(rows, headers=heads, tablefmt="github", disable_numparse=True)
+    monkeypatch.setattr(md, "_BLOCK", 3)
+    parts = list(md.github_chunks(heads, [list(c) for c in zip(*rows)]))
+    assert len(parts) == 1 + 3 and "".join(parts) == whole == github_table(heads, rows)
+
+
 @pytest.mark.parametrize("slower", [1.0, 1.02, 1.3, 0.7])
 def test_compare_from_columns_gives_the_records_verdicts(tmp_path, slower):
     base = [_m("base", k) for k in range(6)]
