@@ -85,12 +85,12 @@ def _values(df: pd.DataFrame) -> list[Sequence[Any]] | None:
     columns = []
     for name in names:
         s = df[name]
-        text = isinstance(s.dtype, pd.StringDtype)
-        if s.dtype.kind not in "fiubO" and not text:
-            return None
-        if s.dtype.kind in "fiub" and not text:
-            columns.append(s.to_numpy())  # floats (NaN), ints, bools
+        dtype = s.dtype
+        if dtype == np.float64 or (isinstance(dtype, np.dtype) and dtype.kind in "iub"):
+            columns.append(s.to_numpy())  # floats (NaN: a float64's text is its repr), ints, bools
             continue
+        if dtype != object and not isinstance(dtype, pd.StringDtype):
+            return None  # float32 (numpy's text is not the repr), nullable ints, dates, categories: pandas'
         values = s.tolist()  # objects; a str column's missing values as NaN
         if not set(map(type, values)) <= _PLAIN:
             return None

@@ -67,7 +67,11 @@ def test_blocks_of_rows_join_to_the_same_text(monkeypatch):
     pd.DataFrame([[1, 2]], columns=["a", "a"]),  # a repeated name
     pd.DataFrame({"a": []}), pd.DataFrame(),  # no rows, no columns
     pd.DataFrame({"a": [(1, 2), {"k": 1}]}, dtype=object),  # tuples and dicts: pandas' own text
-], ids=["numpy-scalars", "dates", "categorical", "repeated-name", "no-rows", "empty", "tuples"])
+    pd.DataFrame({"a": np.array([0.1, np.nan], dtype=np.float32)}),  # numpy's float32 text is not the repr
+    pd.DataFrame({"a": pd.array([1, None], dtype="Int64"), "b": pd.array([0.5, None], dtype="Float64"),
+                  "c": pd.array([True, None], dtype="boolean")}),  # pandas' nullable types
+], ids=["numpy-scalars", "dates", "categorical", "repeated-name", "no-rows", "empty", "tuples", "float32",
+        "nullable"])
 def test_frames_it_does_not_expect_are_written_by_pandas(df):
     assert csvtext.frame(df) == df.to_csv(index=False)
 
