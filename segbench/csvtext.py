@@ -89,7 +89,7 @@ def _values(df: pd.DataFrame) -> list[Sequence[Any]] | None:
         if dtype == np.float64 or (isinstance(dtype, np.dtype) and dtype.kind in "iub"):
             columns.append(s.to_numpy())  # floats (NaN: a float64's text is its repr), ints, bools
             continue
-        if dtype != object and not isinstance(dtype, pd.StringDtype):
+        if dtype != np.dtype(object) and not isinstance(dtype, pd.StringDtype):
             return None  # float32 (numpy's text is not the repr), nullable ints, dates, categories: pandas'
         values = s.tolist()  # objects; a str column's missing values as NaN
         if not set(map(type, values)) <= _PLAIN:
