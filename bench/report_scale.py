@@ -20,8 +20,10 @@ target builds the columnar cache (reports/index/columns), printed apart as "cold
 synthesised into DIR once and kept: a later launch reuses them and their caches, its first launch is then "first",
 not cold); the rounds then time the warm
 cache. In each round both sides run once, the target first in every other round. Printed: medians and ranges (s),
-the median of the per-round ratios with its range, and each side's peak memory (max RSS of the process, from
-os.wait4). Run on demand (not a test): a shared machine's timings are noisy.
+each side's CPU time (user + system, from os.wait4: what other work on a shared machine takes from the wall time is
+not in it), the median of the per-round ratios (wall) with its range, the load average after the rounds, and each
+side's peak memory (max RSS of the process, from os.wait4). Run on demand (not a test): a shared machine's timings
+are noisy.
 """
 
 from __future__ import annotations
@@ -133,33 +135,34 @@ def synth(root: Path, records: int, cases: int, samples: int, do_compare: bool) 
     return out
 
 
-def launch(argv: list[str]) -> tuple[float, float, int]:
-    """(wall s, peak RSS MB, exit code) of one process."""
+def launch(argv: list[str]) -> tuple[float, float, int, float]:
+    """(wall s, peak RSS MB, exit code, CPU s: user + system) of one process."""
     t = time.perf_counter()
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     _, status, usage = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - t, usage.ru_maxrss / 1024, p.returncode
+    return time.perf_counter() - t, usage.ru_maxrss / 1024, p.returncode, usage.ru_utime + usage.ru_stime
 
 
 def pair(name: str, target: list[str], base: list[str], rounds: int, ok: tuple[int, ...] = (0,)) -> None:
     cold = launch(target)
     if cold[2] not in ok:
         raise SystemExit(f"{name}: exit {cold[2]}: {' '.join(target)}")
-    t_s, b_s, ratios, t_mb, b_mb = [], [], [], [], []
+    t_s, b_s, ratios, t_mb, b_mb, t_cpu, b_cpu = [], [], [], [], [], [], []
     for r in range(rounds):
         order = (target, base) if r % 2 == 0 else (base, target)
         got = {id(argv): launch(argv) for argv in order}
-        (tw, tm, _), (bw, bm, _) = got[id(target)], got[id(base)]
+        (tw, tm, _, tc), (bw, bm, _, bc) = got[id(target)], got[id(base)]
         t_s.append(tw), b_s.append(bw), ratios.append(tw / bw), t_mb.append(tm), b_mb.append(bm)
+        t_cpu.append(tc), b_cpu.append(bc)
     print(f"{name}: {'cold (cache built)' if COLD else 'first launch (stores reused)'} {cold[0]:.2f} s, "
-          f"{cold[1]:.0f} MB")
+          f"CPU {cold[3]:.2f} s, {cold[1]:.0f} MB")
     print(f"  target   median {statistics.median(t_s):.2f} s (range {min(t_s):.2f}-{max(t_s):.2f}), "
-          f"peak {max(t_mb):.0f} MB")
+          f"CPU {statistics.median(t_cpu):.2f} s ({min(t_cpu):.2f}-{max(t_cpu):.2f}), peak {max(t_mb):.0f} MB")
     print(f"  baseline median {statistics.median(b_s):.2f} s (range {min(b_s):.2f}-{max(b_s):.2f}), "
-          f"peak {max(b_mb):.0f} MB")
+          f"CPU {statistics.median(b_cpu):.2f} s ({min(b_cpu):.2f}-{max(b_cpu):.2f}), peak {max(b_mb):.0f} MB")
     print(f"  ratio    median {statistics.median(ratios):.2f} (range {min(ratios):.2f}-{max(ratios):.2f}), "
-          f"{rounds} rounds", flush=True)
+          f"{rounds} rounds; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
 
 
 def main() -> None:

@@ -4,7 +4,8 @@ With an indent the standard library encodes in pure Python, a generator per valu
 rows spends most of its time there. ``dumps`` builds the same text by joining strings, with the C encoder's string
 escaping; tests/test_jsontext.py checks it against json.dumps on generated documents. A table's rows can be given
 as ``Rows`` (columns, not a dict per row): they are written as the list of dicts they stand for, a column's values
-encoded at once and each row filled into one template, and ``chunks`` yields the text a block of rows at a time,
+encoded at once and each row filled into one template (a column of one text throughout a block of rows is
+written into the template instead), and ``chunks`` yields the text a block of rows at a time,
 so that a report of a million rows is written without holding its text whole."""
 
 from __future__ import annotations
@@ -117,6 +118,14 @@ def chunks(obj: Any, default: Callable[[Any], Any] | None = None) -> Iterator[st
         kinds = set(map(type, values))
         if kinds <= {str}:
             return list(map(encode_basestring_ascii, values))
+        if kinds <= {type(None)}:  # a column no row has a value in (mIoU of a latency-only report)
+            return ["null"] * len(values)
+        if kinds <= {list}:  # lists of text (run ids): each one join
+            inner, sep, end = nl(level + 1), "," + nl(level + 1), nl(level) + "]"
+            try:
+                return ["[" + inner + sep.join(map(encode_basestring_ascii, v)) + end if v else "[]" for v in values]
+            except TypeError:  # an item that is not text
+                return [enc(v, level) for v in values]
         if kinds <= {float, type(None)}:
             return float_texts(values)
         if kinds <= {int, type(None)}:
@@ -128,15 +137,19 @@ def chunks(obj: Any, default: Callable[[Any], Any] | None = None) -> Iterator[st
             yield "[]"
             return
         inner = nl(level + 2)
-        # Keys are text in the template: a % in one is written as %%.
-        template = ("{" + inner + ("," + inner).join(
-            encode_basestring_ascii(k if type(k) is str else _key(k)).replace("%", "%%") + ": %s" for k in rows.columns)
-            + nl(level + 1) + "}") if rows.columns else "{}"
+        keys = [encode_basestring_ascii(k if type(k) is str else _key(k)) for k in rows.columns]
         yield "[" + nl(level + 1)
         for start in range(0, len(rows), _BLOCK):
+            n = len(range(start, min(start + _BLOCK, len(rows))))
             block = [enc_column(v[start:start + _BLOCK], level + 2) for v in rows.columns.values()]
-            texts = [template % values for values in zip(*block)] if block else \
-                ["{}"] * len(range(start, min(start + _BLOCK, len(rows))))
+            # A column of one text throughout the block (a runtime, a status) is written into the row's template
+            # once, not filled into every row; the template's own text has its % written as %%.
+            same = [texts.count(texts[0]) == len(texts) for texts in block]
+            fields = [(key + ": " + texts[0]).replace("%", "%%") if one else key.replace("%", "%%") + ": %s"
+                      for key, texts, one in zip(keys, block, same)]
+            template = "{" + inner + ("," + inner).join(fields) + nl(level + 1) + "}" if keys else "{}"
+            varying = [texts for texts, one in zip(block, same) if not one]
+            texts = [template % values for values in zip(*varying)] if varying else [template % ()] * n
             yield ("," + nl(level + 1) if start else "") + ("," + nl(level + 1)).join(texts)
         yield nl(level) + "]"
 

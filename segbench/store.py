@@ -115,6 +115,9 @@ class RunDir:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # (stamp, accuracy records as stored) of the last time columns() read results.jsonl: the store's accuracy
+        # index takes them from here (Store.accuracies_by_run's ``read``) instead of reading the file again.
+        self.accuracies_read: tuple[list[int], list[dict]] | None = None
 
     @property
     def run_id(self) -> str:
@@ -276,8 +279,10 @@ class RunDir:
             raise StoreError(f"cannot read {self.results_path}: {exc.strerror or exc}") from None
 
     def _located(self, schemas: set[str], parse: Callable[[dict, str], T], data: bytes,
-                 ) -> list[tuple[T, int, int]]:
-        """_records, each with the byte offset and length of its line in ``data`` (the file's bytes)."""
+                 accuracies: list[dict] | None = None) -> list[tuple[T, int, int]]:
+        """_records, each with the byte offset and length of its line in ``data`` (the file's bytes); given
+        ``accuracies`` (and measurements are what is read), the accuracy records of the same lines are added to it
+        as stored (each checked by Accuracy.from_dict, as _accuracy_dicts does): one pass over the file for both."""
         out = []
         start = 0
         for number, raw in enumerate(data.split(b"\n"), 1):
@@ -296,6 +301,9 @@ class RunDir:
             try:
                 if schema in schemas:
                     out.append((parse(record, f"{self.results_path} line {number}"), at, len(raw)))
+                elif accuracies is not None and schema in KNOWN_ACCURACY_SCHEMAS:
+                    Accuracy.from_dict(record, f"{self.results_path} line {number}")
+                    accuracies.append(record)
             except (ValueError, TypeError, KeyError, AttributeError):
                 continue
         return out
@@ -336,7 +344,9 @@ class RunDir:
                 self._save_columns(cache, cols, {**meta, "stamp": stamp})  # a copy of the same file: same records
                 return cols
         data = self._read()
-        located = self._located(KNOWN_MEASUREMENT_SCHEMAS, Measurement.from_dict, data)
+        accuracies: list[dict] = []
+        located = self._located(KNOWN_MEASUREMENT_SCHEMAS, Measurement.from_dict, data, accuracies)
+        self.accuracies_read = (stamp, accuracies)
         records = [m for m, _, _ in located]
         keep = {id(m) for m in current(records, shard=shard)}
         located = [x for x in located if id(x[0]) in keep]
@@ -410,11 +420,13 @@ class Store:
         raise StoreError(f"no runs in {self.runs_dir}", hint="run `segbench run` first, or pass --reports")
 
     def accuracies_by_run(self, skip: Iterable[str] = (), skipped: Callable[[str, StoreError], None] | None = None,
-                          ) -> dict[str, list[Accuracy]]:
+                          read: Iterable[RunDir] = ()) -> dict[str, list[Accuracy]]:
         """Every run's accuracy records (run id -> records; runs in ``skip`` left out), read through the index
-        <reports>/index/accuracies.json: only runs whose results.jsonl changed since it was written are read again.
-        A run that cannot be read is left out and passed to ``skipped``. An index that cannot be written is no error
-        (a read-only reports directory): the records are read and the index is not kept."""
+        <reports>/index/accuracies.json: only runs whose results.jsonl changed since it was written are read again,
+        and of those, runs in ``read`` whose file was just read whole (RunDir.accuracies_read, by columns(): a cache
+        built) and has not changed since take the records found then. A run that cannot be read is left out and
+        passed to ``skipped``. An index that cannot be written is no error (a read-only reports directory): the
+        records are read and the index is not kept."""
         index_path = self.root / "index" / "accuracies.json"
         try:
             index = json.loads(index_path.read_text())
@@ -426,6 +438,7 @@ class Store:
         out: dict[str, list[Accuracy]] = {}
         fresh: dict[str, dict] = {}
         exclude = set(skip)
+        seen = {run.run_id: run.accuracies_read for run in read if run.accuracies_read is not None}
         for run_id in self.run_ids():
             run = RunDir(self.runs_dir / run_id)
             stamp = run._stamp()
@@ -435,6 +448,8 @@ class Store:
                 if valid:
                     fresh[run_id] = entry
                 continue
+            if not valid and run_id in seen and seen[run_id][0] == stamp:
+                entry, valid = {"stamp": stamp, "records": seen[run_id][1]}, True
             if not valid:
                 try:
                     entry = {"stamp": stamp, "records": run._accuracy_dicts()}

@@ -15,11 +15,11 @@ from click.testing import CliRunner
 from tabulate import tabulate
 
 from segbench.cli import cli
-from segbench.model import DeviceInfo, Measurement, ModelRef, RunInfo
+from segbench.model import Accuracy, DeviceInfo, Measurement, ModelRef, RunInfo
 from segbench.report.compare import compare, compare_columns
 from segbench.report.markdown import github_table
 from segbench.report.tables import derive_tag, record_rows, summary, summary_of
-from segbench.store import Store
+from segbench.store import RunDir, Store
 
 HOST = DeviceInfo(id="host-a", kind="host", model="box", cpu_model="cpu", cores=4, os="Linux")
 
@@ -61,6 +61,39 @@ def test_missing_cache_is_built_and_then_read(tmp_path):
     # the table from the cache is the table from the records themselves
     records = store.run("r1").measurements()
     assert summary_of(again).to_json() == summary(records).to_json()
+
+
+def test_a_cold_report_reads_each_results_file_once(tmp_path, monkeypatch):
+    """Building a run's cache also finds its accuracy records for the store's index: one read of each file, not
+    one for the cache and another for the index; a warm report reads none."""
+    store = _store(tmp_path, "r1", [_m("r1", k) for k in range(6)])
+    _store(tmp_path, "r2", [_m("r2", k) for k in range(3)])
+    store.run("r1").append(Accuracy(run_id="r1", case_id="eval", model=ModelRef("m0", "/m/0.onnx", "onnx", f"{0:064x}"),
+                                    runtime="onnxruntime", status="ok", miou=0.4125, images=8,
+                                    dataset={"name": "ADE20K", "split": "validation"}))
+    reads: list[str] = []
+    real = RunDir._read
+
+    def counted(self):
+        reads.append(self.run_id)
+        return real(self)
+
+    monkeypatch.setattr(RunDir, "_read", counted)
+
+    def report() -> str:
+        res = CliRunner().invoke(cli, ["report", "--all", "--reports", str(tmp_path), "--manifest",
+                                       str(tmp_path / "no.toml")], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        return res.output
+
+    assert "41.250" in report()  # the mIoU found in the same pass as the latencies
+    assert sorted(reads) == ["r1", "r2"]
+    index = (tmp_path / "index" / "accuracies.json").read_text()
+    assert '"miou": 0.4125' in index
+    reads.clear()
+    assert "41.250" in report() and reads == []
+    store.run("r2").append(_m("r2", 7))  # a changed run is read again, once
+    assert "41.250" in report() and reads == ["r2"]
 
 
 def test_records_appended_after_caching_are_seen(tmp_path):
@@ -153,6 +186,16 @@ def test_github_table_is_tabulates_text():
         heads = [word() for _ in range(ncol)]
         rows = [[word() for _ in range(ncol)] for _ in range(nrow)]
         assert github_table(heads, rows) == tabulate(rows, headers=heads, tablefmt="github", disable_numparse=True)
+
+
+def test_github_table_comes_a_block_of_rows_at_a_time(monkeypatch):
+    import segbench.report.markdown as md
+
+    heads, rows = ["a", "b%"], [[f"x{i}", "1" * (i % 4)] for i in range(7)]
+    whole = tabulate(rows, headers=heads, tablefmt="github", disable_numparse=True)
+    monkeypatch.setattr(md, "_BLOCK", 3)
+    parts = list(md.github_chunks(heads, [list(c) for c in zip(*rows)]))
+    assert len(parts) == 1 + 3 and "".join(parts) == whole == github_table(heads, rows)
 
 
 @pytest.mark.parametrize("slower", [1.0, 1.02, 1.3, 0.7])

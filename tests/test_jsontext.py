@@ -69,3 +69,28 @@ def test_rows_come_a_block_at_a_time(monkeypatch):
     parts = list(chunks({"rows": Rows(columns)}))
     assert "".join(parts) == json.dumps({"rows": dicts}, indent=2)
     assert len(parts) >= 4  # the text around, and three blocks of rows
+
+
+@pytest.mark.parametrize("column", [
+    [["r1"], [], ["a", "\u00e9\n"], ["x"]],  # run ids: lists of text, each one join
+    [["r1"], ["a", 1], [None], []],  # an item that is not text: written as any value is
+    [None, None, None, None],  # a column no row has a value in
+], ids=["lists-of-text", "lists-of-anything", "all-null"])
+def test_columns_of_lists_and_of_nothing(column):
+    columns = {"ids": column, "n": [1, 2, 3, 4]}
+    dicts = [dict(zip(columns, row)) for row in zip(*columns.values())]
+    assert dumps({"rows": Rows(columns), "x": [Rows(columns)]}) == json.dumps({"rows": dicts, "x": [dicts]}, indent=2)
+
+
+@pytest.mark.parametrize("columns", [
+    {"a%s": ["x%s", "x%s", "x%s"], "b": [1, 2, 3], "c": [None, None, None]},  # one text throughout, with a %
+    {"a%": ["%d", "%d", "%d"], "b": [1.5, 1.5, 1.5]},  # every column one text: the rows are the template itself
+    {"a": ["x", "x", "y"], "b": [[], [], []]},  # the same but in the last row
+], ids=["some-constant", "all-constant", "all-but-one"])
+def test_columns_of_one_text_throughout(columns, monkeypatch):
+    import segbench.jsontext as jt
+
+    dicts = [dict(zip(columns, row)) for row in zip(*columns.values())]
+    assert dumps({"rows": Rows(columns)}) == json.dumps({"rows": dicts}, indent=2)
+    monkeypatch.setattr(jt, "_BLOCK", 2)  # one text in one block, two in another
+    assert dumps({"rows": Rows(columns)}) == json.dumps({"rows": dicts}, indent=2)

@@ -108,7 +108,7 @@ def _report(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
     from segbench.columns import Columns
 
     records = Columns.concat([r.records for r in runs])
-    known, reported = _accuracies(store, [r.run.run_id for r in runs], warn)
+    known, reported = _accuracies(store, [r.run.run_id for r in runs], warn, [r.run for r in runs])
     shas, names = records["sha256"].tolist(), records["model"].tolist()
     paths_, formats = records["model_path"].tolist(), records["model_format"].tolist()
     paths = {sha: path for sha, path in zip(shas, paths_) if sha}
@@ -136,11 +136,13 @@ def _report(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
     return 0
 
 
-def _accuracies(store: Store, run_ids: list[str], warn: _Warnings) -> tuple[list[Accuracy], list[Accuracy]]:
+def _accuracies(store: Store, run_ids: list[str], warn: _Warnings, read: Iterable[RunDir] = (),
+                ) -> tuple[list[Accuracy], list[Accuracy]]:
     """Every accuracy record of the store (to join on), and those of the reported runs. mIoU is a property of the
     model file: the report joins the newest `segbench eval` result from any (readable) run. Every run's accuracy
-    records come from the store's index: they are parsed again only when a run's file changed."""
-    accuracies = store.accuracies_by_run(skipped=lambda i, exc: warn.skipped(i, str(exc)))
+    records come from the store's index: they are parsed again only when a run's file changed, and not even then
+    for the runs in ``read`` whose columnar cache was just built from it (the same pass found them)."""
+    accuracies = store.accuracies_by_run(skipped=lambda i, exc: warn.skipped(i, str(exc)), read=read)
     known = [a for records in accuracies.values() for a in records]  # in run order, as accuracies_by_run reads
     return known, [a for run_id in run_ids for a in accuracies.get(run_id, ())]
 

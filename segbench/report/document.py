@@ -78,12 +78,21 @@ def to_csv(doc: Document) -> str:
     """One block per table: a ``# key: title`` line, then the records as csv; blocks separated by a blank line."""
     import pandas as pd
 
+    from segbench import csvtext
+    from segbench.jsontext import Rows
+
     blocks = []
     for s in doc.sections:
         # dtype=object: a column of ints with one null stays "1", not "1.0"; lists (run ids) as the cases csv has them
-        records = [{k: " ".join(map(str, v)) if isinstance(v, list) else v for k, v in r.items()} for r in s.records]
-        frame = pd.DataFrame(records, dtype=object) if records else pd.DataFrame(list(s.rows), columns=list(s.headers))
-        blocks.append(f"# {s.key}: {s.title}\n" + frame.to_csv(index=False))
+        if isinstance(s.records, Rows) and len(s.records):  # columns already: no dict per row
+            text = csvtext.table(list(s.records.columns), [[" ".join(map(str, v)) if isinstance(v, list) else v
+                                                             for v in col] for col in s.records.columns.values()])
+        else:
+            records = [{k: " ".join(map(str, v)) if isinstance(v, list) else v for k, v in r.items()}
+                       for r in s.records]
+            text = csvtext.frame(pd.DataFrame(records, dtype=object) if records else
+                                 pd.DataFrame(list(s.rows), columns=list(s.headers)))
+        blocks.append(f"# {s.key}: {s.title}\n" + text)
     return "\n".join(blocks)
 
 

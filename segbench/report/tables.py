@@ -11,6 +11,7 @@ the markdown renderer prints as it is; pandas makes a DataFrame of it for csv/js
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import operator
@@ -456,12 +457,17 @@ def visible_columns(table: Table) -> list[str]:
 
 
 def to_markdown(table: Table) -> str:
-    from segbench.report.markdown import github_columns
+    return "".join(markdown_chunks(table))
+
+
+def markdown_chunks(table: Table) -> Iterator[str]:
+    """to_markdown's text in pieces (markdown.github_chunks)."""
+    from segbench.report.markdown import github_chunks
 
     if row_count(table) == 0:
-        return "_no results_"
+        return iter(["_no results_"])
     cols = visible_columns(table)
-    return github_columns([COLUMNS[c] for c in cols], formatted_columns(table, cols))
+    return github_chunks([COLUMNS[c] for c in cols], formatted_columns(table, cols))
 
 
 def formatted_rows(table: Table, cols: Sequence[str]) -> list[tuple[str, ...]]:
@@ -590,28 +596,25 @@ def render(table: Table, fmt: str, infos: Sequence[RunInfo] = ()) -> str:
 
 
 def render_chunks(table: Table, fmt: str, infos: Sequence[RunInfo] = ()) -> Iterator[str]:
-    """render's text in pieces: json a block of rows at a time (a report of a million rows is written without
-    holding its text whole), the other formats whole."""
+    """render's text in pieces, a block of rows at a time (a report of a million rows is written without holding
+    its text whole)."""
     if fmt == "json":
         from segbench.jsontext import chunks
 
         # json.dumps(..., indent=2)'s text
         return chunks({"schema": REPORT_SCHEMA, "rows": json_rows(frame(table)), "runs": [i.to_dict() for i in infos]})
-    return iter([_render_text(table, fmt, infos)])
+    if fmt == "csv":
+        from segbench import csvtext
 
-
-def _render_text(table: Table, fmt: str, infos: Sequence[RunInfo]) -> str:
+        out = frame(table).copy()
+        out["run_ids"] = [" ".join(ids) for ids in out["run_ids"].tolist()]
+        return csvtext.frame_chunks(out)  # out.to_csv(index=False)
     if fmt == "markdown":
         notes = footer(infos) if infos else ""
         if any(not _missing(v) for v in columns_of(table).get("miou_pct", ())):
             notes += ("\n- mIoU: measured by `segbench eval` on this machine (newest result for the same model file), "
                       "else published in the models' manifest.toml; the source column says which.")
-        return to_markdown(table) + ("\n\n" + notes.lstrip("\n") if notes else "")
-    df = frame(table)
-    if fmt == "csv":
-        out = df.copy()
-        out["run_ids"] = out["run_ids"].map(lambda ids: " ".join(ids))
-        return out.to_csv(index=False)
+        return itertools.chain(markdown_chunks(table), ["\n\n" + notes.lstrip("\n") if notes else ""])
     raise ValueError(f"unknown format {fmt}")
 
 
