@@ -316,3 +316,18 @@ def test_measured_rows_the_statistic_cannot_fill_are_named_not_dropped(tmp_path:
     assert "## Comparison (latency: min of the timed runs, which no measured case gives)" in res.out
     assert "PP-MobileSeg-Tiny (threads=1,power_mode=high,runtime=paddlelite,device=R58M12ABCDE): measured, but " \
            "some_tool gives no min of the timed runs" in res.out
+
+
+def test_sweep_plots_take_rows_without_a_thread_count(tmp_path: Path):
+    """A parsed vendor log that does not say its thread count gives sweep rows with threads None: the power-mode
+    bars still show it (from those rows), beside a model whose rows do know theirs, and nothing raises."""
+    from segbench.report.plots import plot_sweep
+
+    rows = [{"model": "logged", "runtime": "paddlelite", "power_mode": m, "threads": None, "median_ms": ms,
+             "speedup_vs_1_thread": None} for m, ms in (("high", 90.0), ("low", 140.0))]
+    rows += [{"model": "run", "runtime": "tflite", "power_mode": m, "threads": t, "median_ms": 10.0 * t,
+              "speedup_vs_1_thread": 1.0 if t == 1 else 1.6} for m in ("high", "low") for t in (1, 2)]
+    written = plot_sweep(rows, tmp_path)
+    assert {p.name for p in written} >= {"power_modes.png", "power_modes.svg", "thread_scaling.png"}
+    svg = (tmp_path / "power_modes.svg").read_text()
+    assert "logged paddlelite" in svg and "run tflite" in svg

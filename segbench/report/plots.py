@@ -122,14 +122,16 @@ def plot_sweep(records: Sequence[dict], out_dir: Path, note: str = "") -> list[P
 
 
 def _power_bars(records: Sequence[dict], out_dir: Path, note: str = "") -> list[Path]:
-    """Median latency per model (fewest threads measured) with one bar per power mode."""
+    """Median latency per model (fewest threads measured) with one bar per power mode. A model none of whose rows
+    knows its thread count (a parsed vendor log that did not say) has its bars from those rows."""
     plt = _pyplot()
     fewest: dict[str, int] = {}
     for r in records:
         key = f"{r['model']} {r['runtime']}"
-        fewest[key] = min(fewest.get(key, r["threads"]), r["threads"])
+        if r["threads"] is not None:
+            fewest[key] = min(fewest.get(key, r["threads"]), r["threads"])
     bars = {(f"{r['model']} {r['runtime']}", r["power_mode"]): r["median_ms"] for r in records
-            if r["threads"] == fewest[f"{r['model']} {r['runtime']}"]}
+            if r["threads"] == fewest.get(f"{r['model']} {r['runtime']}")}
     modes = sorted({m for _, m in bars})
     if len(modes) < 2:
         return []
