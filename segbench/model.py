@@ -7,7 +7,6 @@ A Measurement is what one case produced; it is stored as one JSON object per lin
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import re
@@ -162,6 +161,8 @@ class Case:
                   self.power_mode]
         if self.backend != DEFAULT_BACKEND:
             fields.append(self.backend)
+        import hashlib  # here: readers of stored records (`segbench report`) never make a case id
+
         identity = json.dumps(fields)
         digest = hashlib.sha256(identity.encode()).hexdigest()[:CASE_HASH_LEN]
         prefix = self.legacy_case_id if self.backend == DEFAULT_BACKEND else f"{self.legacy_case_id}__{self.backend}"
