@@ -295,9 +295,11 @@ def _default_view(fmt: str, comparing: bool) -> str:
 
 def _table_rows(manifest: Path, table: str) -> list[PublishedRow]:
     """The published table the comparison merges with; none when there is no manifest."""
+    if not manifest.is_file():
+        return []
     from segbench.report.published import read_published
 
-    return [r for r in read_published(manifest) if r.table == table] if manifest.is_file() else []
+    return [r for r in read_published(manifest) if r.table == table]
 
 
 def _manifest_models(manifest: Path) -> dict[str, dict[str, object]]:
