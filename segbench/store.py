@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import errno
-import fcntl
 import itertools
 import json
 import os
@@ -193,6 +192,8 @@ class RunDir:
         except OSError as exc:
             raise write_error(exc, self.results_path) from None
         size = None
+        import fcntl  # here: a report, which only reads, never loads the extension module
+
         try:
             # flock is per open file, so it excludes other threads' appends as well as other processes'.
             fcntl.flock(fd, fcntl.LOCK_EX)

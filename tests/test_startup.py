@@ -11,10 +11,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("numpy", "pandas", "matplotlib", "onnx", "onnxruntime", "tabulate", "scipy", "importlib.metadata")
 # Modules `segbench report` of a small run once imported and no longer needs: each is imported where it is used (run
-# ids, atomic writes, cache hashes, listing the commands, manifests, published tables, core bindings), so a top-level
-# import of one of them again puts its cost back on every report (bench/startup.py).
+# ids, atomic writes, cache hashes, appends, listing the commands, manifests, published tables, core bindings, model
+# readers), so a top-level import of one of them again puts its cost back on every report (bench/startup.py).
 OFF_REPORT_PATH = ("tempfile", "shutil", "random", "secrets", "hashlib", "bz2", "lzma", "pkgutil", "tomllib",
-                   "segbench.power", "segbench.models", "segbench.report.published", "segbench.columns")
+                   "fcntl", "segbench.power", "segbench.models", "segbench.report.published", "segbench.columns",
+                   "segbench.modelinfo.io")
 
 
 def imported_after(args: list[str] | None) -> set[str]:
