@@ -7,6 +7,8 @@ Pairs (target vs baseline), each a fresh process per launch:
 - ``segbench --help``             vs ``python -c 'import click'``
 - ``segbench report`` (latest)    vs ``python -c 'import click'``
 - ``segbench report`` (latest)    vs a bare reader: json.loads of the latest run's run.json and results.jsonl lines
+- ``python -c 'import click'``    vs the same bare reader: the floor of the pair above for any command line built on
+  click (the one way segbench parses its arguments), whatever segbench itself costs
 
 The report reads a store of RUNS benchmark runs of RECORDS records each plus one `segbench eval` run (the mIoU
 join), the scale a phone farm reaches. In each round both sides of a pair run once, in alternating order (the
@@ -118,8 +120,10 @@ def main() -> None:
         pair("segbench --help  vs  python -c 'import click'", [py, "-m", "segbench", "--help"], click_only, env,
              args.rounds)
         pair("segbench report  vs  python -c 'import click'", report, click_only, env, args.rounds)
-        pair("segbench report  vs  bare json reader of the latest run", report, [py, "-c", BARE_READER, str(latest)],
-             env, args.rounds)
+        bare = [py, "-c", BARE_READER, str(latest)]
+        pair("segbench report  vs  bare json reader of the latest run", report, bare, env, args.rounds)
+        pair("python -c 'import click'  vs  bare json reader (the floor of the pair above)", click_only, bare, env,
+             args.rounds)
 
 
 if __name__ == "__main__":

@@ -2,20 +2,25 @@
 
 A Measurement is what one case produced; it is stored as one JSON object per line
 (see docs/results-format.md). ``to_dict``/``from_dict`` are the only (de)serialisers.
+
+Every command imports this module, so its classes take their repr, == and hash from segbench.frozen.Frozen, the
+methods @dataclass(frozen=True) would write, written once: dataclasses compiling them for each class was a third of
+`segbench report`'s own start-up (docs/report.md, "Start-up").
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-# RUNTIMES lives in vocab so that the CLI offers the choice without importing this module.
+from segbench.frozen import Frozen
 from segbench.validate import of_kind
+
+# RUNTIMES lives in vocab so that the CLI offers the choice without importing this module.
 from segbench.vocab import RUNTIMES as RUNTIMES
 
 MEASUREMENT_SCHEMA = "segbench.measurement/1"
@@ -66,8 +71,8 @@ BACKEND_FALLBACK = "backend_fallback"
 RUNTIME_FOR_FORMAT = {"onnx": "onnxruntime", "tflite": "tflite", "paddle": "paddlelite", "paddle-nb": "paddlelite"}
 
 
-@dataclass(frozen=True)
-class ModelRef:
+@dataclass(frozen=True, repr=False, eq=False)
+class ModelRef(Frozen):
     """Which model file a measurement is about; sha256 ties it to inspection results."""
 
     name: str
@@ -80,8 +85,8 @@ class ModelRef:
     companions_sha256: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Architecture:
+@dataclass(frozen=True, repr=False, eq=False)
+class Architecture(Frozen):
     """Which architecture a model file is, in which format and precision: the runtime comparison's row and column
     (segbench.models.architecture_of says how it is decided; docs/report.md)."""
 
@@ -91,8 +96,8 @@ class Architecture:
     source: str  # where it was read: "manifest" (the entry next to the file) or "name" (the model's name)
 
 
-@dataclass(frozen=True)
-class TensorInfo:
+@dataclass(frozen=True, repr=False, eq=False)
+class TensorInfo(Frozen):
     """A model input or output as the file declares it.
 
     ``shape`` holds ints, or None (or the symbol's name) for dynamic dimensions. ``dtype`` is
@@ -108,8 +113,8 @@ class TensorInfo:
     zero_point: int | None = None
 
 
-@dataclass(frozen=True)
-class Latency:
+@dataclass(frozen=True, repr=False, eq=False)
+class Latency(Frozen):
     """Latency figures in milliseconds; a figure the source does not give is None."""
 
     avg: float | None = None
@@ -121,8 +126,8 @@ class Latency:
     p95: float | None = None
 
 
-@dataclass(frozen=True)
-class Case:
+@dataclass(frozen=True, repr=False, eq=False)
+class Case(Frozen):
     """One thing to measure: a model on a runtime with one thread count and power mode."""
 
     model: ModelRef
@@ -162,6 +167,8 @@ class Case:
                   self.power_mode]
         if self.backend != DEFAULT_BACKEND:
             fields.append(self.backend)
+        import hashlib  # here: readers of stored records (`segbench report`) never make a case id
+
         identity = json.dumps(fields)
         digest = hashlib.sha256(identity.encode()).hexdigest()[:CASE_HASH_LEN]
         prefix = self.legacy_case_id if self.backend == DEFAULT_BACKEND else f"{self.legacy_case_id}__{self.backend}"
@@ -225,8 +232,8 @@ def current(records: list[Measurement], shard: bool = False) -> list[Measurement
     return [m for i, m in enumerate(records) if i in keep]
 
 
-@dataclass(frozen=True)
-class DeviceInfo:
+@dataclass(frozen=True, repr=False, eq=False)
+class DeviceInfo(Frozen):
     """Where the numbers were measured: a phone or this host."""
 
     id: str
@@ -250,8 +257,8 @@ class DeviceInfo:
     emulated: bool = False
 
 
-@dataclass(frozen=True)
-class Measurement:
+@dataclass(frozen=True, repr=False, eq=False)
+class Measurement(Frozen):
     """What one case asked for and what was seen."""
 
     run_id: str
@@ -334,8 +341,8 @@ class Measurement:
         return cls(**kwargs)
 
 
-@dataclass(frozen=True)
-class Accuracy:
+@dataclass(frozen=True, repr=False, eq=False)
+class Accuracy(Frozen):
     """What ``segbench eval`` measured: one model on one dataset (a record kind of results.jsonl).
 
     ``confusion`` is the full matrix ``[label class][predicted class]`` with a last column for
@@ -510,8 +517,8 @@ _MODELREF_FIELDS = {f.name for f in dataclasses.fields(ModelRef)}
 _LATENCY_FIELDS = {f.name for f in dataclasses.fields(Latency)}
 
 
-@dataclass(frozen=True)
-class RunInfo:
+@dataclass(frozen=True, repr=False, eq=False)
+class RunInfo(Frozen):
     """The run.json of a run directory: who measured what, where and how."""
 
     run_id: str
@@ -564,8 +571,8 @@ def _device_info(d: dict[str, Any], where: str = "device") -> DeviceInfo:
 MODELINFO_SCHEMA = "segbench.modelinfo/1"
 
 
-@dataclass(frozen=True)
-class ModelInfo:
+@dataclass(frozen=True, repr=False, eq=False)
+class ModelInfo(Frozen):
     """What inspecting a model file found, without running it (docs/inspect.md has the conventions).
 
     ``params`` counts elements of constant weight tensors (float, float16 and quantized integer

@@ -36,9 +36,9 @@ from segbench.model import RUNTIME_FOR_FORMAT, Architecture, ModelRef
 from segbench.store import write_atomic
 from segbench.validate import item as item_of
 from segbench.validate import items, read_toml
+from segbench.vocab import MANIFEST as MANIFEST
 
 MODEL_SUFFIXES = {".onnx": "onnx", ".tflite": "tflite", ".pdmodel": "paddle", ".nb": "paddle-nb"}
-MANIFEST = "manifest.toml"
 
 
 def model_format(path: Path) -> str:

@@ -13,13 +13,9 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import errno
-import fcntl
-import hashlib
 import itertools
 import json
 import os
-import secrets
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -70,6 +66,8 @@ def utc_now() -> str:
 
 def new_run_id() -> str:
     """Sortable by time (to the millisecond), unique across parallel CI jobs: 20261121-143501-042-3fa2."""
+    import secrets  # here, not at the top: `segbench report` never makes a run id (tests/test_startup.py)
+
     now = _dt.datetime.now(_dt.timezone.utc)
     return now.strftime("%Y%m%d-%H%M%S-") + f"{now.microsecond // 1000:03d}-" + secrets.token_hex(2)
 
@@ -85,6 +83,8 @@ def write_atomic(path: Path, content: str | bytes | Callable[[BinaryIO], object]
     """Replace ``path`` atomically: ``content`` (text as UTF-8, bytes, or a function writing to the binary
     file) goes to a temp file beside it, which is then renamed, so an interrupted or failed write never leaves
     a half file. The temp file never stays behind, not even when the disk is full; OSError goes to the caller."""
+    import tempfile  # here: tempfile pulls in shutil, random and the compression modules, which reading never needs
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -108,6 +108,15 @@ def write_error(exc: OSError, path: Path) -> StoreError:
     if exc.errno == errno.ENOSPC:
         return StoreError(f"disk full while writing {path}", hint="results written before this point are kept")
     return StoreError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _stamp_of(path: str | os.PathLike[str]) -> list[int] | None:
+    """RunDir._stamp of the results.jsonl at ``path`` (a string where thousands of runs are looked at)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
 
 
 class RunDir:
@@ -183,6 +192,8 @@ class RunDir:
         except OSError as exc:
             raise write_error(exc, self.results_path) from None
         size = None
+        import fcntl  # here: a report, which only reads, never loads the extension module
+
         try:
             # flock is per open file, so it excludes other threads' appends as well as other processes'.
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -258,11 +269,7 @@ class RunDir:
 
     def _stamp(self) -> list[int] | None:
         """(size, mtime) of results.jsonl: it only grows, so any new record changes it."""
-        try:
-            st = self.results_path.stat()
-        except OSError:
-            return None
-        return [st.st_size, st.st_mtime_ns]
+        return _stamp_of(self.results_path)
 
     def _records(self, schemas: set[str], parse: Callable[[dict, str], T]) -> list[T]:
         """The lines of results.jsonl whose schema is one of ``schemas``, parsed. Lines that are no record (a torn
@@ -316,6 +323,8 @@ class RunDir:
         cache written again. A cache file that cannot be read is said to ``warn`` and replaced; one that cannot be
         written (a read-only reports directory) only costs the speed-up. results.jsonl stays the only source.
         Without ``samples`` a cached run's per-iteration samples are left unread (Columns.load)."""
+        import hashlib  # here, as numpy (columns): a report of a few records never builds a cache
+
         from segbench.columns import Columns
 
         cache = self.path.parent.parent / "index" / "columns" / f"{self.run_id}.npz"
@@ -358,6 +367,8 @@ class RunDir:
         return cols
 
     def _sha256(self) -> str | None:
+        import hashlib
+
         try:
             return hashlib.sha256(self.results_path.read_bytes()).hexdigest()
         except OSError:
@@ -439,9 +450,11 @@ class Store:
         fresh: dict[str, dict] = {}
         exclude = set(skip)
         seen = {run.run_id: run.accuracies_read for run in read if run.accuracies_read is not None}
+        runs = str(self.runs_dir)
         for run_id in self.run_ids():
-            run = RunDir(self.runs_dir / run_id)
-            stamp = run._stamp()
+            # Paths as strings: a farm's history holds thousands of runs, and Path's joins cost more than the stat.
+            results = os.path.join(runs, run_id, "results.jsonl")
+            stamp = _stamp_of(results)
             entry = entries.get(run_id)
             valid = isinstance(entry, dict) and entry.get("stamp") == stamp and isinstance(entry.get("records"), list)
             if run_id in exclude:  # the caller reads these whole: indexed by a later call, not read twice now
@@ -450,7 +463,8 @@ class Store:
                 continue
             if not valid and run_id in seen and seen[run_id][0] == stamp:
                 entry, valid = {"stamp": stamp, "records": seen[run_id][1]}, True
-            if not valid:
+            run = RunDir(self.runs_dir / run_id) if not valid else None
+            if run is not None:
                 try:
                     entry = {"stamp": stamp, "records": run._accuracy_dicts()}
                 except StoreError as exc:
@@ -458,12 +472,12 @@ class Store:
                         skipped(run_id, exc)
                     continue
             fresh[run_id] = entry
-            where = f"{index_path} ({run.results_path})"
+            where = f"{index_path} ({results})"
             try:
                 out[run_id] = [Accuracy.from_dict(d, where) for d in entry["records"]]
             except (ValueError, TypeError, KeyError, AttributeError):  # an edited index: read the run itself
                 try:
-                    out[run_id] = run.accuracies()
+                    out[run_id] = (run or RunDir(self.runs_dir / run_id)).accuracies()
                 except StoreError as exc:
                     if skipped:
                         skipped(run_id, exc)

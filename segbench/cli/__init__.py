@@ -8,7 +8,6 @@ libraries are imported inside the command functions.
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import signal
 import sys
 
@@ -29,22 +28,32 @@ class _Commands(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands:
             guess = "cmd_" + cmd_name.replace("-", "_")
-            if guess in _modules():
-                self._load(guess)
+            if guess.isidentifier():  # imported straight away, without listing the package (pkgutil, a scan)
+                self._load(guess, missing_ok=True)
             if cmd_name not in self.commands:  # a command named otherwise than its file: look at them all
                 self.list_commands(ctx)
         return super().get_command(ctx, cmd_name)
 
-    def _load(self, module_name: str) -> None:
+    def _load(self, module_name: str, missing_ok: bool = False) -> None:
         if module_name not in _LOADED:
             _LOADED.add(module_name)
-            self.add_command(importlib.import_module(f"{__name__}.{module_name}").command)
+            name = f"{__name__}.{module_name}"
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                # No such file: no such command (a module that the command's file imports being missing stays an error).
+                if missing_ok and exc.name == name:
+                    return
+                raise
+            self.add_command(module.command)
 
 
 _LOADED: set[str] = set()
 
 
 def _modules() -> list[str]:
+    import pkgutil  # listing the commands (--help, a misspelt name) is the only use
+
     return [info.name for info in pkgutil.iter_modules(__path__) if info.name.startswith("cmd_")]
 
 

@@ -6,7 +6,6 @@ import codecs
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +139,8 @@ def _open_log(path: Path) -> _Log:
 
 
 def _spooled(path: Path, stream: BinaryIO) -> _Log:
+    import tempfile  # here: `segbench --help` imports every command module, and tempfile brings shutil and random
+
     from segbench.errors import ParseError
 
     spool = tempfile.TemporaryFile(prefix="segbench-parse-")  # noqa: SIM115 (closed with the process)

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from segbench.frozen import Frozen
+
 if TYPE_CHECKING:
     from segbench.columns import Columns
     from segbench.model import Accuracy, Architecture, Measurement, RunInfo
@@ -225,10 +227,10 @@ def _comparison_text(ctx: Context) -> str:
     return render_doc(build(ctx, "comparison", None), "markdown")
 
 
-@dataclass(frozen=True)
-class _Loaded:
+@dataclass(frozen=True, repr=False, eq=False)
+class _Loaded(Frozen):
     """A run: its run.json and latency records as columns, through the store's cache (StoreError when it is
-    damaged or of a newer segbench)."""
+    damaged or of a newer segbench). Frozen's repr and ==, as segbench.model's classes: not compiled at start-up."""
 
     run: RunDir
     info: RunInfo
@@ -295,9 +297,11 @@ def _default_view(fmt: str, comparing: bool) -> str:
 
 def _table_rows(manifest: Path, table: str) -> list[PublishedRow]:
     """The published table the comparison merges with; none when there is no manifest."""
+    if not manifest.is_file():
+        return []
     from segbench.report.published import read_published
 
-    return [r for r in read_published(manifest) if r.table == table] if manifest.is_file() else []
+    return [r for r in read_published(manifest) if r.table == table]
 
 
 def _manifest_models(manifest: Path) -> dict[str, dict[str, object]]:

@@ -7,13 +7,27 @@ point; each format module counts into a Tally (segbench.modelinfo.count holds th
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from segbench.errors import ModelError
 from segbench.model import ModelInfo, TensorInfo
-from segbench.modelinfo.count import Tally
-from segbench.modelinfo.io import read_io
+
+if TYPE_CHECKING:
+    from segbench.modelinfo.count import Tally
+    from segbench.modelinfo.io import read_io
 
 __all__ = ["inspect_model", "read_io"]
+
+
+def __getattr__(name: str) -> Any:
+    """``read_io``, imported when it is asked for: `segbench report` imports this package for its cache module
+    (segbench.modelinfo.cache), which reads no model file (tests/test_startup.py)."""
+    if name == "read_io":
+        from segbench.modelinfo.io import read_io
+
+        return read_io
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Errors a damaged file can provoke deep in a reader: reported as one line about the file.
 _DAMAGE = (AttributeError, IndexError, KeyError, TypeError, ValueError, UnicodeError, RecursionError)
@@ -36,6 +50,8 @@ def inspect_model(path: str | Path) -> ModelInfo:
     if fmt == "paddle-nb":
         raise ModelError(f"{path}: Paddle Lite .nb files cannot be inspected (an undocumented, versioned "
                          "serialization of the optimized program)", hint="inspect the .pdmodel/.json it was made from")
+    from segbench.modelinfo.count import Tally
+
     tally = Tally()
     try:
         inputs, outputs, producer, version = _read(path, fmt, tally)

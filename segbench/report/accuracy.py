@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from segbench.model import Accuracy
 from segbench.report.tables import keep_ints
+from segbench.vocab import MANIFEST
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,11 +41,11 @@ def _describe(rec: Accuracy, how: str) -> str:
 
 def _published(model_path: str | None) -> float | None:
     """The manifest's published mIoU (percent) for the model file, if its directory has one."""
+    if not model_path or not (Path(model_path).parent / MANIFEST).is_file():
+        return None  # most measured files have no manifest beside them: segbench.models stays unimported
     from segbench.errors import ModelError
     from segbench.models import read_manifest
 
-    if not model_path:
-        return None
     try:
         entry = read_manifest(Path(model_path).parent).get(Path(model_path).name)
     except ModelError:

@@ -400,9 +400,11 @@ def _core_differences_of(out: dict[str, list]) -> None:
     """Rows of one power mode (same device, threads and backend) that ran on different CPUs say so: a tool that binds
     by itself (Paddle Lite's high puts 1 thread on the prime core) beside tools under the cluster's taskset mask (the
     whole big cluster). The explicit modes (prime, gold, silver, big, cpus:LIST) give every tool the same CPUs."""
-    from segbench.power import cpu_list, cpus_of_mask
 
     def cores(mask: str | None) -> str:
+        # segbench.power is imported only for rows that differ: most reports have none (tests/test_startup.py)
+        from segbench.power import cpu_list, cpus_of_mask
+
         return f"CPUs {cpu_list(cpus_of_mask(mask) or ())}" if mask else "no known binding"
 
     seen: dict[tuple, list[int]] = {}
