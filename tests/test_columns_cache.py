@@ -282,7 +282,7 @@ def test_record_rows_are_each_records_row_of_one():
     assert record_rows([]) == {k: [] for k in (*DERIVED, "launch_figure")}
 
 
-def test_json_rows_are_the_values_of_pandas_json():
+def test_json_rows_are_the_values_of_pandas_json_with_floats_unrounded():
     import json
 
     import pandas as pd
@@ -290,8 +290,16 @@ def test_json_rows_are_the_values_of_pandas_json():
     from segbench.report.tables import json_rows
 
     rng = np.random.default_rng(3)
-    floats = [math.nan, math.inf, -math.inf, 1e300, 1e-20, -0.0, 123.456789012345678, *rng.normal(50, 30, 200)]
+    floats = [math.nan, math.inf, -math.inf, 1e300, 1e-20, -0.0, 123.456789012345678, 1.2345678901234567e-6,
+              *rng.normal(50, 30, 200)]
     df = pd.DataFrame({"f": floats, "mixed": pd.Series([None, 1.5, 2, "x", *[None] * (len(floats) - 4)], dtype=object),
                        "i": range(len(floats)), "s": [f"r{i}" for i in range(len(floats))],
                        "ids": [["a", "b"]] * len(floats)})
-    assert list(json_rows(df)) == json.loads(df.to_json(orient="records", double_precision=15))
+    got = list(json_rows(df))
+    pandas = json.loads(df.to_json(orient="records", double_precision=15))
+    assert [{k: v for k, v in row.items() if k != "f"} for row in got] == [
+        {k: v for k, v in row.items() if k != "f"} for row in pandas]
+    # the float column: the frame's very values (pandas rounds to 15 decimal places), non-finite ones None as in
+    # pandas' json
+    assert [row["f"] for row in got] == [None, None, None, *floats[3:]]
+    assert pandas[7]["f"] != floats[7] and got[7]["f"] == floats[7]

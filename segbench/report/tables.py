@@ -559,17 +559,18 @@ def footer(infos: Sequence[RunInfo]) -> str:
 
 
 def json_rows(df: pd.DataFrame) -> Rows:
-    """``json.loads(df.to_json(orient="records", double_precision=15))`` as columns (segbench.jsontext.Rows): the
-    same values, floats rounded as pandas writes them, without a dict per row. Columns of text, ints, bools and
-    None are taken as they are (pandas' json gives them back unchanged); the others go through pandas' json a
-    column at a time."""
+    """The rows as json values, as columns (segbench.jsontext.Rows): what ``json.loads(df.to_json(orient=
+    "records"))`` gives, without a dict per row, but a float column's values exactly the frame's (pandas' json rounds to 15
+    decimal places, and a latency of a few microseconds lost its last digits). A missing or non-finite float (NaN,
+    an infinity) is None, as pandas writes it (null: json has no NaN). Columns of text, ints, bools and None are
+    taken as they are; the others (odd objects) go through pandas' json a column at a time."""
     from segbench.jsontext import Rows
 
     columns = {}
     for name in df.columns:
         s = df[name]
         if s.dtype.kind == "f":
-            values = _pandas_floats(s)
+            values = _json_floats(s.to_numpy(dtype="float64"))
         else:
             values = s.tolist()
             if s.dtype.kind not in "iub" and not set(map(type, values)) <= {str, int, bool, type(None)}:
@@ -578,17 +579,12 @@ def json_rows(df: pd.DataFrame) -> Rows:
     return Rows(columns)
 
 
-def _pandas_floats(s: pd.Series) -> list[float | None]:
-    """A float column as pandas' json writes it and json.loads reads it back (None for NaN and infinities, which
-    it writes as null), its text parsed by numpy at once (correctly rounded, as json.loads is)."""
+def _json_floats(a: np.ndarray) -> list[float | None]:
+    """A float column's values, None for NaN and the infinities."""
     import numpy as np
 
-    text = s.to_json(orient="records", double_precision=15)
-    a = np.fromstring(text[1:-1].replace("null", "nan"), sep=",") if len(s) else np.zeros(0)
-    if a.size != len(s):  # not the plain list of numbers expected: the slow reading
-        return json.loads(text)
     values = a.tolist()
-    for i in np.flatnonzero(np.isnan(a)).tolist():
+    for i in np.flatnonzero(~np.isfinite(a)).tolist():
         values[i] = None
     return values
 
