@@ -310,7 +310,9 @@ def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.Dat
     for key in FIRST:
         out[key] = _values(cols[key][first])
     for key in DERIVED:
-        out[key] = _values(cols["d_" + key][first])
+        column = cols["d_" + key][first]
+        # floats stay float64 (NaN where missing), as the frame holds them: not a Python float per cell and back
+        out[key] = column if column.dtype.kind == "f" else _values(column)
     run_ids = cols["run_id"][first]
     out["run_ids"] = _objects([[r] for r in run_ids])
     pooled = np.nonzero(sizes > 1)[0]
@@ -323,13 +325,14 @@ def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.Dat
         for g, records in by_group.items():
             row = _row(records)
             for key in (*DERIVED, "run_ids"):
-                out[key][g] = row[key]
-    return frame(_finish({k: v.tolist() for k, v in out.items()}, params, groups))
+                value = row[key]
+                out[key][g] = math.nan if value is None and out[key].dtype.kind == "f" else value
+    return frame(_finish({k: v if v.dtype.kind == "f" else v.tolist() for k, v in out.items()}, params, groups))
 
 
 def _finish(out: dict[str, list], params: Mapping[str, int] | None, groups: int) -> dict[str, list]:
-    """The rows' params and the notes that compare rows with each other, added to ``out`` (one list per column);
-    every ROW_COLUMNS name, in order."""
+    """The rows' params and the notes that compare rows with each other, added to ``out`` (one list per column, or
+    a float64 array for a figure); every ROW_COLUMNS name, in order."""
     counts = [(params or {}).get(sha or "") for sha in out["sha256"]]
     out["params_m"] = [None if c is None else c / 1e6 for c in counts]
     _name_collisions_of(out)
