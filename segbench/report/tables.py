@@ -576,10 +576,21 @@ def json_rows(df: pd.DataFrame) -> Rows:
             values = _json_floats(s.to_numpy(dtype="float64"))
         else:
             values = s.tolist()
-            if s.dtype.kind not in "iub" and not set(map(type, values)) <= {str, int, bool, type(None)}:
+            if s.dtype.kind not in "iub" and not _json_ready(values):
                 values = json.loads(s.to_json(orient="records", double_precision=15))
         columns[str(name)] = values
     return Rows(columns)
+
+
+def _json_ready(values: list) -> bool:
+    """Whether pandas' json would give ``values`` back as they are: text, ints, bools, None and lists of text (a
+    row's run ids)."""
+    kinds = set(map(type, values))
+    if list in kinds:
+        kinds.discard(list)
+        if not all(type(x) is str for v in values if type(v) is list for x in v):
+            return False
+    return kinds <= {str, int, bool, type(None)}
 
 
 def _json_floats(a: np.ndarray) -> list[float | None]:
