@@ -113,7 +113,7 @@ class Columns:
         if not parts:
             return cls.of([])
         names = [k for k in parts[0].cols if all(k in p.cols for p in parts)]
-        cols = {k: np.concatenate([p.cols[k] for p in parts]) for k in names}
+        cols = {k: _concatenated([p.cols[k] for p in parts]) for k in names}
         bases = np.cumsum([0] + [p.offsets[-1] for p in parts[:-1]])
         offsets = np.concatenate([[0]] + [p.offsets[1:] + b for p, b in zip(parts, bases)])
         paths: list[str] = []
@@ -231,6 +231,25 @@ class Columns:
         if missing:
             raise ValueError(f"it lacks column(s) {', '.join(missing)}")
         return cls(cols, flat, offsets, [results_path]), meta
+
+
+def _concatenated(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """One column of several runs. A derived column's type is chosen per run from its values (_column), and one
+    where every value is None is stored as ints (the sentinel): beside floats or objects of another run its
+    sentinel becomes NaN or None, never a number (-9.2e18 as the median of a parsed log's row)."""
+    kinds = {a.dtype.kind for a in arrays}
+    if len(kinds) < 2 or not kinds & {"f", "O"}:
+        return np.concatenate(arrays)
+    if "O" in kinds:
+        parts = [a if a.dtype == object else _values_of(a) for a in arrays]
+    else:
+        parts = [np.where(a == NONE_INT, np.nan, a) if a.dtype.kind == "i" else a for a in arrays]
+    return np.concatenate(parts)
+
+
+def _values_of(a: np.ndarray) -> np.ndarray:
+    """A typed column as objects: its Python values, None where missing."""
+    return _objects([_py(a, i) for i in range(a.size)])
 
 
 def _running(parts: Sequence[Columns], paths: list[str]):

@@ -106,7 +106,7 @@ def _lines(headers: Sequence[str], columns: Sequence[Sequence[Any]]) -> Iterator
     yield buf.getvalue()
     n = len(columns[0])
     for start in range(0, n, _BLOCK):
-        cells = [_cells(_listed(col[start:start + _BLOCK])) for col in columns]
+        cells = [_cells(col[start:start + _BLOCK]) for col in columns]
         if len(cells) == 1:  # one column: an empty cell is a line of its own, which the csv module writes as ""
             cells = [['""' if c == "" else c for c in cells[0]]]
         yield LINE.join(map(",".join, zip(*cells))) + LINE
@@ -118,12 +118,16 @@ def _listed(values: Any) -> Sequence[Any]:
 
 
 def _cells(values: Sequence[Any]) -> list[str]:
-    """Each value's cell text, quoted where the csv module quotes it."""
+    """Each value's cell text, quoted where the csv module quotes it (a block of a column: a list of Python values,
+    or a numpy array)."""
+    if getattr(values, "dtype", None) == "float64":  # a float's repr, all at once (segbench.floattext); NaN as ""
+        return _floats(values)
+    values = _listed(values)
     kinds = set(map(type, values))
     if kinds <= {str}:
         cells = list(values)
-    elif kinds <= {float}:  # NaN is not equal to itself
-        cells = ["" if v != v else float.__repr__(v) for v in values]
+    elif kinds <= {float}:
+        return _floats(values)
     elif kinds <= {int, type(None)}:
         cells = ["" if v is None else int.__repr__(v) for v in values]
     elif kinds <= {bool, type(None)}:
@@ -135,6 +139,19 @@ def _cells(values: Sequence[Any]) -> list[str]:
     if not quoting:
         return cells
     return [_quoted(cell) if any(c in cell for c in quoting) else cell for cell in cells]
+
+
+def _floats(values: Sequence[float]) -> list[str]:
+    """Cells of floats: each one's repr, NaN as "" (no float's text holds a character that is quoted)."""
+    import numpy as np
+
+    from segbench.floattext import reprs
+
+    a = np.asarray(values, dtype=np.float64)
+    cells = reprs(a)
+    for i in np.flatnonzero(np.isnan(a)).tolist():
+        cells[i] = ""
+    return cells
 
 
 def _cell(v: Any) -> str:

@@ -167,16 +167,15 @@ def chunks(obj: Any, default: Callable[[Any], Any] | None = None) -> Iterator[st
 
 
 def float_texts(values: Sequence[float | None]) -> list[str]:
-    """Each value's json text: float.__repr__ in one map over the finite ones, the few others (None, NaN,
-    infinities) one by one."""
+    """Each value's json text: float.__repr__'s for the finite ones, all at once (segbench.floattext), the few
+    others (None, NaN, infinities) one by one."""
     import numpy as np
 
+    from segbench.floattext import reprs
+
     a = np.array(values, dtype=np.float64)  # None as NaN
-    odd = np.flatnonzero(~np.isfinite(a)).tolist()
-    if not odd:
-        return list(map(float.__repr__, values))
-    texts = list(map(float.__repr__, np.where(np.isfinite(a), a, 0.0).tolist()))
-    for i in odd:
+    texts = reprs(a)
+    for i in np.flatnonzero(~np.isfinite(a)).tolist():
         texts[i] = "null" if values[i] is None else _float(values[i])
     return texts
 

@@ -7,6 +7,7 @@ import math
 import os
 import random
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -282,7 +283,7 @@ def test_record_rows_are_each_records_row_of_one():
     assert record_rows([]) == {k: [] for k in (*DERIVED, "launch_figure")}
 
 
-def test_json_rows_are_the_values_of_pandas_json():
+def test_json_rows_are_the_values_of_pandas_json_with_floats_unrounded():
     import json
 
     import pandas as pd
@@ -290,8 +291,37 @@ def test_json_rows_are_the_values_of_pandas_json():
     from segbench.report.tables import json_rows
 
     rng = np.random.default_rng(3)
-    floats = [math.nan, math.inf, -math.inf, 1e300, 1e-20, -0.0, 123.456789012345678, *rng.normal(50, 30, 200)]
+    floats = [math.nan, math.inf, -math.inf, 1e300, 1e-20, -0.0, 123.456789012345678, 1.2345678901234567e-6,
+              *rng.normal(50, 30, 200)]
     df = pd.DataFrame({"f": floats, "mixed": pd.Series([None, 1.5, 2, "x", *[None] * (len(floats) - 4)], dtype=object),
                        "i": range(len(floats)), "s": [f"r{i}" for i in range(len(floats))],
                        "ids": [["a", "b"]] * len(floats)})
-    assert list(json_rows(df)) == json.loads(df.to_json(orient="records", double_precision=15))
+    got = list(json_rows(df))
+    pandas = json.loads(df.to_json(orient="records", double_precision=15))
+    assert [{k: v for k, v in row.items() if k != "f"} for row in got] == [
+        {k: v for k, v in row.items() if k != "f"} for row in pandas]
+    # the float column: the frame's very values (pandas rounds to 15 decimal places), non-finite ones None as in
+    # pandas' json
+    assert [row["f"] for row in got] == [None, None, None, *floats[3:]]
+    assert pandas[7]["f"] != floats[7] and got[7]["f"] == floats[7]
+
+
+def test_a_summary_only_run_beside_measured_ones_keeps_its_missing_figures_missing(tmp_path):
+    """A parsed log (avg/min/max, no median, no samples) is a run whose derived median column has no value at all;
+    read with a run that has them, its median is missing, not the cache's int sentinel (-9.2e18)."""
+    from segbench.columns import Columns
+    from segbench.model import Latency
+
+    store = _store(tmp_path, "r1", [_m("r1", k) for k in range(4)])
+    logged = replace(_m("r2", 9), case_id="logged", model=ModelRef("logged", "/m/logged.nb", "paddle-nb", "d" * 64),
+                     runtime="paddlelite", samples_ms=None, count=10, latency_ms=Latency(avg=50.0, min=45.0, max=60.0))
+    _store(tmp_path, "r2", [logged])
+    for order in (("r1", "r2"), ("r2", "r1")):
+        cols = Columns.concat([_cols(store, r) for r in order])
+        table = summary_of(cols)
+        row = table[table["model"] == "logged"].iloc[0]
+        assert math.isnan(row["median_ms"]) and math.isnan(row["ci_low_ms"]) and row["avg_ms"] == 50.0
+        assert np.nanmin(cols["d_median_ms"]) > 0
+    res = CliRunner().invoke(cli, ["report", "--all", "--reports", str(tmp_path), "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    assert "e+18" not in res.output and "9223372036854775808" not in res.output

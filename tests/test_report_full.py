@@ -3,6 +3,7 @@ per-operator tables, footer, plots, in every format; the HTML opened in headless
 
 from __future__ import annotations
 
+import atexit
 import csv
 import io
 import json
@@ -18,6 +19,7 @@ from report_runs import phone_run
 from conftest import FIXTURES, assert_one_line_error, published_manifest, run_cli
 
 _TABLES = Path(tempfile.mkdtemp(prefix="segbench-manifest-"))
+atexit.register(shutil.rmtree, _TABLES, True)  # made at import (the constants below): removed when the tests end
 # The repository's published tables (never its [[model]] entries, which `zoo export -o models_dir` rewrites).
 PUBLISHED = published_manifest(_TABLES / "published")
 # The same with no latency_stat: their latency column is then the median (the tests below were written around the
@@ -331,3 +333,37 @@ def test_sweep_plots_take_rows_without_a_thread_count(tmp_path: Path):
     assert {p.name for p in written} >= {"power_modes.png", "power_modes.svg", "thread_scaling.png"}
     svg = (tmp_path / "power_modes.svg").read_text()
     assert "logged paddlelite" in svg and "run tflite" in svg
+
+
+def test_rows_without_a_power_mode_or_threads_in_every_format(tmp_path: Path):
+    """A record that does not say its power mode or thread count (a parsed vendor log) beside a sweep: the json is
+    strict json (no NaN where the sweep's power mode was missing), the table shows an empty cell, not "nan", and
+    the html with its plots is written."""
+    from report_runs import PHONE, samples
+
+    from segbench.model import Measurement, ModelRef, RunInfo
+    from segbench.store import Store
+
+    phone = tmp_path / "reports"
+    phone_run(phone)  # a store of its own: the module's is shared
+    info = RunInfo(run_id="parsed", started="2026-12-01T00:00:00+00:00", harness_version="t", device=PHONE,
+                   settings={"source": "parse"}, versions={"segbench": "0.1"}, status="completed")
+    model = ModelRef("logged", "/m/logged.nb", "paddle-nb", "c" * 64)
+    Store(phone).import_run(info, [Measurement(
+        run_id="parsed", case_id=f"logged{i}", model=model, runtime="paddlelite", status="ok", threads=threads,
+        power_mode=None, device_id=PHONE.id, tool="benchmark_bin", tool_version="2.13",
+        samples_ms=samples(ms, 40 + i)) for i, (threads, ms) in enumerate(((1, 90.0), (2, 60.0)))])
+
+    def no_nan(text: str) -> None:
+        raise AssertionError(f"{text} in the json")
+
+    res = _report(phone, "--all", "--view", "all", "--format", "json")
+    assert res.code == 0, res.err
+    sweep = json.loads(res.out, parse_constant=no_nan)["sections"]["sweep"]["rows"]
+    assert [r["power_mode"] for r in sweep if r["model"] == "logged"] == [None, None]
+    res = _report(phone, "--all", "--view", "sweep")
+    assert res.code == 0, res.err
+    logged = [r for r in _cells(res.out, "Sweep: threads x power mode") if r[0] == "logged"]
+    assert [r[2] for r in logged] == ["", ""] and "nan" not in res.out
+    res = _report(phone, "--all", "--format", "html")
+    assert res.code == 0 and "Traceback" not in res.err, res.err

@@ -35,6 +35,9 @@ def sweep_section(df: pd.DataFrame) -> Section | None:
     rows = [r for r in df.to_dict("records") if r.get("status") == "ok" and number(r.get("median_ms"))]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
+        # A row without a power mode (a parsed log that did not say) is None: pandas gives NaN, which json would
+        # write as NaN (not json) and the table as "nan".
+        r["power_mode"] = r["power_mode"] if isinstance(r["power_mode"], str) else None
         runtime = r["runtime"] if r.get("backend") in (None, "cpu") else f"{r['runtime']} {r['backend']}"
         groups.setdefault((r["device"], r["model"], runtime), []).append(r)
     if not any(len(g) > 1 for g in groups.values()):
@@ -51,7 +54,8 @@ def sweep_section(df: pd.DataFrame) -> Section | None:
                             "threads": r["threads"], "median_ms": r["median_ms"], "ci_low_ms": lo, "ci_high_ms": hi,
                             "speedup_vs_1_thread": speedup, "cv_pct": cv, "n": r.get("n")})
             display.append(((device,) if several_devices else ()) + (
-                model, str(runtime), str(r["power_mode"]), str(r["threads"]), _ms(r["median_ms"]),
+                model, str(runtime), r["power_mode"] or "", "" if r["threads"] is None else str(r["threads"]),
+                _ms(r["median_ms"]),
                 f"{_ms(lo)}-{_ms(hi)}" if lo is not None and hi is not None else "",
                 "" if speedup is None else f"{speedup:.2f}x", _fmt(cv, 1)))
     headers = (("device",) if several_devices else ()) + (

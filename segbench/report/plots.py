@@ -131,7 +131,7 @@ def _power_bars(records: Sequence[dict], out_dir: Path, note: str = "") -> list[
         if r["threads"] is not None:
             fewest[key] = min(fewest.get(key, r["threads"]), r["threads"])
     bars = {(f"{r['model']} {r['runtime']}", r["power_mode"]): r["median_ms"] for r in records
-            if r["threads"] == fewest.get(f"{r['model']} {r['runtime']}")}
+            if r["threads"] == fewest.get(f"{r['model']} {r['runtime']}") and isinstance(r["power_mode"], str)}
     modes = sorted({m for _, m in bars})
     if len(modes) < 2:
         return []

@@ -310,7 +310,9 @@ def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.Dat
     for key in FIRST:
         out[key] = _values(cols[key][first])
     for key in DERIVED:
-        out[key] = _values(cols["d_" + key][first])
+        column = cols["d_" + key][first]
+        # floats stay float64 (NaN where missing), as the frame holds them: not a Python float per cell and back
+        out[key] = column if column.dtype.kind == "f" else _values(column)
     run_ids = cols["run_id"][first]
     out["run_ids"] = _objects([[r] for r in run_ids])
     pooled = np.nonzero(sizes > 1)[0]
@@ -323,13 +325,14 @@ def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.Dat
         for g, records in by_group.items():
             row = _row(records)
             for key in (*DERIVED, "run_ids"):
-                out[key][g] = row[key]
-    return frame(_finish({k: v.tolist() for k, v in out.items()}, params, groups))
+                value = row[key]
+                out[key][g] = math.nan if value is None and out[key].dtype.kind == "f" else value
+    return frame(_finish({k: v if v.dtype.kind == "f" else v.tolist() for k, v in out.items()}, params, groups))
 
 
 def _finish(out: dict[str, list], params: Mapping[str, int] | None, groups: int) -> dict[str, list]:
-    """The rows' params and the notes that compare rows with each other, added to ``out`` (one list per column);
-    every ROW_COLUMNS name, in order."""
+    """The rows' params and the notes that compare rows with each other, added to ``out`` (one list per column, or
+    a float64 array for a figure); every ROW_COLUMNS name, in order."""
     counts = [(params or {}).get(sha or "") for sha in out["sha256"]]
     out["params_m"] = [None if c is None else c / 1e6 for c in counts]
     _name_collisions_of(out)
@@ -559,36 +562,43 @@ def footer(infos: Sequence[RunInfo]) -> str:
 
 
 def json_rows(df: pd.DataFrame) -> Rows:
-    """``json.loads(df.to_json(orient="records", double_precision=15))`` as columns (segbench.jsontext.Rows): the
-    same values, floats rounded as pandas writes them, without a dict per row. Columns of text, ints, bools and
-    None are taken as they are (pandas' json gives them back unchanged); the others go through pandas' json a
-    column at a time."""
+    """The rows as json values, as columns (segbench.jsontext.Rows): what ``json.loads(df.to_json(orient=
+    "records"))`` gives, without a dict per row, but a float column's values exactly the frame's (pandas' json rounds to 15
+    decimal places, and a latency of a few microseconds lost its last digits). A missing or non-finite float (NaN,
+    an infinity) is None, as pandas writes it (null: json has no NaN). Columns of text, ints, bools and None are
+    taken as they are; the others (odd objects) go through pandas' json a column at a time."""
     from segbench.jsontext import Rows
 
     columns = {}
     for name in df.columns:
         s = df[name]
         if s.dtype.kind == "f":
-            values = _pandas_floats(s)
+            values = _json_floats(s.to_numpy(dtype="float64"))
         else:
             values = s.tolist()
-            if s.dtype.kind not in "iub" and not set(map(type, values)) <= {str, int, bool, type(None)}:
+            if s.dtype.kind not in "iub" and not _json_ready(values):
                 values = json.loads(s.to_json(orient="records", double_precision=15))
         columns[str(name)] = values
     return Rows(columns)
 
 
-def _pandas_floats(s: pd.Series) -> list[float | None]:
-    """A float column as pandas' json writes it and json.loads reads it back (None for NaN and infinities, which
-    it writes as null), its text parsed by numpy at once (correctly rounded, as json.loads is)."""
+def _json_ready(values: list) -> bool:
+    """Whether pandas' json would give ``values`` back as they are: text, ints, bools, None and lists of text (a
+    row's run ids)."""
+    kinds = set(map(type, values))
+    if list in kinds:
+        kinds.discard(list)
+        if not all(type(x) is str for v in values if type(v) is list for x in v):
+            return False
+    return kinds <= {str, int, bool, type(None)}
+
+
+def _json_floats(a: np.ndarray) -> list[float | None]:
+    """A float column's values, None for NaN and the infinities."""
     import numpy as np
 
-    text = s.to_json(orient="records", double_precision=15)
-    a = np.fromstring(text[1:-1].replace("null", "nan"), sep=",") if len(s) else np.zeros(0)
-    if a.size != len(s):  # not the plain list of numbers expected: the slow reading
-        return json.loads(text)
     values = a.tolist()
-    for i in np.flatnonzero(np.isnan(a)).tolist():
+    for i in np.flatnonzero(~np.isfinite(a)).tolist():
         values[i] = None
     return values
 

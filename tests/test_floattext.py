@@ -1,0 +1,40 @@
+"""segbench.floattext.reprs writes each float as float.__repr__ does (the csv and json of large reports use it)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from segbench.floattext import reprs
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), max_size=60))
+def test_any_float_is_written_as_repr(values: list[float]):
+    assert reprs(values) == [float.__repr__(v) for v in values]
+    assert reprs(np.array(values, dtype=np.float64)) == [float.__repr__(v) for v in values]
+
+
+def test_the_edges_of_repr_s_plain_notation():
+    edges = [0.0, -0.0, 1e-4, np.nextafter(1e-4, 0), 9.999999999999999e-05, 1e16, np.nextafter(1e16, 0), -1e16,
+             5e-324, 1.7976931348623157e308, math.nan, math.inf, -math.inf, 0.1, 0.3, 2.675, 1 / 3, 100.0, 123456789.0]
+    assert reprs(edges) == [float.__repr__(float(v)) for v in edges]
+
+
+def test_many_latencies_at_once():
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.lognormal(2, 2, 20000), np.round(rng.random(5000) * 100, 3), rng.random(100) * 1e-5])
+    assert reprs(values) == list(map(float.__repr__, values.tolist()))
+
+
+def test_empty_and_shape():
+    assert reprs([]) == []
+    try:
+        reprs(np.zeros((2, 2)))
+    except ValueError as exc:
+        assert "one column" in str(exc)
+    else:
+        raise AssertionError("a 2-d array was taken")
