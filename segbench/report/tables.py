@@ -402,7 +402,9 @@ def _name_collisions_of(out: dict[str, list]) -> None:
 def _core_differences_of(out: dict[str, list]) -> None:
     """Rows of one power mode (same device, threads and backend) that ran on different CPUs say so: a tool that binds
     by itself (Paddle Lite's high puts 1 thread on the prime core) beside tools under the cluster's taskset mask (the
-    whole big cluster). The explicit modes (prime, gold, silver, big, cpus:LIST) give every tool the same CPUs."""
+    whole big cluster). The explicit modes (prime, gold, silver, big, cpus:LIST) give every tool the same CPUs.
+    One pass over the rows, each group's masks and runtimes gathered first: a farm's history holds groups of
+    thousands of rows."""
 
     def cores(mask: str | None) -> str:
         # segbench.power is imported only for rows that differ: most reports have none (tests/test_startup.py)
@@ -410,19 +412,27 @@ def _core_differences_of(out: dict[str, list]) -> None:
 
         return f"CPUs {cpu_list(cpus_of_mask(mask) or ())}" if mask else "no known binding"
 
-    seen: dict[tuple, list[int]] = {}
-    for i, key in enumerate(zip(out["device"], out["threads"], out["power_mode"], out["backend"])):
-        if key[2] is not None:
-            seen.setdefault(key, []).append(i)
+    keys = list(zip(out["device"], out["threads"], out["power_mode"], out["backend"]))
     masks = out["cpu_mask"]
-    for same in seen.values():
-        if len({masks[i] for i in same}) < 2:
+    runtimes: dict[tuple, dict[str | None, set[str]]] = {}  # group -> its masks -> the runtimes that ran on each
+    for key, mask, runtime in zip(keys, masks, out["runtime"]):
+        if key[2] is not None:
+            runtimes.setdefault(key, {}).setdefault(mask, set()).add(runtime)
+    differing = {key: by_mask for key, by_mask in runtimes.items() if len(by_mask) > 1}
+    if not differing:
+        return
+    said: dict[tuple, str] = {}
+    notes = out["notes"]
+    for i, (key, mask) in enumerate(zip(keys, masks)):
+        by_mask = differing.get(key)
+        if by_mask is None:
             continue
-        for i in same:
-            others = sorted({f"{out['runtime'][j]} on {cores(masks[j])}" for j in same if masks[j] != masks[i]})
-            said = (f"power mode {out['power_mode'][i]} ran on {cores(masks[i])} here, other rows of it on "
-                    f"other cores ({'; '.join(others)})")
-            out["notes"][i] = "; ".join(x for x in (out["notes"][i], said) if x)
+        if (key, mask) not in said:
+            others = sorted({f"{runtime} on {cores(m)}" for m, names in by_mask.items() if m != mask
+                             for runtime in names})
+            said[key, mask] = (f"power mode {key[2]} ran on {cores(mask)} here, other rows of it on "
+                               f"other cores ({'; '.join(others)})")
+        notes[i] = "; ".join(x for x in (notes[i], said[key, mask]) if x)
 
 
 def fmt_cell(value: object) -> str:
