@@ -61,7 +61,7 @@ def keep_ints(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with its INT_COLUMNS as object columns of Python ints and None (the stored values, not floats)."""
     import pandas as pd
 
-    df = df.copy()
+    df = df.copy(deep=False)  # copy-on-write (pandas >= 3): the columns set below are the copy's alone
     for col in INT_COLUMNS:
         if col in df.columns:
             values = df[col].tolist()  # Python ints (an int64 column), floats (float64) or objects
@@ -286,7 +286,19 @@ def frame(table: Table) -> pd.DataFrame:
         return table
     if not table or not next(iter(table.values())):
         return keep_ints(pd.DataFrame([], columns=list(table) or ROW_COLUMNS))
-    return keep_ints(pd.DataFrame(table, columns=list(table)))
+    # The counts as objects from the start (keep_ints' columns) and the arrays taken as they are: no copy of the
+    # whole table (a farm's history is a million rows).
+    columns = {k: _int_objects(v) if k in INT_COLUMNS else v for k, v in table.items()}
+    return pd.DataFrame(columns, columns=list(table), copy=False)
+
+
+def _int_objects(values: Sequence) -> np.ndarray:
+    """A count column as keep_ints makes it: an object array of Python ints and None."""
+    import numpy as np
+
+    out = np.empty(len(values), dtype=object)
+    out[:] = values if set(map(type, values)) <= {int, type(None)} else [_int_or_none(v) for v in values]
+    return out
 
 
 def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.DataFrame:
