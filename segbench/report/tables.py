@@ -284,7 +284,7 @@ def frame(table: Table) -> pd.DataFrame:
 
     if isinstance(table, pd.DataFrame):
         return table
-    if not table or not next(iter(table.values())):
+    if not table or not len(next(iter(table.values()))):
         return keep_ints(pd.DataFrame([], columns=list(table) or ROW_COLUMNS))
     # The counts as objects from the start (keep_ints' columns) and the arrays taken as they are: no copy of the
     # whole table (a farm's history is a million rows).
@@ -339,12 +339,12 @@ def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.Dat
             for key in (*DERIVED, "run_ids"):
                 value = row[key]
                 out[key][g] = math.nan if value is None and out[key].dtype.kind == "f" else value
-    return frame(_finish({k: v if v.dtype.kind == "f" else v.tolist() for k, v in out.items()}, params, groups))
+    return frame(_finish(out, params, groups))
 
 
 def _finish(out: dict[str, list], params: Mapping[str, int] | None, groups: int) -> dict[str, list]:
     """The rows' params and the notes that compare rows with each other, added to ``out`` (one list per column, or
-    a float64 array for a figure); every ROW_COLUMNS name, in order."""
+    a numpy array: objects, or float64 for a figure); every ROW_COLUMNS name, in order."""
     counts = [(params or {}).get(sha or "") for sha in out["sha256"]]
     out["params_m"] = [None if c is None else c / 1e6 for c in counts]
     _name_collisions_of(out)
@@ -397,18 +397,21 @@ def _name_collisions_of(out: dict[str, list]) -> None:
     """Rows of one name and config that differ in file or tool version say so (they are never pooled)."""
     keys = list(zip(*(out[k] for k in ("device", "model", "runtime", "threads", "power_mode", "backend"))))
     sizes = Counter(keys)
+    if len(sizes) == len(keys):
+        return
     texts: dict[tuple, str] = {}  # one text per file and tool: a night's export is in many rows
-    for i, key in enumerate(keys):
+    notes = out["notes"]
+    for i, (key, sha, tool, version) in enumerate(zip(keys, out["sha256"], out["tool"], out["tool_version"])):
         same = sizes[key]
         if same < 2:
             continue
-        said = (same, out["sha256"][i], out["tool"][i], out["tool_version"][i])
-        if said not in texts:
-            _, sha, tool, version = said
+        said = (same, sha, tool, version)
+        text = texts.get(said)
+        if text is None:
             what = f"file {str(sha or '?')[:12]}, {tool or '?'} {version or ''}".strip()
-            texts[said] = f"{same} rows share this name: this is {what}"
-        notes = out["notes"][i]
-        out["notes"][i] = f"{notes}; {texts[said]}" if notes else texts[said]
+            text = texts[said] = f"{same} rows share this name: this is {what}"
+        note = notes[i]
+        notes[i] = f"{note}; {text}" if note else text
 
 
 def _core_differences_of(out: dict[str, list]) -> None:
@@ -427,7 +430,7 @@ def _core_differences_of(out: dict[str, list]) -> None:
     keys = list(zip(out["device"], out["threads"], out["power_mode"], out["backend"]))
     masks = out["cpu_mask"]
     runtimes: dict[tuple, dict[str | None, set[str]]] = {}  # group -> its masks -> the runtimes that ran on each
-    for key, mask, runtime in zip(keys, masks, out["runtime"]):
+    for key, mask, runtime in set(zip(keys, masks, out["runtime"])):  # each combination once
         if key[2] is not None:
             runtimes.setdefault(key, {}).setdefault(mask, set()).add(runtime)
     differing = {key: by_mask for key, by_mask in runtimes.items() if len(by_mask) > 1}
