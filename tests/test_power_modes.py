@@ -123,6 +123,24 @@ def test_the_report_says_when_one_power_mode_ran_on_different_cores():
     assert notes[("tflite", "high", 2)] == ""  # nothing else ran high at 2 threads
     over = replace(_m("tflite", "prime", "80", threads=2), extra={"oversubscribed": "2 threads on 1 CPU"})
     assert summary([over]).iloc[0]["notes"] == "2 threads on 1 CPU"
+
+
+def test_the_different_cores_note_is_made_once_per_mask_not_per_pair_of_rows(monkeypatch):
+    """A farm's history holds thousands of rows of one power mode (every night's file is a row): the note is made
+    per mask of the group, not by comparing every row with every other (which took minutes at 100k rows)."""
+    import segbench.power
+    from segbench.report.tables import summary
+
+    calls = []
+    real = segbench.power.cpus_of_mask
+    monkeypatch.setattr(segbench.power, "cpus_of_mask", lambda mask: calls.append(mask) or real(mask))
+    rows = [_m(runtime, "high", mask, model=f"m{k}") for k in range(300)
+            for runtime, mask in (("paddlelite", "80"), ("tflite", "f0"))]
+    notes = summary(rows)["notes"].tolist()
+    assert notes[0] == "power mode high ran on CPUs 7 here, other rows of it on other cores (tflite on CPUs 4-7)"
+    assert notes[1] == "power mode high ran on CPUs 4-7 here, other rows of it on other cores (paddlelite on CPUs 7)"
+    assert notes[2::2] == notes[:1] * 299 and notes[3::2] == notes[1:2] * 299
+    assert len(calls) <= 8, len(calls)
     # records of one case on other cores (another topology) are other rows, never pooled
     assert len(summary([_m("tflite", "big", "f0"), _m("tflite", "big", "f00")])) == 2
 

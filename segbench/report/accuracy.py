@@ -82,7 +82,7 @@ def with_accuracy(df: pd.DataFrame, known: Sequence[Accuracy], reported: Sequenc
     """
     import pandas as pd
 
-    df = df.copy()
+    df = df.copy(deep=False)  # copy-on-write (pandas >= 3): the caller's frame is left as it was
     values, extra = _joined(df["sha256"].tolist(), df["model"].tolist(), known, reported, paths or {})
     df["miou_pct"] = [v for v, _ in values]
     df["miou_source"] = [s for _, s in values]

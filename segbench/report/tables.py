@@ -61,7 +61,7 @@ def keep_ints(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with its INT_COLUMNS as object columns of Python ints and None (the stored values, not floats)."""
     import pandas as pd
 
-    df = df.copy()
+    df = df.copy(deep=False)  # copy-on-write (pandas >= 3): the columns set below are the copy's alone
     for col in INT_COLUMNS:
         if col in df.columns:
             values = df[col].tolist()  # Python ints (an int64 column), floats (float64) or objects
@@ -284,9 +284,21 @@ def frame(table: Table) -> pd.DataFrame:
 
     if isinstance(table, pd.DataFrame):
         return table
-    if not table or not next(iter(table.values())):
+    if not table or not len(next(iter(table.values()))):
         return keep_ints(pd.DataFrame([], columns=list(table) or ROW_COLUMNS))
-    return keep_ints(pd.DataFrame(table, columns=list(table)))
+    # The counts as objects from the start (keep_ints' columns) and the arrays taken as they are: no copy of the
+    # whole table (a farm's history is a million rows).
+    columns = {k: _int_objects(v) if k in INT_COLUMNS else v for k, v in table.items()}
+    return pd.DataFrame(columns, columns=list(table), copy=False)
+
+
+def _int_objects(values: Sequence) -> np.ndarray:
+    """A count column as keep_ints makes it: an object array of Python ints and None."""
+    import numpy as np
+
+    out = np.empty(len(values), dtype=object)
+    out[:] = values if set(map(type, values)) <= {int, type(None)} else [_int_or_none(v) for v in values]
+    return out
 
 
 def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.DataFrame:
@@ -327,12 +339,12 @@ def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.Dat
             for key in (*DERIVED, "run_ids"):
                 value = row[key]
                 out[key][g] = math.nan if value is None and out[key].dtype.kind == "f" else value
-    return frame(_finish({k: v if v.dtype.kind == "f" else v.tolist() for k, v in out.items()}, params, groups))
+    return frame(_finish(out, params, groups))
 
 
 def _finish(out: dict[str, list], params: Mapping[str, int] | None, groups: int) -> dict[str, list]:
     """The rows' params and the notes that compare rows with each other, added to ``out`` (one list per column, or
-    a float64 array for a figure); every ROW_COLUMNS name, in order."""
+    a numpy array: objects, or float64 for a figure); every ROW_COLUMNS name, in order."""
     counts = [(params or {}).get(sha or "") for sha in out["sha256"]]
     out["params_m"] = [None if c is None else c / 1e6 for c in counts]
     _name_collisions_of(out)
@@ -385,24 +397,29 @@ def _name_collisions_of(out: dict[str, list]) -> None:
     """Rows of one name and config that differ in file or tool version say so (they are never pooled)."""
     keys = list(zip(*(out[k] for k in ("device", "model", "runtime", "threads", "power_mode", "backend"))))
     sizes = Counter(keys)
+    if len(sizes) == len(keys):
+        return
     texts: dict[tuple, str] = {}  # one text per file and tool: a night's export is in many rows
-    for i, key in enumerate(keys):
+    notes = out["notes"]
+    for i, (key, sha, tool, version) in enumerate(zip(keys, out["sha256"], out["tool"], out["tool_version"])):
         same = sizes[key]
         if same < 2:
             continue
-        said = (same, out["sha256"][i], out["tool"][i], out["tool_version"][i])
-        if said not in texts:
-            _, sha, tool, version = said
+        said = (same, sha, tool, version)
+        text = texts.get(said)
+        if text is None:
             what = f"file {str(sha or '?')[:12]}, {tool or '?'} {version or ''}".strip()
-            texts[said] = f"{same} rows share this name: this is {what}"
-        notes = out["notes"][i]
-        out["notes"][i] = f"{notes}; {texts[said]}" if notes else texts[said]
+            text = texts[said] = f"{same} rows share this name: this is {what}"
+        note = notes[i]
+        notes[i] = f"{note}; {text}" if note else text
 
 
 def _core_differences_of(out: dict[str, list]) -> None:
     """Rows of one power mode (same device, threads and backend) that ran on different CPUs say so: a tool that binds
     by itself (Paddle Lite's high puts 1 thread on the prime core) beside tools under the cluster's taskset mask (the
-    whole big cluster). The explicit modes (prime, gold, silver, big, cpus:LIST) give every tool the same CPUs."""
+    whole big cluster). The explicit modes (prime, gold, silver, big, cpus:LIST) give every tool the same CPUs.
+    One pass over the rows, each group's masks and runtimes gathered first: a farm's history holds groups of
+    thousands of rows."""
 
     def cores(mask: str | None) -> str:
         # segbench.power is imported only for rows that differ: most reports have none (tests/test_startup.py)
@@ -410,19 +427,27 @@ def _core_differences_of(out: dict[str, list]) -> None:
 
         return f"CPUs {cpu_list(cpus_of_mask(mask) or ())}" if mask else "no known binding"
 
-    seen: dict[tuple, list[int]] = {}
-    for i, key in enumerate(zip(out["device"], out["threads"], out["power_mode"], out["backend"])):
-        if key[2] is not None:
-            seen.setdefault(key, []).append(i)
+    keys = list(zip(out["device"], out["threads"], out["power_mode"], out["backend"]))
     masks = out["cpu_mask"]
-    for same in seen.values():
-        if len({masks[i] for i in same}) < 2:
+    runtimes: dict[tuple, dict[str | None, set[str]]] = {}  # group -> its masks -> the runtimes that ran on each
+    for key, mask, runtime in set(zip(keys, masks, out["runtime"])):  # each combination once
+        if key[2] is not None:
+            runtimes.setdefault(key, {}).setdefault(mask, set()).add(runtime)
+    differing = {key: by_mask for key, by_mask in runtimes.items() if len(by_mask) > 1}
+    if not differing:
+        return
+    said: dict[tuple, str] = {}
+    notes = out["notes"]
+    for i, (key, mask) in enumerate(zip(keys, masks)):
+        by_mask = differing.get(key)
+        if by_mask is None:
             continue
-        for i in same:
-            others = sorted({f"{out['runtime'][j]} on {cores(masks[j])}" for j in same if masks[j] != masks[i]})
-            said = (f"power mode {out['power_mode'][i]} ran on {cores(masks[i])} here, other rows of it on "
-                    f"other cores ({'; '.join(others)})")
-            out["notes"][i] = "; ".join(x for x in (out["notes"][i], said) if x)
+        if (key, mask) not in said:
+            others = sorted({f"{runtime} on {cores(m)}" for m, names in by_mask.items() if m != mask
+                             for runtime in names})
+            said[key, mask] = (f"power mode {key[2]} ran on {cores(mask)} here, other rows of it on "
+                               f"other cores ({'; '.join(others)})")
+        notes[i] = "; ".join(x for x in (notes[i], said[key, mask]) if x)
 
 
 def fmt_cell(value: object) -> str:
