@@ -83,7 +83,7 @@ class Columns:
         n = len(records)
         cols: dict[str, np.ndarray] = {}
         for name, get in STRINGS.items():
-            cols[name] = _objects([get(m) for m in records])
+            cols[name] = object_array([get(m) for m in records])
         for name, get in INTS.items():
             cols[name] = np.array([NONE_INT if (v := get(m)) is None else v for m in records], dtype=np.int64)
         for name, get in FLOATS.items():
@@ -156,10 +156,7 @@ class Columns:
 
     def values(self, name: str) -> list[Any]:
         """A column as the records hold it (None for a missing value)."""
-        a = self.cols[name]
-        if a.dtype == object:
-            return a.tolist()
-        return [_py(a, i) for i in range(a.size)]
+        return python_values(self.cols[name]).tolist()
 
     def value(self, name: str, i: int) -> Any:
         """One cell as the record holds it (None for a missing value)."""
@@ -241,15 +238,27 @@ def _concatenated(arrays: Sequence[np.ndarray]) -> np.ndarray:
     if len(kinds) < 2 or not kinds & {"f", "O"}:
         return np.concatenate(arrays)
     if "O" in kinds:
-        parts = [a if a.dtype == object else _values_of(a) for a in arrays]
+        parts = [a if a.dtype == object else python_values(a) for a in arrays]
     else:
         parts = [np.where(a == NONE_INT, np.nan, a) if a.dtype.kind == "i" else a for a in arrays]
     return np.concatenate(parts)
 
 
-def _values_of(a: np.ndarray) -> np.ndarray:
-    """A typed column as objects: its Python values, None where missing."""
-    return _objects([_py(a, i) for i in range(a.size)])
+def python_values(a: np.ndarray) -> np.ndarray:
+    """A column as an object array of the Python values the records hold (None where missing): floats (NaN: None),
+    tri-state bools, ints (the sentinel: None); an object column is copied."""
+    if a.dtype == object:
+        return a.copy()
+    if a.dtype.kind == "f":
+        out = a.astype(object)
+        out[np.isnan(a)] = None
+    elif a.dtype == np.int8:  # tri-state bools
+        out = (a == 1).astype(object)
+        out[a < 0] = None
+    else:
+        out = a.astype(object)
+        out[a == NONE_INT] = None
+    return out
 
 
 def _running(parts: Sequence[Columns], paths: list[str]):
@@ -260,7 +269,8 @@ def _running(parts: Sequence[Columns], paths: list[str]):
         yield p, before
 
 
-def _objects(values: list[Any]) -> np.ndarray:
+def object_array(values: Sequence[Any]) -> np.ndarray:
+    """``values`` as a 1-d object array (numpy would make a list of lists 2-d)."""
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
@@ -274,7 +284,7 @@ def _column(values: list[Any]) -> np.ndarray:
         return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     if kinds <= {int}:
         return np.array([NONE_INT if v is None else v for v in values], dtype=np.int64)
-    return _objects(values)
+    return object_array(values)
 
 
 def _encode(a: np.ndarray) -> tuple[list[str | None], np.ndarray]:
@@ -287,10 +297,10 @@ def _encode(a: np.ndarray) -> tuple[list[str | None], np.ndarray]:
 
 
 def _decode(uniques: list[str | None], codes: np.ndarray) -> np.ndarray:
-    table = _objects(list(uniques))
+    table = object_array(list(uniques))
     if codes.size and (codes.min() < 0 or codes.max() >= len(uniques)):
         raise ValueError("a string code out of range")
-    return table[codes] if codes.size else _objects([])
+    return table[codes] if codes.size else object_array([])
 
 
 def _py(a: np.ndarray, i: int) -> Any:

@@ -294,17 +294,17 @@ def frame(table: Table) -> pd.DataFrame:
 
 def _int_objects(values: Sequence) -> np.ndarray:
     """A count column as keep_ints makes it: an object array of Python ints and None."""
-    import numpy as np
+    from segbench.columns import object_array
 
-    out = np.empty(len(values), dtype=object)
-    out[:] = values if set(map(type, values)) <= {int, type(None)} else [_int_or_none(v) for v in values]
-    return out
+    return object_array(values if set(map(type, values)) <= {int, type(None)} else [_int_or_none(v) for v in values])
 
 
 def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.DataFrame:
     """summary() of records as columns (segbench.columns, with record_rows derived): groups of one record take the
     row cached with it; the records of larger groups are read whole and grouped as summary() always has."""
     import numpy as np
+
+    from segbench.columns import object_array, python_values
 
     n = len(cols)
     if n == 0:
@@ -320,13 +320,13 @@ def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.Dat
     np.minimum.at(first, gid, np.arange(n))
     out: dict[str, np.ndarray] = {}
     for key in FIRST:
-        out[key] = _values(cols[key][first])
+        out[key] = python_values(cols[key][first])
     for key in DERIVED:
         column = cols["d_" + key][first]
         # floats stay float64 (NaN where missing), as the frame holds them: not a Python float per cell and back
-        out[key] = column if column.dtype.kind == "f" else _values(column)
+        out[key] = column if column.dtype.kind == "f" else python_values(column)
     run_ids = cols["run_id"][first]
-    out["run_ids"] = _objects([[r] for r in run_ids])
+    out["run_ids"] = object_array([[r] for r in run_ids])
     pooled = np.nonzero(sizes > 1)[0]
     if pooled.size:
         members = np.nonzero(sizes[gid] > 1)[0]  # file order
@@ -363,34 +363,6 @@ def _factorize(keys: Sequence[np.ndarray]) -> np.ndarray:
         codes, uniques = pd.factorize(key, use_na_sentinel=False)
         gid, _ = pd.factorize(gid * (len(uniques) + 1) + codes, use_na_sentinel=False)
     return gid.astype(np.int64)
-
-
-def _objects(values: list) -> np.ndarray:
-    import numpy as np
-
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
-
-
-def _values(a: np.ndarray) -> np.ndarray:
-    """A column as an object array of the Python values the records hold (None where missing)."""
-    import numpy as np
-
-    from segbench.columns import NONE_INT
-
-    if a.dtype == object:
-        return a.copy()
-    if a.dtype.kind == "f":
-        out = a.astype(object)
-        out[np.isnan(a)] = None
-    elif a.dtype == np.int8:  # tri-state bools
-        out = (a == 1).astype(object)
-        out[a < 0] = None
-    else:
-        out = a.astype(object)
-        out[a == NONE_INT] = None
-    return out
 
 
 def _name_collisions_of(out: dict[str, list]) -> None:
