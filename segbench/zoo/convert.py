@@ -45,7 +45,7 @@ NEEDS: dict[tuple[str, str], tuple[tuple[str, str, str], ...]] = {
 # The zoo's weights are untrained and the float nets are chaotic (TI's UNet: 0.1% input noise alone changes 27% of
 # its labels), so int8 rounding moves many labels and raw agreement says little (15-100%, docs/zoo.md). What the
 # floor catches is a conversion whose labels are unrelated to the float model's: a collapsed (constant) output, a
-# permutation of the classes, garbage (kappa about 0, or below; measured -0.06..0.01), which a floor on raw agreement
+# permutation of the classes, garbage (kappa about 0, or below; measured -0.06..0.00), which a floor on raw agreement
 # lets through wherever one class dominates (MLPerf DeepLabv3: a constant output agrees on 97.6%).
 INT8_MIN_KAPPA = 0.05
 # The normalisation the calibration images go through (gen-input's transform), and so what an int8 file's input
