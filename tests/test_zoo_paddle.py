@@ -131,7 +131,9 @@ def test_paddle_int8_is_quantised_by_paddle_calibrated_and_checked(tmp_path: Pat
     assert q["name"] == "TopFormer-Tiny @64 int8" and "published" not in q
     check = q["zoo"]["check"]
     assert check["calibration"] == [str(ASTRONAUT)] and 0.0 <= check["argmax_agreement"] <= 1.0
-    assert 0.05 <= check["kappa"] <= 1.0 and 0.0 <= check["chance_agreement"] < check["argmax_agreement"]
+    # PaddleSeg's TopFormer-Tiny at 64 labels the astronaut with one class, and its int8 program agrees: chance is 1
+    # too, and kappa is that of identical maps (1.0)
+    assert 0.05 <= check["kappa"] <= 1.0 and 0.0 <= check["chance_agreement"] <= check["argmax_agreement"]
     assert check["float_graph"]["label_mismatches"] == fp["zoo"]["check"]["label_mismatches"]
     assert "PostTrainingQuantization" in q["zoo"]["exporter"]
     folder = out / "topformer_tiny_64_int8"
