@@ -88,7 +88,8 @@ def test_onnx_int8_is_calibrated_checked_and_written_next_to_its_files(tmp_path:
     assert set(q["converters"]) == {"torch", "onnxruntime"} and q["converters"]["torch"].startswith("2.13.0")
     assert fp["zoo"]["check"]["max_abs_diff"] < 1e-3
     check = q["zoo"]["check"]
-    assert check["calibration"] == [str(ASTRONAUT)] and 0.2 <= check["argmax_agreement"] <= 1.0
+    assert check["calibration"] == [str(ASTRONAUT)] and 0.0 <= check["argmax_agreement"] <= 1.0
+    assert 0.05 <= check["kappa"] <= 1.0 and 0.0 <= check["chance_agreement"] < check["argmax_agreement"]
     assert "max_abs_diff" in check["float_graph"]
     assert q["name"].endswith(" int8") and q["input_preset"] == "paddleseg" and "published" not in q
     # inspected: the int8 file holds int8 weights, and the same MACs as the float graph
@@ -101,15 +102,76 @@ def test_onnx_int8_is_calibrated_checked_and_written_next_to_its_files(tmp_path:
     assert recipe.norm.preset == "paddleseg" and recipe.source.startswith("manifest.toml input_preset")
 
 
-def test_int8_below_the_agreement_floor_fails_and_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
+def test_int8_below_the_kappa_floor_fails_and_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
     pytest.importorskip("torch")
     from segbench.zoo import convert
     from segbench.zoo.export import ExportCheckFailed, export_model
 
-    monkeypatch.setattr(convert, "INT8_MIN_AGREEMENT", 1.01)  # no quantised model agrees on more than everything
+    monkeypatch.setattr(convert, "INT8_MIN_KAPPA", 1.01)  # no quantised model agrees better than identically
     with pytest.raises(ExportCheckFailed, match="agree with the float model on only"):
         export_model("topformer_tiny", "argmax", 64, tmp_path, fmt="onnx", quant="int8", calibration=[ASTRONAUT])
     assert list(tmp_path.iterdir()) == []
+
+
+def _blobs(classes: int, dominant: float = 0.0, seed: int = 0) -> np.ndarray:
+    """A [1, 64, 64] label map of 8x8 blocks (a segmentation's spatial structure), a ``dominant`` share of them
+    class 0 and the rest drawn from all classes."""
+    rng = np.random.default_rng(seed)
+    blocks = np.where(rng.random((8, 8)) < dominant, 0, rng.integers(0, classes, (8, 8)))
+    return np.kron(blocks, np.ones((8, 8), dtype=np.int64))[None]
+
+
+def test_int8_check_passes_labels_that_drift_but_follow_the_float_model() -> None:
+    """TI's UNet at 512 (docs/zoo.md): its int8 labels agree with float on 15.4%, chance being 6.1%. A map that keeps
+    the float labels on a fifth of the blocks and is unrelated elsewhere is that case: below the raw 20% that the
+    check used to demand, well above chance, and written."""
+    from segbench.zoo import convert
+
+    want = _blobs(32)
+    rng = np.random.default_rng(1)
+    keep = np.kron(rng.random((8, 8)) < 0.12, np.ones((8, 8), dtype=bool))[None]
+    got = np.where(keep, want, _blobs(32, seed=2))
+    check = convert.int8_check("m [argmax] int8 onnx", [(want, got)], [ASTRONAUT])
+    assert check["argmax_agreement"] < 0.2 and check["chance_agreement"] < 0.07
+    a, c = check["argmax_agreement"], check["chance_agreement"]
+    assert check["kappa"] == pytest.approx((a - c) / (1 - c), abs=2e-4) and check["kappa"] >= convert.INT8_MIN_KAPPA
+
+
+@pytest.mark.parametrize("broken", ["constant", "permuted", "unrelated"])
+def test_int8_check_fails_labels_unrelated_to_the_float_model_even_where_one_class_dominates(broken: str) -> None:
+    """MLPerf DeepLabv3's float labels are 97.6% one class on the astronaut, so a collapsed int8 output (one class
+    everywhere) would agree on about that much: raw agreement passed it; agreement beyond chance does not."""
+    from segbench.zoo import convert
+
+    want = _blobs(32, dominant=0.95)
+    got = {"constant": np.zeros_like(want), "permuted": (want + 1) % 32, "unrelated": _blobs(32, 0.95, seed=3)}[broken]
+    with pytest.raises(convert.ExportCheckFailed, match=r"agree with the float model on only .*\(Cohen's kappa"):
+        convert.int8_check("m [argmax] int8 onnx", [(want, got)], [ASTRONAUT])
+
+
+def test_kappa_is_agreement_beyond_the_class_shares_chance() -> None:
+    from segbench.zoo.convert import kappa
+
+    a = np.array([0, 0, 1, 1, 2, 2, 2, 2])
+    assert kappa(a, a) == (1.0, 0.375, 1.0)  # chance: 0.25^2 + 0.25^2 + 0.5^2
+    assert kappa(a, np.zeros_like(a)) == (0.25, 0.25, 0.0)  # a constant output agrees only by chance
+    assert kappa(np.full(4, 5), np.full(4, 5)) == (1.0, 1.0, 1.0)  # one and the same class: identical
+    share, chance, k = kappa(a, np.array([0, 1, 1, 0, 2, 2, 2, 1]))
+    assert (share, chance) == (0.625, 0.34375) and k == pytest.approx((0.625 - 0.34375) / (1 - 0.34375))
+
+
+@pytest.mark.slow
+def test_ti_unet_ade20k32_int8_is_written_at_512(tmp_path: Path) -> None:
+    """Issue 23's run left this file out (15.4% < the old 20% raw floor): its int8 labels follow the float model
+    well beyond chance (kappa about 0.1), on an untrained net that 0.1% input noise alone moves this much."""
+    pytest.importorskip("torch")
+    from segbench.zoo.export import export_model
+
+    r = export_model("ti_unet_mnv2_ade20k32", "argmax", 512, tmp_path, fmt="onnx", quant="int8",
+                     calibration=[ASTRONAUT])
+    assert r.path.is_file() and r.path.name == "ti_unet_mnv2_ade20k32_int8.onnx"
+    assert r.int8_check["argmax_agreement"] < 0.2 <= 2 * r.int8_check["argmax_agreement"]
+    assert r.int8_check["kappa"] >= 0.05
 
 
 def test_a_failed_check_is_not_written_and_the_others_go_on_exit_3(tmp_path: Path, monkeypatch, capsys) -> None:
@@ -119,7 +181,7 @@ def test_a_failed_check_is_not_written_and_the_others_go_on_exit_3(tmp_path: Pat
     from segbench.cli import main
     from segbench.zoo import convert
 
-    monkeypatch.setattr(convert, "INT8_MIN_AGREEMENT", 1.01)  # no quantised model agrees on more than everything
+    monkeypatch.setattr(convert, "INT8_MIN_KAPPA", 1.01)  # no quantised model agrees better than identically
     out = tmp_path / "md"
     with pytest.raises(SystemExit) as stop:
         main(["zoo", "export", "topformer_tiny", "pp_mobileseg_tiny", "--size", "64", "--quant", "none,int8",
@@ -147,7 +209,7 @@ def test_tflite_float_and_int8_through_litert_torch_and_ai_edge_quantizer(tmp_pa
     assert set(entries) == {"topformer_tiny_64.tflite", "topformer_tiny_64_int8.tflite"}
     fp, q = entries["topformer_tiny_64.tflite"], entries["topformer_tiny_64_int8.tflite"]
     assert fp["zoo"]["check"]["label_mismatches"] <= 5 and "litert-torch" in fp["converters"]
-    assert "ai-edge-quantizer" in q["converters"] and q["zoo"]["check"]["argmax_agreement"] >= 0.2
+    assert "ai-edge-quantizer" in q["converters"] and q["zoo"]["check"]["kappa"] >= 0.05
     interp = Interpreter(model_path=str(tmp_path / "topformer_tiny_64_int8.tflite"))
     (inp,) = interp.get_input_details()
     assert inp["dtype"] == np.int8 and inp["quantization"][0] > 0  # a real int8 model: quantised input
