@@ -199,6 +199,25 @@ def test_github_table_comes_a_block_of_rows_at_a_time(monkeypatch):
     assert len(parts) == 1 + 3 and "".join(parts) == whole == github_table(heads, rows)
 
 
+def test_github_table_takes_columns_of_bytes_as_their_text(monkeypatch):
+    """Numbers written at once as ASCII bytes (floattext) beside text columns: the table tabulate makes of their
+    text, a block of rows at a time; an empty cell and cells wider than the header included."""
+    import numpy as np
+
+    import segbench.report.markdown as md
+
+    monkeypatch.setattr(md, "_BLOCK", 4)
+    rng = random.Random(3)
+    for k in range(60):
+        n = rng.randint(0, 9)
+        values = [rng.choice(["", "1", "12.345", "-0.000", "123456789.0", "inf"]) for _ in range(n)]
+        names = [rng.choice(["m", "model-01", "a|b", "x y"]) for _ in range(n)]
+        heads = ["model", "v" * rng.randint(1, 14)]
+        as_bytes = np.array([v.encode() for v in values], dtype="S") if n else np.zeros(0, dtype="S1")
+        whole = tabulate(list(zip(names, values)), headers=heads, tablefmt="github", disable_numparse=True)
+        assert "".join(md.github_chunks(heads, [names, as_bytes])) == whole
+
+
 @pytest.mark.parametrize("slower", [1.0, 1.02, 1.3, 0.7])
 def test_compare_from_columns_gives_the_records_verdicts(tmp_path, slower):
     base = [_m("base", k) for k in range(6)]

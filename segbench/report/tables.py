@@ -446,16 +446,21 @@ def _missing(value: object) -> bool:
 
 
 def visible_columns(table: Table) -> list[str]:
-    data = columns_of(table)
-    cols = [c for c in COLUMNS if c in data]
-    if len({v for v in data["device"] if not _missing(v)}) <= 1:
+    if isinstance(table, dict):
+        cols = [c for c in COLUMNS if c in table]
+        one_device = len({v for v in table["device"] if not _missing(v)}) <= 1
+        default_backend = "backend" in cols and all(v == DEFAULT_BACKEND for v in table["backend"])
+        empty = {c for c in OPTIONAL if c in cols and all(_missing(v) for v in table[c])}
+    else:  # the same questions asked of the frame's columns at once (a farm's history is a million rows)
+        cols = [c for c in COLUMNS if c in table.columns]
+        one_device = table["device"].nunique(dropna=True) <= 1
+        default_backend = "backend" in cols and bool((table["backend"] == DEFAULT_BACKEND).all())
+        empty = {c for c in OPTIONAL if c in cols and bool(table[c].isna().all())}
+    if one_device:
         cols.remove("device")
-    if "backend" in cols and all(v == DEFAULT_BACKEND for v in data["backend"]):
+    if default_backend:
         cols.remove("backend")  # a CPU-only table looks as it did before backends
-    for col in OPTIONAL:
-        if col in cols and all(_missing(v) for v in data[col]):
-            cols.remove(col)
-    return cols
+    return [c for c in cols if c not in empty]
 
 
 def to_markdown(table: Table) -> str:
@@ -469,7 +474,38 @@ def markdown_chunks(table: Table) -> Iterator[str]:
     if row_count(table) == 0:
         return iter(["_no results_"])
     cols = visible_columns(table)
-    return github_chunks([COLUMNS[c] for c in cols], formatted_columns(table, cols))
+    if isinstance(table, dict):
+        return github_chunks([COLUMNS[c] for c in cols], formatted_columns(table, cols))
+    return github_chunks([COLUMNS[c] for c in cols], [_cells(table[c]) for c in cols])
+
+
+def _cells(column: pd.Series) -> list[str] | np.ndarray:
+    """fmt_cell of each cell of a frame's column; a column of floats, or of ints and None, as ASCII bytes made at
+    once (segbench.floattext), which the markdown writer takes as they are."""
+    import numpy as np
+
+    from segbench import floattext
+
+    if column.dtype.kind == "f":
+        a = column.to_numpy(dtype=np.float64)
+        small = np.abs(a) < 1000.0  # NaN compares False
+        large = ~small & ~np.isnan(a)  # the infinities too: fmt_cell writes them with .1f
+        parts = [(small, floattext.fixed(a[small], 3)), (large, floattext.fixed(a[large], 1))]
+        out = np.zeros(a.size, dtype=f"S{max(t.dtype.itemsize for _, t in parts)}")  # NaN: b""
+        for where, texts in parts:
+            out[where] = texts
+        return out
+    values = column.tolist()
+    if set(map(type, values)) <= {int, type(None)}:
+        none = np.array([v is None for v in values], dtype=bool)
+        try:
+            ints = np.array([0 if v is None else v for v in values], dtype=np.int64)
+        except OverflowError:  # beyond int64: one at a time
+            return _formatted(values)
+        out = floattext.integers(ints)
+        out[none] = b""
+        return out
+    return _formatted(values)
 
 
 def formatted_rows(table: Table, cols: Sequence[str]) -> list[tuple[str, ...]]:
