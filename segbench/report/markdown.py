@@ -39,7 +39,7 @@ def github_chunks(headers: Sequence[str], columns: Sequence[Column]) -> Iterator
 
     heads = [str(h) for h in headers]
     texts = [col if _is_bytes(col) or set(map(type, col)) <= {str} else list(map(str, col)) for col in columns]
-    if not _plain(heads) or not all(_is_bytes(col) or _plain(col) for col in texts):
+    if not plain(heads) or not all(_is_bytes(col) or plain(col) for col in texts):
         from tabulate import tabulate
 
         cells = [col.astype(str).tolist() if _is_bytes(col) else col for col in texts]
@@ -71,7 +71,7 @@ def _is_bytes(col: Column) -> bool:
     return getattr(col, "dtype", None) is not None and col.dtype.kind == "S"
 
 
-def _plain(values: Sequence[str]) -> bool:
+def plain(values: Sequence[str]) -> bool:
     """Every value ASCII, printable and without a space at either end. Checked on the values' joined text: printable
     ASCII holds no other whitespace than the space, and a newline (not printable) separates them only here."""
     if not values:

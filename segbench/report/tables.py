@@ -445,17 +445,23 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def _any_value(table: Table, col: str) -> bool:
+    """Whether some row of ``table`` has a value in ``col`` (a column it lacks has none)."""
+    if isinstance(table, dict):
+        return any(not _missing(v) for v in table.get(col, ()))
+    return col in table.columns and bool(table[col].notna().any())
+
+
 def visible_columns(table: Table) -> list[str]:
     if isinstance(table, dict):
         cols = [c for c in COLUMNS if c in table]
         one_device = len({v for v in table["device"] if not _missing(v)}) <= 1
         default_backend = "backend" in cols and all(v == DEFAULT_BACKEND for v in table["backend"])
-        empty = {c for c in OPTIONAL if c in cols and all(_missing(v) for v in table[c])}
     else:  # the same questions asked of the frame's columns at once (a farm's history is a million rows)
         cols = [c for c in COLUMNS if c in table.columns]
         one_device = table["device"].nunique(dropna=True) <= 1
         default_backend = "backend" in cols and bool((table["backend"] == DEFAULT_BACKEND).all())
-        empty = {c for c in OPTIONAL if c in cols and bool(table[c].isna().all())}
+    empty = {c for c in OPTIONAL if c in cols and not _any_value(table, c)}
     if one_device:
         cols.remove("device")
     if default_backend:
@@ -481,10 +487,13 @@ def markdown_chunks(table: Table) -> Iterator[str]:
 
 def _cells(column: pd.Series) -> list[str] | np.ndarray:
     """fmt_cell of each cell of a frame's column; a column of floats, or of ints and None, as ASCII bytes made at
-    once (segbench.floattext), which the markdown writer takes as they are."""
+    once (segbench.floattext), and one of text as the bytes of its distinct values, which the markdown writer takes
+    as they are."""
     import numpy as np
+    import pandas as pd
 
     from segbench import floattext
+    from segbench.report.markdown import plain
 
     if column.dtype.kind == "f":
         a = column.to_numpy(dtype=np.float64)
@@ -496,7 +505,16 @@ def _cells(column: pd.Series) -> list[str] | np.ndarray:
             out[where] = texts
         return out
     values = column.tolist()
-    if set(map(type, values)) <= {int, type(None)}:
+    kinds = set(map(type, values))
+    if kinds <= {str, type(None)} or (isinstance(column.dtype, pd.StringDtype) and kinds <= {str, float}):
+        # Each distinct text made and checked once (a farm's history repeats a few names a million times); a
+        # missing cell (None, or NaN in a text column) is "". Not for other objects: 1, 1.0 and True are one key.
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        texts = [*_formatted(list(uniques)), ""]  # code -1: the missing cell
+        if plain(texts):
+            return np.array(texts, dtype="S")[codes]
+        return [texts[c] for c in codes.tolist()]
+    if kinds <= {int, type(None)}:
         none = np.array([v is None for v in values], dtype=bool)
         try:
             ints = np.array([0 if v is None else v for v in values], dtype=np.int64)
@@ -656,7 +674,7 @@ def render_chunks(table: Table, fmt: str, infos: Sequence[RunInfo] = ()) -> Iter
         return csvtext.frame_chunks(out)  # out.to_csv(index=False)
     if fmt == "markdown":
         notes = footer(infos) if infos else ""
-        if any(not _missing(v) for v in columns_of(table).get("miou_pct", ())):
+        if _any_value(table, "miou_pct"):
             notes += ("\n- mIoU: measured by `segbench eval` on this machine (newest result for the same model file), "
                       "else published in the models' manifest.toml; the source column says which.")
         return itertools.chain(markdown_chunks(table), ["\n\n" + notes.lstrip("\n") if notes else ""])
