@@ -367,7 +367,9 @@ def _factorize(keys: Sequence[np.ndarray]) -> np.ndarray:
 
 def _name_collisions_of(out: dict[str, list]) -> None:
     """Rows of one name and config that differ in file or tool version say so (they are never pooled)."""
-    keys = list(zip(*(out[k] for k in ("device", "model", "runtime", "threads", "power_mode", "backend"))))
+    if not isinstance(out["notes"], list):
+        return _name_collisions_at_once(out)
+    keys = list(zip(*(out[k] for k in GROUP_KEYS)))
     sizes = Counter(keys)
     if len(sizes) == len(keys):
         return
@@ -380,10 +382,49 @@ def _name_collisions_of(out: dict[str, list]) -> None:
         said = (same, sha, tool, version)
         text = texts.get(said)
         if text is None:
-            what = f"file {str(sha or '?')[:12]}, {tool or '?'} {version or ''}".strip()
-            text = texts[said] = f"{same} rows share this name: this is {what}"
-        note = notes[i]
-        notes[i] = f"{note}; {text}" if note else text
+            text = texts[said] = _collision_text(*said)
+        notes[i] = _noted(notes[i], text)
+
+
+def _name_collisions_at_once(out: dict[str, np.ndarray]) -> None:
+    """_name_collisions_of for columns as numpy object arrays (summary_of): the rows grouped with numpy and each
+    distinct text made once, not a Python step per row (a farm's nightly exports make a million rows of it)."""
+    import numpy as np
+
+    from segbench.columns import object_array
+
+    gid = _factorize([np.asarray(out[k], dtype=object) for k in GROUP_KEYS])
+    sizes = np.bincount(gid)[gid]
+    rows = np.flatnonzero(sizes > 1)
+    if not rows.size:
+        return
+    said = [sizes[rows], *(np.asarray(out[k], dtype=object)[rows] for k in ("sha256", "tool", "tool_version"))]
+    kind = _factorize(said)
+    first = _firsts(kind)
+    texts = object_array([_collision_text(*(int(said[0][i]), *(c[i] for c in said[1:]))) for i in first.tolist()])
+    notes = np.asarray(out["notes"], dtype=object)
+    pair = _factorize([notes[rows], kind])  # each (earlier note, text) once
+    first = _firsts(pair)
+    noted = object_array([_noted(notes[rows[i]], texts[kind[i]]) for i in first.tolist()])
+    notes[rows] = noted[pair]
+    out["notes"] = notes
+
+
+def _firsts(gid: np.ndarray) -> np.ndarray:
+    """The first index of each group id 0, 1, ... (as _factorize numbers them: in first-seen order)."""
+    import numpy as np
+
+    _, first = np.unique(gid, return_index=True)
+    return first
+
+
+def _collision_text(same: int, sha: str | None, tool: str | None, version: str | None) -> str:
+    what = f"file {str(sha or '?')[:12]}, {tool or '?'} {version or ''}".strip()
+    return f"{same} rows share this name: this is {what}"
+
+
+def _noted(note: str | None, text: str) -> str:
+    return f"{note}; {text}" if note else text
 
 
 def _core_differences_of(out: dict[str, list]) -> None:
@@ -616,42 +657,39 @@ def json_rows(df: pd.DataFrame) -> Rows:
     """The rows as json values, as columns (segbench.jsontext.Rows): what ``json.loads(df.to_json(orient=
     "records"))`` gives, without a dict per row, but a float column's values exactly the frame's (pandas' json rounds to 15
     decimal places, and a latency of a few microseconds lost its last digits). A missing or non-finite float (NaN,
-    an infinity) is None, as pandas writes it (null: json has no NaN). Columns of text, ints, bools and None are
-    taken as they are; the others (odd objects) go through pandas' json a column at a time."""
-    from segbench.jsontext import Rows
+    an infinity) is None, as pandas writes it (null: json has no NaN); float columns are kept as their arrays
+    (jsontext.Floats). Columns of text, ints, bools, None and lists of text are taken as they are (a missing text,
+    NaN in a text column, is None); the others (odd objects) go through pandas' json a column at a time."""
+    import pandas as pd
 
-    columns = {}
+    from segbench.jsontext import Floats, Rows
+
+    columns: dict[str, Sequence] = {}
     for name in df.columns:
         s = df[name]
         if s.dtype.kind == "f":
-            values = _json_floats(s.to_numpy(dtype="float64"))
-        else:
-            values = s.tolist()
-            if s.dtype.kind not in "iub" and not _json_ready(values):
-                values = json.loads(s.to_json(orient="records", double_precision=15))
+            columns[str(name)] = Floats(s.to_numpy(dtype="float64"))
+            continue
+        values = s.tolist()
+        kinds = set(map(type, values))
+        if isinstance(s.dtype, pd.StringDtype) and float in kinds:  # a missing text is NaN in a text column
+            values = [None if type(v) is float else v for v in values]
+            kinds = (kinds - {float}) | {type(None)}
+        if s.dtype.kind not in "iub" and not _json_ready(values, kinds):
+            values = json.loads(s.to_json(orient="records", double_precision=15))
         columns[str(name)] = values
     return Rows(columns)
 
 
-def _json_ready(values: list) -> bool:
-    """Whether pandas' json would give ``values`` back as they are: text, ints, bools, None and lists of text (a
-    row's run ids)."""
-    kinds = set(map(type, values))
+def _json_ready(values: list, kinds: set[type]) -> bool:
+    """Whether pandas' json would give ``values`` (of types ``kinds``) back as they are: text, ints, bools, None
+    and lists of text (a row's run ids)."""
     if list in kinds:
-        kinds.discard(list)
-        if not all(type(x) is str for v in values if type(v) is list for x in v):
+        lists = values if kinds == {list} else [v for v in values if type(v) is list]
+        if not set(map(type, itertools.chain.from_iterable(lists))) <= {str}:
             return False
+        kinds = kinds - {list}
     return kinds <= {str, int, bool, type(None)}
-
-
-def _json_floats(a: np.ndarray) -> list[float | None]:
-    """A float column's values, None for NaN and the infinities."""
-    import numpy as np
-
-    values = a.tolist()
-    for i in np.flatnonzero(~np.isfinite(a)).tolist():
-        values[i] = None
-    return values
 
 
 def render(table: Table, fmt: str, infos: Sequence[RunInfo] = ()) -> str:
