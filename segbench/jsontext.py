@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
 
+from segbench.distinct import each_once
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -155,7 +157,7 @@ def chunks(obj: Any, default: Callable[[Any], Any] | None = None) -> Iterator[st
             return values.texts()
         kinds = set(map(type, values))
         if kinds <= {str}:
-            return _each_once(values, encode_basestring_ascii)
+            return each_once(values, encode_basestring_ascii)
         if kinds <= {type(None)}:  # a column no row has a value in (mIoU of a latency-only report)
             return ["null"] * len(values)
         if kinds <= {bool, type(None)}:
@@ -169,7 +171,7 @@ def chunks(obj: Any, default: Callable[[Any], Any] | None = None) -> Iterator[st
         if kinds <= {float, type(None)}:
             return float_texts(values)
         if kinds <= {int, type(None)}:
-            return _each_once(values, _int)
+            return each_once(values, _int)
         return [enc(v, level) for v in values]
 
     def enc_rows(rows: Rows, level: int) -> Iterator[str]:
@@ -218,15 +220,6 @@ def float_texts(values: Sequence[float | None]) -> list[str]:
     for i in np.flatnonzero(~np.isfinite(a)).tolist():
         texts[i] = "null" if values[i] is None else _float(values[i])
     return texts
-
-
-def _each_once(values: Sequence[Any], encode: Callable[[Any], str]) -> list[str]:
-    """``[encode(v) for v in values]``, each distinct value encoded once when there are few (a model name, a device,
-    a thread count repeated through a block of rows); the values are of one kind, so equal ones have one text."""
-    distinct = dict.fromkeys(values)
-    if len(distinct) * 4 > len(values):
-        return list(map(encode, values))
-    return list(map({v: encode(v) for v in distinct}.__getitem__, values))
 
 
 def _int(o: int | None) -> str:

@@ -707,7 +707,7 @@ def render_chunks(table: Table, fmt: str, infos: Sequence[RunInfo] = ()) -> Iter
     if fmt == "csv":
         from segbench import csvtext
 
-        out = frame(table).copy()
+        out = frame(table).copy(deep=False)  # a new run_ids column below; the others shared, not written
         out["run_ids"] = [" ".join(ids) for ids in out["run_ids"].tolist()]
         return csvtext.frame_chunks(out)  # out.to_csv(index=False)
     if fmt == "markdown":
