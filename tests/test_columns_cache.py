@@ -150,6 +150,25 @@ def test_a_cache_of_the_old_format_is_replaced(tmp_path):
     assert not old.exists() and _cache(tmp_path, "r1").is_file()
 
 
+def test_text_columns_as_codes_are_their_texts(tmp_path):
+    """Columns.codes: each text column as codes into its values, equal texts one code, None included; kept from the
+    cache file, merged across the runs of a report, made on demand for columns built from records."""
+    from segbench.columns import STRINGS, Columns
+
+    store = _store(tmp_path, "r1", [_m("r1", k) for k in range(5)])
+    _store(tmp_path, "r2", [_m("r2", k, device="host-b") for k in range(2, 9)])
+    _cols(store, "r1"), _cols(store, "r2")  # the caches written; read back below
+    loaded = Columns.concat([_cols(store, "r1"), _cols(store, "r2")])
+    built = Columns.of(store.run("r1").measurements() + store.run("r2").measurements())
+    for cols in (loaded, built):
+        for name in STRINGS:
+            codes, values = cols.codes(name)
+            texts = cols[name].tolist()
+            assert [values[c] for c in codes.tolist()] == texts, name
+            assert len(values) == len(set(values)) == len(set(texts)), name
+    assert len(loaded.codes("device")[1]) == 2 and len(loaded.codes("error")[1]) == 1  # [None]
+
+
 def test_the_cache_is_never_the_only_copy(tmp_path):
     store = _store(tmp_path, "r1", [_m("r1", k) for k in range(4)])
     _cols(store, "r1")

@@ -172,6 +172,7 @@ def test_name_collision_notes_are_the_same_from_lists_and_arrays():
     import random
 
     import numpy as np
+    import pandas as pd
 
     from segbench.columns import object_array
     from segbench.report import tables
@@ -186,9 +187,13 @@ def test_name_collision_notes_are_the_same_from_lists_and_arrays():
                "tool_version": pick("2.16", "", None), "notes": pick(None, "", "slowed", "1 outlier(s)")}
         listed = {k: list(v) for k, v in out.items()}
         arrays = {k: object_array(v) for k, v in out.items()}
-        tables._name_collisions_of(listed)
-        tables._name_collisions_of(arrays)
+        coded = {k: object_array(v) for k, v in out.items()}
+        tables._name_collisions_of(listed, {})
+        tables._name_collisions_of(arrays, {})
+        # some columns given as codes instead (summary_of's), numbered in another order than first seen
+        keys = {k: -pd.factorize(coded[k], use_na_sentinel=False)[0] for k in ("model", "threads", "sha256")}
+        tables._name_collisions_of(coded, keys)
         assert isinstance(arrays["notes"], np.ndarray)
-        assert arrays["notes"].tolist() == listed["notes"]
+        assert arrays["notes"].tolist() == listed["notes"] == coded["notes"].tolist()
         assert any("share this name" in (x or "") for x in listed["notes"]) or len(set(zip(
             *(out[k] for k in tables.GROUP_KEYS)))) == n

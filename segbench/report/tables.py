@@ -309,11 +309,10 @@ def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.Dat
     n = len(cols)
     if n == 0:
         return frame({k: [] for k in ROW_COLUMNS})
-    backend = cols["backend"].copy()
-    backend[backend == None] = DEFAULT_BACKEND  # noqa: E711 (elementwise)
     # One row per case identity: the same name with another file or tool version is another row.
     # The CPUs it ran on too: records of one power mode on other cores (another topology) are never pooled.
-    gid = _factorize([backend if k == "backend" else cols[k] for k in IDENTITY])
+    # Text columns are grouped by their codes (Columns.codes): the same groups, at the speed of ints.
+    gid = _factorize([_key(cols, k) for k in IDENTITY])
     groups = int(gid.max()) + 1
     sizes = np.bincount(gid, minlength=groups)
     first = np.full(groups, n, dtype=np.int64)
@@ -339,15 +338,37 @@ def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.Dat
             for key in (*DERIVED, "run_ids"):
                 value = row[key]
                 out[key][g] = math.nan if value is None and out[key].dtype.kind == "f" else value
-    return frame(_finish(out, params, groups))
+    # The first record's keys as codes, for the notes that compare rows (_name_collisions_of)
+    keys = {k: _key(cols, k)[first] for k in (*GROUP_KEYS, "sha256", "tool", "tool_version") if k in FIRST}
+    return frame(_finish(out, params, groups, keys))
 
 
-def _finish(out: dict[str, list], params: Mapping[str, int] | None, groups: int) -> dict[str, list]:
+def _key(cols: Columns, name: str) -> np.ndarray:
+    """A column to group by: a text column as codes of its texts (a missing backend is the default one), another
+    as it is."""
+    import numpy as np
+
+    from segbench.columns import STRINGS
+
+    if name not in STRINGS:
+        return cols[name]
+    codes, values = cols.codes(name)
+    if name == "backend":  # a record without a backend ran on the default one: one group with it
+        table: dict[str, int] = {}
+        remap = np.array([table.setdefault(DEFAULT_BACKEND if v is None else v, len(table)) for v in values],
+                         dtype=np.int32)
+        codes = remap[codes] if codes.size else codes
+    return codes
+
+
+def _finish(out: dict[str, list], params: Mapping[str, int] | None, groups: int,
+            keys: Mapping[str, np.ndarray] | None = None) -> dict[str, list]:
     """The rows' params and the notes that compare rows with each other, added to ``out`` (one list per column, or
-    a numpy array: objects, or float64 for a figure); every ROW_COLUMNS name, in order."""
+    a numpy array: objects, or float64 for a figure); every ROW_COLUMNS name, in order. ``keys``: some of its
+    columns as codes to group by (summary_of's)."""
     counts = [(params or {}).get(sha or "") for sha in out["sha256"]]
     out["params_m"] = [None if c is None else c / 1e6 for c in counts]
-    _name_collisions_of(out)
+    _name_collisions_of(out, keys or {})
     _core_differences_of(out)
     # Columns no row sets (mIoU: with_accuracy's) are NaN, as pandas makes them from rows that lack the key.
     return {k: out[k] if k in out else [math.nan] * groups for k in ROW_COLUMNS}
@@ -365,10 +386,11 @@ def _factorize(keys: Sequence[np.ndarray]) -> np.ndarray:
     return gid.astype(np.int64)
 
 
-def _name_collisions_of(out: dict[str, list]) -> None:
-    """Rows of one name and config that differ in file or tool version say so (they are never pooled)."""
+def _name_collisions_of(out: dict[str, list], keys: Mapping[str, np.ndarray]) -> None:
+    """Rows of one name and config that differ in file or tool version say so (they are never pooled). ``keys``:
+    some of those columns as codes (equal codes exactly where the values are equal), to group by instead."""
     if not isinstance(out["notes"], list):
-        return _name_collisions_at_once(out)
+        return _name_collisions_at_once(out, keys)
     keys = list(zip(*(out[k] for k in GROUP_KEYS)))
     sizes = Counter(keys)
     if len(sizes) == len(keys):
@@ -386,22 +408,27 @@ def _name_collisions_of(out: dict[str, list]) -> None:
         notes[i] = _noted(notes[i], text)
 
 
-def _name_collisions_at_once(out: dict[str, np.ndarray]) -> None:
+def _name_collisions_at_once(out: dict[str, np.ndarray], keys: Mapping[str, np.ndarray]) -> None:
     """_name_collisions_of for columns as numpy object arrays (summary_of): the rows grouped with numpy and each
     distinct text made once, not a Python step per row (a farm's nightly exports make a million rows of it)."""
     import numpy as np
 
     from segbench.columns import object_array
 
-    gid = _factorize([np.asarray(out[k], dtype=object) for k in GROUP_KEYS])
+    def key(k: str) -> np.ndarray:
+        return keys[k] if k in keys else np.asarray(out[k], dtype=object)
+
+    gid = _factorize([key(k) for k in GROUP_KEYS])
     sizes = np.bincount(gid)[gid]
     rows = np.flatnonzero(sizes > 1)
     if not rows.size:
         return
-    said = [sizes[rows], *(np.asarray(out[k], dtype=object)[rows] for k in ("sha256", "tool", "tool_version"))]
+    said = [sizes[rows], *(key(k)[rows] for k in ("sha256", "tool", "tool_version"))]
     kind = _factorize(said)
     first = _firsts(kind)
-    texts = object_array([_collision_text(*(int(said[0][i]), *(c[i] for c in said[1:]))) for i in first.tolist()])
+    texts = object_array([_collision_text(int(sizes[rows[i]]), *(out[k][rows[i]] for k in ("sha256", "tool",
+                                                                                         "tool_version")))
+                          for i in first.tolist()])
     notes = np.asarray(out["notes"], dtype=object)
     pair = _factorize([notes[rows], kind])  # each (earlier note, text) once
     first = _firsts(pair)
