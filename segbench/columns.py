@@ -72,8 +72,9 @@ class Columns:
         self.offsets = offsets  # record i's samples are samples[offsets[i]:offsets[i + 1]]
         self.paths = paths  # results.jsonl files the "src" column indexes
         self._records = records  # the Measurements themselves, when built from them
-        # A text column as codes into its distinct values (the cache file's own encoding, kept when loaded).
-        self._codes: dict[str, tuple[np.ndarray, list[str | None]]] = {}
+        # A text column as codes into its values: the cache file's own encoding, kept when loaded, as one part per
+        # run (codes into that run's values) until Columns.codes numbers them in one table.
+        self._codes: dict[str, list[tuple[np.ndarray, list[str | None]]]] = {}
 
     def __len__(self) -> int:
         return int(self.offsets.size - 1)
@@ -134,9 +135,9 @@ class Columns:
                 records.extend(p._records or ())
         samples = None if any(p.samples is None for p in parts) else np.concatenate([p.samples for p in parts])
         out = cls(cols, samples, offsets, paths, records)
-        for name in names:  # the parts' codes as codes of one table of values, where every part has them
+        for name in names:  # the parts' codes, where every part has them (numbered in one table when asked for)
             if all(name in p._codes for p in parts):
-                out._codes[name] = _merged([p._codes[name] for p in parts])
+                out._codes[name] = [part for p in parts for part in p._codes[name]]
         return out
 
     # -- reading back ----------------------------------------------------------------------------------------------
@@ -170,11 +171,13 @@ class Columns:
         """A text column as (codes, its distinct values): ``self[name]`` is ``values[codes]``; equal texts have one
         code, None included. Grouping by codes is grouping by the texts, at the speed of ints (a farm's history is
         a million records)."""
-        found = self._codes.get(name)
-        if found is None:
+        parts = self._codes.get(name)
+        if parts is None:
             uniques, codes = _encode(self.cols[name])
-            found = self._codes[name] = (codes.astype(np.int32), uniques)
-        return found
+            parts = [(codes, uniques)]
+        if len(parts) != 1 or parts[0][0].dtype != np.int32:
+            parts = self._codes[name] = [_merged(parts)]
+        return parts[0]
 
     def values(self, name: str) -> list[Any]:
         """A column as the records hold it (None for a missing value)."""
@@ -265,10 +268,10 @@ class Columns:
         for name in kinds["i"]:
             cols[name] = ints[:, at].copy()
             at += 1
-        codes: dict[str, tuple[np.ndarray, list[str | None]]] = {}
+        codes: dict[str, list[tuple[np.ndarray, list[str | None]]]] = {}
         for name in kinds["s"]:
             cols[name] = _decode(strings[name], ints[:, at])
-            codes[name] = (ints[:, at].astype(np.int32), strings[name])
+            codes[name] = [(ints[:, at], strings[name])]  # a view: merged (and copied) only if asked for
             at += 1
         for j, name in enumerate(kinds["f"]):
             cols[name] = floats[:, j].copy()
@@ -357,12 +360,13 @@ def _column(values: list[Any]) -> np.ndarray:
 
 
 def _merged(coded: Sequence[tuple[np.ndarray, list[str | None]]]) -> tuple[np.ndarray, list[str | None]]:
-    """Several columns' (codes, values) as one column's: each part's values numbered in one table."""
+    """Several columns' (codes, values) as one column's (int32 codes): each part's values numbered in one table
+    (a value listed twice in a part gets one code)."""
     table: dict[str | None, int] = {}
     parts = []
     for codes, values in coded:
         remap = np.array([table.setdefault(v, len(table)) for v in values], dtype=np.int32)
-        parts.append(remap[codes] if codes.size else codes)
+        parts.append(remap[codes] if codes.size else np.zeros(0, dtype=np.int32))
     return np.concatenate(parts), list(table)
 
 
