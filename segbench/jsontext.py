@@ -11,6 +11,7 @@ so that a report of a million rows is written without holding its text whole."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
@@ -164,6 +165,10 @@ def chunks(obj: Any, default: Callable[[Any], Any] | None = None) -> Iterator[st
             return ["null" if v is None else "true" if v else "false" for v in values]
         if kinds <= {list}:  # lists of text (run ids): each one join
             inner, sep, end = nl(level + 1), "," + nl(level + 1), nl(level) + "]"
+            if set(map(len, values)) == {1}:  # one text each (a row of one run): each distinct one written once
+                firsts = list(map(operator.itemgetter(0), values))
+                if set(map(type, firsts)) == {str}:
+                    return each_once(firsts, lambda v: "[" + inner + encode_basestring_ascii(v) + end)
             try:
                 return ["[" + inner + sep.join(map(encode_basestring_ascii, v)) + end if v else "[]" for v in values]
             except TypeError:  # an item that is not text
