@@ -11,7 +11,9 @@ many runs reads at numpy speed instead of parsing JSON. ``Columns`` holds, per r
 - ``derived`` columns: per-record figures computed by a caller-given function (the report's row of one record),
   kept with a tag naming their version, so that reading a cached run costs no per-record statistics.
 
-The cache file is an uncompressed .npz of four members (few members: each costs a zip header read), written
+The cache file is one header (json: the meta, column names and kinds, string tables, sizes and crc32s; its own
+length and crc32 before it) and the arrays' bytes after it (ints with the string codes, floats, sample offsets,
+then the samples, which a report skips), read with two reads and no parsing per column; written
 atomically; it is never trusted blindly: the run's results.jsonl size and mtime (or, after a copy, its sha256)
 must match the ones it was built from (segbench.store.RunDir.columns). No pickles: a merged history may hold
 files from other hosts, so loading never executes anything.
@@ -20,6 +22,8 @@ files from other hosts, so loading never executes anything.
 from __future__ import annotations
 
 import json
+import struct
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,9 @@ import numpy as np
 
 from segbench.model import Measurement
 
-CACHE_SCHEMA = "segbench.columns/1"
+CACHE_SCHEMA = "segbench.columns/2"
+CACHE_SUFFIX = ".cols"  # <reports>/index/columns/<run_id>.cols (segbench.columns/1 was an .npz)
+_MAGIC = b"segbench.cols\x00\x02\x00"  # then the header's length (uint64) and crc32 (uint32), little-endian
 NONE_INT = np.iinfo(np.int64).min  # an int column's None
 
 # Raw fields: (column, getter). Strings, ints, floats, tri-state bools.
@@ -66,6 +72,9 @@ class Columns:
         self.offsets = offsets  # record i's samples are samples[offsets[i]:offsets[i + 1]]
         self.paths = paths  # results.jsonl files the "src" column indexes
         self._records = records  # the Measurements themselves, when built from them
+        # A text column as codes into its values: the cache file's own encoding, kept when loaded, as one part per
+        # run (codes into that run's values) until Columns.codes numbers them in one table.
+        self._codes: dict[str, list[tuple[np.ndarray, list[str | None]]]] = {}
 
     def __len__(self) -> int:
         return int(self.offsets.size - 1)
@@ -125,7 +134,11 @@ class Columns:
             if records is not None:
                 records.extend(p._records or ())
         samples = None if any(p.samples is None for p in parts) else np.concatenate([p.samples for p in parts])
-        return cls(cols, samples, offsets, paths, records)
+        out = cls(cols, samples, offsets, paths, records)
+        for name in names:  # the parts' codes, where every part has them (numbered in one table when asked for)
+            if all(name in p._codes for p in parts):
+                out._codes[name] = [part for p in parts for part in p._codes[name]]
+        return out
 
     # -- reading back ----------------------------------------------------------------------------------------------
 
@@ -153,6 +166,18 @@ class Columns:
             for f in handles.values():
                 f.close()
         return out
+
+    def codes(self, name: str) -> tuple[np.ndarray, list[str | None]]:
+        """A text column as (codes, its distinct values): ``self[name]`` is ``values[codes]``; equal texts have one
+        code, None included. Grouping by codes is grouping by the texts, at the speed of ints (a farm's history is
+        a million records)."""
+        parts = self._codes.get(name)
+        if parts is None:
+            uniques, codes = _encode(self.cols[name])
+            parts = [(codes, uniques)]
+        if len(parts) != 1 or parts[0][0].dtype != np.int32:
+            parts = self._codes[name] = [_merged(parts)]
+        return parts[0]
 
     def values(self, name: str) -> list[Any]:
         """A column as the records hold it (None for a missing value)."""
@@ -187,36 +212,66 @@ class Columns:
                 ints.append(a.astype(np.int64))
         n = len(self)
         ints += codes_  # load() reads the int columns first, then the string codes
-        header = json.dumps({**meta, "schema": CACHE_SCHEMA, "n": n, "kinds": kinds, "strings": strings},
-                            allow_nan=False).encode()
-        arrays = {"meta": np.frombuffer(header, dtype=np.uint8),
-                  "i": np.stack(ints, axis=1) if ints else np.zeros((n, 0), np.int64),
-                  "f": np.stack(floats, axis=1) if floats else np.zeros((n, 0), np.float64),
-                  "samples": self.samples, "offsets": self.offsets}
-        write(path, lambda f: np.savez(f, **arrays))
+        arrays = [np.ascontiguousarray(np.stack(ints, axis=1) if ints else np.zeros((n, 0)), dtype="<i8"),
+                  np.ascontiguousarray(np.stack(floats, axis=1) if floats else np.zeros((n, 0)), dtype="<f8"),
+                  np.ascontiguousarray(self.offsets, dtype="<i8"), np.ascontiguousarray(self.samples, dtype="<f8")]
+        head = [memoryview(a).cast("B") for a in arrays[:3]]
+        body = memoryview(arrays[3]).cast("B")
+        header = json.dumps({**meta, "schema": CACHE_SCHEMA, "n": n, "kinds": kinds, "strings": strings,
+                             "sizes": [len(m) for m in (*head, body)],
+                             "crc": [_crc(head), _crc([body])]}, allow_nan=False).encode()
+
+        def dump(f: Any) -> None:
+            f.write(_MAGIC + struct.pack("<QI", len(header), zlib.crc32(header)) + header)
+            for part in (*head, body):
+                f.write(part)
+
+        write(path, dump)
 
     @classmethod
     def load(cls, path: Path, results_path: str, samples: bool = True) -> tuple[Columns, dict[str, Any]]:
         """The columns in ``path`` and its meta; ValueError (or OSError) when it is not a whole cache file. Without
         ``samples`` the per-iteration samples are not read (a report needs only the per-record figures: at a farm's
         scale the samples are most of the file) and ``sample_slice`` raises."""
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(z["meta"].tobytes())
-            ints, floats, offsets = z["i"], z["f"], z["offsets"]
-            flat = z["samples"] if samples else None
-        if not isinstance(meta, dict) or meta.get("schema") != CACHE_SCHEMA:
-            raise ValueError(f"not a {CACHE_SCHEMA} file")
-        n, kinds, strings = int(meta["n"]), meta["kinds"], meta["strings"]
-        if ints.shape != (n, len(kinds["i"]) + len(kinds["s"])) or floats.shape != (n, len(kinds["f"])) \
-                or offsets.shape != (n + 1,) or (flat is not None and int(offsets[-1]) != flat.size):
+        with open(path, "rb") as f:
+            prefix = f.read(len(_MAGIC) + 12)
+            if len(prefix) != len(_MAGIC) + 12 or not prefix.startswith(_MAGIC):
+                raise ValueError(f"not a {CACHE_SCHEMA} file")
+            size, crc = struct.unpack("<QI", prefix[len(_MAGIC):])
+            header = f.read(size)
+            if len(header) != size or zlib.crc32(header) != crc:
+                raise ValueError("its header is damaged")
+            meta = json.loads(header)
+            if not isinstance(meta, dict) or meta.get("schema") != CACHE_SCHEMA:
+                raise ValueError(f"not a {CACHE_SCHEMA} file")
+            n, kinds, strings = int(meta["n"]), meta["kinds"], meta["strings"]
+            width_i, width_f = len(kinds["i"]) + len(kinds["s"]), len(kinds["f"])
+            sizes = [int(x) for x in meta["sizes"]]
+            if sizes[:3] != [8 * n * width_i, 8 * n * width_f, 8 * (n + 1)] or sizes[3] % 8:
+                raise ValueError("its arrays do not match its header")
+            parts = [_read(f, k) for k in sizes[:3]]
+            if _crc(parts) != meta["crc"][0]:
+                raise ValueError("its columns are damaged")
+            flat = None
+            if samples:
+                body = _read(f, sizes[3])
+                if _crc([body]) != meta["crc"][1]:
+                    raise ValueError("its samples are damaged")
+                flat = np.frombuffer(body, dtype="<f8")
+        ints = np.frombuffer(parts[0], dtype="<i8").reshape(n, width_i)
+        floats = np.frombuffer(parts[1], dtype="<f8").reshape(n, width_f)
+        offsets = np.frombuffer(parts[2], dtype="<i8")
+        if int(offsets[0]) != 0 or (flat is not None and int(offsets[-1]) != flat.size):
             raise ValueError("its arrays do not match its header")
         cols: dict[str, np.ndarray] = {}
         at = 0
         for name in kinds["i"]:
             cols[name] = ints[:, at].copy()
             at += 1
+        codes: dict[str, list[tuple[np.ndarray, list[str | None]]]] = {}
         for name in kinds["s"]:
             cols[name] = _decode(strings[name], ints[:, at])
+            codes[name] = [(ints[:, at], strings[name])]  # a view: merged (and copied) only if asked for
             at += 1
         for j, name in enumerate(kinds["f"]):
             cols[name] = floats[:, j].copy()
@@ -227,7 +282,24 @@ class Columns:
         missing = [k for k in (*STRINGS, *INTS, *FLOATS, *TRIS, "line_start", "line_len") if k not in cols]
         if missing:
             raise ValueError(f"it lacks column(s) {', '.join(missing)}")
-        return cls(cols, flat, offsets, [results_path]), meta
+        out = cls(cols, flat, offsets, [results_path])
+        out._codes = codes
+        return out, meta
+
+
+def _read(f: Any, size: int) -> bytearray:
+    """``size`` bytes of ``f`` into a buffer numpy can view writably (ValueError when the file ends first)."""
+    buf = bytearray(size)
+    if f.readinto(buf) != size:
+        raise ValueError("it ends early")
+    return buf
+
+
+def _crc(parts: Sequence[Any]) -> int:
+    crc = 0
+    for part in parts:
+        crc = zlib.crc32(part, crc)
+    return crc
 
 
 def _concatenated(arrays: Sequence[np.ndarray]) -> np.ndarray:
@@ -285,6 +357,17 @@ def _column(values: list[Any]) -> np.ndarray:
     if kinds <= {int}:
         return np.array([NONE_INT if v is None else v for v in values], dtype=np.int64)
     return object_array(values)
+
+
+def _merged(coded: Sequence[tuple[np.ndarray, list[str | None]]]) -> tuple[np.ndarray, list[str | None]]:
+    """Several columns' (codes, values) as one column's (int32 codes): each part's values numbered in one table
+    (a value listed twice in a part gets one code)."""
+    table: dict[str | None, int] = {}
+    parts = []
+    for codes, values in coded:
+        remap = np.array([table.setdefault(v, len(table)) for v in values], dtype=np.int32)
+        parts.append(remap[codes] if codes.size else np.zeros(0, dtype=np.int32))
+    return np.concatenate(parts), list(table)
 
 
 def _encode(a: np.ndarray) -> tuple[list[str | None], np.ndarray]:

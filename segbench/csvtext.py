@@ -17,6 +17,8 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from segbench.distinct import each_once
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -129,7 +131,7 @@ def _cells(values: Sequence[Any]) -> list[str]:
     elif kinds <= {float}:
         return _floats(values)
     elif kinds <= {int, type(None)}:
-        cells = ["" if v is None else int.__repr__(v) for v in values]
+        cells = each_once(values, _int)
     elif kinds <= {bool, type(None)}:
         cells = ["" if v is None else "True" if v else "False" for v in values]
     else:
@@ -138,7 +140,7 @@ def _cells(values: Sequence[Any]) -> list[str]:
     quoting = [c for c in _QUOTING if c in text]
     if not quoting:
         return cells
-    return [_quoted(cell) if any(c in cell for c in quoting) else cell for cell in cells]
+    return each_once(cells, lambda cell: _quoted(cell) if any(c in cell for c in quoting) else cell)
 
 
 def _floats(values: Sequence[float]) -> list[str]:
@@ -152,6 +154,10 @@ def _floats(values: Sequence[float]) -> list[str]:
     for i in np.flatnonzero(np.isnan(a)).tolist():
         cells[i] = ""
     return cells
+
+
+def _int(v: int | None) -> str:
+    return "" if v is None else int.__repr__(v)
 
 
 def _cell(v: Any) -> str:

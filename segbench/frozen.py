@@ -13,11 +13,14 @@ Frozen, which give what dataclasses' would for every field: the same text (``Thi
 value that contains itself), equal exactly when the other is of the very same class with equal fields in order
 (NotImplemented otherwise), and the same hash (of the tuple of fields; unhashable when a field is). Fields declared
 with ``field(repr=False)``, ``compare=False`` or ``hash=`` are left out as dataclasses leaves them out.
-tests/test_frozen.py holds each class of segbench.model to the methods dataclasses writes.
+``asdict`` is ``dataclasses.asdict`` without its deepcopy of every str and number (a report of a farm's history
+turns a thousand RunInfos into json: 0.8 s with dataclasses'). tests/test_frozen.py holds each class of
+segbench.model to the methods dataclasses writes, and asdict to dataclasses'.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import operator
 import reprlib
@@ -68,3 +71,39 @@ class Frozen:
 
     def __hash__(self) -> int:
         return hash(_plan(self.__class__)[2](self))
+
+
+_ATOMS = frozenset((str, int, float, bool, type(None), bytes, complex))  # what deepcopy gives back as it is
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def asdict(obj: Any) -> Any:
+    """``dataclasses.asdict(obj)``: dataclasses as dicts of their fields, recursively through lists, tuples and
+    dicts (their own types kept, named tuples too), anything else deep-copied; strs and numbers, which deepcopy
+    would return as they are, are not copied at all."""
+    t = type(obj)
+    if t in _ATOMS:
+        return obj
+    if t is dict:
+        return {asdict(k): asdict(v) for k, v in obj.items()}
+    if t is list:
+        return [asdict(v) for v in obj]
+    if t is tuple:
+        return tuple([asdict(v) for v in obj])
+    names = _FIELDS.get(t)
+    if names is None and dataclasses.is_dataclass(t):
+        names = _FIELDS[t] = tuple(f.name for f in dataclasses.fields(t))
+    if names is not None:
+        return {name: asdict(getattr(obj, name)) for name in names}
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a named tuple
+        return t(*[asdict(v) for v in obj])
+    if isinstance(obj, (list, tuple)):
+        return t(asdict(v) for v in obj)
+    if isinstance(obj, dict):
+        if hasattr(t, "default_factory"):  # a defaultdict
+            out = t(obj.default_factory)
+            for k, v in obj.items():
+                out[asdict(k)] = asdict(v)
+            return out
+        return t((asdict(k), asdict(v)) for k, v in obj.items())
+    return copy.deepcopy(obj)

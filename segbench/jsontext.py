@@ -4,15 +4,22 @@ With an indent the standard library encodes in pure Python, a generator per valu
 rows spends most of its time there. ``dumps`` builds the same text by joining strings, with the C encoder's string
 escaping; tests/test_jsontext.py checks it against json.dumps on generated documents. A table's rows can be given
 as ``Rows`` (columns, not a dict per row): they are written as the list of dicts they stand for, a column's values
-encoded at once and each row filled into one template (a column of one text throughout a block of rows is
+encoded at once (a column of floats can be given as ``Floats``,
+a numpy array) and each row filled into one template (a column of one text throughout a block of rows is
 written into the template instead), and ``chunks`` yields the text a block of rows at a time,
 so that a report of a million rows is written without holding its text whole."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from json.encoder import encode_basestring_ascii
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from segbench.distinct import each_once
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _INF = float("inf")
 _BLOCK = 20_000  # rows per chunk
@@ -46,6 +53,38 @@ class Rows(Sequence[dict]):
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and len(self) == len(other) and list(self) == list(other)
+
+
+class Floats(Sequence["float | None"]):
+    """A Rows column of float64 values (a numpy array) whose missing and non-finite values are null, as a table's
+    json writes them: its values are floats and None, and its json text is made at once (floattext)."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        import numpy as np
+
+        self.array = np.asarray(values, dtype=np.float64)
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return Floats(self.array[i])
+        v = float(self.array[i])
+        return v if v - v == 0.0 else None  # NaN and the infinities: null
+
+    def __iter__(self) -> Iterator[float | None]:
+        return (v if v - v == 0.0 else None for v in self.array.tolist())
+
+    def texts(self) -> list[str]:
+        import numpy as np
+
+        from segbench.floattext import reprs
+
+        texts = reprs(self.array)
+        for i in np.flatnonzero(~np.isfinite(self.array)).tolist():
+            texts[i] = "null"
+        return texts
 
 
 def dumps(obj: Any, default: Callable[[Any], Any] | None = None) -> str:
@@ -115,13 +154,21 @@ def chunks(obj: Any, default: Callable[[Any], Any] | None = None) -> Iterator[st
         return "{" + inner + ("," + inner).join(items) + nl(level) + "}"
 
     def enc_column(values: Sequence[Any], level: int) -> list[str]:
+        if type(values) is Floats:
+            return values.texts()
         kinds = set(map(type, values))
         if kinds <= {str}:
-            return list(map(encode_basestring_ascii, values))
+            return each_once(values, encode_basestring_ascii)
         if kinds <= {type(None)}:  # a column no row has a value in (mIoU of a latency-only report)
             return ["null"] * len(values)
+        if kinds <= {bool, type(None)}:
+            return ["null" if v is None else "true" if v else "false" for v in values]
         if kinds <= {list}:  # lists of text (run ids): each one join
             inner, sep, end = nl(level + 1), "," + nl(level + 1), nl(level) + "]"
+            if set(map(len, values)) == {1}:  # one text each (a row of one run): each distinct one written once
+                firsts = list(map(operator.itemgetter(0), values))
+                if set(map(type, firsts)) == {str}:
+                    return each_once(firsts, lambda v: "[" + inner + encode_basestring_ascii(v) + end)
             try:
                 return ["[" + inner + sep.join(map(encode_basestring_ascii, v)) + end if v else "[]" for v in values]
             except TypeError:  # an item that is not text
@@ -129,7 +176,7 @@ def chunks(obj: Any, default: Callable[[Any], Any] | None = None) -> Iterator[st
         if kinds <= {float, type(None)}:
             return float_texts(values)
         if kinds <= {int, type(None)}:
-            return ["null" if v is None else int.__repr__(v) for v in values]
+            return each_once(values, _int)
         return [enc(v, level) for v in values]
 
     def enc_rows(rows: Rows, level: int) -> Iterator[str]:
@@ -178,6 +225,10 @@ def float_texts(values: Sequence[float | None]) -> list[str]:
     for i in np.flatnonzero(~np.isfinite(a)).tolist():
         texts[i] = "null" if values[i] is None else _float(values[i])
     return texts
+
+
+def _int(o: int | None) -> str:
+    return "null" if o is None else int.__repr__(o)
 
 
 def _float(o: float) -> str:

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from segbench.frozen import Frozen
+from segbench.frozen import Frozen, asdict
 from segbench.validate import of_kind
 
 # RUNTIMES lives in vocab so that the CLI offers the choice without importing this module.
@@ -311,7 +311,7 @@ class Measurement(Frozen):
         return run_key(self.case_id, self.launch)
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = asdict(self)
         d["model"]["companions"] = list(self.model.companions)
         d["model"]["companions_sha256"] = list(self.model.companions_sha256)
         for key in ("samples_ms", "cpu_samples_ms"):
@@ -377,7 +377,7 @@ class Accuracy(Frozen):
     schema: str = ACCURACY_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = asdict(self)
         d["model"]["companions"] = list(self.model.companions)
         d["model"]["companions_sha256"] = list(self.model.companions_sha256)
         for key in ("per_class_iou", "per_class_acc"):
@@ -541,7 +541,7 @@ class RunInfo(Frozen):
         return next((d for d in self.devices if d.id == device_id), self.device)
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = asdict(self)
         for dev, info in zip([d["device"], *d["devices"]], [self.device, *self.devices]):
             dev["cpu_max_khz"] = {str(k): v for k, v in info.cpu_max_khz.items()}
         d["devices"] = list(d["devices"])
@@ -615,7 +615,7 @@ class ModelInfo(Frozen):
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = asdict(self)
         d["flops"] = self.flops
         for key in ("inputs", "outputs"):
             d[key] = [{**t, "shape": list(t["shape"])} for t in d[key]]

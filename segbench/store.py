@@ -318,16 +318,16 @@ class RunDir:
     def columns(self, derive: Deriver | None = None, tag: str = "",
                 warn: Callable[[str], None] | None = None, samples: bool = True) -> Columns:
         """The latency records that count (as ``measurements()``) as columns, from the run's cache file
-        <reports>/index/columns/<run_id>.npz when it was built from this very results.jsonl (same size and mtime,
+        <reports>/index/columns/<run_id>.cols when it was built from this very results.jsonl (same size and mtime,
         or, after a copy, the same sha256) with the same ``derive`` ``tag``; otherwise read from results.jsonl and the
         cache written again. A cache file that cannot be read is said to ``warn`` and replaced; one that cannot be
         written (a read-only reports directory) only costs the speed-up. results.jsonl stays the only source.
         Without ``samples`` a cached run's per-iteration samples are left unread (Columns.load)."""
         import hashlib  # here, as numpy (columns): a report of a few records never builds a cache
 
-        from segbench.columns import Columns
+        from segbench.columns import CACHE_SUFFIX, Columns
 
-        cache = self.path.parent.parent / "index" / "columns" / f"{self.run_id}.npz"
+        cache = self.path.parent.parent / "index" / "columns" / f"{self.run_id}{CACHE_SUFFIX}"
         shard = self._shard()
         stamp = self._stamp()
         if stamp is None:
@@ -379,6 +379,7 @@ class RunDir:
         with contextlib.suppress(OSError, ValueError, TypeError):
             path.parent.mkdir(parents=True, exist_ok=True)
             cols.save(path, meta, write_atomic)
+            path.with_suffix(".npz").unlink(missing_ok=True)  # the cache as segbench.columns/1 wrote it
 
 
 class Store:

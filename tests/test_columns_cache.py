@@ -46,7 +46,7 @@ def _cols(store: Store, run_id: str, said: list[str] | None = None):
 
 
 def _cache(root: Path, run_id: str) -> Path:
-    return root / "index" / "columns" / f"{run_id}.npz"
+    return root / "index" / "columns" / f"{run_id}.cols"
 
 
 def test_missing_cache_is_built_and_then_read(tmp_path):
@@ -114,6 +114,59 @@ def test_a_corrupt_cache_is_said_ignored_and_rebuilt(tmp_path):
     assert len(cols) == 4
     assert len(said) == 1 and "cannot be read" in said[0] and "rebuilding" in said[0]
     assert _cols(store, "r1", said) is not None and len(said) == 1  # rebuilt: no second warning
+
+
+@pytest.mark.parametrize("where", ["magic", "header", "columns", "samples", "truncated", "empty"])
+def test_a_damaged_cache_is_never_read_as_records(tmp_path, where):
+    """Any byte of the cache changed, or the file cut short, is caught (crc32 of the header, of the columns and of
+    the samples; the sizes the header states): said once, rebuilt, and the records are results.jsonl's."""
+    from segbench.columns import Columns
+
+    store = _store(tmp_path, "r1", [_m("r1", k) for k in range(4)])
+    good = _cols(store, "r1")
+    path = _cache(tmp_path, "r1")
+    data = bytearray(path.read_bytes())
+    at = {"magic": 3, "header": 40, "columns": len(data) - 8 * good.offsets[-1] - 20,
+          "samples": len(data) - 5}.get(where)
+    if at is not None:
+        data[int(at)] ^= 0x10
+    path.write_bytes(bytes(data[:len(data) // 2] if where == "truncated" else b"" if where == "empty" else data))
+    with pytest.raises(ValueError):
+        Columns.load(path, "x", samples=True)
+    said: list[str] = []
+    again = _cols(store, "r1", said)
+    assert len(said) == 1 and "cannot be read" in said[0]
+    assert again["case_id"].tolist() == good["case_id"].tolist()
+    assert np.array_equal(again.samples, good.samples) and np.array_equal(again["lat_avg"], good["lat_avg"], equal_nan=True)
+
+
+def test_a_cache_of_the_old_format_is_replaced(tmp_path):
+    """A segbench.columns/1 .npz beside the run's records: not read, and removed when the new cache is written."""
+    store = _store(tmp_path, "r1", [_m("r1", k) for k in range(3)])
+    old = _cache(tmp_path, "r1").with_suffix(".npz")
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"PK\x03\x04 an old npz")
+    assert len(_cols(store, "r1")) == 3
+    assert not old.exists() and _cache(tmp_path, "r1").is_file()
+
+
+def test_text_columns_as_codes_are_their_texts(tmp_path):
+    """Columns.codes: each text column as codes into its values, equal texts one code, None included; kept from the
+    cache file, merged across the runs of a report, made on demand for columns built from records."""
+    from segbench.columns import STRINGS, Columns
+
+    store = _store(tmp_path, "r1", [_m("r1", k) for k in range(5)])
+    _store(tmp_path, "r2", [_m("r2", k, device="host-b") for k in range(2, 9)])
+    _cols(store, "r1"), _cols(store, "r2")  # the caches written; read back below
+    loaded = Columns.concat([_cols(store, "r1"), _cols(store, "r2")])
+    built = Columns.of(store.run("r1").measurements() + store.run("r2").measurements())
+    for cols in (loaded, built):
+        for name in STRINGS:
+            codes, values = cols.codes(name)
+            texts = cols[name].tolist()
+            assert [values[c] for c in codes.tolist()] == texts, name
+            assert len(values) == len(set(values)) == len(set(texts)), name
+    assert len(loaded.codes("device")[1]) == 2 and len(loaded.codes("error")[1]) == 1  # [None]
 
 
 def test_the_cache_is_never_the_only_copy(tmp_path):
@@ -197,6 +250,25 @@ def test_github_table_comes_a_block_of_rows_at_a_time(monkeypatch):
     monkeypatch.setattr(md, "_BLOCK", 3)
     parts = list(md.github_chunks(heads, [list(c) for c in zip(*rows)]))
     assert len(parts) == 1 + 3 and "".join(parts) == whole == github_table(heads, rows)
+
+
+def test_github_table_takes_columns_of_bytes_as_their_text(monkeypatch):
+    """Numbers written at once as ASCII bytes (floattext) beside text columns: the table tabulate makes of their
+    text, a block of rows at a time; an empty cell and cells wider than the header included."""
+    import numpy as np
+
+    import segbench.report.markdown as md
+
+    monkeypatch.setattr(md, "_BLOCK", 4)
+    rng = random.Random(3)
+    for k in range(60):
+        n = rng.randint(0, 9)
+        values = [rng.choice(["", "1", "12.345", "-0.000", "123456789.0", "inf"]) for _ in range(n)]
+        names = [rng.choice(["m", "model-01", "a|b", "x y"]) for _ in range(n)]
+        heads = ["model", "v" * rng.randint(1, 14)]
+        as_bytes = np.array([v.encode() for v in values], dtype="S") if n else np.zeros(0, dtype="S1")
+        whole = tabulate(list(zip(names, values)), headers=heads, tablefmt="github", disable_numparse=True)
+        assert "".join(md.github_chunks(heads, [names, as_bytes])) == whole
 
 
 @pytest.mark.parametrize("slower", [1.0, 1.02, 1.3, 0.7])

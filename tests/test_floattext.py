@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segbench.floattext import reprs
+from segbench.floattext import fixed, integers, reprs
 
 
 @settings(max_examples=300, deadline=None)
@@ -38,3 +38,27 @@ def test_empty_and_shape():
         assert "one column" in str(exc)
     else:
         raise AssertionError("a 2-d array was taken")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), max_size=60), st.sampled_from([0, 1, 3, 6]))
+def test_fixed_is_pythons_fixed_point_text(values: list[float], decimals: int):
+    assert fixed(np.array(values, dtype=np.float64), decimals).tolist() == \
+        [f"{v:.{decimals}f}".encode() for v in values]
+
+
+def test_fixed_at_the_half_way_points_and_signs():
+    # Ties in binary (0.125, 2.5), near-ties the product with 10**d rounds across (0.0005, 2.675, 1.0005), negative
+    # zero and values that round to it, and the edges of the fast path.
+    values = [0.125, 0.375, 2.5, 0.0005, 0.0015, 2.675, 1.0005, 999.9995, -0.0, -0.0001, -0.0004999, 0.0, 1e-300,
+              2.0 ** 38 / 1000, 2.0 ** 38 / 1000 + 0.5, 1e300, -1e300, 123.4565, 0.9995]
+    for d in (0, 1, 2, 3):
+        assert fixed(np.array(values), d).tolist() == [f"{v:.{d}f}".encode() for v in values]
+    rng = np.random.default_rng(5)
+    many = np.concatenate([rng.lognormal(2, 3, 20000), rng.uniform(-999, 999, 20000), np.round(rng.random(5000), 4)])
+    assert fixed(many, 3).tolist() == [f"{v:.3f}".encode() for v in many.tolist()]
+
+
+@given(st.lists(st.integers(min_value=-2 ** 63, max_value=2 ** 63 - 1), max_size=40))
+def test_integers_are_str(values: list[int]):
+    assert integers(np.array(values, dtype=np.int64)).tolist() == [str(v).encode() for v in values]

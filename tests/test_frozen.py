@@ -129,3 +129,28 @@ def test_a_value_inside_itself_and_the_fields_dataclasses_leaves_out():
     none = dataclass(frozen=True, repr=False, eq=False)(type("Empty", (Frozen,), {}))
     assert hash(one(3)) == hash((3,)) and one(3) == one(3) != one(4) and repr(one(3)) == "One(v=3)"
     assert hash(none()) == hash(()) and none() == none() and repr(none()) == "Empty()"
+
+
+def test_asdict_is_dataclasses_asdict():
+    """frozen.asdict (the model's to_dict) against dataclasses.asdict on every class, and on values it must copy or
+    keep the type of: named tuples, dict subclasses, sets, nested dataclasses (not defaultdicts: Python 3.11's
+    asdict cannot copy one)."""
+    from collections import OrderedDict, namedtuple
+
+    from segbench.frozen import asdict
+
+    Pair = namedtuple("Pair", "a b")
+    odd = model.DeviceInfo(id="x", kind="host", extra={
+        "pair": Pair([1], {"k": (2, 3)}), "od": OrderedDict(b=[1.5]),
+        "set": {1, 2}, "nested": [(PHONE,), {"t": TENSOR}], "none": None, "bytes": b"\x00"})
+    for obj in [*SAMPLES, odd]:
+        ours, theirs = asdict(obj), dataclasses.asdict(obj)
+        assert ours == theirs and repr(ours) == repr(theirs)
+    theirs, ours = dataclasses.asdict(odd)["extra"], asdict(odd)["extra"]
+    for key in ("pair", "od", "set"):
+        assert type(ours[key]) is type(theirs[key])
+    assert ours["set"] is not odd.extra["set"] and ours["nested"][1]["t"] == dataclasses.asdict(TENSOR)
+    from collections import defaultdict
+
+    dd = asdict(model.DeviceInfo(id="x", kind="host", extra={"dd": defaultdict(list, {"a": [REF]})}))["extra"]["dd"]
+    assert type(dd) is defaultdict and dd.default_factory is list and dd == {"a": [dataclasses.asdict(REF)]}

@@ -75,9 +75,12 @@ def test_rows_come_a_block_at_a_time(monkeypatch):
     [["r1"], [], ["a", "\u00e9\n"], ["x"]],  # run ids: lists of text, each one join
     [["r1"], ["a", 1], [None], []],  # an item that is not text: written as any value is
     [None, None, None, None],  # a column no row has a value in
-], ids=["lists-of-text", "lists-of-anything", "all-null"])
+    [["r1"]] * 9 + [["r2"], ["\u00e9"], ["r1"]],  # one text each, few distinct: each written once
+    [[1]] * 10 + [["a"], [None]],  # one item each, not all text
+    [True, None, False] * 4,  # bools and None
+], ids=["lists-of-text", "lists-of-anything", "all-null", "one-text-each", "one-item-each", "bools"])
 def test_columns_of_lists_and_of_nothing(column):
-    columns = {"ids": column, "n": [1, 2, 3, 4]}
+    columns = {"ids": column, "n": list(range(len(column)))}
     dicts = [dict(zip(columns, row)) for row in zip(*columns.values())]
     assert dumps({"rows": Rows(columns), "x": [Rows(columns)]}) == json.dumps({"rows": dicts, "x": [dicts]}, indent=2)
 
@@ -94,3 +97,18 @@ def test_columns_of_one_text_throughout(columns, monkeypatch):
     assert dumps({"rows": Rows(columns)}) == json.dumps({"rows": dicts}, indent=2)
     monkeypatch.setattr(jt, "_BLOCK", 2)  # one text in one block, two in another
     assert dumps({"rows": Rows(columns)}) == json.dumps({"rows": dicts}, indent=2)
+
+
+def test_a_column_of_floats_as_an_array():
+    """jsontext.Floats: a float64 array whose NaN and infinities are null, written as the list of its values."""
+    import numpy as np
+
+    from segbench.jsontext import Floats
+
+    a = np.array([1.5, np.nan, 1e-05, np.inf, -0.0, 2.675, -np.inf, 1e16])
+    values = [1.5, None, 1e-05, None, -0.0, 2.675, None, 1e16]
+    column = Floats(a)
+    assert list(column) == values and [column[i] for i in range(len(a))] == values and list(column[2:4]) == values[2:4]
+    dicts = [{"x": v, "n": i} for i, v in enumerate(values)]
+    assert dumps({"rows": Rows({"x": column, "n": list(range(len(a)))})}) == json.dumps({"rows": dicts}, indent=2)
+    assert Rows({"x": column, "n": list(range(len(a)))}) == dicts

@@ -164,3 +164,36 @@ def test_a_report_that_fails_midway_leaves_the_previous_file_whole(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
     _write(iter(['{"rows": []}']), out)
     assert out.read_text() == '{"rows": []}\n'
+
+
+def test_name_collision_notes_are_the_same_from_lists_and_arrays():
+    """The note on rows sharing a name, made a row at a time for the plain table (lists) and at once for the
+    columnar one (numpy object arrays): the same notes, on random tables with earlier notes and missing values."""
+    import random
+
+    import numpy as np
+    import pandas as pd
+
+    from segbench.columns import object_array
+    from segbench.report import tables
+
+    rng = random.Random(11)
+    for _ in range(40):
+        n = rng.randint(1, 60)
+        pick = lambda *xs: [rng.choice(xs) for _ in range(n)]  # noqa: E731
+        out = {"device": pick("p1", "p2", None), "model": pick("a", "b"), "runtime": pick("tflite"),
+               "threads": pick(1, 2, None), "power_mode": pick("high", None), "backend": pick("cpu", "gpu"),
+               "sha256": pick("a" * 64, "b" * 64, None), "tool": pick("benchmark_model", None),
+               "tool_version": pick("2.16", "", None), "notes": pick(None, "", "slowed", "1 outlier(s)")}
+        listed = {k: list(v) for k, v in out.items()}
+        arrays = {k: object_array(v) for k, v in out.items()}
+        coded = {k: object_array(v) for k, v in out.items()}
+        tables._name_collisions_of(listed, {})
+        tables._name_collisions_of(arrays, {})
+        # some columns given as codes instead (summary_of's), numbered in another order than first seen
+        keys = {k: -pd.factorize(coded[k], use_na_sentinel=False)[0] for k in ("model", "threads", "sha256")}
+        tables._name_collisions_of(coded, keys)
+        assert isinstance(arrays["notes"], np.ndarray)
+        assert arrays["notes"].tolist() == listed["notes"] == coded["notes"].tolist()
+        assert any("share this name" in (x or "") for x in listed["notes"]) or len(set(zip(
+            *(out[k] for k in tables.GROUP_KEYS)))) == n

@@ -309,11 +309,10 @@ def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.Dat
     n = len(cols)
     if n == 0:
         return frame({k: [] for k in ROW_COLUMNS})
-    backend = cols["backend"].copy()
-    backend[backend == None] = DEFAULT_BACKEND  # noqa: E711 (elementwise)
     # One row per case identity: the same name with another file or tool version is another row.
     # The CPUs it ran on too: records of one power mode on other cores (another topology) are never pooled.
-    gid = _factorize([backend if k == "backend" else cols[k] for k in IDENTITY])
+    # Text columns are grouped by their codes (Columns.codes): the same groups, at the speed of ints.
+    gid = _factorize([_key(cols, k) for k in IDENTITY])
     groups = int(gid.max()) + 1
     sizes = np.bincount(gid, minlength=groups)
     first = np.full(groups, n, dtype=np.int64)
@@ -339,15 +338,37 @@ def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.Dat
             for key in (*DERIVED, "run_ids"):
                 value = row[key]
                 out[key][g] = math.nan if value is None and out[key].dtype.kind == "f" else value
-    return frame(_finish(out, params, groups))
+    # The first record's keys as codes, for the notes that compare rows (_name_collisions_of)
+    keys = {k: _key(cols, k)[first] for k in (*GROUP_KEYS, "sha256", "tool", "tool_version") if k in FIRST}
+    return frame(_finish(out, params, groups, keys))
 
 
-def _finish(out: dict[str, list], params: Mapping[str, int] | None, groups: int) -> dict[str, list]:
+def _key(cols: Columns, name: str) -> np.ndarray:
+    """A column to group by: a text column as codes of its texts (a missing backend is the default one), another
+    as it is."""
+    import numpy as np
+
+    from segbench.columns import STRINGS
+
+    if name not in STRINGS:
+        return cols[name]
+    codes, values = cols.codes(name)
+    if name == "backend":  # a record without a backend ran on the default one: one group with it
+        table: dict[str, int] = {}
+        remap = np.array([table.setdefault(DEFAULT_BACKEND if v is None else v, len(table)) for v in values],
+                         dtype=np.int32)
+        codes = remap[codes] if codes.size else codes
+    return codes
+
+
+def _finish(out: dict[str, list], params: Mapping[str, int] | None, groups: int,
+            keys: Mapping[str, np.ndarray] | None = None) -> dict[str, list]:
     """The rows' params and the notes that compare rows with each other, added to ``out`` (one list per column, or
-    a numpy array: objects, or float64 for a figure); every ROW_COLUMNS name, in order."""
+    a numpy array: objects, or float64 for a figure); every ROW_COLUMNS name, in order. ``keys``: some of its
+    columns as codes to group by (summary_of's)."""
     counts = [(params or {}).get(sha or "") for sha in out["sha256"]]
     out["params_m"] = [None if c is None else c / 1e6 for c in counts]
-    _name_collisions_of(out)
+    _name_collisions_of(out, keys or {})
     _core_differences_of(out)
     # Columns no row sets (mIoU: with_accuracy's) are NaN, as pandas makes them from rows that lack the key.
     return {k: out[k] if k in out else [math.nan] * groups for k in ROW_COLUMNS}
@@ -365,9 +386,12 @@ def _factorize(keys: Sequence[np.ndarray]) -> np.ndarray:
     return gid.astype(np.int64)
 
 
-def _name_collisions_of(out: dict[str, list]) -> None:
-    """Rows of one name and config that differ in file or tool version say so (they are never pooled)."""
-    keys = list(zip(*(out[k] for k in ("device", "model", "runtime", "threads", "power_mode", "backend"))))
+def _name_collisions_of(out: dict[str, list], keys: Mapping[str, np.ndarray]) -> None:
+    """Rows of one name and config that differ in file or tool version say so (they are never pooled). ``keys``:
+    some of those columns as codes (equal codes exactly where the values are equal), to group by instead."""
+    if not isinstance(out["notes"], list):
+        return _name_collisions_at_once(out, keys)
+    keys = list(zip(*(out[k] for k in GROUP_KEYS)))
     sizes = Counter(keys)
     if len(sizes) == len(keys):
         return
@@ -380,10 +404,54 @@ def _name_collisions_of(out: dict[str, list]) -> None:
         said = (same, sha, tool, version)
         text = texts.get(said)
         if text is None:
-            what = f"file {str(sha or '?')[:12]}, {tool or '?'} {version or ''}".strip()
-            text = texts[said] = f"{same} rows share this name: this is {what}"
-        note = notes[i]
-        notes[i] = f"{note}; {text}" if note else text
+            text = texts[said] = _collision_text(*said)
+        notes[i] = _noted(notes[i], text)
+
+
+def _name_collisions_at_once(out: dict[str, np.ndarray], keys: Mapping[str, np.ndarray]) -> None:
+    """_name_collisions_of for columns as numpy object arrays (summary_of): the rows grouped with numpy and each
+    distinct text made once, not a Python step per row (a farm's nightly exports make a million rows of it)."""
+    import numpy as np
+
+    from segbench.columns import object_array
+
+    def key(k: str) -> np.ndarray:
+        return keys[k] if k in keys else np.asarray(out[k], dtype=object)
+
+    gid = _factorize([key(k) for k in GROUP_KEYS])
+    sizes = np.bincount(gid)[gid]
+    rows = np.flatnonzero(sizes > 1)
+    if not rows.size:
+        return
+    said = [sizes[rows], *(key(k)[rows] for k in ("sha256", "tool", "tool_version"))]
+    kind = _factorize(said)
+    first = _firsts(kind)
+    texts = object_array([_collision_text(int(sizes[rows[i]]), *(out[k][rows[i]] for k in ("sha256", "tool",
+                                                                                         "tool_version")))
+                          for i in first.tolist()])
+    notes = np.asarray(out["notes"], dtype=object)
+    pair = _factorize([notes[rows], kind])  # each (earlier note, text) once
+    first = _firsts(pair)
+    noted = object_array([_noted(notes[rows[i]], texts[kind[i]]) for i in first.tolist()])
+    notes[rows] = noted[pair]
+    out["notes"] = notes
+
+
+def _firsts(gid: np.ndarray) -> np.ndarray:
+    """The first index of each group id 0, 1, ... (as _factorize numbers them: in first-seen order)."""
+    import numpy as np
+
+    _, first = np.unique(gid, return_index=True)
+    return first
+
+
+def _collision_text(same: int, sha: str | None, tool: str | None, version: str | None) -> str:
+    what = f"file {str(sha or '?')[:12]}, {tool or '?'} {version or ''}".strip()
+    return f"{same} rows share this name: this is {what}"
+
+
+def _noted(note: str | None, text: str) -> str:
+    return f"{note}; {text}" if note else text
 
 
 def _core_differences_of(out: dict[str, list]) -> None:
@@ -445,17 +513,28 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def _any_value(table: Table, col: str) -> bool:
+    """Whether some row of ``table`` has a value in ``col`` (a column it lacks has none)."""
+    if isinstance(table, dict):
+        return any(not _missing(v) for v in table.get(col, ()))
+    return col in table.columns and bool(table[col].notna().any())
+
+
 def visible_columns(table: Table) -> list[str]:
-    data = columns_of(table)
-    cols = [c for c in COLUMNS if c in data]
-    if len({v for v in data["device"] if not _missing(v)}) <= 1:
+    if isinstance(table, dict):
+        cols = [c for c in COLUMNS if c in table]
+        one_device = len({v for v in table["device"] if not _missing(v)}) <= 1
+        default_backend = "backend" in cols and all(v == DEFAULT_BACKEND for v in table["backend"])
+    else:  # the same questions asked of the frame's columns at once (a farm's history is a million rows)
+        cols = [c for c in COLUMNS if c in table.columns]
+        one_device = table["device"].nunique(dropna=True) <= 1
+        default_backend = "backend" in cols and bool((table["backend"] == DEFAULT_BACKEND).all())
+    empty = {c for c in OPTIONAL if c in cols and not _any_value(table, c)}
+    if one_device:
         cols.remove("device")
-    if "backend" in cols and all(v == DEFAULT_BACKEND for v in data["backend"]):
+    if default_backend:
         cols.remove("backend")  # a CPU-only table looks as it did before backends
-    for col in OPTIONAL:
-        if col in cols and all(_missing(v) for v in data[col]):
-            cols.remove(col)
-    return cols
+    return [c for c in cols if c not in empty]
 
 
 def to_markdown(table: Table) -> str:
@@ -469,7 +548,50 @@ def markdown_chunks(table: Table) -> Iterator[str]:
     if row_count(table) == 0:
         return iter(["_no results_"])
     cols = visible_columns(table)
-    return github_chunks([COLUMNS[c] for c in cols], formatted_columns(table, cols))
+    if isinstance(table, dict):
+        return github_chunks([COLUMNS[c] for c in cols], formatted_columns(table, cols))
+    return github_chunks([COLUMNS[c] for c in cols], [_cells(table[c]) for c in cols])
+
+
+def _cells(column: pd.Series) -> list[str] | np.ndarray:
+    """fmt_cell of each cell of a frame's column; a column of floats, or of ints and None, as ASCII bytes made at
+    once (segbench.floattext), and one of text as the bytes of its distinct values, which the markdown writer takes
+    as they are."""
+    import numpy as np
+    import pandas as pd
+
+    from segbench import floattext
+    from segbench.report.markdown import plain
+
+    if column.dtype.kind == "f":
+        a = column.to_numpy(dtype=np.float64)
+        small = np.abs(a) < 1000.0  # NaN compares False
+        large = ~small & ~np.isnan(a)  # the infinities too: fmt_cell writes them with .1f
+        parts = [(small, floattext.fixed(a[small], 3)), (large, floattext.fixed(a[large], 1))]
+        out = np.zeros(a.size, dtype=f"S{max(t.dtype.itemsize for _, t in parts)}")  # NaN: b""
+        for where, texts in parts:
+            out[where] = texts
+        return out
+    values = column.tolist()
+    kinds = set(map(type, values))
+    if kinds <= {str, type(None)} or (isinstance(column.dtype, pd.StringDtype) and kinds <= {str, float}):
+        # Each distinct text made and checked once (a farm's history repeats a few names a million times); a
+        # missing cell (None, or NaN in a text column) is "". Not for other objects: 1, 1.0 and True are one key.
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        texts = [*_formatted(list(uniques)), ""]  # code -1: the missing cell
+        if plain(texts):
+            return np.array(texts, dtype="S")[codes]
+        return [texts[c] for c in codes.tolist()]
+    if kinds <= {int, type(None)}:
+        none = np.array([v is None for v in values], dtype=bool)
+        try:
+            ints = np.array([0 if v is None else v for v in values], dtype=np.int64)
+        except OverflowError:  # beyond int64: one at a time
+            return _formatted(values)
+        out = floattext.integers(ints)
+        out[none] = b""
+        return out
+    return _formatted(values)
 
 
 def formatted_rows(table: Table, cols: Sequence[str]) -> list[tuple[str, ...]]:
@@ -562,42 +684,39 @@ def json_rows(df: pd.DataFrame) -> Rows:
     """The rows as json values, as columns (segbench.jsontext.Rows): what ``json.loads(df.to_json(orient=
     "records"))`` gives, without a dict per row, but a float column's values exactly the frame's (pandas' json rounds to 15
     decimal places, and a latency of a few microseconds lost its last digits). A missing or non-finite float (NaN,
-    an infinity) is None, as pandas writes it (null: json has no NaN). Columns of text, ints, bools and None are
-    taken as they are; the others (odd objects) go through pandas' json a column at a time."""
-    from segbench.jsontext import Rows
+    an infinity) is None, as pandas writes it (null: json has no NaN); float columns are kept as their arrays
+    (jsontext.Floats). Columns of text, ints, bools, None and lists of text are taken as they are (a missing text,
+    NaN in a text column, is None); the others (odd objects) go through pandas' json a column at a time."""
+    import pandas as pd
 
-    columns = {}
+    from segbench.jsontext import Floats, Rows
+
+    columns: dict[str, Sequence] = {}
     for name in df.columns:
         s = df[name]
         if s.dtype.kind == "f":
-            values = _json_floats(s.to_numpy(dtype="float64"))
-        else:
-            values = s.tolist()
-            if s.dtype.kind not in "iub" and not _json_ready(values):
-                values = json.loads(s.to_json(orient="records", double_precision=15))
+            columns[str(name)] = Floats(s.to_numpy(dtype="float64"))
+            continue
+        values = s.tolist()
+        kinds = set(map(type, values))
+        if isinstance(s.dtype, pd.StringDtype) and float in kinds:  # a missing text is NaN in a text column
+            values = [None if type(v) is float else v for v in values]
+            kinds = (kinds - {float}) | {type(None)}
+        if s.dtype.kind not in "iub" and not _json_ready(values, kinds):
+            values = json.loads(s.to_json(orient="records", double_precision=15))
         columns[str(name)] = values
     return Rows(columns)
 
 
-def _json_ready(values: list) -> bool:
-    """Whether pandas' json would give ``values`` back as they are: text, ints, bools, None and lists of text (a
-    row's run ids)."""
-    kinds = set(map(type, values))
+def _json_ready(values: list, kinds: set[type]) -> bool:
+    """Whether pandas' json would give ``values`` (of types ``kinds``) back as they are: text, ints, bools, None
+    and lists of text (a row's run ids)."""
     if list in kinds:
-        kinds.discard(list)
-        if not all(type(x) is str for v in values if type(v) is list for x in v):
+        lists = values if kinds == {list} else [v for v in values if type(v) is list]
+        if not set(map(type, itertools.chain.from_iterable(lists))) <= {str}:
             return False
+        kinds = kinds - {list}
     return kinds <= {str, int, bool, type(None)}
-
-
-def _json_floats(a: np.ndarray) -> list[float | None]:
-    """A float column's values, None for NaN and the infinities."""
-    import numpy as np
-
-    values = a.tolist()
-    for i in np.flatnonzero(~np.isfinite(a)).tolist():
-        values[i] = None
-    return values
 
 
 def render(table: Table, fmt: str, infos: Sequence[RunInfo] = ()) -> str:
@@ -615,12 +734,12 @@ def render_chunks(table: Table, fmt: str, infos: Sequence[RunInfo] = ()) -> Iter
     if fmt == "csv":
         from segbench import csvtext
 
-        out = frame(table).copy()
+        out = frame(table).copy(deep=False)  # a new run_ids column below; the others shared, not written
         out["run_ids"] = [" ".join(ids) for ids in out["run_ids"].tolist()]
         return csvtext.frame_chunks(out)  # out.to_csv(index=False)
     if fmt == "markdown":
         notes = footer(infos) if infos else ""
-        if any(not _missing(v) for v in columns_of(table).get("miou_pct", ())):
+        if _any_value(table, "miou_pct"):
             notes += ("\n- mIoU: measured by `segbench eval` on this machine (newest result for the same model file), "
                       "else published in the models' manifest.toml; the source column says which.")
         return itertools.chain(markdown_chunks(table), ["\n\n" + notes.lstrip("\n") if notes else ""])
