@@ -4,7 +4,8 @@
 # Python 3.10; each skips, with a note, the formats whose converter it lacks). Prints every line the command
 # prints, its wall time, and per format/quant: files written, files whose entry carries a passed check, the summed
 # per-file export time (build, convert, check, inspect) and the check figures (float: max |runtime - source| for
-# logits heads, near-tie label pixels for label heads; int8: argmax agreement on the calibration images).
+# logits heads, near-tie label pixels for label heads; int8: argmax agreement on the calibration images and its
+# chance-corrected form, Cohen's kappa, which the check's floor is on).
 # Usage: bench/zoo_export_all.sh [PYTHON3.11|-] [PYTHON3.10|-]   (defaults .venv/bin/python, .venv310/bin/python;
 #        '-' leaves that interpreter out). KEEP=DIR keeps the models directory there instead of a temporary one.
 set -euo pipefail
@@ -59,9 +60,11 @@ for fmt in ("onnx", "tflite", "paddle"):
         checks = [e["zoo"]["check"] for e in mine]
         checked = [c for c in checks if {"max_abs_diff", "label_mismatches", "argmax_agreement"} & set(c)]
         if quant == "int8":
+            spread = lambda xs: f"min {xs[0]:.3f}, median {xs[len(xs) // 2]:.3f}, max {xs[-1]:.3f}"  # noqa: E731
             agree = sorted(c["argmax_agreement"] for c in checked)
-            figure = (f"argmax agreement min {agree[0]:.3f}, median {agree[len(agree) // 2]:.3f}, max {agree[-1]:.3f}"
-                      if agree else "-")
+            kappa = sorted(c["kappa"] for c in checked if "kappa" in c)
+            figure = "; ".join([f"argmax agreement {spread(agree)}"] * bool(agree)
+                               + [f"kappa {spread(kappa)}"] * bool(kappa)) or "-"
         else:
             diffs = [c["max_abs_diff"] for c in checked if "max_abs_diff" in c]
             ties = [c["label_mismatches"] for c in checked if "label_mismatches" in c]

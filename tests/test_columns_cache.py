@@ -22,6 +22,8 @@ from segbench.report.markdown import github_table
 from segbench.report.tables import derive_tag, record_rows, summary, summary_of
 from segbench.store import RunDir, Store
 
+pytestmark = pytest.mark.oldlibs  # run on numpy 1.x / pandas 2.x too (README: the Python 3.10 tests)
+
 HOST = DeviceInfo(id="host-a", kind="host", model="box", cpu_model="cpu", cores=4, os="Linux")
 
 
@@ -261,7 +263,7 @@ def test_github_table_takes_columns_of_bytes_as_their_text(monkeypatch):
 
     monkeypatch.setattr(md, "_BLOCK", 4)
     rng = random.Random(3)
-    for k in range(60):
+    for _ in range(60):
         n = rng.randint(0, 9)
         values = [rng.choice(["", "1", "12.345", "-0.000", "123456789.0", "inf"]) for _ in range(n)]
         names = [rng.choice(["m", "model-01", "a|b", "x y"]) for _ in range(n)]

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from segbench import csvtext
 
+pytestmark = pytest.mark.oldlibs  # run on numpy 1.x / pandas 2.x too (README: the Python 3.10 tests)
+
 # Text with every character the csv module may quote for, spaces at the ends, non-ASCII.
 TEXT = st.text(alphabet=st.sampled_from(list('ab ,"\r\n;é%') + ["\u2028"]), max_size=6)
 FLOATS = st.floats(allow_nan=True, allow_infinity=True)

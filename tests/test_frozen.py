@@ -12,6 +12,8 @@ import pytest
 from segbench import model
 from segbench.frozen import Frozen
 
+pytestmark = pytest.mark.oldlibs  # run on numpy 1.x / pandas 2.x too (README: the Python 3.10 tests)
+
 PHONE = model.DeviceInfo(id="R58M12ABCDE", kind="android", brand="Xiaomi", cpu_max_khz={0: 1785600, 7: 2841600},
                          extra={"k": [1, 2]})
 REF = model.ModelRef("tiny_seg", "/m/tiny seg.tflite", "tflite", "a" * 64, ("x.pdiparams",), ("b" * 64,))

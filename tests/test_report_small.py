@@ -22,6 +22,8 @@ from segbench.model import (
 )
 from segbench.store import Store
 
+pytestmark = pytest.mark.oldlibs  # run on numpy 1.x / pandas 2.x too (README: the Python 3.10 tests)
+
 PHONE = DeviceInfo(id="R58M12ABCDE", kind="android", brand="Xiaomi", model="MI 9", soc="SM8150",
                    android_version="11", api_level=30)
 A = ModelRef("seg_a", "/m/seg_a.tflite", "tflite", "a" * 64)
@@ -180,7 +182,7 @@ def test_name_collision_notes_are_the_same_from_lists_and_arrays():
     rng = random.Random(11)
     for _ in range(40):
         n = rng.randint(1, 60)
-        pick = lambda *xs: [rng.choice(xs) for _ in range(n)]  # noqa: E731
+        pick = lambda *xs, n=n: [rng.choice(xs) for _ in range(n)]  # noqa: E731
         out = {"device": pick("p1", "p2", None), "model": pick("a", "b"), "runtime": pick("tflite"),
                "threads": pick(1, 2, None), "power_mode": pick("high", None), "backend": pick("cpu", "gpu"),
                "sha256": pick("a" * 64, "b" * 64, None), "tool": pick("benchmark_model", None),

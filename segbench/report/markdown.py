@@ -66,7 +66,7 @@ def _byte_rows(heads: Sequence[str], texts: Sequence[Column]) -> Iterator[str]:
     import numpy as np
 
     arrays = [col if _is_bytes(col) else np.array(col, dtype="S") for col in texts]
-    widths = [max(len(h) + 2, int(np.strings.str_len(a).max()) if a.size else 0) for h, a in zip(heads, arrays)]
+    widths = [max(len(h) + 2, int(np.char.str_len(a).max()) if a.size else 0) for h, a in zip(heads, arrays)]
     yield _head(heads, widths)
     # Each row is "\n| cell | ... |": a template of that shape with blank cells, each column's bytes put at its
     # offset; numpy pads a shorter cell with NULs, which become the spaces that pad it.
