@@ -4,15 +4,16 @@ With an indent the standard library encodes in pure Python, a generator per valu
 rows spends most of its time there. ``dumps`` builds the same text by joining strings, with the C encoder's string
 escaping; tests/test_jsontext.py checks it against json.dumps on generated documents. A table's rows can be given
 as ``Rows`` (columns, not a dict per row): they are written as the list of dicts they stand for, a column's values
-encoded at once (a column of floats can be given as ``Floats``,
-a numpy array) and each row filled into one template (a column of one text throughout a block of rows is
-written into the template instead), and ``chunks`` yields the text a block of rows at a time,
-so that a report of a million rows is written without holding its text whole."""
+encoded at once (a column of floats can be given as ``Floats``, a numpy
+array; texts that repeat are encoded once each) and each row made by one join of its pieces (a column of one text
+throughout a block of rows is written into the text between the others), and ``chunks`` yields the text a block of
+rows at a time, so that a report of a million rows is written without holding its text whole."""
 
 from __future__ import annotations
 
+import itertools
 import operator
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
 
@@ -189,14 +190,20 @@ def chunks(obj: Any, default: Callable[[Any], Any] | None = None) -> Iterator[st
         for start in range(0, len(rows), _BLOCK):
             n = len(range(start, min(start + _BLOCK, len(rows))))
             block = [enc_column(v[start:start + _BLOCK], level + 2) for v in rows.columns.values()]
-            # A column of one text throughout the block (a runtime, a status) is written into the row's template
-            # once, not filled into every row; the template's own text has its % written as %%.
-            same = [texts.count(texts[0]) == len(texts) for texts in block]
-            fields = [(key + ": " + texts[0]).replace("%", "%%") if one else key.replace("%", "%%") + ": %s"
-                      for key, texts, one in zip(keys, block, same)]
-            template = "{" + inner + ("," + inner).join(fields) + nl(level + 1) + "}" if keys else "{}"
-            varying = [texts for texts, one in zip(block, same) if not one]
-            texts = [template % values for values in zip(*varying)] if varying else [template % ()] * n
+            # Each row is one join of its pieces: the text between two varying columns (keys, and any column of
+            # one text throughout the block, a runtime or a status, written there once) and the varying columns'
+            # texts. zip and join make a row in C: no format string parsed per row.
+            pieces: list[Iterable[str]] = []
+            between = "{" + inner if keys else "{"
+            for i, (key, texts) in enumerate(zip(keys, block)):
+                between += ("," + inner if i else "") + key + ": "
+                if texts.count(texts[0]) == len(texts):
+                    between += texts[0]
+                else:
+                    pieces += [itertools.repeat(between), texts]
+                    between = ""
+            between += nl(level + 1) + "}" if keys else "}"
+            texts = list(map("".join, zip(*pieces, itertools.repeat(between)))) if pieces else [between] * n
             yield ("," + nl(level + 1) if start else "") + ("," + nl(level + 1)).join(texts)
         yield nl(level) + "]"
 

@@ -108,15 +108,13 @@ def accuracy_rows(table: dict[str, list], known: Sequence[Accuracy], reported: S
 def _joined(shas: list[str | None], names: list[str], known: Sequence[Accuracy], reported: Sequence[Accuracy],
             paths: dict[str, str]) -> tuple[list[tuple[float | None, str | None]], list[dict]]:
     """Each row's (mIoU, source), and the rows of ``reported`` accuracy records whose model has no latency row."""
+    from segbench.distinct import each_once
+
     latest = _latest(known)
-    found: dict[tuple, tuple[float | None, str | None]] = {}  # per model file: rows are many, models few
     published: dict[str | None, float | None] = {}
-    values = []
-    for sha, name in zip(shas, names):
-        key = (sha, name, paths.get(sha or ""))
-        if key not in found:
-            found[key] = miou_for(*key, latest, published)
-        values.append(found[key])
+    # once per model file and name: rows are many (a farm's history), models few
+    values = each_once(list(zip(shas, names)),
+                       lambda key: miou_for(key[0], key[1], paths.get(key[0] or ""), latest, published))
     seen = {sha for sha in shas if isinstance(sha, str)} | set(names)
     extra = []
     for rec in _latest(reported).values():
