@@ -18,6 +18,8 @@ from report_runs import phone_run
 
 from conftest import FIXTURES, assert_one_line_error, published_manifest, run_cli
 
+pytestmark = pytest.mark.oldlibs  # run on numpy 1.x / pandas 2.x too (README: the Python 3.10 tests)
+
 _TABLES = Path(tempfile.mkdtemp(prefix="segbench-manifest-"))
 atexit.register(shutil.rmtree, _TABLES, True)  # made at import (the constants below): removed when the tests end
 # The repository's published tables (never its [[model]] entries, which `zoo export -o models_dir` rewrites).

@@ -15,6 +15,8 @@ import pytest
 from conftest import run_cli
 from seg_synth import LABEL, PRED, build_model, upscale, write_dataset
 
+pytestmark = pytest.mark.oldlibs  # run on numpy 1.x / pandas 2.x too (README: the Python 3.10 tests)
+
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
