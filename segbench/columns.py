@@ -176,7 +176,7 @@ class Columns:
             uniques, codes = _encode(self.cols[name])
             parts = [(codes, uniques)]
         if len(parts) != 1 or parts[0][0].dtype != np.int32:
-            parts = self._codes[name] = [_merged(parts)]
+            parts = self._codes[name] = [renumbered(parts)]
         return parts[0]
 
     def values(self, name: str) -> list[Any]:
@@ -359,9 +359,9 @@ def _column(values: list[Any]) -> np.ndarray:
     return object_array(values)
 
 
-def _merged(coded: Sequence[tuple[np.ndarray, list[str | None]]]) -> tuple[np.ndarray, list[str | None]]:
+def renumbered(coded: Sequence[tuple[np.ndarray, list[Any]]]) -> tuple[np.ndarray, list[Any]]:
     """Several columns' (codes, values) as one column's (int32 codes): each part's values numbered in one table
-    (a value listed twice in a part gets one code)."""
+    (a value listed twice, in one part or several, gets one code)."""
     table: dict[str | None, int] = {}
     parts = []
     for codes, values in coded:

@@ -64,7 +64,7 @@ def fixed(values: np.ndarray, decimals: int) -> np.ndarray:
         q = a * scale
         whole = np.abs(q) < _EXACT  # NaN compares False: written by Python
         whole &= np.abs(q - np.floor(q) - 0.5) > _TIE
-    units = np.where(whole, np.abs(np.rint(np.where(whole, q, 0.0))), 0.0).astype(np.int64)
+    units = np.abs(np.rint(np.where(whole, q, 0.0))).astype(np.int64)  # 0 for those Python writes
     text = _digits(units, np.signbit(a), decimals)
     odd = np.flatnonzero(~whole)
     if odd.size:

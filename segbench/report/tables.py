@@ -312,7 +312,8 @@ def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.Dat
     # One row per case identity: the same name with another file or tool version is another row.
     # The CPUs it ran on too: records of one power mode on other cores (another topology) are never pooled.
     # Text columns are grouped by their codes (Columns.codes): the same groups, at the speed of ints.
-    gid = _factorize([_key(cols, k) for k in IDENTITY])
+    keys = {k: _key(cols, k) for k in IDENTITY}
+    gid = _factorize(list(keys.values()))
     groups = int(gid.max()) + 1
     sizes = np.bincount(gid, minlength=groups)
     first = np.full(groups, n, dtype=np.int64)
@@ -339,25 +340,20 @@ def summary_of(cols: Columns, params: Mapping[str, int] | None = None) -> pd.Dat
                 value = row[key]
                 out[key][g] = math.nan if value is None and out[key].dtype.kind == "f" else value
     # The first record's keys as codes, for the notes that compare rows (_name_collisions_of)
-    keys = {k: _key(cols, k)[first] for k in (*GROUP_KEYS, "sha256", "tool", "tool_version") if k in FIRST}
-    return frame(_finish(out, params, groups, keys))
+    firsts = {k: keys[k][first] for k in (*GROUP_KEYS, "sha256", "tool", "tool_version") if k in FIRST}
+    return frame(_finish(out, params, groups, firsts))
 
 
 def _key(cols: Columns, name: str) -> np.ndarray:
     """A column to group by: a text column as codes of its texts (a missing backend is the default one), another
     as it is."""
-    import numpy as np
-
-    from segbench.columns import STRINGS
+    from segbench.columns import STRINGS, renumbered
 
     if name not in STRINGS:
         return cols[name]
     codes, values = cols.codes(name)
     if name == "backend":  # a record without a backend ran on the default one: one group with it
-        table: dict[str, int] = {}
-        remap = np.array([table.setdefault(DEFAULT_BACKEND if v is None else v, len(table)) for v in values],
-                         dtype=np.int32)
-        codes = remap[codes] if codes.size else codes
+        codes, _ = renumbered([(codes, [DEFAULT_BACKEND if v is None else v for v in values])])
     return codes
 
 
