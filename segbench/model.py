@@ -3,9 +3,9 @@
 A Measurement is what one case produced; it is stored as one JSON object per line
 (see docs/results-format.md). ``to_dict``/``from_dict`` are the only (de)serialisers.
 
-Every command imports this module, so its classes take their repr, == and hash from segbench.frozen.Frozen, the
-methods @dataclass(frozen=True) would write, written once: dataclasses compiling them for each class was a third of
-`segbench report`'s own start-up (docs/report.md, "Start-up").
+Every command imports this module, so its classes are declared ``@value`` (segbench.frozen): dataclasses whose
+methods (__init__, repr, ==, hash, the frozen setattr) are those @dataclass(frozen=True) would write, written once:
+dataclasses compiling them for each class was half of `segbench report`'s own start-up (docs/report.md, "Start-up").
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import dataclasses
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
-from segbench.frozen import Frozen, asdict
+from segbench.frozen import Frozen, asdict, value
 from segbench.validate import of_kind
 
 # RUNTIMES lives in vocab so that the CLI offers the choice without importing this module.
@@ -71,7 +71,7 @@ BACKEND_FALLBACK = "backend_fallback"
 RUNTIME_FOR_FORMAT = {"onnx": "onnxruntime", "tflite": "tflite", "paddle": "paddlelite", "paddle-nb": "paddlelite"}
 
 
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class ModelRef(Frozen):
     """Which model file a measurement is about; sha256 ties it to inspection results."""
 
@@ -85,7 +85,7 @@ class ModelRef(Frozen):
     companions_sha256: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class Architecture(Frozen):
     """Which architecture a model file is, in which format and precision: the runtime comparison's row and column
     (segbench.models.architecture_of says how it is decided; docs/report.md)."""
@@ -96,7 +96,7 @@ class Architecture(Frozen):
     source: str  # where it was read: "manifest" (the entry next to the file) or "name" (the model's name)
 
 
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class TensorInfo(Frozen):
     """A model input or output as the file declares it.
 
@@ -113,7 +113,7 @@ class TensorInfo(Frozen):
     zero_point: int | None = None
 
 
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class Latency(Frozen):
     """Latency figures in milliseconds; a figure the source does not give is None."""
 
@@ -126,7 +126,7 @@ class Latency(Frozen):
     p95: float | None = None
 
 
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class Case(Frozen):
     """One thing to measure: a model on a runtime with one thread count and power mode."""
 
@@ -232,7 +232,7 @@ def current(records: list[Measurement], shard: bool = False) -> list[Measurement
     return [m for i, m in enumerate(records) if i in keep]
 
 
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class DeviceInfo(Frozen):
     """Where the numbers were measured: a phone or this host."""
 
@@ -257,7 +257,7 @@ class DeviceInfo(Frozen):
     emulated: bool = False
 
 
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class Measurement(Frozen):
     """What one case asked for and what was seen."""
 
@@ -341,7 +341,7 @@ class Measurement(Frozen):
         return cls(**kwargs)
 
 
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class Accuracy(Frozen):
     """What ``segbench eval`` measured: one model on one dataset (a record kind of results.jsonl).
 
@@ -517,7 +517,7 @@ _MODELREF_FIELDS = {f.name for f in dataclasses.fields(ModelRef)}
 _LATENCY_FIELDS = {f.name for f in dataclasses.fields(Latency)}
 
 
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class RunInfo(Frozen):
     """The run.json of a run directory: who measured what, where and how."""
 
@@ -571,7 +571,7 @@ def _device_info(d: dict[str, Any], where: str = "device") -> DeviceInfo:
 MODELINFO_SCHEMA = "segbench.modelinfo/1"
 
 
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class ModelInfo(Frozen):
     """What inspecting a model file found, without running it (docs/inspect.md has the conventions).
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import gc
 import itertools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from segbench.frozen import Frozen
+from segbench.frozen import Frozen, value
 
 if TYPE_CHECKING:
     from segbench.columns import Columns
@@ -227,7 +226,7 @@ def _comparison_text(ctx: Context) -> str:
     return render_doc(build(ctx, "comparison", None), "markdown")
 
 
-@dataclass(frozen=True, repr=False, eq=False)
+@value
 class _Loaded(Frozen):
     """A run: its run.json and latency records as columns, through the store's cache (StoreError when it is
     damaged or of a newer segbench). Frozen's repr and ==, as segbench.model's classes: not compiled at start-up."""
