@@ -253,12 +253,29 @@ def to_measurement(parsed: ParsedRun, base: Measurement) -> Measurement:
 
 NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 
-# Android logcat: "07-08 15:33:55.768 I/tflite  ( 5395): ...", threadtime "07-08 15:33:55.768  5395  5395 I tflite  : ...",
-# and the bare "I/tflite  ( 5395): ..." form.
+# Android logcat, in each of `adb logcat -v`'s formats (liblog's logprint): time "07-08 15:33:55.768 I/tflite  ( 5395): ",
+# threadtime "07-08 15:33:55.768  5395  5395 I tflite  : ", brief "I/tflite  ( 5395): ", tag "I/tflite  : ", thread
+# "I( 5395: 5395) " and process "I( 5395) ... (tflite)" (its tag is a suffix: _LOGCAT_TAG_SUFFIX). The time may carry
+# the year (-v year), more digits (usec, nsec) and a zone (-v zone: " +0800"), or be seconds (-v epoch, monotonic);
+# -v uid puts the uid ("shell:", "10123:"; in threadtime "shell ") before the pid. -v long's "[ time pid:tid I/tag ]"
+# header stands on a line of its own (_LOGCAT_HEADER), its message on the next.
+_LOGCAT_TIME = r"(?:(?:\d{4}-)?\d\d-\d\d\s+\d\d:\d\d:\d\d\.\d+(?:\s+[+-]\d{4})?|\d+\.\d+)"
+_LOGCAT_UID = r"(?:[\w.]+:\s*)?"
 _LOGCAT = re.compile(
-    r"^(?:\d\d-\d\d\s+\d\d:\d\d:\d\d\.\d+\s+)?"
-    r"(?:\d+\s+\d+\s+[VDIWEFA]\s+[^:]*?\s*:\s?|[VDIWEFA]/[^(:]*?\s*\(\s*\d+\)\s*:\s?)"
+    rf"^(?:{_LOGCAT_TIME}\s+(?:[A-Za-z_][\w.]*\s+|\d+\s+(?=\d+\s+\d+\s))?(?=\d+\s+\d+\s)|"
+    rf"(?={_LOGCAT_TIME}\s+[VDIWEFA]/)(?:{_LOGCAT_TIME}\s+))?(?:"
+    r"\d+\s+\d+\s+[VDIWEFA]\s+[^:]*?\s*:\s?"
+    rf"|[VDIWEFA]/[^(:]*?\s*\(\s*{_LOGCAT_UID}\d+\)\s*:\s?"
+    rf"|[VDIWEFA]\(\s*{_LOGCAT_UID}\d+:\s*\d+\)\s"
+    r"|[VDIWEFA]/[^\s(:]+\s*:\s)"
 )
+# (A numeric uid, "I(10123: 1234) ", reads as the thread format: its tag suffix then stays.)
+_LOGCAT_PROCESS = re.compile(r"^[VDIWEFA]\(\s*(?:[A-Za-z_][\w.]*:\s*)?\d+\)\s")
+_LOGCAT_TAG_SUFFIX = re.compile(r"  \([^()]*\)$")
+_LOGCAT_HEADER = re.compile(rf"^\[\s*{_LOGCAT_TIME}\s+{_LOGCAT_UID}\d+:\s*\d+\s+[VDIWEFA]/[^\]]*\]$")
+# Terminal escapes: colours and cursor moves (CSI: ORT's warnings in yellow and errors in red, `adb logcat -v color`,
+# a shell's coloured prompt), OSC titles, and the two-character escapes.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 # Paddle Lite's own logging "[I 10/13 11: 1:19. 51 .../program.h:216 ~RuntimeProgram]" and glog "I0708 15:33:55.768 12 f.cc:3]".
 _GLOG = re.compile(r"^(?:\[[IWEF]\s+\d+/\s*\d+\s+[\d: .]+\s+\S+:\d+(?:\s+[^\]]*)?\]|[IWEF]\d{4}\s+[\d:.]+\s+\d+\s+\S+:\d+\])\s?")
 _LEVEL = re.compile(r"^(INFO|WARN|WARNING|ERROR|VERBOSE|FATAL|DEBUG):\s?")
@@ -292,8 +309,16 @@ def lines_of(text: str) -> list[Line]:
 def iter_lines(raw_lines: Iterable[str]) -> Iterator[Line]:
     """lines_of of a text given as its lines (``str.splitlines()``'s, or a stream's), one at a time."""
     for no, raw in enumerate(raw_lines, 1):
-        s = raw.replace("\x00", "").strip()
-        s = _LOGCAT.sub("", s, count=1)
+        s = raw.replace("\x00", "")
+        if "\x1b" in s:
+            s = _ANSI.sub("", s)
+        s = s.strip()
+        if _LOGCAT_HEADER.match(s):
+            s = ""
+        elif _LOGCAT_PROCESS.match(s):
+            s = _LOGCAT_TAG_SUFFIX.sub("", _LOGCAT_PROCESS.sub("", s, count=1))
+        else:
+            s = _LOGCAT.sub("", s, count=1)
         s = _GLOG.sub("", s, count=1)
         level = None
         m = _LEVEL.match(s)
