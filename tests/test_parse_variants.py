@@ -84,3 +84,18 @@ def test_ort_coloured_logger_lines_are_read():
     (r,) = tools.parse_any(f"{yellow}\n{red}\n")
     assert (r.tool, r.status) == ("onnxruntime_perf_test", "failed")
     assert r.error.startswith("2024-05-21 10:02:11.407318 [E:onnxruntime:") and "\x1b" not in r.error
+
+
+def test_tflite_delegate_internal_profile_is_not_added_to_the_graphs_ops():
+    """The profiler's "Delegate internal:" part lists the ops inside the XNNPACK node, whose time the graph's
+    tables already count as TfLiteXNNPackDelegate: summing both would count 36 ms twice."""
+    (r,) = tools.parse_any((LOGS / "tflite/xnnpack_delegate_internal_profile_constructed.log").read_text())
+    assert r.status == "ok" and r.latency_ms.avg == 41.4026
+    assert r.ops_by_type == {"TfLiteXNNPackDelegate": 37.798, "RESIZE_BILINEAR": 2.631, "ARG_MAX": 0.855}
+    assert [n["type"] for n in r.extra["ops_by_node"]] == [
+        "TfLiteXNNPackDelegate", "RESIZE_BILINEAR", "TfLiteXNNPackDelegate", "ARG_MAX"]
+    assert r.extra["delegate_ops_by_type"] == {"Convolution (NHWC, F32) IGEMM": 21.188,
+                                               "Convolution (NHWC, F32) DWConv": 7.871, "Add (ND, F32)": 4.41,
+                                               "Convolution (NHWC, F32) GEMM": 3.141}
+    # The graph's own profiler line, not the delegate's (36.610 ms).
+    assert r.extra["profiler_timings_ms"]["avg"] == 41.5524

@@ -534,6 +534,10 @@ def _profile(line: Line, reader: Reader, state: _State) -> bool:
         state.profile = "init"
     elif s.startswith("Operator-wise Profiling Info for Regular Benchmark Runs"):
         state.profile = "regular"
+    elif s.startswith("Delegate internal:"):
+        # The profiler's last part: the ops inside a delegate's kernels (XNNPACK's "Convolution (NHWC, F32) IGEMM"),
+        # whose time the graph's tables already hold as the delegate's node (TfLiteXNNPackDelegate): kept apart.
+        state.profile = "delegate" if state.profile == "regular" else state.profile
     elif re.match(r"^=+ Summary by node type =+$", s):
         state.table = "summary"
     elif re.match(r"^=+ Run Order =+$", s):
@@ -561,9 +565,13 @@ def _op_row(line: Line, reader: Reader) -> bool:
     if len(fields) < 3 or num(fields[2]) is None or whole(fields[1]) is None:
         return False
     d = reader.touch(line)
-    if d.get("profile_section", "regular") == "regular":
+    section = d.get("profile_section", "regular")
+    if section == "regular":
         d.ops = d.ops or {}
         d.ops[fields[0]] = round(d.ops.get(fields[0], 0.0) + (num(fields[2]) or 0.0), 6)
+    elif section == "delegate":
+        inside = d.extra.setdefault("delegate_ops_by_type", {})
+        inside[fields[0]] = round(inside.get(fields[0], 0.0) + (num(fields[2]) or 0.0), 6)
     return True
 
 
