@@ -99,3 +99,54 @@ def test_tflite_delegate_internal_profile_is_not_added_to_the_graphs_ops():
                                                "Convolution (NHWC, F32) GEMM": 3.141}
     # The graph's own profiler line, not the delegate's (36.610 ms).
     assert r.extra["profiler_timings_ms"]["avg"] == 41.5524
+
+
+@pytest.mark.parametrize("rel, line_start", [
+    ("paddle_lite/docs_mi9_cepheus_android10_acf6614.log", "avg   = "),
+    ("tflite/dhruv_android_adb_cpu4t_xnnpack_default.log", "INFO: Inference timings in us:"),
+    ("tflite/lp6m_mi11_tf2.4.0_fp32_cpu4t.log", "Inference timings in us:"),
+])
+def test_log_cut_in_the_middle_of_its_average_gives_no_wrong_average(rel, line_start):
+    """A tool killed with its output buffered leaves a log that stops mid-line: "avg   = 3" of 32.723 ms, a TFLite
+    summary ending "Inference (avg): 2" of 249684 us. Such a cut average lies outside the run's own min..max."""
+    text = (LOGS / rel).read_text(encoding="utf-8")
+    start = text.index(line_start)
+    avg_at = text.index("avg", start) if "avg   =" in line_start else text.index("Inference (avg): ", start) + 17
+    cut = text[:text.index("=", avg_at) + 4 if "avg   =" in line_start else avg_at + 1]
+    (r,) = tools.parse_any(cut)
+    assert r.status == "failed" and r.latency_ms.avg is None
+    assert "ends mid-line" in r.error and "outside min" in r.error
+    # The same text with its line ended is a figure the tool printed: no check can doubt it, none is made.
+    (whole,) = tools.parse_any(cut + "\n")
+    assert whole.status == "ok" and whole.latency_ms.avg is not None
+
+
+def test_log_without_its_last_line_break_keeps_its_figures():
+    text = (LOGS / "tflite/dhruv_android_adb_cpu4t_xnnpack_default.log").read_text(encoding="utf-8")
+    assert _figures(text.rstrip("\n")) == _figures(text)
+
+
+def test_tflite_stat_line_cut_before_min_is_not_the_all_same_form():
+    """"count=50 first=164033 curr=158560 min=" is a cut line, not "count=N curr=C" (every run equal)."""
+    text = (LOGS / "tflite/lp6m_mi11_tf2.4.0_nnapi_opprofile.log").read_text(encoding="utf-8")
+    cut = text[:text.index("min=", text.index("Timings (microseconds): count=50")) + 4]
+    (r,) = tools.parse_any(cut)
+    assert r.latency_ms.min is None and r.latency_ms.max is None and r.latency_ms.avg != 158.56
+
+
+def test_cli_reads_a_cut_file_as_it_streams(tmp_path):
+    """`segbench parse` reads files a block at a time: the last line's missing break is seen there too, and a CRLF
+    log cut mid-average is the same failed record."""
+    import json
+
+    from conftest import run_cli
+
+    text = (LOGS / "paddle_lite/docs_mi9_cepheus_android10_acf6614.log").read_text(encoding="utf-8")
+    cut = text[:text.index("avg   = ") + 9].replace("\n", "\r\n")
+    path = tmp_path / "killed.log"
+    path.write_bytes(cut.encode())
+    r = run_cli("parse", str(path), "--json")
+    assert r.code == 0, r.err
+    (rec,) = [json.loads(line) for line in r.out.splitlines()]
+    assert (rec["status"], rec["latency_ms"]["avg"], rec["latency_ms"]["min"]) == ("failed", None, 32.577)
+    assert "ends mid-line" in rec["error"]

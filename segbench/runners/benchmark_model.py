@@ -521,7 +521,8 @@ def _stat(count: int, rest: str) -> dict[str, float | None]:
     then min, max and median are C and std is 0."""
     stat: dict[str, float | None] = {k: num(v) for k, v in _PAIR.findall(rest)}
     stat["count"] = count
-    if "min" not in stat and stat.get("curr") is not None:
+    # (A line with first= but no min= is not that form but a line cut short: its figures are what it shows.)
+    if "min" not in stat and "first" not in stat and stat.get("curr") is not None:
         stat.update({"first": stat["curr"], "min": stat["curr"], "max": stat["curr"], "avg": stat["curr"],
                      "std": 0.0})
         stat.setdefault("median", stat["curr"])

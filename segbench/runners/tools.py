@@ -299,16 +299,30 @@ class Line:
     text: str
     level: str | None
     raw: str
+    cut: bool = False  # the text's last line, without a line break and ending in a number: maybe cut mid-number
+
+
+# A number at the very end of a text with no line break after it may be a part of the number printed (the tool was
+# killed with its output buffered, the log was cut at a size: "Inference (avg): 2" of 299438, "avg = 3" of 32.723);
+# or the text was only saved without its last line break. The figure is kept unless the run's own figures show it
+# cut (freeze: an average outside min..max).
+_CUT_NUMBER = re.compile(r"\d\.?(?:[eE][-+]?)?$")
 
 
 def lines_of(text: str) -> list[Line]:
     """Every line, 1-based, stripped of logcat/glog/level prefixes and surrounding whitespace."""
-    return list(iter_lines(text.splitlines()))
+    return list(iter_lines(text.splitlines(keepends=True), ended=True))
 
 
-def iter_lines(raw_lines: Iterable[str]) -> Iterator[Line]:
-    """lines_of of a text given as its lines (``str.splitlines()``'s, or a stream's), one at a time."""
+def iter_lines(raw_lines: Iterable[str], *, ended: bool = False) -> Iterator[Line]:
+    """lines_of of a text given as its lines (``str.splitlines()``'s, or a stream's), one at a time. ``ended``: the
+    lines keep their line breaks (``splitlines(keepends=True)``), so a last line without one is known to be cut."""
     for no, raw in enumerate(raw_lines, 1):
+        cut = False
+        if ended:
+            body = raw.rstrip("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+            cut = body == raw and _CUT_NUMBER.search(body) is not None
+            raw = body
         s = raw.replace("\x00", "")
         if "\x1b" in s:
             s = _ANSI.sub("", s)
@@ -325,7 +339,7 @@ def iter_lines(raw_lines: Iterable[str]) -> Iterator[Line]:
         if m:
             level, s = m.group(1), s[m.end():]
         s = _SOURCE.sub("", s, count=1)
-        yield Line(no, s.strip(), level, raw)
+        yield Line(no, s.strip(), level, raw, cut)
 
 
 def num(text: str | None) -> float | None:
@@ -556,6 +570,8 @@ class Reader:
         self.touch(line).errors.append(text[:500])
 
     def _enter(self, line: Line) -> None:
+        if line.cut:
+            self.draft.set("cut_line", line.no)
         if not self.draft.seen:
             self.draft.start, self.draft.seen = line.no, True
         self.draft.end = line.no
@@ -577,6 +593,12 @@ def latency_of(values: dict[str, Any]) -> Latency:
 def freeze(draft: Draft, runtime: str, tool: str, *, ok: bool, missing: str) -> ParsedRun:
     """Build the ParsedRun; a run without its result is failed with the tool's error (or ``missing``)."""
     v = draft.values
+    lo, hi, avg = v.get("min"), v.get("max"), v.get("avg")
+    if draft.get("cut_line") is not None and None not in (lo, hi, avg) and not lo - 0.01 <= avg <= hi + 0.01:  # (LiteRT's avg is rounded to 0.01)
+        # The text ends in the middle of the average's line: the digits seen are not the number the tool printed.
+        ok, v["avg"] = False, None
+        missing = (f"the log ends mid-line (line {draft.get('cut_line')}): its average, {avg:g} ms as cut, lies "
+                   f"outside min {lo:g} .. max {hi:g} ms, so it is not the tool's figure")
     if ok:
         error = None
         for e in draft.errors:
@@ -658,7 +680,7 @@ def tool_for_runtime(runtime: str) -> ModuleType:
 
 def detect(text: str) -> ModuleType | None:
     """The tool whose output this is (the one with the most marker lines), or None."""
-    return Scan().read(iter_lines(text.splitlines())).tool()
+    return Scan().read(iter_lines(text.splitlines(keepends=True), ended=True)).tool()
 
 
 class Scan:
@@ -720,7 +742,7 @@ class Scan:
 
 def parse_any(text: str) -> list[ParsedRun]:
     """Every run of every supported tool in the text, in order (line numbers refer to the whole text)."""
-    return Scan().read(iter_lines(text.splitlines())).runs
+    return Scan().read(iter_lines(text.splitlines(keepends=True), ended=True)).runs
 
 
 def parse_case_log(tool: ModuleType, text: str) -> ParsedRun:
