@@ -195,8 +195,9 @@ def _check(log: _Log) -> str:
 
 
 def _lines(blocks: Iterable[bytes], encoding: str, head: list[str] | None = None) -> Iterator[str]:
-    """The text's lines as ``str.splitlines()`` of the whole decoded text gives them (undecodable bytes become
-    U+FFFD), decoded and split a block at a time: a break cut between blocks (\\r, then \\n) is one break.
+    """The text's lines as ``str.splitlines(keepends=True)`` of the whole decoded text gives them (undecodable bytes
+    become U+FFFD), decoded and split a block at a time: a break cut between blocks (\\r, then \\n) is one break.
+    Each keeps its line break, so that a last line without one is known to be cut (tools.iter_lines ``ended``).
     ``head`` gets the text's first FOREIGN_CHARS characters."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     carry, kept = "", 0
@@ -208,8 +209,7 @@ def _lines(blocks: Iterable[bytes], encoding: str, head: list[str] | None = None
         parts = (carry + text).splitlines(keepends=True)
         # The last part may go on in the next block (a line, or a \\r whose \\n is to come); at the end it is a line.
         carry = parts.pop() if parts and block else ""
-        for part in parts:
-            yield part.splitlines()[0]
+        yield from parts
 
 
 def _ended(blocks: Iterable[bytes]) -> Iterator[bytes]:
@@ -238,7 +238,7 @@ def _parse_file(path: Path, android: bool = False) -> tuple[_Log, list[ParsedRun
     log = _open_log(path)
     encoding = _check(log)
     head: list[str] = []
-    scan = tools.Scan().read(tools.iter_lines(_lines(_blocks(log), encoding, head)))
+    scan = tools.Scan().read(tools.iter_lines(_lines(_blocks(log), encoding, head), ended=True))
     runs = scan.runs
     foreign = tools.foreign_tool("".join(head))
     if runs:

@@ -521,7 +521,8 @@ def _stat(count: int, rest: str) -> dict[str, float | None]:
     then min, max and median are C and std is 0."""
     stat: dict[str, float | None] = {k: num(v) for k, v in _PAIR.findall(rest)}
     stat["count"] = count
-    if "min" not in stat and stat.get("curr") is not None:
+    # (A line with first= but no min= is not that form but a line cut short: its figures are what it shows.)
+    if "min" not in stat and "first" not in stat and stat.get("curr") is not None:
         stat.update({"first": stat["curr"], "min": stat["curr"], "max": stat["curr"], "avg": stat["curr"],
                      "std": 0.0})
         stat.setdefault("median", stat["curr"])
@@ -534,6 +535,10 @@ def _profile(line: Line, reader: Reader, state: _State) -> bool:
         state.profile = "init"
     elif s.startswith("Operator-wise Profiling Info for Regular Benchmark Runs"):
         state.profile = "regular"
+    elif s.startswith("Delegate internal:"):
+        # The profiler's last part: the ops inside a delegate's kernels (XNNPACK's "Convolution (NHWC, F32) IGEMM"),
+        # whose time the graph's tables already hold as the delegate's node (TfLiteXNNPackDelegate): kept apart.
+        state.profile = "delegate" if state.profile == "regular" else state.profile
     elif re.match(r"^=+ Summary by node type =+$", s):
         state.table = "summary"
     elif re.match(r"^=+ Run Order =+$", s):
@@ -561,9 +566,13 @@ def _op_row(line: Line, reader: Reader) -> bool:
     if len(fields) < 3 or num(fields[2]) is None or whole(fields[1]) is None:
         return False
     d = reader.touch(line)
-    if d.get("profile_section", "regular") == "regular":
+    section = d.get("profile_section", "regular")
+    if section == "regular":
         d.ops = d.ops or {}
         d.ops[fields[0]] = round(d.ops.get(fields[0], 0.0) + (num(fields[2]) or 0.0), 6)
+    elif section == "delegate":
+        inside = d.extra.setdefault("delegate_ops_by_type", {})
+        inside[fields[0]] = round(inside.get(fields[0], 0.0) + (num(fields[2]) or 0.0), 6)
     return True
 
 

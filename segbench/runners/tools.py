@@ -253,12 +253,29 @@ def to_measurement(parsed: ParsedRun, base: Measurement) -> Measurement:
 
 NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 
-# Android logcat: "07-08 15:33:55.768 I/tflite  ( 5395): ...", threadtime "07-08 15:33:55.768  5395  5395 I tflite  : ...",
-# and the bare "I/tflite  ( 5395): ..." form.
+# Android logcat, in each of `adb logcat -v`'s formats (liblog's logprint): time "07-08 15:33:55.768 I/tflite  ( 5395): ",
+# threadtime "07-08 15:33:55.768  5395  5395 I tflite  : ", brief "I/tflite  ( 5395): ", tag "I/tflite  : ", thread
+# "I( 5395: 5395) " and process "I( 5395) ... (tflite)" (its tag is a suffix: _LOGCAT_TAG_SUFFIX). The time may carry
+# the year (-v year), more digits (usec, nsec) and a zone (-v zone: " +0800"), or be seconds (-v epoch, monotonic);
+# -v uid puts the uid ("shell:", "10123:"; in threadtime "shell ") before the pid. -v long's "[ time pid:tid I/tag ]"
+# header stands on a line of its own (_LOGCAT_HEADER), its message on the next.
+_LOGCAT_TIME = r"(?:(?:\d{4}-)?\d\d-\d\d\s+\d\d:\d\d:\d\d\.\d+(?:\s+[+-]\d{4})?|\d+\.\d+)"
+_LOGCAT_UID = r"(?:[\w.]+:\s*)?"
 _LOGCAT = re.compile(
-    r"^(?:\d\d-\d\d\s+\d\d:\d\d:\d\d\.\d+\s+)?"
-    r"(?:\d+\s+\d+\s+[VDIWEFA]\s+[^:]*?\s*:\s?|[VDIWEFA]/[^(:]*?\s*\(\s*\d+\)\s*:\s?)"
+    rf"^(?:{_LOGCAT_TIME}\s+(?:[A-Za-z_][\w.]*\s+|\d+\s+(?=\d+\s+\d+\s))?(?=\d+\s+\d+\s)|"
+    rf"(?={_LOGCAT_TIME}\s+[VDIWEFA]/)(?:{_LOGCAT_TIME}\s+))?(?:"
+    r"\d+\s+\d+\s+[VDIWEFA]\s+[^:]*?\s*:\s?"
+    rf"|[VDIWEFA]/[^(:]*?\s*\(\s*{_LOGCAT_UID}\d+\)\s*:\s?"
+    rf"|[VDIWEFA]\(\s*{_LOGCAT_UID}\d+:\s*\d+\)\s"
+    r"|[VDIWEFA]/[^\s(:]+\s*:\s)"
 )
+# (A numeric uid, "I(10123: 1234) ", reads as the thread format: its tag suffix then stays.)
+_LOGCAT_PROCESS = re.compile(r"^[VDIWEFA]\(\s*(?:[A-Za-z_][\w.]*:\s*)?\d+\)\s")
+_LOGCAT_TAG_SUFFIX = re.compile(r"  \([^()]*\)$")
+_LOGCAT_HEADER = re.compile(rf"^\[\s*{_LOGCAT_TIME}\s+{_LOGCAT_UID}\d+:\s*\d+\s+[VDIWEFA]/[^\]]*\]$")
+# Terminal escapes: colours and cursor moves (CSI: ORT's warnings in yellow and errors in red, `adb logcat -v color`,
+# a shell's coloured prompt), OSC titles, and the two-character escapes.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 # Paddle Lite's own logging "[I 10/13 11: 1:19. 51 .../program.h:216 ~RuntimeProgram]" and glog "I0708 15:33:55.768 12 f.cc:3]".
 _GLOG = re.compile(r"^(?:\[[IWEF]\s+\d+/\s*\d+\s+[\d: .]+\s+\S+:\d+(?:\s+[^\]]*)?\]|[IWEF]\d{4}\s+[\d:.]+\s+\d+\s+\S+:\d+\])\s?")
 _LEVEL = re.compile(r"^(INFO|WARN|WARNING|ERROR|VERBOSE|FATAL|DEBUG):\s?")
@@ -282,25 +299,47 @@ class Line:
     text: str
     level: str | None
     raw: str
+    cut: bool = False  # the text's last line, without a line break and ending in a number: maybe cut mid-number
+
+
+# A number at the very end of a text with no line break after it may be a part of the number printed (the tool was
+# killed with its output buffered, the log was cut at a size: "Inference (avg): 2" of 299438, "avg = 3" of 32.723);
+# or the text was only saved without its last line break. The figure is kept unless the run's own figures show it
+# cut (freeze: an average outside min..max).
+_CUT_NUMBER = re.compile(r"\d\.?(?:[eE][-+]?)?$")
 
 
 def lines_of(text: str) -> list[Line]:
     """Every line, 1-based, stripped of logcat/glog/level prefixes and surrounding whitespace."""
-    return list(iter_lines(text.splitlines()))
+    return list(iter_lines(text.splitlines(keepends=True), ended=True))
 
 
-def iter_lines(raw_lines: Iterable[str]) -> Iterator[Line]:
-    """lines_of of a text given as its lines (``str.splitlines()``'s, or a stream's), one at a time."""
+def iter_lines(raw_lines: Iterable[str], *, ended: bool = False) -> Iterator[Line]:
+    """lines_of of a text given as its lines (``str.splitlines()``'s, or a stream's), one at a time. ``ended``: the
+    lines keep their line breaks (``splitlines(keepends=True)``), so a last line without one is known to be cut."""
     for no, raw in enumerate(raw_lines, 1):
-        s = raw.replace("\x00", "").strip()
-        s = _LOGCAT.sub("", s, count=1)
+        cut = False
+        if ended:
+            body = raw.rstrip("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+            cut = body == raw and _CUT_NUMBER.search(body) is not None
+            raw = body
+        s = raw.replace("\x00", "")
+        if "\x1b" in s:
+            s = _ANSI.sub("", s)
+        s = s.strip()
+        if _LOGCAT_HEADER.match(s):
+            s = ""
+        elif _LOGCAT_PROCESS.match(s):
+            s = _LOGCAT_TAG_SUFFIX.sub("", _LOGCAT_PROCESS.sub("", s, count=1))
+        else:
+            s = _LOGCAT.sub("", s, count=1)
         s = _GLOG.sub("", s, count=1)
         level = None
         m = _LEVEL.match(s)
         if m:
             level, s = m.group(1), s[m.end():]
         s = _SOURCE.sub("", s, count=1)
-        yield Line(no, s.strip(), level, raw)
+        yield Line(no, s.strip(), level, raw, cut)
 
 
 def num(text: str | None) -> float | None:
@@ -531,6 +570,8 @@ class Reader:
         self.touch(line).errors.append(text[:500])
 
     def _enter(self, line: Line) -> None:
+        if line.cut:
+            self.draft.set("cut_line", line.no)
         if not self.draft.seen:
             self.draft.start, self.draft.seen = line.no, True
         self.draft.end = line.no
@@ -552,6 +593,12 @@ def latency_of(values: dict[str, Any]) -> Latency:
 def freeze(draft: Draft, runtime: str, tool: str, *, ok: bool, missing: str) -> ParsedRun:
     """Build the ParsedRun; a run without its result is failed with the tool's error (or ``missing``)."""
     v = draft.values
+    lo, hi, avg = v.get("min"), v.get("max"), v.get("avg")
+    if draft.get("cut_line") is not None and None not in (lo, hi, avg) and not lo - 0.01 <= avg <= hi + 0.01:  # (LiteRT's avg is rounded to 0.01)
+        # The text ends in the middle of the average's line: the digits seen are not the number the tool printed.
+        ok, v["avg"] = False, None
+        missing = (f"the log ends mid-line (line {draft.get('cut_line')}): its average, {avg:g} ms as cut, lies "
+                   f"outside min {lo:g} .. max {hi:g} ms, so it is not the tool's figure")
     if ok:
         error = None
         for e in draft.errors:
@@ -633,7 +680,7 @@ def tool_for_runtime(runtime: str) -> ModuleType:
 
 def detect(text: str) -> ModuleType | None:
     """The tool whose output this is (the one with the most marker lines), or None."""
-    return Scan().read(iter_lines(text.splitlines())).tool()
+    return Scan().read(iter_lines(text.splitlines(keepends=True), ended=True)).tool()
 
 
 class Scan:
@@ -695,7 +742,7 @@ class Scan:
 
 def parse_any(text: str) -> list[ParsedRun]:
     """Every run of every supported tool in the text, in order (line numbers refer to the whole text)."""
-    return Scan().read(iter_lines(text.splitlines())).runs
+    return Scan().read(iter_lines(text.splitlines(keepends=True), ended=True)).runs
 
 
 def parse_case_log(tool: ModuleType, text: str) -> ParsedRun:

@@ -1,0 +1,152 @@
+"""The vendor tools' real logs as they reach segbench by other routes: through `adb logcat` in each of its
+formats, coloured by a terminal or by the tool's own logger, cut, mixed with stderr. Every variant must give the
+figures the plain log gives (tests/test_vendor_parsers.py holds those to hand-checked numbers)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import LOGS
+from segbench.runners import tools
+
+# Every log of a supported tool that holds a run (Paddle Lite's precision profile is none).
+ALL_LOGS = sorted(p for p in LOGS.glob("*/*.log")
+                  if p.parent.name not in ("ncnn", "mnn") and p.name != "docs_precision_profiler.log")
+
+
+def _figures(text: str) -> list[tuple]:
+    """What a record says, without where in the text it is (a wrapper may add lines)."""
+    return [(r.tool, r.status, r.error, r.latency_ms, r.count, r.first_ms, r.init_ms, r.threads, r.warmup,
+             r.repeats, r.memory_mb, r.ops_by_type, r.samples_ms, r.model_path, r.backend, r.tool_version)
+            for r in tools.parse_any(text)]
+
+
+def _each_line(text: str, fmt: str) -> str:
+    return "\n".join(fmt.format(ln) if ln.strip() else ln for ln in text.splitlines())
+
+
+# `adb logcat -v FORMAT` of one line printed by the tool (liblog's logprint formats and modifiers).
+LOGCAT = {
+    "brief": "I/tflite  ( 5395): {}",
+    "time": "07-08 15:33:55.768 I/tflite  ( 5395): {}",
+    "threadtime": "07-08 15:33:55.768  5395  5395 I tflite  : {}",
+    "tag": "I/tflite  : {}",
+    "thread": "I( 5395: 5395) {}",
+    "process": "I( 5395) {}  (tflite)",
+    "process,uid": "I(shell: 5395) {}  (tflite)",
+    "year,usec": "2024-07-08 15:33:55.768123  5395  5395 I tflite  : {}",
+    "zone,nsec": "07-08 15:33:55.768123456 +0800  5395  5395 I tflite  : {}",
+    "epoch": "1720425235.768  5395  5395 I tflite  : {}",
+    "monotonic": "  4711.025  5395  5395 I tflite  : {}",
+    "threadtime,uid": "07-08 15:33:55.768 shell  5395  5395 I tflite  : {}",
+    "threadtime,uid numeric": "07-08 15:33:55.768 10123  5395  5395 I tflite  : {}",
+    "time,uid": "07-08 15:33:55.768 I/tflite  (shell: 5395): {}",
+    "epoch,brief": "1720425235.768 I/tflite  ( 5395): {}",
+    "color": "\x1b[38;5;40m07-08 15:33:55.768  5395  5395 I tflite  : {}\x1b[0m",
+}
+
+
+@pytest.mark.parametrize("fmt", list(LOGCAT), ids=list(LOGCAT))
+@pytest.mark.parametrize("path", ALL_LOGS, ids=lambda p: p.name)
+def test_logcat_formats_give_the_plain_logs_figures(path, fmt):
+    text = path.read_text(encoding="utf-8")
+    plain = _figures(text)
+    assert plain, path
+    assert _figures(_each_line(text, LOGCAT[fmt])) == plain
+
+
+@pytest.mark.parametrize("path", ALL_LOGS, ids=lambda p: p.name)
+def test_logcat_long_format_headers_are_not_lines_of_the_log(path):
+    """-v long: a "[ time pid:tid I/tag ]" header line above each message, and a blank line after it. A message
+    that is a multi-line text (a table) stands under one header, as the tool logged it."""
+    text = path.read_text(encoding="utf-8")
+    long = "".join(f"[ 07-08 15:33:55.768  5395: 5395 I/tflite   ]\n{block}\n\n" for block in text.split("\n\n"))
+    assert _figures(long) == _figures(text)
+
+
+@pytest.mark.parametrize("path", ALL_LOGS, ids=lambda p: p.name)
+def test_terminal_colours_are_not_part_of_the_text(path):
+    text = path.read_text(encoding="utf-8")
+    coloured = _each_line(text, "\x1b[0;32m{}\x1b[0m")
+    bold_erase = _each_line(text, "\x1b]0;adb shell\x07\x1b[1m{}\x1b[K\x1b[m")
+    plain = _figures(text)
+    assert _figures(coloured) == plain
+    assert _figures(bold_erase) == plain
+
+
+def test_ort_coloured_logger_lines_are_read():
+    """ORT's console log sink wraps warnings in yellow and errors in red (\\x1b[0;93m / \\x1b[1;31m ... \\x1b[m):
+    an error line that stops the tool is still its failure line."""
+    red = ("\x1b[1;31m2024-05-21 10:02:11.407318 [E:onnxruntime:, inference_session.cc:1981 operator()] Exception "
+           "during initialization: bad allocation\x1b[m")
+    yellow = ("\x1b[0;93m2024-05-21 10:02:11.201 [W:onnxruntime:, session_state.cc:1166 "
+              "VerifyEachNodeIsAssignedToAnEp] Some nodes were not assigned to the preferred execution providers\x1b[m")
+    (r,) = tools.parse_any(f"{yellow}\n{red}\n")
+    assert (r.tool, r.status) == ("onnxruntime_perf_test", "failed")
+    assert r.error.startswith("2024-05-21 10:02:11.407318 [E:onnxruntime:") and "\x1b" not in r.error
+
+
+def test_tflite_delegate_internal_profile_is_not_added_to_the_graphs_ops():
+    """The profiler's "Delegate internal:" part lists the ops inside the XNNPACK node, whose time the graph's
+    tables already count as TfLiteXNNPackDelegate: summing both would count 36 ms twice."""
+    (r,) = tools.parse_any((LOGS / "tflite/xnnpack_delegate_internal_profile_constructed.log").read_text())
+    assert r.status == "ok" and r.latency_ms.avg == 41.4026
+    assert r.ops_by_type == {"TfLiteXNNPackDelegate": 37.798, "RESIZE_BILINEAR": 2.631, "ARG_MAX": 0.855}
+    assert [n["type"] for n in r.extra["ops_by_node"]] == [
+        "TfLiteXNNPackDelegate", "RESIZE_BILINEAR", "TfLiteXNNPackDelegate", "ARG_MAX"]
+    assert r.extra["delegate_ops_by_type"] == {"Convolution (NHWC, F32) IGEMM": 21.188,
+                                               "Convolution (NHWC, F32) DWConv": 7.871, "Add (ND, F32)": 4.41,
+                                               "Convolution (NHWC, F32) GEMM": 3.141}
+    # The graph's own profiler line, not the delegate's (36.610 ms).
+    assert r.extra["profiler_timings_ms"]["avg"] == 41.5524
+
+
+@pytest.mark.parametrize("rel, line_start", [
+    ("paddle_lite/docs_mi9_cepheus_android10_acf6614.log", "avg   = "),
+    ("tflite/dhruv_android_adb_cpu4t_xnnpack_default.log", "INFO: Inference timings in us:"),
+    ("tflite/lp6m_mi11_tf2.4.0_fp32_cpu4t.log", "Inference timings in us:"),
+])
+def test_log_cut_in_the_middle_of_its_average_gives_no_wrong_average(rel, line_start):
+    """A tool killed with its output buffered leaves a log that stops mid-line: "avg   = 3" of 32.723 ms, a TFLite
+    summary ending "Inference (avg): 2" of 249684 us. Such a cut average lies outside the run's own min..max."""
+    text = (LOGS / rel).read_text(encoding="utf-8")
+    start = text.index(line_start)
+    avg_at = text.index("avg", start) if "avg   =" in line_start else text.index("Inference (avg): ", start) + 17
+    cut = text[:text.index("=", avg_at) + 4 if "avg   =" in line_start else avg_at + 1]
+    (r,) = tools.parse_any(cut)
+    assert r.status == "failed" and r.latency_ms.avg is None
+    assert "ends mid-line" in r.error and "outside min" in r.error
+    # The same text with its line ended is a figure the tool printed: no check can doubt it, none is made.
+    (whole,) = tools.parse_any(cut + "\n")
+    assert whole.status == "ok" and whole.latency_ms.avg is not None
+
+
+def test_log_without_its_last_line_break_keeps_its_figures():
+    text = (LOGS / "tflite/dhruv_android_adb_cpu4t_xnnpack_default.log").read_text(encoding="utf-8")
+    assert _figures(text.rstrip("\n")) == _figures(text)
+
+
+def test_tflite_stat_line_cut_before_min_is_not_the_all_same_form():
+    """"count=50 first=164033 curr=158560 min=" is a cut line, not "count=N curr=C" (every run equal)."""
+    text = (LOGS / "tflite/lp6m_mi11_tf2.4.0_nnapi_opprofile.log").read_text(encoding="utf-8")
+    cut = text[:text.index("min=", text.index("Timings (microseconds): count=50")) + 4]
+    (r,) = tools.parse_any(cut)
+    assert r.latency_ms.min is None and r.latency_ms.max is None and r.latency_ms.avg != 158.56
+
+
+def test_cli_reads_a_cut_file_as_it_streams(tmp_path):
+    """`segbench parse` reads files a block at a time: the last line's missing break is seen there too, and a CRLF
+    log cut mid-average is the same failed record."""
+    import json
+
+    from conftest import run_cli
+
+    text = (LOGS / "paddle_lite/docs_mi9_cepheus_android10_acf6614.log").read_text(encoding="utf-8")
+    cut = text[:text.index("avg   = ") + 9].replace("\n", "\r\n")
+    path = tmp_path / "killed.log"
+    path.write_bytes(cut.encode())
+    r = run_cli("parse", str(path), "--json")
+    assert r.code == 0, r.err
+    (rec,) = [json.loads(line) for line in r.out.splitlines()]
+    assert (rec["status"], rec["latency_ms"]["avg"], rec["latency_ms"]["min"]) == ("failed", None, 32.577)
+    assert "ends mid-line" in rec["error"]
