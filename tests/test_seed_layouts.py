@@ -1,0 +1,124 @@
+"""What each seed's own flow leaves a newcomer with, handed to segbench as its README's tour says: TF Hub's MOSAIC
+SavedModel, MLPerf's checkpoints folder (frozen .pb, TF checkpoint, float and PTQ .tflite), PaddleSeg's trained
+weights and export folders, ONNX's model-zoo folder with its test tensors. Formats no runtime here runs are one line
+saying what to convert them to; beside models that do run they are warned about and skipped, never silently."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from paddle_build import real_mobilenet_v2
+
+from conftest import FIXTURES, assert_one_line_error, run_cli
+from segbench.errors import ModelError
+from segbench.models import find_models, foreign_model
+
+ONNX = FIXTURES / "models" / "tiny_seg.onnx"
+UINT8 = FIXTURES / "quantized" / "deeplabv3_mnv2_ade20k_uint8.tflite"
+
+
+def _saved_model(folder: Path) -> Path:
+    """A TF Hub download's layout (tfhub.dev/google/mosaic/mobilenetmultiavgseg/2, untarred)."""
+    (folder / "variables").mkdir(parents=True)
+    (folder / "assets").mkdir()
+    (folder / "saved_model.pb").write_bytes(b"\x08\x01\x12\x00")
+    (folder / "fingerprint.pb").write_bytes(b"\x08\x01")
+    (folder / "keras_metadata.pb").write_bytes(b"\x0a\x00")
+    (folder / "variables" / "variables.index").write_bytes(b"\x00")
+    (folder / "variables" / "variables.data-00000-of-00001").write_bytes(b"\x00")
+    return folder
+
+
+def _mlperf_checkpoints(root: Path) -> Path:
+    """MLPerf's deeplabv3 README: checkpoints/{float,post_train_quant}/..., export_model.py's frozen graph and
+    train.py's TF checkpoint beside the .tflite files it evaluates."""
+    ckpt = root / "checkpoints"
+    (ckpt / "float").mkdir(parents=True)
+    (ckpt / "post_train_quant").mkdir()
+    shutil.copy(UINT8, ckpt / "post_train_quant" / "freeze_ptq.tflite")
+    (ckpt / "float" / "frozen_inference_graph.pb").write_bytes(b"\x0a\x05\x0a\x01x\x12\x00")
+    for part in ("index", "meta", "data-00000-of-00001"):
+        (ckpt / "float" / f"model.ckpt-200000.{part}").write_bytes(b"\x00")
+    (ckpt / "post_train_quant" / "ptq.txt").write_text("ADE_train_00000001\n")
+    return ckpt
+
+
+def test_a_tf_hub_saved_model_is_one_line_saying_convert_it(tmp_path):
+    mosaic = _saved_model(tmp_path / "mosaic")
+    reports = str(tmp_path / "r")
+    for target in (mosaic, mosaic / "saved_model.pb"):
+        r = run_cli("run", "--models", str(target), "--reports", reports)
+        assert_one_line_error(r, 1)
+        assert f"{mosaic / 'saved_model.pb'}: a TensorFlow SavedModel" in r.err and ".tflite" in r.err, r.err
+        assert "fingerprint" not in r.err and "variables" not in r.err.replace(str(mosaic), "")
+    for command in (("inspect", str(mosaic)), ("gen-input", str(FIXTURES / "images" / "astronaut.png"),
+                                               "--models", str(mosaic), "-o", str(tmp_path / "in"))):
+        r = run_cli(*command)
+        assert_one_line_error(r, 1)
+        assert "a TensorFlow SavedModel" in r.err, r.err
+
+
+def test_mlperfs_checkpoints_folder_runs_its_tflite_and_warns_about_the_rest(tmp_path):
+    ckpt = _mlperf_checkpoints(tmp_path)
+    foreign: list[str] = []
+    found = find_models(ckpt, foreign)
+    assert [f.ref.name for f in found] == ["post_train_quant/freeze_ptq"]
+    # one line per model: the frozen graph, and the checkpoint once (not its .meta and data shards)
+    assert len(foreign) == 2, foreign
+    assert "frozen_inference_graph.pb: a TensorFlow frozen graph (GraphDef)" in foreign[0]
+    assert "model.ckpt-200000.index: a TensorFlow checkpoint" in foreign[1]
+    r = run_cli("run", "--models", str(ckpt), "--warmup", "0", "--repeats", "1", "--reports", str(tmp_path / "r"))
+    assert r.code == 0, r.err
+    assert f"segbench: warning: {ckpt / 'float' / 'frozen_inference_graph.pb'}: a TensorFlow frozen graph" in r.err
+    assert r.err.count("segbench: warning:") == 2, r.err
+    assert "post_train_quant/freeze_ptq" in r.out
+    r = run_cli("run", "--models", str(ckpt / "float" / "frozen_inference_graph.pb"), "--reports", str(tmp_path / "r"))
+    assert_one_line_error(r, 1)
+    assert "from_frozen_graph" in r.err
+
+
+def test_onnx_test_tensors_and_a_savedmodels_parts_are_not_models(tmp_path):
+    # The ONNX model zoo's folder: model.onnx + test_data_set_0/input_0.pb (TensorProtos, not graphs)
+    zoo = tmp_path / "fcn"
+    (zoo / "test_data_set_0").mkdir(parents=True)
+    shutil.copy(ONNX, zoo / "model.onnx")
+    (zoo / "test_data_set_0" / "input_0.pb").write_bytes(b"\x08\x01")
+    foreign: list[str] = []
+    assert [f.ref.name for f in find_models(zoo, foreign)] == ["model"] and foreign == []
+    mosaic = _saved_model(tmp_path / "mosaic")
+    for part in ("fingerprint.pb", "keras_metadata.pb", "variables/variables.index"):
+        assert foreign_model(mosaic / part) is None
+    assert foreign_model(tmp_path / "notes.txt") is None
+
+
+def test_trained_weights_say_how_to_export_them(tmp_path):
+    # PP-MobileSeg-T's "model" link is PaddleSeg's trained model.pdparams; TI's training writes .pth checkpoints.
+    for name, words in (("model.pdparams", "tools/export.py"), ("checkpoint.pth", "torch.onnx.export"),
+                        ("mosaic.h5", ".tflite")):
+        folder = tmp_path / name.split(".")[0]
+        folder.mkdir()
+        (folder / name).write_bytes(b"\x00")
+        with pytest.raises(ModelError, match="cannot run"):
+            find_models(folder)
+        r = run_cli("run", "--models", str(folder / name), "--reports", str(tmp_path / "r"))
+        assert_one_line_error(r, 1)
+        assert words in r.err, r.err
+
+
+def test_inspect_of_the_seeds_models_dir_reads_every_export_folder(tmp_path):
+    # The PP-MobileSeg README's Speed_test_dir/models_dir: one tools/export.py folder per model, nothing flat.
+    (tmp_path / "prog").mkdir()
+    program = real_mobilenet_v2(tmp_path / "prog", "model", scale=0.1)
+    models = tmp_path / "models_dir"
+    for name in ("pp_mobileseg_base", "pp_mobileseg_tiny"):
+        (models / name).mkdir(parents=True)
+        for suffix in (".pdmodel", ".pdiparams"):
+            shutil.copy(program.with_suffix(suffix), models / name / f"model{suffix}")
+        (models / name / "model.pdiparams.info").write_bytes(b"\x00")
+    r = run_cli("inspect", str(models), "--json")
+    assert r.code == 0, r.err
+    paths = [Path(m["path"]) for m in json.loads(r.out)["models"]]
+    assert paths == [models / "pp_mobileseg_base" / "model.pdmodel", models / "pp_mobileseg_tiny" / "model.pdmodel"]
