@@ -122,3 +122,52 @@ def test_inspect_of_the_seeds_models_dir_reads_every_export_folder(tmp_path):
     assert r.code == 0, r.err
     paths = [Path(m["path"]) for m in json.loads(r.out)["models"]]
     assert paths == [models / "pp_mobileseg_base" / "model.pdmodel", models / "pp_mobileseg_tiny" / "model.pdmodel"]
+
+
+# ---------------------------------------------------------------- a .nb made for the phone, run on this machine
+
+NB_ARM = FIXTURES / "paddle" / "mnv2_arm_head.nb"
+NB_X86 = FIXTURES / "paddle" / "mnv2_x86_head.nb"
+
+
+def test_a_nbs_kernels_say_which_processors_it_was_made_for():
+    from segbench.modelinfo.nb import foreign_targets, kernel_targets
+
+    assert kernel_targets(NB_ARM) == {"arm", "host"}
+    assert kernel_targets(NB_X86) == {"x86", "host"}
+    assert foreign_targets(NB_ARM, "x86_64") == ["arm"] and foreign_targets(NB_ARM, "aarch64") == []
+    assert foreign_targets(NB_X86, "x86_64") == [] and foreign_targets(NB_X86, "aarch64") == ["x86"]
+    assert foreign_targets(NB_ARM, "riscv64") == []  # a machine we do not know: Paddle Lite decides
+
+
+@pytest.mark.paddle
+@pytest.mark.slow
+def test_an_arm_nb_on_this_machine_is_skipped_saying_so_not_timed(tmp_path):
+    # PaddleSeg's lite guide makes the .nb with opt --valid_targets=arm; x86 Paddle Lite would "run" it in
+    # microseconds, computing nothing (docs/zoo.md). The x86 .nb of the same program still runs.
+    pytest.importorskip("paddlelite")
+    from paddlelite import lite
+
+    (tmp_path / "prog").mkdir()
+    program = real_mobilenet_v2(tmp_path / "prog", "mnv2", scale=0.1)
+    models = tmp_path / "models"
+    models.mkdir()
+    for target in ("arm", "x86"):
+        opt = lite.Opt()
+        opt.set_model_file(str(program))
+        opt.set_param_file(str(program.with_suffix(".pdiparams")))
+        opt.set_valid_places(target)
+        opt.set_model_type("naive_buffer")
+        opt.set_optimize_out(str(models / f"mnv2_{target}"))
+        opt.run()
+    (models / "manifest.toml").write_text(
+        "".join(f'[[model]]\nfile = "mnv2_{t}.nb"\ninput_size = [224, 224]\n\n' for t in ("arm", "x86")))
+    reports = tmp_path / "r"
+    r = run_cli("run", "--models", str(models), "--warmup", "0", "--repeats", "1", "--reports", str(reports))
+    assert r.code == 0, r.err
+    (run,) = (reports / "runs").iterdir()
+    records = {rec["model"]["name"]: rec for rec in map(json.loads, (run / "results.jsonl").read_text().splitlines())}
+    assert records["mnv2_x86"]["status"] == "ok"
+    arm = records["mnv2_arm"]
+    assert arm["status"] == "skipped" and arm["samples_ms"] in (None, [])
+    assert "optimised for arm" in arm["error"] and "--device" in arm["error"]
