@@ -501,6 +501,11 @@ def find_models(target: str | Path, foreign: list[str] | None = None) -> list[Fo
     return sorted(found, key=lambda f: (f.ref.name, f.ref.path))
 
 
+def _is_export(f: FoundModel) -> bool:
+    path = Path(f.ref.path)
+    return f.ref.format == "paddle" and export_program(path.parent) == path
+
+
 def _distinct(found: list[FoundModel], root: Path) -> list[FoundModel]:
     """Derived names made unique per runtime; manifest names that collide are the user's error."""
     from dataclasses import replace
@@ -509,9 +514,12 @@ def _distinct(found: list[FoundModel], root: Path) -> list[FoundModel]:
         return f.ref.name, RUNTIME_FOR_FORMAT[f.ref.format]
 
     keys = [key(f) for f in found]
+    # An export folder keeps its folder's name when it is the only export among those sharing it: the .nb that opt
+    # made from it beside the folder (pp_mobileseg_tiny.nb) is the one that gives way, to its file name.
+    exports = [keys[i] for i, f in enumerate(found) if _is_export(f)]
     out = []
     for f in found:
-        if keys.count(key(f)) > 1 and f.entry is None:
+        if keys.count(key(f)) > 1 and f.entry is None and not (_is_export(f) and exports.count(key(f)) == 1):
             rel = real(Path(f.ref.path)).relative_to(real(root)).as_posix()
             f = replace(f, ref=replace(f.ref, name=rel))
         out.append(f)

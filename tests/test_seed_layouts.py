@@ -171,3 +171,80 @@ def test_an_arm_nb_on_this_machine_is_skipped_saying_so_not_timed(tmp_path):
     arm = records["mnv2_arm"]
     assert arm["status"] == "skipped" and arm["samples_ms"] in (None, [])
     assert "optimised for arm" in arm["error"] and "--device" in arm["error"]
+
+
+# ---------------------------------------------------------------- PaddleSeg's export folder through every command
+
+BARE_DEPLOY = """Deploy:
+  input_shape:
+  - 1
+  - 3
+  - 224
+  - 224
+  model: model.pdmodel
+  output_dtype: float32
+  output_op: none
+  params: model.pdiparams
+  transforms:
+  - type: Normalize
+"""
+
+
+def _paddleseg_export(folder: Path, program: Path) -> Path:
+    """tools/export.py's folder with the deploy.yaml PaddleSeg writes for PP-MobileSeg: a bare Normalize (its
+    defaults, mean and std 0.5), no Resize."""
+    folder.mkdir(parents=True)
+    for suffix in (".pdmodel", ".pdiparams"):
+        shutil.copy(program.with_suffix(suffix), folder / f"model{suffix}")
+    (folder / "model.pdiparams.info").write_bytes(b"\x00")
+    (folder / "deploy.yaml").write_text(BARE_DEPLOY)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def program(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return real_mobilenet_v2(tmp_path_factory.mktemp("prog"), "model", scale=0.1)
+
+
+def test_a_bare_normalize_in_deploy_yaml_is_paddlesegs_defaults(tmp_path, program):
+    from segbench import deploy
+
+    models = tmp_path / "models_dir"
+    export = _paddleseg_export(models / "pp_mobileseg_tiny", program)
+    config = deploy.read(export / "deploy.yaml")
+    assert config.normalize and config.mean == (0.5, 0.5, 0.5) and config.std == (0.5, 0.5, 0.5)
+    # the README tour's `gen-input IMAGE --models models_dir`
+    r = run_cli("gen-input", str(FIXTURES / "images" / "astronaut.png"), "--models", str(models),
+                "-o", str(tmp_path / "in"), "--json")
+    assert r.code == 0, r.err
+    (record,) = json.loads(r.out)
+    assert record["model"] == "pp_mobileseg_tiny" and record["transform"]["preset"] == "deploy.yaml"
+    assert record["transform"]["mean"] == [0.5, 0.5, 0.5] and record["target"]["shape"] == [1, 3, 224, 224]
+
+
+def test_eval_takes_an_export_folder_as_the_model(tmp_path, program):
+    models = tmp_path / "models_dir"
+    export = _paddleseg_export(models / "pp_mobileseg_tiny", program)
+    from segbench.cli.cmd_eval import _model_ref
+    from segbench.errors import UsageError
+
+    ref = _model_ref(export)
+    assert ref.name == "pp_mobileseg_tiny" and Path(ref.path) == export / "model.pdmodel"
+    shutil.copy(NB_ARM, export / "opt.nb")  # benchmark_bin's conversion, pulled back with the folder: still one model
+    assert _model_ref(export).path == ref.path
+    with pytest.raises(UsageError, match="is a directory"):
+        _model_ref(models)
+
+
+def test_opts_nb_beside_its_export_folder_takes_its_shape_and_the_folder_keeps_its_name(tmp_path, program):
+    # PaddleSeg's lite guide: opt --model_file pp_mobileseg_tiny/model.pdmodel ... --optimize_out pp_mobileseg_tiny
+    from segbench.modelinfo.io import read_io
+
+    models = tmp_path / "models_dir"
+    _paddleseg_export(models / "pp_mobileseg_tiny", program)
+    shutil.copy(NB_ARM, models / "pp_mobileseg_tiny.nb")
+    found = find_models(models)
+    assert sorted((f.ref.name, f.ref.format) for f in found) == [
+        ("pp_mobileseg_tiny", "paddle"), ("pp_mobileseg_tiny.nb", "paddle-nb")]
+    inputs, _ = read_io(models / "pp_mobileseg_tiny.nb")
+    assert [(t.shape[1:], t.dtype) for t in inputs] == [((3, 224, 224), "float32")]
