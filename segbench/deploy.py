@@ -81,8 +81,9 @@ def read(path: Path) -> DeployConfig:
         kind = t["type"]
         if kind == "Normalize":
             normalize = True
-            mean = _floats(t.get("mean", DEFAULT_MEAN), f"{where}.transforms Normalize.mean")
-            std = _floats(t.get("std", DEFAULT_STD), f"{where}.transforms Normalize.std")
+            # PaddleSeg's own configs list a bare `- type: Normalize` (its defaults), as tools/export.py writes it
+            mean = _floats(t.get("mean", list(DEFAULT_MEAN)), f"{where}.transforms Normalize.mean")
+            std = _floats(t.get("std", list(DEFAULT_STD)), f"{where}.transforms Normalize.std")
             if any(s == 0 for s in std):
                 raise ModelError(f"{where}.transforms Normalize.std must not hold 0")
         elif kind == "Resize":

@@ -42,15 +42,65 @@ MODEL_SUFFIXES = {".onnx": "onnx", ".tflite": "tflite", ".pdmodel": "paddle", ".
 
 
 def model_format(path: Path) -> str:
-    """The model format of a file, from its suffix (PIR ``model.json`` needs a ``.pdiparams`` beside it)."""
+    """The model format of a file, from its suffix (PIR ``model.json`` needs a ``.pdiparams`` beside it).
+
+    A file of a format that no runtime here runs (``foreign_model``) is an error that says what to convert it to."""
     fmt = MODEL_SUFFIXES.get(path.suffix.lower())
     if fmt:
         return fmt
     if path.suffix.lower() == ".json" and path.with_suffix(".pdiparams").exists():
         return "paddle"
+    foreign = foreign_model(path)
+    if foreign:
+        raise ModelError(foreign)
     raise ModelError(
         f"{path}: not a model file", hint=f"expected one of {', '.join(sorted(MODEL_SUFFIXES))} or Paddle model.json"
     )
+
+
+# What the seeds' own flows hand people besides the formats above: TF Hub's SavedModel (MOSAIC), a frozen GraphDef
+# and TF checkpoints (MLPerf's export_model.py), PaddleSeg's trained .pdparams (PP-MobileSeg's model link), PyTorch
+# checkpoints (TI's edgeai training). None of them runs here; each gets what to make of it instead.
+_TO_TFLITE_OR_ONNX = "convert it to .tflite (TensorFlow's TFLiteConverter) or .onnx (tf2onnx) and benchmark that file"
+_FOREIGN_SUFFIXES = {
+    ".h5": ("a Keras model", _TO_TFLITE_OR_ONNX),
+    ".keras": ("a Keras model", _TO_TFLITE_OR_ONNX),
+    ".pdparams": ("Paddle training weights (a dygraph state dict, not a program)",
+                  "export a program with PaddleSeg's tools/export.py --config CONFIG --model_path FILE "
+                  "(model.pdmodel + model.pdiparams + deploy.yaml) and benchmark that folder"),
+    ".pt": ("a PyTorch file", "export it to .onnx (torch.onnx.export) and benchmark that file"),
+    ".pth": ("a PyTorch file", "export it to .onnx (torch.onnx.export) and benchmark that file"),
+    ".ckpt": ("a training checkpoint", "export it to .onnx or .tflite and benchmark that file"),
+    ".caffemodel": ("a Caffe model", "convert it to .onnx and benchmark that file"),
+    ".mnn": ("an MNN model", "benchmark the .onnx or .tflite it was converted from"),
+}
+
+
+def foreign_model(path: Path) -> str | None:
+    """One line saying what ``path`` is and what to do, for a model file of a format segbench cannot run; None
+    for anything else (parts of such a model, ONNX's test tensors, files that are no model at all)."""
+    name, suffix = path.name.lower(), path.suffix.lower()
+    what = None
+    if name in ("saved_model.pb", "saved_model.pbtxt"):
+        what = (f"a TensorFlow SavedModel (the folder {path.parent})",
+                "convert it to .tflite (tf.lite.TFLiteConverter.from_saved_model) or .onnx "
+                "(python -m tf2onnx.convert --saved-model) and benchmark that file")
+    elif suffix == ".pb":
+        # A SavedModel's other .pb files (fingerprint.pb, keras_metadata.pb) and ONNX's test_data_set_N tensors
+        # (what gen-input writes for onnxruntime_perf_test) are not models of their own.
+        if (path.parent / "saved_model.pb").exists() or path.parent.name.startswith("test_data_set"):
+            return None
+        what = ("a TensorFlow frozen graph (GraphDef)",
+                "convert it to .tflite (tf.compat.v1.lite.TFLiteConverter.from_frozen_graph) or .onnx "
+                "(python -m tf2onnx.convert --graphdef) and benchmark that file")
+    elif ".ckpt" in name and suffix == ".index":  # model.ckpt-200000.index: once per checkpoint, not per shard
+        what = ("a TensorFlow checkpoint",
+                "export a graph from it (MLPerf's export_model.py), convert that to .tflite and benchmark the file")
+    elif suffix in _FOREIGN_SUFFIXES:
+        what = _FOREIGN_SUFFIXES[suffix]
+    if what is None:
+        return None
+    return f"{path}: {what[0]}, which segbench cannot run ({what[1]})"
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -303,9 +353,10 @@ def _regular(path: Path) -> bool:
         return False
 
 
-def _walk(root: Path) -> list[Path]:
+def _walk(root: Path, foreign: list[str] | None = None) -> list[Path]:
     """Model files under ``root``: every folder down to MAX_DEPTH, hidden ones and symlinked folders left out
-    (a link back up would loop)."""
+    (a link back up would loop). Models of formats segbench cannot run go into ``foreign``, one line each
+    (``foreign_model``)."""
     found: list[Path] = []
     stack = [(root, 0)]
     while stack:
@@ -322,6 +373,30 @@ def _walk(root: Path) -> list[Path]:
                     stack.append((child, depth + 1))
             elif _named_like_model(child):
                 found.append(child)  # a FIFO or device named like a model: described, never read (special_file)
+            elif foreign is not None and (line := foreign_model(child)):
+                foreign.append(line)
+    return found
+
+
+def model_files(directory: Path, foreign: list[str] | None = None) -> list[Path]:
+    """The model files in a directory tree, as ``find_models`` finds them (``inspect`` reads the same ones).
+
+    Models of a format segbench cannot run (a TF Hub SavedModel, a frozen .pb, training weights) are left out
+    with one line each in ``foreign`` for the caller to warn with; when they are all there is, the first of them
+    is the error (exit 1): the user has a model, just not one that runs here, and the line says what to do."""
+    lines: list[str] = []
+    found = _walk(directory, lines)
+    if foreign is not None:
+        foreign += lines
+    if not found and lines:
+        more = f" (and {len(lines) - 1} more such file(s))" if len(lines) > 1 else ""
+        raise ModelError(lines[0] + more)
+    if not found:
+        raise UsageError(
+            f"{directory}: no model files found",
+            hint=f"expected {', '.join(sorted(MODEL_SUFFIXES))} files or PaddleSeg export folders "
+                 "(or run `segbench zoo export`)",
+        )
     return found
 
 
@@ -403,10 +478,11 @@ def _split_quant(name: str) -> tuple[str, str]:
     return m["stem"], "none" if quant in _FLOAT_TOKENS else quant
 
 
-def find_models(target: str | Path) -> list[FoundModel]:
+def find_models(target: str | Path, foreign: list[str] | None = None) -> list[FoundModel]:
     """Models to benchmark in a directory tree (sorted by name), or the one model file (or export folder) given.
 
-    Files of other types are ignored; a directory without any model is an error. Names come from the
+    Files of other types are ignored, those of model formats segbench cannot run with a line each in ``foreign``
+    (``model_files``); a directory without any model is an error. Names come from the
     manifest.toml entries, else from where each file lies (``default_name``); two models of one runtime never
     share a name: derived names that would collide are replaced by the files' paths below the directory.
     """
@@ -420,15 +496,14 @@ def find_models(target: str | Path) -> list[FoundModel]:
         return [describe(target, _entry_for(target, target.parent))]
     if not target.is_dir():
         raise UsageError(f"{target}: not a regular file or a directory")
-    found = [describe(p, _entry_for(p, target), default_name(p, target)) for p in _walk(target)]
-    if not found:
-        raise UsageError(
-            f"{target}: no model files found",
-            hint=f"expected {', '.join(sorted(MODEL_SUFFIXES))} files or PaddleSeg export folders "
-                 "(or run `segbench zoo export`)",
-        )
+    found = [describe(p, _entry_for(p, target), default_name(p, target)) for p in model_files(target, foreign)]
     found = _distinct(found, target)
     return sorted(found, key=lambda f: (f.ref.name, f.ref.path))
+
+
+def _is_export(f: FoundModel) -> bool:
+    path = Path(f.ref.path)
+    return f.ref.format == "paddle" and export_program(path.parent) == path
 
 
 def _distinct(found: list[FoundModel], root: Path) -> list[FoundModel]:
@@ -439,9 +514,12 @@ def _distinct(found: list[FoundModel], root: Path) -> list[FoundModel]:
         return f.ref.name, RUNTIME_FOR_FORMAT[f.ref.format]
 
     keys = [key(f) for f in found]
+    # An export folder keeps its folder's name when it is the only export among those sharing it: the .nb that opt
+    # made from it beside the folder (pp_mobileseg_tiny.nb) is the one that gives way, to its file name.
+    exports = [keys[i] for i, f in enumerate(found) if _is_export(f)]
     out = []
     for f in found:
-        if keys.count(key(f)) > 1 and f.entry is None:
+        if keys.count(key(f)) > 1 and f.entry is None and not (_is_export(f) and exports.count(key(f)) == 1):
             rel = real(Path(f.ref.path)).relative_to(real(root)).as_posix()
             f = replace(f, ref=replace(f.ref, name=rel))
         out.append(f)

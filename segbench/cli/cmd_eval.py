@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # annotations only: the command module stays light to import
 
 @click.command("eval")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), metavar="FILE",
-              help="The model file (.onnx or .tflite).  [required]")
+              help="The model file (.onnx, .tflite; Paddle with the paddle extra) or PaddleSeg export folder.  [required]")
 @click.option("--dataset", "dataset_dir", type=click.Path(path_type=Path), metavar="DIR",
               help="The dataset directory (see --format).  [required]")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="The dataset's layout.  [required]")
@@ -202,10 +202,13 @@ def _on_device(ref: ModelRef, runtime: str, device: str, adb_server: str | None,
 
 def _model_ref(path: Path) -> ModelRef:
     from segbench.errors import ModelError, UsageError
-    from segbench.models import find_models
+    from segbench.models import export_program, find_models
 
-    if path.is_dir():
-        raise UsageError(f"--model {path} is a directory", hint="give one model file")
+    if path.is_dir():  # PaddleSeg's tools/export.py folder is one model; any other folder is not
+        program = export_program(path)
+        if program is None:
+            raise UsageError(f"--model {path} is a directory", hint="give one model file or PaddleSeg export folder")
+        path = program
     (found,) = find_models(path)
     if found.error:
         raise ModelError(found.error)

@@ -156,7 +156,11 @@ def _per_model(images: tuple[Path, ...], models_dir: Path, out: Path | None, inp
 
     pairs, _ = inputs.collect_images(list(images))
     records, failed = [], False
-    for found in find_models(models_dir):
+    foreign: list[str] = []
+    found_models = find_models(models_dir, foreign)
+    for line in foreign:
+        click.echo(f"segbench: warning: {line}; skipped", err=True)
+    for found in found_models:
         path = Path(found.ref.path)
         try:
             if found.error:

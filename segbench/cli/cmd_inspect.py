@@ -23,7 +23,7 @@ def command(models: tuple[Path, ...], as_json: bool, top: int) -> int:
 
     For each model: format, size, sha256, producer/opset, inputs/outputs, params, MACs/FLOPs by op type
     and the op histogram; several models are then compared in one table. Paddle: .pdmodel or PIR .json,
-    with its .pdiparams. A directory means every model file in it.
+    with its .pdiparams. A directory means every model in it, as `segbench run` finds them (export folders too).
 
     A file that cannot be read gets one `segbench: error:` line and the others are still inspected (exit 1).
     Conventions (what counts as a param, a MAC): docs/inspect.md.
@@ -62,26 +62,19 @@ def _summary(infos: list[ModelInfo]) -> str:
 
 
 def _expand(paths: tuple[Path, ...]) -> list[Path]:
-    """Files as given; directories replaced by the model files in them (sorted)."""
-    from segbench.errors import ModelError, UsageError
-    from segbench.models import MANIFEST, model_format
+    """Files as given; a directory replaced by the model files `segbench run` finds in it (export folders and
+    nested suites too, sorted), with a warning for each model of a format segbench cannot read."""
+    from segbench.models import model_files
 
     out = []
     for path in paths:
         if not path.is_dir():
             out.append(path)
             continue
-        found = []
-        for child in sorted(path.iterdir()):
-            try:
-                model_format(child)
-            except ModelError:
-                continue
-            if child.name != MANIFEST:
-                found.append(child)
-        if not found:
-            raise UsageError(f"{path}: no model files found", hint="expected .onnx, .tflite, .pdmodel, .json or .nb files")
-        out += found
+        foreign: list[str] = []
+        out += sorted(model_files(path, foreign))
+        for line in foreign:
+            click.echo(f"segbench: warning: {line}; skipped", err=True)
     return out
 
 

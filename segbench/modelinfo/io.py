@@ -27,7 +27,8 @@ def read_io(path: str | Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
 
     A .nb does not record its input shape: it is taken from the program it was converted from when that sits
     next to it (same stem), else from ``input_size = [H, W]`` in the directory's manifest.toml (a float32
-    [1, 3, H, W] input, as PaddleSeg exports; its outputs are then unknown, empty), else from the export of its folder
+    [1, 3, H, W] input, as PaddleSeg exports; its outputs are then unknown, empty), else from the export folder of its
+    name beside it (``pp_mobileseg_tiny.nb`` next to ``pp_mobileseg_tiny/``), else from the export of its own folder
     (PaddleSeg's model.pdmodel beside an opt.nb).
     """
     from segbench.models import model_format
@@ -57,6 +58,9 @@ def _nb_io(path: Path) -> tuple[list[TensorInfo], list[TensorInfo]]:
             return paddle_read_io(program)
     entry = read_manifest(path.parent).get(path.name)
     size = entry.input_size if entry else None
+    beside = path.with_suffix("")  # opt --optimize_out=pp_mobileseg_tiny next to tools/export.py's folder of that name
+    if not size and beside.is_dir() and (program := export_program(beside)) is not None:
+        return paddle_read_io(program)
     export = export_program(path.parent)
     if not size and export is not None:  # PaddleSeg's folder: opt.nb converted from model.pdmodel beside it
         return paddle_read_io(export)

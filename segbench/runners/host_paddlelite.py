@@ -79,6 +79,8 @@ class PaddleLiteSession:
         usable = [e for e in engines if installed(e) and (e == LITE or not path.endswith(".nb"))]
         if not usable:
             raise missing("paddlelite", "Paddle models", INSTALL_HINT)
+        if path.endswith(".nb"):
+            _runs_here(path)
         self.path = path
         self._inputs: list[TensorInfo] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -182,6 +184,23 @@ class PaddleLiteSession:
         signal = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
         name = "Paddle Lite" if self.engine == LITE else "Paddle Inference"
         return ModelError(f"{self.path}: {name} stopped ({signal}): {why}")
+
+
+def _runs_here(path: str) -> None:
+    """Refuse a .nb optimised for other processors (an ARM one on x86): Paddle Lite would load it and time nothing
+    meaningful (docs/zoo.md), a figure that looks like a result."""
+    from segbench.errors import RuntimeUnavailable
+    from segbench.modelinfo.nb import foreign_targets, this_machine
+
+    try:
+        foreign = foreign_targets(path)
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if foreign:
+        raise RuntimeUnavailable(
+            f"{path}: a Paddle Lite model optimised for {', '.join(foreign)} (its kernels), which Paddle Lite on this "
+            f"{this_machine()} machine cannot run",
+            hint="run it on a phone with --device, or benchmark the .pdmodel it was converted from")
 
 
 # -- the worker -------------------------------------------------------------------------------------------
