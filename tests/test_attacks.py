@@ -1,0 +1,65 @@
+"""Hostile input to the documented commands, as a user or a script can give it: file names that are not UTF-8,
+a bug that escapes every boundary, a suite that is not text, compare given one run twice or a damaged one, a full
+disk under --junit, folders segbench may not read. Each is one `segbench: error:` line and the documented exit
+code (README, "Exit codes"), and what was measured stays measured."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, ROOT, CliResult, assert_one_line_error, run_cli
+
+TINY = FIXTURES / "models" / "tiny_seg.onnx"
+NOT_UTF8 = os.fsdecode(b"bad\xff\xfename.onnx")  # bytes that are no UTF-8, as a file name may hold
+
+
+def run_bytes(*args: str) -> CliResult:
+    """run_cli for output that may hold a file name's own bytes (not UTF-8): read back with backslash escapes."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "segbench", *args], env=env, capture_output=True, timeout=300)
+    return CliResult(proc.returncode, *(s.decode("utf-8", "backslashreplace") for s in (proc.stdout, proc.stderr)))
+
+
+def _run(models: Path, reports: Path, *extra: str):
+    return run_bytes("run", "--models", str(models), "--warmup", "0", "--repeats", "2", "--reports", str(reports),
+                   *extra)
+
+
+@pytest.fixture
+def one_run(tmp_path: Path) -> tuple[Path, str]:
+    reports = tmp_path / "reports"
+    r = _run(TINY, reports, "-q")
+    assert r.code == 0, r.err
+    (run_id,) = os.listdir(reports / "runs")
+    return reports, run_id
+
+
+def test_an_error_segbench_did_not_foresee_is_one_line_and_the_traceback_on_request(one_run, monkeypatch,
+                                                                                     capsys) -> None:
+    from segbench import cli
+    from segbench.report import tables
+
+    reports, _ = one_run
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug\nover two lines")
+
+    monkeypatch.setattr(tables, "summary_rows", broken)
+    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["report", "--reports", str(reports)])
+    err = capsys.readouterr().err
+    assert exited.value.code == 1 and "Traceback" not in err
+    assert err.strip().splitlines() == [
+        "segbench: error: unexpected ValueError: a bug over two lines (a bug in segbench: run again with "
+        "SEGBENCH_TRACEBACK=1 for the traceback, and report it)"]
+    monkeypatch.setenv(cli.TRACEBACK_ENV, "1")
+    with pytest.raises(ValueError):
+        cli.main(["report", "--reports", str(reports)])
