@@ -212,6 +212,10 @@ def describe(path: Path, entry: ManifestEntry | None = None, name: str | None = 
     special = special_file(path)
     if special:  # before any read: segbench.cli.cmd_run skips these with a warning
         return FoundModel(ModelRef(name, str(path), fmt), entry, f"{path}: {special}, not a model file; skipped")
+    if not _utf8(str(path)):  # the runtimes and adb take text paths: such a file fails its case, saying why
+        return FoundModel(ModelRef(name, str(path), fmt), entry,
+                          f"{os.fsencode(path).decode('utf-8', 'backslashreplace')}: the file name is not UTF-8, "
+                          "which the runtimes cannot open (rename it)")
     try:
         companions = _companions(path, fmt)
         digest = sha256_file(path)
@@ -221,6 +225,15 @@ def describe(path: Path, entry: ManifestEntry | None = None, name: str | None = 
     except OSError as exc:
         return FoundModel(ModelRef(name, str(path), fmt), entry, f"{path}: cannot read: {exc.strerror or exc}")
     return FoundModel(ModelRef(name, str(path), fmt, digest, companions, companion_digests), entry)
+
+
+def _utf8(text: str) -> bool:
+    """Whether a path is UTF-8 text (a name of other bytes is held by Python as surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # -- discovery ---------------------------------------------------------------------------------------------

@@ -41,6 +41,25 @@ def one_run(tmp_path: Path) -> tuple[Path, str]:
     return reports, run_id
 
 
+def test_a_model_whose_name_is_not_utf8_fails_alone_and_every_report_is_written(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(TINY, models / "tiny_seg.onnx")
+    shutil.copy(TINY, models / NOT_UTF8)
+    reports = tmp_path / "reports"
+    r = _run(models, reports)
+    assert r.code == 3 and "Traceback" not in r.err, r.err
+    assert "bad\\xff\\xfename.onnx: the file name is not UTF-8, which the runtimes cannot open (rename it)" in r.err
+    records = [json.loads(x) for x in next((reports / "runs").iterdir()).joinpath("results.jsonl").read_text()
+               .splitlines()]
+    assert sorted(x["status"] for x in records) == ["failed", "ok"]  # the other model was measured
+    for fmt in ("markdown", "csv", "json", "html", "latex"):
+        out = tmp_path / f"report.{fmt}"
+        done = run_bytes("report", "--reports", str(reports), "--format", fmt, "-o", str(out))
+        assert done.code == 0 and "Traceback" not in done.err, (fmt, done.err)
+        assert b"tiny" in out.read_bytes()
+
+
 def test_an_error_segbench_did_not_foresee_is_one_line_and_the_traceback_on_request(one_run, monkeypatch,
                                                                                      capsys) -> None:
     from segbench import cli
