@@ -5,6 +5,7 @@ code (README, "Exit codes"), and what was measured stays measured."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -82,3 +83,41 @@ def test_an_error_segbench_did_not_foresee_is_one_line_and_the_traceback_on_requ
     monkeypatch.setenv(cli.TRACEBACK_ENV, "1")
     with pytest.raises(ValueError):
         cli.main(["report", "--reports", str(reports)])
+
+
+def test_compare_refuses_a_run_with_itself_and_a_run_json_it_cannot_read(one_run, tmp_path: Path) -> None:
+    reports, run_id = one_run
+    assert_one_line_error(run_cli("compare", run_id, run_id, "--reports", str(reports)), 2)
+    r = _run(TINY, reports, "-q")
+    assert r.code == 0, r.err
+    other = next(n for n in os.listdir(reports / "runs") if n != run_id)
+    info = reports / "runs" / other / "run.json"
+    info.write_text(info.read_text().replace('"segbench.run/1"', '"segbench.run/9"'))
+    for pair in ((run_id, other), (other, run_id)):
+        r = run_cli("compare", *pair, "--reports", str(reports))
+        assert_one_line_error(r, 1)
+        assert "segbench.run/9 file, newer than this segbench reads" in r.err
+    info.write_text("{ torn")
+    assert_one_line_error(run_cli("compare", run_id, other, "--reports", str(reports)), 1)
+
+
+def test_a_full_disk_under_junit_leaves_no_empty_file(one_run, tiny_disk: Path) -> None:
+    reports, run_id = one_run
+    r = _run(TINY, reports, "-q")
+    other = next(n for n in os.listdir(reports / "runs") if n != run_id)
+    with contextlib.suppress(OSError):  # as much as the 64 KiB disk takes
+        (tiny_disk / "filler").write_bytes(b"\0" * 65536)
+    junit = tiny_disk / "junit.xml"
+    r = run_cli("compare", run_id, other, "--reports", str(reports), "--junit", str(junit))
+    assert_one_line_error(r, 1)
+    assert f"cannot write {junit}: No space left on device" in r.err
+    assert sorted(os.listdir(tiny_disk)) == ["filler"]  # no empty junit.xml, no temp file
+
+
+def test_a_suite_that_is_not_utf8_text_is_a_usage_error(tmp_path: Path) -> None:
+    suite = tmp_path / "suite.toml"
+    suite.write_bytes(b"\xff\xfe[suite]\nthreads = [1]\n")  # a UTF-16 editor's BOM
+    r = run_cli("run", "--suite", str(suite), "--reports", str(tmp_path / "r"))
+    assert_one_line_error(r, 2)
+    assert f"{suite} is not valid TOML: not UTF-8 text" in r.err
+    assert not (tmp_path / "r").exists()

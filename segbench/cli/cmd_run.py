@@ -318,7 +318,13 @@ def _from_suite(path: str) -> dict:
     from segbench.sweep import read_suite
 
     suite_path = Path(path)
-    given = read_suite(suite_path.read_text(encoding="utf-8"), path)
+    try:
+        text = suite_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 text: a suite of other bytes is one usage error, as bad TOML
+        from segbench.errors import UsageError
+
+        raise UsageError(f"{path} is not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    given = read_suite(text, path)
     for key in ("models", "input"):
         if isinstance(given.get(key), str) and not Path(given[key]).is_absolute():
             given[key] = str(real(suite_path.parent / given[key]))
