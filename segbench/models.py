@@ -27,6 +27,7 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -316,16 +317,21 @@ def _regular(path: Path) -> bool:
         return False
 
 
-def _walk(root: Path) -> list[Path]:
+def _walk(root: Path, warn: Callable[[str], None] | None = None) -> list[Path]:
     """Model files under ``root``: every folder down to MAX_DEPTH, hidden ones and symlinked folders left out
-    (a link back up would loop)."""
+    (a link back up would loop). ``root`` itself unreadable is a ModelError; a folder below it that cannot be
+    listed (no permission) is said to ``warn`` and left out, never passed over in silence."""
     found: list[Path] = []
     stack = [(root, 0)]
     while stack:
         folder, depth = stack.pop()
         try:
             children = sorted(folder.iterdir())
-        except OSError:
+        except OSError as exc:
+            if folder == root:
+                raise ModelError(f"{root}: cannot read the folder: {exc.strerror or exc}") from None
+            if warn:
+                warn(f"{folder}: cannot read the folder: {exc.strerror or exc}; the models in it are left out")
             continue
         for child in children:
             if child.name.startswith(".") or child.name in _SKIP_DIRS:
@@ -416,12 +422,13 @@ def _split_quant(name: str) -> tuple[str, str]:
     return m["stem"], "none" if quant in _FLOAT_TOKENS else quant
 
 
-def find_models(target: str | Path) -> list[FoundModel]:
+def find_models(target: str | Path, warn: Callable[[str], None] | None = None) -> list[FoundModel]:
     """Models to benchmark in a directory tree (sorted by name), or the one model file (or export folder) given.
 
     Files of other types are ignored; a directory without any model is an error. Names come from the
     manifest.toml entries, else from where each file lies (``default_name``); two models of one runtime never
-    share a name: derived names that would collide are replaced by the files' paths below the directory.
+    share a name: derived names that would collide are replaced by the files' paths below the directory. Folders
+    below the directory that cannot be read are said to ``warn`` (segbench: warning: lines) and left out.
     """
     target = Path(target)
     if special_file(target):
@@ -433,7 +440,7 @@ def find_models(target: str | Path) -> list[FoundModel]:
         return [describe(target, _entry_for(target, target.parent))]
     if not target.is_dir():
         raise UsageError(f"{target}: not a regular file or a directory")
-    found = [describe(p, _entry_for(p, target), default_name(p, target)) for p in _walk(target)]
+    found = [describe(p, _entry_for(p, target), default_name(p, target)) for p in _walk(target, warn)]
     if not found:
         raise UsageError(
             f"{target}: no model files found",

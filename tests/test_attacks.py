@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,61 @@ def test_a_suite_that_is_not_utf8_text_is_a_usage_error(tmp_path: Path) -> None:
     assert_one_line_error(r, 2)
     assert f"{suite} is not valid TOML: not UTF-8 text" in r.err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.fixture
+def unprivileged():
+    """(run, folder): the CLI as a user that file permissions hold (root reads anything: as root, it runs as nobody
+    through setpriv), and a folder that user may write. Skipped where neither can be had."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: permissions cannot be tested")
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    folder = Path(tempfile.mkdtemp(prefix="segbench-perm-"))
+    folder.chmod(0o777)  # pytest's tmp_path is root's own (0700): nobody could not even look in
+
+    def run(*args: str) -> CliResult:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(folder), "MPLCONFIGDIR": str(folder / ".mpl"),
+               "PYTHONDONTWRITEBYTECODE": "1"}
+        proc = subprocess.run([*prefix, sys.executable, "-m", "segbench", *args], env=env, capture_output=True,
+                              text=True, timeout=300, cwd=folder)
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+    try:
+        yield run, folder
+    finally:
+        for p in folder.rglob("*"):
+            with contextlib.suppress(OSError):
+                p.chmod(0o755)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_files_and_folders_that_may_not_be_read(unprivileged) -> None:
+    run, folder = unprivileged
+    shutil.copy(TINY, folder / "secret.onnx")
+    (folder / "secret.onnx").chmod(0)
+    (folder / "closed").mkdir()
+    shutil.copy(TINY, folder / "closed" / "m.onnx")
+    (folder / "models" / "locked").mkdir(parents=True)
+    shutil.copy(TINY, folder / "models" / "tiny_seg.onnx")
+    shutil.copy(TINY, folder / "models" / "locked" / "hidden.onnx")
+    for p in (folder / "closed", folder / "models" / "locked"):
+        p.chmod(0)
+    reports = str(folder / "reports")
+    # Unreadable is exit 1 (README, Exit codes), for every command that reads a path it is given.
+    for args in (["inspect", "secret.onnx"], ["inspect", "closed"], ["gen-input", str(ROOT / "tests/fixtures/images/"
+                 "astronaut.png"), "--model", "secret.onnx"], ["eval", "--model", "secret.onnx", "--dataset", "closed",
+                 "--format", "voc"]):
+        r = run(*args)
+        assert_one_line_error(r, 1)
+        assert "permission denied" in r.err.lower(), (args, r.err)
+    r = run("run", "--models", "closed", "--reports", reports)
+    assert_one_line_error(r, 1)
+    assert "closed: cannot read the folder: Permission denied" in r.err
+    # A folder below --models that cannot be read is said, and the rest is measured.
+    r = run("run", "--models", "models", "--warmup", "0", "--repeats", "2", "--reports", reports)
+    assert r.code == 0 and "Traceback" not in r.err, r.err
+    assert (f"segbench: warning: {folder / 'models' / 'locked'}: cannot read the folder: Permission denied; the models "
+            "in it are left out") in r.err
+    assert "| tiny_seg" in r.out

@@ -68,6 +68,21 @@ def cli() -> None:
     """
 
 
+class InputPath(click.Path):
+    """click.Path for a file or folder segbench reads: one that exists but may not be read is an error (exit 1, "missing
+    or unreadable file" in README's Exit codes), not the usage error (2) of click's own ``readable`` check."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(readable=False, **kwargs)  # type: ignore[arg-type]
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
+        converted = super().convert(value, param, ctx)
+        path = os.fsdecode(converted)  # type: ignore[arg-type]
+        if path != "-" and os.path.exists(path) and not os.access(path, os.R_OK):
+            raise click.FileError(path, hint="permission denied")
+        return converted
+
+
 def _show_version(ctx: click.Context) -> None:
     # click.version_option takes the version when the module is imported; this reads it only when asked.
     from segbench import __version__

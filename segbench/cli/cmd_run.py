@@ -168,7 +168,8 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             if settings.input and not Path(settings.input).is_file():
                 raise UsageError(f"--input {input_path}: no such file")
         parse_cooldown(settings.cooldown)  # a bad value is a usage error before anything runs
-        found = _without_special_files(find_models(settings.models), echo)
+        found = _without_special_files(find_models(settings.models, lambda text: echo(f"segbench: warning: {text}")),
+                                       echo)
         cases = plan([f.ref for f in found], settings)
         if not cases:
             which = " ".join(x for x in (settings.runtime, "models") if x)
