@@ -38,7 +38,7 @@ from segbench.model import (
     recorded,
 )
 from segbench.runners.host import HostSession, close_session, runtime_for
-from segbench.store import RunDir, utc_now
+from segbench.store import RunDir, log_bytes, utc_now
 
 
 class Backend(Protocol):
@@ -258,8 +258,8 @@ def _measured(backend: Backend, case: Case, run_id: str, device_id: str) -> tupl
         detail = detail if len(detail) <= 500 else detail[:497] + "..."
         measurement, _ = _not_run(case, run_id, device_id, "failed",
                                   f"{type(exc).__name__}: {detail} (traceback in the case log)")
-        log = (f"segbench: the case raised {type(exc).__name__}, which segbench did not expect; the run went on.\n"
-               f"{traceback.format_exc()}").encode()
+        log = log_bytes(f"segbench: the case raised {type(exc).__name__}, which segbench did not expect; the run went "
+                        f"on.\n{traceback.format_exc()}")
         return measurement, log
 
 
@@ -311,7 +311,7 @@ def _not_run(case: Case, run_id: str, device_id: str, status: str, error: str) -
         repeats=case.repeats, error=error, started=now, finished=now,
         extra={SET_ASIDE: True} if status == "skipped" else {},
     )
-    return m, f"{'failed before running: ' if status == 'failed' else ''}{error}\n".encode()
+    return m, log_bytes(f"{'failed before running: ' if status == 'failed' else ''}{error}\n")
 
 
 def _peak_rss_mb() -> float:
@@ -352,12 +352,12 @@ class InProcessBackend:
         )
         if bound.lacking:
             error = f"power mode {case.power_mode}: {bound.lacking} on this machine"
-            return replace(base, status="skipped", error=error, finished=utc_now()), f"skipped: {error}\n".encode()
+            return replace(base, status="skipped", error=error, finished=utc_now()), log_bytes(f"skipped: {error}\n")
         if case.backend != DEFAULT_BACKEND:
             # The host runners time each runtime's Python API on the CPU; an accelerator is a phone's (--device).
             error = (f"no {case.backend} backend: on this machine segbench runs {case.runtime} on the CPU only "
                      "(accelerators need --device)")
-            return replace(base, status="skipped", error=error, finished=utc_now()), f"skipped: {error}\n".encode()
+            return replace(base, status="skipped", error=error, finished=utc_now()), log_bytes(f"skipped: {error}\n")
         log: list[str] = [
             "segbench in-process benchmark",
             f"model: {case.model.path} (sha256 {case.model.sha256})",
@@ -376,7 +376,7 @@ class InProcessBackend:
         if measurement.error:
             log.append(f"{measurement.status}: {measurement.error}")
         measurement = replace(measurement, finished=utc_now())
-        return measurement, ("\n".join(log) + "\n").encode()
+        return measurement, log_bytes("\n".join(log) + "\n")
 
     def _timed(self, case: Case, base: Measurement, open_session: Callable[[str, int], HostSession],
                log: list[str]) -> Measurement:

@@ -27,6 +27,7 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -262,6 +263,10 @@ def describe(path: Path, entry: ManifestEntry | None = None, name: str | None = 
     special = special_file(path)
     if special:  # before any read: segbench.cli.cmd_run skips these with a warning
         return FoundModel(ModelRef(name, str(path), fmt), entry, f"{path}: {special}, not a model file; skipped")
+    if not _utf8(str(path)):  # the runtimes and adb take text paths: such a file fails its case, saying why
+        return FoundModel(ModelRef(name, str(path), fmt), entry,
+                          f"{os.fsencode(path).decode('utf-8', 'backslashreplace')}: the file name is not UTF-8, "
+                          "which the runtimes cannot open (rename it)")
     try:
         companions = _companions(path, fmt)
         digest = sha256_file(path)
@@ -271,6 +276,15 @@ def describe(path: Path, entry: ManifestEntry | None = None, name: str | None = 
     except OSError as exc:
         return FoundModel(ModelRef(name, str(path), fmt), entry, f"{path}: cannot read: {exc.strerror or exc}")
     return FoundModel(ModelRef(name, str(path), fmt, digest, companions, companion_digests), entry)
+
+
+def _utf8(text: str) -> bool:
+    """Whether a path is UTF-8 text (a name of other bytes is held by Python as surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # -- discovery ---------------------------------------------------------------------------------------------
@@ -353,17 +367,22 @@ def _regular(path: Path) -> bool:
         return False
 
 
-def _walk(root: Path, foreign: list[str] | None = None) -> list[Path]:
+def _walk(root: Path, foreign: list[str], warn: Callable[[str], None] | None = None) -> list[Path]:
     """Model files under ``root``: every folder down to MAX_DEPTH, hidden ones and symlinked folders left out
     (a link back up would loop). Models of formats segbench cannot run go into ``foreign``, one line each
-    (``foreign_model``)."""
+    (``foreign_model``). ``root`` itself unreadable is a ModelError; a folder below it that cannot be listed (no
+    permission) is said to ``warn`` and left out, never passed over in silence."""
     found: list[Path] = []
     stack = [(root, 0)]
     while stack:
         folder, depth = stack.pop()
         try:
             children = sorted(folder.iterdir())
-        except OSError:
+        except OSError as exc:
+            if folder == root:
+                raise ModelError(f"{root}: cannot read the folder: {exc.strerror or exc}") from None
+            if warn:
+                warn(f"{folder}: cannot read the folder: {exc.strerror or exc}; the models in it are left out")
             continue
         for child in children:
             if child.name.startswith(".") or child.name in _SKIP_DIRS:
@@ -373,21 +392,20 @@ def _walk(root: Path, foreign: list[str] | None = None) -> list[Path]:
                     stack.append((child, depth + 1))
             elif _named_like_model(child):
                 found.append(child)  # a FIFO or device named like a model: described, never read (special_file)
-            elif foreign is not None and (line := foreign_model(child)):
+            elif line := foreign_model(child):
                 foreign.append(line)
     return found
 
 
-def model_files(directory: Path, foreign: list[str] | None = None) -> list[Path]:
+def model_files(directory: Path, warn: Callable[[str], None] | None = None) -> list[Path]:
     """The model files in a directory tree, as ``find_models`` finds them (``inspect`` reads the same ones).
 
     Models of a format segbench cannot run (a TF Hub SavedModel, a frozen .pb, training weights) are left out
-    with one line each in ``foreign`` for the caller to warn with; when they are all there is, the first of them
-    is the error (exit 1): the user has a model, just not one that runs here, and the line says what to do."""
+    with one line each to ``warn``; when they are all there is, the first of them is the error (exit 1): the user
+    has a model, just not one that runs here, and the line says what to do. Folders that cannot be read are said to
+    ``warn`` too (``_walk``)."""
     lines: list[str] = []
-    found = _walk(directory, lines)
-    if foreign is not None:
-        foreign += lines
+    found = _walk(directory, lines, warn)
     if not found and lines:
         more = f" (and {len(lines) - 1} more such file(s))" if len(lines) > 1 else ""
         raise ModelError(lines[0] + more)
@@ -397,6 +415,8 @@ def model_files(directory: Path, foreign: list[str] | None = None) -> list[Path]
             hint=f"expected {', '.join(sorted(MODEL_SUFFIXES))} files or PaddleSeg export folders "
                  "(or run `segbench zoo export`)",
         )
+    for line in lines if warn else ():  # a SavedModel or .pb beside the models that run: said, not left out silently
+        warn(f"{line}; skipped")
     return found
 
 
@@ -478,11 +498,11 @@ def _split_quant(name: str) -> tuple[str, str]:
     return m["stem"], "none" if quant in _FLOAT_TOKENS else quant
 
 
-def find_models(target: str | Path, foreign: list[str] | None = None) -> list[FoundModel]:
+def find_models(target: str | Path, warn: Callable[[str], None] | None = None) -> list[FoundModel]:
     """Models to benchmark in a directory tree (sorted by name), or the one model file (or export folder) given.
 
-    Files of other types are ignored, those of model formats segbench cannot run with a line each in ``foreign``
-    (``model_files``); a directory without any model is an error. Names come from the
+    Files of other types are ignored, those of model formats segbench cannot run and folders that cannot be read
+    with a line each to ``warn`` (``model_files``); a directory without any model is an error. Names come from the
     manifest.toml entries, else from where each file lies (``default_name``); two models of one runtime never
     share a name: derived names that would collide are replaced by the files' paths below the directory.
     """
@@ -496,7 +516,7 @@ def find_models(target: str | Path, foreign: list[str] | None = None) -> list[Fo
         return [describe(target, _entry_for(target, target.parent))]
     if not target.is_dir():
         raise UsageError(f"{target}: not a regular file or a directory")
-    found = [describe(p, _entry_for(p, target), default_name(p, target)) for p in model_files(target, foreign)]
+    found = [describe(p, _entry_for(p, target), default_name(p, target)) for p in model_files(target, warn)]
     found = _distinct(found, target)
     return sorted(found, key=lambda f: (f.ref.name, f.ref.path))
 

@@ -46,7 +46,7 @@ from segbench.model import (
     TensorInfo,
 )
 from segbench.runners.host import Timed
-from segbench.store import utc_now
+from segbench.store import log_bytes, utc_now
 
 REMOTE_ROOT = "/data/local/tmp/segbench"
 T = TypeVar("T")
@@ -381,10 +381,10 @@ class DeviceBackend:
         )
         if tool is None:
             why = self.missing.get(case.runtime) or f"no {case.runtime} tool for {self.device.abi} in the assets"
-            return replace(base, status="skipped", error=why, finished=utc_now()), f"skipped: {why}\n".encode()
+            return replace(base, status="skipped", error=why, finished=utc_now()), log_bytes(f"skipped: {why}\n")
         if bound.lacking:
             error = f"power mode {case.power_mode}: {bound.lacking} on {self.device.id}"
-            return replace(base, status="skipped", error=error, finished=utc_now()), f"skipped: {error}\n".encode()
+            return replace(base, status="skipped", error=error, finished=utc_now()), log_bytes(f"skipped: {error}\n")
         try:
             tool_backend, backend_options = tools.tool_backend(module, case.backend, tool.variant)
             lacking = self.with_reconnect(lambda: self.lacks(case.backend))
@@ -393,16 +393,16 @@ class DeviceBackend:
         except SegbenchError as exc:
             extra = {DEVICE_FAILURE: True} if isinstance(exc, DeviceError) else {}
             return (replace(base, error=str(exc), finished=utc_now(), extra=extra),
-                    f"failed before running: {exc}\n".encode())
+                    log_bytes(f"failed before running: {exc}\n"))
         if lacking:
             return (replace(base, status="skipped", error=f"no {case.backend} backend: {lacking}", finished=utc_now()),
-                    f"skipped: no {case.backend} backend: {lacking}\n".encode())
+                    log_bytes(f"skipped: no {case.backend} backend: {lacking}\n"))
         try:
             prepared, tool_path = self.with_reconnect(lambda: (self._prepare(case), self._tool_path(tool)))
         except SegbenchError as exc:
             extra = {DEVICE_FAILURE: True} if isinstance(exc, DeviceError) else {}
             return (replace(base, error=str(exc), finished=utc_now(), extra=extra),
-                    f"failed before running: {exc}\n".encode())
+                    log_bytes(f"failed before running: {exc}\n"))
         # A tool whose report holds no per-run times but whose result file does (onnxruntime_perf_test)
         # writes one beside the model; it is read back after the run as the record's samples.
         read_samples = getattr(module, "read_result_file", None)
@@ -431,7 +431,7 @@ class DeviceBackend:
         try:
             argv = module.build_command(tc)
         except SegbenchError as exc:
-            return replace(base, error=str(exc), finished=utc_now()), f"failed before running: {exc}\n".encode()
+            return replace(base, error=str(exc), finished=utc_now()), log_bytes(f"failed before running: {exc}\n")
         cooled_s, cool = self._cool_down()
         # One reading per case boundary: the previous case's end is this one's start, unless time passed since (a
         # cooldown, a long push, a farm phone waiting for a case handed back): then this case reads its own start,

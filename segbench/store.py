@@ -104,6 +104,12 @@ def _umask() -> int:
     return mask
 
 
+def log_bytes(text: str) -> bytes:
+    """A log written by segbench itself as bytes: UTF-8, with the bytes of a file name that is not UTF-8 (Python holds
+    them as surrogates) written back as they are, so that naming such a model never fails its case."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def write_error(exc: OSError, path: Path) -> StoreError:
     if exc.errno == errno.ENOSPC:
         return StoreError(f"disk full while writing {path}", hint="results written before this point are kept")

@@ -64,12 +64,13 @@ def test_a_tf_hub_saved_model_is_one_line_saying_convert_it(tmp_path):
 def test_mlperfs_checkpoints_folder_runs_its_tflite_and_warns_about_the_rest(tmp_path):
     ckpt = _mlperf_checkpoints(tmp_path)
     foreign: list[str] = []
-    found = find_models(ckpt, foreign)
+    found = find_models(ckpt, foreign.append)
     assert [f.ref.name for f in found] == ["post_train_quant/freeze_ptq"]
     # one line per model: the frozen graph, and the checkpoint once (not its .meta and data shards)
     assert len(foreign) == 2, foreign
     assert "frozen_inference_graph.pb: a TensorFlow frozen graph (GraphDef)" in foreign[0]
     assert "model.ckpt-200000.index: a TensorFlow checkpoint" in foreign[1]
+    assert all(line.endswith("; skipped") for line in foreign)
     r = run_cli("run", "--models", str(ckpt), "--warmup", "0", "--repeats", "1", "--reports", str(tmp_path / "r"))
     assert r.code == 0, r.err
     assert f"segbench: warning: {ckpt / 'float' / 'frozen_inference_graph.pb'}: a TensorFlow frozen graph" in r.err
@@ -87,7 +88,7 @@ def test_onnx_test_tensors_and_a_savedmodels_parts_are_not_models(tmp_path):
     shutil.copy(ONNX, zoo / "model.onnx")
     (zoo / "test_data_set_0" / "input_0.pb").write_bytes(b"\x08\x01")
     foreign: list[str] = []
-    assert [f.ref.name for f in find_models(zoo, foreign)] == ["model"] and foreign == []
+    assert [f.ref.name for f in find_models(zoo, foreign.append)] == ["model"] and foreign == []
     mosaic = _saved_model(tmp_path / "mosaic")
     for part in ("fingerprint.pb", "keras_metadata.pb", "variables/variables.index"):
         assert foreign_model(mosaic / part) is None

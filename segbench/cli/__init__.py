@@ -8,6 +8,7 @@ libraries are imported inside the command functions.
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 
@@ -67,6 +68,21 @@ def cli() -> None:
     """
 
 
+class InputPath(click.Path):
+    """click.Path for a file or folder segbench reads: one that exists but may not be read is an error (exit 1, "missing
+    or unreadable file" in README's Exit codes), not the usage error (2) of click's own ``readable`` check."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(readable=False, **kwargs)  # type: ignore[arg-type]
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
+        converted = super().convert(value, param, ctx)
+        path = os.fsdecode(converted)  # type: ignore[arg-type]
+        if path != "-" and os.path.exists(path) and not os.access(path, os.R_OK):
+            raise click.FileError(path, hint="permission denied")
+        return converted
+
+
 def _show_version(ctx: click.Context) -> None:
     # click.version_option takes the version when the module is imported; this reads it only when asked.
     from segbench import __version__
@@ -96,7 +112,20 @@ def _click_error(exc: click.ClickException) -> str:
     return message
 
 
+# Set to show the traceback of an error segbench did not foresee (a bug) instead of its one line.
+TRACEBACK_ENV = "SEGBENCH_TRACEBACK"
+
+
+def _printable_streams() -> None:
+    """Text that came from file names (bytes that are not UTF-8, held as surrogates) never stops a print: a
+    strict stdout writes it with backslash escapes, as stderr already does."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> None:
+    _printable_streams()
     # Ctrl-C is KeyboardInterrupt even when the parent started us with SIGINT ignored (a shell's background job,
     # `nohup`, some CI runners): an ignored SIGINT is inherited, and a run could then not be stopped by it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -123,4 +152,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_ERROR)
     except OSError as exc:
         fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+    except Exception as exc:  # noqa: BLE001 - the last boundary: a bug is one line too (the case boundary is execute's)
+        if os.environ.get(TRACEBACK_ENV):
+            raise
+        what = " ".join(str(exc).split())  # one line, however the exception's text runs
+        fail(f"unexpected {type(exc).__name__}{': ' + what[:300] if what else ''} (a bug in segbench: run again with {TRACEBACK_ENV}=1 "
+             "for the traceback, and report it)")
     sys.exit(code if isinstance(code, int) else 0)

@@ -57,13 +57,20 @@ def command(runs: tuple[str, ...], saved: bool, threshold: str, clock: str, juni
         def note(text: str) -> None:
             click.echo(f"segbench: warning: {text}", err=True)
 
+        if runs[0] == runs[1]:  # every case "same", a green gate that compared nothing
+            raise UsageError(f"BASELINE_RUN and CANDIDATE_RUN are the same run ({runs[0]})",
+                             hint="compare two different runs")
+        for r in runs:  # a run.json that is damaged or of a newer segbench is refused, as `report` refuses it
+            store.run(r).info()
         base, cand = (store.run(r).columns(record_rows, derive_tag(), note) for r in runs)
         verdicts = compare_columns(base, cand, limit, clock)
         name = f"segbench compare {runs[0]} {runs[1]}"
     click.echo(render(verdicts))
     if junit_path:
-        try:
-            junit_path.write_text(junit(verdicts, name))
+        from segbench.store import write_atomic
+
+        try:  # whole or not at all (a full disk leaves no empty file); XML takes no stray bytes: escaped
+            write_atomic(junit_path, junit(verdicts, name).encode("utf-8", "backslashreplace"))
         except OSError as exc:
             raise StoreError(f"cannot write {junit_path}: {exc.strerror or exc}") from None
     green, line = gate(verdicts)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from segbench.cli import InputPath
 from segbench.vocab import DATASET_FORMATS as FORMATS
 
 if TYPE_CHECKING:  # annotations only: the command module stays light to import
@@ -21,9 +22,9 @@ if TYPE_CHECKING:  # annotations only: the command module stays light to import
 
 
 @click.command("eval")
-@click.option("--model", "model_path", type=click.Path(path_type=Path), metavar="FILE",
+@click.option("--model", "model_path", type=InputPath(path_type=Path), metavar="FILE",
               help="The model file (.onnx, .tflite; Paddle with the paddle extra) or PaddleSeg export folder.  [required]")
-@click.option("--dataset", "dataset_dir", type=click.Path(path_type=Path), metavar="DIR",
+@click.option("--dataset", "dataset_dir", type=InputPath(path_type=Path), metavar="DIR",
               help="The dataset directory (see --format).  [required]")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="The dataset's layout.  [required]")
 @click.option("--demo", "demo_dir", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
@@ -32,7 +33,7 @@ if TYPE_CHECKING:  # annotations only: the command module stays light to import
 @click.option("--split", metavar="NAME", help="Split to evaluate (default: validation for ADE20K, val otherwise).")
 @click.option("--mapping", metavar="FILE|NAME",
               help="ade20k32: raw label -> class mapping file, or a shipped one: ade20k32_mlperf (default), ade20k32_ti.")
-@click.option("--image-list", type=click.Path(path_type=Path), metavar="FILE", help="voc: image ids to evaluate, one a line.")
+@click.option("--image-list", type=InputPath(path_type=Path), metavar="FILE", help="voc: image ids to evaluate, one a line.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Only the first N images (sorted by name).")
 @click.option("--preset", metavar="NAME", help="Input normalisation: paddleseg, imagenet, tf, raw, unit, pixels (default: "
               "the model's deploy.yaml, else paddleseg for float inputs, pixels for integer; docs/gen-input.md).")

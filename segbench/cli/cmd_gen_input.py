@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from segbench.cli import InputPath
 from segbench.errors import UsageError
 
 FORMATS = ("paddle-txt", "raw", "ort-pb", "npy")
@@ -50,11 +51,11 @@ def _progress(items: list[Any], show: bool) -> Iterator[Any]:
 
 
 @click.command("gen-input")
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="IMAGE_OR_DIR...")
+@click.argument("images", nargs=-1, required=True, type=InputPath(path_type=Path), metavar="IMAGE_OR_DIR...")
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path),
               help="Output file (one image), directory (several images, or ort-pb).")
-@click.option("--model", type=click.Path(path_type=Path), help="Read the target input from this model (ONNX, TFLite, Paddle .pdmodel; a .nb: docs/gen-input.md); its PaddleSeg deploy.yaml, if any, gives the normalisation.")
-@click.option("--models", "models_dir", type=click.Path(path_type=Path), metavar="DIR",
+@click.option("--model", type=InputPath(path_type=Path), help="Read the target input from this model (ONNX, TFLite, Paddle .pdmodel; a .nb: docs/gen-input.md); its PaddleSeg deploy.yaml, if any, gives the normalisation.")
+@click.option("--models", "models_dir", type=InputPath(path_type=Path), metavar="DIR",
               help="One tensor per model in DIR (as `segbench run --models` finds them), each in its tool's format "
                    "and recipe: IMAGE_STEM.MODEL.EXT next to the image (or in -o DIR).")
 @click.option("--input-name", help="Which model input, when the model has several.")
@@ -156,10 +157,7 @@ def _per_model(images: tuple[Path, ...], models_dir: Path, out: Path | None, inp
 
     pairs, _ = inputs.collect_images(list(images))
     records, failed = [], False
-    foreign: list[str] = []
-    found_models = find_models(models_dir, foreign)
-    for line in foreign:
-        click.echo(f"segbench: warning: {line}; skipped", err=True)
+    found_models = find_models(models_dir, lambda text: click.echo(f"segbench: warning: {text}", err=True))
     for found in found_models:
         path = Path(found.ref.path)
         try:

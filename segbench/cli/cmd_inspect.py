@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from segbench.cli import InputPath
+
 if TYPE_CHECKING:  # annotations only: the command module stays light to import
     from segbench.model import ModelInfo, TensorInfo
 
@@ -15,7 +17,7 @@ INSPECT_SCHEMA = "segbench.inspect/1"
 
 
 @click.command("inspect")
-@click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("models", nargs=-1, required=True, type=InputPath(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help=f'One JSON document: {{"schema": "{INSPECT_SCHEMA}", "models": [...]}}.')
 @click.option("--top", default=8, show_default=True, metavar="N", help="Op types listed per line (0: all).")
 def command(models: tuple[Path, ...], as_json: bool, top: int) -> int:
@@ -71,10 +73,7 @@ def _expand(paths: tuple[Path, ...]) -> list[Path]:
         if not path.is_dir():
             out.append(path)
             continue
-        foreign: list[str] = []
-        out += sorted(model_files(path, foreign))
-        for line in foreign:
-            click.echo(f"segbench: warning: {line}; skipped", err=True)
+        out += sorted(model_files(path, lambda text: click.echo(f"segbench: warning: {text}", err=True)))
     return out
 
 

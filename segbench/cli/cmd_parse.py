@@ -33,7 +33,7 @@ SUPPORTED = "Paddle Lite benchmark_bin, TFLite benchmark_model and onnxruntime_p
 
 
 @click.command("parse")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per run.")
 @click.option("--store", is_flag=True, help="Import the records into the reports store as a run.")
 @click.option("--reports", default="reports", show_default=True, metavar="DIR", help="Where runs are stored.")

@@ -387,7 +387,8 @@ def _write(text: str | Iterable[str], output: Path | None) -> None:
     target = output if special else output.with_name(f".{output.name}.{os.getpid()}.tmp")
     try:
         try:
-            with target.open("w") as f:
+            # UTF-8 whatever the locale; a file name's bytes that are not UTF-8 are written back as they are.
+            with target.open("w", encoding="utf-8", errors="surrogateescape") as f:
                 last = ""
                 for part in parts:
                     if part:

@@ -168,10 +168,8 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
             if settings.input and not Path(settings.input).is_file():
                 raise UsageError(f"--input {input_path}: no such file")
         parse_cooldown(settings.cooldown)  # a bad value is a usage error before anything runs
-        foreign: list[str] = []
-        found = _without_special_files(find_models(settings.models, foreign), echo)
-        for line in foreign:  # a SavedModel or .pb beside the models that run: said, not silently left out
-            echo(f"segbench: warning: {line}; skipped")
+        found = _without_special_files(find_models(settings.models, lambda text: echo(f"segbench: warning: {text}")),
+                                       echo)
         cases = plan([f.ref for f in found], settings)
         if not cases:
             which = " ".join(x for x in (settings.runtime, "models") if x)
@@ -321,7 +319,13 @@ def _from_suite(path: str) -> dict:
     from segbench.sweep import read_suite
 
     suite_path = Path(path)
-    given = read_suite(suite_path.read_text(encoding="utf-8"), path)
+    try:
+        text = suite_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 text: a suite of other bytes is one usage error, as bad TOML
+        from segbench.errors import UsageError
+
+        raise UsageError(f"{path} is not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    given = read_suite(text, path)
     for key in ("models", "input"):
         if isinstance(given.get(key), str) and not Path(given[key]).is_absolute():
             given[key] = str(real(suite_path.parent / given[key]))
