@@ -233,13 +233,39 @@ class FoundModel:
     error: str | None = None
 
 
-def _companions(path: Path, fmt: str) -> tuple[str, ...]:
+def companion_files(path: Path, fmt: str) -> tuple[str, ...]:
+    """The files a model is read with (Paddle's .pdiparams, ONNX's external data), each one there and a regular
+    file, or a ModelError naming the one that is not."""
     if fmt == "paddle":
         params = path.with_suffix(".pdiparams")
         if not params.is_file():
             raise ModelError(f"{path}: Paddle model without its parameters file {params.name}")
         return (str(params),)
+    if fmt == "onnx":
+        return _onnx_external_data(path)
     return ()
+
+
+def _onnx_external_data(path: Path) -> tuple[str, ...]:
+    """The external tensor files the .onnx names (model.onnx.data, or one per tensor), relative to its folder as
+    ONNX Runtime resolves them."""
+    from segbench.onnx_external import ExternalDataError, external_locations
+
+    try:
+        locations = external_locations(path)
+    except ExternalDataError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+    files = []
+    for location in locations:
+        data = path.parent / location
+        special = special_file(data)
+        if special:  # never read: a FIFO would hang the hash
+            raise ModelError(f"{path}: its external data file {data} is {special}")
+        if not data.is_file():
+            raise ModelError(f"{path}: its external data file {data} is missing",
+                             hint="keep the files onnx.save wrote beside the .onnx")
+        files.append(str(data))
+    return tuple(files)
 
 
 def special_file(path: Path) -> str | None:
@@ -268,14 +294,28 @@ def describe(path: Path, entry: ManifestEntry | None = None, name: str | None = 
                           f"{os.fsencode(path).decode('utf-8', 'backslashreplace')}: the file name is not UTF-8, "
                           "which the runtimes cannot open (rename it)")
     try:
-        companions = _companions(path, fmt)
+        companions = companion_files(path, fmt)
         digest = sha256_file(path)
-        companion_digests = tuple(sha256_file(Path(c)) for c in companions)  # part of the case id (model.Case)
     except ModelError as exc:
         return FoundModel(ModelRef(name, str(path), fmt), entry, str(exc))
     except OSError as exc:
         return FoundModel(ModelRef(name, str(path), fmt), entry, f"{path}: cannot read: {exc.strerror or exc}")
+    try:
+        companion_digests = companion_sha256(path, companions)  # part of the case id (model.Case)
+    except ModelError as exc:
+        return FoundModel(ModelRef(name, str(path), fmt), entry, str(exc))
     return FoundModel(ModelRef(name, str(path), fmt, digest, companions, companion_digests), entry)
+
+
+def companion_sha256(path: Path, companions: tuple[str, ...]) -> tuple[str, ...]:
+    """The sha256 of each of a model's companion files; one that cannot be read is a ModelError naming it."""
+    digests = []
+    for companion in companions:
+        try:
+            digests.append(sha256_file(Path(companion)))
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read its file {companion}: {exc.strerror or exc}") from None
+    return tuple(digests)
 
 
 def _utf8(text: str) -> bool:
