@@ -368,11 +368,22 @@ def real(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
+# A .nb of these names inside an export folder is that export optimised (benchmark_bin's or opt's output put back
+# in the folder): the folder names it, as it names the program.
+_NB_STEMS = ("opt", *EXPORT_STEMS)
+
+
+def nb_of_export(path: Path) -> bool:
+    """Whether ``path`` is an ``opt.nb`` (or ``model.nb``, ``inference.nb``) inside a Paddle export folder."""
+    return path.suffix.lower() == ".nb" and path.stem.lower() in _NB_STEMS and export_program(path.parent) is not None
+
+
 def default_name(path: Path, root: Path | None = None) -> str:
-    """A model's name from where it lies: an export folder's program is named by the folder, anything else by
-    its stem; below ``root`` the folders on the way are kept (``suite/pp_mobileseg_base``)."""
+    """A model's name from where it lies: an export folder's program (and an ``opt.nb`` in the folder) is named by
+    the folder, anything else by its stem; below ``root`` the folders on the way are kept
+    (``suite/pp_mobileseg_base``)."""
     folder = path.parent
-    if export_program(folder) == path:
+    if export_program(folder) == path or nb_of_export(path):
         rel = _relative(folder, root) if root is not None else None
         return rel or real(folder).name or path.stem
     rel = _relative(folder, root) if root is not None else None
@@ -495,7 +506,10 @@ def architecture_of(ref: ModelRef) -> Architecture:
        from the entry, else as in 2.
     2. Otherwise the model's name: a trailing ``_int8``/``_uint8`` (or ``-``/space/``.``) is its precision and the
        rest its architecture (``fp32``/``float32``/``float`` mean float); no such token: float. Format from the
-       file's suffix.
+       file's suffix. A name that ends in the file's suffix (``pp_mobileseg_tiny.nb``, a .nb that gave its folder's
+       name way to the export it was made from) is read without it, and an ``opt.nb`` inside an export folder
+       (``pp_mobileseg_tiny/opt.nb``) by the folder: the same architecture as the folder's program.
+    An ``opt.nb`` inside an export folder takes its architecture and precision from the program's manifest entry.
     A manifest that cannot be read (moved, damaged) falls back to 2: a report never fails over it.
     """
     fmt = _FORMAT_NAMES.get(ref.format, ref.format)
@@ -506,13 +520,26 @@ def architecture_of(ref: ModelRef) -> Architecture:
     named = _named_architecture(entry) if entry else None
     if named and entry:
         quant = entry.extra.get("quant") or _split_quant(ref.name)[1]
-        return Architecture(named, entry.extra.get("format") or fmt, quant, "manifest")
-    stem, quant = _split_quant(ref.name)
+        given = None if nb_of_export(Path(ref.path)) else entry.extra.get("format")  # the program's entry
+        return Architecture(named, given or fmt, quant, "manifest")
+    stem, quant = _split_quant(_name_without_suffix(ref))
     return Architecture(stem, fmt, quant, "name")
 
 
+def _name_without_suffix(ref: ModelRef) -> str:
+    path, name = Path(ref.path), ref.name
+    if name.endswith(f"/{path.name}") and nb_of_export(path):
+        return name[:-len(path.name) - 1]
+    if path.suffix and name.lower().endswith(path.suffix.lower()) and len(name) > len(path.suffix):
+        return name[:-len(path.suffix)]
+    return name
+
+
 def _entry_beside(path: Path) -> ManifestEntry | None:
-    """The manifest entry of ``path`` in its folder, or beside its export folder for an export's program."""
+    """The manifest entry of ``path`` in its folder, or beside its export folder for an export's program (and for an
+    ``opt.nb`` in the folder: the program's entry)."""
+    if nb_of_export(path):
+        path = export_program(path.parent) or path
     program_of_folder = path.suffix.lower() != ".nb" and export_program(path.parent) == path
     return _entry_for(path, path.parent.parent if program_of_folder else path.parent)
 
@@ -573,16 +600,26 @@ def _distinct(found: list[FoundModel], root: Path) -> list[FoundModel]:
     def key(f: FoundModel) -> tuple[str, str]:
         return f.ref.name, RUNTIME_FOR_FORMAT[f.ref.format]
 
+    def renamed(f: FoundModel, name: str) -> FoundModel:
+        return replace(f, ref=replace(f.ref, name=name))
+
+    def rel(f: FoundModel) -> str:
+        return real(Path(f.ref.path)).relative_to(real(root)).as_posix()
+
     keys = [key(f) for f in found]
     # An export folder keeps its folder's name when it is the only export among those sharing it: the .nb that opt
-    # made from it beside the folder (pp_mobileseg_tiny.nb) is the one that gives way, to its file name.
+    # made from it gives way, beside the folder to its file name (pp_mobileseg_tiny.nb), inside it (opt.nb) to the
+    # same shape of name; should both be there, the one inside is named by its path (pp_mobileseg_tiny/opt.nb).
     exports = [keys[i] for i, f in enumerate(found) if _is_export(f)]
     out = []
     for f in found:
         if keys.count(key(f)) > 1 and f.entry is None and not (_is_export(f) and exports.count(key(f)) == 1):
-            rel = real(Path(f.ref.path)).relative_to(real(root)).as_posix()
-            f = replace(f, ref=replace(f.ref, name=rel))
+            nb_inside = nb_of_export(Path(f.ref.path))
+            f = renamed(f, f"{f.ref.name}.nb" if nb_inside else rel(f))
         out.append(f)
+    keys = [key(f) for f in out]
+    out = [renamed(f, rel(f)) if keys.count(key(f)) > 1 and f.entry is None and nb_of_export(Path(f.ref.path))
+           else f for f in out]
     keys = [key(f) for f in out]
     dupes = sorted({k[0] for k in keys if keys.count(k) > 1})
     if dupes:

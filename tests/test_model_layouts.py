@@ -14,11 +14,11 @@ import pytest
 from onnx_build import external_data
 from test_attacks import unprivileged  # noqa: F401 - the fixture
 
-from conftest import assert_one_line_error, run_cli
+from conftest import FIXTURES, assert_one_line_error, run_cli
 from segbench.emulator import EmulatedPhone
 from segbench.emulator.phone import free_port
 from segbench.model import Case
-from segbench.models import find_models
+from segbench.models import architecture_of, find_models
 
 ADB_PORTS = range(37037, 37100)
 PHONE_PORTS = range(37100, 37400, 2)
@@ -138,3 +138,49 @@ def test_external_data_is_pushed_beside_the_onnx_on_the_phone(phone, adb_port, a
     records = [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
     assert sorted((m["model"]["name"], m["status"]) for m in records) == [("flat/segext", "ok"),
                                                                          ("nested/segext", "ok")]
+
+
+# ---------------------------------------------------------------- opt.nb inside a PaddleSeg export folder
+
+NB_ARM = FIXTURES / "paddle" / "mnv2_arm_head.nb"
+
+
+def _export(folder: Path) -> Path:
+    """A tools/export.py folder (the program stands for any: discovery reads names, not weights)."""
+    folder.mkdir(parents=True)
+    shutil.copy(FIXTURES / "paddle" / "mobilenet_v2_paddleclas.pdmodel", folder / "model.pdmodel")
+    (folder / "model.pdiparams").write_bytes(b"\x00")
+    return folder
+
+
+def test_opt_nb_inside_an_export_folder_is_named_like_the_nb_beside_it(tmp_path):
+    models = tmp_path / "models_dir"
+    export = _export(models / "pp_mobileseg_tiny")
+    shutil.copy(NB_ARM, export / "opt.nb")  # benchmark_bin's own conversion, pulled back into the folder
+    found = find_models(models)
+    assert sorted((f.ref.name, f.ref.format) for f in found) == [
+        ("pp_mobileseg_tiny", "paddle"), ("pp_mobileseg_tiny.nb", "paddle-nb")]
+    shutil.copy(NB_ARM, models / "pp_mobileseg_tiny.nb")  # and opt's beside it as well: each its own name
+    assert sorted(f.ref.name for f in find_models(models)) == [
+        "pp_mobileseg_tiny", "pp_mobileseg_tiny.nb", "pp_mobileseg_tiny/opt.nb"]
+    (export / "model.pdmodel").unlink()  # no export any more: a file like any other
+    (models / "pp_mobileseg_tiny.nb").unlink()
+    assert [f.ref.name for f in find_models(models)] == ["pp_mobileseg_tiny/opt"]
+
+
+def test_the_nb_of_an_export_is_the_same_architecture_as_its_program(tmp_path):
+    models = tmp_path / "models_dir"
+    export = _export(models / "pp_mobileseg_tiny")
+    shutil.copy(NB_ARM, export / "opt.nb")
+    shutil.copy(NB_ARM, models / "pp_mobileseg_tiny.nb")
+    archs = {f.ref.name: architecture_of(f.ref) for f in find_models(models)}
+    assert {(a.name, a.format, a.quant) for a in archs.values()} == {
+        ("pp_mobileseg_tiny", "paddle", "none"), ("pp_mobileseg_tiny", "nb", "none")}
+    # the folder's manifest entry (beside it) names the architecture: its opt.nb is that architecture too
+    (models / "manifest.toml").write_text('[[model]]\nfile = "pp_mobileseg_tiny"\narchitecture = "PP-MobileSeg-T"\n'
+                                          'format = "paddle"\n')
+    (models / "pp_mobileseg_tiny.nb").unlink()
+    archs = {f.ref.format: architecture_of(f.ref) for f in find_models(models)}
+    assert (archs["paddle-nb"].name, archs["paddle-nb"].format, archs["paddle-nb"].source) == (
+        "PP-MobileSeg-T", "nb", "manifest")
+    assert archs["paddle"].name == "PP-MobileSeg-T"
