@@ -77,6 +77,16 @@ _FOREIGN_SUFFIXES = {
 }
 
 
+# Paddle 1.x's save_inference_model layout. Paddle 2.x still loads it (load_inference_model with a folder and
+# model_filename/params_filename; Paddle Lite's opt with --model_dir, or --model_file/--param_file when combined), but
+# segbench's runners and its on-device commands take a program + .pdiparams pair: it is re-saved once into that.
+_RESAVE_PADDLE_1X = ("re-save it as model.pdmodel + model.pdiparams with Paddle 2.x: prog, feeds, fetches = "
+                     "paddle.static.load_inference_model(FOLDER, exe, model_filename='__model__', "
+                     "params_filename='__params__' (leave it out for one file per weight)), then "
+                     "paddle.static.save_inference_model('OUT/model', [prog.global_block().var(n) for n in feeds], "
+                     "fetches, exe, program=prog), and benchmark OUT")
+
+
 def foreign_model(path: Path) -> str | None:
     """One line saying what ``path`` is and what to do, for a model file of a format segbench cannot run; None
     for anything else (parts of such a model, ONNX's test tensors, files that are no model at all)."""
@@ -94,6 +104,9 @@ def foreign_model(path: Path) -> str | None:
         what = ("a TensorFlow frozen graph (GraphDef)",
                 "convert it to .tflite (tf.compat.v1.lite.TFLiteConverter.from_frozen_graph) or .onnx "
                 "(python -m tf2onnx.convert --graphdef) and benchmark that file")
+    elif path.name == "__model__":  # once per folder: __params__ and the per-weight files are its parts
+        what = (f"a Paddle 1.x inference model (the folder {path.parent}: __model__ with __params__ or one file per "
+                "weight)", _RESAVE_PADDLE_1X)
     elif ".ckpt" in name and suffix == ".index":  # model.ckpt-200000.index: once per checkpoint, not per shard
         what = ("a TensorFlow checkpoint",
                 "export a graph from it (MLPerf's export_model.py), convert that to .tflite and benchmark the file")

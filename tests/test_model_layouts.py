@@ -184,3 +184,26 @@ def test_the_nb_of_an_export_is_the_same_architecture_as_its_program(tmp_path):
     assert (archs["paddle-nb"].name, archs["paddle-nb"].format, archs["paddle-nb"].source) == (
         "PP-MobileSeg-T", "nb", "manifest")
     assert archs["paddle"].name == "PP-MobileSeg-T"
+
+
+# ---------------------------------------------------------------- Paddle 1.x's __model__ folders
+
+
+@pytest.mark.parametrize("weights", [("__params__",), ("conv1_weights", "conv1_bn_scale")])
+def test_a_paddle_1x_model_folder_is_one_line_saying_how_to_resave_it(tmp_path, weights):
+    # PaddleSeg 1.x / fluid's save_inference_model: __model__ (a ProgramDesc) with __params__ (combined) or one
+    # file per weight. segbench's runners take a .pdmodel + .pdiparams pair; Paddle 2.x re-saves it into one.
+    old = tmp_path / "models" / "deeplabv3p"
+    old.mkdir(parents=True)
+    shutil.copy(FIXTURES / "paddle" / "mobilenet_v2_paddleclas.pdmodel", old / "__model__")
+    for name in weights:
+        (old / name).write_bytes(b"\x00")
+    for target in (old.parent, old / "__model__"):
+        r = run_cli("run", "--models", str(target), "--reports", str(tmp_path / "r"))
+        assert_one_line_error(r, 1)
+        assert f"{old / '__model__'}: a Paddle 1.x inference model" in r.err, r.err
+        assert "load_inference_model" in r.err and "save_inference_model" in r.err
+    external_data(old.parent / "segext.onnx")  # beside a model that runs: warned about once, not a folder of models
+    r = run_cli("run", "--models", str(old.parent), "--warmup", "0", "--repeats", "1", "--reports", str(tmp_path / "r"))
+    assert r.code == 0, r.err
+    assert r.err.count("segbench: warning:") == 1 and "a Paddle 1.x inference model" in r.err, r.err
