@@ -77,6 +77,16 @@ _FOREIGN_SUFFIXES = {
 }
 
 
+# Paddle 1.x's save_inference_model layout. Paddle 2.x still loads it (load_inference_model with a folder and
+# model_filename/params_filename; Paddle Lite's opt with --model_dir, or --model_file/--param_file when combined), but
+# segbench's runners and its on-device commands take a program + .pdiparams pair: it is re-saved once into that.
+_RESAVE_PADDLE_1X = ("re-save it as model.pdmodel + model.pdiparams with Paddle 2.x: prog, feeds, fetches = "
+                     "paddle.static.load_inference_model(FOLDER, exe, model_filename='__model__', "
+                     "params_filename='__params__' (leave it out for one file per weight)), then "
+                     "paddle.static.save_inference_model('OUT/model', [prog.global_block().var(n) for n in feeds], "
+                     "fetches, exe, program=prog), and benchmark OUT")
+
+
 def foreign_model(path: Path) -> str | None:
     """One line saying what ``path`` is and what to do, for a model file of a format segbench cannot run; None
     for anything else (parts of such a model, ONNX's test tensors, files that are no model at all)."""
@@ -94,6 +104,9 @@ def foreign_model(path: Path) -> str | None:
         what = ("a TensorFlow frozen graph (GraphDef)",
                 "convert it to .tflite (tf.compat.v1.lite.TFLiteConverter.from_frozen_graph) or .onnx "
                 "(python -m tf2onnx.convert --graphdef) and benchmark that file")
+    elif path.name == "__model__":  # once per folder: __params__ and the per-weight files are its parts
+        what = (f"a Paddle 1.x inference model (the folder {path.parent}: __model__ with __params__ or one file per "
+                "weight)", _RESAVE_PADDLE_1X)
     elif ".ckpt" in name and suffix == ".index":  # model.ckpt-200000.index: once per checkpoint, not per shard
         what = ("a TensorFlow checkpoint",
                 "export a graph from it (MLPerf's export_model.py), convert that to .tflite and benchmark the file")
@@ -233,13 +246,39 @@ class FoundModel:
     error: str | None = None
 
 
-def _companions(path: Path, fmt: str) -> tuple[str, ...]:
+def companion_files(path: Path, fmt: str) -> tuple[str, ...]:
+    """The files a model is read with (Paddle's .pdiparams, ONNX's external data), each one there and a regular
+    file, or a ModelError naming the one that is not."""
     if fmt == "paddle":
         params = path.with_suffix(".pdiparams")
         if not params.is_file():
             raise ModelError(f"{path}: Paddle model without its parameters file {params.name}")
         return (str(params),)
+    if fmt == "onnx":
+        return _onnx_external_data(path)
     return ()
+
+
+def _onnx_external_data(path: Path) -> tuple[str, ...]:
+    """The external tensor files the .onnx names (model.onnx.data, or one per tensor), relative to its folder as
+    ONNX Runtime resolves them."""
+    from segbench.onnx_external import ExternalDataError, external_locations
+
+    try:
+        locations = external_locations(path)
+    except ExternalDataError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+    files = []
+    for location in locations:
+        data = path.parent / location
+        special = special_file(data)
+        if special:  # never read: a FIFO would hang the hash
+            raise ModelError(f"{path}: its external data file {data} is {special}")
+        if not data.is_file():
+            raise ModelError(f"{path}: its external data file {data} is missing",
+                             hint="keep the files onnx.save wrote beside the .onnx")
+        files.append(str(data))
+    return tuple(files)
 
 
 def special_file(path: Path) -> str | None:
@@ -268,14 +307,28 @@ def describe(path: Path, entry: ManifestEntry | None = None, name: str | None = 
                           f"{os.fsencode(path).decode('utf-8', 'backslashreplace')}: the file name is not UTF-8, "
                           "which the runtimes cannot open (rename it)")
     try:
-        companions = _companions(path, fmt)
+        companions = companion_files(path, fmt)
         digest = sha256_file(path)
-        companion_digests = tuple(sha256_file(Path(c)) for c in companions)  # part of the case id (model.Case)
     except ModelError as exc:
         return FoundModel(ModelRef(name, str(path), fmt), entry, str(exc))
     except OSError as exc:
         return FoundModel(ModelRef(name, str(path), fmt), entry, f"{path}: cannot read: {exc.strerror or exc}")
+    try:
+        companion_digests = companion_sha256(path, companions)  # part of the case id (model.Case)
+    except ModelError as exc:
+        return FoundModel(ModelRef(name, str(path), fmt), entry, str(exc))
     return FoundModel(ModelRef(name, str(path), fmt, digest, companions, companion_digests), entry)
+
+
+def companion_sha256(path: Path, companions: tuple[str, ...]) -> tuple[str, ...]:
+    """The sha256 of each of a model's companion files; one that cannot be read is a ModelError naming it."""
+    digests = []
+    for companion in companions:
+        try:
+            digests.append(sha256_file(Path(companion)))
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read its file {companion}: {exc.strerror or exc}") from None
+    return tuple(digests)
 
 
 def _utf8(text: str) -> bool:
@@ -328,11 +381,22 @@ def real(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
+# A .nb of these names inside an export folder is that export optimised (benchmark_bin's or opt's output put back
+# in the folder): the folder names it, as it names the program.
+_NB_STEMS = ("opt", *EXPORT_STEMS)
+
+
+def nb_of_export(path: Path) -> bool:
+    """Whether ``path`` is an ``opt.nb`` (or ``model.nb``, ``inference.nb``) inside a Paddle export folder."""
+    return path.suffix.lower() == ".nb" and path.stem.lower() in _NB_STEMS and export_program(path.parent) is not None
+
+
 def default_name(path: Path, root: Path | None = None) -> str:
-    """A model's name from where it lies: an export folder's program is named by the folder, anything else by
-    its stem; below ``root`` the folders on the way are kept (``suite/pp_mobileseg_base``)."""
+    """A model's name from where it lies: an export folder's program (and an ``opt.nb`` in the folder) is named by
+    the folder, anything else by its stem; below ``root`` the folders on the way are kept
+    (``suite/pp_mobileseg_base``)."""
     folder = path.parent
-    if export_program(folder) == path:
+    if export_program(folder) == path or nb_of_export(path):
         rel = _relative(folder, root) if root is not None else None
         return rel or real(folder).name or path.stem
     rel = _relative(folder, root) if root is not None else None
@@ -455,7 +519,10 @@ def architecture_of(ref: ModelRef) -> Architecture:
        from the entry, else as in 2.
     2. Otherwise the model's name: a trailing ``_int8``/``_uint8`` (or ``-``/space/``.``) is its precision and the
        rest its architecture (``fp32``/``float32``/``float`` mean float); no such token: float. Format from the
-       file's suffix.
+       file's suffix. A name that ends in the file's suffix (``pp_mobileseg_tiny.nb``, a .nb that gave its folder's
+       name way to the export it was made from) is read without it, and an ``opt.nb`` inside an export folder
+       (``pp_mobileseg_tiny/opt.nb``) by the folder: the same architecture as the folder's program.
+    An ``opt.nb`` inside an export folder takes its architecture and precision from the program's manifest entry.
     A manifest that cannot be read (moved, damaged) falls back to 2: a report never fails over it.
     """
     fmt = _FORMAT_NAMES.get(ref.format, ref.format)
@@ -466,13 +533,26 @@ def architecture_of(ref: ModelRef) -> Architecture:
     named = _named_architecture(entry) if entry else None
     if named and entry:
         quant = entry.extra.get("quant") or _split_quant(ref.name)[1]
-        return Architecture(named, entry.extra.get("format") or fmt, quant, "manifest")
-    stem, quant = _split_quant(ref.name)
+        given = None if nb_of_export(Path(ref.path)) else entry.extra.get("format")  # the program's entry
+        return Architecture(named, given or fmt, quant, "manifest")
+    stem, quant = _split_quant(_name_without_suffix(ref))
     return Architecture(stem, fmt, quant, "name")
 
 
+def _name_without_suffix(ref: ModelRef) -> str:
+    path, name = Path(ref.path), ref.name
+    if name.endswith(f"/{path.name}") and nb_of_export(path):
+        return name[:-len(path.name) - 1]
+    if path.suffix and name.lower().endswith(path.suffix.lower()) and len(name) > len(path.suffix):
+        return name[:-len(path.suffix)]
+    return name
+
+
 def _entry_beside(path: Path) -> ManifestEntry | None:
-    """The manifest entry of ``path`` in its folder, or beside its export folder for an export's program."""
+    """The manifest entry of ``path`` in its folder, or beside its export folder for an export's program (and for an
+    ``opt.nb`` in the folder: the program's entry)."""
+    if nb_of_export(path):
+        path = export_program(path.parent) or path
     program_of_folder = path.suffix.lower() != ".nb" and export_program(path.parent) == path
     return _entry_for(path, path.parent.parent if program_of_folder else path.parent)
 
@@ -533,16 +613,26 @@ def _distinct(found: list[FoundModel], root: Path) -> list[FoundModel]:
     def key(f: FoundModel) -> tuple[str, str]:
         return f.ref.name, RUNTIME_FOR_FORMAT[f.ref.format]
 
+    def renamed(f: FoundModel, name: str) -> FoundModel:
+        return replace(f, ref=replace(f.ref, name=name))
+
+    def rel(f: FoundModel) -> str:
+        return real(Path(f.ref.path)).relative_to(real(root)).as_posix()
+
     keys = [key(f) for f in found]
     # An export folder keeps its folder's name when it is the only export among those sharing it: the .nb that opt
-    # made from it beside the folder (pp_mobileseg_tiny.nb) is the one that gives way, to its file name.
+    # made from it gives way, beside the folder to its file name (pp_mobileseg_tiny.nb), inside it (opt.nb) to the
+    # same shape of name; should both be there, the one inside is named by its path (pp_mobileseg_tiny/opt.nb).
     exports = [keys[i] for i, f in enumerate(found) if _is_export(f)]
     out = []
     for f in found:
         if keys.count(key(f)) > 1 and f.entry is None and not (_is_export(f) and exports.count(key(f)) == 1):
-            rel = real(Path(f.ref.path)).relative_to(real(root)).as_posix()
-            f = replace(f, ref=replace(f.ref, name=rel))
+            nb_inside = nb_of_export(Path(f.ref.path))
+            f = renamed(f, f"{f.ref.name}.nb" if nb_inside else rel(f))
         out.append(f)
+    keys = [key(f) for f in out]
+    out = [renamed(f, rel(f)) if keys.count(key(f)) > 1 and f.entry is None and nb_of_export(Path(f.ref.path))
+           else f for f in out]
     keys = [key(f) for f in out]
     dupes = sorted({k[0] for k in keys if keys.count(k) > 1})
     if dupes:

@@ -219,7 +219,7 @@ class DeviceBackend:
         return self._tool_paths[tool.runtime]
 
     def push_model(self, model: ModelRef) -> tuple[str, str, str | None]:
-        """The model (and a Paddle .pdiparams beside it) on the phone: (its directory, model, params)."""
+        """The model and its companions on the phone: (its directory, model, Paddle's params or None)."""
         remote_dir, model_remote, params_remote, uploads = self._model_uploads(model)
         for upload in uploads:
             self._push(upload)
@@ -227,10 +227,12 @@ class DeviceBackend:
 
     @staticmethod
     def _model_uploads(model: ModelRef) -> tuple[str, str, str | None, list[Upload]]:
-        """Where the model (and a Paddle .pdiparams beside it) goes: (its directory, model, params, uploads).
+        """Where the model and its companions go: (its directory, model, Paddle's params or None, uploads).
 
         The directory is keyed by content: the model's sha256 and its companions' (one program with two sets of
-        weights, e.g. PaddleSeg's model.pdmodel/model.pdiparams exported twice, gets two directories)."""
+        weights, e.g. PaddleSeg's model.pdmodel/model.pdiparams exported twice, gets two directories). Companions
+        keep their place relative to the model (an ONNX model's external data files, which onnxruntime_perf_test
+        opens relative to the .onnx's folder, as their ``location`` says)."""
         from segbench.models import sha256_file
 
         companions = [(Path(c), sha256_file(Path(c))) for c in model.companions]
@@ -240,10 +242,11 @@ class DeviceBackend:
         remote_dir = f"{REMOTE_ROOT}/models/{key[:16]}"
         model_remote = f"{remote_dir}/{Path(model.path).name}"
         uploads = [Upload(Path(model.path), model_remote, model.sha256)]
-        params_remote = None
+        remotes = []
         for companion, digest in companions:
-            params_remote = f"{remote_dir}/{companion.name}"
-            uploads.append(Upload(companion, params_remote, digest))
+            remotes.append(f"{remote_dir}/{_beside(companion, Path(model.path))}")
+            uploads.append(Upload(companion, remotes[-1], digest))
+        params_remote = remotes[0] if remotes and model.format == "paddle" else None
         return remote_dir, model_remote, params_remote, uploads
 
     def _prepare(self, case: Case) -> _Prepared:
@@ -921,6 +924,14 @@ def open_device_session(backend: DeviceBackend, model: ModelRef, runtime: str, t
     _, model_remote, _ = backend.push_model(model)
     tool_remote = backend._tool_path(backend.tools[runtime])
     return DeviceSession(backend, model, runtime, threads, inputs, outputs, model_remote, tool_remote, tool_backend)
+
+
+def _beside(companion: Path, model: Path) -> str:
+    """A companion's path relative to its model's folder, '/'-separated (its name when it lies elsewhere)."""
+    try:
+        return companion.relative_to(model.parent).as_posix()
+    except ValueError:
+        return companion.name
 
 
 def _tensor_digest(tensor: np.ndarray) -> str:

@@ -8,6 +8,7 @@ little-endian, int32/int64 varints (negative numbers as ten-byte two's complemen
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
 
@@ -38,7 +39,7 @@ def field_bytes(number: int, value: bytes) -> bytes:
     return _varint(number << 3 | LENGTH) + _varint(len(value)) + value
 
 
-def _read_varint(data: bytes, at: int) -> tuple[int, int]:
+def _read_varint(data: bytes | memoryview, at: int) -> tuple[int, int]:
     value = shift = 0
     while True:
         if at >= len(data) or shift > 63:
@@ -51,10 +52,10 @@ def _read_varint(data: bytes, at: int) -> tuple[int, int]:
             return value, at
 
 
-def fields(data: bytes) -> dict[int, list[int | bytes]]:
-    """Each field number's values in order: varints as unsigned ints, 32- and 64-bit values as their raw bytes,
-    length-delimited ones as bytes. Raises WireError on anything malformed."""
-    out: dict[int, list[int | bytes]] = {}
+def iter_fields(data: bytes | memoryview) -> Iterator[tuple[int, int | bytes | memoryview]]:
+    """(field number, value) in order: varints as unsigned ints, 32- and 64-bit values as their raw bytes,
+    length-delimited ones as slices of ``data`` (a memoryview over an mmap'd file is walked without copying what it
+    skips). Raises WireError on anything malformed."""
     at = 0
     while at < len(data):
         key, at = _read_varint(data, at)
@@ -75,6 +76,13 @@ def fields(data: bytes) -> dict[int, list[int | bytes]]:
             value, at = data[at:at + size], at + size
         else:
             raise WireError(f"wire type {kind} (groups or unknown)")
+        yield number, value
+
+
+def fields(data: bytes) -> dict[int, list[int | bytes]]:
+    """Each field number's values in order (``iter_fields``). Raises WireError on anything malformed."""
+    out: dict[int, list[int | bytes]] = {}
+    for number, value in iter_fields(data):
         out.setdefault(number, []).append(value)
     return out
 

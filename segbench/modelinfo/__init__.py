@@ -54,6 +54,8 @@ def inspect_model(path: str | Path) -> ModelInfo:
 
     tally = Tally()
     try:
+        if fmt == "onnx":  # its external tensors: there and readable, or one line naming the one that is not
+            _external_data(path, tally)
         inputs, outputs, producer, version = _read(path, fmt, tally)
         return tally.info(path=str(path), format=fmt, file_size=path.stat().st_size, sha256=sha256_file(path),
                           producer=producer, version=version, inputs=inputs, outputs=outputs)
@@ -61,6 +63,18 @@ def inspect_model(path: str | Path) -> ModelInfo:
         raise ModelError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except _DAMAGE as exc:  # a field of the wrong type or size that the format readers did not foresee
         raise ModelError(f"{path}: damaged {fmt} file ({type(exc).__name__}: {str(exc)[:160]})") from None
+
+
+def _external_data(path: Path, tally: Tally) -> None:
+    from segbench.models import companion_files
+
+    for data in map(Path, companion_files(path, "onnx")):
+        try:
+            with open(data, "rb"):
+                size = data.stat().st_size
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read its file {data}: {exc.strerror or exc}") from None
+        tally.notes.append(f"external data {data.name} ({size:,} bytes)")
 
 
 def _read(path: Path, fmt: str, tally: Tally) -> tuple[list[TensorInfo], list[TensorInfo], str | None, str | None]:
