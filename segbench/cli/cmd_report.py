@@ -180,7 +180,7 @@ def _small_table(store: Store, runs: list[RunDir], published: list[PublishedRow]
     from segbench.report.tables import render, summary_rows
 
     infos = [run.info() for run in runs]
-    measured: list[Measurement] = [m for run in runs for m in run.measurements()]
+    measured: list[Measurement] = [m for run in runs for m in run.measurements(warn=warn.note)]
     if published and _names_measured(measured) & {r.model for r in published}:
         return None
     known, reported = _accuracies(store, [run.run_id for run in runs], warn)
@@ -245,13 +245,17 @@ class _Loaded(Frozen):
 
 
 class _Warnings:
-    """Each skipped run said once, on stderr."""
+    """Each skipped run, and each warning, said once on stderr (a run's damaged lines are found again when the
+    small table hands over to the columnar path)."""
 
     def __init__(self) -> None:
         self.said: set[str] = set()
+        self.noted: set[str] = set()
 
     def note(self, text: str) -> None:
-        click.echo(f"segbench: warning: {text}", err=True)
+        if text not in self.noted:
+            self.noted.add(text)
+            click.echo(f"segbench: warning: {text}", err=True)
 
     def skipped(self, run_id: str, why: str) -> None:
         if run_id not in self.said:
