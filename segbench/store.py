@@ -426,6 +426,17 @@ class RunDir:
             path.with_suffix(".npz").unlink(missing_ok=True)  # the cache as segbench.columns/1 wrote it
 
 
+def _half_made(runs: str, name: str) -> bool:
+    """Whether runs/``name`` is a folder without run.json (not a hidden one: create_run's work in progress)."""
+    return not name.startswith(".") and os.path.isdir(os.path.join(runs, name)) and not os.path.lexists(
+        os.path.join(runs, name, "run.json"))
+
+
+def half_made_text(path: Path) -> str:
+    """What readers say of a run folder without run.json."""
+    return f"{path} has no run.json: a run whose creation failed (a full disk?), not a run"
+
+
 class Store:
     """A reports directory holding many runs."""
 
@@ -437,28 +448,60 @@ class Store:
         return self.root / "runs"
 
     def create_run(self, info: RunInfo) -> RunDir:
+        """The run's folder with its logs/ and run.json, made whole or not at all: built under a hidden temporary
+        name in runs/ and renamed into place, so a failure (a full disk) leaves no run folder without run.json."""
+        import shutil
+        import tempfile
+
         path = self.runs_dir / info.run_id
+        if path.exists():
+            raise StoreError(f"run {info.run_id} already exists in {self.runs_dir}")
         try:
-            (path / "logs").mkdir(parents=True, exist_ok=False)
-        except FileExistsError:
-            raise StoreError(f"run {info.run_id} already exists in {self.runs_dir}") from None
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{info.run_id}.", suffix=".tmp", dir=self.runs_dir))
         except OSError as exc:
-            raise StoreError(f"cannot create {path}: {exc.strerror or exc}", hint="check --reports") from None
-        run = RunDir(path)
-        run.write_info(info)
-        return run
+            raise self._create_error(exc, path) from None
+        try:
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual folder mode
+            (tmp / "logs").mkdir()
+            RunDir(tmp).write_info(info)
+            os.rename(tmp, path)  # fails on a non-empty folder of that name (made meanwhile): nothing replaced
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise StoreError(f"run {info.run_id} already exists in {self.runs_dir}") from None
+            raise self._create_error(exc, path) from None
+        except StoreError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return RunDir(path)
+
+    @staticmethod
+    def _create_error(exc: OSError, path: Path) -> StoreError:
+        if exc.errno == errno.ENOSPC:
+            return StoreError(f"disk full while creating {path}", hint="free some space; nothing was left behind")
+        return StoreError(f"cannot create {path}: {exc.strerror or exc}", hint="check --reports")
 
     def run(self, run_id: str) -> RunDir:
         path = self.runs_dir / run_id
         if not (path / "run.json").is_file():
+            if _half_made(str(self.runs_dir), run_id):
+                raise StoreError(half_made_text(path), hint="delete the folder; it holds no run to report or resume")
             known = ", ".join(self.run_ids()[-3:]) or "none"
             raise StoreError(f"no run {run_id!r} in {self.runs_dir}", hint=f"latest runs: {known}")
         return RunDir(path)
 
-    def run_ids(self) -> list[str]:
-        """Run ids, oldest first (ids sort by time)."""
+    def run_ids(self, half_made: Callable[[Path], None] | None = None) -> list[str]:
+        """Run ids, oldest first (ids sort by time); a folder without run.json (a run whose creation failed, as
+        older segbench versions could leave on a full disk) is no run, passed to ``half_made``."""
         runs = str(self.runs_dir)
-        return [name for name in self._names() if os.path.isfile(os.path.join(runs, name, "run.json"))]
+        out = []
+        for name in self._names():
+            if os.path.isfile(os.path.join(runs, name, "run.json")):
+                out.append(name)
+            elif half_made is not None and _half_made(runs, name):
+                half_made(self.runs_dir / name)
+        return out
 
     def _names(self) -> list[str]:
         """The names in runs/, sorted (strings, not Paths: a farm's history holds thousands)."""
@@ -468,11 +511,14 @@ class Store:
         except (FileNotFoundError, NotADirectoryError):
             return []
 
-    def latest(self) -> RunDir:
+    def latest(self, half_made: Callable[[Path], None] | None = None) -> RunDir:
+        """The newest run; folders without run.json newer than it are passed over and given to ``half_made``."""
         runs = str(self.runs_dir)
         for name in reversed(self._names()):  # the newest run with a run.json, without looking at older ones
             if os.path.isfile(os.path.join(runs, name, "run.json")):
                 return RunDir(self.runs_dir / name)
+            if half_made is not None and _half_made(runs, name):
+                half_made(self.runs_dir / name)
         raise StoreError(f"no runs in {self.runs_dir}", hint="run `segbench run` first, or pass --reports")
 
     def accuracies_by_run(self, skip: Iterable[str] = (), skipped: Callable[[str, StoreError], None] | None = None,
