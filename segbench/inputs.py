@@ -728,6 +728,22 @@ def tensor_for_input(path: Path, spec: TensorInfo, preset: str | None = None, re
     return prepared.tensor
 
 
+def input_problem(path: Path) -> tuple[str, str] | None:
+    """What is wrong with ``path`` as a ``--input`` (what it is, what is expected), checked before a run starts;
+    None for a file, or a folder of ONNX test data (read by load_input through _pb_in)."""
+    expected = ("give an image, a tensor file gen-input writes (.txt, .raw, .npy, .pb) or an ONNX test_data_set_N "
+                "folder holding input_0.pb")
+    if path.is_dir():
+        try:
+            _pb_in(path)
+        except InputError:
+            return "a folder without input_0.pb (nor test_data_set_0/input_0.pb) in it, not an input", expected
+        return None
+    if path.is_file():
+        return None
+    return ("not a regular file" if path.exists() else "no such file"), expected
+
+
 def _pb_in(directory: Path) -> Path:
     """An onnxruntime_perf_test test-data directory (or the folder holding test_data_set_0): its input_0.pb."""
     for candidate in (directory / "input_0.pb", directory / "test_data_set_0" / "input_0.pb"):

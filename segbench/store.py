@@ -125,6 +125,13 @@ def _stamp_of(path: str | os.PathLike[str]) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns]
 
 
+def _line_numbers(value: object) -> list[int] | None:
+    """A cache's list of damaged line numbers, or None when it holds none (an older cache) or something else."""
+    if isinstance(value, list) and all(isinstance(n, int) and not isinstance(n, bool) for n in value):
+        return value
+    return None
+
+
 class RunDir:
     """One run's directory."""
 
@@ -250,11 +257,11 @@ class RunDir:
             return path
         raise AssertionError("unreachable")
 
-    def measurements(self, superseded: bool = False) -> list[Measurement]:
+    def measurements(self, superseded: bool = False, warn: Callable[[str], None] | None = None) -> list[Measurement]:
         """The stored latency records that count, in order (model.current: of a case's launch recorded twice on one
         device, as when --resume ran again a case its phone had failed, the later); ``superseded``: every record.
-        A torn or foreign line is skipped, not fatal."""
-        records = self._records(KNOWN_MEASUREMENT_SCHEMAS, Measurement.from_dict)
+        A torn or foreign line is skipped, not fatal; damaged lines before the last are said to ``warn`` (damage)."""
+        records = self._records(KNOWN_MEASUREMENT_SCHEMAS, Measurement.from_dict, warn)
         return records if superseded else current(records, shard=self._shard())
 
     def _shard(self) -> bool:
@@ -265,9 +272,9 @@ class RunDir:
         except (OSError, ValueError, AttributeError):
             return False  # info() says what is wrong with run.json where it is read
 
-    def accuracies(self) -> list[Accuracy]:
-        """Every stored accuracy record (``segbench eval``), in order."""
-        return self._records(KNOWN_ACCURACY_SCHEMAS, Accuracy.from_dict)
+    def accuracies(self, warn: Callable[[str], None] | None = None) -> list[Accuracy]:
+        """Every stored accuracy record (``segbench eval``), in order (damaged lines said to ``warn``)."""
+        return self._records(KNOWN_ACCURACY_SCHEMAS, Accuracy.from_dict, warn)
 
     def _accuracy_dicts(self) -> list[dict]:
         """The accuracy records as stored (each checked by Accuracy.from_dict), for the store's index."""
@@ -277,11 +284,28 @@ class RunDir:
         """(size, mtime) of results.jsonl: it only grows, so any new record changes it."""
         return _stamp_of(self.results_path)
 
-    def _records(self, schemas: set[str], parse: Callable[[dict, str], T]) -> list[T]:
+    def _records(self, schemas: set[str], parse: Callable[[dict, str], T],
+                 warn: Callable[[str], None] | None = None) -> list[T]:
         """The lines of results.jsonl whose schema is one of ``schemas``, parsed. Lines that are no record (a torn
         line, a foreign one) are skipped; a record of a known schema with a value of the wrong type is a StoreError
-        naming the line and key (segbench.validate), not a record half read."""
-        return [record for record, _, _ in self._located(schemas, parse, self._read())]
+        naming the line and key (segbench.validate), not a record half read. Damaged lines: said to ``warn``."""
+        damaged: list[int] = []
+        out = [record for record, _, _ in self._located(schemas, parse, self._read(), damaged=damaged)]
+        self._say_damage(damaged, warn)
+        return out
+
+    def _say_damage(self, damaged: list[int], warn: Callable[[str], None] | None) -> None:
+        """One line for the run's damaged lines (see damage), if any and if there is someone to tell."""
+        if damaged and warn is not None:
+            warn(self.damage(damaged))
+
+    def damage(self, damaged: list[int]) -> str:
+        """What a reader says of lines of results.jsonl that are no record, found before its last line: not the
+        half line a crash leaves at the end (appends start a line of their own after it), so a record may be lost."""
+        shown = ", ".join(str(n) for n in damaged[:10]) + (f" and {len(damaged) - 10} more" if len(damaged) > 10
+                                                             else "")
+        return (f"{self.results_path} line{'s' if len(damaged) > 1 else ''} {shown}: not a whole record (the file is "
+                f"damaged, or a write was cut off), skipped: a result may be missing; the other records are used")
 
     def _read(self) -> bytes:
         try:
@@ -292,13 +316,17 @@ class RunDir:
             raise StoreError(f"cannot read {self.results_path}: {exc.strerror or exc}") from None
 
     def _located(self, schemas: set[str], parse: Callable[[dict, str], T], data: bytes,
-                 accuracies: list[dict] | None = None) -> list[tuple[T, int, int]]:
+                 accuracies: list[dict] | None = None,
+                 damaged: list[int] | None = None) -> list[tuple[T, int, int]]:
         """_records, each with the byte offset and length of its line in ``data`` (the file's bytes); given
         ``accuracies`` (and measurements are what is read), the accuracy records of the same lines are added to it
-        as stored (each checked by Accuracy.from_dict, as _accuracy_dicts does): one pass over the file for both."""
+        as stored (each checked by Accuracy.from_dict, as _accuracy_dicts does): one pass over the file for both.
+        Given ``damaged``, the numbers of the lines that are no JSON object are added to it, except an unfinished
+        last line (no newline after it): the half line a crash mid-write leaves, skipped in silence."""
         out = []
         start = 0
-        for number, raw in enumerate(data.split(b"\n"), 1):
+        lines = data.split(b"\n")
+        for number, raw in enumerate(lines, 1):
             at, start = start, start + len(raw) + 1
             line = raw.decode("utf-8", errors="replace")
             if not line.strip():
@@ -307,6 +335,8 @@ class RunDir:
                 record = json.loads(line)
                 schema = record.get("schema")
             except (ValueError, AttributeError):
+                if damaged is not None and number < len(lines):  # lines[-1]: after the last newline, unfinished
+                    damaged.append(number)
                 continue  # a torn line (a crash mid-write), or no record at all
             if schema not in schemas and (known := _newer_than_known(schema)):
                 raise StoreError(f"{self.results_path} line {number}: a {schema} record, newer than this segbench "
@@ -347,10 +377,16 @@ class RunDir:
             cols = None
             if warn:
                 warn(f"the cache {cache} cannot be read ({exc}); rebuilding it from {self.results_path}")
-        if cols is not None and meta is not None and meta.get("shard") == shard and meta.get("derive") == tag:
+        # A cache says which lines it found damaged ("damaged"): the warning comes back from it on every read while
+        # the damage is there (a cache without the key, of an older segbench, is built again to find them).
+        damaged_before = _line_numbers(meta.get("damaged")) if meta is not None else None
+        if (cols is not None and meta is not None and meta.get("shard") == shard and meta.get("derive") == tag
+                and damaged_before is not None):
             if meta.get("stamp") == stamp:
+                self._say_damage(damaged_before, warn)
                 return cols
             if meta.get("stamp", [None])[0] == stamp[0] and meta.get("sha256") == self._sha256():
+                self._say_damage(damaged_before, warn)
                 if cols.samples is None:  # written again whole: read it whole
                     with contextlib.suppress(OSError, ValueError, KeyError, TypeError, EOFError):
                         self._save_columns(cache, Columns.load(cache, str(self.results_path))[0],
@@ -360,7 +396,9 @@ class RunDir:
                 return cols
         data = self._read()
         accuracies: list[dict] = []
-        located = self._located(KNOWN_MEASUREMENT_SCHEMAS, Measurement.from_dict, data, accuracies)
+        damaged: list[int] = []
+        located = self._located(KNOWN_MEASUREMENT_SCHEMAS, Measurement.from_dict, data, accuracies, damaged)
+        self._say_damage(damaged, warn)
         self.accuracies_read = (stamp, accuracies)
         records = [m for m, _, _ in located]
         keep = {id(m) for m in current(records, shard=shard)}
@@ -369,7 +407,7 @@ class RunDir:
                           (str(self.results_path), [a for _, a, _ in located], [n for _, _, n in located]))
         # The stamp is taken before reading: an append during the read makes the next reader build again.
         self._save_columns(cache, cols, {"stamp": stamp, "sha256": hashlib.sha256(data[:stamp[0]]).hexdigest(),
-                                         "shard": shard, "derive": tag})
+                                         "shard": shard, "derive": tag, "damaged": damaged})
         return cols
 
     def _sha256(self) -> str | None:
@@ -388,6 +426,17 @@ class RunDir:
             path.with_suffix(".npz").unlink(missing_ok=True)  # the cache as segbench.columns/1 wrote it
 
 
+def _half_made(runs: str, name: str) -> bool:
+    """Whether runs/``name`` is a folder without run.json (not a hidden one: create_run's work in progress)."""
+    return not name.startswith(".") and os.path.isdir(os.path.join(runs, name)) and not os.path.lexists(
+        os.path.join(runs, name, "run.json"))
+
+
+def half_made_text(path: Path) -> str:
+    """What readers say of a run folder without run.json."""
+    return f"{path} has no run.json: a run whose creation failed (a full disk?), not a run"
+
+
 class Store:
     """A reports directory holding many runs."""
 
@@ -399,28 +448,60 @@ class Store:
         return self.root / "runs"
 
     def create_run(self, info: RunInfo) -> RunDir:
+        """The run's folder with its logs/ and run.json, made whole or not at all: built under a hidden temporary
+        name in runs/ and renamed into place, so a failure (a full disk) leaves no run folder without run.json."""
+        import shutil
+        import tempfile
+
         path = self.runs_dir / info.run_id
+        if path.exists():
+            raise StoreError(f"run {info.run_id} already exists in {self.runs_dir}")
         try:
-            (path / "logs").mkdir(parents=True, exist_ok=False)
-        except FileExistsError:
-            raise StoreError(f"run {info.run_id} already exists in {self.runs_dir}") from None
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{info.run_id}.", suffix=".tmp", dir=self.runs_dir))
         except OSError as exc:
-            raise StoreError(f"cannot create {path}: {exc.strerror or exc}", hint="check --reports") from None
-        run = RunDir(path)
-        run.write_info(info)
-        return run
+            raise self._create_error(exc, path) from None
+        try:
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual folder mode
+            (tmp / "logs").mkdir()
+            RunDir(tmp).write_info(info)
+            os.rename(tmp, path)  # fails on a non-empty folder of that name (made meanwhile): nothing replaced
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise StoreError(f"run {info.run_id} already exists in {self.runs_dir}") from None
+            raise self._create_error(exc, path) from None
+        except StoreError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return RunDir(path)
+
+    @staticmethod
+    def _create_error(exc: OSError, path: Path) -> StoreError:
+        if exc.errno == errno.ENOSPC:
+            return StoreError(f"disk full while creating {path}", hint="free some space; nothing was left behind")
+        return StoreError(f"cannot create {path}: {exc.strerror or exc}", hint="check --reports")
 
     def run(self, run_id: str) -> RunDir:
         path = self.runs_dir / run_id
         if not (path / "run.json").is_file():
+            if _half_made(str(self.runs_dir), run_id):
+                raise StoreError(half_made_text(path), hint="delete the folder; it holds no run to report or resume")
             known = ", ".join(self.run_ids()[-3:]) or "none"
             raise StoreError(f"no run {run_id!r} in {self.runs_dir}", hint=f"latest runs: {known}")
         return RunDir(path)
 
-    def run_ids(self) -> list[str]:
-        """Run ids, oldest first (ids sort by time)."""
+    def run_ids(self, half_made: Callable[[Path], None] | None = None) -> list[str]:
+        """Run ids, oldest first (ids sort by time); a folder without run.json (a run whose creation failed, as
+        older segbench versions could leave on a full disk) is no run, passed to ``half_made``."""
         runs = str(self.runs_dir)
-        return [name for name in self._names() if os.path.isfile(os.path.join(runs, name, "run.json"))]
+        out = []
+        for name in self._names():
+            if os.path.isfile(os.path.join(runs, name, "run.json")):
+                out.append(name)
+            elif half_made is not None and _half_made(runs, name):
+                half_made(self.runs_dir / name)
+        return out
 
     def _names(self) -> list[str]:
         """The names in runs/, sorted (strings, not Paths: a farm's history holds thousands)."""
@@ -430,11 +511,14 @@ class Store:
         except (FileNotFoundError, NotADirectoryError):
             return []
 
-    def latest(self) -> RunDir:
+    def latest(self, half_made: Callable[[Path], None] | None = None) -> RunDir:
+        """The newest run; folders without run.json newer than it are passed over and given to ``half_made``."""
         runs = str(self.runs_dir)
         for name in reversed(self._names()):  # the newest run with a run.json, without looking at older ones
             if os.path.isfile(os.path.join(runs, name, "run.json")):
                 return RunDir(self.runs_dir / name)
+            if half_made is not None and _half_made(runs, name):
+                half_made(self.runs_dir / name)
         raise StoreError(f"no runs in {self.runs_dir}", hint="run `segbench run` first, or pass --reports")
 
     def accuracies_by_run(self, skip: Iterable[str] = (), skipped: Callable[[str, StoreError], None] | None = None,

@@ -25,7 +25,7 @@ def save(run_id: str, reports: str) -> int:
 
     run = Store(reports).run(run_id)
     info = run.info()
-    groups = group(run.measurements(), info)
+    groups = group(run.measurements(warn=lambda text: click.echo(f"segbench: warning: {text}", err=True)), info)
     store = Baselines(reports)
     saved = 0
     for key, records in groups.items():

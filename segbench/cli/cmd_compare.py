@@ -85,7 +85,8 @@ def _against_saved(store, run_id: str, reports: str, limit: float, clock: str) -
     from segbench.report.compare import against_baseline
 
     run = store.run(run_id)
-    groups = group(run.measurements(), run.info())
+    groups = group(run.measurements(warn=lambda text: click.echo(f"segbench: warning: {text}", err=True)),
+                   run.info())
     if not groups:
         raise StoreError(f"run {run_id} has no measured case to compare")
     baselines = Baselines(reports)

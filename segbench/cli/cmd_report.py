@@ -91,7 +91,7 @@ def _report(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
         raise UsageError("--all and --run exclude each other")
     warn = _Warnings()
     if all_runs:
-        ids = store.run_ids()
+        ids = store.run_ids(half_made=warn.half_made)
         if not ids:
             raise StoreError(f"no runs in {store.runs_dir}", hint="run `segbench run` first, or pass --reports")
         # Every run that can be read: a damaged one (or one of a newer segbench) is said and left out.
@@ -99,7 +99,7 @@ def _report(run_ids: tuple[str, ...], all_runs: bool, fmt: str, view: str | None
         if not runs:
             raise StoreError(f"no readable runs in {store.runs_dir} (see the warnings above)")
     else:
-        chosen = [store.run(i) for i in run_ids] if run_ids else [store.latest()]
+        chosen = [store.run(i) for i in run_ids] if run_ids else [store.latest(warn.half_made)]
         if view == "cases" and fmt == "markdown" and not plot_dir and _small(chosen):
             text = _small_table(store, chosen, asked_view is None and _table_rows(manifest, table_name), warn)
             if text is not None:
@@ -180,7 +180,7 @@ def _small_table(store: Store, runs: list[RunDir], published: list[PublishedRow]
     from segbench.report.tables import render, summary_rows
 
     infos = [run.info() for run in runs]
-    measured: list[Measurement] = [m for run in runs for m in run.measurements()]
+    measured: list[Measurement] = [m for run in runs for m in run.measurements(warn=warn.note)]
     if published and _names_measured(measured) & {r.model for r in published}:
         return None
     known, reported = _accuracies(store, [run.run_id for run in runs], warn)
@@ -245,13 +245,22 @@ class _Loaded(Frozen):
 
 
 class _Warnings:
-    """Each skipped run said once, on stderr."""
+    """Each skipped run, and each warning, said once on stderr (a run's damaged lines are found again when the
+    small table hands over to the columnar path)."""
 
     def __init__(self) -> None:
         self.said: set[str] = set()
+        self.noted: set[str] = set()
 
     def note(self, text: str) -> None:
-        click.echo(f"segbench: warning: {text}", err=True)
+        if text not in self.noted:
+            self.noted.add(text)
+            click.echo(f"segbench: warning: {text}", err=True)
+
+    def half_made(self, path: Path) -> None:
+        from segbench.store import half_made_text
+
+        self.note(f"{half_made_text(path)}: skipped (delete the folder)")
 
     def skipped(self, run_id: str, why: str) -> None:
         if run_id not in self.said:

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import posixpath
@@ -71,28 +72,72 @@ def _listening(host: str, port: int) -> bool:
     return False
 
 
+def _unreachable(host: str, port: int, why: str = "nothing answers there") -> DeviceError:
+    """The one line for an adb server segbench cannot reach, with what to do."""
+    start = (f"`adb -a -P {port} start-server` on {host}" if host not in LOCAL_HOSTS
+             else f"`adb -P {port} start-server`" if port != DEFAULT_SERVER_PORT else "`adb start-server`")
+    return DeviceError(f"cannot reach the adb server at {host}:{port}: {why}",
+                       hint=f"start it: {start}, or check --adb-server and ANDROID_ADB_SERVER_PORT")
+
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+SOCKET_TIMEOUT = 15.0  # seconds for each answer of the adb server
+
+
+def _startable(port: int) -> bool:
+    """Whether segbench starts a local server that is down on ``port``: the one adb itself would start (5037, or
+    ANDROID_ADB_SERVER_PORT's). A server named on another port was meant to be running: starting one there would
+    only hide a wrong port behind an empty device list (and leave a stray server behind)."""
+    env = os.environ.get("ANDROID_ADB_SERVER_PORT")
+    return port == DEFAULT_SERVER_PORT or (env is not None and env.strip() == str(port))
+
+
 def ensure_server(host: str, port: int) -> None:
-    """Start the bundled adb server when a local one is down; a remote one must already run."""
+    """Start the bundled adb server when the local default one (see _startable) is down; any other must already run.
+    adb's own lines (`* daemon not running; starting now ...`) are kept off stderr: a failure is one segbench line."""
     if _listening(host, port):
         return
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        raise DeviceError(f"no adb server at {host}:{port}", hint="start it there with `adb -a start-server`")
+    if host not in LOCAL_HOSTS or not _startable(port):
+        raise _unreachable(host, port)
     adb_path = adbutils_module().adb_path
 
     try:
-        subprocess.run([adb_path(), "-P", str(port), "start-server"], capture_output=True, timeout=30, check=False)
+        done = subprocess.run([adb_path(), "-P", str(port), "start-server"], capture_output=True, text=True,
+                              errors="replace", timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise DeviceError(f"cannot start the adb server on port {port}: {exc}") from None
+        raise _unreachable(host, port, f"starting it failed: {exc}") from None
     if not _listening(host, port):
-        raise DeviceError(f"the adb server on port {port} did not start")
+        said = [ln.strip() for ln in (done.stderr + done.stdout).splitlines() if ln.strip() and not ln.startswith("*")]
+        raise _unreachable(host, port, "starting it failed" + (f": {said[-1]}" if said else ""))
 
 
 def client(adb_server: str | None = None):
-    """An adbutils client for the chosen server (started if local and down)."""
+    """An adbutils client for the chosen server (started if it is the local default one and down). Its connections
+    never start a server themselves (adbutils' own fallback runs `adb start-server` on the default port, printing
+    to segbench's stderr): a server gone meanwhile is an AdbError, said as one line where it is caught."""
     host, port = server_address(adb_server)
-    adbutils = adbutils_module()
+    adbutils_module()
     ensure_server(host, port)
-    return adbutils.AdbClient(host=host, port=port, socket_timeout=15)
+    return _client_class()(host=host, port=port, socket_timeout=SOCKET_TIMEOUT)
+
+
+@functools.cache
+def _client_class():
+    """adbutils.AdbClient whose connections only connect (made here: adbutils is imported when a phone is used)."""
+    from adbutils import AdbClient
+    from adbutils._adb import AdbConnection
+
+    class Connection(AdbConnection):
+        def _safe_connect(self):  # adbutils' own starts a server when the connection fails
+            return self._create_socket()
+
+    class Client(AdbClient):
+        def make_connection(self, timeout: float | None = None) -> AdbConnection:
+            conn = Connection(self.host, self.port)
+            conn.conn.settimeout(timeout or SOCKET_TIMEOUT)
+            return conn
+
+    return Client
 
 
 @dataclass(frozen=True)
@@ -112,9 +157,12 @@ class Attached:
 
 def attached(adb) -> list[Attached]:
     from adbutils import AdbError
+    from adbutils.errors import AdbConnectionError
 
     try:
         return [Attached(d.serial, d.state) for d in adb.list()]
+    except AdbConnectionError as exc:  # gone since ensure_server found it
+        raise _unreachable(adb.host, adb.port, str(exc)) from None
     except (AdbError, OSError) as exc:
         raise DeviceError(f"cannot list devices: {exc}") from None
 
