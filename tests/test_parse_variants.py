@@ -36,6 +36,7 @@ LOGCAT = {
     "thread": "I( 5395: 5395) {}",
     "process": "I( 5395) {}  (tflite)",
     "process,uid": "I(shell: 5395) {}  (tflite)",
+    "process,uid numeric": "I(10123: 5395) {}  (tflite)",
     "year,usec": "2024-07-08 15:33:55.768123  5395  5395 I tflite  : {}",
     "zone,nsec": "07-08 15:33:55.768123456 +0800  5395  5395 I tflite  : {}",
     "epoch": "1720425235.768  5395  5395 I tflite  : {}",

@@ -274,8 +274,9 @@ _LOGCAT = re.compile(
     rf"|[VDIWEFA]\(\s*{_LOGCAT_UID}\d+:\s*\d+\)\s"
     r"|[VDIWEFA]/[^\s(:]+\s*:\s)"
 )
-# (A numeric uid, "I(10123: 1234) ", reads as the thread format: its tag suffix then stays.)
-_LOGCAT_PROCESS = re.compile(r"^[VDIWEFA]\(\s*(?:[A-Za-z_][\w.]*:\s*)?\d+\)\s")
+# -v process,uid with a numeric uid, "I(10123: 1234) message  (tflite)", has the thread format's head: the tag suffix
+# at the end is what tells it (a thread-format line ends with the message itself).
+_LOGCAT_PROCESS = re.compile(r"^[VDIWEFA]\(\s*(?:[A-Za-z_][\w.]*:\s*)?\d+\)\s|^[VDIWEFA]\(\s*\d+:\s*\d+\)\s(?=.*  \([^()]*\)$)")
 _LOGCAT_TAG_SUFFIX = re.compile(r"  \([^()]*\)$")
 _LOGCAT_HEADER = re.compile(rf"^\[\s*{_LOGCAT_TIME}\s+{_LOGCAT_UID}\d+:\s*\d+\s+[VDIWEFA]/[^\]]*\]$")
 # Terminal escapes: colours and cursor moves (CSI: ORT's warnings in yellow and errors in red, `adb logcat -v color`,
