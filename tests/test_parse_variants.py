@@ -198,3 +198,43 @@ def test_cli_reads_a_cut_file_as_it_streams(tmp_path):
     (rec,) = [json.loads(line) for line in r.out.splitlines()]
     assert (rec["status"], rec["latency_ms"]["avg"], rec["latency_ms"]["min"]) == ("failed", None, 32.577)
     assert "ends mid-number" in rec["error"]
+
+
+def test_windows_exe_log_with_a_cmd_prompt_and_crlf():
+    """cmd.exe echoes `C:\\tools\\...\\benchmark_model.exe --graph=C:\\models\\...`: a backslash there is a path
+    separator, so the command is read (threads, model) instead of being shell-unescaped into one unknown word."""
+    (r,) = tools.parse_any((LOGS / "tflite/windows_exe_cmd_prompt_crlf_constructed.log").read_text(encoding="utf-8"))
+    assert (r.status, r.latency_ms.avg, r.first_ms, r.init_ms, r.count) == ("ok", 17.5094, 31.25, 41.733, 57)
+    assert (r.threads, r.repeats, r.model_path, r.model_name) == (
+        2, 20, "C:\\models\\pp_mobileseg\\model.tflite", "pp_mobileseg")
+    assert r.memory_mb.overall == 52.0117
+
+
+def test_ort_duration_mode_with_stderr_glued_into_its_average():
+    """-m duration -t 5: the count is what ran (97), not an -r; -y, -I and -e xnnpack are read. The average line was
+    interrupted by a stderr warning after "51.4": that is no figure; total / requests is the tool's own average."""
+    (r,) = tools.parse_any((LOGS / "onnxruntime/perf_test_duration_xnnpack_stderr_interleaved_constructed.log")
+                           .read_text(encoding="utf-8"))
+    assert (r.status, r.count, r.repeats, r.threads, r.backend) == ("ok", 97, 97, 4, "xnnpack")
+    assert r.latency_ms.avg == pytest.approx(51.456392) and r.latency_ms.median == pytest.approx(51.3265)
+    assert (r.extra["test_mode"], r.extra["duration_s"], r.extra["inter_op_threads"], r.extra["generated_inputs"]) == (
+        "duration", 5.0, 2, True)
+
+
+@pytest.mark.parametrize("text, field", [
+    ("INFO: Inference timings in us: Init: 102320, First inference: 67WARNING: an interleaved line\n", "first_ms"),
+    ("INFO: count=50 first=591245 curr=917186 min=502355 max=22WARNING: x\n", "latency_ms.max"),
+])
+def test_tflite_number_glued_to_stderr_text_is_not_a_figure(text, field):
+    log = (LOGS / "tflite/dhruv_android_adb_cpu4t_xnnpack_default.log").read_text(encoding="utf-8")
+    start = log.index(text.split(":")[1].split("=")[0].strip()[:12])
+    line_start = log.rindex("\n", 0, start) + 1
+    line_end = log.index("\n", start) + 1
+    (r,) = tools.parse_any(log[:line_start] + text + log[line_end:])
+    got = r.first_ms if field == "first_ms" else r.latency_ms.max
+    assert got not in (0.067, 0.022)
+
+
+def test_ort_missing_provider_is_its_message():
+    (r,) = tools.parse_any((LOGS / "onnxruntime/perf_test_missing_provider_constructed.log").read_text(encoding="utf-8"))
+    assert (r.status, r.error, r.backend) == ("failed", "NNAPI is not supported in this build", "nnapi")

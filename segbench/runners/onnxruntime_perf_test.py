@@ -211,6 +211,7 @@ _PROVIDER = re.compile(r"^using (\w+?)(?:ExecutionProvider)?$")
 _PLACED = re.compile(r"(?:All nodes|Node\(s\)) placed on \[(\w+?)(?:ExecutionProvider)?\]\. Number of nodes: (\d+)")
 _CAPABILITY = re.compile(r"NnapiExecutionProvider::GetCapability, number of partitions supported by NNAPI: (\d+),? "
                          r"number of nodes in the graph: (\d+),? number of nodes supported by NNAPI: (\d+)")
+_THROWN_AT = re.compile(r"^\S+\.(?:cc|cpp|h):\d+\s+\S.*\)\s+(?=[A-Z\[])")
 _ITERATION = re.compile(rf"^iteration:(\d+),time_cost:({NUM})$")
 # The tool's own failure lines: what perf_test prints when it stops before measuring (a bad flag, a model
 # that does not load, missing test data, an execution provider that cannot be created). These alone make a run.
@@ -299,7 +300,10 @@ def _read_line(line: Line, reader: Reader) -> None:
         _command(cmd, reader.command(line))
         return
     if _FAILURE.match(s) or line.level in ("ERROR", "FATAL") or SHELL_ERROR.search(s):
-        reader.error(line, s, own=bool(_OWN_FAILURE.match(s)))
+        # An ORT exception's text starts with where it was thrown ("/src/.../ort_test_session.cc:387 onnxruntime::
+        # perftest::OnnxRuntimeTestSession::OnnxRuntimeTestSession(...) NNAPI is not supported in this build"): the
+        # message is what says why.
+        reader.error(line, _THROWN_AT.sub("", s, count=1), own=bool(_OWN_FAILURE.match(s)))
 
 
 def _command(cmd: EchoedCommand, d: Draft) -> None:
@@ -311,6 +315,14 @@ def _command(cmd: EchoedCommand, d: Draft) -> None:
             d.set("cmd_threads", whole(value))
         elif arg == "-r":
             d.set("cmd_repeats", whole(value))
+        elif arg == "-t":  # duration mode: it runs for this many seconds, however many runs that is
+            d.set("cmd_duration_s", num(value))
+        elif arg == "-m" and value in ("duration", "times"):
+            d.set("cmd_mode", value)
+        elif arg == "-y":
+            d.set("cmd_inter_threads", whole(value))
+        elif arg == "-I":
+            d.extra["generated_inputs"] = True
         elif arg == "-e" and value:
             d.set("cmd_backend", value.lower())
         elif re.search(r"\.(onnx|ort)$", arg) and (i == 0 or args[i - 1] not in ("-u", "-R", "-X")):
@@ -336,7 +348,17 @@ def _finish(d: Draft) -> ParsedRun:
     v["backend"] = v.get("backend") or v.get("cmd_backend")
     if v.get("first") is not None:
         v["warmup"] = 1  # perf_test's single warm-up run
-    v["repeats"] = v.get("cmd_repeats") if v.get("cmd_repeats") is not None else v.get("count")
+    # -t (and -m duration) run for a time, not a count: -r, if given too, is not what ran (current builds let the last
+    # of -r/-t decide; the count run is what the log says either way).
+    duration = v.get("cmd_mode") == "duration" or (v.get("cmd_duration_s") is not None and v.get("cmd_mode") != "times")
+    if duration:
+        d.extra["test_mode"] = "duration"
+        if v.get("cmd_duration_s") is not None:
+            d.extra["duration_s"] = v["cmd_duration_s"]
+    v["repeats"] = v.get("cmd_repeats") if v.get("cmd_repeats") is not None and not duration else v.get("count")
+    inter = v.get("inter_threads") if v.get("inter_threads") is not None else v.get("cmd_inter_threads")
+    if inter is not None:
+        d.extra["inter_op_threads"] = inter
     for key in ("p99", "p999", "throughput"):
         if v.get(key) is not None:
             d.extra[key + ("_ms" if key != "throughput" else "_per_s")] = v[key]

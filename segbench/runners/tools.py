@@ -412,6 +412,10 @@ _SEPARATORS = {";", "&&", "||", "|", "&"}
 _PLAIN_LAUNCHERS = {"env", "time", "exec", "nohup", "command", "sudo", "busybox", "toybox"}
 
 
+# A Windows path in an echoed command: a drive ("C:\\tools\\benchmark_model.exe") or a relative ".\\" start.
+_WINDOWS_PATH = re.compile(r"(?<![\w])[A-Za-z]:\\|(?:^|[\s=>])\.{1,2}\\")
+
+
 def _words(text: str) -> list[str]:
     """Shell words with ``;``/``&&``/``|`` as words of their own; a quote left open by a paste is closed."""
     import shlex
@@ -420,6 +424,8 @@ def _words(text: str) -> list[str]:
         try:
             lexer = shlex.shlex(candidate, posix=True, punctuation_chars=";&|<>")
             lexer.whitespace_split = True
+            if _WINDOWS_PATH.search(text):  # cmd.exe / PowerShell: a backslash is a path separator, not an escape
+                lexer.escape = ""
             return list(lexer)
         except ValueError:
             continue
