@@ -314,8 +314,8 @@ def test_litert_results_block_alone_and_constructed_session():
 def test_tflite_logcat_prefixes_give_the_same_numbers():
     plain = _one("tflite/dhruv_android_adb_cpu4t_xnnpack_default.log", benchmark_model)
     lines = _log("tflite/dhruv_android_adb_cpu4t_xnnpack_default.log").splitlines()[1:]
-    brief = "\n".join(f"07-08 15:33:55.768 I/tflite  ( 5395): {ln}" for ln in lines)
-    threadtime = "\n".join(f"07-08 15:33:55.768  5395  5395 I tflite  : {ln}" for ln in lines)
+    brief = "".join(f"07-08 15:33:55.768 I/tflite  ( 5395): {ln}\n" for ln in lines)
+    threadtime = "".join(f"07-08 15:33:55.768  5395  5395 I tflite  : {ln}\n" for ln in lines)
     for text in (brief, threadtime):
         (r,) = benchmark_model.parse_log(text)
         assert (r.latency_ms, r.first_ms, r.init_ms, r.count, r.memory_mb) == (

@@ -241,6 +241,7 @@ def parse_lines(lines: Iterable[Line], *, invocation: bool = False) -> list[Pars
     reader = Reader(_finish, invocation=invocation)
     state = _State()
     for line in lines:
+        reader.saw(line)
         _read_line(line, reader, state)
     _close_table(reader, state)
     return reader.done()

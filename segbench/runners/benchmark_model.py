@@ -20,6 +20,7 @@ from typing import Any
 
 from segbench.errors import UsageError
 from segbench.runners.tools import (
+    END,
     NUM,
     SHELL_ERROR,
     Draft,
@@ -270,13 +271,13 @@ _PARAMS = {"Num threads": "threads", "#threads used for CPU inference": "cpu_thr
            "Min warmup runs duration (seconds)": "warmup_min_secs"}
 _RUNNING = re.compile(rf"^Running benchmark for at least (\d+) iterations and at least ({NUM}) seconds")
 _STAT = re.compile(r"^count=(\d+)\b(.*)$")
-_PAIR = re.compile(rf"\b(first|curr|min|max|avg|std|p5|median|p95)=({NUM})")
+_PAIR = re.compile(rf"\b(first|curr|min|max|avg|std|p5|median|p95)=({NUM}){END}")
 _SUMMARY = re.compile(r"^Inference timings in us:\s*(.*)$")
 _SUMMARY_OLD = re.compile(r"^Average inference timings in us:\s*(.*)$")
-_TIMING = re.compile(rf"(Init|First inference|Warmup \(avg\)|Inference \(avg\)|Warmup|Inference|no stats):\s*({NUM})")
+_TIMING = re.compile(rf"(Init|First inference|Warmup \(avg\)|Inference \(avg\)|Warmup|Inference|no stats):\s*({NUM}){END}")
 _MEMORY = re.compile(rf"^(?:Peak memory footprint|Memory footprint delta from the start of the tool) \(MB\):"
-                     rf"\s*init=({NUM})\s+overall=({NUM})")
-_PEAK = re.compile(rf"^Overall peak memory footprint \(MB\) via periodic monitoring:\s*({NUM})")
+                     rf"\s*init=({NUM}){END}(?:\s+overall=({NUM}){END})?")
+_PEAK = re.compile(rf"^Overall peak memory footprint \(MB\) via periodic monitoring:\s*({NUM}){END}")
 _INIT = re.compile(rf"^Initialized session in ({NUM})\s*ms")
 _LOADED = re.compile(r"^(?:Loaded model|Loading model from:)\s*(.+)$")
 # LiteRT 2.x (litert/tools:benchmark_model, the CompiledModel API) ends with its own block instead of the
@@ -285,7 +286,7 @@ _LOADED = re.compile(r"^(?:Loaded model|Loading model from:)\s*(.+)$")
 _RESULTS = re.compile(r"^=*\s*BENCHMARK RESULTS\s*=*$")
 _RESULT = re.compile(rf"^(Model initialization|Warmup \(first\)|First inference|Warmup \(avg\)|"
                      rf"Inference \((?:avg|min|max|std|median|p5|p95)\)|Throughput|Init footprint|"
-                     rf"Overall footprint|Peak memory):\s*({NUM})\s*(ms|MB/s|MB)?(?:\s*\((\d+) runs?\))?")
+                     rf"Overall footprint|Peak memory):\s*({NUM})(?:\s*(ms|MB/s|MB)\b|{END})(?:\s*\((\d+) runs?\))?")
 _RESULT_KEYS = {"Model initialization": "init", "Warmup (first)": "first", "First inference": "first",
                 "Warmup (avg)": "warmup_avg", "Inference (avg)": "avg", "Inference (min)": "min",
                 "Inference (max)": "max", "Inference (std)": "std", "Inference (median)": "median",
@@ -293,7 +294,7 @@ _RESULT_KEYS = {"Model initialization": "init", "Warmup (first)": "first", "Firs
                 "Init footprint": "mem_init", "Overall footprint": "mem_overall", "Peak memory": "mem_peak"}
 # The op profiler's own timing of the profiled runs, under its per-node tables.
 _PROFILER_TIMINGS = re.compile(r"^Timings \(microseconds\):\s*count=(\d+)\b(.*)$")
-_SIZE = re.compile(rf"^The input model file size \(MB\):\s*({NUM})")
+_SIZE = re.compile(rf"^The input model file size \(MB\):\s*({NUM}){END}")
 _APPLIED = re.compile(r"^Explicitly applied (\w+) delegate, and the model graph will be (\w+) executed"
                       r"(?: by the delegate w/ (\d+) delegate kernels)?")
 # The delegate took no node: the whole model runs on the CPU (TFLite's own kernels or XNNPACK).
@@ -346,6 +347,7 @@ def parse_lines(lines: Iterable[Line], *, invocation: bool = False) -> list[Pars
     reader = Reader(_finish, invocation=invocation)
     state = _State()
     for line in lines:
+        reader.saw(line)
         _read_line(line, reader, state)
     return reader.done()
 
@@ -471,6 +473,7 @@ def _timings(line: Line, reader: Reader) -> bool:
     if m:
         d = reader.at(P_SUMMARY, line)
         d.set("summary", {k: num(v) for k, v in _TIMING.findall(m.group(1))})
+        d.set("summary_line", line.no)
         d.set("summary_format", "old" if s.startswith("Average") else "new")
         return True
     m = _MEMORY.match(s)
@@ -618,6 +621,9 @@ def _finish(d: Draft) -> ParsedRun:
     if v.get("results") is not None:
         return _finish_litert(d)
     summary = v.get("summary") or {}
+    # The summary line was printed even when none of its figures could be read (cut or glued to stderr's text): the
+    # run finished, and its regular runs' stat line gives the same average in full precision.
+    summarised = v.get("summary") is not None
     regular = v.get("regular_stat") or {}
     warm = v.get("warmup_stat") or {}
     profiled = v.get("profiler_stat") or {}
@@ -629,22 +635,26 @@ def _finish(d: Draft) -> ParsedRun:
     if profiled:
         d.extra["profiler_timings_ms"] = {k: ms(profiled.get(k)) for k in ("avg", "min", "max", "std")} | {
             "count": profiled.get("count")}
-    if not summary and not regular and profiled.get("avg") is not None:
+    if not summarised and not regular and profiled.get("avg") is not None:
         # Only the op profiler's output was kept: its "Timings (microseconds)" line is the profiled regular
         # runs' own timing (profiling overhead included), a real figure, so it is the record's latency.
         regular = profiled
-        summary = {"Inference (avg)": profiled["avg"]}
+        summary, summarised = {"Inference (avg)": profiled["avg"]}, True
         d.note("latency from the op profiler's 'Timings (microseconds)' line (the log holds no timing summary): "
                "the profiled runs, profiling overhead included")
         d.extra["latency_source"] = "op profiler"
 
     v["avg"] = ms(summary.get("Inference (avg)") or summary.get("Inference") or summary.get("no stats")
-                  or (regular.get("avg") if summary else None))
+                  or (regular.get("avg") if summarised else None))
     for key in ("min", "max", "std", "median", "p95"):
         v[key] = ms(regular.get(key))
     v["init"] = ms(summary.get("Init")) if summary.get("Init") is not None else v.get("init_session")
     v["first"] = ms(summary.get("First inference"))
-    if not v["first"] and not d.extra.get("latency_source"):
+    summary_cut = d.cut is not None and d.cut[0] == v.get("summary_line")
+    if summary_cut and "First inference" not in summary:
+        # Its number cut off: the first warmup run is the same run (the regular runs' first is not).
+        v["first"] = ms(warm.get("first"))
+    elif not v["first"] and not d.extra.get("latency_source"):
         # no warmup run (--warmup_runs=0 prints 0): the first inference is the first regular run. (The first
         # profiled run is not: warmup runs are not profiled, and a profile-only log does not say if any ran.)
         source = warm if warm.get("first") is not None else regular
@@ -667,11 +677,14 @@ def _finish(d: Draft) -> ParsedRun:
         d.note(f"ran {v['count']} times, not the {asked} asked: --min_secs was not 0")
     if v.get("summary_format") == "old":
         d.note("old summary line (Average inference timings): no first-inference figure")
-    ok = bool(summary) and v["avg"] is not None and not v.get("failed_marker")
+    if summarised and summary.get("Inference (avg)") is None and v["avg"] is not None and summary.get("Inference") is None \
+            and summary.get("no stats") is None:
+        d.note("average from the regular runs' stat line (the summary line shows none)")
+    ok = summarised and v["avg"] is not None and not v.get("failed_marker")
     d.errors[:] = _error_text(d) if d.errors else []
     missing = ("no result in the log: it ends before benchmark_model's 'Inference timings' line "
                "(the tool crashed, was killed, or the log is cut)")
-    if d.ops and not summary and not d.errors:
+    if d.ops and not summarised and not d.errors:
         missing = "no timing summary in the log, only a per-operator profile"
     return freeze(d, RUNTIME, TOOL, ok=ok, missing=missing)
 
@@ -685,10 +698,14 @@ def _finish_litert(d: Draft) -> ParsedRun:
     regular = v.get("regular_stat") or {}
     warm = v.get("warmup_stat") or {}
     v["avg"] = res.get("avg") if res.get("avg_runs") != 0 else None  # "0.00 ms (0 runs)" is no figure
+    if "avg" not in res and regular.get("avg") is not None:  # its line unread (cut): the stat line's is the same run's
+        v["avg"] = round(regular["avg"] / 1000.0, 6)
+        d.note("average from the regular runs' stat line (the BENCHMARK RESULTS block shows none)")
     for key in ("min", "max", "std", "median", "p95"):
         v[key] = round(regular[key] / 1000.0, 6) if regular.get(key) is not None else res.get(key)
     v["init"] = res.get("init") if res.get("init") is not None else v.get("init_session")
-    v["first"] = res.get("first")
+    v["first"] = res.get("first") if res.get("first") is not None else (
+        round(warm["first"] / 1000.0, 6) if warm.get("first") is not None else None)
     v["count"] = res.get("avg_runs") if res.get("avg_runs") is not None else regular.get("count")
     v["threads"] = _first(v, "threads", "cpu_threads", "cmd_threads")
     v["warmup"] = _first(v, "warmup", "asked_warmup", "cmd_warmup")

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 
 from segbench.errors import UsageError
 from segbench.runners.tools import (
+    END,
     NUM,
     SHELL_ERROR,
     Draft,
@@ -168,32 +169,33 @@ _SEC = 1000.0
 # (regex, phase, key, scale to ms or None for counts)
 _FIELDS: tuple[tuple[re.Pattern[str], int, str, float | None], ...] = tuple(
     (re.compile(p), phase, key, scale) for p, phase, key, scale in (
-        (r"^Setting intra_op_num_threads to (\d+)", 0, "threads", None),
-        (rf"^Session creation time cost:\s*({NUM})\s*s", 1, "init", _SEC),
-        (rf"^First inference time cost:\s*({NUM})\s*ms", 2, "first", 1.0),
-        (rf"^Total inference time cost:\s*({NUM})\s*s", 3, "total_s", 1.0),
-        (r"^Total inference requests:\s*(\d+)", 3, "count", None),
-        (rf"^Average inference time cost(?: total)?:\s*({NUM})\s*ms", 4, "avg", 1.0),
-        (rf"^Total inference run time:\s*({NUM})\s*s", 4, "wall_s", 1.0),
-        (rf"^Number of inferences per second:\s*({NUM})", 4, "throughput", 1.0),
-        (rf"^Avg CPU usage:\s+({NUM})\s*%", 5, "cpu", 1.0),
-        (rf"^Total CPU usage:\s*({NUM})\s*%", 5, "cpu_total", 1.0),
-        (r"^Peak working set size:\s+(\d+)\s*bytes", 5, "peak_bytes", None),
-        (rf"^Avg CPU usage:({NUM})$", 6, "cpu_compact", 1.0),
-        (r"^Peak working set size:(\d+)$", 6, "peak_compact", None),
-        (r"^Runs:(\d+)$", 6, "runs", None),
-        (rf"^Min Latency:\s*({NUM})\s*s", 7, "min", _SEC),
-        (rf"^Max Latency:\s*({NUM})\s*s", 7, "max", _SEC),
-        (rf"^P50 Latency:\s*({NUM})\s*s", 7, "median", _SEC),
-        (rf"^P90 Latency:\s*({NUM})\s*s", 7, "p90", _SEC),
-        (rf"^P95 Latency:\s*({NUM})\s*s", 7, "p95", _SEC),
-        (rf"^P99 Latency:\s*({NUM})\s*s", 7, "p99", _SEC),
-        (rf"^P999 Latency:\s*({NUM})\s*s", 7, "p999", _SEC),
+        (rf"^Setting intra_op_num_threads to (\d+){END}", 0, "threads", None),
+        (rf"^Setting inter_op_num_threads to (\d+){END}", 0, "inter_threads", None),
+        (rf"^Session creation time cost:\s*({NUM}){END}\s*s", 1, "init", _SEC),
+        (rf"^First inference time cost:\s*({NUM}){END}\s*ms", 2, "first", 1.0),
+        (rf"^Total inference time cost:\s*({NUM}){END}\s*s", 3, "total_s", 1.0),
+        (rf"^Total inference requests:\s*(\d+){END}", 3, "count", None),
+        (rf"^Average inference time cost(?: total)?:\s*({NUM}){END}\s*ms", 4, "avg", 1.0),
+        (rf"^Total inference run time:\s*({NUM}){END}\s*s", 4, "wall_s", 1.0),
+        (rf"^Number of inferences per second:\s*({NUM}){END}", 4, "throughput", 1.0),
+        (rf"^Avg CPU usage:\s+({NUM}){END}\s*%", 5, "cpu", 1.0),
+        (rf"^Total CPU usage:\s*({NUM}){END}\s*%", 5, "cpu_total", 1.0),
+        (rf"^Peak working set size:\s+(\d+){END}\s*bytes", 5, "peak_bytes", None),
+        (rf"^Avg CPU usage:({NUM}){END}$", 6, "cpu_compact", 1.0),
+        (rf"^Peak working set size:(\d+){END}$", 6, "peak_compact", None),
+        (rf"^Runs:(\d+){END}$", 6, "runs", None),
+        (rf"^Min Latency:\s*({NUM}){END}\s*s", 7, "min", _SEC),
+        (rf"^Max Latency:\s*({NUM}){END}\s*s", 7, "max", _SEC),
+        (rf"^P50 Latency:\s*({NUM}){END}\s*s", 7, "median", _SEC),
+        (rf"^P90 Latency:\s*({NUM}){END}\s*s", 7, "p90", _SEC),
+        (rf"^P95 Latency:\s*({NUM}){END}\s*s", 7, "p95", _SEC),
+        (rf"^P99 Latency:\s*({NUM}){END}\s*s", 7, "p99", _SEC),
+        (rf"^P999 Latency:\s*({NUM}){END}\s*s", 7, "p999", _SEC),
         # The oldest format (2018-2019).
-        (rf"^Total time cost:\s*({NUM})", 3, "total_s", 1.0),
-        (r"^Total iterations:\s*(\d+)", 3, "count", None),
-        (rf"^Average time cost:\s*({NUM})\s*ms", 4, "avg", 1.0),
-        (rf"^Total run time:\s*({NUM})\s*s", 4, "wall_s", 1.0),
+        (rf"^Total time cost:\s*({NUM}){END}", 3, "total_s", 1.0),
+        (rf"^Total iterations:\s*(\d+){END}", 3, "count", None),
+        (rf"^Average time cost:\s*({NUM}){END}\s*ms", 4, "avg", 1.0),
+        (rf"^Total run time:\s*({NUM}){END}\s*s", 4, "wall_s", 1.0),
         (rf"^Min Latency is\s*({NUM})\s*s", 7, "min", _SEC),
         (rf"^Max Latency is\s*({NUM})\s*s", 7, "max", _SEC),
         (rf"^P50 Latency is\s*({NUM})\s*s", 7, "median", _SEC),
@@ -209,12 +211,13 @@ _PROVIDER = re.compile(r"^using (\w+?)(?:ExecutionProvider)?$")
 _PLACED = re.compile(r"(?:All nodes|Node\(s\)) placed on \[(\w+?)(?:ExecutionProvider)?\]\. Number of nodes: (\d+)")
 _CAPABILITY = re.compile(r"NnapiExecutionProvider::GetCapability, number of partitions supported by NNAPI: (\d+),? "
                          r"number of nodes in the graph: (\d+),? number of nodes supported by NNAPI: (\d+)")
+_THROWN_AT = re.compile(r"^\S+\.(?:cc|cpp|h):\d+\s+\S.*\)\s+(?=[A-Z\[])")
 _ITERATION = re.compile(rf"^iteration:(\d+),time_cost:({NUM})$")
 # The tool's own failure lines: what perf_test prints when it stops before measuring (a bad flag, a model
 # that does not load, missing test data, an execution provider that cannot be created). These alone make a run.
 _OWN = (r"Run failed:.*|See 'onnxruntime_perf_test --help'\.?|.*\[ONNXRuntimeError\].*|there is no test .*|"
         r"illegal input file name:.*|.*Load model from .* failed.*|Error creating environment:.*|"
-        r"Failed to compile model:.*|.*\[[EF]:onnxruntime:.*")
+        r"Failed to compile model:.*|.*\[[EF]:onnxruntime:.*|.*\bis not supported in this build\.?")
 _OWN_FAILURE = re.compile(rf"^(?:{_OWN})$")
 _FAILURE = re.compile(rf"^(?:{_OWN}|.*failed to initialize.*|Failed to .*|Error: .*|.*ORT_\w+ .*)$")
 # Lines only this tool prints (or its command line): they tell which tool a stretch of a log is from.
@@ -256,6 +259,7 @@ def parse_lines(lines: Iterable[Line], *, invocation: bool = False) -> list[Pars
     """parse_log of the text's lines (tools.iter_lines), read one at a time: only the open run is held."""
     reader = Reader(_finish, invocation=invocation)
     for line in lines:
+        reader.saw(line)
         if line.text:
             _read_line(line, reader)
     return reader.done()
@@ -296,7 +300,10 @@ def _read_line(line: Line, reader: Reader) -> None:
         _command(cmd, reader.command(line))
         return
     if _FAILURE.match(s) or line.level in ("ERROR", "FATAL") or SHELL_ERROR.search(s):
-        reader.error(line, s, own=bool(_OWN_FAILURE.match(s)))
+        # An ORT exception's text starts with where it was thrown ("/src/.../ort_test_session.cc:387 onnxruntime::
+        # perftest::OnnxRuntimeTestSession::OnnxRuntimeTestSession(...) NNAPI is not supported in this build"): the
+        # message is what says why.
+        reader.error(line, _THROWN_AT.sub("", s, count=1), own=bool(_OWN_FAILURE.match(s)))
 
 
 def _command(cmd: EchoedCommand, d: Draft) -> None:
@@ -308,6 +315,14 @@ def _command(cmd: EchoedCommand, d: Draft) -> None:
             d.set("cmd_threads", whole(value))
         elif arg == "-r":
             d.set("cmd_repeats", whole(value))
+        elif arg == "-t":  # duration mode: it runs for this many seconds, however many runs that is
+            d.set("cmd_duration_s", num(value))
+        elif arg == "-m" and value in ("duration", "times"):
+            d.set("cmd_mode", value)
+        elif arg == "-y":
+            d.set("cmd_inter_threads", whole(value))
+        elif arg == "-I":
+            d.extra["generated_inputs"] = True
         elif arg == "-e" and value:
             d.set("cmd_backend", value.lower())
         elif re.search(r"\.(onnx|ort)$", arg) and (i == 0 or args[i - 1] not in ("-u", "-R", "-X")):
@@ -333,12 +348,27 @@ def _finish(d: Draft) -> ParsedRun:
     v["backend"] = v.get("backend") or v.get("cmd_backend")
     if v.get("first") is not None:
         v["warmup"] = 1  # perf_test's single warm-up run
-    v["repeats"] = v.get("cmd_repeats") if v.get("cmd_repeats") is not None else v.get("count")
+    # -t (and -m duration) run for a time, not a count: -r, if given too, is not what ran (current builds let the last
+    # of -r/-t decide; the count run is what the log says either way).
+    duration = v.get("cmd_mode") == "duration" or (v.get("cmd_duration_s") is not None and v.get("cmd_mode") != "times")
+    if duration:
+        d.extra["test_mode"] = "duration"
+        if v.get("cmd_duration_s") is not None:
+            d.extra["duration_s"] = v["cmd_duration_s"]
+    v["repeats"] = v.get("cmd_repeats") if v.get("cmd_repeats") is not None and not duration else v.get("count")
+    inter = v.get("inter_threads") if v.get("inter_threads") is not None else v.get("cmd_inter_threads")
+    if inter is not None:
+        d.extra["inter_op_threads"] = inter
     for key in ("p99", "p999", "throughput"):
         if v.get(key) is not None:
             d.extra[key + ("_ms" if key != "throughput" else "_per_s")] = v[key]
     if v.get("total_s") is not None:
         d.extra["total_inference_s"] = v["total_s"]
+    if v.get("avg") is None and v.get("total_s") is not None and v.get("count"):
+        # The tool prints its average as the sum of the runs' times over their number (its "Total inference time cost"
+        # and "Total inference requests", both printed above it): the same figure when its own line is unread (cut).
+        v["avg"] = round(v["total_s"] / v["count"] * _SEC, 6)
+        d.note("average from 'Total inference time cost' / 'Total inference requests' (no average line read)")
     ok = v.get("avg") is not None and not any(e.startswith("Run failed") for e in d.errors)
     missing = ("no result in the log: it ends before onnxruntime_perf_test's 'Average inference time cost' line "
                "(the tool crashed, was killed, or the log is cut)")

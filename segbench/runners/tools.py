@@ -252,6 +252,11 @@ def to_measurement(parsed: ParsedRun, base: Measurement) -> Measurement:
 # Shared log reading
 
 NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+# Where a figure ends: a number glued to letters or a '[' ("12WARNING: ...", "7.2[W:onnxruntime:...]") is a line of
+# stdout interrupted mid-number by a line of stderr (``2>&1`` of a tool that writes both), not the tool's figure.
+END = r"(?=[\s,;)\]]|$)"
+# A number, or the start of one, at the end of a line (the cut tail: digits, a point, an exponent begun).
+NUM_TAIL = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d*)?"
 
 # Android logcat, in each of `adb logcat -v`'s formats (liblog's logprint): time "07-08 15:33:55.768 I/tflite  ( 5395): ",
 # threadtime "07-08 15:33:55.768  5395  5395 I tflite  : ", brief "I/tflite  ( 5395): ", tag "I/tflite  : ", thread
@@ -269,8 +274,9 @@ _LOGCAT = re.compile(
     rf"|[VDIWEFA]\(\s*{_LOGCAT_UID}\d+:\s*\d+\)\s"
     r"|[VDIWEFA]/[^\s(:]+\s*:\s)"
 )
-# (A numeric uid, "I(10123: 1234) ", reads as the thread format: its tag suffix then stays.)
-_LOGCAT_PROCESS = re.compile(r"^[VDIWEFA]\(\s*(?:[A-Za-z_][\w.]*:\s*)?\d+\)\s")
+# -v process,uid with a numeric uid, "I(10123: 1234) message  (tflite)", has the thread format's head: the tag suffix
+# at the end is what tells it (a thread-format line ends with the message itself).
+_LOGCAT_PROCESS = re.compile(r"^[VDIWEFA]\(\s*(?:[A-Za-z_][\w.]*:\s*)?\d+\)\s|^[VDIWEFA]\(\s*\d+:\s*\d+\)\s(?=.*  \([^()]*\)$)")
 _LOGCAT_TAG_SUFFIX = re.compile(r"  \([^()]*\)$")
 _LOGCAT_HEADER = re.compile(rf"^\[\s*{_LOGCAT_TIME}\s+{_LOGCAT_UID}\d+:\s*\d+\s+[VDIWEFA]/[^\]]*\]$")
 # Terminal escapes: colours and cursor moves (CSI: ORT's warnings in yellow and errors in red, `adb logcat -v color`,
@@ -299,14 +305,16 @@ class Line:
     text: str
     level: str | None
     raw: str
-    cut: bool = False  # the text's last line, without a line break and ending in a number: maybe cut mid-number
+    cut: str | None = None  # the number the text's last line ended in with no line break after it, taken off ``text``
 
 
 # A number at the very end of a text with no line break after it may be a part of the number printed (the tool was
-# killed with its output buffered, the log was cut at a size: "Inference (avg): 2" of 299438, "avg = 3" of 32.723);
-# or the text was only saved without its last line break. The figure is kept unless the run's own figures show it
-# cut (freeze: an average outside min..max).
-_CUT_NUMBER = re.compile(r"\d\.?(?:[eE][-+]?)?$")
+# killed with its output buffered, the log was cut at a size: "Inference (avg): 2" of 299438, "avg = 3" of 32.723,
+# "overall=4" of 45.2); or the text was only saved without its last line break: the digits alone cannot tell. So the
+# number is taken off the line (Line.cut keeps it) before any parser reads it: every figure of every tool is then
+# either given by another line of the same run (TFLite's summary average by its stat line, ORT's by its total and
+# count, an init time by the session line) or absent, and freeze says which line lost its number.
+_CUT_NUMBER = re.compile(rf"(?<![\w.]){NUM_TAIL}$")
 
 
 def lines_of(text: str) -> list[Line]:
@@ -318,10 +326,12 @@ def iter_lines(raw_lines: Iterable[str], *, ended: bool = False) -> Iterator[Lin
     """lines_of of a text given as its lines (``str.splitlines()``'s, or a stream's), one at a time. ``ended``: the
     lines keep their line breaks (``splitlines(keepends=True)``), so a last line without one is known to be cut."""
     for no, raw in enumerate(raw_lines, 1):
-        cut = False
+        cut = None
         if ended:
             body = raw.rstrip("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
-            cut = body == raw and _CUT_NUMBER.search(body) is not None
+            if body == raw:
+                m = _CUT_NUMBER.search(body.rstrip("\x00"))
+                cut = m.group(0) if m else None
             raw = body
         s = raw.replace("\x00", "")
         if "\x1b" in s:
@@ -339,6 +349,8 @@ def iter_lines(raw_lines: Iterable[str], *, ended: bool = False) -> Iterator[Lin
         if m:
             level, s = m.group(1), s[m.end():]
         s = _SOURCE.sub("", s, count=1)
+        if cut is not None:
+            s = s[:len(s) - len(cut)] if s.endswith(cut) else s
         yield Line(no, s.strip(), level, raw, cut)
 
 
@@ -400,6 +412,10 @@ _SEPARATORS = {";", "&&", "||", "|", "&"}
 _PLAIN_LAUNCHERS = {"env", "time", "exec", "nohup", "command", "sudo", "busybox", "toybox"}
 
 
+# A Windows path in an echoed command: a drive ("C:\\tools\\benchmark_model.exe") or a relative ".\\" start.
+_WINDOWS_PATH = re.compile(r"(?<![\w])[A-Za-z]:\\|(?:^|[\s=>])\.{1,2}\\")
+
+
 def _words(text: str) -> list[str]:
     """Shell words with ``;``/``&&``/``|`` as words of their own; a quote left open by a paste is closed."""
     import shlex
@@ -408,6 +424,8 @@ def _words(text: str) -> list[str]:
         try:
             lexer = shlex.shlex(candidate, posix=True, punctuation_chars=";&|<>")
             lexer.whitespace_split = True
+            if _WINDOWS_PATH.search(text):  # cmd.exe / PowerShell: a backslash is a path separator, not an escape
+                lexer.escape = ""
             return list(lexer)
         except ValueError:
             continue
@@ -512,6 +530,7 @@ class Draft:
         self.extra: dict[str, Any] = {}
         self.ops: dict[str, float] | None = None
         self.seen = False
+        self.cut: tuple[int, str] | None = None  # (line number, its text) of a line whose last number was cut off
 
     def set(self, key: str, value: Any) -> None:
         if value is not None:
@@ -537,6 +556,7 @@ class Reader:
         self.invocation = invocation
         self.runs: list[ParsedRun] = []
         self.draft = Draft(1)
+        self.cut: tuple[int, str] | None = None  # the cut line seen, until the run it ends is flushed
 
     def at(self, phase: int, line: Line) -> Draft:
         """The run a line of this phase belongs to (a new one if the phase goes backwards)."""
@@ -570,19 +590,27 @@ class Reader:
         self.touch(line).errors.append(text[:500])
 
     def _enter(self, line: Line) -> None:
-        if line.cut:
-            self.draft.set("cut_line", line.no)
         if not self.draft.seen:
             self.draft.start, self.draft.seen = line.no, True
         self.draft.end = line.no
 
-    def flush(self) -> None:
+    def saw(self, line: Line) -> None:
+        """Every line of the stretch, before the parser reads it: a line whose last number was cut off (the text's
+        last line) belongs to the run open when the text ends, whether or not the parser makes anything of what is
+        left of it ("avg   =")."""
+        if line.cut is not None:
+            self.cut = (line.no, line.raw.strip())
+
+    def flush(self, *, last: bool = False) -> None:
+        # (A run closed by the cut line itself, which starts the next one, is not the cut one.)
+        if self.cut is not None and not self.draft.empty and (last or self.draft.end >= self.cut[0]):
+            self.draft.cut, self.cut = self.cut, None
         if not self.draft.empty:
             self.runs.append(self.finish(self.draft))
         self.draft = Draft(self.draft.end + 1)
 
     def done(self) -> list[ParsedRun]:
-        self.flush()
+        self.flush(last=True)
         return self.runs
 
 
@@ -593,12 +621,13 @@ def latency_of(values: dict[str, Any]) -> Latency:
 def freeze(draft: Draft, runtime: str, tool: str, *, ok: bool, missing: str) -> ParsedRun:
     """Build the ParsedRun; a run without its result is failed with the tool's error (or ``missing``)."""
     v = draft.values
-    lo, hi, avg = v.get("min"), v.get("max"), v.get("avg")
-    if draft.get("cut_line") is not None and None not in (lo, hi, avg) and not lo - 0.01 <= avg <= hi + 0.01:  # (LiteRT's avg is rounded to 0.01)
-        # The text ends in the middle of the average's line: the digits seen are not the number the tool printed.
-        ok, v["avg"] = False, None
-        missing = (f"the log ends mid-line (line {draft.get('cut_line')}): its average, {avg:g} ms as cut, lies "
-                   f"outside min {lo:g} .. max {hi:g} ms, so it is not the tool's figure")
+    if draft.cut is not None:
+        # The number the text ended in was never read (iter_lines took it off): what the run shows comes from its
+        # other lines. Said on the record either way, since a figure it lacks may be that one.
+        no, text = draft.cut
+        said = f"the log ends mid-number (line {no}: {text[-80:]!r}): that number is not taken as the tool's"
+        draft.note(said + ("; every figure here comes from the run's other lines" if ok else ""))
+        missing = f"{said}; {missing}"
     if ok:
         error = None
         for e in draft.errors:
