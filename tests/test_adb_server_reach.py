@@ -4,8 +4,8 @@ server segbench starts, or one adbutils would start behind its back, never print
 from __future__ import annotations
 
 import pytest
-from conftest import FIXTURES, assert_one_line_error, run_cli, start_adb_server, stop_adb_server
 
+from conftest import FIXTURES, assert_one_line_error, run_cli, start_adb_server, stop_adb_server
 from segbench.devices import adb
 from segbench.emulator.phone import free_port
 from segbench.errors import DeviceError

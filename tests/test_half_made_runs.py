@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import assert_one_line_error, run_cli
 from report_runs import phone_run
 
+from conftest import assert_one_line_error, run_cli
 from segbench import store as store_module
 from segbench.errors import StoreError
 from segbench.model import DeviceInfo, RunInfo

@@ -7,8 +7,9 @@ import json
 
 import numpy as np
 import onnx
-from conftest import FIXTURES, assert_one_line_error, run_cli
 from onnx import numpy_helper
+
+from conftest import FIXTURES, assert_one_line_error, run_cli
 
 MODEL = FIXTURES / "models" / "tiny_seg.onnx"
 EXPECTED = ("(give an image, a tensor file gen-input writes (.txt, .raw, .npy, .pb) or an ONNX test_data_set_N folder "

@@ -7,9 +7,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import run_cli
 from report_runs import phone_run
 
+from conftest import run_cli
 from segbench.store import Store
 
 TORN = b'{"schema": "segbench.measurement/1", "ca'
