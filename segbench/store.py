@@ -504,10 +504,12 @@ class Store:
         return out
 
     def _names(self) -> list[str]:
-        """The names in runs/, sorted (strings, not Paths: a farm's history holds thousands)."""
+        """The names in runs/, sorted (strings, not Paths: a farm's history holds thousands); hidden ones are left
+        out: create_run's folder in the making (``.RUN_ID.*.tmp``) holds a run.json before it is renamed into place,
+        and a reader at that moment must not take it for a run."""
         try:
             with os.scandir(self.runs_dir) as entries:
-                return sorted(e.name for e in entries)
+                return sorted(e.name for e in entries if not e.name.startswith("."))
         except (FileNotFoundError, NotADirectoryError):
             return []
 

@@ -14,7 +14,7 @@ from conftest import assert_one_line_error, run_cli
 from segbench import store as store_module
 from segbench.errors import StoreError
 from segbench.model import DeviceInfo, RunInfo
-from segbench.store import Store
+from segbench.store import RunDir, Store
 
 HALF = "20991231-000000-000-dead"  # newer than any run: what `report` would have shown
 
@@ -82,3 +82,16 @@ def test_asking_for_a_half_made_folder_is_one_error_naming_it(tmp_path, args):
     assert r.err.strip() == (f"segbench: error: {reports / 'runs' / HALF} has no run.json: a run whose creation failed "
                              "(a full disk?), not a run (delete the folder; it holds no run to report or resume)")
     assert Path(reports / "runs" / HALF).is_dir()  # named, never deleted behind the user's back
+
+
+def test_a_run_folder_in_the_making_is_no_run(tmp_path):
+    """create_run writes run.json into a hidden folder before renaming it into place: a reader listing the runs at
+    that moment (another segbench's report, a farm's) must not take it for a run, nor for a half-made one."""
+    store = Store(tmp_path)
+    store.create_run(_info("20260101-000000-000-real"))
+    making = tmp_path / "runs" / ".20991231-000000-000-next.abc123.tmp"
+    (making / "logs").mkdir(parents=True)
+    RunDir(making).write_info(_info("20991231-000000-000-next"))
+    seen: list[Path] = []
+    assert store.run_ids(seen.append) == ["20260101-000000-000-real"] and seen == []
+    assert store.latest(seen.append).run_id == "20260101-000000-000-real" and seen == []
