@@ -56,3 +56,14 @@ def test_a_server_gone_after_the_check_is_one_error_and_not_restarted(monkeypatc
         assert not adb._listening("127.0.0.1", port)
     finally:
         stop_adb_server(port)
+
+
+def test_the_adbutils_hook_segbench_overrides_is_there():
+    """segbench keeps adbutils from starting a server of its own through AdbConnection._safe_connect (private); an
+    adbutils without it would quietly get its stock client back: this says so where it can fail loudly."""
+    from adbutils._adb import AdbConnection
+
+    from segbench.devices import adb
+
+    assert callable(AdbConnection._safe_connect) and callable(AdbConnection._create_socket)
+    assert adb._client_class().__name__ == "Client"

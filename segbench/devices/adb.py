@@ -123,9 +123,19 @@ def client(adb_server: str | None = None):
 
 @functools.cache
 def _client_class():
-    """adbutils.AdbClient whose connections only connect (made here: adbutils is imported when a phone is used)."""
-    from adbutils import AdbClient
-    from adbutils._adb import AdbConnection
+    """adbutils.AdbClient whose connections only connect (made here: adbutils is imported when a phone is used).
+
+    The hook is adbutils' private AdbConnection._safe_connect (2.8-2.12): an adbutils without it gets its own client
+    back, whose only difference is that fallback (tests/test_adb_server_reach.py checks the hook is there)."""
+    from adbutils import AdbClient, AdbTimeout
+
+    try:
+        from adbutils._adb import AdbConnection
+    except ImportError:
+        return AdbClient
+    if not callable(getattr(AdbConnection, "_safe_connect", None)) or not callable(
+            getattr(AdbConnection, "_create_socket", None)):
+        return AdbClient
 
     class Connection(AdbConnection):
         def _safe_connect(self):  # adbutils' own starts a server when the connection fails
@@ -133,7 +143,10 @@ def _client_class():
 
     class Client(AdbClient):
         def make_connection(self, timeout: float | None = None) -> AdbConnection:
-            conn = Connection(self.host, self.port)
+            try:
+                conn = Connection(self.host, self.port)
+            except TimeoutError:  # as adbutils' own make_connection says it
+                raise AdbTimeout("connect to adb server timeout") from None
             conn.conn.settimeout(timeout or SOCKET_TIMEOUT)
             return conn
 
