@@ -124,9 +124,20 @@ def test_every_report_format_and_plot_footer_says_emulated_and_the_notes_say_thr
 
 
 @pytest.mark.slow
-def test_compare_says_which_side_was_throttled(hot_run):
-    reports, run = hot_run
-    res = run_cli("compare", run.name, run.name, "--reports", str(reports))
+def test_compare_says_which_side_was_throttled(hot_run, tmp_path):
+    # The run against a copy of itself under another id (compare refuses a run given twice: a gate that compared
+    # nothing).
+    reports = tmp_path / "reports"
+    shutil.copytree(hot_run[0] / "runs", reports / "runs")
+    (run,) = (reports / "runs").iterdir()
+    again = reports / "runs" / f"{run.name}-again"
+    shutil.copytree(run, again)
+    info = json.loads((again / "run.json").read_text())
+    info["run_id"] = again.name
+    (again / "run.json").write_text(json.dumps(info))
+    records = [json.loads(x) for x in (again / "results.jsonl").read_text().splitlines()]
+    (again / "results.jsonl").write_text("".join(json.dumps({**r, "run_id": again.name}) + "\n" for r in records))
+    res = run_cli("compare", run.name, again.name, "--reports", str(reports))
     assert res.code == 0, res.err
     assert res.out.count("baseline throttled (at start), candidate throttled (at start)") == 2, res.out
 
