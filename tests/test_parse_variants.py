@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import LOGS
-from segbench.runners import tools
+from segbench.runners import benchmark_model, tools
 
 # Every log of a supported tool that holds a run (Paddle Lite's precision profile is none).
 ALL_LOGS = sorted(p for p in LOGS.glob("*/*.log")
@@ -238,3 +238,73 @@ def test_tflite_number_glued_to_stderr_text_is_not_a_figure(text, field):
 def test_ort_missing_provider_is_its_message():
     (r,) = tools.parse_any((LOGS / "onnxruntime/perf_test_missing_provider_constructed.log").read_text(encoding="utf-8"))
     assert (r.status, r.error, r.backend) == ("failed", "NNAPI is not supported in this build", "nnapi")
+
+
+def test_tflite_subgraph_tables_are_kept_apart_from_the_primary_graphs_ops():
+    """A model with a WHILE loop is profiled one table per subgraph: the primary graph's WHILE node (12.090 ms)
+    already holds its body's 11.213 ms and its condition's, so ops_by_type is the primary graph's alone, and the
+    body's CONV_2D time is not added to the primary's (27.070 ms, not 35.043)."""
+    (r,) = tools.parse_any((LOGS / "tflite/while_subgraphs_op_profile_constructed.log").read_text())
+    assert r.status == "ok" and r.latency_ms.avg == 52.1486
+    assert r.ops_by_type == {"CONV_2D": 27.07, "WHILE": 12.09, "DEPTHWISE_CONV_2D": 5.395, "RESIZE_BILINEAR": 3.987,
+                             "HARD_SWISH": 1.934, "ARG_MAX": 1.213}
+    assert r.extra["subgraph_ops_by_type"] == {"1": {"CONV_2D": 8.973, "LOGISTIC": 0.984, "ADD": 0.636, "MUL": 0.62},
+                                               "2": {"LESS": 0.009}}
+    assert r.extra["subgraph_names"] == {"0": "main", "1": "while_body", "2": "while_cond"}
+    assert r.extra["profiled_subgraph"] == 0
+    # The primary graph's own nodes and Timings line, not the body's (11.213 ms) nor the initialisation profile's.
+    assert len(r.extra["ops_by_node"]) == 11 and r.extra["ops_by_node"][8]["type"] == "WHILE"
+    assert r.extra["profiler_timings_ms"] == {"avg": 51.689, "min": 51.402, "max": 53.021, "std": 0.405, "count": 20}
+
+
+def test_tflite_signature_run_profiles_the_signatures_subgraph():
+    """--signature_to_run_for=segment runs subgraph 1 alone: its tables (under a "Subgraph (index: 1, ...)" header,
+    with its Timings line prefixed by the same words) are the run's ops."""
+    (r,) = tools.parse_any((LOGS / "tflite/signature_run_op_profile_constructed.log").read_text())
+    assert r.status == "ok" and r.latency_ms.avg == 40.2339 and r.extra["signature"] == "segment"
+    assert r.ops_by_type == {"CONV_2D": 27.289, "DEPTHWISE_CONV_2D": 5.362, "RESIZE_BILINEAR": 3.99, "ARG_MAX": 1.23}
+    assert r.extra["profiled_subgraph"] == 1 and "subgraph_ops_by_type" not in r.extra
+    assert r.extra["profiler_timings_ms"]["avg"] == 37.871
+    assert [n["node"] for n in r.extra["ops_by_node"]][-1] == "[segment/argmax]:7"
+
+
+def test_tflite_subgraphs_without_the_primary_take_the_one_named_by_the_signature_or_the_largest():
+    def log(signature: str) -> str:
+        head = (f"INFO: STARTING!\nINFO: Graph: [m.tflite]\nINFO: Signature to run: [{signature}]\n"
+                "INFO: Inference timings in us: Init: 900, First inference: 9000, Warmup (avg): 9000, "
+                "Inference (avg): 8000\nINFO: Operator-wise Profiling Info for Regular Benchmark Runs:\n")
+        body = ""
+        for index, name, op, ms in ((1, "body", "ADD", "1.000"), (2, "decode", "CALL_ONCE", "7.500")):
+            body += (f"Subgraph (index: {index}, name: {name}) profile:\n"
+                     "============================== Summary by node type ==============================\n"
+                     "\t [Node type]\t  [count]\t  [avg ms]\t    [avg %]\t    [cdf %]\t  [mem KB]\t[times called]\n"
+                     f"\t {op}\t        1\t    {ms}\t    100.000%\t   100.000%\t     0.000\t       1\n\n"
+                     f"Subgraph (index: {index}, name: {name}) Timings (microseconds): count=10 curr={ms[0]}000\n\n")
+        return head + body
+
+    (named,) = benchmark_model.parse_log(log("body"))
+    assert named.ops_by_type == {"ADD": 1.0} and named.extra["subgraph_ops_by_type"] == {"2": {"CALL_ONCE": 7.5}}
+    (largest,) = benchmark_model.parse_log(log(""))
+    assert largest.ops_by_type == {"CALL_ONCE": 7.5} and largest.extra["profiled_subgraph"] == 2
+    assert any("largest Timings average" in n for n in largest.notes)
+
+
+def test_tflite_list_signatures_is_a_record_of_no_benchmark():
+    """--list_signatures prints the model's signatures and stops before the first run ("Benchmarking failed."):
+    a failed record that says so, not a timing and not the generic failure line."""
+    (r,) = tools.parse_any((LOGS / "tflite/list_signatures_constructed.log").read_text())
+    assert r.tool == "benchmark_model" and r.status == "failed"
+    assert r.latency_ms.avg is None and r.ops_by_type is None and r.count is None
+    assert r.error == ("no benchmark in the log: benchmark_model only listed the model's signatures "
+                       "(--list_signatures): logits, segment")
+    assert r.extra["signatures"] == ["logits", "segment"]
+
+
+def test_tflite_multi_signature_model_without_a_signature_names_them():
+    text = ("INFO: STARTING!\nINFO: Graph: [m.tflite]\nINFO: Signature to run: []\nINFO: Loaded model m.tflite\n"
+            "ERROR: Signature not specified or incorrect. Pass one of the following to the flag "
+            "\"--signature_to_run_for\"\nERROR:  #> Signature key: logits\nERROR:  #> Signature key: segment\n"
+            "ERROR: Benchmarking failed.\n")
+    (r,) = benchmark_model.parse_log(text)
+    assert r.status == "failed" and r.error.startswith("Signature not specified or incorrect.")
+    assert r.error.endswith("(the model's signatures: logits, segment)")

@@ -9,7 +9,11 @@ gained ``p5 median p95``; numbers >= 1e6 us print in scientific notation. Memory
 footprint (MB): init= overall=`` (TF 2.3/2.4) became ``Memory footprint delta from the start of the
 tool (MB): init= overall=``; ``--report_peak_memory_footprint`` adds ``Overall peak memory footprint``.
 Op profiling: the ``Summary by node type`` table of the regular runs (not of initialisation) gives
-``ops_by_type``; with several subgraphs their tables add up.
+``ops_by_type``. A model with several subgraphs (control flow bodies, signatures) gets one table per subgraph under
+``Primary graph (name: ..) profile:`` / ``Subgraph (index: i, name: ..) profile:``: the graph that was run (the
+primary one, or the signature's) gives ``ops_by_type`` (its control-flow ops already hold the time of the subgraphs
+they call); the others are kept apart in ``extra.subgraph_ops_by_type``. ``--list_signatures`` lists the model's
+signatures and stops before any run: a failed record saying so, with ``extra.signatures``.
 """
 
 from __future__ import annotations
@@ -268,7 +272,8 @@ _PARAMS = {"Num threads": "threads", "#threads used for CPU inference": "cpu_thr
            "Num warmup runs": "warmup", "Use gpu": "gpu", "Use NNAPI": "nnapi", "Use xnnpack": "xnnpack",
            "Use Hexagon": "hexagon", "NNAPI accelerator name": "nnapi_accelerator",
            "Enable op profiling": "op_profiling", "Min runs duration (seconds)": "min_secs",
-           "Min warmup runs duration (seconds)": "warmup_min_secs"}
+           "Min warmup runs duration (seconds)": "warmup_min_secs", "Signature to run": "signature",
+           "List signatures from the provided model": "list_signatures"}
 _RUNNING = re.compile(rf"^Running benchmark for at least (\d+) iterations and at least ({NUM}) seconds")
 _STAT = re.compile(r"^count=(\d+)\b(.*)$")
 _PAIR = re.compile(rf"\b(first|curr|min|max|avg|std|p5|median|p95)=({NUM}){END}")
@@ -292,8 +297,16 @@ _RESULT_KEYS = {"Model initialization": "init", "Warmup (first)": "first", "Firs
                 "Inference (max)": "max", "Inference (std)": "std", "Inference (median)": "median",
                 "Inference (p5)": "p5", "Inference (p95)": "p95", "Throughput": "throughput_mb_s",
                 "Init footprint": "mem_init", "Overall footprint": "mem_overall", "Peak memory": "mem_peak"}
-# The op profiler's own timing of the profiled runs, under its per-node tables.
-_PROFILER_TIMINGS = re.compile(r"^Timings \(microseconds\):\s*count=(\d+)\b(.*)$")
+# The op profiler's own timing of the profiled runs, under its per-node tables; a subgraph other than the primary
+# one has its own, prefixed with its header's words.
+_PROFILER_TIMINGS = re.compile(r"^(?:Subgraph \(index: (\d+), name: .*\) )?Timings \(microseconds\):\s*count=(\d+)\b(.*)$")
+# The header of one subgraph's tables, printed only when a subgraph other than the primary one (index 0) was profiled.
+_GRAPH = re.compile(r"^(?:Primary graph \(name: (.*)\)|Subgraph \(index: (\d+), name: (.*)\)) profile:$")
+# A model's signatures: listed by --list_signatures (which then stops), or by the error of a run that named none
+# (or a wrong one) for a model with several.
+_SIGNATURE_KEY = re.compile(r"^\s*(?:-> Signature Key|#> Signature key): (.*)$")
+_SIGNATURE_COUNT = re.compile(r"^The Model contains (\d+) signature key\(s\)\.$")
+_USING_SIGNATURE = re.compile(r"^Using signature: (.*)$")
 _SIZE = re.compile(rf"^The input model file size \(MB\):\s*({NUM}){END}")
 _APPLIED = re.compile(r"^Explicitly applied (\w+) delegate, and the model graph will be (\w+) executed"
                       r"(?: by the delegate w/ (\d+) delegate kernels)?")
@@ -322,7 +335,8 @@ MARKERS = re.compile(
     r"Operator-wise Profiling Info|Profiling Info for Benchmark Initialization|"
     r"=+ (?:Run Order|Top by Computation Time|Summary by node type) =+|"
     r"Please specify the name of your TF Lite input file|=+ BENCHMARK RESULTS =+|Model initialization: |"
-    r"Warmup \(first\): |Inference \(avg\): +[\d.]+ ms|Timings \(microseconds\): count=)|\bbenchmark_model\b"
+    r"Warmup \(first\): |Inference \(avg\): +[\d.]+ ms|Timings \(microseconds\): count=|"
+    r"The Model contains \d+ signature key)|\bbenchmark_model\b"
 )
 
 # Phases of one run, in the order the tool prints them.
@@ -333,6 +347,7 @@ class _State:
     def __init__(self) -> None:
         self.profile = "regular"  # which profile the next tables belong to
         self.table: str | None = None  # "run_order" | "summary" while inside one of those tables
+        self.graph = 0  # the subgraph whose tables come next (0, the primary one, until a header names another)
         self.results = False  # inside LiteRT's BENCHMARK RESULTS block
 
 
@@ -357,13 +372,13 @@ def _read_line(line: Line, reader: Reader, state: _State) -> None:
     if not s:
         state.table = None
         return
-    if state.table == "summary" and _op_row(line, reader):
+    if state.table == "summary" and _op_row(line, reader, state):
         return
-    if state.table == "run_order" and _node_row(line, reader):
+    if state.table == "run_order" and _node_row(line, reader, state):
         return
     if s == "STARTING!":
         reader.at(P_START, line)
-        state.profile, state.results = "regular", False
+        state.profile, state.results, state.graph = "regular", False, 0
         return
     if _results(line, reader, state):
         return
@@ -401,11 +416,14 @@ def _settings(line: Line, reader: Reader) -> bool:
         d = reader.at(P_PARAMS, line)
         if key in ("threads", "cpu_threads", "repeats", "warmup"):
             d.set(key, whole(value))
-        elif key in ("gpu", "nnapi", "xnnpack", "hexagon", "op_profiling"):
+        elif key in ("gpu", "nnapi", "xnnpack", "hexagon", "op_profiling", "list_signatures"):
             d.set(key, value in ("1", "true"))
         else:
-            d.set(key, value)
+            d.set(key, value or None)  # "Signature to run: []": none named
         return True
+    m = _LOADED.match(s) or _USING_SIGNATURE.match(s) or _SIGNATURE_COUNT.match(s) or _SIGNATURE_KEY.match(s)
+    if m and m.re is not _LOADED:
+        return _signatures(m, reader.touch(line))
     m = _LOADED.match(s)
     if m:
         reader.at(P_LOAD, line).set("loaded", m.group(1).strip())
@@ -439,6 +457,18 @@ def _settings(line: Line, reader: Reader) -> bool:
             "delegated": int(m.group(1)), "total": int(m.group(2)), "partitions": int(m.group(4))}
         return True
     return False
+
+
+def _signatures(m: re.Match, d: Draft) -> bool:
+    """The signature a run used, or the model's signatures as the tool lists them."""
+    if m.re is _USING_SIGNATURE:
+        d.set("signature", m.group(1).strip())
+    elif m.re is _SIGNATURE_COUNT:
+        d.set("signature_count", int(m.group(1)))
+        d.values.setdefault("signatures", [])
+    else:
+        d.values.setdefault("signatures", []).append(m.group(1).strip())
+    return True
 
 
 def _timings(line: Line, reader: Reader) -> bool:
@@ -535,9 +565,14 @@ def _stat(count: int, rest: str) -> dict[str, float | None]:
 def _profile(line: Line, reader: Reader, state: _State) -> bool:
     s = line.text
     if s.startswith("Profiling Info for Benchmark Initialization"):
-        state.profile = "init"
+        state.profile, state.graph = "init", 0
     elif s.startswith("Operator-wise Profiling Info for Regular Benchmark Runs"):
-        state.profile = "regular"
+        state.profile, state.graph = "regular", 0
+    elif _GRAPH.match(s):
+        m = _GRAPH.match(s)
+        state.graph = int(m.group(2)) if m.group(2) is not None else 0
+        if state.profile == "regular":
+            _graph(reader.touch(line), state.graph)["name"] = m.group(1) if m.group(2) is None else m.group(3)
     elif s.startswith("Delegate internal:"):
         # The profiler's last part: the ops inside a delegate's kernels (XNNPACK's "Convolution (NHWC, F32) IGEMM"),
         # whose time the graph's tables already hold as the delegate's node (TfLiteXNNPackDelegate): kept apart.
@@ -551,9 +586,11 @@ def _profile(line: Line, reader: Reader, state: _State) -> bool:
     elif _PROFILER_TIMINGS.match(s):
         m = _PROFILER_TIMINGS.match(s)
         d = reader.touch(line)
-        # The regular runs' figure of the primary graph (the first one); the initialisation profile's is not a run.
-        if state.profile == "regular" and d.get("profiler_stat") is None:
-            d.set("profiler_stat", _stat(int(m.group(1)), m.group(2)))
+        # The regular runs' figure of each graph (the delegate's and the initialisation profile's are no run's).
+        if state.profile == "regular":
+            graph = _graph(d, int(m.group(1)) if m.group(1) is not None else state.graph)
+            if graph["stat"] is None:
+                graph["stat"] = _stat(int(m.group(2)), m.group(3))
         return True
     else:
         return False
@@ -561,7 +598,12 @@ def _profile(line: Line, reader: Reader, state: _State) -> bool:
     return True
 
 
-def _op_row(line: Line, reader: Reader) -> bool:
+def _graph(d: Draft, index: int) -> dict[str, Any]:
+    """The regular runs' profile of subgraph ``index`` (its name, ops by type, nodes, Timings line), made on first use."""
+    return d.values.setdefault("graphs", {}).setdefault(index, {"name": None, "ops": {}, "nodes": [], "stat": None})
+
+
+def _op_row(line: Line, reader: Reader, state: _State) -> bool:
     """A 'Summary by node type' row: [node type] [count] [avg ms] ...; header rows are skipped."""
     fields = [f.strip() for f in re.split(r"\t+|\s{2,}", line.text) if f.strip()]
     if fields and fields[0].startswith("["):
@@ -571,15 +613,15 @@ def _op_row(line: Line, reader: Reader) -> bool:
     d = reader.touch(line)
     section = d.get("profile_section", "regular")
     if section == "regular":
-        d.ops = d.ops or {}
-        d.ops[fields[0]] = round(d.ops.get(fields[0], 0.0) + (num(fields[2]) or 0.0), 6)
+        ops = _graph(d, state.graph)["ops"]
+        ops[fields[0]] = round(ops.get(fields[0], 0.0) + (num(fields[2]) or 0.0), 6)
     elif section == "delegate":
         inside = d.extra.setdefault("delegate_ops_by_type", {})
         inside[fields[0]] = round(inside.get(fields[0], 0.0) + (num(fields[2]) or 0.0), 6)
     return True
 
 
-def _node_row(line: Line, reader: Reader) -> bool:
+def _node_row(line: Line, reader: Reader, state: _State) -> bool:
     """A 'Run Order' row: [node type] ([start]) [first] [avg ms] [%] [cdf%] [mem KB] [times called] [Name].
     Old builds have the [start] column, newer ones not; [avg ms] is sixth from the end in both."""
     fields = [f.strip() for f in re.split(r"\t+|\s{2,}", line.text) if f.strip()]
@@ -589,8 +631,7 @@ def _node_row(line: Line, reader: Reader) -> bool:
         return False
     d = reader.touch(line)
     if d.get("profile_section", "regular") == "regular":
-        d.extra.setdefault("ops_by_node", []).append(
-            {"node": fields[-1], "type": fields[0], "avg_ms": num(fields[-6])})
+        _graph(d, state.graph)["nodes"].append({"node": fields[-1], "type": fields[0], "avg_ms": num(fields[-6])})
     return True
 
 
@@ -616,8 +657,58 @@ def _error_text(d: Draft) -> list[str]:
     return lead or d.errors[:1]
 
 
+def _profiled_graphs(d: Draft) -> None:
+    """ops_by_type, ops_by_node and the profiler's Timings line from the graph that was run; the other subgraphs'
+    tables in extra.subgraph_ops_by_type (by index), every profiled subgraph's name in extra.subgraph_names.
+
+    The graph that was run: the primary one (index 0) when profiled; else the only one profiled; else the one named
+    as the run's signature; else the one whose Timings average is the largest (a caller's WHILE, IF or CALL_ONCE
+    node holds the time of the subgraphs it calls, so adding their tables to it would count them twice)."""
+    graphs: dict[int, dict[str, Any]] = d.values.get("graphs") or {}
+    if not graphs:
+        return
+    signature = d.get("signature")
+    named = [i for i, g in graphs.items() if signature and g["name"] == signature]
+    if 0 in graphs or len(graphs) == 1 or named:
+        entry = 0 if 0 in graphs else named[0] if named else next(iter(graphs))
+    else:
+        entry = max(graphs, key=lambda i: (graphs[i]["stat"] or {}).get("avg") or 0.0)
+        d.note(f"op profile: the primary graph was not profiled; subgraph {entry}'s tables are the run's "
+               "(the largest Timings average of the subgraphs profiled)")
+    main = graphs[entry]
+    d.ops = dict(main["ops"]) or None
+    if main["nodes"]:
+        d.extra["ops_by_node"] = main["nodes"]
+    if main["stat"] is not None:
+        d.values["profiler_stat"] = main["stat"]
+    if len(graphs) > 1 or entry != 0:
+        d.extra["profiled_subgraph"] = entry
+        d.extra["subgraph_names"] = {str(i): graphs[i]["name"] for i in sorted(graphs)}
+        others = {str(i): graphs[i]["ops"] for i in sorted(graphs) if i != entry and graphs[i]["ops"]}
+        if others:
+            d.extra["subgraph_ops_by_type"] = others
+
+
+def _signature_listing(d: Draft) -> None:
+    """--list_signatures: the tool prints the model's signatures and stops before its first run ("Benchmarking
+    failed."); a run that named none for a model with several is refused with the same list."""
+    v = d.values
+    if v.get("signatures") is None:
+        return
+    d.extra["signatures"] = v["signatures"]
+    if v.get("list_signatures") or v.get("signature_count") is not None:
+        listed = ", ".join(v["signatures"]) or "none"
+        d.errors[:] = [f"no benchmark in the log: benchmark_model only listed the model's signatures "
+                       f"(--list_signatures): {listed}"]
+    elif d.errors:
+        d.errors[:] = [f"{d.errors[0]} (the model's signatures: {', '.join(v['signatures'])})"]
+
+
 def _finish(d: Draft) -> ParsedRun:
     v = d.values
+    _profiled_graphs(d)
+    if v.get("signature"):
+        d.extra["signature"] = v["signature"]
     if v.get("results") is not None:
         return _finish_litert(d)
     summary = v.get("summary") or {}
@@ -682,6 +773,7 @@ def _finish(d: Draft) -> ParsedRun:
         d.note("average from the regular runs' stat line (the summary line shows none)")
     ok = summarised and v["avg"] is not None and not v.get("failed_marker")
     d.errors[:] = _error_text(d) if d.errors else []
+    _signature_listing(d)
     missing = ("no result in the log: it ends before benchmark_model's 'Inference timings' line "
                "(the tool crashed, was killed, or the log is cut)")
     if d.ops and not summarised and not d.errors:
