@@ -265,7 +265,8 @@ def _execute(store, run, settings, cases, found, backends, reports: str, quiet: 
                               quiet=quiet, split=settings.split)
         interrupted = any(p.outcome.interrupted for p in phones)
         life.status = "interrupted" if interrupted else "completed"
-    measurements = run.measurements()
+    # Damaged lines before the last (a resumed run's file, hurt since) are said once here, as report says them.
+    measurements = run.measurements(warn=lambda text: echo(f"segbench: warning: {text}"))
     click.echo(render_summary(measurements, run.info()))
     if len(phones) > 1:  # a result, as the table is: which phone ran what, and which was set aside
         echo(farm.summary(phones))
