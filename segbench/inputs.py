@@ -728,20 +728,25 @@ def tensor_for_input(path: Path, spec: TensorInfo, preset: str | None = None, re
     return prepared.tensor
 
 
-def input_problem(path: Path) -> tuple[str, str] | None:
-    """What is wrong with ``path`` as a ``--input`` (what it is, what is expected), checked before a run starts;
-    None for a file, or a folder of ONNX test data (read by load_input through _pb_in)."""
+def check_input(path: Path, label: str) -> None:
+    """Refuse ``path`` as a ``--input`` (``label`` names it in the line) before a run starts, saying what it is and
+    what is expected: a missing path is an error (exit 1, as a missing file is for every command), a path of the
+    wrong kind (a folder without ONNX test data, a FIFO or device) a usage error (2). A file, or a folder of ONNX test
+    data (read by load_input through _pb_in), passes."""
     expected = ("give an image, a tensor file gen-input writes (.txt, .raw, .npy, .pb) or an ONNX test_data_set_N "
                 "folder holding input_0.pb")
     if path.is_dir():
         try:
             _pb_in(path)
         except InputError:
-            return "a folder without input_0.pb (nor test_data_set_0/input_0.pb) in it, not an input", expected
-        return None
+            raise UsageError(f"{label}: a folder without input_0.pb (nor test_data_set_0/input_0.pb) in it, not an "
+                             "input", hint=expected) from None
+        return
     if path.is_file():
-        return None
-    return ("not a regular file" if path.exists() else "no such file"), expected
+        return
+    if path.exists():
+        raise UsageError(f"{label}: not a regular file", hint=expected)
+    raise InputError(f"{label}: no such file", hint=expected)
 
 
 def _pb_in(directory: Path) -> Path:

@@ -168,9 +168,17 @@ def read_manifest(directory: Path) -> dict[str, ManifestEntry]:
     if not path.is_file():
         return {}
     data = read_toml(path, ModelError)
-    entries = {}
+    entries: dict[str, ManifestEntry] = {}
+    where: dict[str, str] = {}  # the [[model]] that named each file, for the duplicate's error
     for i, item in enumerate(items(data, "model", dict, str(path), optional=True, error=ModelError) or ()):
         entry = _entry(item, f"{path}: [[model]] {i + 1}")
+        this = f"[[model]] {i + 1}" + (f" (name {item['name']!r})" if "name" in item else "")
+        # Two entries for one file would leave the first unused in silence (the last won): say so instead.
+        same = os.path.normpath(entry.file)
+        if same in where:
+            raise ModelError(f"{path}: {where[same]} and {this} both describe file {entry.file!r}",
+                             hint="keep one [[model]] per file")
+        where[same] = this
         entries[entry.file] = entry
     return entries
 

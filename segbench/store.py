@@ -98,6 +98,39 @@ def write_atomic(path: Path, content: str | bytes | Callable[[BinaryIO], object]
         Path(tmp).unlink(missing_ok=True)
 
 
+def write_entries_atomic(path: Path, fill: Callable[[Path], object]) -> None:
+    """Put what ``fill(folder)`` writes into an empty folder into ``path`` whole or not at all: it is written under a
+    hidden temporary name (beside ``path``, or inside it when ``path`` already exists) and renamed into place, each
+    entry replacing the one of its name (other entries of ``path`` are kept). A failure while writing (a full disk)
+    leaves ``path`` as it was and no temporary folder behind; OSError goes to the caller."""
+    import shutil
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = not path.exists()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}." if fresh else ".new.", suffix=".tmp",
+                                dir=path.parent if fresh else path))
+    try:
+        fill(tmp)
+        if fresh:
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual folder mode
+            os.rename(tmp, path)
+            return
+        for entry in sorted(tmp.iterdir()):
+            target = path / entry.name
+            old = tmp / f".old.{entry.name}"
+            if os.path.lexists(target):
+                os.rename(target, old)  # set aside (a folder cannot be renamed onto a full one), dropped below
+            try:
+                os.rename(entry, target)
+            except OSError:
+                if os.path.lexists(old):
+                    os.rename(old, target)
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)

@@ -259,3 +259,56 @@ def test_a_paddle_model_without_paddlelite_is_one_error_with_the_install_hint(tm
     r = _eval(tmp_path, build_paddle(tmp_path / "onehot.pdmodel", NUM_CLASSES["voc"]), data, "voc")
     assert_one_line_error(r, 1)
     assert "paddlelite is not installed" in r.err and "segbench[paddle]" in r.err
+
+
+# ---------------------------------------------------------------- --demo: whole or not at all
+
+def _demo_in_process(root, monkeypatch, capsys):
+    """`segbench eval --demo ROOT` in this process with the model's write failing as on a full disk (after the
+    dataset's images were written): the exit code and stderr."""
+    import errno
+
+    from segbench.accuracy import demo
+    from segbench.cli import main
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(demo, "build_model", full)
+    with pytest.raises(SystemExit) as stop:
+        main(["eval", "--demo", str(root)])
+    return stop.value.code, capsys.readouterr().err
+
+
+def test_demo_on_a_full_disk_leaves_nothing(tmp_path, monkeypatch, capsys):
+    # It left DIR/voc's images behind without the model: a demo folder that eval then failed on.
+    root = tmp_path / "demo"
+    code, err = _demo_in_process(root, monkeypatch, capsys)
+    assert code == 1
+    assert err == f"segbench: error: cannot write the demo into {root}: No space left on device (nothing was written)\n"
+    assert list(tmp_path.iterdir()) == []  # no demo folder, no temporary one
+
+
+def test_demo_on_a_full_disk_keeps_what_the_folder_held(tmp_path, monkeypatch, capsys):
+    root = tmp_path / "demo"
+    made = run_cli("eval", "--demo", str(root))
+    assert made.code == 0, made.err
+    (root / "mine.txt").write_text("kept")
+    (root / "voc" / "VOCdevkit" / "VOC2012" / "JPEGImages" / "2007_000000.png").write_bytes(b"an older demo's image")
+    before = sorted((p.relative_to(root), p.read_bytes() if p.is_file() else None) for p in root.rglob("*"))
+    code, _ = _demo_in_process(root, monkeypatch, capsys)
+    assert code == 1
+    assert sorted((p.relative_to(root), p.read_bytes() if p.is_file() else None) for p in root.rglob("*")) == before
+    again = run_cli("eval", "--demo", str(root))  # replaces the demo's own entries, keeps the rest
+    assert again.code == 0, again.err
+    assert (root / "mine.txt").read_text() == "kept" and sorted(p.name for p in root.iterdir()) == [
+        "mine.txt", "onehot_voc.onnx", "voc"]
+
+
+def test_demo_on_a_real_full_disk_leaves_nothing(tiny_disk):
+    with open(tiny_disk / "filler", "wb") as f:  # leave the 64 KiB disk a few KiB: less than the demo needs
+        f.write(b"x" * (52 * 1024))
+    r = run_cli("eval", "--demo", str(tiny_disk / "demo"))
+    assert_one_line_error(r, 1)
+    assert "No space left on device" in r.err
+    assert [p.name for p in tiny_disk.iterdir()] == ["filler"]

@@ -22,9 +22,19 @@ def test_a_folder_without_test_data_is_named_as_a_folder(tmp_path):
     assert_one_line_error(r, 2)
     assert r.err.strip() == (f"segbench: error: --input {tmp_path / 'images'}: a folder without input_0.pb (nor "
                              f"test_data_set_0/input_0.pb) in it, not an input {EXPECTED}")
+
+
+def test_a_missing_input_is_an_error_as_a_missing_file_is_for_every_command(tmp_path):
+    # README's Exit codes: a missing file is 1 (gen-input, inspect, eval, run --models); run --input gave 2.
     r = run_cli("run", "--models", str(MODEL), "--input", str(tmp_path / "nope"), "--reports", str(tmp_path / "r"))
-    assert_one_line_error(r, 2)
+    assert_one_line_error(r, 1)
     assert r.err.strip() == f"segbench: error: --input {tmp_path / 'nope'}: no such file {EXPECTED}"
+    suite = tmp_path / "suite.toml"  # a suite's input is named as the suite gives it (it said "--input None")
+    suite.write_text(f'[suite]\nmodels = "{MODEL}"\ninput = "{tmp_path / "gone.npy"}"\n')
+    r = run_cli("run", "--suite", str(suite), "--reports", str(tmp_path / "r"))
+    assert_one_line_error(r, 1)
+    assert r.err.strip() == f"segbench: error: --input {tmp_path / 'gone.npy'}: no such file {EXPECTED}"
+    assert not (tmp_path / "r" / "runs").exists()  # nothing ran
 
 
 def test_an_onnx_test_data_folder_is_an_input(tmp_path):

@@ -89,3 +89,23 @@ def test_report_compare_and_baseline_say_it_once_per_run_every_time(tmp_path):
     other = str(path).replace("phone-sweep/", "phone-sweep-2/")
     assert [w.split(" lines ")[0] for w in _warnings(r.err)] == [f"segbench: warning: {path}",
                                                                  f"segbench: warning: {other}"]
+
+
+def test_run_resume_says_it_once(tmp_path):
+    # `run --resume` read the damaged file without a word (its table silently lacked the lost record).
+    reports = tmp_path / "reports"
+    tiny = Path(__file__).parent / "fixtures" / "models" / "tiny_seg.onnx"
+    r = run_cli("run", "--models", str(tiny), "--threads", "1,2", "--warmup", "0", "--repeats", "2",
+                "--reports", str(reports))
+    assert r.code == 0, r.err
+    (run,) = (reports / "runs").iterdir()
+    path = run / "results.jsonl"
+    lines = path.read_bytes().split(b"\n")
+    assert len(lines) == 3 and lines[-1] == b""  # two whole records
+    path.write_bytes(b"\n".join([lines[0][:100], *lines[1:]]))
+    r = run_cli("run", "--resume", run.name, "--reports", str(reports))
+    assert r.code == 0, r.err
+    assert _warnings(r.err) == [f"segbench: warning: {path} line 1: not a whole record (the file is damaged, or a "
+                                "write was cut off), skipped: a result may be missing; the other records are used"]
+    assert "Traceback" not in r.err
+    assert len(path.read_bytes().split(b"\n")) == 4  # the lost case ran again

@@ -67,6 +67,16 @@ def test_a_models_manifest_of_the_wrong_types_is_one_error(tmp_path, manifest, s
     assert not (tmp_path / "reports" / "runs").exists()  # nothing ran
 
 
+def test_two_manifest_entries_for_one_file_are_one_error_naming_both(tmp_path):
+    # The last entry used to win in silence, and the run went on under the second name.
+    models = _models(tmp_path, '[[model]]\nname = "first"\nfile = "tiny_seg.onnx"\n\n'
+                               '[[model]]\nname = "second"\nfile = "./tiny_seg.onnx"\n')
+    r = run_cli("run", "--models", str(models), "--reports", str(tmp_path / "reports"))
+    _only_error(r, EXIT_ERROR, str(models / "manifest.toml"), "[[model]] 1 (name 'first')",
+                "[[model]] 2 (name 'second')", "'./tiny_seg.onnx'")
+    assert not (tmp_path / "reports" / "runs").exists()  # nothing ran
+
+
 def test_published_rows_of_the_wrong_types_are_one_error(tmp_path):
     manifest = tmp_path / "manifest.toml"
     for text, says in (('published = "abc"\n', "published must be a list of tables, not 'abc'"),

@@ -134,13 +134,16 @@ def _demo(root: Path) -> int:
     """Write the demo dataset and model (segbench/accuracy/demo.py) and say how to evaluate them."""
     import shlex
 
-    from segbench.accuracy.demo import DEMO_PAIRS, write_demo
+    from segbench.accuracy.demo import DEMO_DATASET, DEMO_MODEL, DEMO_PAIRS, write_demo
     from segbench.errors import SegbenchError
+    from segbench.store import write_entries_atomic
 
-    try:
-        model, dataset = write_demo(root)
+    try:  # whole or not at all: a full disk leaves no half-written demo behind
+        write_entries_atomic(root, write_demo)
     except OSError as exc:
-        raise SegbenchError(f"cannot write the demo into {root}: {exc.strerror or exc}") from None
+        raise SegbenchError(f"cannot write the demo into {root}: {exc.strerror or exc}",
+                            hint="nothing was written") from None
+    model, dataset = root / DEMO_MODEL, root / DEMO_DATASET
     click.echo(f"wrote {dataset} (Pascal VOC layout, {len(DEMO_PAIRS)} images) and {model} (one-hot: each pixel's "
                "class is its red value; expect mIoU 85.00%)", err=True)
     click.echo(f"segbench eval --model {shlex.quote(str(model))} --dataset {shlex.quote(str(dataset))} --format voc "

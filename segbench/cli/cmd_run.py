@@ -161,12 +161,12 @@ def command(models: str | None, runtime: str | None, threads: str, power_mode: s
                 servers = adb_servers or (":".join(map(str, adb.server_address(None))),)
                 settings = replace(settings, adb_servers=tuple(servers), assets=str(real(Path(assets))),
                                    tools=tuple(dict.fromkeys(tool_variants)))
-            from segbench.inputs import PRESET_NAMES, input_problem
+            from segbench.inputs import PRESET_NAMES, check_input
 
             if settings.input_preset and settings.input_preset not in PRESET_NAMES:
                 raise UsageError(f"unknown --preset {settings.input_preset!r}", hint=f"use one of {', '.join(PRESET_NAMES)}")
-            if settings.input and (problem := input_problem(Path(settings.input))):
-                raise UsageError(f"--input {input_path}: {problem[0]}", hint=problem[1])
+            if settings.input:  # as given (the option, or the suite's input), not as resolved
+                check_input(Path(settings.input), f"--input {given['input']}")
         parse_cooldown(settings.cooldown)  # a bad value is a usage error before anything runs
         found = _without_special_files(find_models(settings.models, lambda text: echo(f"segbench: warning: {text}")),
                                        echo)
@@ -265,7 +265,8 @@ def _execute(store, run, settings, cases, found, backends, reports: str, quiet: 
                               quiet=quiet, split=settings.split)
         interrupted = any(p.outcome.interrupted for p in phones)
         life.status = "interrupted" if interrupted else "completed"
-    measurements = run.measurements()
+    # Damaged lines before the last (a resumed run's file, hurt since) are said once here, as report says them.
+    measurements = run.measurements(warn=lambda text: echo(f"segbench: warning: {text}"))
     click.echo(render_summary(measurements, run.info()))
     if len(phones) > 1:  # a result, as the table is: which phone ran what, and which was set aside
         echo(farm.summary(phones))
