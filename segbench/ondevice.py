@@ -232,10 +232,14 @@ class DeviceBackend:
         The directory is keyed by content: the model's sha256 and its companions' (one program with two sets of
         weights, e.g. PaddleSeg's model.pdmodel/model.pdiparams exported twice, gets two directories). Companions
         keep their place relative to the model (an ONNX model's external data files, which onnxruntime_perf_test
-        opens relative to the .onnx's folder, as their ``location`` says)."""
+        opens relative to the .onnx's folder, as their ``location`` says). The digests are those discovery recorded
+        (ModelRef.companions_sha256, as the model's own sha256 is): an ONNX model's external data can be gigabytes."""
         from segbench.models import sha256_file
 
-        companions = [(Path(c), sha256_file(Path(c))) for c in model.companions]
+        digests = model.companions_sha256
+        if len(digests) != len(model.companions):  # a ModelRef made without them: hashed here
+            digests = tuple(sha256_file(Path(c)) for c in model.companions)
+        companions = list(zip(map(Path, model.companions), digests))
         key = model.sha256 or "unhashed"
         if companions:
             key = hashlib.sha256("".join([key, *(digest for _, digest in companions)]).encode()).hexdigest()
