@@ -98,24 +98,39 @@ def write_atomic(path: Path, content: str | bytes | Callable[[BinaryIO], object]
         Path(tmp).unlink(missing_ok=True)
 
 
-def write_entries_atomic(path: Path, fill: Callable[[Path], object]) -> None:
-    """Put what ``fill(folder)`` writes into an empty folder into ``path`` whole or not at all: it is written under a
-    hidden temporary name (beside ``path``, or inside it when ``path`` already exists) and renamed into place, each
-    entry replacing the one of its name (other entries of ``path`` are kept). A failure while writing (a full disk)
-    leaves ``path`` as it was and no temporary folder behind; OSError goes to the caller."""
+def make_folder_atomic(path: Path, fill: Callable[[Path], object]) -> None:
+    """Make the folder ``path`` holding what ``fill(folder)`` writes into an empty folder, whole or not at all: built
+    under a hidden temporary name beside it and renamed into place (a rename that fails, EEXIST or ENOTEMPTY, on a
+    non-empty folder of that name made meanwhile: nothing is replaced). On any failure the temporary folder is
+    removed and the error goes to the caller."""
     import shutil
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fresh = not path.exists()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}." if fresh else ".new.", suffix=".tmp",
-                                dir=path.parent if fresh else path))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual folder mode
+        fill(tmp)
+        os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_entries_atomic(path: Path, fill: Callable[[Path], object]) -> None:
+    """Put what ``fill(folder)`` writes into an empty folder into ``path`` whole or not at all: a new ``path`` is
+    made by make_folder_atomic; into one that exists, the entries are written in a hidden temporary folder inside it
+    and each renamed into place, replacing the one of its name (other entries of ``path`` are kept). A failure while
+    writing (a full disk) leaves ``path`` as it was and no temporary folder behind; OSError goes to the caller."""
+    import shutil
+    import tempfile
+
+    if not path.exists():
+        make_folder_atomic(path, fill)
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=".new.", suffix=".tmp", dir=path))
     try:
         fill(tmp)
-        if fresh:
-            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual folder mode
-            os.rename(tmp, path)
-            return
         for entry in sorted(tmp.iterdir()):
             target = path / entry.name
             old = tmp / f".old.{entry.name}"
@@ -481,32 +496,22 @@ class Store:
         return self.root / "runs"
 
     def create_run(self, info: RunInfo) -> RunDir:
-        """The run's folder with its logs/ and run.json, made whole or not at all: built under a hidden temporary
-        name in runs/ and renamed into place, so a failure (a full disk) leaves no run folder without run.json."""
-        import shutil
-        import tempfile
-
+        """The run's folder with its logs/ and run.json, made whole or not at all (make_folder_atomic), so a failure
+        (a full disk) leaves no run folder without run.json."""
         path = self.runs_dir / info.run_id
         if path.exists():
             raise StoreError(f"run {info.run_id} already exists in {self.runs_dir}")
+
+        def fill(folder: Path) -> None:
+            (folder / "logs").mkdir()
+            RunDir(folder).write_info(info)
+
         try:
-            self.runs_dir.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{info.run_id}.", suffix=".tmp", dir=self.runs_dir))
+            make_folder_atomic(path, fill)
         except OSError as exc:
-            raise self._create_error(exc, path) from None
-        try:
-            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual folder mode
-            (tmp / "logs").mkdir()
-            RunDir(tmp).write_info(info)
-            os.rename(tmp, path)  # fails on a non-empty folder of that name (made meanwhile): nothing replaced
-        except OSError as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):  # a run of that id made meanwhile: nothing replaced
                 raise StoreError(f"run {info.run_id} already exists in {self.runs_dir}") from None
             raise self._create_error(exc, path) from None
-        except StoreError:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return RunDir(path)
 
     @staticmethod
