@@ -631,10 +631,11 @@ def _distinct(found: list[FoundModel], root: Path) -> list[FoundModel]:
     # An export folder keeps its folder's name when it is the only export among those sharing it: the .nb that opt
     # made from it gives way, beside the folder to its file name (pp_mobileseg_tiny.nb), inside it (opt.nb) to the
     # same shape of name; should both be there, the one inside is named by its path (pp_mobileseg_tiny/opt.nb).
-    exports = [keys[i] for i, f in enumerate(found) if _is_export(f)]
+    is_export = [_is_export(f) for f in found]  # (each a look at the folder's files: once)
+    exports = [k for k, export in zip(keys, is_export) if export]
     out = []
-    for f in found:
-        if keys.count(key(f)) > 1 and f.entry is None and not (_is_export(f) and exports.count(key(f)) == 1):
+    for f, export in zip(found, is_export):
+        if keys.count(key(f)) > 1 and f.entry is None and not (export and exports.count(key(f)) == 1):
             nb_inside = nb_of_export(Path(f.ref.path))
             f = renamed(f, f"{f.ref.name}.nb" if nb_inside else rel(f))
         out.append(f)
